@@ -1,0 +1,42 @@
+{
+  "targets": [
+    {
+      "target_name": "hybridwire",
+      "sources": [
+        "native/core/crc32c.cc",
+        "native/core/lz4.cc",
+        "native/core/frame-codec.cc",
+        "native/binding/addon.cc",
+        "native/binding/errors.cc",
+        "native/binding/crc32c-binding.cc",
+        "native/binding/lz4-binding.cc",
+        "native/binding/frame-binding.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": ["-fexceptions"],
+      "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags": ["-O3", "-Wall", "-Wextra"],
+      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-fno-exceptions"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0",
+        "OTHER_CFLAGS": ["-O3", "-Wall", "-Wextra"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": {
+          "ExceptionHandling": 0,
+          "AdditionalOptions": ["/std:c++17", "/O2"]
+        }
+      }
+    }
+  ]
+}

@@ -1,0 +1,17 @@
+// The N-API entry point: each concern registers its own functions.
+#include <napi.h>
+
+#include "binding/bindings.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  hybridwire::binding::InitCrc32c(env, exports);
+  hybridwire::binding::InitLz4(env, exports);
+  hybridwire::binding::InitFrame(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(hybridwire, Init)

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { FrameDecoder, FrameEncoder, FrameType, FrameFlag, crc32c, type Frame } from '../../ts/index.js';
+
+function encodeAll(frames: Parameters<FrameEncoder['encode']>[0], copyThreshold?: number): Buffer {
+  return Buffer.concat(new FrameEncoder(copyThreshold === undefined ? {} : { copyThreshold }).encode(frames));
+}
+
+function collect(decoder: FrameDecoder, chunks: Uint8Array[]): Frame[] {
+  const out: Frame[] = [];
+  for (const chunk of chunks) {
+    decoder.push(chunk);
+    for (const frame of decoder.frames()) out.push({ ...frame, payload: Buffer.from(frame.payload) });
+  }
+  return out;
+}
+
+function randomBytes(length: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+}
+
+describe('FrameEncoder / FrameDecoder', () => {
+  const specs = Array.from({ length: 200 }, (_, i) => ({
+    type: FrameType.MESSAGE,
+    flags: i % 3 === 0 ? FrameFlag.RELIABLE : 0,
+    channel: i % 7,
+    sequence: 0xfffffff0 + i,
+    payload: randomBytes((i * 37) % 3000, i + 1),
+  }));
+
+  it('round-trips frames fed whole, byte by byte and in random chunks', () => {
+    const stream = encodeAll(specs);
+    const expected = specs.map((s) => ({ ...s, sequence: s.sequence >>> 0 }));
+    const whole = collect(new FrameDecoder(), [stream]);
+    expect(whole).toHaveLength(200);
+    whole.forEach((frame, i) => {
+      expect(frame.type).toBe(expected[i]!.type);
+      expect(frame.flags).toBe(expected[i]!.flags);
+      expect(frame.channel).toBe(expected[i]!.channel);
+      expect(frame.sequence).toBe(expected[i]!.sequence);
+      expect(Buffer.compare(frame.payload, expected[i]!.payload)).toBe(0);
+    });
+    const bytes = collect(new FrameDecoder(), Array.from(stream, (_, i) => stream.subarray(i, i + 1)));
+    expect(bytes).toEqual(whole);
+    const chunks: Buffer[] = [];
+    const sizes = randomBytes(4096, 99);
+    for (let at = 0, k = 0; at < stream.length; k++) {
+      const size = 1 + (sizes[k % sizes.length]! * 7);
+      chunks.push(stream.subarray(at, at + size));
+      at += size;
+    }
+    expect(collect(new FrameDecoder(), chunks)).toEqual(whole);
+  });
+
+  it('gives payload views into the chunk without copying', () => {
+    const stream = encodeAll([{ type: 4, payload: Buffer.from('zero copy') }]);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(stream)).toBe(1);
+    const view = decoder.payload(0);
+    expect(view.buffer).toBe(stream.buffer);
+    expect(Buffer.from(view).toString()).toBe('zero copy');
+  });
+
+  it('passes large payloads through the encoder by reference', () => {
+    const big = randomBytes(100_000, 5);
+    const parts = new FrameEncoder({ copyThreshold: 1024 }).encode([{ type: 4, payload: big }]);
+    expect(parts).toContain(big);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(Buffer.concat(parts))).toBe(1);
+    expect(Buffer.compare(decoder.payload(0), big)).toBe(0);
+  });
+
+  it('writes the header layout of docs/PROTOCOL.md', () => {
+    const frame = encodeAll([{ type: 0x04, flags: 0x08, channel: 2, sequence: 1, payload: Buffer.from('hi') }]);
+    expect(frame.subarray(0, 12).toString('hex')).toBe('010408020100000002000000');
+    const crc = crc32c(Buffer.concat([frame.subarray(0, 12), frame.subarray(16)]));
+    expect(frame.readUInt32LE(12)).toBe(crc);
+  });
+
+  it('rejects a corrupted payload with HW_ERR_BAD_CHECKSUM and stays failed', () => {
+    const stream = encodeAll([{ type: 4, payload: Buffer.from('a') }, { type: 4, payload: Buffer.from('payload') }]);
+    stream[stream.length - 1] ^= 0x01;
+    const decoder = new FrameDecoder();
+    expect(() => decoder.push(stream)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_CHECKSUM', offset: 17 }));
+    expect(() => decoder.push(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_CHECKSUM' }));
+  });
+
+  it('rejects an unknown version, a reserved flag and an oversized length before buffering', () => {
+    const good = encodeAll([{ type: 4, payload: Buffer.from('x') }]);
+    const badVersion = Buffer.from(good);
+    badVersion[0] = 2;
+    expect(() => new FrameDecoder().push(badVersion)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_VERSION' }));
+    const reserved = Buffer.from(good);
+    reserved[2] = 0x80;
+    expect(() => new FrameDecoder().push(reserved)).toThrow(expect.objectContaining({ code: 'HW_ERR_RESERVED_FLAG' }));
+    const header = Buffer.from(good.subarray(0, 16));
+    header.writeUInt32LE(0xffffffff, 8);
+    const decoder = new FrameDecoder({ maxFrameSize: 1024 });
+    expect(() => decoder.push(header)).toThrow(expect.objectContaining({ code: 'HW_ERR_FRAME_TOO_LARGE' }));
+    // Split across chunks, the length is still checked as soon as the header is whole.
+    const split = new FrameDecoder({ maxFrameSize: 1024 });
+    expect(split.push(header.subarray(0, 9))).toBe(0);
+    expect(() => split.push(header.subarray(9))).toThrow(expect.objectContaining({ code: 'HW_ERR_FRAME_TOO_LARGE' }));
+  });
+
+  it('reports a stream that ends inside a frame as HW_ERR_TRUNCATED', () => {
+    const stream = encodeAll([{ type: 4, payload: Buffer.alloc(100) }]);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(stream.subarray(0, 50))).toBe(0);
+    expect(decoder.bufferedBytes).toBe(50);
+    expect(() => decoder.end()).toThrow(expect.objectContaining({ code: 'HW_ERR_TRUNCATED' }));
+  });
+
+  it('validates its options, naming the option', () => {
+    expect(() => new FrameDecoder({ maxFrameSize: -1 })).toThrow(/maxFrameSize/);
+    expect(() => new FrameEncoder({ slabSize: 1 })).toThrow(/slabSize/);
+  });
+});

@@ -1,0 +1,201 @@
+import { native } from '../native/addon.js';
+import { FrameError } from '../errors.js';
+import {
+  DECODE_ERRORS,
+  DEFAULT_MAX_FRAME_SIZE,
+  HEADER_SIZE,
+  MAX_MAX_FRAME_SIZE,
+  Row,
+  ROW_WIDTH,
+} from './frame.js';
+import { checkInteger } from '../options.js';
+
+export interface FrameDecoderOptions {
+  /** Largest payload accepted, in bytes. A frame announcing more fails with HW_ERR_FRAME_TOO_LARGE. Default 16 MiB. */
+  maxFrameSize?: number;
+}
+
+/** One decoded frame, as returned by {@link FrameDecoder.frames}. */
+export interface Frame {
+  type: number;
+  flags: number;
+  channel: number;
+  sequence: number;
+  /** A view into the chunk the frame arrived in (or into the one buffer a split frame was joined in). */
+  payload: Uint8Array;
+}
+
+const INITIAL_ROWS = 64;
+const RESULT_FRAMES = 0;
+const RESULT_CONSUMED = 1;
+const RESULT_ERROR = 2;
+const RESULT_NEEDED = 3;
+
+/**
+ * Decodes a byte stream of hybridwire frames, fed chunk by chunk as a socket delivers them.
+ *
+ * Each `push()` parses every complete frame of the chunk in one native call, verifying checksums,
+ * and records each as a row of (offset, length, type, flags, channel, sequence). Payloads are views
+ * into the chunk: nothing is copied but a frame that straddles chunks, which is copied once into a
+ * buffer of exactly its size. Rows stay valid until the next `push()`.
+ *
+ * ```ts
+ * const count = decoder.push(chunk);
+ * for (let i = 0; i < count; i++) handle(decoder.type(i), decoder.payload(i));
+ * ```
+ *
+ * After a decode error the stream cannot be resynchronised: every later push throws the same error.
+ */
+export class FrameDecoder {
+  readonly maxFrameSize: number;
+  /** Frames decoded by the last push. */
+  count = 0;
+  private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
+  private readonly result = new Uint32Array(4);
+  private chunk: Uint8Array = new Uint8Array(0);
+  private joined: Uint8Array | undefined;
+  private carry: Buffer | undefined;
+  private carryFill = 0;
+  private readonly header = new Uint8Array(HEADER_SIZE);
+  private headerFill = 0;
+  private failure: FrameError | undefined;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxFrameSize = checkInteger(
+      'maxFrameSize',
+      options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      0,
+      MAX_MAX_FRAME_SIZE,
+    );
+  }
+
+  /** Bytes held back because they belong to a frame that is not complete yet. */
+  get bufferedBytes(): number {
+    return this.headerFill + this.carryFill;
+  }
+
+  /** Decodes every frame that the chunk completes; returns how many. Throws a FrameError on bad input. */
+  push(chunk: Uint8Array): number {
+    if (this.failure) throw this.failure;
+    this.count = 0;
+    this.chunk = chunk;
+    this.joined = undefined;
+    let start = 0;
+    if (this.headerFill > 0) {
+      start = this.fillHeader(chunk);
+      if (this.headerFill < HEADER_SIZE) return 0;
+      this.startCarryFromHeader();
+    }
+    let pending: Uint8Array | undefined;
+    if (this.carry) {
+      const carry = this.carry;
+      const take = Math.min(carry.length - this.carryFill, chunk.length - start);
+      carry.set(chunk.subarray(start, start + take), this.carryFill);
+      this.carryFill += take;
+      start += take;
+      if (this.carryFill < carry.length) return 0;
+      pending = carry;
+      this.carry = undefined;
+      this.carryFill = 0;
+    }
+    let frames = native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize, pending);
+    while (
+      frames === this.rows.length / ROW_WIDTH &&
+      this.result[RESULT_ERROR] === 0 &&
+      this.result[RESULT_CONSUMED] < chunk.length
+    ) {
+      this.rows = new Uint32Array(this.rows.length * 2);
+      frames = native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize, pending);
+    }
+    this.joined = pending;
+    this.count = frames;
+    const error = this.result[RESULT_ERROR];
+    if (error !== 0) this.fail(error, this.result[RESULT_CONSUMED]);
+    this.keepRemainder(chunk, this.result[RESULT_CONSUMED], this.result[RESULT_NEEDED]);
+    return frames;
+  }
+
+  /** Signals the end of the stream: throws HW_ERR_TRUNCATED if a frame was left incomplete. */
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.bufferedBytes > 0) {
+      this.failure = new FrameError('HW_ERR_TRUNCATED', `stream ended inside a frame (${this.bufferedBytes} bytes buffered)`, 0);
+      throw this.failure;
+    }
+  }
+
+  type(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.TYPE]!;
+  }
+  flags(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.FLAGS]!;
+  }
+  channel(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.CHANNEL]!;
+  }
+  sequence(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.SEQUENCE]!;
+  }
+  payloadLength(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.LENGTH]!;
+  }
+  /** The payload of frame `index` of the last push, as a view (no copy). */
+  payload(index: number): Uint8Array {
+    const base = index * ROW_WIDTH;
+    const offset = this.rows[base + Row.OFFSET]!;
+    const source = index === 0 && this.joined !== undefined ? this.joined : this.chunk;
+    return source.subarray(offset, offset + this.rows[base + Row.LENGTH]!);
+  }
+
+  /** The frames of the last push as objects; convenient, but allocates one object per frame. */
+  *frames(): IterableIterator<Frame> {
+    for (let i = 0; i < this.count; i++) {
+      yield {
+        type: this.type(i),
+        flags: this.flags(i),
+        channel: this.channel(i),
+        sequence: this.sequence(i),
+        payload: this.payload(i),
+      };
+    }
+  }
+
+  private fillHeader(chunk: Uint8Array): number {
+    const take = Math.min(HEADER_SIZE - this.headerFill, chunk.length);
+    this.header.set(chunk.subarray(0, take), this.headerFill);
+    this.headerFill += take;
+    return take;
+  }
+
+  /** The split header is complete: validate it natively, then size the carry buffer to its frame. */
+  private startCarryFromHeader(): void {
+    native.decodeFrames(this.header, 0, this.rows, this.result, this.maxFrameSize);
+    const error = this.result[RESULT_ERROR];
+    if (error !== 0) this.fail(error, 0);
+    const size = this.result[RESULT_FRAMES] === 1 ? HEADER_SIZE : this.result[RESULT_NEEDED]!;
+    this.carry = Buffer.allocUnsafe(size);
+    this.carry.set(this.header);
+    this.carryFill = HEADER_SIZE;
+    this.headerFill = 0;
+  }
+
+  private keepRemainder(chunk: Uint8Array, consumed: number, needed: number): void {
+    const remaining = chunk.length - consumed;
+    if (remaining === 0) return;
+    if (remaining < HEADER_SIZE) {
+      this.header.set(chunk.subarray(consumed), 0);
+      this.headerFill = remaining;
+      return;
+    }
+    this.carry = Buffer.allocUnsafe(needed);
+    this.carry.set(chunk.subarray(consumed));
+    this.carryFill = remaining;
+  }
+
+  private fail(error: number, offset: number): never {
+    const [code, message] = DECODE_ERRORS[error] ?? ['HW_ERR_DECODER_FAILED', `decoder error ${error}`];
+    this.count = 0;
+    this.failure = new FrameError(code, message, offset);
+    throw this.failure;
+  }
+}

@@ -1,0 +1,140 @@
+import { native } from '../native/addon.js';
+import { HybridwireError } from '../errors.js';
+import { checkInteger } from '../options.js';
+import { DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, MAX_MAX_FRAME_SIZE, PROTOCOL_VERSION } from './frame.js';
+
+export interface FrameEncoderOptions {
+  /** Size of each slab that headers and small payloads are written into. Default 64 KiB. */
+  slabSize?: number;
+  /** Payloads up to this size are copied next to their header (one write for many frames); larger ones are passed on as they are. Default 1024. */
+  copyThreshold?: number;
+  /** Largest payload accepted. Default 16 MiB. */
+  maxFrameSize?: number;
+}
+
+/** A frame to encode; the fields other than `type` default to 0 / empty. */
+export interface FrameSpec {
+  type: number;
+  payload?: Uint8Array;
+  flags?: number;
+  channel?: number;
+  sequence?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Encodes batches of frames for `socket.writev()` or one datagram.
+ *
+ * Headers are written in JS into a slab; small payloads are copied beside them so that a batch of
+ * small messages becomes one buffer, and the checksums of the whole batch are computed in one
+ * native call at `flush()`. Payloads over `copyThreshold` are not copied: the output lists them as
+ * they are, between slab segments. Regions of a slab that were handed out are never written again,
+ * so the returned buffers stay valid however long a socket holds them.
+ */
+export class FrameEncoder {
+  readonly slabSize: number;
+  readonly copyThreshold: number;
+  readonly maxFrameSize: number;
+  private slab: Buffer;
+  private segmentStart = 0;
+  private position = 0;
+  private offsets = new Uint32Array(256);
+  private unsealed = 0;
+  private output: Buffer[] = [];
+  private queuedBytes = 0;
+
+  constructor(options: FrameEncoderOptions = {}) {
+    this.slabSize = checkInteger('slabSize', options.slabSize ?? 64 * 1024, 256, 64 * 1024 * 1024);
+    this.copyThreshold = checkInteger('copyThreshold', options.copyThreshold ?? 1024, 0, this.slabSize - HEADER_SIZE);
+    this.maxFrameSize = checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 0, MAX_MAX_FRAME_SIZE);
+    this.slab = Buffer.allocUnsafe(this.slabSize);
+  }
+
+  /** Bytes added since the last flush. */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** Queues one frame. Throws HW_ERR_FRAME_TOO_LARGE if the payload exceeds maxFrameSize. */
+  add(type: number, payload: Uint8Array = EMPTY, flags = 0, channel = 0, sequence = 0): void {
+    const length = payload.length;
+    if (length > this.maxFrameSize) {
+      throw new HybridwireError(
+        'HW_ERR_FRAME_TOO_LARGE',
+        `payload of ${length} bytes exceeds maxFrameSize (${this.maxFrameSize})`,
+      );
+    }
+    const copy = length <= this.copyThreshold;
+    const room = copy ? HEADER_SIZE + length : HEADER_SIZE;
+    if (this.position + room > this.slab.length) this.nextSlab();
+    const slab = this.slab;
+    const at = this.position;
+    slab[at] = PROTOCOL_VERSION;
+    slab[at + 1] = type;
+    slab[at + 2] = flags;
+    slab[at + 3] = channel;
+    slab.writeUInt32LE(sequence >>> 0, at + 4);
+    slab.writeUInt32LE(length, at + 8);
+    this.queuedBytes += HEADER_SIZE + length;
+    if (copy) {
+      slab.set(payload, at + HEADER_SIZE);
+      this.position = at + HEADER_SIZE + length;
+      if (this.unsealed === this.offsets.length) this.growOffsets();
+      this.offsets[this.unsealed++] = at;
+      return;
+    }
+    const headerCrc = native.crc32c(slab.subarray(at, at + 12));
+    slab.writeUInt32LE(native.crc32c(payload, headerCrc), at + 12);
+    this.position = at + HEADER_SIZE;
+    this.closeSegment();
+    this.output.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+  }
+
+  /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
+  flush(): Buffer[] {
+    this.closeSegment();
+    const output = this.output;
+    this.output = [];
+    this.queuedBytes = 0;
+    return output;
+  }
+
+  /** Encodes a whole batch: add() for each, then flush(). */
+  encode(frames: readonly FrameSpec[]): Buffer[] {
+    for (const frame of frames) {
+      this.add(frame.type, frame.payload, frame.flags, frame.channel, frame.sequence);
+    }
+    return this.flush();
+  }
+
+  /** Encodes a batch into one contiguous buffer (for a datagram). */
+  encodeToBuffer(frames: readonly FrameSpec[]): Buffer {
+    const parts = this.encode(frames);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private closeSegment(): void {
+    if (this.unsealed > 0) {
+      native.sealFrames(this.slab, this.offsets, this.unsealed);
+      this.unsealed = 0;
+    }
+    if (this.position > this.segmentStart) {
+      this.output.push(this.slab.subarray(this.segmentStart, this.position));
+      this.segmentStart = this.position;
+    }
+  }
+
+  private nextSlab(): void {
+    this.closeSegment();
+    this.slab = Buffer.allocUnsafe(this.slabSize);
+    this.segmentStart = 0;
+    this.position = 0;
+  }
+
+  private growOffsets(): void {
+    const grown = new Uint32Array(this.offsets.length * 2);
+    grown.set(this.offsets);
+    this.offsets = grown;
+  }
+}

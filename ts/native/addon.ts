@@ -1,0 +1,51 @@
+/**
+ * The one place that loads the native addon. node-gyp-build picks a prebuilt binary from
+ * prebuilds/<platform>-<arch>/ (so an install with scripts skipped still works), or a local build
+ * from build/Release.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { HybridwireError } from '../errors.js';
+
+export interface NativeAddon {
+  crc32c(data: Uint8Array, seed?: number): number;
+  crc32cSoftware(data: Uint8Array, seed?: number): number;
+  crc32cHardware(data: Uint8Array, seed?: number): number;
+  crc32cHardwareAvailable(): boolean;
+  lz4Compress(source: Uint8Array, destination: Uint8Array): number;
+  lz4Decompress(source: Uint8Array, destination: Uint8Array): number;
+  lz4CompressBound(size: number): number;
+  decodeFrames(
+    chunk: Uint8Array,
+    start: number,
+    rows: Uint32Array,
+    result: Uint32Array,
+    maxPayload: number,
+    pending?: Uint8Array,
+  ): number;
+  decodeDatagram(datagram: Uint8Array, rows: Uint32Array, result: Uint32Array, maxPayload: number): number;
+  sealFrames(buffer: Uint8Array, offsets: Uint32Array, count: number): number;
+}
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
+  try {
+    return nodeGypBuild(packageRoot);
+  } catch (cause) {
+    const platform = `${process.platform}-${process.arch}`;
+    throw new HybridwireError(
+      'HW_ERR_NATIVE_UNAVAILABLE',
+      `hybridwire has no prebuilt native binary for ${platform} (Node ${process.version}, ` +
+        `N-API ${process.versions.napi}) and none was built from source. To build it, install ` +
+        'python3, make and a C++17 compiler (g++ or clang; Visual Studio Build Tools on Windows), ' +
+        `then run \`npm rebuild hybridwire\`. Loader said: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+export const native: NativeAddon = load();
