@@ -46,10 +46,6 @@ DecodeResult Decode(const uint8_t* data, size_t length, size_t start, uint32_t m
       result.error = DecodeError::kBadVersion;
       break;
     }
-    if (header[2] & kReservedFlags) {
-      result.error = DecodeError::kReservedFlag;
-      break;
-    }
     uint32_t payload_length = Load32(header + 8);
     if (payload_length > max_payload) {
       result.error = DecodeError::kTooLarge;
@@ -129,7 +125,6 @@ const char* error_code(DecodeError error) {
     case DecodeError::kBadVersion: return "HW_ERR_BAD_VERSION";
     case DecodeError::kBadChecksum: return "HW_ERR_BAD_CHECKSUM";
     case DecodeError::kTooLarge: return "HW_ERR_FRAME_TOO_LARGE";
-    case DecodeError::kReservedFlag: return "HW_ERR_RESERVED_FLAG";
     case DecodeError::kTruncated: return "HW_ERR_TRUNCATED";
   }
   return "HW_ERR_PROTOCOL";
@@ -141,7 +136,6 @@ const char* error_message(DecodeError error) {
     case DecodeError::kBadVersion: return "frame has an unknown protocol version";
     case DecodeError::kBadChecksum: return "frame checksum (CRC32C) does not match its contents";
     case DecodeError::kTooLarge: return "frame payload length exceeds the maximum frame size";
-    case DecodeError::kReservedFlag: return "frame sets a reserved flag bit";
     case DecodeError::kTruncated: return "datagram ends inside a frame";
   }
   return "protocol error";

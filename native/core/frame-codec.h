@@ -12,7 +12,6 @@ namespace hybridwire::frame {
 
 constexpr size_t kHeaderSize = 16;
 constexpr uint8_t kVersion = 1;
-constexpr uint8_t kReservedFlags = 0x80;
 constexpr uint32_t kDefaultMaxPayload = 16u * 1024u * 1024u;
 // Each decoded frame is written as this many uint32 values: offset, length, type, flags,
 // channel, sequence. `offset` is where the payload starts in the decoded buffer.
@@ -23,8 +22,7 @@ enum class DecodeError : uint32_t {
   kBadVersion = 1,
   kBadChecksum = 2,
   kTooLarge = 3,
-  kReservedFlag = 4,
-  kTruncated = 5,  // only from decode_datagram: the datagram ends inside a frame
+  kTruncated = 4,  // only from decode_datagram: the datagram ends inside a frame
 };
 
 struct Header {

@@ -92,14 +92,11 @@ describe('FrameEncoder / FrameDecoder', () => {
     expect(() => decoder.push(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_CHECKSUM' }));
   });
 
-  it('rejects an unknown version, a reserved flag and an oversized length before buffering', () => {
+  it('rejects an unknown version and an oversized length before buffering', () => {
     const good = encodeAll([{ type: 4, payload: Buffer.from('x') }]);
     const badVersion = Buffer.from(good);
     badVersion[0] = 2;
     expect(() => new FrameDecoder().push(badVersion)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_VERSION' }));
-    const reserved = Buffer.from(good);
-    reserved[2] = 0x80;
-    expect(() => new FrameDecoder().push(reserved)).toThrow(expect.objectContaining({ code: 'HW_ERR_RESERVED_FLAG' }));
     const header = Buffer.from(good.subarray(0, 16));
     header.writeUInt32LE(0xffffffff, 8);
     const decoder = new FrameDecoder({ maxFrameSize: 1024 });

@@ -26,7 +26,7 @@ export const FrameType = {
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
-/** Flag bits of header byte 2. Bit 7 is reserved: it must be 0, and a frame that sets it is refused. */
+/** Flag bits of header byte 2. */
 export const FrameFlag = {
   COMPRESSED: 0x01,
   ENCRYPTED: 0x02,
@@ -35,6 +35,8 @@ export const FrameFlag = {
   BATCH: 0x10,
   PRIORITY: 0x20,
   EXTENSIONS: 0x40,
+  /** With RELIABLE: deliver on arrival, in the channel's unordered sequence space. */
+  UNORDERED: 0x80,
 } as const;
 
 /** Values per decoded frame in the decoder's row table. */
@@ -47,6 +49,5 @@ export const DECODE_ERRORS = [
   ['HW_ERR_BAD_VERSION', 'frame has an unknown protocol version'],
   ['HW_ERR_BAD_CHECKSUM', 'frame checksum (CRC32C) does not match its contents'],
   ['HW_ERR_FRAME_TOO_LARGE', 'frame payload length exceeds the maximum frame size'],
-  ['HW_ERR_RESERVED_FLAG', 'frame sets a reserved flag bit'],
   ['HW_ERR_TRUNCATED', 'input ends inside a frame'],
 ] as const;
