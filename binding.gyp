@@ -6,11 +6,13 @@
         "native/core/crc32c.cc",
         "native/core/lz4.cc",
         "native/core/frame-codec.cc",
+        "native/core/delivery-window.cc",
         "native/binding/addon.cc",
         "native/binding/errors.cc",
         "native/binding/crc32c-binding.cc",
         "native/binding/lz4-binding.cc",
-        "native/binding/frame-binding.cc"
+        "native/binding/frame-binding.cc",
+        "native/binding/window-binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

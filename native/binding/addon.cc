@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hybridwire::binding::InitCrc32c(env, exports);
   hybridwire::binding::InitLz4(env, exports);
   hybridwire::binding::InitFrame(env, exports);
+  hybridwire::binding::InitWindow(env, exports);
   return exports;
 }
 
