@@ -11,7 +11,33 @@ export type ErrorCode =
   | 'HW_ERR_LZ4_CORRUPT'
   | 'HW_ERR_LZ4_OUTPUT_TOO_LARGE'
   | 'HW_ERR_INVALID_OPTION'
-  | 'HW_ERR_NATIVE_UNAVAILABLE';
+  | 'HW_ERR_INVALID_ARGUMENT'
+  | 'HW_ERR_NATIVE_UNAVAILABLE'
+  | 'HW_ERR_BAD_MESSAGE'
+  | 'HW_ERR_BAD_HANDSHAKE'
+  | 'HW_ERR_HANDSHAKE_ORDER'
+  | 'HW_ERR_HANDSHAKE_TIMEOUT'
+  | 'HW_ERR_HANDSHAKE_REFUSED'
+  | 'HW_ERR_VERSION_MISMATCH'
+  | 'HW_ERR_SERVER_FULL'
+  | 'HW_ERR_UNKNOWN_FRAME_TYPE'
+  | 'HW_ERR_UNKNOWN_ALIAS'
+  | 'HW_ERR_SEQUENCE'
+  | 'HW_ERR_BAD_ACK'
+  | 'HW_ERR_WINDOW_OVERFLOW'
+  | 'HW_ERR_NO_HANDLER'
+  | 'HW_ERR_HANDLER_FAILED'
+  | 'HW_ERR_REMOTE'
+  | 'HW_ERR_REQUEST_TIMEOUT'
+  | 'HW_ERR_TOO_MANY_REQUESTS'
+  | 'HW_ERR_SEND_QUEUE_FULL'
+  | 'HW_ERR_NOT_CONNECTED'
+  | 'HW_ERR_CONNECTION_CLOSED'
+  | 'HW_ERR_CONNECT_FAILED'
+  | 'HW_ERR_CONNECT_TIMEOUT'
+  | 'HW_ERR_HEARTBEAT_TIMEOUT'
+  | 'HW_ERR_UDP_UNAVAILABLE'
+  | 'HW_ERR_SHUTDOWN';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;
@@ -40,5 +66,25 @@ export class OptionError extends HybridwireError {
   constructor(message: string) {
     super('HW_ERR_INVALID_OPTION', message);
     this.name = 'OptionError';
+  }
+}
+
+/**
+ * The peer reported an error: an ERROR frame, or the error response to a request. `code` is the
+ * peer's code when it is one of ours (so `err.code === 'HW_ERR_NO_HANDLER'` works across the wire).
+ */
+export class RemoteError extends HybridwireError {
+  constructor(code: string, message: string) {
+    super(/^HW_ERR_[A-Z0-9_]+$/.test(code) ? (code as ErrorCode) : 'HW_ERR_REMOTE', message);
+    this.name = 'RemoteError';
+  }
+}
+
+/** Thrown into a pending request cancelled through its AbortSignal, as Node's own APIs do. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
   }
 }

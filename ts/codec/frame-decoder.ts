@@ -69,6 +69,11 @@ export class FrameDecoder {
     );
   }
 
+  /** The raw row table of the last push: ROW_WIDTH uint32 per frame (offset, length, type, flags, channel, sequence). */
+  get rowTable(): Uint32Array {
+    return this.rows;
+  }
+
   /** Bytes held back because they belong to a frame that is not complete yet. */
   get bufferedBytes(): number {
     return this.headerFill + this.carryFill;

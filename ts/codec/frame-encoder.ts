@@ -58,37 +58,64 @@ export class FrameEncoder {
 
   /** Queues one frame. Throws HW_ERR_FRAME_TOO_LARGE if the payload exceeds maxFrameSize. */
   add(type: number, payload: Uint8Array = EMPTY, flags = 0, channel = 0, sequence = 0): void {
-    const length = payload.length;
+    this.addPrefixed(type, EMPTY, 0, payload, flags, channel, sequence);
+  }
+
+  /**
+   * Queues one frame whose payload is `prefix[0, prefixLength)` followed by `body`, without
+   * joining them first. A string body is written as UTF-8 straight into the slab when it fits.
+   */
+  addPrefixed(
+    type: number,
+    prefix: Uint8Array,
+    prefixLength: number,
+    body: Uint8Array | string,
+    flags = 0,
+    channel = 0,
+    sequence = 0,
+  ): void {
+    if (typeof body === 'string') {
+      // Worst case three bytes per UTF-16 unit; otherwise measure, then encode once.
+      const room = HEADER_SIZE + prefixLength + body.length * 3;
+      if (body.length * 3 > this.copyThreshold || room > this.slabSize) {
+        body = Buffer.from(body, 'utf8');
+      } else {
+        if (this.position + room > this.slab.length) this.nextSlab();
+        const at = this.beginHeader(type, flags, channel, sequence);
+        const slab = this.slab;
+        for (let i = 0; i < prefixLength; i++) slab[at + HEADER_SIZE + i] = prefix[i]!;
+        const written = slab.write(body, at + HEADER_SIZE + prefixLength);
+        this.endCopied(at, prefixLength + written);
+        return;
+      }
+    }
+    const length = prefixLength + body.length;
     if (length > this.maxFrameSize) {
       throw new HybridwireError(
         'HW_ERR_FRAME_TOO_LARGE',
         `payload of ${length} bytes exceeds maxFrameSize (${this.maxFrameSize})`,
       );
     }
-    const copy = length <= this.copyThreshold;
-    const room = copy ? HEADER_SIZE + length : HEADER_SIZE;
-    if (this.position + room > this.slab.length) this.nextSlab();
+    const copy = body.length <= this.copyThreshold;
+    const room = HEADER_SIZE + prefixLength + (copy ? body.length : 0);
+    if (this.position + room > this.slab.length) this.nextSlab(room);
+    const at = this.beginHeader(type, flags, channel, sequence);
     const slab = this.slab;
-    const at = this.position;
-    slab[at] = PROTOCOL_VERSION;
-    slab[at + 1] = type;
-    slab[at + 2] = flags;
-    slab[at + 3] = channel;
-    slab.writeUInt32LE(sequence >>> 0, at + 4);
-    slab.writeUInt32LE(length, at + 8);
-    this.queuedBytes += HEADER_SIZE + length;
+    const payloadAt = at + HEADER_SIZE;
+    for (let i = 0; i < prefixLength; i++) slab[payloadAt + i] = prefix[i]!;
     if (copy) {
-      slab.set(payload, at + HEADER_SIZE);
-      this.position = at + HEADER_SIZE + length;
-      if (this.unsealed === this.offsets.length) this.growOffsets();
-      this.offsets[this.unsealed++] = at;
+      if (body.length > 0) slab.set(body, payloadAt + prefixLength);
+      this.endCopied(at, length);
       return;
     }
-    const headerCrc = native.crc32c(slab.subarray(at, at + 12));
-    slab.writeUInt32LE(native.crc32c(payload, headerCrc), at + 12);
-    this.position = at + HEADER_SIZE;
+    slab.writeUInt32LE(length, at + 8);
+    let crc = native.crc32c(slab.subarray(at, at + 12));
+    if (prefixLength > 0) crc = native.crc32c(slab.subarray(payloadAt, payloadAt + prefixLength), crc);
+    slab.writeUInt32LE(native.crc32c(body, crc), at + 12);
+    this.position = payloadAt + prefixLength;
+    this.queuedBytes += HEADER_SIZE + length;
     this.closeSegment();
-    this.output.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+    this.output.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length));
   }
 
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
@@ -114,6 +141,26 @@ export class FrameEncoder {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
+  private beginHeader(type: number, flags: number, channel: number, sequence: number): number {
+    const slab = this.slab;
+    const at = this.position;
+    slab[at] = PROTOCOL_VERSION;
+    slab[at + 1] = type;
+    slab[at + 2] = flags;
+    slab[at + 3] = channel;
+    slab.writeUInt32LE(sequence >>> 0, at + 4);
+    return at;
+  }
+
+  /** Finishes a frame whose payload was written into the slab; it is sealed at the next flush. */
+  private endCopied(at: number, length: number): void {
+    this.slab.writeUInt32LE(length, at + 8);
+    this.position = at + HEADER_SIZE + length;
+    this.queuedBytes += HEADER_SIZE + length;
+    if (this.unsealed === this.offsets.length) this.growOffsets();
+    this.offsets[this.unsealed++] = at;
+  }
+
   private closeSegment(): void {
     if (this.unsealed > 0) {
       native.sealFrames(this.slab, this.offsets, this.unsealed);
@@ -125,9 +172,9 @@ export class FrameEncoder {
     }
   }
 
-  private nextSlab(): void {
+  private nextSlab(room = 0): void {
     this.closeSegment();
-    this.slab = Buffer.allocUnsafe(this.slabSize);
+    this.slab = Buffer.allocUnsafe(Math.max(this.slabSize, room));
     this.segmentStart = 0;
     this.position = 0;
   }

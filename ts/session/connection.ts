@@ -1,0 +1,677 @@
+/**
+ * One hybridwire session over a TCP socket, from either side: framing, the handshake hand-off,
+ * message routing, requests, the delivery window, acknowledgements, heartbeats, backpressure and
+ * shutdown. The UDP side of the session plugs in through `attachUdp()`.
+ *
+ * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
+ * per flush and verified per chunk), no Promise, no closure, no string decoding of the type name
+ * (types travel as aliases from a per-connection table).
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { native } from '../native/addon.js';
+import { FrameDecoder } from '../codec/frame-decoder.js';
+import { FrameEncoder } from '../codec/frame-encoder.js';
+import { FrameType, HEADER_SIZE } from '../codec/frame.js';
+import { HybridwireError, RemoteError } from '../errors.js';
+import { RequestTable } from './requests.js';
+import {
+  MessageKind,
+  INLINE_TYPE,
+  MAX_ALIASES,
+  bodyOf,
+  decodeBody,
+  decodeTypeDef,
+  encodeTypeDef,
+  encodingOf,
+  newMessageHeader,
+  readMessageHeader,
+  writeMessagePrefix,
+  type Payload,
+} from './message.js';
+import { encodeJson } from './handshake.js';
+
+export type Transport = 'tcp' | 'udp';
+
+/** What a handler may learn about the message it handles (third argument, when declared). */
+export interface MessageInfo {
+  type: string;
+  transport: Transport;
+  /** Set when the sender awaits a reply: the handler's return value (or resolved value) is sent back. */
+  requestId: number | undefined;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Handler<Context = any> = (payload: any, context: Context, info: MessageInfo) => unknown;
+
+export interface Router {
+  handlerFor(type: string): Handler | undefined;
+}
+
+export interface ConnectionLimits {
+  maxFrameSize: number;
+  highWaterMark: number;
+  maxQueueBytes: number;
+  maxPendingRequests: number;
+  maxPendingHandlers: number;
+  closeTimeoutMs: number;
+}
+
+export interface TransportStats {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ConnectionStats {
+  tcp: TransportStats;
+  udp: TransportStats & { dropped: number };
+  /** Smoothed heartbeat round-trip time in milliseconds (undefined before the first PONG). */
+  rttMs: number | undefined;
+  pendingRequests: number;
+  queuedBytes: number;
+}
+
+/** The UDP side of a session, when there is one. */
+export interface UdpPath {
+  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
+  close(): void;
+}
+
+export interface SendOptions {
+  transport?: Transport;
+  /** UDP only: retransmit until acknowledged. */
+  reliable?: boolean;
+  /** UDP reliable only: false delivers on arrival instead of in order. Default true. */
+  ordered?: boolean;
+  /** UDP reliable only: the ordering domain, 0..255. */
+  channel?: number;
+}
+
+interface ConnectionEvents {
+  handshake: [type: number, payload: Uint8Array];
+  message: [type: string, payload: Payload, info: MessageInfo];
+  drain: [];
+  error: [error: Error];
+  close: [error: Error | undefined];
+  pong: [rttMs: number];
+}
+
+interface Backlogged {
+  frameType: number;
+  alias: number;
+  encoding: number;
+  kind: number;
+  requestId: number;
+  body: Uint8Array | string;
+  bytes: number;
+}
+
+const STATE_NEXT_SEQUENCE = 0;
+const STATE_IN_FLIGHT = 1;
+const STATE_AVAILABLE = 2;
+const STATE_NEXT_EXPECTED = 3;
+const STATE_UNACKNOWLEDGED = 4;
+/** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
+const FLUSH_BYTES = 64 * 1024;
+const NO_ALIAS = 0;
+
+export class Connection extends EventEmitter<ConnectionEvents> {
+  state: 'handshake' | 'open' | 'closing' | 'closed' = 'handshake';
+  readonly stats: ConnectionStats = {
+    tcp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
+    udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0 },
+    rttMs: undefined,
+    pendingRequests: 0,
+    queuedBytes: 0,
+  };
+  /** Negotiated feature names, once the handshake is done. */
+  features: ReadonlySet<string> = new Set();
+  udp: UdpPath | undefined;
+
+  private readonly decoder: FrameDecoder;
+  private readonly encoder: FrameEncoder;
+  private readonly requests: RequestTable;
+  private window: { reserve(n: number): number; acknowledge(seq: number): number; accept(rows: Uint32Array, count: number): number; acked(): void } | undefined;
+  private readonly windowState = new Uint32Array(5);
+  private receiveWindow = 1;
+  private credits = 0;
+  private reserved = 0;
+  private readonly backlog: Backlogged[] = [];
+  private backlogHead = 0;
+  private backlogBytes = 0;
+  private readonly outAliases = new Map<string, number>();
+  private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
+  private readonly confirmedAliases = new Set<number>();
+  private nextAlias = 1;
+  private readonly inAliases: Array<string | undefined> = [];
+  private readonly prefix = Buffer.allocUnsafe(8 + 1 + 255);
+  private readonly header = newMessageHeader();
+  private flushScheduled = false;
+  private readonly flushLater = () => this.flush();
+  private needDrain = false;
+  private pendingHandlers = 0;
+  private pausedForHandlers = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastReceivedAt = Date.now();
+  private pingSequence = 0;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private closeError: Error | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly router: Router,
+    readonly context: unknown,
+    private readonly limits: ConnectionLimits,
+  ) {
+    super();
+    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
+    this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
+    this.requests = new RequestTable(limits.maxPendingRequests);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeDrain());
+    socket.on('error', (error) => this.finish(error));
+    socket.on('close', () => this.finish(undefined));
+    socket.on('end', () => this.onEnd());
+  }
+
+  /** Sends a frame that is not sequenced (handshake, PING, ERROR, ...), flushed with the next batch. */
+  sendControl(type: number, payload?: Uint8Array, sequence = 0): void {
+    if (this.state === 'closed') return;
+    this.encoder.add(type, payload, 0, 0, sequence);
+    this.scheduleFlush();
+  }
+
+  /** Switches from the handshake to the open session with the negotiated window and features. */
+  open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
+    this.window = new native.DeliveryWindow(sendWindow, receiveWindow, this.windowState);
+    this.receiveWindow = receiveWindow;
+    this.credits = this.windowState[STATE_AVAILABLE]!;
+    this.features = new Set(features);
+    this.state = 'open';
+  }
+
+  attachUdp(udp: UdpPath): void {
+    this.udp = udp;
+  }
+
+  /** Queues a message; returns false once queued bytes pass the high-water mark ('drain' follows). */
+  send(type: string, payload: Payload, options?: SendOptions): boolean {
+    return this.sendMessage(type, MessageKind.MESSAGE, 0, payload, options);
+  }
+
+  request(type: string, payload: Payload, timeoutMs: number, signal: AbortSignal | undefined, options?: SendOptions): Promise<Payload> {
+    this.assertOpen();
+    const { id, reply } = this.requests.open(type, timeoutMs, signal);
+    try {
+      this.sendMessage(type, MessageKind.REQUEST, id, payload, options);
+    } catch (error) {
+      this.requests.reject(id, error as Error);
+    }
+    return reply;
+  }
+
+  get queuedBytes(): number {
+    return this.socket.writableLength + this.encoder.pendingBytes + this.backlogBytes;
+  }
+
+  get pendingRequests(): number {
+    return this.requests.size;
+  }
+
+  supportsFeature(name: string): boolean {
+    return this.features.has(name);
+  }
+
+  startHeartbeat(intervalMs: number, timeoutMs: number): void {
+    this.lastReceivedAt = Date.now();
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastReceivedAt > timeoutMs) {
+        this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`), false);
+        return;
+      }
+      const payload = Buffer.allocUnsafe(8);
+      payload.writeDoubleLE(performance.now(), 0);
+      this.sendControl(FrameType.PING, payload, ++this.pingSequence);
+    }, intervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Receives the frames of a datagram that the owner has authenticated as this session's. */
+  receiveDatagramMessage(payload: Uint8Array): void {
+    this.stats.udp.messagesIn++;
+    this.stats.udp.bytesIn += payload.length;
+    try {
+      this.receiveMessage(payload, 'udp');
+    } catch {
+      this.stats.udp.dropped++;
+    }
+  }
+
+  /**
+   * Closes gracefully: sends CLOSE, waits for the queue to drain and in-flight handlers to finish
+   * (up to closeTimeoutMs), then ends the socket.
+   */
+  close(reason = 'closing'): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    const closed = new Promise<void>((resolve) => this.once('close', () => resolve()));
+    if (this.state !== 'closing') {
+      this.state = 'closing';
+      this.sendControl(FrameType.CLOSE, encodeJson({ code: 'HW_OK', reason }));
+      this.flush();
+      this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
+      this.closeTimer.unref();
+      this.endWhenIdle();
+    }
+    return closed;
+  }
+
+  /** Closes at once after telling the peer why, with an ERROR frame carrying the code. */
+  fail(error: HybridwireError, report = true): void {
+    if (this.state === 'closed') return;
+    this.closeError = error;
+    if (report) {
+      this.sendControl(FrameType.ERROR, encodeJson({ code: error.code, message: error.message }));
+      this.flush();
+    }
+    this.state = 'closing';
+    this.socket.end();
+    this.closeTimer ??= setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
+    this.closeTimer.unref();
+  }
+
+  destroy(error?: Error): void {
+    if (error) this.closeError ??= error;
+    this.socket.destroy();
+  }
+
+  // ---- sending ----
+
+  private sendMessage(type: string, kind: number, requestId: number, payload: Payload, options: SendOptions | undefined): boolean {
+    this.assertOpen();
+    const encoding = encodingOf(payload);
+    const body = bodyOf(payload, encoding);
+    if (options?.transport === 'udp') return this.sendUdp(type, kind, requestId, encoding, body, options);
+    const size = HEADER_SIZE + 8 + (typeof body === 'string' ? body.length : body.length);
+    if (this.queuedBytes + size > this.limits.maxQueueBytes) {
+      throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${this.queuedBytes} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
+    }
+    const alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
+    this.sequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body, size);
+    this.stats.tcp.messagesOut++;
+    if (this.encoder.pendingBytes >= FLUSH_BYTES) this.flush();
+    return this.checkHighWater();
+  }
+
+  private sendUdp(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions): boolean {
+    const udp = this.udp;
+    if (!udp) throw new HybridwireError('HW_ERR_UDP_UNAVAILABLE', 'this session has no UDP path');
+    let alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
+    // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
+    // until the peer has acknowledged the definition.
+    if (alias !== NO_ALIAS && !this.confirmedAliases.has(alias)) alias = INLINE_TYPE;
+    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
+    this.stats.udp.messagesOut++;
+    return udp.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+  }
+
+  private aliasFor(type: string): number {
+    const known = this.outAliases.get(type);
+    if (known !== undefined) return known;
+    if (this.nextAlias > MAX_ALIASES) return INLINE_TYPE;
+    const alias = this.nextAlias++;
+    this.outAliases.set(type, alias);
+    const definition = encodeTypeDef(alias, type);
+    this.sequenced(FrameType.TYPE_DEF, alias, 0, 0, 0, definition, HEADER_SIZE + definition.length);
+    return alias;
+  }
+
+  /** Encodes a sequenced frame now if the window allows, else keeps it in the backlog. */
+  private sequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string, bytes: number): void {
+    if (this.credits > 0 && this.backlogHead === this.backlog.length) {
+      this.encodeSequenced(frameType, alias, encoding, kind, requestId, body);
+      return;
+    }
+    this.backlog.push({ frameType, alias, encoding, kind, requestId, body, bytes });
+    this.backlogBytes += bytes;
+  }
+
+  private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
+    const sequence = (this.windowState[STATE_NEXT_SEQUENCE]! + this.reserved) >>> 0;
+    if (frameType === FrameType.TYPE_DEF) {
+      this.encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
+      this.unconfirmedAliases.push({ alias, sequence });
+    } else {
+      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+      this.encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
+    }
+    this.credits--;
+    this.reserved++;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(this.flushLater);
+  }
+
+  /** Writes everything encoded so far: one native call seals the batch, one write (or writev) sends it. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.reserved > 0) {
+      const granted = this.window!.reserve(this.reserved);
+      if (granted !== this.reserved) throw new Error(`delivery window granted ${granted} of ${this.reserved}`);
+      this.reserved = 0;
+    }
+    if (this.encoder.pendingBytes === 0 || this.socket.destroyed) return;
+    const buffers = this.encoder.flush();
+    let bytes = 0;
+    if (buffers.length === 1) {
+      bytes = buffers[0]!.length;
+      this.socket.write(buffers[0]!);
+    } else {
+      this.socket.cork();
+      for (const buffer of buffers) {
+        bytes += buffer.length;
+        this.socket.write(buffer);
+      }
+      this.socket.uncork();
+    }
+    this.stats.tcp.bytesOut += bytes;
+  }
+
+  private checkHighWater(): boolean {
+    if (this.queuedBytes < this.limits.highWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  private maybeDrain(): void {
+    if (this.needDrain && this.queuedBytes < this.limits.highWaterMark) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+    if (this.state === 'closing') this.endWhenIdle();
+  }
+
+  private releaseBacklog(): void {
+    while (this.credits > 0 && this.backlogHead < this.backlog.length) {
+      const item = this.backlog[this.backlogHead]!;
+      this.backlog[this.backlogHead++] = undefined as unknown as Backlogged;
+      this.backlogBytes -= item.bytes;
+      this.encodeSequenced(item.frameType, item.alias, item.encoding, item.kind, item.requestId, item.body);
+    }
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog.length = 0;
+      this.backlogHead = 0;
+    }
+    this.maybeDrain();
+  }
+
+  // ---- receiving ----
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastReceivedAt = Date.now();
+    this.stats.tcp.bytesIn += chunk.length;
+    let count: number;
+    try {
+      count = this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(error as HybridwireError);
+      return;
+    }
+    try {
+      this.handleFrames(0, count);
+    } catch (error) {
+      if (error instanceof HybridwireError) this.fail(error);
+      else this.fail(new HybridwireError('HW_ERR_HANDLER_FAILED', (error as Error).message));
+    }
+  }
+
+  private handleFrames(start: number, count: number): void {
+    const decoder = this.decoder;
+    let i = start;
+    for (; i < count && this.state === 'handshake'; i++) {
+      const type = decoder.type(i);
+      if (type === FrameType.HELLO || type === FrameType.HELLO_ACK || type === FrameType.HELLO_DONE || type === FrameType.ERROR || type === FrameType.CLOSE) {
+        if (type === FrameType.ERROR || type === FrameType.CLOSE) this.handleFrame(i);
+        else this.emit('handshake', type, decoder.payload(i));
+      } else if (type < 0x80) {
+        throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `frame type 0x${type.toString(16)} arrived before the handshake completed`);
+      }
+    }
+    if (i >= count || this.state !== 'open') return;
+    const rows = i === 0 ? decoder.rowTable : decoder.rowTable.subarray(i * 6);
+    const accepted = this.window!.accept(rows, count - i);
+    if (accepted !== count - i) {
+      throw new HybridwireError('HW_ERR_SEQUENCE', `frame ${decoder.sequence(i + accepted)} arrived out of sequence (expected ${this.windowState[STATE_NEXT_EXPECTED]})`);
+    }
+    if (this.windowState[STATE_UNACKNOWLEDGED]! > this.receiveWindow) {
+      throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${this.windowState[STATE_UNACKNOWLEDGED]} unacknowledged messages; the window is ${this.receiveWindow}`);
+    }
+    for (; i < count && !this.isClosed(); i++) this.handleFrame(i);
+    if (this.windowState[STATE_UNACKNOWLEDGED]! > 0 && !this.isClosed()) {
+      this.sendControl(FrameType.ACK, undefined, this.windowState[STATE_NEXT_EXPECTED]);
+      this.window!.acked();
+    }
+  }
+
+  private handleFrame(i: number): void {
+    const decoder = this.decoder;
+    switch (decoder.type(i)) {
+      case FrameType.MESSAGE:
+        this.stats.tcp.messagesIn++;
+        this.receiveMessage(decoder.payload(i), 'tcp');
+        return;
+      case FrameType.TYPE_DEF: {
+        const { alias, name } = decodeTypeDef(decoder.payload(i));
+        if (this.inAliases[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
+        this.inAliases[alias] = name;
+        return;
+      }
+      case FrameType.ACK:
+        this.onAck(decoder.sequence(i));
+        return;
+      case FrameType.PING:
+        this.sendControl(FrameType.PONG, Buffer.from(decoder.payload(i)), decoder.sequence(i));
+        return;
+      case FrameType.PONG:
+        this.onPong(decoder.payload(i));
+        return;
+      case FrameType.CLOSE:
+        this.onRemoteClose();
+        return;
+      case FrameType.ERROR:
+        this.onRemoteError(decoder.payload(i));
+        return;
+      case FrameType.HELLO:
+      case FrameType.HELLO_ACK:
+      case FrameType.HELLO_DONE:
+        throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', 'handshake frame after the handshake completed');
+      default: {
+        const type = decoder.type(i);
+        if (type < 0x80) throw new HybridwireError('HW_ERR_UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16)}`);
+      }
+    }
+  }
+
+  private receiveMessage(payload: Uint8Array, transport: Transport): void {
+    const header = readMessageHeader(payload, this.header);
+    const kind = header.kind;
+    if (kind === MessageKind.RESPONSE) {
+      this.requests.resolve(header.requestId, decodeBody(payload, header));
+      return;
+    }
+    if (kind === MessageKind.ERROR) {
+      const body = decodeBody(payload, header) as { code?: unknown; message?: unknown } | undefined;
+      const code = typeof body?.code === 'string' ? body.code : 'HW_ERR_REMOTE';
+      const message = typeof body?.message === 'string' ? body.message : 'the peer reported an error';
+      this.requests.reject(header.requestId, new RemoteError(code, message));
+      return;
+    }
+    const type = header.alias === INLINE_TYPE ? header.inlineName! : this.inAliases[header.alias];
+    if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${header.alias}, which was never defined`);
+    const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
+    const value = decodeBody(payload, header);
+    const handler = this.router.handlerFor(type);
+    if (handler === undefined) {
+      if (requestId !== undefined) {
+        this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`));
+      } else {
+        this.emit('message', type, value, { type, transport, requestId });
+      }
+      return;
+    }
+    let result: unknown;
+    try {
+      result = handler.length > 2 ? handler(value, this.context, { type, transport, requestId }) : handler(value, this.context, undefined as never);
+    } catch (error) {
+      this.handlerFailed(requestId, type, error);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      this.awaitHandler(result as Promise<unknown>, requestId, type);
+    } else if (requestId !== undefined) {
+      this.reply(requestId, result as Payload);
+    }
+  }
+
+  private awaitHandler(result: Promise<unknown>, requestId: number | undefined, type: string): void {
+    this.pendingHandlers++;
+    if (this.pendingHandlers >= this.limits.maxPendingHandlers && !this.pausedForHandlers) {
+      this.pausedForHandlers = true;
+      this.socket.pause();
+    }
+    result.then(
+      (value) => {
+        if (requestId !== undefined) this.reply(requestId, value as Payload);
+      },
+      (error: unknown) => this.handlerFailed(requestId, type, error),
+    ).finally(() => {
+      this.pendingHandlers--;
+      if (this.pausedForHandlers && this.pendingHandlers <= this.limits.maxPendingHandlers / 2) {
+        this.pausedForHandlers = false;
+        this.socket.resume();
+      }
+      if (this.state === 'closing') this.endWhenIdle();
+    });
+  }
+
+  private handlerFailed(requestId: number | undefined, type: string, error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (requestId !== undefined) {
+      this.replyError(requestId, failure);
+      return;
+    }
+    const wrapped = new HybridwireError('HW_ERR_HANDLER_FAILED', `handler for '${type}' failed: ${failure.message}`, { cause: failure });
+    if (this.listenerCount('error') > 0) this.emit('error', wrapped);
+  }
+
+  private reply(requestId: number, value: Payload): void {
+    if (this.state !== 'open' && this.state !== 'closing') return;
+    this.sendReply(MessageKind.RESPONSE, requestId, value);
+  }
+
+  private replyError(requestId: number, error: Error): void {
+    if (this.state !== 'open' && this.state !== 'closing') return;
+    const code = (error as { code?: unknown }).code;
+    const wireCode = typeof code === 'string' ? code : 'HW_ERR_HANDLER_FAILED';
+    this.sendReply(MessageKind.ERROR, requestId, { code: wireCode, message: error.message });
+  }
+
+  private sendReply(kind: number, requestId: number, value: Payload): void {
+    const encoding = encodingOf(value);
+    const body = bodyOf(value, encoding);
+    const size = HEADER_SIZE + 8 + body.length;
+    this.sequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body, size);
+    this.stats.tcp.messagesOut++;
+  }
+
+  private onAck(nextExpected: number): void {
+    const newly = this.window ? this.window.acknowledge(nextExpected) : -1;
+    if (newly < 0) throw new HybridwireError('HW_ERR_BAD_ACK', `ACK for ${nextExpected} covers messages never sent`);
+    this.credits = this.windowState[STATE_AVAILABLE]! - this.reserved;
+    while (this.unconfirmedAliases.length > 0) {
+      const { alias, sequence } = this.unconfirmedAliases[0]!;
+      // Acknowledged when the ack has moved past it, modulo 2^32 within the window.
+      if (((nextExpected - sequence - 1) >>> 0) >= 0x80000000) break;
+      this.confirmedAliases.add(alias);
+      this.unconfirmedAliases.shift();
+    }
+    this.releaseBacklog();
+    if (this.state === 'closing') this.endWhenIdle();
+  }
+
+  private onPong(payload: Uint8Array): void {
+    if (payload.length !== 8) return;
+    const sent = Buffer.from(payload.buffer, payload.byteOffset, 8).readDoubleLE(0);
+    const sample = performance.now() - sent;
+    if (!(sample >= 0)) return;
+    this.stats.rttMs = this.stats.rttMs === undefined ? sample : this.stats.rttMs * 0.875 + sample * 0.125;
+    this.emit('pong', sample);
+  }
+
+  private onRemoteClose(): void {
+    if (this.state === 'open') this.state = 'closing';
+    this.endWhenIdle();
+  }
+
+  private onRemoteError(payload: Uint8Array): void {
+    let code = 'HW_ERR_REMOTE';
+    let message = 'the peer closed the connection with an error';
+    try {
+      const body = JSON.parse(Buffer.from(payload).toString('utf8')) as { code?: unknown; message?: unknown };
+      if (typeof body.code === 'string') code = body.code;
+      if (typeof body.message === 'string') message = `peer reported: ${body.message}`;
+    } catch {
+      // An unreadable ERROR payload still ends the connection; the generic message stands.
+    }
+    this.closeError = new RemoteError(code, message);
+    this.state = 'closing';
+    this.socket.end();
+    this.closeTimer ??= setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
+    this.closeTimer.unref();
+  }
+
+  private onEnd(): void {
+    // The peer finished writing; finish ours once our queue is out.
+    if (this.state === 'open' || this.state === 'handshake') this.state = 'closing';
+    this.endWhenIdle();
+  }
+
+  private endWhenIdle(): void {
+    if (this.state !== 'closing') return;
+    const inFlight = this.windowState[STATE_IN_FLIGHT]! > 0 || this.reserved > 0 || this.backlogHead < this.backlog.length;
+    if (this.pendingHandlers > 0 || inFlight) return;
+    this.flush();
+    if (!this.socket.writableEnded) this.socket.end();
+  }
+
+  private finish(error: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    const reason = this.closeError ?? error;
+    this.requests.rejectAll(
+      new HybridwireError('HW_ERR_CONNECTION_CLOSED', `connection closed before a reply came${reason ? `: ${reason.message}` : ''}`, { cause: reason }),
+    );
+    this.udp?.close();
+    this.socket.destroy();
+    this.emit('close', reason);
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') {
+      throw new HybridwireError('HW_ERR_NOT_CONNECTED', `cannot send: the connection is ${this.state}`);
+    }
+  }
+}

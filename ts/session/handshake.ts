@@ -1,0 +1,183 @@
+/**
+ * The three-way handshake on the TCP connection (docs/PROTOCOL.md, "Handshake"):
+ * the client's HELLO offers, the server's HELLO_ACK accepts (or refuses with a reason) and
+ * returns the session, the client's HELLO_DONE completes it. Payloads are UTF-8 JSON objects,
+ * small and bounded; unknown fields and unknown features are ignored.
+ */
+import { HybridwireError } from '../errors.js';
+
+/** The protocol version this implementation speaks; peers must share the major number. */
+export const PROTOCOL_SEMVER = '1.0.0';
+/** Largest handshake payload accepted, so a hostile HELLO cannot make us parse megabytes. */
+export const MAX_HANDSHAKE_BYTES = 8192;
+
+/** Features this implementation offers; the session uses the intersection of both offers. */
+export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4'] as const;
+
+export type DeliveryMode = 'step' | 'burst';
+
+export interface Hello {
+  version: string;
+  features: string[];
+  mode: DeliveryMode;
+  maxPacketSize: number;
+  windowSize: number;
+  clientId?: string;
+  /** Reserved for a key exchange (a later protocol minor version); ignored today. */
+  keyExchange?: unknown;
+}
+
+export interface HelloAccepted {
+  accepted: true;
+  version: string;
+  sessionId: string;
+  /** 16 hex digits: the 8-byte token that prefixes the client's UDP datagrams. */
+  token: string;
+  features: string[];
+  mode: DeliveryMode;
+  maxPacketSize: number;
+  windowSize: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  udpPort: number;
+  keyExchange?: unknown;
+}
+
+export interface HelloRefused {
+  accepted: false;
+  version: string;
+  code: string;
+  reason: string;
+}
+
+export type HelloAck = HelloAccepted | HelloRefused;
+
+export interface HelloDone {
+  sessionId: string;
+}
+
+/** What a server is willing to accept, used to answer a HELLO. */
+export interface ServerLimits {
+  maxPacketSize: number;
+  windowSize: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  udpPort: number;
+}
+
+export function encodeJson(value: object): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function parseObject(payload: Uint8Array, what: string): Record<string, unknown> {
+  if (payload.length > MAX_HANDSHAKE_BYTES) {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what} is ${payload.length} bytes; at most ${MAX_HANDSHAKE_BYTES} are accepted`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
+  } catch {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function field<T>(object: Record<string, unknown>, name: string, check: (v: unknown) => v is T, what: string): T {
+  const value = object[name];
+  if (!check(value)) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.${name} is missing or has the wrong type`);
+  return value;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string' && v.length <= 256;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 0xffffffff;
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 64 && v.every(isString);
+const isMode = (v: unknown): v is DeliveryMode => v === 'step' || v === 'burst';
+
+export function majorOf(version: string): number | undefined {
+  const match = /^(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(version);
+  return match ? Number(match[1]) : undefined;
+}
+
+export function parseHello(payload: Uint8Array): Hello {
+  const object = parseObject(payload, 'HELLO');
+  const hello: Hello = {
+    version: field(object, 'version', isString, 'HELLO'),
+    features: field(object, 'features', isStringArray, 'HELLO'),
+    mode: field(object, 'mode', isMode, 'HELLO'),
+    maxPacketSize: field(object, 'maxPacketSize', isCount, 'HELLO'),
+    windowSize: field(object, 'windowSize', isCount, 'HELLO'),
+  };
+  if (isString(object.clientId)) hello.clientId = object.clientId;
+  if (object.keyExchange !== undefined) hello.keyExchange = object.keyExchange;
+  return hello;
+}
+
+/** The server's answer to a HELLO: refuse an incompatible major version, else negotiate each value down. */
+export function answerHello(hello: Hello, limits: ServerLimits, sessionId: string, token: string): HelloAck {
+  const major = majorOf(hello.version);
+  if (major === undefined || major !== majorOf(PROTOCOL_SEMVER)) {
+    return {
+      accepted: false,
+      version: PROTOCOL_SEMVER,
+      code: 'HW_ERR_VERSION_MISMATCH',
+      reason: `client speaks protocol ${hello.version}; this server speaks ${PROTOCOL_SEMVER} (major versions must match)`,
+    };
+  }
+  const offered = new Set(hello.features);
+  return {
+    accepted: true,
+    version: PROTOCOL_SEMVER,
+    sessionId,
+    token,
+    features: SUPPORTED_FEATURES.filter((feature) => offered.has(feature)),
+    mode: hello.mode,
+    maxPacketSize: Math.min(hello.maxPacketSize, limits.maxPacketSize),
+    windowSize: hello.mode === 'step' ? 1 : Math.min(hello.windowSize, limits.windowSize),
+    heartbeatIntervalMs: limits.heartbeatIntervalMs,
+    heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
+    udpPort: limits.udpPort,
+  };
+}
+
+export function refuse(code: string, reason: string): HelloRefused {
+  return { accepted: false, version: PROTOCOL_SEMVER, code, reason };
+}
+
+export function parseHelloAck(payload: Uint8Array): HelloAck {
+  const object = parseObject(payload, 'HELLO_ACK');
+  if (object.accepted !== true) {
+    return {
+      accepted: false,
+      version: isString(object.version) ? object.version : '?',
+      code: isString(object.code) ? object.code : 'HW_ERR_HANDSHAKE_REFUSED',
+      reason: isString(object.reason) ? object.reason : 'refused without a reason',
+    };
+  }
+  const token = field(object, 'token', isString, 'HELLO_ACK');
+  if (!/^[0-9a-f]{16}$/.test(token)) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', 'HELLO_ACK.token must be 16 hex digits');
+  const udpPort = object.udpPort;
+  if (typeof udpPort !== 'number' || !Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65535) {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', 'HELLO_ACK.udpPort must be a port number');
+  }
+  return {
+    accepted: true,
+    version: field(object, 'version', isString, 'HELLO_ACK'),
+    sessionId: field(object, 'sessionId', isString, 'HELLO_ACK'),
+    token,
+    features: field(object, 'features', isStringArray, 'HELLO_ACK'),
+    mode: field(object, 'mode', isMode, 'HELLO_ACK'),
+    maxPacketSize: field(object, 'maxPacketSize', isCount, 'HELLO_ACK'),
+    windowSize: field(object, 'windowSize', isCount, 'HELLO_ACK'),
+    heartbeatIntervalMs: field(object, 'heartbeatIntervalMs', isCount, 'HELLO_ACK'),
+    heartbeatTimeoutMs: field(object, 'heartbeatTimeoutMs', isCount, 'HELLO_ACK'),
+    udpPort,
+  };
+}
+
+export function parseHelloDone(payload: Uint8Array): HelloDone {
+  const object = parseObject(payload, 'HELLO_DONE');
+  return { sessionId: field(object, 'sessionId', isString, 'HELLO_DONE') };
+}
