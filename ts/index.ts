@@ -12,3 +12,15 @@ export {
 } from './codec/frame.js';
 export { FrameError, HybridwireError, OptionError } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { createServer, Server } from './api/server.js';
+export type { ServerOptions, ServerStats, ListenResult } from './api/server.js';
+export { connect, Client } from './api/client.js';
+export type { ClientOptions, ClientState, ReconnectOptions } from './api/client.js';
+export { Peer } from './api/peer.js';
+export type { Address } from './api/peer.js';
+export type { LimitOptions } from './api/options.js';
+export type { MessageInfo, SendOptions, Transport, ConnectionStats } from './session/connection.js';
+export type { Payload, JsonValue } from './session/message.js';
+export { PROTOCOL_SEMVER, SUPPORTED_FEATURES } from './session/handshake.js';
+export type { DeliveryMode } from './session/handshake.js';
+export { RemoteError, AbortError } from './errors.js';

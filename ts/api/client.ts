@@ -1,0 +1,360 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
+import {
+  PROTOCOL_SEMVER,
+  SUPPORTED_FEATURES,
+  encodeJson,
+  parseHelloAck,
+  type DeliveryMode,
+  type HelloAccepted,
+} from '../session/handshake.js';
+import { FrameType } from '../codec/frame.js';
+import { DatagramDecoder } from '../codec/datagram-decoder.js';
+import { HybridwireError, OptionError } from '../errors.js';
+import { checkInteger } from '../options.js';
+import { TOKEN_SIZE, UnreliableUdpPath } from '../transport/udp-path.js';
+import type { Payload } from '../session/message.js';
+import { checkPort, resolveLimits, type LimitOptions, type ResolvedLimits } from './options.js';
+import type { ConnectionStats } from '../session/connection.js';
+
+export interface ReconnectOptions {
+  /** Attempts before giving up ('reconnect_failed'). Default 10. */
+  maxAttempts?: number;
+  /** Delay before the first attempt; doubles each time. Default 100 ms. */
+  initialDelayMs?: number;
+  /** Ceiling of the delay. Default 10000 ms. */
+  maxDelayMs?: number;
+  /** Each delay is scaled by a random factor in [1 - jitter, 1 + jitter]. Default 0.2. */
+  jitter?: number;
+}
+
+export interface ClientOptions extends LimitOptions {
+  host?: string;
+  tcpPort: number;
+  /** The server's UDP port; default: the one the server names in HELLO_ACK. false disables UDP. */
+  udpPort?: number | false;
+  /** 'burst' (sliding window, default) or 'step' (each message waits for its acknowledgement). */
+  mode?: DeliveryMode;
+  clientId?: string;
+  /** Time allowed for TCP connect plus handshake. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Default timeout of request(). Default 10000 ms. */
+  requestTimeoutMs?: number;
+  /** Reconnect automatically after an unexpected disconnect. Default false. */
+  reconnect?: boolean | ReconnectOptions;
+}
+
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closing' | 'closed';
+
+interface ClientEvents {
+  connect: [];
+  disconnect: [error: Error | undefined];
+  reconnecting: [info: { attempt: number; delayMs: number }];
+  reconnect: [info: { attempt: number }];
+  reconnect_failed: [error: Error | undefined];
+  state: [state: ClientState];
+  drain: [];
+  /** A message arrived whose type has no handler. */
+  message: [type: string, payload: Payload, info: MessageInfo];
+  error: [error: Error];
+  close: [];
+}
+
+const OFFERED_FEATURES = [...SUPPORTED_FEATURES];
+
+/** A hybridwire client: one session over TCP, with UDP beside it. Create it with `connect()`. */
+export class Client extends EventEmitter<ClientEvents> {
+  state: ClientState = 'connecting';
+  /** The session id from the server's HELLO_ACK. */
+  sessionId: string | undefined;
+  /** True once the server has answered a datagram on this session's token. */
+  udpReady = false;
+  private readonly limits: ResolvedLimits;
+  private readonly host: string;
+  private readonly tcpPort: number;
+  private readonly udpPortOption: number | false | undefined;
+  private readonly mode: DeliveryMode;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly reconnect: Required<ReconnectOptions> | undefined;
+  private readonly clientId: string | undefined;
+  private readonly handlers = new Map<string, Handler<Client>>();
+  private readonly router = { handlerFor: (type: string) => this.handlers.get(type) };
+  private connection: Connection | undefined;
+  private udpSocket: dgram.Socket | undefined;
+  private udpPath: UnreliableUdpPath | undefined;
+  private readonly datagrams = new DatagramDecoder();
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new OptionError('connect() needs an options object with tcpPort');
+    this.limits = resolveLimits(options);
+    this.host = options.host ?? '127.0.0.1';
+    this.tcpPort = checkPort('tcpPort', options.tcpPort);
+    this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
+    const mode = options.mode ?? 'burst';
+    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`);
+    this.mode = mode;
+    this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1, 3_600_000);
+    this.requestTimeoutMs = checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 0, 3_600_000);
+    this.clientId = options.clientId;
+    if (options.reconnect) {
+      const r = options.reconnect === true ? {} : options.reconnect;
+      const jitter = r.jitter ?? 0.2;
+      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`);
+      this.reconnect = {
+        maxAttempts: checkInteger('reconnect.maxAttempts', r.maxAttempts ?? 10, 1, 1_000_000),
+        initialDelayMs: checkInteger('reconnect.initialDelayMs', r.initialDelayMs ?? 100, 1, 3_600_000),
+        maxDelayMs: checkInteger('reconnect.maxDelayMs', r.maxDelayMs ?? 10_000, 1, 3_600_000),
+        jitter,
+      };
+    }
+  }
+
+  /** Routes messages of `type` from the server to `handler(payload, client, info)`; its return value answers requests. */
+  handle<T = Payload>(type: string, handler: (payload: T, client: Client, info: MessageInfo) => unknown): this {
+    if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
+    this.handlers.set(type, handler as Handler<Client>);
+    return this;
+  }
+
+  /**
+   * Sends a message: over TCP (reliable, ordered) by default; `{ transport: 'udp' }` for a datagram,
+   * with `reliable: true` for a reliable one. Returns false once the send queue passes its
+   * high-water mark; 'drain' follows when it empties.
+   */
+  send(type: string, payload?: Payload, options?: SendOptions): boolean {
+    return this.open().send(type, payload, options);
+  }
+
+  /** Sends a request and resolves with the server's reply (a handler's return value). */
+  request(type: string, payload?: Payload, options: { timeoutMs?: number; signal?: AbortSignal } & SendOptions = {}): Promise<Payload> {
+    try {
+      return this.open().request(type, payload, options.timeoutMs ?? this.requestTimeoutMs, options.signal, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Round trip of the built-in `ping`, in milliseconds. */
+  async ping(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+    const started = performance.now();
+    await this.request('ping', undefined, options);
+    return performance.now() - started;
+  }
+
+  supportsFeature(name: string): boolean {
+    return this.connection?.supportsFeature(name) ?? false;
+  }
+
+  get rttMs(): number | undefined {
+    return this.connection?.stats.rttMs;
+  }
+
+  get stats(): ConnectionStats | undefined {
+    const connection = this.connection;
+    if (!connection) return undefined;
+    connection.stats.pendingRequests = connection.pendingRequests;
+    connection.stats.queuedBytes = connection.queuedBytes;
+    return connection.stats;
+  }
+
+  /** Bytes waiting to be written (send queue, unacknowledged backlog and socket buffer). */
+  get queuedBytes(): number {
+    return this.connection?.queuedBytes ?? 0;
+  }
+
+  /** Closes gracefully: CLOSE, in-flight work finished (up to closeTimeoutMs), sockets closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.setState('closing');
+    await this.connection?.close('client closing');
+    this.closeUdp();
+    this.setState('closed');
+    this.emit('close');
+  }
+
+  /** @internal Opens the first session; rejects on failure. */
+  async start(): Promise<this> {
+    await this.establish();
+    this.setState('connected');
+    this.emit('connect');
+    return this;
+  }
+
+  private open(): Connection {
+    const connection = this.connection;
+    if (!connection || connection.state !== 'open') {
+      throw new HybridwireError('HW_ERR_NOT_CONNECTED', `client is ${this.state}`);
+    }
+    return connection;
+  }
+
+  private setState(state: ClientState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  private establish(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: this.host, port: this.tcpPort, noDelay: true });
+      const connection = new Connection(socket, this.router, this, this.limits);
+      let settled = false;
+      const timer = setTimeout(() => {
+        fail(new HybridwireError('HW_ERR_CONNECT_TIMEOUT', `no session with ${this.host}:${this.tcpPort} within ${this.connectTimeoutMs} ms`));
+      }, this.connectTimeoutMs);
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        connection.destroy(error);
+        reject(error);
+      };
+      socket.once('connect', () => {
+        const hello = {
+          version: PROTOCOL_SEMVER,
+          features: OFFERED_FEATURES,
+          mode: this.mode,
+          maxPacketSize: this.limits.maxFrameSize,
+          windowSize: this.mode === 'step' ? 1 : this.limits.windowSize,
+          ...(this.clientId === undefined ? {} : { clientId: this.clientId }),
+        };
+        connection.sendControl(FrameType.HELLO, encodeJson(hello));
+      });
+      connection.on('handshake', (type, payload) => {
+        if (type !== FrameType.HELLO_ACK || settled) {
+          throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `unexpected handshake frame 0x${type.toString(16)} from the server`);
+        }
+        const ack = parseHelloAck(payload);
+        if (!ack.accepted) {
+          const code = ack.code === 'HW_ERR_VERSION_MISMATCH' || ack.code === 'HW_ERR_SERVER_FULL' ? ack.code : 'HW_ERR_HANDSHAKE_REFUSED';
+          fail(new HybridwireError(code, `server refused the session: ${ack.reason}`));
+          return;
+        }
+        connection.open(ack.windowSize, ack.windowSize, ack.features);
+        connection.sendControl(FrameType.HELLO_DONE, encodeJson({ sessionId: ack.sessionId }));
+        connection.flush();
+        connection.startHeartbeat(ack.heartbeatIntervalMs, ack.heartbeatTimeoutMs);
+        this.sessionId = ack.sessionId;
+        this.connection = connection;
+        this.bindUdp(connection, ack);
+        settled = true;
+        clearTimeout(timer);
+        resolve();
+      });
+      connection.on('message', (type, value, info) => this.emit('message', type, value, info));
+      connection.on('drain', () => this.emit('drain'));
+      connection.on('error', (error) => {
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      });
+      connection.on('close', (error) => {
+        if (!settled) {
+          fail(error ?? new HybridwireError('HW_ERR_CONNECT_FAILED', `connection to ${this.host}:${this.tcpPort} closed during the handshake`));
+          return;
+        }
+        if (this.connection === connection) this.onDisconnect(error);
+      });
+      socket.on('error', (error) => {
+        if (!settled) fail(new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${this.host}:${this.tcpPort}: ${error.message}`, { cause: error }));
+      });
+    });
+  }
+
+  private bindUdp(connection: Connection, ack: HelloAccepted): void {
+    this.closeUdp();
+    if (this.udpPortOption === false || !ack.features.includes('udp')) return;
+    const port = this.udpPortOption ?? ack.udpPort;
+    if (!port) return;
+    const socket = dgram.createSocket(net.isIPv6(this.host) ? 'udp6' : 'udp4');
+    this.udpSocket = socket;
+    const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
+    const token = Buffer.from(ack.token, 'hex');
+    const path = new UnreliableUdpPath(socket, token, () => target, this.limits.mtu);
+    this.udpPath = path;
+    connection.attachUdp(path);
+    socket.on('error', () => {
+      // UDP is best effort beside the session; a socket error leaves TCP working.
+      this.udpReady = false;
+    });
+    socket.on('message', (datagram, remote) => {
+      if (remote.port !== target.port || datagram.length < TOKEN_SIZE || !token.equals(datagram.subarray(0, TOKEN_SIZE))) return;
+      const frames = this.datagrams.decode(datagram.subarray(TOKEN_SIZE));
+      for (let i = 0; i < frames; i++) {
+        const type = this.datagrams.type(i);
+        if (type === FrameType.MESSAGE) connection.receiveDatagramMessage(this.datagrams.payload(i));
+        else if (type === FrameType.PONG) this.udpReady = true;
+        else if (type === FrameType.PING) path.sendControl(FrameType.PONG, Buffer.from(this.datagrams.payload(i)), this.datagrams.sequence(i));
+      }
+    });
+    // Announce our UDP address to the server: PINGs on the token until one is answered.
+    let probes = 0;
+    const probe = () => {
+      if (this.udpReady || this.udpPath !== path || probes++ >= 20) return;
+      path.sendControl(FrameType.PING, Buffer.alloc(8), probes);
+      setTimeout(probe, 50 * probes).unref();
+    };
+    socket.bind(0, () => probe());
+  }
+
+  private closeUdp(): void {
+    this.udpPath?.close();
+    this.udpPath = undefined;
+    this.udpReady = false;
+    if (this.udpSocket) {
+      this.udpSocket.close();
+      this.udpSocket = undefined;
+    }
+  }
+
+  private onDisconnect(error: Error | undefined): void {
+    this.connection = undefined;
+    this.closeUdp();
+    this.emit('disconnect', error);
+    if (this.closed) return;
+    if (!this.reconnect) {
+      this.closed = true;
+      this.setState('closed');
+      this.emit('close');
+      return;
+    }
+    this.setState('reconnecting');
+    this.scheduleReconnect(1, error);
+  }
+
+  private scheduleReconnect(attempt: number, lastError: Error | undefined): void {
+    const r = this.reconnect!;
+    if (attempt > r.maxAttempts) {
+      this.closed = true;
+      this.setState('closed');
+      this.emit('reconnect_failed', lastError);
+      this.emit('close');
+      return;
+    }
+    const base = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** (attempt - 1));
+    const delayMs = Math.max(1, Math.round(base * (1 + r.jitter * (2 * Math.random() - 1))));
+    this.emit('reconnecting', { attempt, delayMs });
+    this.reconnectTimer = setTimeout(() => {
+      if (this.closed) return;
+      this.establish().then(
+        () => {
+          this.setState('connected');
+          this.emit('reconnect', { attempt });
+          this.emit('connect');
+        },
+        (error: Error) => this.scheduleReconnect(attempt + 1, error),
+      );
+    }, delayMs);
+  }
+}
+
+/** Connects to a hybridwire server; resolves once the handshake is done. */
+export function connect(options: ClientOptions): Promise<Client> {
+  return new Client(options).start();
+}

@@ -1,0 +1,61 @@
+/** Options shared by servers and clients, validated once when the object is built. */
+import { OptionError } from '../errors.js';
+import { checkInteger } from '../options.js';
+import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
+import type { ConnectionLimits } from '../session/connection.js';
+
+export interface LimitOptions {
+  /** Largest frame payload accepted or sent, in bytes. Default 16 MiB. */
+  maxFrameSize?: number;
+  /** Queued bytes past which send() returns false and 'drain' is emitted later. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Queued bytes past which send() throws HW_ERR_SEND_QUEUE_FULL. Default 64 MiB. */
+  maxQueueBytes?: number;
+  /** Requests awaiting a reply at once; more throw HW_ERR_TOO_MANY_REQUESTS. Default 4096. */
+  maxPendingRequests?: number;
+  /** Asynchronous handlers in progress before reading from the peer pauses. Default 1024. */
+  maxPendingHandlers?: number;
+  /** How long a graceful close waits for in-flight work before the socket is destroyed. Default 5000 ms. */
+  closeTimeoutMs?: number;
+  /** Window of unacknowledged messages in burst mode (step mode uses 1). Default 8192. */
+  windowSize?: number;
+  /** Interval between heartbeats. Default 5000 ms. */
+  heartbeatIntervalMs?: number;
+  /** A peer silent for this long is dead. Default 15000 ms. */
+  heartbeatTimeoutMs?: number;
+  /** UDP payload bytes per datagram (frames included, token excluded). Default 1200. */
+  mtu?: number;
+}
+
+export interface ResolvedLimits extends ConnectionLimits {
+  windowSize: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  mtu: number;
+}
+
+export function resolveLimits(options: LimitOptions): ResolvedLimits {
+  const limits: ResolvedLimits = {
+    maxFrameSize: checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 1024, MAX_MAX_FRAME_SIZE),
+    highWaterMark: checkInteger('highWaterMark', options.highWaterMark ?? 1024 * 1024, 1, 2 ** 40),
+    maxQueueBytes: checkInteger('maxQueueBytes', options.maxQueueBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
+    maxPendingRequests: checkInteger('maxPendingRequests', options.maxPendingRequests ?? 4096, 1, 1_000_000),
+    maxPendingHandlers: checkInteger('maxPendingHandlers', options.maxPendingHandlers ?? 1024, 1, 1_000_000),
+    closeTimeoutMs: checkInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0, 3_600_000),
+    windowSize: checkInteger('windowSize', options.windowSize ?? 8192, 1, 1 << 20),
+    heartbeatIntervalMs: checkInteger('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 5000, 10, 3_600_000),
+    heartbeatTimeoutMs: checkInteger('heartbeatTimeoutMs', options.heartbeatTimeoutMs ?? 15000, 20, 3_600_000),
+    mtu: checkInteger('mtu', options.mtu ?? 1200, 256, 65_000),
+  };
+  if (limits.highWaterMark > limits.maxQueueBytes) {
+    throw new OptionError(`option highWaterMark (${limits.highWaterMark}) must not exceed maxQueueBytes (${limits.maxQueueBytes})`);
+  }
+  if (limits.heartbeatTimeoutMs <= limits.heartbeatIntervalMs) {
+    throw new OptionError(`option heartbeatTimeoutMs (${limits.heartbeatTimeoutMs}) must exceed heartbeatIntervalMs (${limits.heartbeatIntervalMs})`);
+  }
+  return limits;
+}
+
+export function checkPort(name: string, value: unknown): number {
+  return checkInteger(name, value, 0, 65535);
+}

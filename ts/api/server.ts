@@ -1,0 +1,368 @@
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
+import { answerHello, encodeJson, parseHello, parseHelloDone, refuse, type HelloAccepted } from '../session/handshake.js';
+import { FrameType } from '../codec/frame.js';
+import { DatagramDecoder } from '../codec/datagram-decoder.js';
+import { HybridwireError, OptionError } from '../errors.js';
+import { checkInteger } from '../options.js';
+import { TOKEN_SIZE, UnreliableUdpPath } from '../transport/udp-path.js';
+import type { Payload } from '../session/message.js';
+import { checkPort, resolveLimits, type LimitOptions, type ResolvedLimits } from './options.js';
+import { Peer, type Address } from './peer.js';
+import { builtinHandlers } from './builtins.js';
+
+export interface ServerOptions extends LimitOptions {
+  /** Interface to listen on (both transports). Default: all interfaces. */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default 0. */
+  tcpPort?: number;
+  /** UDP port; 0 picks a free one; false disables UDP. Default 0. */
+  udpPort?: number | false;
+  /** Sessions at once; more are refused in HELLO_ACK with HW_ERR_SERVER_FULL. Default 10000. */
+  maxConnections?: number;
+  /** A connection that has not completed the handshake in this time is closed. Default 5000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Answer the built-in types ping, echo, broadcast and stats. Default true. */
+  builtins?: boolean;
+}
+
+export interface ListenResult {
+  host: string;
+  tcpPort: number;
+  udpPort: number | undefined;
+}
+
+export interface TransportTotals {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ServerStats {
+  connectedClients: number;
+  uptimeMs: number;
+  tcp: TransportTotals;
+  udp: TransportTotals & { datagramsIn: number; droppedUnauthenticated: number; droppedMalformed: number };
+  refusedConnections: number;
+  protocolErrors: number;
+}
+
+interface ServerEvents {
+  listening: [result: ListenResult];
+  connection: [peer: Peer];
+  disconnect: [peer: Peer, error: Error | undefined];
+  /** A peer broke the protocol; it was sent an ERROR frame and disconnected. */
+  peerError: [peer: Peer | undefined, error: Error];
+  /** A message arrived whose type has no handler. */
+  message: [type: string, payload: Payload, peer: Peer, info: MessageInfo];
+  error: [error: Error];
+  close: [];
+}
+
+interface UdpBinding {
+  peer: Peer;
+  tokenHigh: number;
+  path: UnreliableUdpPath;
+}
+
+/**
+ * A hybridwire server: one TCP listener and one UDP socket behind one set of handlers.
+ *
+ * ```ts
+ * const server = createServer({ tcpPort: 5000, udpPort: 5001 });
+ * server.handle('chat', (msg, peer) => peer.send('chat_response', { text: `echo: ${msg.text}` }));
+ * await server.listen();
+ * ```
+ */
+export class Server extends EventEmitter<ServerEvents> {
+  readonly options: Readonly<Required<Pick<ServerOptions, 'tcpPort' | 'maxConnections' | 'handshakeTimeoutMs' | 'builtins'>>> & { host: string | undefined; udpPort: number | false };
+  private readonly limits: ResolvedLimits;
+  private readonly handlers = new Map<string, Handler<Peer>>();
+  private readonly builtins: Map<string, Handler<Peer>>;
+  private readonly sessions = new Map<string, Peer>();
+  private readonly connections = new Set<Connection>();
+  private readonly udpBindings = new Map<number, UdpBinding>();
+  private tcp: net.Server | undefined;
+  private udp: dgram.Socket | undefined;
+  private readonly datagrams = new DatagramDecoder();
+  private startedAt = 0;
+  private closing: Promise<void> | undefined;
+  private readonly totals = {
+    tcp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
+    udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, datagramsIn: 0, droppedUnauthenticated: 0, droppedMalformed: 0 },
+    refusedConnections: 0,
+    protocolErrors: 0,
+  };
+  private readonly router = { handlerFor: (type: string) => this.handlers.get(type) ?? this.builtins.get(type) };
+
+  constructor(options: ServerOptions = {}) {
+    super();
+    this.limits = resolveLimits(options);
+    const udpPort = options.udpPort ?? 0;
+    this.options = {
+      host: options.host,
+      tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
+      udpPort: udpPort === false ? false : checkPort('udpPort', udpPort),
+      maxConnections: checkInteger('maxConnections', options.maxConnections ?? 10_000, 1, 10_000_000),
+      handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000, 1, 3_600_000),
+      builtins: options.builtins ?? true,
+    };
+    if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean');
+    this.builtins = this.options.builtins ? builtinHandlers(this) : new Map();
+  }
+
+  /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
+  handle<T = Payload>(type: string, handler: (payload: T, peer: Peer, info: MessageInfo) => unknown): this {
+    if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
+    this.handlers.set(type, handler as Handler<Peer>);
+    return this;
+  }
+
+  /** Connected peers by session id. */
+  get peers(): ReadonlyMap<string, Peer> {
+    return this.sessions;
+  }
+
+  /** Starts listening; resolves with the bound ports (useful with port 0). */
+  async listen(): Promise<ListenResult> {
+    if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
+    const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.tcp = tcp;
+    tcp.listen(this.options.tcpPort, this.options.host);
+    await once(tcp, 'listening');
+    tcp.on('error', (error) => this.emitError(error));
+    const tcpAddress = tcp.address() as net.AddressInfo;
+    let udpPort: number | undefined;
+    if (this.options.udpPort !== false) {
+      const family = net.isIPv6(this.options.host ?? '') || (this.options.host === undefined && tcpAddress.family === 'IPv6') ? 'udp6' : 'udp4';
+      const udp = dgram.createSocket({ type: family });
+      this.udp = udp;
+      udp.on('message', (datagram, remote) => this.onDatagram(datagram, remote));
+      udp.bind(this.options.udpPort, this.options.host);
+      await once(udp, 'listening');
+      udp.on('error', (error) => this.emitError(error));
+      udpPort = udp.address().port;
+    }
+    this.startedAt = Date.now();
+    const result = { host: tcpAddress.address, tcpPort: tcpAddress.port, udpPort };
+    this.emit('listening', result);
+    return result;
+  }
+
+  /** Sends to every connected peer (optionally but one); returns how many it was sent to. */
+  broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
+    let count = 0;
+    for (const peer of this.sessions.values()) {
+      if (peer === options.except || peer.connection.state !== 'open') continue;
+      try {
+        peer.send(type, payload, options);
+        count++;
+      } catch {
+        // A peer whose queue is full misses this broadcast; the others still get it.
+      }
+    }
+    return count;
+  }
+
+  stats(): ServerStats {
+    const tcp = { ...this.totals.tcp };
+    const udp = { ...this.totals.udp };
+    for (const peer of this.sessions.values()) {
+      const s = peer.connection.stats;
+      tcp.messagesIn += s.tcp.messagesIn;
+      tcp.messagesOut += s.tcp.messagesOut;
+      tcp.bytesIn += s.tcp.bytesIn;
+      tcp.bytesOut += s.tcp.bytesOut;
+      udp.messagesIn += s.udp.messagesIn;
+      udp.messagesOut += s.udp.messagesOut;
+      udp.bytesIn += s.udp.bytesIn;
+      udp.bytesOut += s.udp.bytesOut;
+    }
+    return {
+      connectedClients: this.sessions.size,
+      uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
+      tcp,
+      udp,
+      refusedConnections: this.totals.refusedConnections,
+      protocolErrors: this.totals.protocolErrors,
+    };
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, send CLOSE to every peer, wait for in-flight work (up to
+   * closeTimeoutMs per peer), then close the sockets.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const tcp = this.tcp;
+    const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
+    await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
+    await closed;
+    if (this.udp) {
+      const udp = this.udp;
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+    }
+    this.emit('close');
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const tcpAddress: Address = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
+    let peer: Peer | undefined;
+    const connection = new Connection(socket, this.router, undefined, this.limits);
+    this.connections.add(connection);
+    let accepted: HelloAccepted | undefined;
+    let tokenLow = 0;
+    const handshakeTimer = setTimeout(() => {
+      connection.fail(new HybridwireError('HW_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
+    }, this.options.handshakeTimeoutMs);
+    handshakeTimer.unref();
+
+    connection.on('handshake', (type, payload) => {
+      if (type === FrameType.HELLO && accepted === undefined) {
+        const hello = parseHello(payload);
+        if (this.sessions.size >= this.options.maxConnections) {
+          this.totals.refusedConnections++;
+          connection.sendControl(FrameType.HELLO_ACK, encodeJson(refuse('HW_ERR_SERVER_FULL', `server is at maxConnections (${this.options.maxConnections})`)));
+          connection.close('refused');
+          return;
+        }
+        const token = this.newToken();
+        tokenLow = token.readUInt32LE(0);
+        const answer = answerHello(hello, this.handshakeLimits(), randomUUID(), token.toString('hex'));
+        connection.sendControl(FrameType.HELLO_ACK, encodeJson(answer));
+        if (!answer.accepted) {
+          this.totals.refusedConnections++;
+          connection.close('refused');
+          return;
+        }
+        accepted = answer;
+        peer = new Peer(answer.sessionId, hello.clientId, tcpAddress);
+        peer.connection = connection;
+        (connection as { context: unknown }).context = peer;
+        if (this.udp) {
+          const boundPeer = peer;
+          const path = new UnreliableUdpPath(this.udp, token, () => boundPeer.udpAddress, this.limits.mtu);
+          this.udpBindings.set(tokenLow, { peer, tokenHigh: token.readUInt32LE(4), path });
+          connection.attachUdp(path);
+        }
+        return;
+      }
+      if (type === FrameType.HELLO_DONE && accepted !== undefined && peer !== undefined && connection.state === 'handshake') {
+        const done = parseHelloDone(payload);
+        if (done.sessionId !== accepted.sessionId) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', 'HELLO_DONE names another session');
+        clearTimeout(handshakeTimer);
+        connection.open(accepted.windowSize, accepted.windowSize, accepted.features);
+        connection.startHeartbeat(this.limits.heartbeatIntervalMs, this.limits.heartbeatTimeoutMs);
+        this.sessions.set(peer.id, peer);
+        this.emit('connection', peer);
+        return;
+      }
+      throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `unexpected handshake frame 0x${type.toString(16)}`);
+    });
+    connection.on('message', (type, payload, info) => {
+      if (peer) this.emit('message', type, payload, peer, info);
+    });
+    connection.on('drain', () => peer?.emit('drain'));
+    connection.on('error', (error) => this.emit('peerError', peer, error));
+    connection.on('close', (error) => {
+      clearTimeout(handshakeTimer);
+      this.connections.delete(connection);
+      if (tokenLow !== 0 && this.udpBindings.get(tokenLow)?.peer === peer) this.udpBindings.delete(tokenLow);
+      if (error instanceof HybridwireError && error.name !== 'RemoteError') {
+        this.totals.protocolErrors++;
+        this.emit('peerError', peer, error);
+      }
+      if (peer && this.sessions.get(peer.id) === peer) {
+        this.sessions.delete(peer.id);
+        this.addTotals(peer);
+        peer.emit('close', error);
+        this.emit('disconnect', peer, error);
+      }
+    });
+  }
+
+  private handshakeLimits() {
+    return {
+      maxPacketSize: this.limits.maxFrameSize,
+      windowSize: this.limits.windowSize,
+      heartbeatIntervalMs: this.limits.heartbeatIntervalMs,
+      heartbeatTimeoutMs: this.limits.heartbeatTimeoutMs,
+      udpPort: this.udp ? this.udp.address().port : 0,
+    };
+  }
+
+  /** 8 random bytes whose low 32 bits are unique among live sessions (they key the lookup). */
+  private newToken(): Buffer {
+    for (;;) {
+      const token = randomBytes(TOKEN_SIZE);
+      const low = token.readUInt32LE(0);
+      if (low !== 0 && !this.udpBindings.has(low)) return token;
+    }
+  }
+
+  private onDatagram(datagram: Buffer, remote: dgram.RemoteInfo): void {
+    const udp = this.totals.udp;
+    udp.datagramsIn++;
+    if (datagram.length < TOKEN_SIZE) {
+      udp.droppedUnauthenticated++;
+      return;
+    }
+    const binding = this.udpBindings.get(datagram.readUInt32LE(0));
+    if (binding === undefined || binding.tokenHigh !== datagram.readUInt32LE(4) || binding.peer.connection.state !== 'open') {
+      udp.droppedUnauthenticated++;
+      return;
+    }
+    const frames = this.datagrams.decode(datagram.subarray(TOKEN_SIZE));
+    if (frames < 0) {
+      udp.droppedMalformed++;
+      return;
+    }
+    const peer = binding.peer;
+    const known = peer.udpAddress;
+    if (known === undefined || known.port !== remote.port || known.address !== remote.address) {
+      peer.udpAddress = { address: remote.address, port: remote.port, family: remote.family };
+    }
+    const decoder = this.datagrams;
+    for (let i = 0; i < frames; i++) {
+      const type = decoder.type(i);
+      if (type === FrameType.MESSAGE) {
+        peer.connection.receiveDatagramMessage(decoder.payload(i));
+      } else if (type === FrameType.PING) {
+        binding.path.sendControl(FrameType.PONG, Buffer.from(decoder.payload(i)), decoder.sequence(i));
+      }
+    }
+  }
+
+  private addTotals(peer: Peer): void {
+    const s = peer.connection.stats;
+    const { tcp, udp } = this.totals;
+    tcp.messagesIn += s.tcp.messagesIn;
+    tcp.messagesOut += s.tcp.messagesOut;
+    tcp.bytesIn += s.tcp.bytesIn;
+    tcp.bytesOut += s.tcp.bytesOut;
+    udp.messagesIn += s.udp.messagesIn;
+    udp.messagesOut += s.udp.messagesOut;
+    udp.bytesIn += s.udp.bytesIn;
+    udp.bytesOut += s.udp.bytesOut;
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+export function createServer(options?: ServerOptions): Server {
+  return new Server(options);
+}
