@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * The `hybridwire` command: serve, connect (interactive), demo, bench.
+ */
+import { parseArgs } from 'node:util';
+import { serve } from './serve.js';
+import { interactive } from './interactive.js';
+import { demo } from './demo.js';
+
+const USAGE = `usage: hybridwire <command> [options]
+
+commands:
+  serve     --host H --tcp-port N --udp-port N     run a server until SIGINT/SIGTERM
+  connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
+            interactive client: /ping /echo TEXT /broadcast TEXT /stats
+            /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages
+  demo                                           server and client in one process over TCP and UDP
+`;
+
+const options = {
+  host: { type: 'string' },
+  'tcp-port': { type: 'string' },
+  'udp-port': { type: 'string' },
+  mode: { type: 'string' },
+  window: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function port(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65535) {
+    throw new Error(`--${name} must be a port number from 0 to 65535, got '${value}'`);
+  }
+  return number;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 1 : 0;
+  }
+  const { values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  switch (command) {
+    case 'serve':
+      return serve({
+        host: values.host ?? '0.0.0.0',
+        tcpPort: port(values['tcp-port'], 'tcp-port', 5000),
+        udpPort: port(values['udp-port'], 'udp-port', 5001),
+      });
+    case 'connect': {
+      const mode = values.mode ?? 'burst';
+      if (mode !== 'step' && mode !== 'burst') throw new Error(`--mode must be step or burst, got '${mode}'`);
+      const window = values.window === undefined ? undefined : Number(values.window);
+      if (window !== undefined && (!Number.isInteger(window) || window < 1)) throw new Error(`--window must be a positive integer, got '${values.window}'`);
+      return interactive({
+        host: values.host ?? '127.0.0.1',
+        tcpPort: port(values['tcp-port'], 'tcp-port', 5000),
+        udpPort: values['udp-port'] === undefined ? undefined : port(values['udp-port'], 'udp-port', 5001),
+        mode,
+        windowSize: window,
+      });
+    }
+    case 'demo':
+      return demo();
+    default:
+      process.stderr.write(`hybridwire: unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    process.stderr.write(`hybridwire: ${error.message}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,40 @@
+import { createServer } from '../api/server.js';
+import type { Peer } from '../api/peer.js';
+
+export interface ServeOptions {
+  host: string;
+  tcpPort: number;
+  udpPort: number;
+}
+
+function line(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+/** Chat relay server: prints one JSON line per event; the first is {"event":"listening",...}. */
+export async function serve(options: ServeOptions): Promise<number> {
+  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort });
+  server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
+    const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
+    line({ event: 'chat', peer: peer.id, transport: info.transport, text });
+    server.broadcast('chat', { from: peer.id.slice(0, 8), text }, { except: peer });
+    if (info.transport === 'tcp') peer.send('chat_response', { text: `echo: ${text}` });
+  });
+  server.on('message', (type, payload, peer, info) => line({ event: 'message', peer: peer.id, type, transport: info.transport, payload: payload instanceof Uint8Array ? `<${payload.length} bytes>` : payload }));
+  server.on('connection', (peer: Peer) => line({ event: 'connection', peer: peer.id, address: peer.tcpAddress.address, port: peer.tcpAddress.port }));
+  server.on('disconnect', (peer: Peer, error) => line({ event: 'disconnect', peer: peer.id, ...(error ? { code: (error as { code?: string }).code, reason: error.message } : {}) }));
+  server.on('peerError', (peer, error) => line({ event: 'peerError', peer: peer?.id, code: (error as { code?: string }).code, reason: error.message }));
+  const { tcpPort, udpPort } = await server.listen();
+  line({ event: 'listening', tcpPort, udpPort });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      line({ event: 'shutdown', signal });
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  line({ event: 'closed' });
+  return 0;
+}
