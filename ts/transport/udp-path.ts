@@ -77,9 +77,11 @@ export class UnreliableUdpPath implements UdpPath {
     if (batch.length > 0) this.transmit(batch);
   }
 
+  /** Sends what is queued, then stops: later sends are dropped. */
   close(): void {
+    if (this.closed) return;
+    this.flush();
     this.closed = true;
-    this.frames = [];
   }
 
   private transmit(frames: Buffer[]): void {
