@@ -1,0 +1,98 @@
+// CRC32C throughput: hybridwire's crc32c against @node-rs/crc32 and sse4_crc32, plus the sweep
+// that sets the JS/native cut-over (JS_MAX_LENGTH in ts/codec/crc32c.ts).
+//
+//   npx node-gyp build && npx tsc -p tsconfig.build.json
+//   node bench/micro/crc32c.bench.mjs [--rounds N] [--max-time SECONDS]
+//
+// It imports the built package from dist/ (Node 20 runs no TypeScript). The machines are shared
+// and noisy, so every candidate is measured in each of several interleaved rounds and the median
+// is reported; the target (at least the best npm package at every size) is checked on ratios.
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import Benchmark from 'benchmark';
+import { crc32c } from '../../dist/index.js';
+import { crc32cJs, JS_MAX_LENGTH } from '../../dist/codec/crc32c.js';
+import { native } from '../../dist/native/addon.js';
+
+const require = createRequire(import.meta.url);
+const nodeRs = require('@node-rs/crc32');
+const sse4 = require('sse4_crc32');
+
+const { values: args } = parseArgs({
+  options: { rounds: { type: 'string', default: '5' }, 'max-time': { type: 'string', default: '0.5' } },
+});
+const rounds = Number(args.rounds);
+const maxTime = Number(args['max-time']);
+
+function randomBytes(length, seed) {
+  const out = Buffer.allocUnsafe(length);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    out[i] = state & 0xff;
+  }
+  return out;
+}
+
+let sink = 0; // every result is folded in here, so no call can be optimised away
+
+/** Runs each candidate once per round, interleaved; returns the median calls per second of each. */
+function measure(candidates) {
+  const samples = new Map(Object.keys(candidates).map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, fn] of Object.entries(candidates)) {
+      const bench = new Benchmark(name, fn, { maxTime, minSamples: 5 });
+      bench.run();
+      if (bench.error) throw bench.error;
+      samples.get(name).push(bench.hz);
+    }
+  }
+  const median = (values) => values.sort((a, b) => a - b)[values.length >> 1];
+  return new Map([...samples].map(([name, hz]) => [name, median(hz)]));
+}
+
+const PEERS = ['@node-rs/crc32', 'sse4_crc32'];
+
+console.log(`node ${process.version}, hardware CRC32C: ${native.crc32cHardwareAvailable()}, ${rounds} rounds, median`);
+console.log('\nsize      hybridwire   @node-rs/crc32   sse4_crc32   vs best peer');
+let missed = false;
+for (const size of [64, 1024, 65536]) {
+  const data = randomBytes(size, size);
+  const expected = nodeRs.crc32c(data);
+  if (crc32c(data) !== expected || sse4.calculate(data) !== expected) throw new Error(`candidates disagree at ${size} B`);
+  const hz = measure({
+    hybridwire: () => { sink ^= crc32c(data); },
+    '@node-rs/crc32': () => { sink ^= nodeRs.crc32c(data); },
+    sse4_crc32: () => { sink ^= sse4.calculate(data); },
+  });
+  const mbps = (name) => (hz.get(name) * size) / 1e6;
+  const best = Math.max(...PEERS.map(mbps));
+  const ratio = mbps('hybridwire') / best;
+  if (ratio < 1) missed = true;
+  const cell = (name) => `${mbps(name).toFixed(0).padStart(8)} MB/s`;
+  console.log(
+    `${`${size} B`.padEnd(8)}${cell('hybridwire')}  ${cell('@node-rs/crc32')}  ${cell('sse4_crc32')}   ${ratio.toFixed(2)}x`,
+  );
+}
+
+// The cut-over: the JS path's cost grows with the length, the addon's is mostly the fixed cost of
+// the call. The first length where the addon wins should be just above JS_MAX_LENGTH.
+console.log(`\ncut-over sweep (ns per call; crc32c uses JS up to JS_MAX_LENGTH = ${JS_MAX_LENGTH})`);
+console.log('size   JS path   addon');
+let crossover;
+for (const size of [0, 16, 32, 48, 56, 64, 72, 80, 96, 128]) {
+  const data = randomBytes(size, size + 1);
+  const hz = measure({
+    js: () => { sink ^= crc32cJs(data, 0); },
+    addon: () => { sink ^= native.crc32c(data); },
+  });
+  const ns = (name) => 1e9 / hz.get(name);
+  if (crossover === undefined && ns('addon') < ns('js')) crossover = size;
+  console.log(`${String(size).padEnd(6)}${ns('js').toFixed(1).padStart(8)}${ns('addon').toFixed(1).padStart(8)}`);
+}
+console.log(`addon first faster at ${crossover ?? '>128'} B`);
+if (missed) {
+  console.log('\nTARGET MISSED: slower than the best npm package at some size');
+  process.exitCode = 1;
+}
