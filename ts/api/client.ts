@@ -204,7 +204,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private establish(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.tcpPort, noDelay: true });
+      const socket = net.connect({ host: this.host, port: this.tcpPort, noDelay: true, allowHalfOpen: true });
       const connection = new Connection(socket, this.router, this, this.limits);
       let settled = false;
       const timer = setTimeout(() => {
@@ -355,6 +355,6 @@ export class Client extends EventEmitter<ClientEvents> {
 }
 
 /** Connects to a hybridwire server; resolves once the handshake is done. */
-export function connect(options: ClientOptions): Promise<Client> {
+export async function connect(options: ClientOptions): Promise<Client> {
   return new Client(options).start();
 }

@@ -130,7 +130,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<ListenResult> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
-    const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.tcp = tcp;
     tcp.listen(this.options.tcpPort, this.options.host);
     await once(tcp, 'listening');

@@ -158,6 +158,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private pingSequence = 0;
   private closeTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
+  /** close() or fail() was called here, rather than the peer asking to close. */
+  private closingLocally = false;
+  private peerEnded = false;
 
   constructor(
     readonly socket: Socket,
@@ -257,12 +260,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   close(reason = 'closing'): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
     const closed = new Promise<void>((resolve) => this.once('close', () => resolve()));
-    if (this.state !== 'closing') {
+    if (this.state !== 'closing' || !this.closingLocally) {
       this.state = 'closing';
+      this.closingLocally = true;
       this.sendControl(FrameType.CLOSE, encodeJson({ code: 'HW_OK', reason }));
       this.flush();
-      this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
-      this.closeTimer.unref();
+      this.armCloseTimer();
       this.endWhenIdle();
     }
     return closed;
@@ -277,9 +280,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.flush();
     }
     this.state = 'closing';
+    this.closingLocally = true;
     this.socket.end();
-    this.closeTimer ??= setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
-    this.closeTimer.unref();
+    this.armCloseTimer();
   }
 
   destroy(error?: Error): void {
@@ -444,7 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `frame type 0x${type.toString(16)} arrived before the handshake completed`);
       }
     }
-    if (i >= count || this.state !== 'open') return;
+    if (i >= count || this.state === 'handshake' || this.state === 'closed') return;
     const rows = i === 0 ? decoder.rowTable : decoder.rowTable.subarray(i * 6);
     const accepted = this.window!.accept(rows, count - i);
     if (accepted !== count - i) {
@@ -616,7 +619,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private onRemoteClose(): void {
+    // The peer will send nothing new, but what it has in flight still comes, then its FIN:
+    // we end our side once that FIN has arrived and our own work is done.
     if (this.state === 'open') this.state = 'closing';
+    this.armCloseTimer();
     this.endWhenIdle();
   }
 
@@ -632,20 +638,31 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.closeError = new RemoteError(code, message);
     this.state = 'closing';
+    this.closingLocally = true;
     this.socket.end();
-    this.closeTimer ??= setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
-    this.closeTimer.unref();
+    this.armCloseTimer();
   }
 
   private onEnd(): void {
-    // The peer finished writing; finish ours once our queue is out.
+    // The peer finished writing (sockets are half-open capable); finish ours once our queue is out.
+    this.peerEnded = true;
     if (this.state === 'open' || this.state === 'handshake') this.state = 'closing';
+    this.armCloseTimer();
     this.endWhenIdle();
+  }
+
+  /** Bounds every way of closing: past closeTimeoutMs the socket is destroyed, work or not. */
+  private armCloseTimer(): void {
+    if (this.closeTimer) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
+    this.closeTimer.unref();
   }
 
   private endWhenIdle(): void {
     if (this.state !== 'closing') return;
-    const inFlight = this.windowState[STATE_IN_FLIGHT]! > 0 || this.reserved > 0 || this.backlogHead < this.backlog.length;
+    if (!this.closingLocally && !this.peerEnded) return;
+    // Once the peer has sent its FIN it can acknowledge nothing more: stop waiting for acks then.
+    const inFlight = !this.peerEnded && (this.windowState[STATE_IN_FLIGHT]! > 0 || this.reserved > 0 || this.backlogHead < this.backlog.length);
     if (this.pendingHandlers > 0 || inFlight) return;
     this.flush();
     if (!this.socket.writableEnded) this.socket.end();
