@@ -1,0 +1,221 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, createServer, FrameEncoder, FrameType, type Client, type Peer, type Server } from '../../ts/index.js';
+import { RawPeer, nextEvent } from '../support/raw-peer.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function setup(options: Parameters<typeof createServer>[0] = {}): Promise<{ server: Server; tcpPort: number; udpPort: number; bystander: Client }> {
+  const server = createServer({ host: '127.0.0.1', closeTimeoutMs: 200, ...options });
+  const { tcpPort, udpPort } = await server.listen();
+  cleanup.push(() => server.close());
+  // A well-behaved client that must keep being served whatever the others do.
+  const bystander = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort ?? false });
+  cleanup.push(() => bystander.close());
+  return { server, tcpPort, udpPort: udpPort ?? 0, bystander };
+}
+
+async function rawPeer(port: number): Promise<RawPeer> {
+  const peer = await RawPeer.connect(port);
+  cleanup.push(() => peer.destroy());
+  return peer;
+}
+
+async function stillServed(client: Client): Promise<void> {
+  expect(await client.request('echo', 'still here', { timeoutMs: 2000 })).toBe('still here');
+}
+
+describe('bad input closes only the offending peer, with an ERROR frame and a code', () => {
+  it('garbage bytes', async () => {
+    const { server, tcpPort, bystander } = await setup();
+    const errors: unknown[] = [];
+    server.on('peerError', (_peer, error) => errors.push(error));
+    const peer = await rawPeer(tcpPort);
+    peer.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await peer.waitClosed();
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_BAD_VERSION');
+    await stillServed(bystander);
+    expect(server.stats().protocolErrors).toBeGreaterThanOrEqual(1);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a frame with a bad checksum, after a good handshake', async () => {
+    const { server, tcpPort, bystander } = await setup();
+    const peer = await rawPeer(tcpPort);
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    await peer.handshake();
+    const [serverSide] = await connected;
+    const disconnected = nextEvent<[Peer, Error]>(server, 'disconnect');
+    const frame = Buffer.concat(new FrameEncoder().encode([{ type: FrameType.PING, payload: Buffer.alloc(8) }]));
+    frame[frame.length - 1] ^= 0xff;
+    peer.socket.write(frame);
+    await peer.waitClosed();
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_BAD_CHECKSUM');
+    const [gone, error] = await disconnected;
+    expect(gone).toBe(serverSide);
+    expect((error as { code?: string }).code).toBe('HW_ERR_BAD_CHECKSUM');
+    await stillServed(bystander);
+  });
+
+  it('an oversized length is refused as soon as the header arrives', async () => {
+    const { tcpPort, bystander } = await setup({ maxFrameSize: 64 * 1024 });
+    const peer = await rawPeer(tcpPort);
+    const header = Buffer.concat(new FrameEncoder().encode([{ type: FrameType.MESSAGE, payload: Buffer.alloc(4) }])).subarray(0, 16);
+    header.writeUInt32LE(0x7fffffff, 8);
+    peer.socket.write(header);
+    await peer.waitClosed();
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_FRAME_TOO_LARGE');
+    await stillServed(bystander);
+  });
+
+  it('a handshake out of order: a message before HELLO, HELLO_DONE before HELLO, two HELLOs', async () => {
+    const { tcpPort, bystander } = await setup();
+    const early = await rawPeer(tcpPort);
+    early.sendFrame(FrameType.MESSAGE, Buffer.from([1, 0, 1, 0, 0x31]));
+    await early.waitClosed();
+    expect(early.errorFrame()?.code).toBe('HW_ERR_HANDSHAKE_ORDER');
+
+    const done = await rawPeer(tcpPort);
+    done.sendJson(FrameType.HELLO_DONE, { sessionId: 'x' });
+    await done.waitClosed();
+    expect(done.errorFrame()?.code).toBe('HW_ERR_HANDSHAKE_ORDER');
+
+    const twice = await rawPeer(tcpPort);
+    await twice.handshake();
+    twice.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 1024, windowSize: 1 });
+    await twice.waitClosed();
+    expect(twice.errorFrame()?.code).toBe('HW_ERR_HANDSHAKE_ORDER');
+    await stillServed(bystander);
+  });
+
+  it('a malformed HELLO and an incompatible major version are refused with clear errors', async () => {
+    const { tcpPort, bystander } = await setup();
+    const malformed = await rawPeer(tcpPort);
+    malformed.sendFrame(FrameType.HELLO, Buffer.from('{not json'));
+    await malformed.waitClosed();
+    expect(malformed.errorFrame()?.code).toBe('HW_ERR_BAD_HANDSHAKE');
+
+    const future = await rawPeer(tcpPort);
+    const ack = await future.handshake({ version: '2.0.0', features: ['json', 'teleport'] });
+    expect(ack).toMatchObject({ accepted: false, code: 'HW_ERR_VERSION_MISMATCH' });
+    expect(String(ack.reason)).toMatch(/2\.0\.0.*1\.\d+\.\d+/);
+    await future.waitClosed();
+
+    // Unknown features are ignored, not refused.
+    const newer = await rawPeer(tcpPort);
+    const accepted = await newer.handshake({ version: '1.9.0', features: ['json', 'teleport'] });
+    expect(accepted).toMatchObject({ accepted: true, features: ['json'] });
+    await stillServed(bystander);
+  });
+
+  it('a client gets HW_ERR_VERSION_MISMATCH from a server of another major version', async () => {
+    const fake = createServer({ host: '127.0.0.1', udpPort: false });
+    const { tcpPort } = await fake.listen();
+    await fake.close();
+    // A raw "server" that answers every HELLO with a refusal, as a 2.x server would.
+    const net = await import('node:net');
+    const listener = net.createServer((socket) => {
+      socket.once('data', () => {
+        const refusal = Buffer.from(JSON.stringify({ accepted: false, version: '2.0.0', code: 'HW_ERR_VERSION_MISMATCH', reason: 'this server speaks 2.0.0' }));
+        for (const b of new FrameEncoder().encode([{ type: FrameType.HELLO_ACK, payload: refusal }])) socket.write(b);
+        socket.end();
+      });
+    });
+    await new Promise<void>((resolve) => listener.listen(tcpPort, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+    await expect(connect({ tcpPort, udpPort: false })).rejects.toMatchObject({ code: 'HW_ERR_VERSION_MISMATCH', message: expect.stringMatching(/2\.0\.0/) });
+  });
+
+  it('a connection that never completes the handshake is closed after handshakeTimeoutMs', async () => {
+    const { tcpPort, bystander } = await setup({ handshakeTimeoutMs: 100 });
+    const silent = await rawPeer(tcpPort);
+    await silent.waitClosed(3000);
+    expect(silent.errorFrame()?.code).toBe('HW_ERR_HANDSHAKE_TIMEOUT');
+    await stillServed(bystander);
+  });
+
+  it('a peer that ignores the delivery window is cut off with HW_ERR_WINDOW_OVERFLOW', async () => {
+    const { tcpPort, bystander } = await setup({ windowSize: 4 });
+    const peer = await rawPeer(tcpPort);
+    await peer.handshake({ windowSize: 4 });
+    peer.sendFrame(FrameType.TYPE_DEF, Buffer.concat([Buffer.from([1, 0]), Buffer.from('flood')]), 0);
+    const frames = Array.from({ length: 20 }, (_, i) => ({ type: FrameType.MESSAGE, sequence: i + 1, payload: Buffer.from([1, 0, 2, 0]) }));
+    peer.socket.write(Buffer.concat(new FrameEncoder().encode(frames)));
+    await peer.waitClosed();
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_WINDOW_OVERFLOW');
+    await stillServed(bystander);
+  });
+
+  it('sequence gaps, unknown aliases and unknown critical frame types', async () => {
+    const { tcpPort, bystander } = await setup();
+    const gap = await rawPeer(tcpPort);
+    await gap.handshake();
+    gap.sendFrame(FrameType.MESSAGE, Buffer.from([1, 0, 2, 0]), 5);
+    await gap.waitClosed();
+    expect(gap.errorFrame()?.code).toBe('HW_ERR_SEQUENCE');
+
+    const alias = await rawPeer(tcpPort);
+    await alias.handshake();
+    alias.sendFrame(FrameType.MESSAGE, Buffer.from([9, 0, 2, 0]), 0);
+    await alias.waitClosed();
+    expect(alias.errorFrame()?.code).toBe('HW_ERR_UNKNOWN_ALIAS');
+
+    const unknown = await rawPeer(tcpPort);
+    await unknown.handshake();
+    unknown.sendFrame(0xc0, Buffer.from('ignorable extension'));
+    unknown.sendFrame(0x70, Buffer.from('critical'));
+    await unknown.waitClosed();
+    expect(unknown.errorFrame()?.code).toBe('HW_ERR_UNKNOWN_FRAME_TYPE');
+    await stillServed(bystander);
+  });
+
+  it('a flood of unauthenticated or corrupt datagrams is dropped and counted, never handled', async () => {
+    const { server, udpPort, bystander } = await setup();
+    let handled = 0;
+    server.handle('evil', () => {
+      handled++;
+    });
+    const socket = dgram.createSocket('udp4');
+    cleanup.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    const message = Buffer.concat(new FrameEncoder().encode([{ type: FrameType.MESSAGE, payload: Buffer.concat([Buffer.from([0xff, 0xff, 2, 0, 4]), Buffer.from('evil')]) }]));
+    const before = server.stats().udp;
+    const sent = 2000;
+    // Paced in small batches so that the kernel's receive buffer, not the test, decides little.
+    for (let i = 0; i < sent; i++) {
+      const token = Buffer.alloc(8);
+      token.writeUInt32LE(i + 1, 0);
+      socket.send(i % 2 === 0 ? Buffer.concat([token, message]) : Buffer.from([i & 0xff]), udpPort, '127.0.0.1');
+      if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await stillServed(bystander);
+    const deadline = Date.now() + 5000;
+    while (server.stats().udp.droppedUnauthenticated - before.droppedUnauthenticated < sent * 0.9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const after = server.stats().udp;
+    const arrived = after.datagramsIn - before.datagramsIn;
+    expect(arrived).toBeGreaterThanOrEqual(sent * 0.9);
+    // The flood was dropped and counted (the bystander's own datagrams may arrive meanwhile);
+    // none reached a handler.
+    const dropped = after.droppedUnauthenticated - before.droppedUnauthenticated;
+    expect(dropped).toBeGreaterThanOrEqual(sent * 0.9);
+    expect(dropped).toBeLessThanOrEqual(arrived);
+    expect(after.messagesIn).toBe(before.messagesIn);
+    expect(handled).toBe(0);
+
+    // A datagram with the bystander's real token but a corrupted frame is dropped as malformed.
+    const token = Buffer.from((bystander as unknown as { connection: { udp: { token: Buffer } } }).connection.udp.token);
+    const corrupt = Buffer.from(message);
+    corrupt[corrupt.length - 1] ^= 1;
+    const malformedBefore = server.stats().udp.droppedMalformed;
+    // Loopback can still drop a datagram: resend until one is counted.
+    const resend = setInterval(() => socket.send(Buffer.concat([token, corrupt]), udpPort, '127.0.0.1'), 20);
+    const until = Date.now() + 5000;
+    while (server.stats().udp.droppedMalformed === malformedBefore && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    clearInterval(resend);
+    expect(server.stats().udp.droppedMalformed).toBeGreaterThan(malformedBefore);
+    expect(handled).toBe(0);
+    await stillServed(bystander);
+  });
+});
