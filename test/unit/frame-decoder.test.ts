@@ -120,3 +120,15 @@ describe('FrameEncoder / FrameDecoder', () => {
     expect(() => new FrameEncoder({ slabSize: 1 })).toThrow(/slabSize/);
   });
 });
+
+describe('docs/PROTOCOL.md test vectors', () => {
+  it('encodes each vector of section 1 byte for byte', () => {
+    const hex = (b: Buffer) => b.toString('hex');
+    const encode = (spec: Parameters<FrameEncoder['encodeToBuffer']>[0][0]) => new FrameEncoder().encodeToBuffer([spec]);
+    expect(hex(encode({ type: FrameType.PING, sequence: 7 }))).toBe('0106000007000000000000' + '00fccf589d');
+    expect(hex(encode({ type: FrameType.MESSAGE, flags: FrameFlag.RELIABLE, channel: 2, sequence: 1, payload: Buffer.from('hi') }))).toBe(
+      '010408020100000002000000' + '57b86f50' + '6869',
+    );
+    expect(hex(encode({ type: FrameType.MESSAGE, payload: Buffer.from('hello') }))).toBe('010400000000000005000000' + '5f0affb6' + '68656c6c6f');
+  });
+});
