@@ -167,6 +167,7 @@ int64_t compress_block(const uint8_t* const src, const size_t size, uint8_t* con
     // the final literals.
     const uint8_t* const last_match_start = iend - kMatchFindLimit;
     const uint8_t* const match_end_limit = iend - kLastLiterals;
+    const size_t search_limit = size - kMatchFindLimit + 1;  // past the last match start
 
     const uint8_t* ip = src;
     table.put(Table::hash(ip), 0);
@@ -178,22 +179,25 @@ int64_t compress_block(const uint8_t* const src, const size_t size, uint8_t* con
       // probe closer to skipping: `step` grows by one every 2^kSkipTrigger misses.
       const uint8_t* match;
       {
-        const uint8_t* next = ip;
+        // Positions rather than pointers: `next` may step past the end before the check.
+        size_t next = static_cast<size_t>(ip - src);
         size_t step = 1;
         size_t misses = size_t{1} << kSkipTrigger;
         for (;;) {
           const uint32_t h = next_hash;
-          ip = next;
-          if (step > room(next, last_match_start + 1)) goto last_literals;
+          const size_t position = next;
           next += step;
           step = misses++ >> kSkipTrigger;
-          const size_t position = static_cast<size_t>(ip - src);
+          if (next > search_limit) goto last_literals;
           const uint32_t candidate = table.get(h);
-          match = src + candidate;
-          next_hash = Table::hash(next);
+          next_hash = Table::hash(src + next);
           table.put(h, position);
           if (Table::kMayBeOutOfReach && candidate + kMaxOffset < position) continue;
-          if (load32(match) == load32(ip)) break;
+          if (load32(src + candidate) == load32(src + position)) {
+            ip = src + position;
+            match = src + candidate;
+            break;
+          }
         }
       }
 
@@ -280,29 +284,58 @@ inline bool read_length_extension(const uint8_t*& ip, const uint8_t* iend, uint6
 // byte they are themselves writing.
 constexpr uint8_t kExpandedDistance[8] = {0, 8, 8, 9, 8, 10, 12, 14};
 
-// Copies a match of `length` bytes from `offset` back, writing up to 15 bytes past its end.
-inline void copy_match_fast(uint8_t* op, size_t offset, size_t length) {
-  uint8_t* const end = op + length;
+// Copies `count` literals, in 16-byte blocks when both buffers have room for the over-copy: for
+// short runs that is much cheaper than an exact memcpy.
+inline void copy_literals(uint8_t* op, const uint8_t* oend, const uint8_t* ip, const uint8_t* iend,
+                          size_t count) {
+  if (room(ip, iend) >= count + 16 && room(op, oend) >= count + 16) {
+    for (size_t i = 0; i < count; i += 16) copy16(op + i, ip + i);
+  } else if (count != 0) {  // op may be null when count is 0
+    std::memcpy(op, ip, count);
+  }
+}
+
+// Copies a match of `length` bytes from `offset` back (offset <= bytes already written). Returns
+// false, having written nothing, if the match does not fit before `oend`.
+inline bool copy_match(uint8_t* op, uint8_t* oend, size_t offset, uint64_t length) {
+  if (length > room(op, oend)) return false;
+  uint8_t* const end = op + static_cast<size_t>(length);
   const uint8_t* match = op - offset;
-  if (offset >= 16) {
-    do {
-      copy16(op, match);
-      op += 16;
-      match += 16;
-    } while (op < end);
-    return;
+  // Block copies may write up to 16 bytes past where they stop, so they stop at least that far
+  // before oend; the rest is copied exactly.
+  uint8_t* const blocks_end = room(end, oend) >= 16 ? end : room(op, oend) >= 16 ? oend - 16 : op;
+  if (op < blocks_end) {
+    if (offset >= 16) {
+      // Each 16-byte copy reads only bytes written before it starts: the source is 16 or more
+      // bytes behind.
+      do {
+        copy16(op, match);
+        op += 16;
+        match += 16;
+      } while (op < blocks_end);
+    } else {
+      if (offset < 8) {
+        // The first 8 bytes one at a time, each reading a byte written just before, then copy
+        // from a multiple of the offset that is at least 8 back.
+        for (size_t i = 0; i < 8; ++i) op[i] = match[i];
+        op += 8;
+        match = op - kExpandedDistance[offset];
+      }
+      for (; op < blocks_end; op += 8, match += 8) copy8(op, match);
+    }
   }
-  if (offset < 8) {
-    // The first 8 bytes one at a time: each reads a byte written just before when they overlap.
-    for (size_t i = 0; i < 8; ++i) op[i] = match[i];
-    op += 8;
-    match = op - kExpandedDistance[offset];
+  if (op < end && room(match, op) >= room(op, end)) {
+    std::memcpy(op, match, room(op, end));
+  } else {
+    for (; op < end; ++op, ++match) *op = *match;
   }
-  while (op < end) {
-    copy8(op, match);
-    op += 8;
-    match += 8;
-  }
+  return true;
+}
+
+// Whether a match offset is valid: not 0, and not reaching before the start of the output.
+// (offset - 1 wraps around for 0, so one comparison does both.)
+inline bool offset_is_valid(size_t offset, const uint8_t* dst, const uint8_t* op) {
+  return offset - 1 < room(dst, op);
 }
 
 }  // namespace
@@ -337,7 +370,7 @@ int64_t lz4_decompress(const uint8_t* src, size_t size, uint8_t* dst, size_t cap
       if (literals == kLengthMask && !read_length_extension(ip, iend, literals)) return kLz4Corrupt;
       if (literals > room(ip, iend)) return kLz4Corrupt;
       if (literals > room(op, oend)) return kLz4OutputTooLarge;
-      if (literals != 0) std::memcpy(op, ip, static_cast<size_t>(literals));  // dst may be null
+      copy_literals(op, oend, ip, iend, static_cast<size_t>(literals));
     }
     ip += literals;
     op += literals;
@@ -346,24 +379,23 @@ int64_t lz4_decompress(const uint8_t* src, size_t size, uint8_t* dst, size_t cap
     if (room(ip, iend) < 2) return kLz4Corrupt;
     const size_t offset = load16(ip);
     ip += 2;
-    if (offset == 0 || offset > room(dst, op)) return kLz4Corrupt;
+    if (!offset_is_valid(offset, dst, op)) return kLz4Corrupt;
 
     uint64_t length = token & kLengthMask;
-    if (length == kLengthMask && !read_length_extension(ip, iend, length)) return kLz4Corrupt;
-    length += kMinMatch;
-    if (room(op, oend) >= length + 16) {
-      copy_match_fast(op, offset, static_cast<size_t>(length));
+    if (length != kLengthMask && offset >= 8 && room(op, oend) >= 24) {
+      // Common case: at most 18 bytes from at least 8 back, as three 8-byte copies. Narrow
+      // copies also let the CPU forward recently stored bytes to the loads that re-read them.
+      const uint8_t* const match = op - offset;
+      copy8(op, match);
+      copy8(op + 8, match + 8);
+      copy8(op + 16, match + 16);
+      op += length + kMinMatch;
     } else {
-      // Near the end of the output: exact copies only.
-      if (length > room(op, oend)) return kLz4OutputTooLarge;
-      const uint8_t* match = op - offset;
-      if (offset >= length) {
-        std::memcpy(op, match, static_cast<size_t>(length));
-      } else {
-        for (size_t i = 0; i < length; ++i) op[i] = match[i];
-      }
+      if (length == kLengthMask && !read_length_extension(ip, iend, length)) return kLz4Corrupt;
+      length += kMinMatch;
+      if (!copy_match(op, oend, offset, length)) return kLz4OutputTooLarge;
+      op += length;
     }
-    op += length;
     if (ip == iend) return kLz4Corrupt;  // a block must end with a literals-only sequence
   }
 }
