@@ -81,7 +81,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly reconnect: Required<ReconnectOptions> | undefined;
   private readonly clientId: string | undefined;
   private readonly handlers = new Map<string, Handler<Client>>();
-  private readonly router = { handlerFor: (type: string) => this.handlers.get(type) };
+  private readonly router = { handlerFor: (type: string) => this.handlers.get(type), version: 0 };
   private connection: Connection | undefined;
   private udpSocket: dgram.Socket | undefined;
   private udpPath: UnreliableUdpPath | undefined;
@@ -119,6 +119,7 @@ export class Client extends EventEmitter<ClientEvents> {
   handle<T = Payload>(type: string, handler: (payload: T, client: Client, info: MessageInfo) => unknown): this {
     if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
     this.handlers.set(type, handler as Handler<Client>);
+    this.router.version++;
     return this;
   }
 
@@ -288,7 +289,10 @@ export class Client extends EventEmitter<ClientEvents> {
       const frames = this.datagrams.decode(datagram.subarray(TOKEN_SIZE));
       for (let i = 0; i < frames; i++) {
         const type = this.datagrams.type(i);
-        if (type === FrameType.MESSAGE) connection.receiveDatagramMessage(this.datagrams.payload(i));
+        if (type === FrameType.MESSAGE) {
+          const start = TOKEN_SIZE + this.datagrams.payloadOffset(i);
+          connection.receiveDatagramMessage(datagram, start, start + this.datagrams.payloadLength(i));
+        }
         else if (type === FrameType.PONG) this.udpReady = true;
         else if (type === FrameType.PING) path.sendControl(FrameType.PONG, Buffer.from(this.datagrams.payload(i)), this.datagrams.sequence(i));
       }

@@ -97,7 +97,10 @@ export class Server extends EventEmitter<ServerEvents> {
     refusedConnections: 0,
     protocolErrors: 0,
   };
-  private readonly router = { handlerFor: (type: string) => this.handlers.get(type) ?? this.builtins.get(type) };
+  private readonly router = {
+    handlerFor: (type: string) => this.handlers.get(type) ?? this.builtins.get(type),
+    version: 0,
+  };
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -119,6 +122,7 @@ export class Server extends EventEmitter<ServerEvents> {
   handle<T = Payload>(type: string, handler: (payload: T, peer: Peer, info: MessageInfo) => unknown): this {
     if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
     this.handlers.set(type, handler as Handler<Peer>);
+    this.router.version++;
     return this;
   }
 
@@ -338,7 +342,8 @@ export class Server extends EventEmitter<ServerEvents> {
     for (let i = 0; i < frames; i++) {
       const type = decoder.type(i);
       if (type === FrameType.MESSAGE) {
-        peer.connection.receiveDatagramMessage(decoder.payload(i));
+        const start = TOKEN_SIZE + decoder.payloadOffset(i);
+        peer.connection.receiveDatagramMessage(datagram, start, start + decoder.payloadLength(i));
       } else if (type === FrameType.PING) {
         binding.path.sendControl(FrameType.PONG, Buffer.from(decoder.payload(i)), decoder.sequence(i));
       }

@@ -46,6 +46,12 @@ export class DatagramDecoder {
   sequence(index: number): number {
     return this.rows[index * ROW_WIDTH + Row.SEQUENCE]!;
   }
+  payloadOffset(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.OFFSET]!;
+  }
+  payloadLength(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.LENGTH]!;
+  }
   payload(index: number): Uint8Array {
     const offset = this.rows[index * ROW_WIDTH + Row.OFFSET]!;
     return this.datagram.subarray(offset, offset + this.rows[index * ROW_WIDTH + Row.LENGTH]!);

@@ -156,6 +156,15 @@ export class FrameDecoder {
     return new Uint8Array(source.buffer, source.byteOffset + this.rows[base + Row.OFFSET]!, this.rows[base + Row.LENGTH]!);
   }
 
+  /** The buffer that holds frame `index`'s payload (the chunk, or the buffer a split frame was joined in). */
+  payloadSource(index: number): Uint8Array {
+    return index === 0 && this.joined !== undefined ? this.joined : this.chunk;
+  }
+  /** Where frame `index`'s payload starts in payloadSource(index). */
+  payloadOffset(index: number): number {
+    return this.rows[index * ROW_WIDTH + Row.OFFSET]!;
+  }
+
   /** The frames of the last push as objects; convenient, but allocates one object per frame. */
   *frames(): IterableIterator<Frame> {
     for (let i = 0; i < this.count; i++) {

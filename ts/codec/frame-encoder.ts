@@ -37,18 +37,22 @@ export class FrameEncoder {
   readonly copyThreshold: number;
   readonly maxFrameSize: number;
   private slab: Buffer;
+  /** Little-endian stores into the slab: a DataView store costs a third of Buffer#writeUInt32LE. */
+  private view: DataView;
   private segmentStart = 0;
   private position = 0;
   private offsets = new Uint32Array(256);
   private unsealed = 0;
   private output: Buffer[] = [];
   private queuedBytes = 0;
+  private readonly wordScratch = Buffer.allocUnsafe(4);
 
   constructor(options: FrameEncoderOptions = {}) {
     this.slabSize = checkInteger('slabSize', options.slabSize ?? 64 * 1024, 256, 64 * 1024 * 1024);
     this.copyThreshold = checkInteger('copyThreshold', options.copyThreshold ?? 1024, 0, this.slabSize - HEADER_SIZE);
     this.maxFrameSize = checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 0, MAX_MAX_FRAME_SIZE);
     this.slab = Buffer.allocUnsafe(this.slabSize);
+    this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
   }
 
   /** Bytes added since the last flush. */
@@ -59,6 +63,24 @@ export class FrameEncoder {
   /** Queues one frame. Throws HW_ERR_FRAME_TOO_LARGE if the payload exceeds maxFrameSize. */
   add(type: number, payload: Uint8Array = EMPTY, flags = 0, channel = 0, sequence = 0): void {
     this.addPrefixed(type, EMPTY, 0, payload, flags, channel, sequence);
+  }
+
+  /**
+   * Queues one frame whose payload is the 4-byte little-endian `word` followed by a small `body`
+   * (at most copyThreshold bytes) — the shape of most messages, written with the fewest stores.
+   */
+  addWithWord(type: number, word: number, body: Uint8Array, flags: number, channel: number, sequence: number): void {
+    const length = 4 + body.length;
+    if (body.length > this.copyThreshold || length > this.maxFrameSize) {
+      this.wordScratch.writeUInt32LE(word >>> 0, 0);
+      this.addPrefixed(type, this.wordScratch, 4, body, flags, channel, sequence);
+      return;
+    }
+    if (this.position + HEADER_SIZE + length > this.slab.length) this.nextSlab();
+    const at = this.beginHeader(type, flags, channel, sequence);
+    this.view.setUint32(at + HEADER_SIZE, word >>> 0, true);
+    if (body.length > 0) this.slab.set(body, at + HEADER_SIZE + 4);
+    this.endCopied(at, length);
   }
 
   /**
@@ -142,19 +164,15 @@ export class FrameEncoder {
   }
 
   private beginHeader(type: number, flags: number, channel: number, sequence: number): number {
-    const slab = this.slab;
     const at = this.position;
-    slab[at] = PROTOCOL_VERSION;
-    slab[at + 1] = type;
-    slab[at + 2] = flags;
-    slab[at + 3] = channel;
-    slab.writeUInt32LE(sequence >>> 0, at + 4);
+    this.view.setUint32(at, PROTOCOL_VERSION | (type << 8) | (flags << 16) | (channel << 24), true);
+    this.view.setUint32(at + 4, sequence >>> 0, true);
     return at;
   }
 
   /** Finishes a frame whose payload was written into the slab; it is sealed at the next flush. */
   private endCopied(at: number, length: number): void {
-    this.slab.writeUInt32LE(length, at + 8);
+    this.view.setUint32(at + 8, length, true);
     this.position = at + HEADER_SIZE + length;
     this.queuedBytes += HEADER_SIZE + length;
     if (this.unsealed === this.offsets.length) this.growOffsets();
@@ -175,6 +193,7 @@ export class FrameEncoder {
   private nextSlab(room = 0): void {
     this.closeSegment();
     this.slab = Buffer.allocUnsafe(Math.max(this.slabSize, room));
+    this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
     this.segmentStart = 0;
     this.position = 0;
   }

@@ -46,6 +46,8 @@ export type Handler<Context = any> = (payload: any, context: Context, info: Mess
 
 export interface Router {
   handlerFor(type: string): Handler | undefined;
+  /** Changes whenever a handler is added or replaced, so that cached lookups are refreshed. */
+  readonly version: number;
 }
 
 export interface ConnectionLimits {
@@ -142,10 +144,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private backlogHead = 0;
   private backlogBytes = 0;
   private readonly outAliases = new Map<string, number>();
+  private lastType: string | undefined;
+  private lastAlias = 0;
   private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
   private readonly confirmedAliases = new Set<number>();
   private nextAlias = 1;
   private readonly inAliases: Array<string | undefined> = [];
+  private readonly aliasHandlers: Array<Handler | null | undefined> = [];
+  private handlersVersion = -1;
   private readonly prefix = Buffer.allocUnsafe(8 + 1 + 255);
   private readonly header = newMessageHeader();
   private flushScheduled = false;
@@ -242,12 +248,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.heartbeat.unref();
   }
 
-  /** Receives the frames of a datagram that the owner has authenticated as this session's. */
-  receiveDatagramMessage(payload: Uint8Array): void {
+  /** Receives a MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's. */
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number): void {
     this.stats.udp.messagesIn++;
-    this.stats.udp.bytesIn += payload.length;
+    this.stats.udp.bytesIn += end - start;
     try {
-      this.receiveMessage(payload, 'udp');
+      this.receiveMessage(datagram, start, end, 'udp');
     } catch {
       this.stats.udp.dropped++;
     }
@@ -297,14 +303,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const encoding = encodingOf(payload);
     const body = bodyOf(payload, encoding);
     if (options?.transport === 'udp') return this.sendUdp(type, kind, requestId, encoding, body, options);
-    const size = HEADER_SIZE + 8 + (typeof body === 'string' ? body.length : body.length);
-    if (this.queuedBytes + size > this.limits.maxQueueBytes) {
-      throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${this.queuedBytes} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
+    const size = HEADER_SIZE + 8 + body.length;
+    const queued = this.queuedBytes;
+    if (queued + size > this.limits.maxQueueBytes) {
+      throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${queued} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
     }
     const alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
     this.sequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body, size);
     this.stats.tcp.messagesOut++;
     if (this.encoder.pendingBytes >= FLUSH_BYTES) this.flush();
+    if (queued + size < this.limits.highWaterMark) return true;
     return this.checkHighWater();
   }
 
@@ -321,8 +329,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private aliasFor(type: string): number {
+    // Most senders repeat one type: compare with the last before hashing.
+    if (type === this.lastType) return this.lastAlias;
     const known = this.outAliases.get(type);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.lastType = type;
+      this.lastAlias = known;
+      return known;
+    }
     if (this.nextAlias > MAX_ALIASES) return INLINE_TYPE;
     const alias = this.nextAlias++;
     this.outAliases.set(type, alias);
@@ -346,6 +360,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (frameType === FrameType.TYPE_DEF) {
       this.encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
       this.unconfirmedAliases.push({ alias, sequence });
+    } else if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
+      this.encoder.addWithWord(FrameType.MESSAGE, alias | (encoding << 16), body, 0, 0, sequence);
     } else {
       const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
       this.encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
@@ -466,10 +482,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private handleFrame(i: number): void {
     const decoder = this.decoder;
     switch (decoder.type(i)) {
-      case FrameType.MESSAGE:
+      case FrameType.MESSAGE: {
         this.stats.tcp.messagesIn++;
-        this.receiveMessage(decoder.payload(i), 'tcp');
+        // Socket chunks, and the buffers split frames are joined in, are Buffers.
+        const start = decoder.payloadOffset(i);
+        this.receiveMessage(decoder.payloadSource(i) as Buffer, start, start + decoder.payloadLength(i), 'tcp');
         return;
+      }
       case FrameType.TYPE_DEF: {
         const { alias, name } = decodeTypeDef(decoder.payload(i));
         if (this.inAliases[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
@@ -502,25 +521,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  private receiveMessage(payload: Uint8Array, transport: Transport): void {
-    const header = readMessageHeader(payload, this.header);
+  private receiveMessage(source: Buffer, start: number, end: number, transport: Transport): void {
+    const header = readMessageHeader(source, start, end, this.header);
     const kind = header.kind;
     if (kind === MessageKind.RESPONSE) {
-      this.requests.resolve(header.requestId, decodeBody(payload, header));
+      this.requests.resolve(header.requestId, decodeBody(source, end, header));
       return;
     }
     if (kind === MessageKind.ERROR) {
-      const body = decodeBody(payload, header) as { code?: unknown; message?: unknown } | undefined;
+      const body = decodeBody(source, end, header) as { code?: unknown; message?: unknown } | undefined;
       const code = typeof body?.code === 'string' ? body.code : 'HW_ERR_REMOTE';
       const message = typeof body?.message === 'string' ? body.message : 'the peer reported an error';
       this.requests.reject(header.requestId, new RemoteError(code, message));
       return;
     }
-    const type = header.alias === INLINE_TYPE ? header.inlineName! : this.inAliases[header.alias];
-    if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${header.alias}, which was never defined`);
+    const alias = header.alias;
+    const type = alias === INLINE_TYPE ? header.inlineName! : this.inAliases[alias];
+    if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
     const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
-    const value = decodeBody(payload, header);
-    const handler = this.router.handlerFor(type);
+    const value = decodeBody(source, end, header);
+    const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : this.handlerForAlias(alias, type);
     if (handler === undefined) {
       if (requestId !== undefined) {
         this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`));
@@ -541,6 +561,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } else if (requestId !== undefined) {
       this.reply(requestId, result as Payload);
     }
+  }
+
+  /** Handlers cached per incoming alias, dropped whenever the router's handlers change. */
+  private handlerForAlias(alias: number, type: string): Handler | undefined {
+    if (this.handlersVersion !== this.router.version) {
+      this.handlersVersion = this.router.version;
+      this.aliasHandlers.length = 0;
+    }
+    let handler = this.aliasHandlers[alias];
+    if (handler === undefined) {
+      handler = this.router.handlerFor(type) ?? null;
+      this.aliasHandlers[alias] = handler;
+    }
+    return handler ?? undefined;
   }
 
   private awaitHandler(result: Promise<unknown>, requestId: number | undefined, type: string): void {

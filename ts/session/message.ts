@@ -68,26 +68,29 @@ export interface MessageHeader {
   bodyOffset: number;
 }
 
-/** Parses the prefix of a MESSAGE payload; throws HW_ERR_BAD_MESSAGE when it is malformed. */
-export function readMessageHeader(payload: Uint8Array, into: MessageHeader): MessageHeader {
-  if (payload.length < 4) throw badMessage('shorter than its 4-byte prefix');
-  into.alias = payload[0]! | (payload[1]! << 8);
-  into.encoding = payload[2]!;
-  into.kind = payload[3]!;
-  let offset = 4;
+/**
+ * Parses the prefix of the MESSAGE payload at source[start, end); throws HW_ERR_BAD_MESSAGE when
+ * it is malformed. `bodyOffset` comes back absolute (an index into source).
+ */
+export function readMessageHeader(source: Buffer, start: number, end: number, into: MessageHeader): MessageHeader {
+  if (end - start < 4) throw badMessage('shorter than its 4-byte prefix');
+  into.alias = source[start]! | (source[start + 1]! << 8);
+  into.encoding = source[start + 2]!;
+  into.kind = source[start + 3]!;
+  let offset = start + 4;
   into.requestId = 0;
   if (into.kind !== MessageKind.MESSAGE) {
     if (into.kind > MessageKind.ERROR) throw badMessage(`unknown kind ${into.kind}`);
-    if (payload.length < 8) throw badMessage('request id missing');
-    into.requestId = (payload[4]! | (payload[5]! << 8) | (payload[6]! << 16) | (payload[7]! << 24)) >>> 0;
-    offset = 8;
+    if (end - start < 8) throw badMessage('request id missing');
+    into.requestId = source.readUInt32LE(offset);
+    offset += 4;
   }
   into.inlineName = undefined;
   if (into.alias === INLINE_TYPE) {
-    if (payload.length < offset + 1) throw badMessage('inline type name missing');
-    const nameLength = payload[offset]!;
-    if (payload.length < offset + 1 + nameLength) throw badMessage('inline type name truncated');
-    into.inlineName = Buffer.from(payload.buffer, payload.byteOffset + offset + 1, nameLength).toString('utf8');
+    if (end < offset + 1) throw badMessage('inline type name missing');
+    const nameLength = source[offset]!;
+    if (end < offset + 1 + nameLength) throw badMessage('inline type name truncated');
+    into.inlineName = source.toString('utf8', offset + 1, offset + 1 + nameLength);
     offset += 1 + nameLength;
   }
   if (into.encoding > Encoding.EMPTY) throw badMessage(`unknown encoding ${into.encoding}`);
@@ -95,12 +98,15 @@ export function readMessageHeader(payload: Uint8Array, into: MessageHeader): Mes
   return into;
 }
 
-/** Decodes a body according to its encoding: binary bodies are views, never copies. */
-export function decodeBody(payload: Uint8Array, header: MessageHeader): Payload {
+/**
+ * Decodes the body at source[header.bodyOffset, end) according to its encoding: binary bodies are
+ * views, never copies (a plain Uint8Array is the cheapest view to make).
+ */
+export function decodeBody(source: Buffer, end: number, header: MessageHeader): Payload {
   const { encoding, bodyOffset } = header;
-  if (encoding === Encoding.BINARY) return payload.subarray(bodyOffset);
+  if (encoding === Encoding.BINARY) return new Uint8Array(source.buffer, source.byteOffset + bodyOffset, end - bodyOffset);
   if (encoding === Encoding.EMPTY) return undefined;
-  const text = Buffer.from(payload.buffer, payload.byteOffset + bodyOffset, payload.length - bodyOffset).toString('utf8');
+  const text = source.toString('utf8', bodyOffset, end);
   try {
     return JSON.parse(text) as JsonValue;
   } catch (cause) {
