@@ -13,7 +13,8 @@ uint32_t crc32c(uint32_t crc, const uint8_t* data, size_t length);
 // hardware path on the same input.
 uint32_t crc32c_software(uint32_t crc, const uint8_t* data, size_t length);
 
-// The hardware path (SSE4.2 on x86-64, the CRC extension on arm64). Only call when
+// The hardware path (SSE4.2 on x86-64, the CRC extension on arm64; inputs of 128 bytes and more
+// also use the carry-less multiply, PCLMULQDQ or PMULL, when the CPU has it). Only call when
 // crc32c_hardware_available() is true.
 uint32_t crc32c_hardware(uint32_t crc, const uint8_t* data, size_t length);
 bool crc32c_hardware_available();
