@@ -7,12 +7,20 @@
         "native/core/lz4.cc",
         "native/core/frame-codec.cc",
         "native/core/delivery-window.cc",
+        "native/core/reliable/congestion.cc",
+        "native/core/reliable/endpoint.cc",
+        "native/core/reliable/reassembly.cc",
+        "native/core/reliable/receive-window.cc",
+        "native/core/reliable/rtt-estimator.cc",
+        "native/core/reliable/send-window.cc",
+        "native/core/reliable/wire.cc",
         "native/binding/addon.cc",
         "native/binding/errors.cc",
         "native/binding/crc32c-binding.cc",
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",
-        "native/binding/window-binding.cc"
+        "native/binding/window-binding.cc",
+        "native/binding/reliable-binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

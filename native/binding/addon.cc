@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hybridwire::binding::InitLz4(env, exports);
   hybridwire::binding::InitFrame(env, exports);
   hybridwire::binding::InitWindow(env, exports);
+  hybridwire::binding::InitReliable(env, exports);
   return exports;
 }
 

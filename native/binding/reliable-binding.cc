@@ -1,0 +1,374 @@
+// ReliableEndpoint: the reliable-UDP state machine of native/core/reliable for JS, one N-API
+// crossing per datagram received, per flush and per timer, plus one per message sent.
+//
+// Deliveries are written as rows of kRowWidth uint32 into a caller-owned Uint32Array:
+//   kind, offset, length, channel, mode (messages) or frame type (frames), flags, sequence
+// kind 0: message bytes at `offset` in the datagram given to receive(); kind 1: message bytes at
+// `offset` in the caller-owned output buffer (copied there: reassembled or held for order);
+// kind 2: a frame of a type this layer does not own, payload at `offset` in the datagram;
+// kind 3: such a frame, its payload copied to the output buffer.
+// When rows or output bytes run out, the rest are kept (copied) and taken with takePending().
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "binding/bindings.h"
+#include "core/reliable/endpoint.h"
+
+namespace hybridwire::binding {
+namespace {
+
+using reliable::Endpoint;
+using reliable::Mode;
+
+constexpr size_t kRowWidth = 7;
+constexpr uint32_t kInDatagram = 0;
+constexpr uint32_t kInOutput = 1;
+constexpr uint32_t kFrame = 2;
+constexpr uint32_t kFrameInOutput = 3;
+constexpr size_t kOptionCount = 8;
+constexpr size_t kStatCount = 27;
+
+bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    std::string message = std::string(what) + " must be a Uint32Array";
+    ThrowCoded(value.Env(), "ERR_INVALID_ARG_TYPE", message.c_str());
+    return false;
+  }
+  Napi::Uint32Array array = value.As<Napi::Uint32Array>();
+  *data = array.Data();
+  *count = array.ElementLength();
+  return true;
+}
+
+uint64_t ToMicroseconds(const Napi::Value& value) {
+  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
+  if (!(number > 0)) return 0;
+  if (number >= 18446744073709549568.0) return UINT64_MAX;
+  return static_cast<uint64_t>(number);
+}
+
+// Marks ReassemblyBudget objects, so that an endpoint never takes another object for one.
+constexpr napi_type_tag kBudgetTag = {0x6879627269647769, 0x7265627564676574};
+
+class ReassemblyBudget : public Napi::ObjectWrap<ReassemblyBudget> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ReassemblyBudget", {InstanceMethod<&ReassemblyBudget::Used>("used")});
+  }
+
+  explicit ReassemblyBudget(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<ReassemblyBudget>(info),
+        budget_(info[0].IsNumber() ? static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()) : 0) {
+    napi_type_tag_object(info.Env(), info.This(), &kBudgetTag);
+  }
+
+  reliable::MemoryBudget* budget() { return &budget_; }
+
+ private:
+  Napi::Value Used(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(budget_.used()));
+  }
+
+  reliable::MemoryBudget budget_;
+};
+
+class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reliable::DeliverySink {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ReliableEndpoint",
+                       {
+                           InstanceMethod<&ReliableEndpoint::SetOutputs>("setOutputs"),
+                           InstanceMethod<&ReliableEndpoint::Send>("send"),
+                           InstanceMethod<&ReliableEndpoint::HasRoom>("hasRoom"),
+                           InstanceMethod<&ReliableEndpoint::DropOldestUnreliable>("dropOldestUnreliable"),
+                           InstanceMethod<&ReliableEndpoint::Receive>("receive"),
+                           InstanceMethod<&ReliableEndpoint::TakePending>("takePending"),
+                           InstanceMethod<&ReliableEndpoint::Flush>("flush"),
+                           InstanceMethod<&ReliableEndpoint::NextDeadline>("nextDeadline"),
+                           InstanceMethod<&ReliableEndpoint::OnTimeout>("onTimeout"),
+                           InstanceMethod<&ReliableEndpoint::Stats>("stats"),
+                       });
+  }
+
+  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array(8), budget?: ReassemblyBudget)
+  // options: mtu, window, sendBufferBytes, reassemblyBytes, reassemblyTimeoutUs, maxAckDelayUs,
+  // minRtoUs, maxRtoUs (validated by the JS wrapper; clamped here to what is safe).
+  explicit ReliableEndpoint(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(ParseOptions(info)) {
+    // Holds the shared budget while the endpoint has charges against it (released when
+    // endpoint_, declared after this reference, is destroyed first).
+    if (info.Length() > 2 && info[2].IsObject()) budget_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
+  }
+
+ private:
+  static reliable::Options ParseOptions(const Napi::CallbackInfo& info) {
+    reliable::Options options;
+    Napi::Env env = info.Env();
+    const uint8_t* token = nullptr;
+    size_t token_length = 0;
+    if (!GetBytes(info[0], "token", &token, &token_length)) return options;
+    if (token_length != reliable::kTokenSize) {
+      ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "token must be 8 bytes");
+      return options;
+    }
+    std::memcpy(options.token, token, reliable::kTokenSize);
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[1].As<Napi::Float64Array>().ElementLength() < kOptionCount) {
+      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of 8 values");
+      return options;
+    }
+    const double* values = info[1].As<Napi::Float64Array>().Data();
+    auto get = [&](size_t index, uint64_t fallback) {
+      double value = values[index];
+      return value >= 0 && value < 9.0e15 ? static_cast<uint64_t>(value) : fallback;
+    };
+    options.mtu = static_cast<uint32_t>(std::min<uint64_t>(get(0, options.mtu), reliable::kMaxMtu));
+    options.window = static_cast<uint32_t>(std::min<uint64_t>(get(1, options.window), UINT32_MAX));
+    options.send_buffer_bytes = get(2, options.send_buffer_bytes);
+    options.reassembly_bytes = get(3, options.reassembly_bytes);
+    options.reassembly_timeout_us = get(4, options.reassembly_timeout_us);
+    options.max_ack_delay_us = get(5, options.max_ack_delay_us);
+    options.min_rto_us = get(6, options.min_rto_us);
+    options.max_rto_us = get(7, options.max_rto_us);
+    if (info.Length() > 2 && info[2].IsObject()) {
+      Napi::Object object = info[2].As<Napi::Object>();
+      bool tagged = false;
+      if (napi_check_object_type_tag(env, object, &kBudgetTag, &tagged) != napi_ok || !tagged) {
+        ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "budget must be a ReassemblyBudget");
+        return options;
+      }
+      options.shared_budget = ReassemblyBudget::Unwrap(object)->budget();
+    }
+    return options;
+  }
+
+  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array(2)). Kept (referenced)
+  // until replaced. state receives [pending deliveries, bytes of the next pending one].
+  Napi::Value SetOutputs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t* output = nullptr;
+    size_t output_length = 0;
+    uint32_t* rows = nullptr;
+    size_t row_values = 0;
+    uint32_t* state = nullptr;
+    size_t state_values = 0;
+    if (!GetMutableBytes(info[0], "output", &output, &output_length)) return Napi::Value();
+    if (!GetUint32Array(info[1], "rows", &rows, &row_values)) return Napi::Value();
+    if (!GetUint32Array(info[2], "state", &state, &state_values)) return Napi::Value();
+    if (row_values < kRowWidth || state_values < 2) {
+      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state 2 values");
+    }
+    output_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    rows_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+    state_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
+    output_ = output;
+    output_capacity_ = output_length;
+    rows_ = rows;
+    row_capacity_ = row_values / kRowWidth;
+    state_ = state;
+    return env.Undefined();
+  }
+
+  // send(payload, mode, channel, flags) -> 0 ok, 1 would block, 2 too large, 3 invalid
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    const uint8_t* data = nullptr;
+    size_t length = 0;
+    if (!GetBytes(info[0], "payload", &data, &length)) return Napi::Value();
+    uint32_t mode = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t channel = info[2].As<Napi::Number>().Uint32Value();
+    uint32_t flags = info[3].As<Napi::Number>().Uint32Value();
+    reliable::SendStatus status = reliable::SendStatus::kInvalid;
+    if (mode <= 2 && channel < reliable::kChannels && flags <= 0xFF) {
+      status = endpoint_.send(data, length, static_cast<Mode>(mode), static_cast<uint8_t>(channel),
+                              static_cast<uint8_t>(flags));
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(status));
+  }
+
+  Napi::Value HasRoom(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), endpoint_.has_room(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())));
+  }
+
+  Napi::Value DropOldestUnreliable(const Napi::CallbackInfo& info) {
+    uint64_t size = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+    return Napi::Number::New(info.Env(), static_cast<double>(endpoint_.drop_oldest_unreliable(size)));
+  }
+
+  // receive(datagramWithoutToken, nowUs) -> rows written
+  Napi::Value Receive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
+    const uint8_t* data = nullptr;
+    size_t length = 0;
+    if (!GetBytes(info[0], "datagram", &data, &length)) return Napi::Value();
+    datagram_ = data;
+    datagram_length_ = length;
+    row_count_ = 0;
+    output_used_ = 0;
+    endpoint_.receive(data, length, ToMicroseconds(info[1]), *this);
+    datagram_ = nullptr;
+    PublishPending();
+    return Napi::Number::New(env, static_cast<double>(row_count_));
+  }
+
+  // takePending() -> rows written (all kind 1), from deliveries that did not fit before.
+  Napi::Value TakePending(const Napi::CallbackInfo& info) {
+    row_count_ = 0;
+    output_used_ = 0;
+    while (!pending_.empty() && row_count_ < row_capacity_) {
+      Pending& next = pending_.front();
+      if (next.bytes.size() > output_capacity_ - output_used_) break;
+      uint32_t* row = rows_ + row_count_ * kRowWidth;
+      std::memcpy(row, next.row, sizeof(next.row));
+      row[1] = static_cast<uint32_t>(output_used_);
+      if (!next.bytes.empty()) std::memcpy(output_ + output_used_, next.bytes.data(), next.bytes.size());
+      output_used_ += next.bytes.size();
+      ++row_count_;
+      pending_.pop_front();
+    }
+    PublishPending();
+    return Napi::Number::New(info.Env(), static_cast<double>(row_count_));
+  }
+
+  // flush(nowUs, out, offset, lengths) -> datagrams written back to back from out[offset]
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    uint8_t* out = nullptr;
+    size_t out_length = 0;
+    uint32_t* lengths = nullptr;
+    size_t length_capacity = 0;
+    if (!GetMutableBytes(info[1], "out", &out, &out_length)) return Napi::Value();
+    if (!GetUint32Array(info[3], "lengths", &lengths, &length_capacity)) return Napi::Value();
+    uint64_t now = ToMicroseconds(info[0]);
+    size_t position = info[2].As<Napi::Number>().Uint32Value();
+    if (position > out_length) position = out_length;
+    size_t count = 0;
+    while (count < length_capacity) {
+      size_t written = endpoint_.poll_transmit(now, out + position, out_length - position);
+      if (written == 0) break;
+      lengths[count++] = static_cast<uint32_t>(written);
+      position += written;
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(count));
+  }
+
+  // nextDeadline() -> microseconds, or -1 when nothing is scheduled
+  Napi::Value NextDeadline(const Napi::CallbackInfo& info) {
+    uint64_t deadline = endpoint_.next_deadline();
+    double value = deadline == Endpoint::kNoDeadline ? -1.0 : static_cast<double>(deadline);
+    return Napi::Number::New(info.Env(), value);
+  }
+
+  Napi::Value OnTimeout(const Napi::CallbackInfo& info) {
+    endpoint_.on_timeout(ToMicroseconds(info[0]));
+    return info.Env().Undefined();
+  }
+
+  // stats(out: Float64Array(27)): the order of reliable::Stats
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
+      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 27 values");
+    }
+    double* out = info[0].As<Napi::Float64Array>().Data();
+    reliable::Stats stats = endpoint_.stats();
+    const uint64_t values[kStatCount] = {
+        stats.srtt_us, stats.rttvar_us, stats.min_rtt_us, stats.rto_us, stats.cwnd,
+        stats.bytes_in_flight, stats.messages_in_flight, stats.send_buffer_bytes,
+        stats.reassembly_bytes, stats.datagrams_sent, stats.bytes_sent, stats.datagrams_received,
+        stats.bytes_received, stats.messages_sent, stats.messages_delivered, stats.frames_delivered,
+        stats.retransmissions, stats.lost, stats.timeouts, stats.drops_bad_checksum,
+        stats.drops_malformed, stats.drops_duplicate, stats.drops_stale, stats.drops_window_overflow,
+        stats.drops_reassembly_overflow, stats.drops_expired, stats.drops_send_buffer,
+    };
+    for (size_t i = 0; i < kStatCount; ++i) out[i] = static_cast<double>(values[i]);
+    return env.Undefined();
+  }
+
+  // ---- DeliverySink ----
+
+  struct Pending {
+    std::vector<uint8_t> bytes;
+    uint32_t row[kRowWidth];
+  };
+
+  void Emit(uint32_t kind, const uint8_t* data, size_t size, uint32_t channel, uint32_t mode_or_type,
+            uint32_t flags, uint32_t sequence) {
+    bool in_datagram = datagram_ != nullptr && data >= datagram_ && size <= datagram_length_ &&
+                       static_cast<size_t>(data - datagram_) <= datagram_length_ - size;
+    if (pending_.empty() && row_count_ < row_capacity_) {
+      uint32_t* row = rows_ + row_count_ * kRowWidth;
+      if (in_datagram) {
+        row[0] = kind;
+        row[1] = static_cast<uint32_t>(data - datagram_);
+      } else if (size <= output_capacity_ - output_used_) {
+        row[0] = kind == kFrame ? kFrameInOutput : kInOutput;
+        row[1] = static_cast<uint32_t>(output_used_);
+        if (size > 0) std::memcpy(output_ + output_used_, data, size);
+        output_used_ += size;
+      } else {
+        row = nullptr;
+      }
+      if (row != nullptr) {
+        row[2] = static_cast<uint32_t>(size);
+        row[3] = channel;
+        row[4] = mode_or_type;
+        row[5] = flags;
+        row[6] = sequence;
+        ++row_count_;
+        return;
+      }
+    }
+    // Kept in order behind what did not fit; copied, since the datagram will be gone.
+    Pending pending;
+    pending.bytes.assign(data, data + size);
+    pending.row[0] = kind == kFrame ? kFrameInOutput : kInOutput;
+    pending.row[1] = 0;
+    pending.row[2] = static_cast<uint32_t>(size);
+    pending.row[3] = channel;
+    pending.row[4] = mode_or_type;
+    pending.row[5] = flags;
+    pending.row[6] = sequence;
+    pending_.push_back(std::move(pending));
+  }
+
+  void on_message(const uint8_t* data, size_t size, uint8_t channel, Mode mode, uint8_t flags,
+                  uint32_t sequence) override {
+    Emit(kInDatagram, data, size, channel, static_cast<uint32_t>(mode), flags, sequence);
+  }
+
+  void on_frame(const frame::Header& header, const uint8_t* payload) override {
+    Emit(kFrame, payload, header.length, header.channel, header.type, header.flags, header.sequence);
+  }
+
+  void PublishPending() {
+    state_[0] = static_cast<uint32_t>(pending_.size());
+    state_[1] = pending_.empty() ? 0 : static_cast<uint32_t>(pending_.front().bytes.size());
+  }
+
+  Napi::ObjectReference budget_ref_;
+  Endpoint endpoint_;
+  Napi::ObjectReference output_ref_;
+  Napi::ObjectReference rows_ref_;
+  Napi::ObjectReference state_ref_;
+  uint8_t* output_ = nullptr;
+  size_t output_capacity_ = 0;
+  size_t output_used_ = 0;
+  uint32_t* rows_ = nullptr;
+  size_t row_capacity_ = 0;
+  size_t row_count_ = 0;
+  uint32_t* state_ = nullptr;
+  const uint8_t* datagram_ = nullptr;
+  size_t datagram_length_ = 0;
+  std::deque<Pending> pending_;
+};
+
+}  // namespace
+
+void InitReliable(Napi::Env env, Napi::Object exports) {
+  exports.Set("ReliableEndpoint", ReliableEndpoint::Define(env));
+  exports.Set("ReassemblyBudget", ReassemblyBudget::Define(env));
+}
+
+}  // namespace hybridwire::binding

@@ -1,0 +1,61 @@
+#include "core/reliable/congestion.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace hybridwire::reliable {
+namespace {
+
+constexpr uint64_t kMaximumWindow = uint64_t{1} << 30;
+
+}  // namespace
+
+Congestion::Congestion(uint32_t max_datagram_size)
+    : max_datagram_(max_datagram_size),
+      minimum_window_(2 * uint64_t{max_datagram_size}),
+      // RFC 9002 §7.2: min(10 * max_datagram_size, max(14720, 2 * max_datagram_size)).
+      window_(std::min<uint64_t>(10 * uint64_t{max_datagram_size},
+                                 std::max<uint64_t>(14720, 2 * uint64_t{max_datagram_size}))),
+      ssthresh_(std::numeric_limits<uint64_t>::max()) {}
+
+void Congestion::remove(uint64_t bytes) {
+  bytes_in_flight_ = bytes > bytes_in_flight_ ? 0 : bytes_in_flight_ - bytes;
+}
+
+void Congestion::on_acked(uint64_t bytes, uint64_t sent_time) {
+  remove(bytes);
+  if (app_limited_) return;
+  if (in_recovery_period_ && sent_time <= recovery_start_) return;
+  if (window_ < ssthresh_) {
+    window_ = std::min(window_ + bytes, kMaximumWindow);
+    return;
+  }
+  acked_in_avoidance_ += bytes;
+  if (acked_in_avoidance_ >= window_) {
+    acked_in_avoidance_ -= window_;
+    window_ = std::min(window_ + max_datagram_, kMaximumWindow);
+  }
+}
+
+void Congestion::on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now) {
+  remove(bytes);
+  // One reduction per round trip: losses of data sent before the reduction are its echo.
+  if (in_recovery_period_ && sent_time <= recovery_start_) return;
+  in_recovery_period_ = true;
+  recovery_start_ = now;
+  ssthresh_ = std::max(window_ / 2, minimum_window_);
+  window_ = ssthresh_;
+  acked_in_avoidance_ = 0;
+}
+
+void Congestion::on_discarded(uint64_t bytes) { remove(bytes); }
+
+void Congestion::on_persistent_congestion(uint64_t now) {
+  in_recovery_period_ = true;
+  recovery_start_ = now;
+  ssthresh_ = std::max(window_ / 2, minimum_window_);
+  window_ = minimum_window_;
+  acked_in_avoidance_ = 0;
+}
+
+}  // namespace hybridwire::reliable

@@ -1,0 +1,694 @@
+#include "core/reliable/endpoint.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace hybridwire::reliable {
+
+// Applies what a space's send window reports to the endpoint: congestion control, message
+// lifetimes and the retransmission queue.
+class Endpoint::Listener final : public FlightListener {
+ public:
+  Listener(Endpoint& endpoint, uint32_t space, uint64_t now)
+      : endpoint_(endpoint), space_(space), now_(now) {}
+
+  void on_acked(FlightRecord& record, bool was_in_flight) override {
+    if (was_in_flight) endpoint_.congestion_.on_acked(record.bytes, record.sent_time);
+    OutMessage& message = endpoint_.messages_[record.message];
+    if (message.unacked > 0 && --message.unacked == 0 && message.mode == Mode::kReliableUnordered) {
+      endpoint_.release_message(record.message);
+    }
+  }
+
+  void on_lost(FlightRecord& record) override {
+    endpoint_.congestion_.on_lost(record.bytes, record.sent_time, now_);
+    ++endpoint_.stats_.lost;
+    if (!record.queued) {
+      record.queued = true;
+      endpoint_.lost_.push_back({space_, record.seq});
+    }
+  }
+
+  // An ordered message stays buffered (and counted against the peer's credit) until the
+  // cumulative point passes its last fragment: until then the peer may be holding it back.
+  // An unordered one was released when its last fragment was acknowledged, and its handle may
+  // already name another message.
+  void on_passed(FlightRecord& record) override {
+    if (space_ >= kChannels) return;
+    const OutMessage& message = endpoint_.messages_[record.message];
+    if (record.fragment + 1 == message.count) endpoint_.release_message(record.message);
+  }
+
+ private:
+  Endpoint& endpoint_;
+  uint32_t space_;
+  uint64_t now_;
+};
+
+Endpoint::Endpoint(const Options& options)
+    : mtu_(std::clamp(options.mtu, kMinMtu, kMaxMtu)),
+      window_(std::max<uint32_t>(options.window, 1)),
+      send_buffer_bytes_(options.send_buffer_bytes),
+      reassembly_bytes_(options.reassembly_bytes),
+      max_ack_delay_(options.max_ack_delay_us),
+      token_(),
+      fragmenter_(mtu_),
+      rtt_(std::max<uint64_t>(options.min_rto_us, 1), options.max_rto_us, options.max_ack_delay_us),
+      congestion_(mtu_),
+      budget_(options.reassembly_bytes, options.shared_budget),
+      reassembly_(&budget_, options.reassembly_timeout_us),
+      rows_() {
+  std::memcpy(token_, options.token, kTokenSize);
+}
+
+// ---- Sending ----------------------------------------------------------------------------------
+
+Endpoint::SendSpace& Endpoint::send_space(uint32_t space) {
+  if (!send_spaces_[space]) {
+    send_spaces_[space].reset(new SendSpace());
+    used_send_spaces_.push_back(space);
+  }
+  return *send_spaces_[space];
+}
+
+uint32_t Endpoint::allocate_message() {
+  uint32_t id;
+  if (free_messages_.empty()) {
+    id = static_cast<uint32_t>(messages_.size());
+    messages_.emplace_back();
+  } else {
+    id = free_messages_.back();
+    free_messages_.pop_back();
+    pooled_bytes_ -= messages_[id].data.capacity();
+  }
+  return id;
+}
+
+void Endpoint::release_message(uint32_t id) {
+  OutMessage& message = messages_[id];
+  send_buffered_ -= message.charge;
+  if (message.started) {
+    credit_used_ -= message.charge;
+    --messages_in_flight_;
+  }
+  message.live = false;
+  message.started = false;
+  size_t capacity = message.data.capacity();
+  if (capacity > kPooledCapacity || pooled_bytes_ + capacity > send_buffer_bytes_) {
+    std::vector<uint8_t>().swap(message.data);
+  } else {
+    message.data.clear();
+    pooled_bytes_ += capacity;
+  }
+  free_messages_.push_back(id);
+}
+
+void Endpoint::push(Queue& queue, uint32_t id) {
+  messages_[id].next = kNone;
+  if (queue.tail == kNone) {
+    queue.head = id;
+  } else {
+    messages_[queue.tail].next = id;
+  }
+  queue.tail = id;
+}
+
+void Endpoint::pop(Queue& queue) {
+  uint32_t id = queue.head;
+  queue.head = messages_[id].next;
+  if (queue.head == kNone) queue.tail = kNone;
+  messages_[id].next = kNone;
+}
+
+SendStatus Endpoint::send(const uint8_t* data, size_t size, Mode mode, uint8_t channel, uint8_t flags) {
+  if ((flags & flag::kOwned) != 0 || static_cast<uint8_t>(mode) > 2) return SendStatus::kInvalid;
+  if (size > UINT32_MAX) return SendStatus::kTooLarge;
+  const uint64_t count = fragmenter_.count(size);
+  const uint64_t charge = size + kMessageOverhead;
+  const bool reliable = mode != Mode::kUnreliable;
+  // Larger than the send buffer, than what the peer will hold for us (reliable or fragmented),
+  // or than the unreliable duplicate filter spans: it could never be delivered.
+  if (charge > send_buffer_bytes_ || ((reliable || count > 1) && charge > reassembly_bytes_) ||
+      (!reliable && count > kMaxSpan)) {
+    return SendStatus::kTooLarge;
+  }
+  if (send_buffered_ + charge > send_buffer_bytes_) return SendStatus::kWouldBlock;
+  const uint32_t id = allocate_message();
+  OutMessage& message = messages_[id];
+  message.data.assign(data, data + size);
+  message.charge = charge;
+  message.size = static_cast<uint32_t>(size);
+  message.count = static_cast<uint32_t>(count);
+  message.next_fragment = 0;
+  message.unacked = reliable ? message.count : 0;
+  message.mode = mode;
+  message.channel = channel;
+  message.flags = flags;
+  message.started = false;
+  message.live = true;
+  if (reliable) {
+    const uint32_t space = space_of(mode, channel);
+    SendSpace& target = send_space(space);
+    message.space = space;
+    message.first_seq = target.next_assign;
+    target.next_assign += message.count;
+    push(target.queue, id);
+    if (!target.ready) {
+      target.ready = true;
+      ready_.push_back(space);
+    }
+  } else {
+    message.space = Reassembly::kUnreliableSpace;
+    message.first_seq = unreliable_next_;
+    unreliable_next_ += message.count;
+    push(unreliable_queue_, id);
+  }
+  send_buffered_ += charge;
+  ++stats_.messages_sent;
+  return SendStatus::kOk;
+}
+
+uint64_t Endpoint::drop_oldest_unreliable(uint64_t size) {
+  uint64_t dropped = 0;
+  while (unreliable_queue_.head != kNone && !has_room(size)) {
+    uint32_t id = unreliable_queue_.head;
+    pop(unreliable_queue_);
+    release_message(id);
+    ++dropped;
+  }
+  stats_.drops_send_buffer += dropped;
+  return dropped;
+}
+
+size_t Endpoint::write_message_frame(uint8_t* out, const OutMessage& message, uint32_t fragment,
+                                     uint32_t seq) const {
+  const uint32_t data_size = fragmenter_.data_size(message.size, message.count, fragment);
+  frame::Header header;
+  header.type = kTypeMessage;
+  header.flags = message.flags;
+  if (message.mode != Mode::kUnreliable) header.flags |= flag::kReliable;
+  if (message.mode == Mode::kReliableUnordered) header.flags |= flag::kUnordered;
+  header.channel = message.channel;
+  header.sequence = seq;
+  uint8_t* payload = out + frame::kHeaderSize;
+  size_t payload_length = data_size;
+  size_t offset = 0;
+  if (message.count > 1) {
+    header.flags |= flag::kFragment;
+    wire::write_fragment_prefix(payload, {message.size, fragment, message.count});
+    payload_length += wire::kFragmentPrefixSize;
+    offset = size_t{fragment} * fragmenter_.fragment_size();
+  }
+  if (data_size > 0) {
+    std::memcpy(out + frame::kHeaderSize + (payload_length - data_size), message.data.data() + offset,
+                data_size);
+  }
+  frame::write_header(header, payload, payload_length, out);
+  return frame::kHeaderSize + payload_length;
+}
+
+size_t Endpoint::write_data_frame(uint64_t now, uint8_t* out, size_t capacity, uint64_t datagram) {
+  // Timeout probes first, outside the congestion window (RFC 9002 §7.5).
+  while (!probes_.empty()) {
+    const Retransmission probe = probes_.front();
+    SendWindow& window = send_spaces_[probe.space]->window;
+    FlightRecord* record = window.find(probe.seq);
+    if (record == nullptr || record->state != FlightState::kInFlight) {
+      probes_.pop_front();
+      window.probe_pending = false;
+      continue;
+    }
+    const OutMessage& message = messages_[record->message];
+    if (fragmenter_.frame_size(message.size, message.count, record->fragment) > capacity) return 0;
+    probes_.pop_front();
+    window.probe_pending = false;
+    size_t written = write_message_frame(out, message, record->fragment, probe.seq);
+    window.retransmit(*record, now, datagram);
+    ++stats_.retransmissions;
+    return written;
+  }
+  // Then what was declared lost, within the congestion window.
+  while (!lost_.empty()) {
+    const Retransmission lost = lost_.front();
+    SendWindow& window = send_spaces_[lost.space]->window;
+    FlightRecord* record = window.find(lost.seq);
+    if (record == nullptr || record->state != FlightState::kLost) {
+      if (record != nullptr) record->queued = false;
+      lost_.pop_front();
+      continue;
+    }
+    if (!congestion_.can_send(record->bytes)) break;
+    if (record->bytes > capacity) return 0;
+    lost_.pop_front();
+    record->queued = false;
+    size_t written = write_message_frame(out, messages_[record->message], record->fragment, lost.seq);
+    window.retransmit(*record, now, datagram);
+    congestion_.on_sent(record->bytes);
+    ++stats_.retransmissions;
+    return written;
+  }
+  // Unreliable messages are fire and forget: neither windowed nor congestion controlled.
+  if (unreliable_queue_.head != kNone) {
+    const uint32_t id = unreliable_queue_.head;
+    OutMessage& message = messages_[id];
+    if (fragmenter_.frame_size(message.size, message.count, message.next_fragment) > capacity) return 0;
+    size_t written = write_message_frame(out, message, message.next_fragment,
+                                         message.first_seq + message.next_fragment);
+    if (++message.next_fragment == message.count) {
+      pop(unreliable_queue_);
+      release_message(id);
+    }
+    return written;
+  }
+  return write_new_reliable(now, out, capacity, datagram);
+}
+
+size_t Endpoint::write_new_reliable(uint64_t now, uint8_t* out, size_t capacity, uint64_t datagram) {
+  // Spaces take turns frame by frame, so that a busy or blocked channel does not starve others.
+  for (size_t tried = 0; tried < ready_.size(); ++tried, ++ready_cursor_) {
+    if (ready_cursor_ >= ready_.size()) ready_cursor_ = 0;
+    const uint32_t space = ready_[ready_cursor_];
+    SendSpace& source = *send_spaces_[space];
+    const uint32_t id = source.queue.head;
+    OutMessage& message = messages_[id];
+    if (!source.window.has_room()) continue;
+    if (!message.started &&
+        (messages_in_flight_ >= window_ || credit_used_ + message.charge > reassembly_bytes_)) {
+      continue;
+    }
+    const uint32_t size = fragmenter_.frame_size(message.size, message.count, message.next_fragment);
+    if (!congestion_.can_send(size)) {
+      congestion_.set_app_limited(false);
+      return 0;
+    }
+    if (size > capacity) return 0;
+    if (!message.started) {
+      message.started = true;
+      ++messages_in_flight_;
+      credit_used_ += message.charge;
+    }
+    const uint32_t seq = message.first_seq + message.next_fragment;
+    size_t written = write_message_frame(out, message, message.next_fragment, seq);
+    source.window.transmit_new(id, message.next_fragment, size, now, datagram);
+    congestion_.on_sent(size);
+    if (++message.next_fragment == message.count) {
+      pop(source.queue);
+      if (source.queue.head == kNone) {
+        source.ready = false;
+        ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(ready_cursor_));
+        return written;  // the cursor already names the next space
+      }
+    }
+    ++ready_cursor_;
+    return written;
+  }
+  // Out of data, or held back by the window, the peer's credit or a full span: the congestion
+  // window is not what limits, so acknowledgements must not grow it.
+  congestion_.set_app_limited(true);
+  return 0;
+}
+
+size_t Endpoint::write_acks(uint64_t now, uint8_t* out, size_t position) {
+  size_t done = 0;
+  for (; done < ack_list_.size(); ++done) {
+    const uint32_t space = ack_list_[done];
+    ReceiveSpace& receive = *receive_spaces_[space];
+    const uint8_t flags = flag::kReliable | (space >= kChannels ? flag::kUnordered : 0);
+    bool complete = true;
+    size_t written = receive.window.write_ack(out + position, mtu_ - position,
+                                              static_cast<uint8_t>(space % kChannels), flags, now,
+                                              &complete);
+    // A truncated ack only in a datagram of its own; otherwise wait for the next datagram.
+    if (written == 0 || (!complete && position > kTokenSize)) break;
+    position += written;
+    receive.ack_listed = false;
+  }
+  ack_list_.erase(ack_list_.begin(), ack_list_.begin() + static_cast<std::ptrdiff_t>(done));
+  if (ack_list_.empty()) {
+    ack_immediate_ = false;
+    ack_armed_ = false;
+    eliciting_datagrams_ = 0;
+  } else {
+    ack_immediate_ = true;
+  }
+  return position;
+}
+
+size_t Endpoint::poll_transmit(uint64_t now, uint8_t* out, size_t capacity) {
+  if (capacity < mtu_) return 0;
+  const uint64_t datagram = next_datagram_;
+  std::memcpy(out, token_, kTokenSize);
+  size_t position = kTokenSize;
+  const size_t data_limit = ack_list_.empty() ? mtu_ : mtu_ - kAckReserve;
+  for (;;) {
+    size_t written = write_data_frame(now, out + position, data_limit - position, datagram);
+    if (written == 0) break;
+    position += written;
+  }
+  const bool acks_due = !ack_list_.empty() && (ack_immediate_ || now >= ack_deadline_);
+  if (!ack_list_.empty() && (position > kTokenSize || acks_due)) position = write_acks(now, out, position);
+  if (position == kTokenSize) return 0;
+  ++next_datagram_;
+  ++stats_.datagrams_sent;
+  stats_.bytes_sent += position;
+  return position;
+}
+
+// ---- Receiving --------------------------------------------------------------------------------
+
+Endpoint::ReceiveSpace& Endpoint::receive_space(uint32_t space) {
+  if (!receive_spaces_[space]) receive_spaces_[space].reset(new ReceiveSpace());
+  return *receive_spaces_[space];
+}
+
+void Endpoint::receive(const uint8_t* data, size_t size, uint64_t now, DeliverySink& sink) {
+  ++stats_.datagrams_received;
+  stats_.bytes_received += size + kTokenSize;
+  bool eliciting = false;
+  size_t position = 0;
+  while (position < size) {
+    frame::DecodeResult result =
+        frame::decode_stream(data, size, position, kMaxFramePayload, rows_, kRowBatch);
+    for (size_t i = 0; i < result.frames; ++i) {
+      const uint32_t* row = rows_ + i * frame::kRowWidth;
+      frame::Header header;
+      header.length = row[1];
+      header.type = static_cast<uint8_t>(row[2]);
+      header.flags = static_cast<uint8_t>(row[3]);
+      header.channel = static_cast<uint8_t>(row[4]);
+      header.sequence = row[5];
+      const uint8_t* payload = data + row[0];
+      if (header.type == kTypeMessage) {
+        on_message_frame(header, payload, now, sink, &eliciting);
+      } else if (header.type == kTypeAck) {
+        on_ack_frame(header, payload, now);
+      } else {
+        ++stats_.frames_delivered;
+        sink.on_frame(header, payload);
+      }
+    }
+    // The frames before a bad one were verified and stand; the rest of the datagram cannot be
+    // trusted, since even its lengths may be wrong.
+    if (result.error == frame::DecodeError::kBadChecksum) {
+      ++stats_.drops_bad_checksum;
+      break;
+    }
+    if (result.error != frame::DecodeError::kNone || result.needed != 0 || result.frames == 0) {
+      ++stats_.drops_malformed;
+      break;
+    }
+    position = result.consumed;
+  }
+  if (eliciting && ++eliciting_datagrams_ >= 2) ack_immediate_ = true;
+}
+
+void Endpoint::deliver(DeliverySink& sink, const uint8_t* data, size_t size, uint8_t channel,
+                       Mode mode, uint8_t flags, uint32_t sequence) {
+  ++stats_.messages_delivered;
+  sink.on_message(data, size, channel, mode, flags, sequence);
+}
+
+void Endpoint::deliver_assembly(uint32_t id, DeliverySink& sink) {
+  const Assembly& assembly = reassembly_.get(id);
+  deliver(sink, assembly.data.get(), assembly.length, assembly.channel, assembly.mode,
+          assembly.flags, assembly.first);
+  reassembly_.release(id);
+}
+
+void Endpoint::request_ack(uint32_t space, ReceiveSpace& receive, uint64_t now, bool immediate) {
+  if (!receive.ack_listed) {
+    receive.ack_listed = true;
+    ack_list_.push_back(space);
+  }
+  if (!ack_armed_) {
+    ack_armed_ = true;
+    ack_deadline_ = now + max_ack_delay_;
+  }
+  if (immediate) ack_immediate_ = true;
+}
+
+void Endpoint::on_message_frame(const frame::Header& header, const uint8_t* payload, uint64_t now,
+                                DeliverySink& sink, bool* eliciting) {
+  const uint8_t* body = payload;
+  size_t size = header.length;
+  wire::FragmentPrefix prefix;
+  const bool fragmented = (header.flags & flag::kFragment) != 0;
+  if (fragmented) {
+    if (!wire::read_fragment_prefix(payload, size, &prefix)) {
+      ++stats_.drops_malformed;
+      return;
+    }
+    body += wire::kFragmentPrefixSize;
+    size -= wire::kFragmentPrefixSize;
+  }
+  const uint8_t flags = header.flags & static_cast<uint8_t>(~flag::kOwned);
+  const uint32_t seq = header.sequence;
+
+  if ((header.flags & flag::kReliable) == 0) {
+    switch (replay_.check(seq)) {
+      case ReplayWindow::Verdict::kDuplicate: ++stats_.drops_duplicate; return;
+      case ReplayWindow::Verdict::kStale: ++stats_.drops_stale; return;
+      case ReplayWindow::Verdict::kNew: break;
+    }
+    if (!fragmented) {
+      replay_.mark(seq);
+      deliver(sink, body, size, header.channel, Mode::kUnreliable, flags, seq);
+      return;
+    }
+    uint32_t id = 0;
+    Reassembly::Result result = reassembly_.add(Reassembly::kUnreliableSpace, seq, prefix, body, size,
+                                                Mode::kUnreliable, header.channel, flags, now, &id);
+    if (result == Reassembly::Result::kMalformed) {
+      ++stats_.drops_malformed;
+      return;
+    }
+    replay_.mark(seq);
+    if (result == Reassembly::Result::kOverflow) {
+      ++stats_.drops_reassembly_overflow;
+    } else if (result == Reassembly::Result::kComplete) {
+      deliver_assembly(id, sink);
+    }
+    return;
+  }
+
+  const Mode mode = (header.flags & flag::kUnordered) != 0 ? Mode::kReliableUnordered : Mode::kReliableOrdered;
+  const uint32_t space = space_of(mode, header.channel);
+  ReceiveSpace& receive = receive_space(space);
+  const ReceiveWindow::Arrival arrival = receive.window.classify(seq);
+  if (arrival == ReceiveWindow::Arrival::kDuplicate) {
+    // Acknowledge again at once: the sender retransmitted, so our ack was probably lost.
+    ++stats_.drops_duplicate;
+    request_ack(space, receive, now, true);
+    return;
+  }
+  if (arrival == ReceiveWindow::Arrival::kBeyond) {
+    ++stats_.drops_window_overflow;
+    return;
+  }
+  const wire::FragmentPrefix* fragment = fragmented ? &prefix : nullptr;
+  bool accepted = mode == Mode::kReliableOrdered
+                      ? accept_ordered(space, receive, arrival, header, fragment, body, size, now, sink)
+                      : accept_unordered(space, receive, arrival, header, fragment, body, size, now, sink);
+  // A refused frame is not acknowledged, so the sender will send it again.
+  if (!accepted) return;
+  receive.window.on_arrival(seq, now);
+  *eliciting = true;
+  // Out of order, or filling a gap: ack at once so the sender learns of the loss quickly.
+  request_ack(space, receive, now, arrival == ReceiveWindow::Arrival::kAhead || receive.window.has_gap());
+}
+
+bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
+                              const frame::Header& header, const wire::FragmentPrefix* prefix,
+                              const uint8_t* body, size_t size, uint64_t now, DeliverySink& sink) {
+  const uint8_t flags = header.flags & static_cast<uint8_t>(~flag::kOwned);
+  const uint32_t seq = header.sequence;
+  uint32_t id = 0;
+  Reassembly::Result result = Reassembly::Result::kIncomplete;
+  if (prefix != nullptr) {
+    result = reassembly_.add(space, seq, *prefix, body, size, Mode::kReliableOrdered, header.channel,
+                             flags, now, &id);
+    if (result == Reassembly::Result::kMalformed) {
+      ++stats_.drops_malformed;
+      return false;
+    }
+    if (result == Reassembly::Result::kOverflow) {
+      ++stats_.drops_reassembly_overflow;
+      return false;
+    }
+  }
+  if (arrival == ReceiveWindow::Arrival::kNext) {
+    if (prefix == nullptr) {
+      deliver(sink, body, size, header.channel, Mode::kReliableOrdered, flags, seq);
+    } else if (prefix->index + 1 == prefix->count) {
+      // Every earlier fragment is below the cumulative point, so was received: complete, unless
+      // the peer sent fragments that do not add up.
+      if (result == Reassembly::Result::kComplete) {
+        deliver_assembly(id, sink);
+      } else {
+        ++stats_.drops_malformed;
+        reassembly_.release(id);
+      }
+    }
+    receive.window.advance();
+    drain_ordered(space, receive, sink);
+    return true;
+  }
+  if (prefix == nullptr) {
+    // Out of order and whole: keep a copy until the cumulative point reaches it.
+    if (!reassembly_.charge(size + kMessageOverhead)) {
+      ++stats_.drops_reassembly_overflow;
+      return false;
+    }
+    uint32_t store;
+    if (free_stored_.empty()) {
+      store = static_cast<uint32_t>(stored_.size());
+      stored_.emplace_back();
+    } else {
+      store = free_stored_.back();
+      free_stored_.pop_back();
+      pooled_bytes_ -= stored_[store].data.capacity();
+    }
+    stored_[store].data.assign(body, body + size);
+    stored_[store].flags = flags;
+    ReceiveSlot& slot = receive.window.slot(seq);
+    slot.state = SlotState::kStored;
+    slot.store = store;
+  } else {
+    ReceiveSlot& slot = receive.window.slot(seq);
+    slot.state = SlotState::kFragment;
+    slot.fragment_index = prefix->index;
+    slot.fragment_count = prefix->count;
+  }
+  return true;
+}
+
+void Endpoint::drain_ordered(uint32_t space, ReceiveSpace& receive, DeliverySink& sink) {
+  const uint8_t channel = static_cast<uint8_t>(space % kChannels);
+  while (ReceiveSlot* slot = receive.window.waiting()) {
+    const uint32_t seq = receive.window.next_expected();
+    if (slot->state == SlotState::kStored) {
+      StoredMessage& stored = stored_[slot->store];
+      deliver(sink, stored.data.data(), stored.data.size(), channel, Mode::kReliableOrdered,
+              stored.flags, seq);
+      budget_.release(stored.data.size() + kMessageOverhead);
+      size_t capacity = stored.data.capacity();
+      if (capacity > kPooledCapacity || pooled_bytes_ + capacity > reassembly_bytes_) {
+        std::vector<uint8_t>().swap(stored.data);
+      } else {
+        stored.data.clear();
+        pooled_bytes_ += capacity;
+      }
+      free_stored_.push_back(slot->store);
+    } else if (slot->state == SlotState::kFragment && slot->fragment_index + 1 == slot->fragment_count) {
+      uint32_t id = reassembly_.find(space, seq - slot->fragment_index);
+      if (id != Reassembly::kNotFound && reassembly_.get(id).received == reassembly_.get(id).count) {
+        deliver_assembly(id, sink);
+      } else {
+        ++stats_.drops_malformed;
+        if (id != Reassembly::kNotFound) reassembly_.release(id);
+      }
+    }
+    receive.window.advance();
+  }
+}
+
+bool Endpoint::accept_unordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
+                                const frame::Header& header, const wire::FragmentPrefix* prefix,
+                                const uint8_t* body, size_t size, uint64_t now, DeliverySink& sink) {
+  const uint8_t flags = header.flags & static_cast<uint8_t>(~flag::kOwned);
+  if (prefix == nullptr) {
+    deliver(sink, body, size, header.channel, Mode::kReliableUnordered, flags, header.sequence);
+  } else {
+    uint32_t id = 0;
+    Reassembly::Result result = reassembly_.add(space, header.sequence, *prefix, body, size,
+                                                Mode::kReliableUnordered, header.channel, flags, now, &id);
+    if (result == Reassembly::Result::kMalformed) {
+      ++stats_.drops_malformed;
+      return false;
+    }
+    if (result == Reassembly::Result::kOverflow) {
+      ++stats_.drops_reassembly_overflow;
+      return false;
+    }
+    if (result == Reassembly::Result::kComplete) deliver_assembly(id, sink);
+  }
+  if (arrival == ReceiveWindow::Arrival::kNext) {
+    receive.window.advance();
+    while (receive.window.waiting() != nullptr) receive.window.advance();
+  } else {
+    receive.window.slot(header.sequence).state = SlotState::kReceived;
+  }
+  return true;
+}
+
+void Endpoint::on_ack_frame(const frame::Header& header, const uint8_t* payload, uint64_t now) {
+  const uint32_t space = (header.flags & flag::kUnordered) != 0 ? kChannels + header.channel : header.channel;
+  SendSpace* source = send_spaces_[space].get();
+  wire::Ack ack;
+  AckOutcome outcome;
+  Listener listener(*this, space, now);
+  if ((header.flags & flag::kReliable) == 0 || source == nullptr ||
+      !wire::read_ack(payload, header.length, header.sequence, &ack) ||
+      !source->window.on_ack(ack, now, listener, &outcome)) {
+    ++stats_.drops_malformed;
+    return;
+  }
+  if (outcome.rtt_sample) rtt_.on_sample(outcome.latest_rtt, ack.ack_delay_us);
+  source->window.detect_lost(now, rtt_.loss_delay(), listener);
+}
+
+// ---- Timers -----------------------------------------------------------------------------------
+
+uint64_t Endpoint::next_deadline() {
+  uint64_t deadline = kNoDeadline;
+  if (!ack_list_.empty()) deadline = ack_immediate_ ? 0 : ack_deadline_;
+  if (!probes_.empty()) deadline = 0;
+  for (uint32_t space : used_send_spaces_) {
+    const SendWindow& window = send_spaces_[space]->window;
+    if (window.loss_time() != 0) deadline = std::min(deadline, window.loss_time());
+    const FlightRecord* newest = window.newest_in_flight();
+    if (newest != nullptr && !window.probe_pending) {
+      deadline = std::min(deadline, newest->sent_time + rtt_.backed_off(window.timeouts));
+    }
+  }
+  return std::min(deadline, reassembly_.next_expiry());
+}
+
+void Endpoint::on_timeout(uint64_t now) {
+  for (uint32_t space : used_send_spaces_) {
+    SendWindow& window = send_spaces_[space]->window;
+    Listener listener(*this, space, now);
+    if (window.loss_time() != 0 && window.loss_time() <= now) {
+      window.detect_lost(now, rtt_.loss_delay(), listener);
+    }
+    const FlightRecord* newest = window.newest_in_flight();
+    if (newest == nullptr || window.probe_pending ||
+        newest->sent_time + rtt_.backed_off(window.timeouts) > now) {
+      continue;
+    }
+    // Retransmission timeout: probe with the oldest frame in flight. Nothing is declared lost
+    // (the probe's ack will tell what was); repeated timeouts back off and, at the threshold,
+    // count as persistent congestion.
+    ++stats_.timeouts;
+    if (++window.timeouts == kPersistentCongestionTimeouts) congestion_.on_persistent_congestion(now);
+    window.probe_pending = true;
+    probes_.push_back({space, window.oldest_in_flight()->seq});
+  }
+  stats_.drops_expired += reassembly_.expire(now);
+}
+
+Stats Endpoint::stats() const {
+  Stats stats = stats_;
+  stats.srtt_us = rtt_.smoothed();
+  stats.rttvar_us = rtt_.variance();
+  stats.min_rtt_us = rtt_.minimum();
+  stats.rto_us = rtt_.rto();
+  stats.cwnd = congestion_.window();
+  stats.bytes_in_flight = congestion_.bytes_in_flight();
+  stats.messages_in_flight = messages_in_flight_;
+  stats.send_buffer_bytes = send_buffered_;
+  stats.reassembly_bytes = budget_.used();
+  return stats;
+}
+
+}  // namespace hybridwire::reliable

@@ -1,0 +1,58 @@
+// The receiver's view of one reliable sequence space: the cumulative point (every sequence below
+// it has been received and handled), what has arrived above it, and the acknowledgement owed.
+//
+// Above the cumulative point a ring of kMaxSpan slots (allocated on the first out-of-order
+// arrival, so in-order traffic never touches it) records arrivals: for an ordered space, what to
+// deliver when the cumulative point reaches them. Arrivals kMaxSpan or more ahead are refused: an
+// honest sender never sends them, and refusing keeps the reorder buffer bounded.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/reliable/sequence.h"
+
+namespace hybridwire::reliable {
+
+enum class SlotState : uint8_t { kEmpty = 0, kReceived, kStored, kFragment };
+
+struct ReceiveSlot {
+  uint32_t store = 0;           // kStored: the owner's handle of the buffered message
+  uint32_t fragment_index = 0;  // kFragment: the data is in reassembly
+  uint32_t fragment_count = 0;
+  SlotState state = SlotState::kEmpty;
+};
+
+class ReceiveWindow {
+ public:
+  enum class Arrival { kNext, kAhead, kDuplicate, kBeyond };
+
+  Arrival classify(uint32_t seq) const;
+  uint32_t next_expected() const { return next_expected_; }
+
+  // The slot of an arrival classified kAhead.
+  ReceiveSlot& slot(uint32_t seq);
+  // The slot at the cumulative point if something is waiting there, else nullptr.
+  ReceiveSlot* waiting();
+  // The sequence at the cumulative point has been handled: clear its slot and move past it.
+  void advance();
+  // Something above the cumulative point has arrived: there is a gap.
+  bool has_gap() const { return has_largest_ && seq_diff(largest_, next_expected_) >= 0; }
+
+  // Records an accepted arrival: the largest sequence received and when, for the ack delay.
+  void on_arrival(uint32_t seq, uint64_t now);
+  // Writes the ACK frame (header included) for this space into out, with as many ranges as fit in
+  // `capacity` (up to wire::kMaxAckRanges). Returns its size, or 0 if not even a range-less ack
+  // fits. *complete is false when ranges were left out.
+  size_t write_ack(uint8_t* out, size_t capacity, uint8_t channel, uint8_t header_flags,
+                   uint64_t now, bool* complete) const;
+
+ private:
+  std::unique_ptr<ReceiveSlot[]> slots_;
+  uint32_t next_expected_ = 0;
+  bool has_largest_ = false;
+  uint32_t largest_ = 0;
+  uint64_t largest_time_ = 0;
+};
+
+}  // namespace hybridwire::reliable

@@ -1,0 +1,140 @@
+#include "core/reliable/send-window.h"
+
+#include <algorithm>
+
+namespace hybridwire::reliable {
+
+FlightRecord& SendWindow::transmit_new(uint32_t message, uint32_t fragment, uint32_t bytes,
+                                       uint64_t now, uint64_t datagram) {
+  if (!records_) records_.reset(new FlightRecord[kMaxSpan]);
+  FlightRecord& record = at(next_);
+  record = FlightRecord();
+  record.seq = next_;
+  record.message = message;
+  record.fragment = fragment;
+  record.bytes = bytes;
+  record.sent_time = now;
+  record.datagram = datagram;
+  record.state = FlightState::kInFlight;
+  record.transmissions = 1;
+  link_newest(static_cast<uint16_t>(next_ & kSpanMask));
+  ++next_;
+  return record;
+}
+
+void SendWindow::retransmit(FlightRecord& record, uint64_t now, uint64_t datagram) {
+  if (record.state == FlightState::kInFlight) unlink(record);
+  record.state = FlightState::kInFlight;
+  record.sent_time = now;
+  record.datagram = datagram;
+  if (record.transmissions < 255) ++record.transmissions;
+  link_newest(static_cast<uint16_t>(record.seq & kSpanMask));
+}
+
+FlightRecord* SendWindow::find(uint32_t seq) {
+  if (!records_ || seq - base_ >= next_ - base_) return nullptr;
+  return &at(seq);
+}
+
+void SendWindow::link_newest(uint16_t index) {
+  FlightRecord& record = records_[index];
+  record.prev = tail_;
+  record.next = FlightRecord::kNoLink;
+  if (tail_ == FlightRecord::kNoLink) {
+    head_ = index;
+  } else {
+    records_[tail_].next = index;
+  }
+  tail_ = index;
+}
+
+void SendWindow::unlink(FlightRecord& record) {
+  if (record.prev == FlightRecord::kNoLink) {
+    head_ = record.next;
+  } else {
+    records_[record.prev].next = record.next;
+  }
+  if (record.next == FlightRecord::kNoLink) {
+    tail_ = record.prev;
+  } else {
+    records_[record.next].prev = record.prev;
+  }
+  record.prev = record.next = FlightRecord::kNoLink;
+}
+
+void SendWindow::acknowledge(FlightRecord& record, FlightListener& listener, AckOutcome* outcome) {
+  if (record.state != FlightState::kInFlight && record.state != FlightState::kLost) return;
+  bool was_in_flight = record.state == FlightState::kInFlight;
+  if (was_in_flight) unlink(record);
+  record.state = FlightState::kAcked;
+  if (!has_largest_acked_ || record.datagram > largest_acked_datagram_) {
+    has_largest_acked_ = true;
+    largest_acked_datagram_ = record.datagram;
+  }
+  ++outcome->newly_acked;
+  listener.on_acked(record, was_in_flight);
+}
+
+bool SendWindow::on_ack(const wire::Ack& ack, uint64_t now, FlightListener& listener,
+                        AckOutcome* outcome) {
+  *outcome = AckOutcome();
+  if (seq_diff(ack.cumulative, next_) > 0) return false;
+  for (size_t i = 0; i < ack.range_count; ++i) {
+    if (seq_diff(ack.ranges[i].last, next_) >= 0) return false;
+  }
+  if (!records_) return true;
+  uint32_t largest = ack.largest();
+  // Karn's rule: a sample only from the largest acknowledged sequence, newly acknowledged now
+  // and transmitted once, so that its send time is unambiguous.
+  const FlightRecord* largest_record = find(largest);
+  if (largest_record != nullptr && largest_record->state != FlightState::kAcked &&
+      largest_record->transmissions == 1 && ack.ack_delay_us != wire::kAckDelayOmitted &&
+      now >= largest_record->sent_time) {
+    outcome->rtt_sample = true;
+    outcome->latest_rtt = now - largest_record->sent_time;
+  }
+  // Everything below the cumulative point, then each range, clipped to [base, next).
+  if (seq_diff(ack.cumulative, base_) > 0) {
+    for (uint32_t seq = base_; seq != ack.cumulative; ++seq) acknowledge(at(seq), listener, outcome);
+  }
+  for (size_t i = 0; i < ack.range_count; ++i) {
+    uint32_t first = seq_diff(ack.ranges[i].first, base_) < 0 ? base_ : ack.ranges[i].first;
+    if (seq_diff(ack.ranges[i].last, first) < 0) continue;
+    for (uint32_t seq = first;; ++seq) {
+      acknowledge(at(seq), listener, outcome);
+      if (seq == ack.ranges[i].last) break;
+    }
+  }
+  if (outcome->newly_acked == 0) outcome->rtt_sample = false;
+  while (base_ != next_ && at(base_).state == FlightState::kAcked) {
+    FlightRecord& record = at(base_);
+    listener.on_passed(record);
+    record = FlightRecord();
+    ++base_;
+  }
+  if (outcome->newly_acked > 0) timeouts = 0;
+  return true;
+}
+
+void SendWindow::detect_lost(uint64_t now, uint64_t loss_delay, FlightListener& listener) {
+  loss_time_ = 0;
+  if (!has_largest_acked_) return;
+  uint16_t index = head_;
+  while (index != FlightRecord::kNoLink) {
+    FlightRecord& record = records_[index];
+    uint16_t following = record.next;
+    if (record.datagram > largest_acked_datagram_) break;
+    bool by_time = now >= loss_delay && record.sent_time <= now - loss_delay;
+    bool by_count = largest_acked_datagram_ >= record.datagram + kPacketThreshold;
+    if (!by_time && !by_count) {
+      loss_time_ = record.sent_time + loss_delay;
+      break;
+    }
+    unlink(record);
+    record.state = FlightState::kLost;
+    listener.on_lost(record);
+    index = following;
+  }
+}
+
+}  // namespace hybridwire::reliable

@@ -1,0 +1,45 @@
+// Vocabulary shared by the reliable-UDP machinery: modes, sequence spaces, serial arithmetic and
+// the wire constants it owns (docs/PROTOCOL-reliable-udp.md).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace hybridwire::reliable {
+
+constexpr size_t kTokenSize = 8;
+constexpr uint8_t kTypeMessage = 0x04;
+constexpr uint8_t kTypeAck = 0x05;
+
+namespace flag {
+constexpr uint8_t kFragment = 0x04;
+constexpr uint8_t kReliable = 0x08;
+constexpr uint8_t kUnordered = 0x80;
+// The bits this layer writes and reads on MESSAGE frames. The others (compressed, encrypted,
+// batch, priority, extensions) describe the payload, which is opaque here: they pass through.
+constexpr uint8_t kOwned = kFragment | kReliable | kUnordered;
+}  // namespace flag
+
+enum class Mode : uint8_t { kUnreliable = 0, kReliableOrdered = 1, kReliableUnordered = 2 };
+
+constexpr uint32_t kChannels = 256;
+// Reliable sequence spaces: ordered channel c is space c, unordered channel c is 256 + c.
+constexpr uint32_t kReliableSpaces = 2 * kChannels;
+
+inline uint32_t space_of(Mode mode, uint8_t channel) {
+  return mode == Mode::kReliableUnordered ? kChannels + channel : channel;
+}
+
+// How far past its oldest unacknowledged sequence a sender may transmit in one space, and so how
+// many sequences a receiver tracks past its cumulative point. Also the span of the unreliable
+// duplicate filter. A power of two.
+constexpr uint32_t kMaxSpan = 1024;
+constexpr uint32_t kSpanMask = kMaxSpan - 1;
+
+// Sequence numbers are u32 and wrap: a - b as a signed distance (RFC 1982 serial arithmetic).
+inline int32_t seq_diff(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b); }
+
+// Bookkeeping charged per buffered message on top of its bytes, by the receiver for what it
+// holds and by the sender for what it lets the receiver hold, so that both count alike.
+constexpr uint64_t kMessageOverhead = 64;
+
+}  // namespace hybridwire::reliable
