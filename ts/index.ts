@@ -1,4 +1,5 @@
 export { crc32c } from './codec/crc32c.js';
+export { lz4Compress, lz4Decompress } from './codec/lz4.js';
 export { FrameDecoder } from './codec/frame-decoder.js';
 export type { Frame, FrameDecoderOptions } from './codec/frame-decoder.js';
 export { FrameEncoder } from './codec/frame-encoder.js';

@@ -1,0 +1,122 @@
+/**
+ * LZ4 block format (no frame header, no checksum), byte-compatible with liblz4's
+ * `LZ4_compress_default` / `LZ4_decompress_safe`. The work is done natively in native/core/lz4.cc.
+ */
+import { constants } from 'node:buffer';
+import { HybridwireError } from '../errors.js';
+import { native } from '../native/addon.js';
+import { checkInteger } from '../options.js';
+
+/** The largest input an LZ4 block can hold (liblz4's LZ4_MAX_INPUT_SIZE). */
+const MAX_INPUT_SIZE = 0x7e000000;
+
+/** No LZ4 block decompresses to more than this many bytes per byte of block. */
+const MAX_EXPANSION = 255;
+
+function compressBound(size: number): number {
+  return size + Math.floor(size / 255) + 16;
+}
+
+/**
+ * Outputs that fit are written into this reused buffer and then copied out at their exact size:
+ * a short copy costs less than allocating the worst case (the compress bound, or maxOutputSize)
+ * on every call, and the result does not pin a larger allocation. It holds the compressed bound
+ * of 64 KiB, so any input up to 64 KiB compresses in it.
+ */
+let scratch: Buffer | undefined;
+
+function getScratch(): Buffer {
+  scratch ??= Buffer.allocUnsafeSlow(compressBound(64 * 1024));
+  return scratch;
+}
+
+/** Copies the first `length` bytes of `buffer` into a Buffer of their own. */
+function copyOut(buffer: Buffer, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  buffer.copy(out, 0, 0, length);
+  return out;
+}
+
+/**
+ * A large result keeps its own buffer, unless that would pin more than twice the memory it needs.
+ */
+function trim(buffer: Buffer, length: number): Buffer {
+  return length < buffer.length / 2 ? copyOut(buffer, length) : buffer.subarray(0, length);
+}
+
+function errorCode(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
+
+/** Turns the binding's coded Errors into HybridwireErrors with the same code. */
+function lz4Error(error: unknown, maxOutputSize: number): unknown {
+  const code = errorCode(error);
+  if (code === 'HW_ERR_LZ4_OUTPUT_TOO_LARGE') {
+    return new HybridwireError(
+      code,
+      `LZ4 block decompresses to more than maxOutputSize (${maxOutputSize} bytes)`,
+      { cause: error },
+    );
+  }
+  if (code === 'HW_ERR_LZ4_CORRUPT') return new HybridwireError(code, (error as Error).message, { cause: error });
+  return error;
+}
+
+/**
+ * Compresses `src` into one LZ4 block, as liblz4's `LZ4_compress_default` does. The block does not
+ * record the uncompressed size: keep it (or an upper bound) next to the block for
+ * {@link lz4Decompress}.
+ *
+ * Throws a RangeError with code `ERR_OUT_OF_RANGE` for inputs above 2,113,929,216 bytes, the most
+ * an LZ4 block can hold.
+ */
+export function lz4Compress(src: Uint8Array): Buffer {
+  if (src.length > MAX_INPUT_SIZE) {
+    throw Object.assign(new RangeError(`lz4Compress input is larger than ${MAX_INPUT_SIZE} bytes`), {
+      code: 'ERR_OUT_OF_RANGE',
+    });
+  }
+  const bound = compressBound(src.length);
+  const buffer = getScratch();
+  if (bound <= buffer.length) return copyOut(buffer, native.lz4Compress(src, buffer));
+  const out = Buffer.allocUnsafe(bound);
+  return trim(out, native.lz4Compress(src, out));
+}
+
+/**
+ * Decompresses `src`, which must be exactly one whole LZ4 block, into a new Buffer.
+ *
+ * `maxOutputSize` bounds the output, and so the memory a hostile block can make us use: pass the
+ * exact size when it is known, or the largest size you accept. It must be an integer from 0 to
+ * `buffer.constants.MAX_LENGTH`; a bad value throws an OptionError (`HW_ERR_INVALID_OPTION`).
+ *
+ * Throws a HybridwireError with code `HW_ERR_LZ4_CORRUPT` if `src` is not a valid block, or
+ * `HW_ERR_LZ4_OUTPUT_TOO_LARGE` if it decompresses to more than `maxOutputSize` bytes. Nothing is
+ * written past `maxOutputSize` bytes of output in either case.
+ */
+export function lz4Decompress(src: Uint8Array, maxOutputSize: number): Buffer {
+  checkInteger('maxOutputSize', maxOutputSize, 0, constants.MAX_LENGTH);
+  const buffer = getScratch();
+  if (maxOutputSize <= buffer.length) {
+    try {
+      return copyOut(buffer, native.lz4Decompress(src, buffer.subarray(0, maxOutputSize)));
+    } catch (error) {
+      throw lz4Error(error, maxOutputSize);
+    }
+  }
+  // Most blocks fit the scratch even when the limit is far larger (a frame size limit, say), so it
+  // is tried first. A larger output is decoded again into its own buffer: at most one scratch-full
+  // of work is wasted, on an output larger than that. The buffer need not exceed 255 bytes per
+  // input byte, the most any LZ4 sequence expands to.
+  try {
+    return copyOut(buffer, native.lz4Decompress(src, buffer));
+  } catch (error) {
+    if (errorCode(error) !== 'HW_ERR_LZ4_OUTPUT_TOO_LARGE') throw lz4Error(error, maxOutputSize);
+  }
+  const out = Buffer.allocUnsafe(Math.min(maxOutputSize, MAX_EXPANSION * src.length));
+  try {
+    return trim(out, native.lz4Decompress(src, out));
+  } catch (error) {
+    throw lz4Error(error, maxOutputSize);
+  }
+}
