@@ -46,6 +46,9 @@ export class FrameEncoder {
   private output: Buffer[] = [];
   private queuedBytes = 0;
   private readonly wordScratch = Buffer.allocUnsafe(4);
+  /** Offset of the open BATCH frame's header, or -1; and where its payload may extend to. */
+  private batchAt = -1;
+  private batchLimit = 0;
 
   constructor(options: FrameEncoderOptions = {}) {
     this.slabSize = checkInteger('slabSize', options.slabSize ?? 64 * 1024, 256, 64 * 1024 * 1024);
@@ -57,12 +60,75 @@ export class FrameEncoder {
 
   /** Bytes added since the last flush. */
   get pendingBytes(): number {
-    return this.queuedBytes;
+    return this.batchAt < 0 ? this.queuedBytes : this.queuedBytes + this.position - this.batchAt;
   }
 
   /** Queues one frame. Throws HW_ERR_FRAME_TOO_LARGE if the payload exceeds maxFrameSize. */
   add(type: number, payload: Uint8Array = EMPTY, flags = 0, channel = 0, sequence = 0): void {
     this.addPrefixed(type, EMPTY, 0, payload, flags, channel, sequence);
+  }
+
+  /** True while a frame opened by beginBatch() is open. */
+  get batchOpen(): boolean {
+    return this.batchAt >= 0;
+  }
+
+  /**
+   * Opens a frame whose payload is a sequence of entries, each a u32 length and that many bytes
+   * (docs/PROTOCOL.md, "Batches"): many small messages under one header and one checksum.
+   * `maxBytes` bounds the payload. Call endBatch() before anything else is added.
+   */
+  beginBatch(type: number, flags: number, channel: number, sequence: number, maxBytes: number): void {
+    if (this.position + HEADER_SIZE + maxBytes > this.slab.length) this.nextSlab(HEADER_SIZE + maxBytes);
+    this.batchAt = this.beginHeader(type, flags, channel, sequence);
+    this.position = this.batchAt + HEADER_SIZE;
+    this.batchLimit = this.position + maxBytes;
+  }
+
+  /** Appends an entry `word` + `body` to the open batch; false (nothing written) when it does not fit. */
+  batchWord(word: number, body: Uint8Array): boolean {
+    const at = this.position;
+    const length = 4 + body.length;
+    if (at + 4 + length > this.batchLimit) return false;
+    const view = this.view;
+    view.setUint32(at, length, true);
+    view.setUint32(at + 4, word >>> 0, true);
+    if (body.length > 0) this.slab.set(body, at + 8);
+    this.position = at + 4 + length;
+    return true;
+  }
+
+  /** Appends an entry `prefix[0, prefixLength)` + `body` to the open batch; false when it does not fit. */
+  batchPrefixed(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): boolean {
+    const at = this.position;
+    const room = this.batchLimit - at - 4 - prefixLength;
+    const slab = this.slab;
+    if (typeof body === 'string') {
+      if (body.length * 3 > room) return false;
+    } else if (body.length > room) {
+      return false;
+    }
+    for (let i = 0; i < prefixLength; i++) slab[at + 4 + i] = prefix[i]!;
+    let bodyLength: number;
+    if (typeof body === 'string') {
+      bodyLength = slab.write(body, at + 4 + prefixLength);
+    } else {
+      bodyLength = body.length;
+      if (bodyLength > 0) slab.set(body, at + 4 + prefixLength);
+    }
+    this.view.setUint32(at, prefixLength + bodyLength, true);
+    this.position = at + 4 + prefixLength + bodyLength;
+    return true;
+  }
+
+  /** Closes the open batch frame; it is sealed at the next flush. */
+  endBatch(): void {
+    const at = this.batchAt;
+    if (at < 0) return;
+    this.batchAt = -1;
+    const length = this.position - at - HEADER_SIZE;
+    this.position = at;
+    this.endCopied(at, length);
   }
 
   /**
@@ -142,6 +208,7 @@ export class FrameEncoder {
 
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
   flush(): Buffer[] {
+    this.endBatch();
     this.closeSegment();
     const output = this.output;
     this.output = [];

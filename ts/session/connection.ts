@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { native } from '../native/addon.js';
 import { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
-import { FrameType, HEADER_SIZE } from '../codec/frame.js';
+import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { RequestTable } from './requests.js';
 import {
@@ -100,23 +100,24 @@ interface ConnectionEvents {
   pong: [rttMs: number];
 }
 
-interface Backlogged {
-  frameType: number;
-  alias: number;
-  encoding: number;
-  kind: number;
-  requestId: number;
-  body: Uint8Array | string;
+/** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
+interface HeldBatch {
+  buffers: Buffer[];
+  count: number;
   bytes: number;
 }
 
-const STATE_NEXT_SEQUENCE = 0;
 const STATE_IN_FLIGHT = 1;
 const STATE_AVAILABLE = 2;
 const STATE_NEXT_EXPECTED = 3;
 const STATE_UNACKNOWLEDGED = 4;
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
 const FLUSH_BYTES = 64 * 1024;
+/** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
+const BATCH_ENTRY_MAX = 1024;
+const BATCH_BYTES = 32 * 1024;
+/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
+const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
 
 export class Connection extends EventEmitter<ConnectionEvents> {
@@ -138,11 +139,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private window: { reserve(n: number): number; acknowledge(seq: number): number; accept(rows: Uint32Array, count: number): number; acked(): void } | undefined;
   private readonly windowState = new Uint32Array(5);
   private receiveWindow = 1;
-  private credits = 0;
-  private reserved = 0;
-  private readonly backlog: Backlogged[] = [];
-  private backlogHead = 0;
-  private backlogBytes = 0;
+  /** The send window size (negotiated); a batch never holds more sequenced frames than this. */
+  private sendWindow = 1;
+  /** Sequence number of the next sequenced frame to encode. */
+  private nextSequence = 0;
+  /** Sequenced frames in the encoder's current batch. */
+  private batchCount = 0;
+  private readonly held: HeldBatch[] = [];
+  private heldHead = 0;
+  private heldBytes = 0;
+  /** Control frames (ACK, PING, CLOSE, ...) never wait behind the window: they have their own encoder. */
+  private readonly control: FrameEncoder;
   private readonly outAliases = new Map<string, number>();
   private lastType: string | undefined;
   private lastAlias = 0;
@@ -156,6 +163,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly header = newMessageHeader();
   private flushScheduled = false;
   private readonly flushLater = () => this.flush();
+  private readonly acknowledgeLater = () => {
+    this.ackTimer = undefined;
+    this.acknowledge();
+  };
+  private ackTimer: NodeJS.Timeout | undefined;
+  private ackThreshold = 1;
   private needDrain = false;
   private pendingHandlers = 0;
   private pausedForHandlers = false;
@@ -177,6 +190,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     super();
     this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
     this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
+    this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024 });
     this.requests = new RequestTable(limits.maxPendingRequests);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -189,7 +203,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Sends a frame that is not sequenced (handshake, PING, ERROR, ...), flushed with the next batch. */
   sendControl(type: number, payload?: Uint8Array, sequence = 0): void {
     if (this.state === 'closed') return;
-    this.encoder.add(type, payload, 0, 0, sequence);
+    this.control.add(type, payload, 0, 0, sequence);
     this.scheduleFlush();
   }
 
@@ -197,7 +211,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
     this.window = new native.DeliveryWindow(sendWindow, receiveWindow, this.windowState);
     this.receiveWindow = receiveWindow;
-    this.credits = this.windowState[STATE_AVAILABLE]!;
+    this.ackThreshold = Math.max(1, receiveWindow >>> 2);
+    this.sendWindow = sendWindow;
     this.features = new Set(features);
     this.state = 'open';
   }
@@ -223,7 +238,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   get queuedBytes(): number {
-    return this.socket.writableLength + this.encoder.pendingBytes + this.backlogBytes;
+    return this.socket.writableLength + this.encoder.pendingBytes + this.heldBytes;
   }
 
   get pendingRequests(): number {
@@ -309,9 +324,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${queued} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
     }
     const alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
-    this.sequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body, size);
+    this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
     this.stats.tcp.messagesOut++;
-    if (this.encoder.pendingBytes >= FLUSH_BYTES) this.flush();
     if (queued + size < this.limits.highWaterMark) return true;
     return this.checkHighWater();
   }
@@ -341,34 +355,60 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const alias = this.nextAlias++;
     this.outAliases.set(type, alias);
     const definition = encodeTypeDef(alias, type);
-    this.sequenced(FrameType.TYPE_DEF, alias, 0, 0, 0, definition, HEADER_SIZE + definition.length);
+    this.encodeSequenced(FrameType.TYPE_DEF, alias, 0, 0, 0, definition);
     return alias;
   }
 
-  /** Encodes a sequenced frame now if the window allows, else keeps it in the backlog. */
-  private sequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string, bytes: number): void {
-    if (this.credits > 0 && this.backlogHead === this.backlog.length) {
-      this.encodeSequenced(frameType, alias, encoding, kind, requestId, body);
+  /**
+   * Encodes a sequenced frame at once, whatever the window: the window decides when its batch is
+   * written, not when it is encoded, so a full window costs no per-message bookkeeping.
+   */
+  private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
+    const encoder = this.encoder;
+    if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
+      // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
+      if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
+        if (encoder.batchOpen && encoder.batchWord(alias | (encoding << 16), body)) return;
+        this.openBatch();
+        encoder.batchWord(alias | (encoding << 16), body);
+        return;
+      }
+      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+      if (encoder.batchOpen && encoder.batchPrefixed(this.prefix, prefixLength, body)) return;
+      this.openBatch();
+      encoder.batchPrefixed(this.prefix, prefixLength, body);
       return;
     }
-    this.backlog.push({ frameType, alias, encoding, kind, requestId, body, bytes });
-    this.backlogBytes += bytes;
-  }
-
-  private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
-    const sequence = (this.windowState[STATE_NEXT_SEQUENCE]! + this.reserved) >>> 0;
+    if (encoder.batchOpen) encoder.endBatch();
+    const sequence = this.startFrame();
     if (frameType === FrameType.TYPE_DEF) {
-      this.encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
+      encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
       this.unconfirmedAliases.push({ alias, sequence });
     } else if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
-      this.encoder.addWithWord(FrameType.MESSAGE, alias | (encoding << 16), body, 0, 0, sequence);
+      encoder.addWithWord(FrameType.MESSAGE, alias | (encoding << 16), body, 0, 0, sequence);
     } else {
       const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
-      this.encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
+      encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
     }
-    this.credits--;
-    this.reserved++;
+  }
+
+  /** Closes the open batch (if any) and opens a new BATCH frame, which takes a sequence number. */
+  private openBatch(): void {
+    const encoder = this.encoder;
+    if (encoder.batchOpen) encoder.endBatch();
+    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, this.startFrame(), BATCH_BYTES);
+  }
+
+  /** Takes the next sequence number for a frame about to be encoded. */
+  private startFrame(): number {
+    // A flush never holds more frames than the window (or it could never be released), and the
+    // encoder stays small.
+    if (this.batchCount >= this.sendWindow || this.encoder.pendingBytes >= FLUSH_BYTES) this.flush();
+    this.batchCount++;
     this.scheduleFlush();
+    const sequence = this.nextSequence;
+    this.nextSequence = (sequence + 1) >>> 0;
+    return sequence;
   }
 
   private scheduleFlush(): void {
@@ -377,27 +417,49 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     queueMicrotask(this.flushLater);
   }
 
-  /** Writes everything encoded so far: one native call seals the batch, one write (or writev) sends it. */
+  /**
+   * Writes control frames, then the batch of sequenced frames if the window has room for all of
+   * it (one native call seals a batch, one write or writev sends it); otherwise the batch is held.
+   */
   flush(): void {
     this.flushScheduled = false;
-    if (this.reserved > 0) {
-      const granted = this.window!.reserve(this.reserved);
-      if (granted !== this.reserved) throw new Error(`delivery window granted ${granted} of ${this.reserved}`);
-      this.reserved = 0;
+    if (this.socket.destroyed) return;
+    const count = this.batchCount;
+    if (count > 0 && this.ackTimer !== undefined) this.acknowledge();
+    const control = this.control.pendingBytes > 0 ? this.control.flush() : undefined;
+    if (count === 0) {
+      if (control) this.write(control);
+      return;
     }
-    if (this.encoder.pendingBytes === 0 || this.socket.destroyed) return;
+    this.batchCount = 0;
     const buffers = this.encoder.flush();
+    if (this.heldHead === this.held.length && count <= this.windowState[STATE_AVAILABLE]!) {
+      this.window!.reserve(count);
+      // A pending acknowledgement rides in the same write as the data.
+      if (control) buffers.unshift(...control);
+      this.write(buffers);
+      return;
+    }
+    if (control) this.write(control);
+    let bytes = 0;
+    for (const buffer of buffers) bytes += buffer.length;
+    this.held.push({ buffers, count, bytes });
+    this.heldBytes += bytes;
+  }
+
+  private write(buffers: Buffer[]): void {
+    const socket = this.socket;
     let bytes = 0;
     if (buffers.length === 1) {
       bytes = buffers[0]!.length;
-      this.socket.write(buffers[0]!);
+      socket.write(buffers[0]!);
     } else {
-      this.socket.cork();
+      socket.cork();
       for (const buffer of buffers) {
         bytes += buffer.length;
-        this.socket.write(buffer);
+        socket.write(buffer);
       }
-      this.socket.uncork();
+      socket.uncork();
     }
     this.stats.tcp.bytesOut += bytes;
   }
@@ -416,16 +478,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.state === 'closing') this.endWhenIdle();
   }
 
-  private releaseBacklog(): void {
-    while (this.credits > 0 && this.backlogHead < this.backlog.length) {
-      const item = this.backlog[this.backlogHead]!;
-      this.backlog[this.backlogHead++] = undefined as unknown as Backlogged;
-      this.backlogBytes -= item.bytes;
-      this.encodeSequenced(item.frameType, item.alias, item.encoding, item.kind, item.requestId, item.body);
+  /** Writes held batches, oldest first, while the window has room for each whole batch. */
+  private releaseHeld(): void {
+    while (this.heldHead < this.held.length) {
+      const batch = this.held[this.heldHead]!;
+      if (batch.count > this.windowState[STATE_AVAILABLE]!) break;
+      this.held[this.heldHead++] = undefined as unknown as HeldBatch;
+      this.heldBytes -= batch.bytes;
+      this.window!.reserve(batch.count);
+      this.write(batch.buffers);
     }
-    if (this.backlogHead === this.backlog.length) {
-      this.backlog.length = 0;
-      this.backlogHead = 0;
+    if (this.heldHead === this.held.length && this.heldHead > 0) {
+      this.held.length = 0;
+      this.heldHead = 0;
     }
     this.maybeDrain();
   }
@@ -473,20 +538,39 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${this.windowState[STATE_UNACKNOWLEDGED]} unacknowledged messages; the window is ${this.receiveWindow}`);
     }
     for (; i < count && !this.isClosed(); i++) this.handleFrame(i);
-    if (this.windowState[STATE_UNACKNOWLEDGED]! > 0 && !this.isClosed()) {
-      this.sendControl(FrameType.ACK, undefined, this.windowState[STATE_NEXT_EXPECTED]);
-      this.window!.acked();
+    const unacknowledged = this.windowState[STATE_UNACKNOWLEDGED]!;
+    if (unacknowledged === 0 || this.isClosed()) return;
+    // Acknowledge at once when a quarter of the window is used (so the sender never stalls),
+    // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
+    if (unacknowledged >= this.ackThreshold || this.batchCount > 0) this.acknowledge();
+    else if (this.ackTimer === undefined) {
+      this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
     }
+  }
+
+  private acknowledge(): void {
+    if (this.ackTimer !== undefined) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    if (this.windowState[STATE_UNACKNOWLEDGED] === 0 || this.isClosed()) return;
+    this.sendControl(FrameType.ACK, undefined, this.windowState[STATE_NEXT_EXPECTED]);
+    this.window!.acked();
   }
 
   private handleFrame(i: number): void {
     const decoder = this.decoder;
     switch (decoder.type(i)) {
       case FrameType.MESSAGE: {
-        this.stats.tcp.messagesIn++;
         // Socket chunks, and the buffers split frames are joined in, are Buffers.
+        const source = decoder.payloadSource(i) as Buffer;
         const start = decoder.payloadOffset(i);
-        this.receiveMessage(decoder.payloadSource(i) as Buffer, start, start + decoder.payloadLength(i), 'tcp');
+        const end = start + decoder.payloadLength(i);
+        if ((decoder.flags(i) & FrameFlag.BATCH) !== 0) this.receiveBatch(source, start, end);
+        else {
+          this.stats.tcp.messagesIn++;
+          this.receiveMessage(source, start, end, 'tcp');
+        }
         return;
       }
       case FrameType.TYPE_DEF: {
@@ -518,6 +602,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const type = decoder.type(i);
         if (type < 0x80) throw new HybridwireError('HW_ERR_UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16)}`);
       }
+    }
+  }
+
+  /** A BATCH frame's payload: entries of a u32 length and a message, back to back. */
+  private receiveBatch(source: Buffer, start: number, end: number): void {
+    let at = start;
+    while (at < end && !this.isClosed()) {
+      if (end - at < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'batch entry length truncated');
+      const length = source.readUInt32LE(at);
+      const entryEnd = at + 4 + length;
+      if (length > end - at - 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `batch entry of ${length} bytes overruns its frame`);
+      this.stats.tcp.messagesIn++;
+      this.receiveMessage(source, at + 4, entryEnd, 'tcp');
+      at = entryEnd;
     }
   }
 
@@ -624,14 +722,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const encoding = encodingOf(value);
     const body = bodyOf(value, encoding);
     const size = HEADER_SIZE + 8 + body.length;
-    this.sequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body, size);
+    this.encodeSequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body);
     this.stats.tcp.messagesOut++;
   }
 
   private onAck(nextExpected: number): void {
     const newly = this.window ? this.window.acknowledge(nextExpected) : -1;
     if (newly < 0) throw new HybridwireError('HW_ERR_BAD_ACK', `ACK for ${nextExpected} covers messages never sent`);
-    this.credits = this.windowState[STATE_AVAILABLE]! - this.reserved;
     while (this.unconfirmedAliases.length > 0) {
       const { alias, sequence } = this.unconfirmedAliases[0]!;
       // Acknowledged when the ack has moved past it, modulo 2^32 within the window.
@@ -639,7 +736,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.confirmedAliases.add(alias);
       this.unconfirmedAliases.shift();
     }
-    this.releaseBacklog();
+    this.releaseHeld();
     if (this.state === 'closing') this.endWhenIdle();
   }
 
@@ -696,7 +793,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.state !== 'closing') return;
     if (!this.closingLocally && !this.peerEnded) return;
     // Once the peer has sent its FIN it can acknowledge nothing more: stop waiting for acks then.
-    const inFlight = !this.peerEnded && (this.windowState[STATE_IN_FLIGHT]! > 0 || this.reserved > 0 || this.backlogHead < this.backlog.length);
+    const inFlight = !this.peerEnded && (this.windowState[STATE_IN_FLIGHT]! > 0 || this.batchCount > 0 || this.heldHead < this.held.length);
     if (this.pendingHandlers > 0 || inFlight) return;
     this.flush();
     if (!this.socket.writableEnded) this.socket.end();
@@ -706,6 +803,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const reason = this.closeError ?? error;
     this.requests.rejectAll(
