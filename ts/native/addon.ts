@@ -8,6 +8,26 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { HybridwireError } from '../errors.js';
 
+/** The reliable-UDP endpoint of native/binding/reliable-binding.cc (wrapped by ts/reliable). */
+export interface NativeReliableEndpoint {
+  setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array): void;
+  /** Returns 0 ok, 1 would block, 2 too large, 3 invalid. */
+  send(payload: Uint8Array, mode: number, channel: number, flags: number): number;
+  hasRoom(size: number): boolean;
+  dropOldestUnreliable(size: number): number;
+  receive(datagram: Uint8Array, nowUs: number): number;
+  takePending(): number;
+  flush(nowUs: number, out: Uint8Array, offset: number, lengths: Uint32Array): number;
+  /** Microseconds, or -1 when nothing is scheduled. */
+  nextDeadline(): number;
+  onTimeout(nowUs: number): void;
+  stats(out: Float64Array): void;
+}
+
+export interface NativeReassemblyBudget {
+  used(): number;
+}
+
 export interface NativeAddon {
   crc32c(data: Uint8Array, seed?: number): number;
   crc32cSoftware(data: Uint8Array, seed?: number): number;
@@ -32,6 +52,8 @@ export interface NativeAddon {
     accept(rows: Uint32Array, count: number): number;
     acked(): void;
   };
+  ReliableEndpoint: new (token: Uint8Array, options: Float64Array, budget?: NativeReassemblyBudget) => NativeReliableEndpoint;
+  ReassemblyBudget: new (bytes: number) => NativeReassemblyBudget;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -688,6 +688,7 @@ Stats Endpoint::stats() const {
   stats.messages_in_flight = messages_in_flight_;
   stats.send_buffer_bytes = send_buffered_;
   stats.reassembly_bytes = budget_.used();
+  stats.drops_reassembly_overflow += reassembly_.evicted();
   return stats;
 }
 

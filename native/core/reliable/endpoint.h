@@ -71,7 +71,7 @@ struct Stats {
   uint64_t drops_duplicate = 0;
   uint64_t drops_stale = 0;         // unreliable frames too far behind to tell from duplicates
   uint64_t drops_window_overflow = 0;
-  uint64_t drops_reassembly_overflow = 0;
+  uint64_t drops_reassembly_overflow = 0;  // fragments refused, and partial messages evicted
   uint64_t drops_expired = 0;       // unreliable partial messages timed out
   uint64_t drops_send_buffer = 0;   // queued unreliable messages dropped to make room
 };

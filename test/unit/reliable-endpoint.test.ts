@@ -1,0 +1,460 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FrameEncoder, FrameFlag, FrameType } from '../../ts/index.js';
+import {
+  DeliveryMode,
+  ReassemblyBudget,
+  ReliableEndpoint,
+  type DeliveryModeValue,
+  type ReliableEndpointOptions,
+} from '../../ts/reliable/reliable-endpoint.js';
+
+// Two endpoints joined by an in-memory link with a fixed one-way latency, on a fake clock: every
+// test is deterministic and takes no real time.
+
+const TOKEN_A = Buffer.from('AAAAAAAA');
+const TOKEN_B = Buffer.from('BBBBBBBB');
+
+interface Received {
+  payload: Buffer;
+  channel: number;
+  mode: DeliveryModeValue;
+}
+
+interface FrameInfo {
+  type: number;
+  flags: number;
+  channel: number;
+  sequence: number;
+  length: number;
+}
+
+/** The frames of a datagram (token included), as the link sees them. */
+function framesOf(datagram: Buffer): FrameInfo[] {
+  const frames: FrameInfo[] = [];
+  for (let at = 8; at + 16 <= datagram.length; ) {
+    const length = datagram.readUInt32LE(at + 8);
+    frames.push({
+      type: datagram[at + 1]!,
+      flags: datagram[at + 2]!,
+      channel: datagram[at + 3]!,
+      sequence: datagram.readUInt32LE(at + 4),
+      length,
+    });
+    at += 16 + length;
+  }
+  return frames;
+}
+
+type Filter = (datagram: Buffer, from: 'a' | 'b') => boolean;
+
+class Link {
+  readonly a: ReliableEndpoint;
+  readonly b: ReliableEndpoint;
+  readonly atA: Received[] = [];
+  readonly atB: Received[] = [];
+  /** Returns false to drop a datagram. */
+  filter: Filter = () => true;
+  sentByA: Buffer[] = [];
+  sentByB: Buffer[] = [];
+
+  constructor(
+    readonly latencyMs: number,
+    optionsA: Partial<ReliableEndpointOptions> = {},
+    optionsB: Partial<ReliableEndpointOptions> = optionsA,
+  ) {
+    const now = () => Date.now();
+    this.a = new ReliableEndpoint({
+      now,
+      ...optionsA,
+      token: TOKEN_A,
+      onDatagram: (d) => this.carry(Buffer.from(d), 'a'),
+    });
+    this.b = new ReliableEndpoint({
+      now,
+      ...optionsB,
+      token: TOKEN_B,
+      onDatagram: (d) => this.carry(Buffer.from(d), 'b'),
+    });
+    this.a.on('message', (payload, channel, mode) => this.atA.push({ payload: Buffer.from(payload), channel, mode }));
+    this.b.on('message', (payload, channel, mode) => this.atB.push({ payload: Buffer.from(payload), channel, mode }));
+  }
+
+  private carry(datagram: Buffer, from: 'a' | 'b'): void {
+    (from === 'a' ? this.sentByA : this.sentByB).push(datagram);
+    if (!this.filter(datagram, from)) return;
+    const to = from === 'a' ? this.b : this.a;
+    const token = from === 'a' ? TOKEN_A : TOKEN_B;
+    expect(datagram.subarray(0, 8).equals(token)).toBe(true);
+    setTimeout(() => to.receive(datagram.subarray(8)), this.latencyMs);
+  }
+
+  close(): void {
+    this.a.close();
+    this.b.close();
+  }
+}
+
+/** Advances the fake clock a millisecond at a time until `done()`; fails after `limitMs`. */
+function runUntil(done: () => boolean, limitMs = 60_000): number {
+  const start = Date.now();
+  while (!done()) {
+    if (Date.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms of simulated time`);
+    vi.advanceTimersByTime(1);
+  }
+  return Date.now() - start;
+}
+
+function pattern(length: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let state = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+}
+
+function reliableFrame(sequence: number, payload: Buffer, channel = 0, flags: number = FrameFlag.RELIABLE): Buffer {
+  return new FrameEncoder().encodeToBuffer([{ type: FrameType.MESSAGE, flags, channel, sequence, payload }]);
+}
+
+function fragmentFrame(sequence: number, message: Buffer, index: number, count: number, flags: number): Buffer {
+  const size = Math.ceil(message.length / count);
+  const prefix = Buffer.alloc(12);
+  prefix.writeUInt32LE(message.length, 0);
+  prefix.writeUInt32LE(index, 4);
+  prefix.writeUInt32LE(count, 8);
+  const data = message.subarray(index * size, Math.min(message.length, (index + 1) * size));
+  return new FrameEncoder().encodeToBuffer([
+    { type: FrameType.MESSAGE, flags: flags | FrameFlag.FRAGMENT, channel: 0, sequence, payload: Buffer.concat([prefix, data]) },
+  ]);
+}
+
+describe('ReliableEndpoint', () => {
+  let link: Link | undefined;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date'] });
+  });
+
+  afterEach(() => {
+    link?.close();
+    link = undefined;
+    vi.useRealTimers();
+  });
+
+  it('delivers reliable ordered, reliable unordered and unreliable messages intact', () => {
+    link = new Link(5);
+    const ordered = Array.from({ length: 50 }, (_, i) => pattern(1 + i * 97, i));
+    for (const payload of ordered) expect(link.a.send(payload, { reliable: true, channel: 3 })).toBe(true);
+    link.a.send(Buffer.from('unordered'), { reliable: true, ordered: false, channel: 3 });
+    link.a.send(Buffer.from('datagram'), { channel: 9 });
+    runUntil(() => link!.atB.length === 52);
+    const onChannel3 = link.atB.filter((m) => m.mode === DeliveryMode.RELIABLE_ORDERED);
+    expect(onChannel3.map((m) => m.payload)).toEqual(ordered);
+    expect(onChannel3.every((m) => m.channel === 3)).toBe(true);
+    expect(link.atB.find((m) => m.mode === DeliveryMode.RELIABLE_UNORDERED)?.payload.toString()).toBe('unordered');
+    const unreliable = link.atB.find((m) => m.mode === DeliveryMode.UNRELIABLE)!;
+    expect([unreliable.payload.toString(), unreliable.channel]).toEqual(['datagram', 9]);
+    runUntil(() => link!.a.stats().messagesInFlight === 0);
+    const a = link.a.stats();
+    expect(a.sendBufferBytes).toBe(0);
+    expect(a.bytesInFlight).toBe(0);
+  });
+
+  it('coalesces small messages into few datagrams and piggybacks acks', () => {
+    link = new Link(5);
+    for (let i = 0; i < 100; i++) link.a.send(pattern(20, i), { reliable: true });
+    runUntil(() => link!.atB.length === 100);
+    // 100 frames of 36 bytes fit in 4 datagrams of 1200 bytes.
+    expect(link.sentByA.length).toBeLessThanOrEqual(4);
+    // Messages both ways: B's data carries its acks.
+    link.sentByA = [];
+    link.sentByB = [];
+    for (let i = 0; i < 10; i++) {
+      link.a.send(pattern(20, i), { reliable: true });
+      link.b.send(pattern(20, i), { reliable: true });
+      vi.advanceTimersByTime(1);
+    }
+    runUntil(() => link!.atA.length === 10 && link!.atB.length === 110);
+    const piggybacked = link.sentByB.filter((d) => {
+      const types = framesOf(d).map((f) => f.type);
+      return types.includes(FrameType.ACK) && types.includes(FrameType.MESSAGE);
+    });
+    expect(piggybacked.length).toBeGreaterThan(0);
+  });
+
+  it('estimates the round-trip time from acknowledgements', () => {
+    link = new Link(10);
+    for (let i = 0; i < 40; i++) {
+      link.a.send(pattern(100, i), { reliable: true });
+      vi.advanceTimersByTime(7);
+    }
+    runUntil(() => link!.a.stats().messagesInFlight === 0);
+    const stats = link.a.stats();
+    // 10 ms each way; the receiver's ack delay is reported and subtracted.
+    expect(stats.minRttMs).toBeGreaterThanOrEqual(20);
+    expect(stats.rttMs).toBeGreaterThanOrEqual(20);
+    expect(stats.rttMs).toBeLessThan(25);
+    expect(stats.rttVarianceMs).toBeLessThan(10);
+    // Timeout: srtt + max(4 rttvar, 1 ms) + max ack delay, above the 100 ms minimum here.
+    expect(stats.rtoMs).toBe(100);
+  });
+
+  it('retransmits a lost message after the retransmission timeout', () => {
+    link = new Link(5, { minRtoMs: 50 });
+    let dropped = 0;
+    link.filter = (d, from) => !(from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && dropped++ === 0);
+    link.a.send(Buffer.from('lonely'), { reliable: true });
+    const elapsed = runUntil(() => link!.atB.length === 1);
+    expect(link.atB[0]!.payload.toString()).toBe('lonely');
+    const stats = link.a.stats();
+    expect(stats.timeouts).toBe(1);
+    expect(stats.retransmissions).toBe(1);
+    // Nothing to learn from before the first sample: the first timeout is the 333 ms initial RTT's.
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('retransmits quickly on evidence of loss (fast retransmit), without a timeout', () => {
+    link = new Link(5, { minRtoMs: 1000 });
+    // Establish an RTT first.
+    link.a.send(Buffer.from('hello'), { reliable: true });
+    runUntil(() => link!.a.stats().messagesInFlight === 0);
+    let count = 0;
+    link.filter = (d, from) => !(from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && ++count === 3);
+    const messages = Array.from({ length: 20 }, (_, i) => pattern(1000, i));
+    for (const m of messages) link.a.send(m, { reliable: true });
+    const elapsed = runUntil(() => link!.atB.length === 21);
+    expect(link.atB.slice(1).map((m) => m.payload)).toEqual(messages);
+    const stats = link.a.stats();
+    expect(stats.lost).toBeGreaterThanOrEqual(1);
+    expect(stats.retransmissions).toBeGreaterThanOrEqual(1);
+    expect(stats.timeouts).toBe(0);
+    expect(elapsed).toBeLessThan(100);
+  });
+
+  it('keeps one message in flight in step-by-step mode (window 1)', () => {
+    link = new Link(5, { window: 1 });
+    let maxInFlight = 0;
+    const original = link.filter;
+    link.filter = (d, from) => {
+      maxInFlight = Math.max(maxInFlight, link!.a.stats().messagesInFlight);
+      return original(d, from);
+    };
+    for (let i = 0; i < 5; i++) link.a.send(pattern(3000, i), { reliable: true });
+    runUntil(() => link!.atB.length === 5);
+    expect(maxInFlight).toBe(1);
+    expect(link.atB.map((m) => m.payload)).toEqual(Array.from({ length: 5 }, (_, i) => pattern(3000, i)));
+  });
+
+  it('returns false when the send buffer is full, then emits drain', () => {
+    link = new Link(5, { sendBufferBytes: 8192 });
+    link.filter = () => false; // the peer is unreachable for now
+    let accepted = 0;
+    while (link.a.send(pattern(1000, accepted), { reliable: true })) accepted++;
+    expect(accepted).toBe(7); // 7 x (1000 + 64 bytes of bookkeeping) fit in 8192
+    expect(link.a.send(Buffer.alloc(10), { reliable: true })).toBe(false);
+    expect(link.a.stats().sendBufferBytes).toBeLessThanOrEqual(8192 + 1010);
+    let drained = false;
+    link.a.on('drain', () => (drained = true));
+    vi.advanceTimersByTime(500);
+    expect(drained).toBe(false);
+    link.filter = () => true;
+    runUntil(() => drained);
+    runUntil(() => link!.atB.length === 9);
+    expect(link.atB.at(-1)!.payload).toEqual(Buffer.alloc(10));
+  });
+
+  it('applies the overflow policies', () => {
+    link = new Link(5, { sendBufferBytes: 4096, overflow: 'error' });
+    link.filter = () => false;
+    while (link.a.send(pattern(1000, 1), { reliable: true, overflow: 'wait' })) {
+      /* fill */
+    }
+    expect(() => link!.a.send(Buffer.alloc(1000), { reliable: true })).toThrow(
+      expect.objectContaining({ code: 'HW_ERR_SEND_QUEUE_FULL' }),
+    );
+    // Unreliable messages queued in the same turn are dropped, oldest first, for newer ones.
+    const other = new ReliableEndpoint({ token: TOKEN_A, onDatagram: () => {}, sendBufferBytes: 4096, now: () => Date.now() });
+    for (let i = 0; i < 3; i++) expect(other.send(pattern(1000, i))).toBe(true);
+    expect(other.send(pattern(1000, 3), { overflow: 'drop-oldest-unreliable' })).toBe(false);
+    expect(other.stats().drops.sendBuffer).toBe(1);
+    expect(() => other.send(Buffer.alloc(5000))).toThrow(expect.objectContaining({ code: 'HW_ERR_FRAME_TOO_LARGE' }));
+    other.close();
+  });
+
+  it('suppresses duplicates, reliable and unreliable', () => {
+    link = new Link(5);
+    const copies: Buffer[] = [];
+    link.filter = (d, from) => {
+      if (from === 'a') copies.push(d);
+      return true;
+    };
+    link.a.send(Buffer.from('once'), { reliable: true });
+    link.a.send(Buffer.from('also once'));
+    runUntil(() => link!.atB.length === 2);
+    for (const copy of copies) link.b.receive(copy.subarray(8));
+    vi.advanceTimersByTime(100);
+    expect(link.atB.map((m) => m.payload.toString()).sort()).toEqual(['also once', 'once']);
+    expect(link.b.stats().drops.duplicate).toBe(2);
+  });
+
+  it('bounds the reorder buffer and holds out-of-order messages until the gap fills', () => {
+    link = new Link(5);
+    const b = link.b;
+    b.receive(reliableFrame(5000, Buffer.from('far ahead')));
+    expect(b.stats().drops.windowOverflow).toBe(1);
+    b.receive(reliableFrame(2, Buffer.from('two')));
+    b.receive(reliableFrame(1, Buffer.from('one')));
+    expect(link.atB).toHaveLength(0);
+    expect(b.stats().reassemblyBytes).toBe(3 + 64 + 3 + 64);
+    b.receive(reliableFrame(0, Buffer.from('zero')));
+    expect(link.atB.map((m) => m.payload.toString())).toEqual(['zero', 'one', 'two']);
+    expect(b.stats().reassemblyBytes).toBe(0);
+  });
+
+  it('reassembles fragmented messages under loss', () => {
+    link = new Link(5, { minRtoMs: 20 });
+    let n = 0;
+    link.filter = () => n++ % 7 !== 3;
+    const big = [pattern(100_000, 1), pattern(5000, 2), pattern(1145, 3)];
+    link.a.send(big[0]!, { reliable: true });
+    link.a.send(big[1]!, { reliable: true, ordered: false, channel: 1 });
+    link.a.send(big[2]!, { reliable: true });
+    runUntil(() => link!.atB.length === 3);
+    const ordered = link.atB.filter((m) => m.mode === DeliveryMode.RELIABLE_ORDERED).map((m) => m.payload);
+    expect(ordered).toEqual([big[0], big[2]]);
+    expect(link.atB.find((m) => m.mode === DeliveryMode.RELIABLE_UNORDERED)!.payload).toEqual(big[1]);
+    expect(link.b.stats().reassemblyBytes).toBe(0);
+  });
+
+  it('reassembles fragments that arrive in any order', () => {
+    link = new Link(5);
+    const message = pattern(4000, 9);
+    for (const index of [3, 0, 2, 1]) {
+      link.b.receive(fragmentFrame(10 + index, message, index, 4, 0));
+    }
+    expect(link.atB).toHaveLength(1);
+    expect(link.atB[0]!.payload).toEqual(message);
+    expect(link.atB[0]!.mode).toBe(DeliveryMode.UNRELIABLE);
+  });
+
+  it('expires incomplete unreliable messages and caps reassembly memory', () => {
+    link = new Link(5, { reassemblyBytes: 10_000, reassemblyTimeoutMs: 200 });
+    const b = link.b;
+    const first = pattern(6000, 1);
+    b.receive(fragmentFrame(0, first, 0, 4, 0));
+    expect(b.stats().reassemblyBytes).toBe(6000 + 64);
+    // A second partial message does not fit beside the first: the older one is dropped.
+    const second = pattern(6000, 2);
+    b.receive(fragmentFrame(4, second, 0, 4, 0));
+    expect(b.stats().drops.reassemblyOverflow).toBe(1);
+    expect(b.stats().reassemblyBytes).toBe(6000 + 64);
+    vi.advanceTimersByTime(250);
+    expect(b.stats().drops.expired).toBe(1);
+    expect(b.stats().reassemblyBytes).toBe(0);
+    // The rest of the expired message arriving later does not resurrect it.
+    for (const index of [1, 2, 3]) b.receive(fragmentFrame(4 + index, second, index, 4, 0));
+    expect(link.atB).toHaveLength(0);
+  });
+
+  it('shares a reassembly budget across endpoints', () => {
+    const budget = new ReassemblyBudget(8000);
+    const options = { budget, onDatagram: () => {}, now: () => Date.now() };
+    const one = new ReliableEndpoint({ ...options, token: TOKEN_A });
+    const two = new ReliableEndpoint({ ...options, token: TOKEN_B });
+    one.receive(fragmentFrame(0, pattern(5000, 1), 0, 2, 0));
+    expect(budget.usedBytes).toBe(5064);
+    two.receive(fragmentFrame(0, pattern(5000, 2), 0, 2, 0));
+    expect(two.stats().drops.reassemblyOverflow).toBe(1);
+    expect(budget.usedBytes).toBe(5064);
+    one.close();
+    two.close();
+  });
+
+  it('rejects corrupted datagrams by checksum and counts them', () => {
+    link = new Link(5);
+    link.filter = (d, from) => {
+      if (from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && link!.b.stats().drops.badChecksum === 0) {
+        const corrupt = Buffer.from(d);
+        corrupt[corrupt.length - 1]! ^= 0x40;
+        link!.b.receive(corrupt.subarray(8));
+        return false;
+      }
+      return true;
+    };
+    link.a.send(Buffer.from('intact'), { reliable: true });
+    runUntil(() => link!.atB.length === 1, 5000);
+    expect(link.atB[0]!.payload.toString()).toBe('intact');
+    expect(link.b.stats().drops.badChecksum).toBe(1);
+  });
+
+  it('keeps delivering on one channel while another waits for a retransmission', () => {
+    link = new Link(5, { minRtoMs: 500 });
+    link.a.send(Buffer.from('warm up'), { reliable: true, channel: 1 });
+    runUntil(() => link!.a.stats().messagesInFlight === 0);
+    let blockChannel1 = true;
+    link.filter = (d, from) =>
+      !(blockChannel1 && from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE && f.channel === 1));
+    link.a.send(Buffer.from('stuck'), { reliable: true, channel: 1 });
+    vi.advanceTimersByTime(1);
+    const sent = Date.now();
+    for (let i = 0; i < 5; i++) {
+      link.a.send(Buffer.from(`free ${i}`), { reliable: true, channel: 2 });
+      vi.advanceTimersByTime(3);
+    }
+    runUntil(() => link!.atB.filter((m) => m.channel === 2).length === 5);
+    expect(Date.now() - sent).toBeLessThan(100);
+    expect(link.atB.some((m) => m.payload.toString() === 'stuck')).toBe(false);
+    blockChannel1 = false;
+    runUntil(() => link!.atB.some((m) => m.payload.toString() === 'stuck'));
+  });
+
+  it('hands frames of other types back to its owner', () => {
+    link = new Link(5);
+    const frames: Array<[number, string]> = [];
+    link.b.on('frame', (type, _flags, _channel, _sequence, payload) => frames.push([type, payload.toString()]));
+    const ping = new FrameEncoder().encodeToBuffer([
+      { type: FrameType.PING, payload: Buffer.from('ping') },
+      { type: FrameType.MESSAGE, payload: Buffer.from('between') },
+      { type: FrameType.CLOSE, payload: Buffer.from('bye') },
+    ]);
+    link.b.receive(ping);
+    expect(frames).toEqual([
+      [FrameType.PING, 'ping'],
+      [FrameType.CLOSE, 'bye'],
+    ]);
+    expect(link.atB.map((m) => m.payload.toString())).toEqual(['between']);
+    expect(link.b.stats().framesDelivered).toBe(2);
+  });
+
+  it('counts datagrams and bytes on both sides', () => {
+    link = new Link(5);
+    for (let i = 0; i < 30; i++) link.a.send(pattern(500, i), { reliable: i % 2 === 0 });
+    runUntil(() => link!.atB.length === 30 && link!.a.stats().messagesInFlight === 0);
+    vi.advanceTimersByTime(100);
+    const a = link.a.stats();
+    const b = link.b.stats();
+    expect(a.messagesSent).toBe(30);
+    expect(b.messagesDelivered).toBe(30);
+    expect(b.datagramsReceived).toBe(a.datagramsSent);
+    expect(b.bytesReceived).toBe(a.bytesSent);
+    expect(a.datagramsReceived).toBe(b.datagramsSent);
+    expect(a.retransmissions).toBe(0);
+    expect(a.congestionWindow).toBeGreaterThan(0);
+  });
+
+  it('validates its options, naming the option and the range', () => {
+    const base = { token: TOKEN_A, onDatagram: () => {} };
+    expect(() => new ReliableEndpoint({ ...base, mtu: 100 })).toThrow(/mtu must be an integer from 128 to 65507/);
+    expect(() => new ReliableEndpoint({ ...base, window: 0 })).toThrow(/window/);
+    expect(() => new ReliableEndpoint({ ...base, minRtoMs: 500, maxRtoMs: 100 })).toThrow(/maxRtoMs must be an integer from 500/);
+    expect(() => new ReliableEndpoint({ ...base, overflow: 'later' as never })).toThrow(/overflow must be one of/);
+    expect(() => new ReliableEndpoint({ ...base, token: Buffer.alloc(4) })).toThrow(/token/);
+    const endpoint = new ReliableEndpoint(base);
+    expect(() => endpoint.send(Buffer.alloc(1), { channel: 256 })).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_ARGUMENT' }));
+    endpoint.close();
+  });
+});

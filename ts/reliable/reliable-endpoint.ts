@@ -1,0 +1,502 @@
+/**
+ * Reliable UDP for one peer: a typed wrapper over the native sans-IO state machine
+ * (native/core/reliable/endpoint.h). It owns no socket. Its owner feeds it the datagrams that
+ * arrive for this peer (with the 8-byte session token checked and removed) and gets the
+ * datagrams to send (token included) through `onDatagram`; the wrapper keeps the clock, one
+ * timer, and the batching: everything sent in one event-loop turn leaves at the end of the turn
+ * (or after `batchDelayMs`), small messages coalesced and acknowledgements riding along.
+ *
+ * ```ts
+ * const endpoint = new ReliableEndpoint({ token, onDatagram: (d) => socket.send(d, port, host) });
+ * socket.on('message', (d) => { if (hasToken(d)) endpoint.receive(d.subarray(8)); });
+ * endpoint.on('message', (payload, channel, mode) => handle(payload));
+ * if (!endpoint.send(bytes, { reliable: true, channel: 2 })) await once(endpoint, 'drain');
+ * ```
+ */
+import { EventEmitter } from 'node:events';
+import { native, type NativeReassemblyBudget, type NativeReliableEndpoint } from '../native/addon.js';
+import { HybridwireError, OptionError } from '../errors.js';
+import { checkInteger } from '../options.js';
+
+/** How a message travels: see {@link ReliableEndpoint.send}. */
+export const DeliveryMode = {
+  UNRELIABLE: 0,
+  RELIABLE_ORDERED: 1,
+  RELIABLE_UNORDERED: 2,
+} as const;
+export type DeliveryModeValue = (typeof DeliveryMode)[keyof typeof DeliveryMode];
+
+/**
+ * What send() does with a message when the window and send buffer are full:
+ * - `'wait'` keeps it (in order, up to another `sendBufferBytes`) and sends it when room returns;
+ * - `'drop-oldest-unreliable'` drops queued unreliable messages, oldest first, to make room; an
+ *   unreliable message that still does not fit is dropped, a reliable one waits;
+ * - `'error'` throws `HW_ERR_SEND_QUEUE_FULL`.
+ * In every case send() returns false and 'drain' follows once there is room.
+ */
+export type OverflowPolicy = 'wait' | 'drop-oldest-unreliable' | 'error';
+
+export interface ReliableEndpointOptions {
+  /** The 8-byte session token written at the start of every datagram. */
+  token: Uint8Array;
+  /** Called with each datagram to send, token included. The buffer is never reused. */
+  onDatagram: (datagram: Buffer) => void;
+  /** Bytes per datagram, token and frame headers included. Default 1200. */
+  mtu?: number;
+  /** Reliable messages in flight at once: 1 is step-by-step mode, N burst mode. Default 1024. */
+  window?: number;
+  /** Bytes of queued and unacknowledged messages kept for retransmission. Default 4 MiB. */
+  sendBufferBytes?: number;
+  /**
+   * Bytes this endpoint buffers for its peer (partial and out-of-order messages), and lets its
+   * peer buffer for it: both ends must agree. Default 4 MiB.
+   */
+  reassemblyBytes?: number;
+  /** Unreliable partial messages are dropped after this long. Default 5000. */
+  reassemblyTimeoutMs?: number;
+  /** Longest an acknowledgement is held back to ride on other traffic. Default 10. */
+  maxAckDelayMs?: number;
+  /** Bounds of the retransmission timeout. Defaults 100 and 60000. */
+  minRtoMs?: number;
+  maxRtoMs?: number;
+  /** How long sends are batched: 0 sends at the end of the current event-loop turn. Default 0. */
+  batchDelayMs?: number;
+  /** Default overflow policy of send(). Default 'wait'. */
+  overflow?: OverflowPolicy;
+  /** A reassembly budget shared with other endpoints, bounding their total. */
+  budget?: ReassemblyBudget;
+  /** The clock, in milliseconds. Default `performance.now`. */
+  now?: () => number;
+}
+
+export interface ReliableSendOptions {
+  /** Retransmit until acknowledged. Default false (fire and forget). */
+  reliable?: boolean;
+  /** Reliable only: false delivers on arrival instead of in order. Default true. */
+  ordered?: boolean;
+  /** The ordering domain (and a label for unreliable messages), 0..255. Default 0. */
+  channel?: number;
+  /** Frame flag bits that describe the payload (compressed 0x01, encrypted 0x02, ...). Default 0. */
+  flags?: number;
+  overflow?: OverflowPolicy;
+}
+
+export interface ReliableStats {
+  /** Smoothed round-trip time, its variation, the minimum seen, and the retransmission timeout. */
+  rttMs: number;
+  rttVarianceMs: number;
+  minRttMs: number;
+  rtoMs: number;
+  /** Congestion window and what is in flight against it, in bytes. */
+  congestionWindow: number;
+  bytesInFlight: number;
+  messagesInFlight: number;
+  window: number;
+  sendBufferBytes: number;
+  reassemblyBytes: number;
+  datagramsSent: number;
+  bytesSent: number;
+  datagramsReceived: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesDelivered: number;
+  framesDelivered: number;
+  retransmissions: number;
+  /** Frames declared lost by acknowledgements of later ones (fast retransmit). */
+  lost: number;
+  /** Retransmission timer expiries. */
+  timeouts: number;
+  drops: {
+    badChecksum: number;
+    malformed: number;
+    duplicate: number;
+    stale: number;
+    windowOverflow: number;
+    reassemblyOverflow: number;
+    expired: number;
+    /** Unreliable messages dropped by the 'drop-oldest-unreliable' policy. */
+    sendBuffer: number;
+  };
+}
+
+interface ReliableEndpointEvents {
+  /** A message. Its payload is a view into the received datagram when it came whole in one. */
+  message: [payload: Buffer, channel: number, mode: DeliveryModeValue, flags: number];
+  /** A frame of a type the reliable layer does not own (session frames), in arrival order. */
+  frame: [type: number, flags: number, channel: number, sequence: number, payload: Buffer];
+  drain: [];
+}
+
+/** A reassembly memory budget shared by many endpoints (a server's total). */
+export class ReassemblyBudget {
+  /** @internal */
+  readonly handle: NativeReassemblyBudget;
+
+  constructor(bytes: number) {
+    this.handle = new native.ReassemblyBudget(checkInteger('bytes', bytes, 0, Number.MAX_SAFE_INTEGER));
+  }
+
+  get usedBytes(): number {
+    return this.handle.used();
+  }
+}
+
+const SEND_OK = 0;
+const SEND_WOULD_BLOCK = 1;
+const SEND_TOO_LARGE = 2;
+
+const ROW_WIDTH = 7;
+const KIND_IN_DATAGRAM = 0;
+const KIND_IN_OUTPUT = 1;
+const KIND_FRAME = 2;
+const INITIAL_ROWS = 256;
+const INITIAL_OUTPUT = 64 * 1024;
+const FLUSH_DATAGRAMS = 64;
+const STAT_COUNT = 27;
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
+const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
+
+interface Waiting {
+  payload: Uint8Array;
+  mode: number;
+  channel: number;
+  flags: number;
+}
+
+function checkPolicy(name: string, value: unknown): OverflowPolicy {
+  if (!OVERFLOW_POLICIES.includes(value as OverflowPolicy)) {
+    throw new OptionError(`option ${name} must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${String(value)}`);
+  }
+  return value as OverflowPolicy;
+}
+
+export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
+  readonly mtu: number;
+  readonly window: number;
+  readonly sendBufferBytes: number;
+  readonly batchDelayMs: number;
+  readonly overflow: OverflowPolicy;
+
+  private readonly handle: NativeReliableEndpoint;
+  private readonly onDatagram: (datagram: Buffer) => void;
+  private readonly clock: () => number;
+  private output = Buffer.allocUnsafe(INITIAL_OUTPUT);
+  private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
+  private readonly state = new Uint32Array(2);
+  private slab: Buffer;
+  private slabPosition = 0;
+  private readonly lengths = new Uint32Array(FLUSH_DATAGRAMS);
+  private readonly statValues = new Float64Array(STAT_COUNT);
+  private waiting: Array<Waiting | undefined> = [];
+  private waitingHead = 0;
+  private waitingBytes = 0;
+  private droppedUnreliable = 0;
+  private needDrain = false;
+  private flushScheduled = false;
+  private readonly flushLater = (): void => this.flush();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = -1;
+  private readonly onTimer = (): void => this.fire();
+  private receiving = false;
+  private readonly backlog: Uint8Array[] = [];
+  private closed = false;
+
+  constructor(options: ReliableEndpointOptions) {
+    super();
+    const token = options.token;
+    if (!(token instanceof Uint8Array) || token.length !== 8) {
+      throw new OptionError(`option token must be a Uint8Array of 8 bytes, got ${String(token)}`);
+    }
+    if (typeof options.onDatagram !== 'function') {
+      throw new OptionError('option onDatagram must be a function');
+    }
+    this.mtu = checkInteger('mtu', options.mtu ?? 1200, 128, 65507);
+    this.window = checkInteger('window', options.window ?? 1024, 1, 65536);
+    this.sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
+    const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
+    const reassemblyTimeoutMs = checkInteger('reassemblyTimeoutMs', options.reassemblyTimeoutMs ?? 5000, 1, 3_600_000);
+    const maxAckDelayMs = checkInteger('maxAckDelayMs', options.maxAckDelayMs ?? 10, 0, 1000);
+    const minRtoMs = checkInteger('minRtoMs', options.minRtoMs ?? 100, 1, 60_000);
+    const maxRtoMs = checkInteger('maxRtoMs', options.maxRtoMs ?? 60_000, minRtoMs, 3_600_000);
+    this.batchDelayMs = checkInteger('batchDelayMs', options.batchDelayMs ?? 0, 0, 1000);
+    this.overflow = checkPolicy('overflow', options.overflow ?? 'wait');
+    if (options.budget !== undefined && !(options.budget instanceof ReassemblyBudget)) {
+      throw new OptionError('option budget must be a ReassemblyBudget');
+    }
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      throw new OptionError('option now must be a function returning milliseconds');
+    }
+    this.onDatagram = options.onDatagram;
+    this.clock = options.now ?? (() => performance.now());
+    const values = new Float64Array([
+      this.mtu,
+      this.window,
+      this.sendBufferBytes,
+      reassemblyBytes,
+      reassemblyTimeoutMs * 1000,
+      maxAckDelayMs * 1000,
+      minRtoMs * 1000,
+      maxRtoMs * 1000,
+    ]);
+    this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
+    this.handle.setOutputs(this.output, this.rows, this.state);
+    this.slab = Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS);
+  }
+
+  /**
+   * Queues a message: unreliable by default; `reliable: true` retransmits it until acknowledged,
+   * delivered in order on its channel unless `ordered: false`. A loss on one channel never holds
+   * back another. Returns false when the window and send buffer are full (the message is then
+   * handled by the overflow policy) and 'drain' follows when there is room again. Throws
+   * HW_ERR_FRAME_TOO_LARGE for a message that could never fit the buffers.
+   */
+  send(payload: Uint8Array, options?: ReliableSendOptions): boolean {
+    if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the endpoint is closed');
+    let mode: number = DeliveryMode.UNRELIABLE;
+    let channel = 0;
+    let flags = 0;
+    let policy = this.overflow;
+    if (options !== undefined) {
+      if (options.reliable === true) {
+        mode = options.ordered === false ? DeliveryMode.RELIABLE_UNORDERED : DeliveryMode.RELIABLE_ORDERED;
+      }
+      if (options.channel !== undefined) channel = options.channel;
+      if (options.flags !== undefined) flags = options.flags;
+      if (options.overflow !== undefined) policy = checkPolicy('overflow', options.overflow);
+      if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
+        throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `channel must be an integer from 0 to 255, got ${String(channel)}`);
+      }
+      if (!Number.isInteger(flags) || (flags & ~PASS_THROUGH_FLAGS) !== 0) {
+        throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `flags may only carry payload flags (0x${PASS_THROUGH_FLAGS.toString(16)}), got ${String(flags)}`);
+      }
+    }
+    // Behind waiting messages, a message waits too, so that order is kept.
+    const status =
+      this.waitingHead < this.waiting.length ? SEND_WOULD_BLOCK : this.handle.send(payload, mode, channel, flags);
+    if (status === SEND_OK) {
+      this.scheduleFlush();
+      return true;
+    }
+    if (status === SEND_TOO_LARGE) {
+      throw new HybridwireError(
+        'HW_ERR_FRAME_TOO_LARGE',
+        `a ${payload.length}-byte message exceeds what the send buffer (${this.sendBufferBytes} bytes) ` +
+          'or the peer\'s reassembly budget can hold',
+      );
+    }
+    if (status !== SEND_WOULD_BLOCK) {
+      throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'invalid message mode, channel or flags');
+    }
+    this.needDrain = true;
+    if (policy === 'error') {
+      throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `the send buffer (${this.sendBufferBytes} bytes) and window are full`);
+    }
+    if (policy === 'drop-oldest-unreliable' && this.waitingHead === this.waiting.length) {
+      this.handle.dropOldestUnreliable(payload.length);
+      if (this.handle.send(payload, mode, channel, flags) === SEND_OK) {
+        this.scheduleFlush();
+        return false;
+      }
+      if (mode === DeliveryMode.UNRELIABLE) {
+        this.droppedUnreliable++;
+        return false;
+      }
+    }
+    if (this.waitingBytes + payload.length > this.sendBufferBytes) {
+      throw new HybridwireError(
+        'HW_ERR_SEND_QUEUE_FULL',
+        `more than sendBufferBytes (${this.sendBufferBytes}) are waiting for room; wait for 'drain'`,
+      );
+    }
+    this.waiting.push({ payload, mode, channel, flags });
+    this.waitingBytes += payload.length;
+    return false;
+  }
+
+  /** Feeds a datagram that arrived for this peer, its 8-byte token checked and removed. */
+  receive(datagram: Uint8Array): void {
+    if (this.closed) return;
+    if (this.receiving) {
+      // A handler fed another datagram from inside an event: take it once this one is done.
+      this.backlog.push(datagram);
+      return;
+    }
+    this.receiving = true;
+    try {
+      const now = this.nowUs();
+      this.deliver(datagram, this.handle.receive(datagram, now));
+      while (this.state[0]! > 0) this.takePending();
+      while (this.backlog.length > 0) {
+        const next = this.backlog.shift()!;
+        this.deliver(next, this.handle.receive(next, this.nowUs()));
+        while (this.state[0]! > 0) this.takePending();
+      }
+    } finally {
+      this.receiving = false;
+    }
+    this.pump();
+    this.scheduleFlush();
+  }
+
+  /** Sends every datagram due now. Called by itself at the end of the turn; public for owners that want it sooner. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const now = this.nowUs();
+    for (;;) {
+      if (this.slab.length - this.slabPosition < this.mtu) {
+        // Datagrams handed out are never written again: a socket may still hold them.
+        this.slab = Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS);
+        this.slabPosition = 0;
+      }
+      const count = this.handle.flush(now, this.slab, this.slabPosition, this.lengths);
+      for (let i = 0; i < count; i++) {
+        const length = this.lengths[i]!;
+        const datagram = this.slab.subarray(this.slabPosition, this.slabPosition + length);
+        this.slabPosition += length;
+        this.onDatagram(datagram);
+      }
+      if (count === 0 || (count < this.lengths.length && this.slab.length - this.slabPosition >= this.mtu)) break;
+    }
+    this.pump();
+    this.arm();
+  }
+
+  stats(): ReliableStats {
+    const v = this.statValues;
+    this.handle.stats(v);
+    return {
+      rttMs: v[0]! / 1000,
+      rttVarianceMs: v[1]! / 1000,
+      minRttMs: v[2]! / 1000,
+      rtoMs: v[3]! / 1000,
+      congestionWindow: v[4]!,
+      bytesInFlight: v[5]!,
+      messagesInFlight: v[6]!,
+      window: this.window,
+      sendBufferBytes: v[7]! + this.waitingBytes,
+      reassemblyBytes: v[8]!,
+      datagramsSent: v[9]!,
+      bytesSent: v[10]!,
+      datagramsReceived: v[11]!,
+      bytesReceived: v[12]!,
+      messagesSent: v[13]!,
+      messagesDelivered: v[14]!,
+      framesDelivered: v[15]!,
+      retransmissions: v[16]!,
+      lost: v[17]!,
+      timeouts: v[18]!,
+      drops: {
+        badChecksum: v[19]!,
+        malformed: v[20]!,
+        duplicate: v[21]!,
+        stale: v[22]!,
+        windowOverflow: v[23]!,
+        reassemblyOverflow: v[24]!,
+        expired: v[25]!,
+        sendBuffer: v[26]! + this.droppedUnreliable,
+      },
+    };
+  }
+
+  /** Stops the timer and drops what is queued; later sends throw, later datagrams are ignored. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waiting = [];
+    this.waitingHead = 0;
+    this.waitingBytes = 0;
+  }
+
+  private nowUs(): number {
+    return Math.round(this.clock() * 1000);
+  }
+
+  private deliver(datagram: Uint8Array, count: number): void {
+    const rows = this.rows;
+    const output = this.output;
+    for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
+      const kind = rows[base]!;
+      const offset = rows[base + 1]!;
+      const end = offset + rows[base + 2]!;
+      // Bytes in the datagram are handed out as views; bytes in the reused output buffer are copied.
+      const payload =
+        kind === KIND_IN_DATAGRAM || kind === KIND_FRAME
+          ? Buffer.from(datagram.buffer, datagram.byteOffset + offset, end - offset)
+          : Buffer.from(output.subarray(offset, end));
+      if (kind <= KIND_IN_OUTPUT) {
+        this.emit('message', payload, rows[base + 3]!, rows[base + 4]! as DeliveryModeValue, rows[base + 5]!);
+      } else {
+        this.emit('frame', rows[base + 4]!, rows[base + 5]!, rows[base + 3]!, rows[base + 6]!, payload);
+      }
+    }
+  }
+
+  private takePending(): void {
+    const needed = this.state[1]!;
+    if (needed > this.output.length) {
+      this.output = Buffer.allocUnsafe(Math.max(needed, this.output.length * 2));
+      this.handle.setOutputs(this.output, this.rows, this.state);
+    }
+    this.deliver(this.output, this.handle.takePending());
+  }
+
+  /** Moves waiting messages into the native send buffer as room allows; emits 'drain'. */
+  private pump(): void {
+    let moved = false;
+    while (this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead]!;
+      if (this.handle.send(next.payload, next.mode, next.channel, next.flags) !== SEND_OK) break;
+      this.waiting[this.waitingHead++] = undefined;
+      this.waitingBytes -= next.payload.length;
+      moved = true;
+    }
+    if (this.waitingHead === this.waiting.length && this.waitingHead > 0) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    }
+    if (moved) this.scheduleFlush();
+    // Hysteresis: 'drain' once half the send buffer is free, not at the first free byte.
+    if (this.needDrain && this.waitingHead === this.waiting.length && this.handle.hasRoom(this.sendBufferBytes / 2)) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    if (this.batchDelayMs === 0) {
+      setImmediate(this.flushLater);
+    } else {
+      setTimeout(this.flushLater, this.batchDelayMs);
+    }
+  }
+
+  /** Keeps the one timer pointed at the native next deadline. */
+  private arm(): void {
+    const deadline = this.handle.nextDeadline();
+    if (deadline < 0) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerDue = -1;
+      return;
+    }
+    if (this.timer !== undefined && this.timerDue <= deadline) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDue = deadline;
+    const delay = Math.max(0, Math.ceil((deadline - this.nowUs()) / 1000));
+    this.timer = setTimeout(this.onTimer, delay);
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerDue = -1;
+    if (this.closed) return;
+    this.handle.onTimeout(this.nowUs());
+    this.flush();
+  }
+}
