@@ -16,6 +16,7 @@ import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { RequestTable } from './requests.js';
 import {
+  Encoding,
   MessageKind,
   INLINE_TYPE,
   MAX_ALIASES,
@@ -100,6 +101,13 @@ interface ConnectionEvents {
   pong: [rttMs: number];
 }
 
+interface AliasHandler {
+  handler: Handler;
+  type: string;
+  /** Declared a third parameter: gets a MessageInfo object (allocated only for such handlers). */
+  wantsInfo: boolean;
+}
+
 /** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
 interface HeldBatch {
   buffers: Buffer[];
@@ -157,7 +165,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly confirmedAliases = new Set<number>();
   private nextAlias = 1;
   private readonly inAliases: Array<string | undefined> = [];
-  private readonly aliasHandlers: Array<Handler | null | undefined> = [];
+  private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
   private handlersVersion = -1;
   private readonly prefix = Buffer.allocUnsafe(8 + 1 + 255);
   private readonly header = newMessageHeader();
@@ -620,6 +628,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private receiveMessage(source: Buffer, start: number, end: number, transport: Transport): void {
+    // Fast path: a plain binary message of a known alias to a handler that takes no info.
+    if (end - start >= 4 && source[start + 3] === MessageKind.MESSAGE && source[start + 2] === Encoding.BINARY) {
+      const alias = source[start]! | (source[start + 1]! << 8);
+      const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
+      if (entry != null && !entry.wantsInfo) {
+        let result: unknown;
+        try {
+          result = entry.handler(new Uint8Array(source.buffer, source.byteOffset + start + 4, end - start - 4), this.context, undefined as never);
+        } catch (error) {
+          this.handlerFailed(undefined, entry.type, error);
+          return;
+        }
+        if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+          this.awaitHandler(result as Promise<unknown>, undefined, entry.type);
+        }
+        return;
+      }
+    }
+    this.receiveGeneral(source, start, end, transport);
+  }
+
+  private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport): void {
     const header = readMessageHeader(source, start, end, this.header);
     const kind = header.kind;
     if (kind === MessageKind.RESPONSE) {
@@ -638,7 +668,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
     const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
     const value = decodeBody(source, end, header);
-    const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : this.handlerForAlias(alias, type);
+    const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : this.handlerForAlias(alias, type)?.handler;
     if (handler === undefined) {
       if (requestId !== undefined) {
         this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`));
@@ -662,17 +692,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** Handlers cached per incoming alias, dropped whenever the router's handlers change. */
-  private handlerForAlias(alias: number, type: string): Handler | undefined {
+  private handlerForAlias(alias: number, type: string): AliasHandler | undefined {
     if (this.handlersVersion !== this.router.version) {
       this.handlersVersion = this.router.version;
       this.aliasHandlers.length = 0;
     }
-    let handler = this.aliasHandlers[alias];
-    if (handler === undefined) {
-      handler = this.router.handlerFor(type) ?? null;
-      this.aliasHandlers[alias] = handler;
+    let entry = this.aliasHandlers[alias];
+    if (entry === undefined) {
+      const handler = this.router.handlerFor(type);
+      entry = handler === undefined ? null : { handler, type, wantsInfo: handler.length > 2 };
+      this.aliasHandlers[alias] = entry;
     }
-    return handler ?? undefined;
+    return entry ?? undefined;
   }
 
   private awaitHandler(result: Promise<unknown>, requestId: number | undefined, type: string): void {
