@@ -131,4 +131,24 @@ describe('docs/PROTOCOL.md test vectors', () => {
     );
     expect(hex(encode({ type: FrameType.MESSAGE, payload: Buffer.from('hello') }))).toBe('010400000000000005000000' + '5f0affb6' + '68656c6c6f');
   });
+
+  it('encodes the BATCH example of section 5', () => {
+    const encoder = new FrameEncoder();
+    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, 4, 100);
+    expect(encoder.batchWord(1, Buffer.from([0xaa]))).toBe(true);
+    expect(encoder.batchWord(1, Buffer.from([0xbb, 0xbb]))).toBe(true);
+    encoder.endBatch();
+    expect(Buffer.concat(encoder.flush()).toString('hex')).toBe('010410000400000013000000' + '50182950' + '0500000001000000aa' + '0600000001000000bbbb');
+  });
+
+  it('refuses a batch entry that does not fit, leaving the batch intact', () => {
+    const encoder = new FrameEncoder();
+    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, 0, 20);
+    expect(encoder.batchWord(1, Buffer.alloc(8))).toBe(true);
+    expect(encoder.batchWord(1, Buffer.alloc(8))).toBe(false);
+    encoder.endBatch();
+    const decoder = new FrameDecoder();
+    expect(decoder.push(Buffer.concat(encoder.flush()))).toBe(1);
+    expect(decoder.payloadLength(0)).toBe(16);
+  });
 });
