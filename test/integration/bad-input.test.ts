@@ -129,6 +129,23 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     await expect(connect({ tcpPort, udpPort: false })).rejects.toMatchObject({ code: 'HW_ERR_VERSION_MISMATCH', message: expect.stringMatching(/2\.0\.0/) });
   });
 
+  it('a peer that goes silent is declared dead after heartbeatTimeoutMs and cleaned up', async () => {
+    const { server, tcpPort, bystander } = await setup({ heartbeatIntervalMs: 20, heartbeatTimeoutMs: 150 });
+    const silent = await rawPeer(tcpPort);
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    await silent.handshake();
+    const [peer] = await connected;
+    expect(server.peers.has(peer.id)).toBe(true);
+    // The raw peer never answers PINGs nor sends anything.
+    const [gone, error] = await nextEvent<[Peer, Error]>(server, 'disconnect', 5000);
+    expect(gone).toBe(peer);
+    expect((error as { code?: string }).code).toBe('HW_ERR_HEARTBEAT_TIMEOUT');
+    expect(server.peers.has(peer.id)).toBe(false);
+    expect(silent.frames.some((frame) => frame.type === FrameType.PING)).toBe(true);
+    await silent.waitClosed();
+    await stillServed(bystander);
+  });
+
   it('a connection that never completes the handshake is closed after handshakeTimeoutMs', async () => {
     const { tcpPort, bystander } = await setup({ handshakeTimeoutMs: 100 });
     const silent = await rawPeer(tcpPort);

@@ -323,6 +323,23 @@ describe('backpressure', () => {
     clearInterval(release);
   });
 
+  it('sendWhenReady() waits for room instead of overrunning maxQueueBytes', async () => {
+    const { server, tcpPort } = await startServer({ udpPort: false });
+    let received = 0;
+    server.handle('blob', () => {
+      received++;
+    });
+    const client = await startClient({ tcpPort, udpPort: false, windowSize: 4, highWaterMark: 32 * 1024, maxQueueBytes: 128 * 1024 });
+    const blob = Buffer.alloc(16 * 1024);
+    let peak = 0;
+    for (let i = 0; i < 200; i++) {
+      await client.sendWhenReady('blob', blob);
+      peak = Math.max(peak, client.queuedBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(128 * 1024);
+    await waitUntil(() => received === 200, 'all 200 messages');
+  });
+
   it('validates options, naming the option and its range', () => {
     expect(() => createServer({ windowSize: 0 })).toThrow(/windowSize.*1/);
     expect(() => createServer({ tcpPort: 70000 })).toThrow(/tcpPort/);

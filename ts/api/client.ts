@@ -132,6 +132,15 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.open().send(type, payload, options);
   }
 
+  /**
+   * Like send(), but waits while the send queue is past its high-water mark: the way to send a
+   * stream of messages without ever hitting maxQueueBytes.
+   */
+  async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
+    await this.open().waitForRoom();
+    this.open().send(type, payload, options);
+  }
+
   /** Sends a request and resolves with the server's reply (a handler's return value). */
   request(type: string, payload?: Payload, options: { timeoutMs?: number; signal?: AbortSignal } & SendOptions = {}): Promise<Payload> {
     try {

@@ -37,6 +37,12 @@ export class Peer extends EventEmitter<PeerEvents> {
     return this.connection.send(type, payload, options);
   }
 
+  /** Like send(), but waits while the send queue is past its high-water mark. */
+  async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
+    await this.connection.waitForRoom();
+    this.connection.send(type, payload, options);
+  }
+
   /** Sends a request and resolves with the client's reply. */
   request(type: string, payload?: Payload, options: { timeoutMs?: number; signal?: AbortSignal } & SendOptions = {}): Promise<Payload> {
     return this.connection.request(type, payload, options.timeoutMs ?? 10_000, options.signal, options);

@@ -234,6 +234,27 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.sendMessage(type, MessageKind.MESSAGE, 0, payload, options);
   }
 
+  /**
+   * Resolves once the send queue is below its high-water mark (at once if it is), so that a
+   * sender can wait instead of overrunning maxQueueBytes. Rejects if the connection closes.
+   */
+  waitForRoom(): Promise<void> {
+    if (this.queuedBytes < this.limits.highWaterMark) return Promise.resolve();
+    this.needDrain = true;
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.off('close', onClose);
+        resolve();
+      };
+      const onClose = (error: Error | undefined) => {
+        this.off('drain', onDrain);
+        reject(new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'connection closed while waiting for room in the send queue', { cause: error }));
+      };
+      this.once('drain', onDrain);
+      this.once('close', onClose);
+    });
+  }
+
   request(type: string, payload: Payload, timeoutMs: number, signal: AbortSignal | undefined, options?: SendOptions): Promise<Payload> {
     this.assertOpen();
     const { id, reply } = this.requests.open(type, timeoutMs, signal);
