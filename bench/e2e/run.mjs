@@ -1,0 +1,144 @@
+// End-to-end benchmarks: hybridwire against a hand-written length-prefixed `net` baseline (one
+// write per message, and coalesced 64 KiB writes), `ws` (bufferutil) and `zeromq` v6 over TCP, and
+// against plain `dgram` over UDP. Server and clients run in separate processes on 127.0.0.1 with
+// port 0; every system is measured once per round, interleaved (A B C A B C ...), with fresh
+// processes each time, and the tables show medians of the rounds, their spread, and the median of
+// the per-round ratios — the machines are shared and noisy, so ratios are what to read.
+//
+//   npx tsc -p tsconfig.build.json             # hybridwire is imported from dist/
+//   node bench/e2e/run.mjs                     # full run (about 10 minutes)
+//   node bench/e2e/run.mjs --quick             # smoke run
+//   node bench/e2e/run.mjs --cases tput-64,rtt-1 --systems net-coalesced,hybridwire --rounds 7
+//   node bench/e2e/run.mjs --json > results.json
+import { parseArgs } from 'node:util';
+import { caseNamed, cases } from './cases.mjs';
+import { describe, machine } from './machine.mjs';
+import { measures } from './measure.mjs';
+import { formatCase, formatClients, summarize } from './report.mjs';
+import { systemInfo, systems } from './systems/index.mjs';
+import { loadHybridwire } from './systems/hybridwire.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    cases: { type: 'string' },
+    systems: { type: 'string' },
+    rounds: { type: 'string' },
+    'measure-ms': { type: 'string' },
+    'warmup-ms': { type: 'string' },
+    'client-processes': { type: 'string', default: '2' },
+    host: { type: 'string', default: '127.0.0.1' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(`usage: node bench/e2e/run.mjs [--quick] [--json] [--cases a,b] [--systems x,y] [--rounds N]
+                              [--measure-ms MS] [--warmup-ms MS] [--client-processes N] [--host 127.0.0.1|::1]
+cases:   ${cases.map((c) => c.name).join(', ')} (or all; --quick alone runs ${'tput-64, rtt-1, udp-64'})
+systems: ${systems.map((s) => s.name).join(', ')}`);
+  process.exit(0);
+}
+if (args.host !== '127.0.0.1' && args.host !== '::1') {
+  console.error('--host must be 127.0.0.1 or ::1: these benchmarks only send traffic over loopback');
+  process.exit(2);
+}
+
+const list = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
+const number = (value, fallback) => (value === undefined ? fallback : Number(value));
+const settings = {
+  host: args.host,
+  rounds: number(args.rounds, args.quick ? 1 : 5),
+  measureMs: number(args['measure-ms'], args.quick ? 150 : 1500),
+  warmupMs: number(args['warmup-ms'], args.quick ? 50 : 300),
+  rttCount: args.quick ? 2_000 : 200_000,
+  rttWarmupCount: args.quick ? 200 : 2_000,
+  clientProcesses: number(args['client-processes'], 2),
+};
+for (const [name, value] of Object.entries(settings)) {
+  if (typeof value === 'number' && !(Number.isInteger(value) && value > 0)) {
+    console.error(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a positive integer`);
+    process.exit(2);
+  }
+}
+
+// A quick run is a smoke test of every system, not a measurement: one case of each kind.
+const QUICK_CASES = ['tput-64', 'rtt-1', 'udp-64'];
+const selectedCases = args.cases && args.cases !== 'all' ? list(args.cases).map(caseNamed) : args.quick && !args.cases ? QUICK_CASES.map(caseNamed) : cases;
+let selectedSystems = args.systems ? list(args.systems).map((name) => systemInfo(name).name) : systems.map((s) => s.name);
+const notes = [];
+if (selectedSystems.some((name) => name.startsWith('hybridwire'))) {
+  const reason = await loadHybridwire();
+  if (reason) {
+    notes.push(`hybridwire skipped: ${reason} (build it with \`npx tsc -p tsconfig.build.json\`)`);
+    selectedSystems = selectedSystems.filter((name) => !name.startsWith('hybridwire'));
+  }
+}
+const log = (line) => process.stderr.write(`${line}\n`);
+for (const note of notes) log(`note: ${note}`);
+
+const plan = selectedCases.map((benchCase) => ({
+  benchCase,
+  systems: selectedSystems.filter((name) => systemInfo(name).transport === benchCase.transport),
+}));
+const total = plan.reduce((sum, entry) => sum + entry.systems.length, 0) * settings.rounds;
+if (total === 0) {
+  log('nothing to measure: no selected system takes any selected case');
+  process.exit(2);
+}
+
+const measurements = [];
+const started = Date.now();
+const startedOn = machine();
+let done = 0;
+for (let round = 1; round <= settings.rounds; round++) {
+  for (const { benchCase, systems: names } of plan) {
+    // Rotate the order each round so that no system always runs first (or last) after another.
+    const shift = (round - 1) % names.length;
+    const order = [...names.slice(shift), ...names.slice(0, shift)];
+    for (const system of order) {
+      const began = Date.now();
+      const entry = { round, case: benchCase.name, system };
+      try {
+        entry.result = await measures[benchCase.kind](system, benchCase, settings);
+        entry.ok = true;
+      } catch (error) {
+        entry.ok = false;
+        entry.error = String(error?.message ?? error).split('\n')[0];
+      }
+      measurements.push(entry);
+      done++;
+      const shown = entry.ok
+        ? benchCase.kind === 'rtt'
+          ? `p50 ${entry.result.p50Us.toFixed(1)} µs  p99 ${entry.result.p99Us.toFixed(1)} µs`
+          : `${Math.round(entry.result.value).toLocaleString('en-US')} msg/s${benchCase.kind === 'udp' ? `  loss ${entry.result.lossPercent.toFixed(1)}%` : ''}`
+        : `FAILED: ${entry.error}`;
+      log(`[${done}/${total}] round ${round} ${benchCase.name} ${system}: ${shown} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
+    }
+  }
+}
+
+const summary = plan.map(({ benchCase, systems: names }) => ({ case: benchCase, rows: summarize(benchCase, names, measurements) }));
+const meta = {
+  ...startedOn,
+  command: `node bench/e2e/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  settings,
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  notes,
+};
+
+if (args.json) {
+  process.stdout.write(`${JSON.stringify({ meta, summary, measurements }, null, 2)}\n`);
+} else {
+  const out = [
+    describe(meta),
+    `command: ${meta.command}; ${settings.rounds} round(s), ${settings.measureMs} ms per measurement, ${meta.durationSeconds} s in all`,
+    'Medians of the rounds; ratios are medians of the per-round ratios (higher is better for msg/s, lower for latency).',
+    ...notes.map((note) => `note: ${note}`),
+    '',
+    ...summary.map(({ case: benchCase, rows }) => formatCase(benchCase, rows, settings.rounds)),
+    formatClients(summary),
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}

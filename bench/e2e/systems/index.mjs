@@ -1,0 +1,32 @@
+// Every system the runner can measure. TCP systems take the throughput, round-trip and
+// concurrent-client cases; UDP systems take the UDP cases. Each child process loads only the
+// module of the system it runs.
+export const systems = [
+  { name: 'net-write', transport: 'tcp', module: './net.mjs', export: 'netWrite' },
+  { name: 'net-coalesced', transport: 'tcp', module: './net.mjs', export: 'netCoalesced' },
+  { name: 'ws', transport: 'tcp', module: './ws.mjs', export: 'ws' },
+  { name: 'zeromq', transport: 'tcp', module: './zeromq.mjs', export: 'zeromq' },
+  { name: 'hybridwire', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' },
+  { name: 'dgram', transport: 'udp', module: './dgram.mjs', export: 'dgramPlain' },
+  { name: 'dgram-coalesced', transport: 'udp', module: './dgram.mjs', export: 'dgramCoalesced' },
+  { name: 'hybridwire-udp', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdp' },
+  { name: 'hybridwire-udp-reliable', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable' },
+];
+
+export function systemInfo(name) {
+  const info = systems.find((candidate) => candidate.name === name);
+  if (!info) throw new Error(`unknown system '${name}' (known: ${systems.map((s) => s.name).join(', ')})`);
+  return info;
+}
+
+/** Imports a system's adapter; rejects with the reason when it cannot run here. */
+export async function loadSystem(name) {
+  const info = systemInfo(name);
+  const module = await import(info.module);
+  const system = module[info.export];
+  if (system.available) {
+    const reason = await system.available();
+    if (reason) throw new Error(reason);
+  }
+  return system;
+}
