@@ -196,7 +196,13 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private readonly flushLater = (): void => this.flush();
   private timer: NodeJS.Timeout | undefined;
   private timerDue = -1;
-  private readonly onTimer = (): void => this.fire();
+  // Node runs timers before it reads the sockets: a deadline met during a long turn would be
+  // judged before the acknowledgements already waiting are seen. So the timer only schedules
+  // the work for after this turn's I/O.
+  private readonly onTimer = (): void => {
+    setImmediate(this.onDeadline);
+  };
+  private readonly onDeadline = (): void => this.fire();
   private receiving = false;
   private readonly backlog: Uint8Array[] = [];
   private closed = false;

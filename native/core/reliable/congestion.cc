@@ -22,8 +22,10 @@ void Congestion::remove(uint64_t bytes) {
   bytes_in_flight_ = bytes > bytes_in_flight_ ? 0 : bytes_in_flight_ - bytes;
 }
 
-void Congestion::on_acked(uint64_t bytes, uint64_t sent_time) {
+void Congestion::on_acked(uint64_t bytes, uint64_t sent_time, uint64_t now) {
   remove(bytes);
+  round_acked_ += bytes;
+  end_round_after(sent_time, now);
   if (app_limited_) return;
   if (in_recovery_period_ && sent_time <= recovery_start_) return;
   if (window_ < ssthresh_) {
@@ -39,8 +41,25 @@ void Congestion::on_acked(uint64_t bytes, uint64_t sent_time) {
 
 void Congestion::on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now) {
   remove(bytes);
-  // One reduction per round trip: losses of data sent before the reduction are its echo.
-  if (in_recovery_period_ && sent_time <= recovery_start_) return;
+  round_lost_ += bytes;
+  end_round_after(sent_time, now);
+}
+
+void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
+  if (!round_started_) {
+    round_started_ = true;
+    round_start_ = now;
+    return;
+  }
+  if (sent_time < round_start_) return;
+  bool congested = round_lost_ * 100 > kLossThresholdPercent * (round_lost_ + round_acked_);
+  round_acked_ = 0;
+  round_lost_ = 0;
+  round_start_ = now;
+  if (congested) reduce(now);
+}
+
+void Congestion::reduce(uint64_t now) {
   in_recovery_period_ = true;
   recovery_start_ = now;
   ssthresh_ = std::max(window_ / 2, minimum_window_);
@@ -48,14 +67,9 @@ void Congestion::on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now) {
   acked_in_avoidance_ = 0;
 }
 
-void Congestion::on_discarded(uint64_t bytes) { remove(bytes); }
-
 void Congestion::on_persistent_congestion(uint64_t now) {
-  in_recovery_period_ = true;
-  recovery_start_ = now;
-  ssthresh_ = std::max(window_ / 2, minimum_window_);
+  reduce(now);
   window_ = minimum_window_;
-  acked_in_avoidance_ = 0;
 }
 
 }  // namespace hybridwire::reliable

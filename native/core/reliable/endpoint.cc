@@ -13,7 +13,7 @@ class Endpoint::Listener final : public FlightListener {
       : endpoint_(endpoint), space_(space), now_(now) {}
 
   void on_acked(FlightRecord& record, bool was_in_flight) override {
-    if (was_in_flight) endpoint_.congestion_.on_acked(record.bytes, record.sent_time);
+    if (was_in_flight) endpoint_.congestion_.on_acked(record.bytes, record.sent_time, now_);
     OutMessage& message = endpoint_.messages_[record.message];
     if (message.unacked > 0 && --message.unacked == 0 && message.mode == Mode::kReliableUnordered) {
       endpoint_.release_message(record.message);
@@ -629,7 +629,7 @@ void Endpoint::on_ack_frame(const frame::Header& header, const uint8_t* payload,
   Listener listener(*this, space, now);
   if ((header.flags & flag::kReliable) == 0 || source == nullptr ||
       !wire::read_ack(payload, header.length, header.sequence, &ack) ||
-      !source->window.on_ack(ack, now, listener, &outcome)) {
+      !source->window.on_ack(ack, now, rtt_.minimum(), listener, &outcome)) {
     ++stats_.drops_malformed;
     return;
   }

@@ -35,11 +35,12 @@ void ReceiveWindow::on_arrival(uint32_t seq, uint64_t now) {
     has_largest_ = true;
     largest_ = seq;
     largest_time_ = now;
+    largest_reported_ = false;
   }
 }
 
 size_t ReceiveWindow::write_ack(uint8_t* out, size_t capacity, uint8_t channel,
-                                uint8_t header_flags, uint64_t now, bool* complete) const {
+                                uint8_t header_flags, uint64_t now, bool* complete) {
   constexpr size_t kFixed = frame::kHeaderSize + wire::kAckFixedSize;
   *complete = true;
   if (capacity < kFixed) return 0;
@@ -70,9 +71,10 @@ size_t ReceiveWindow::write_ack(uint8_t* out, size_t capacity, uint8_t channel,
     }
   }
   uint32_t delay = wire::kAckDelayOmitted;
-  if (*complete) {
+  if (*complete && !largest_reported_) {
     uint64_t elapsed = now > largest_time_ ? now - largest_time_ : 0;
     delay = elapsed >= wire::kAckDelayOmitted ? wire::kAckDelayOmitted - 1 : static_cast<uint32_t>(elapsed);
+    largest_reported_ = true;
   }
   wire::store32(payload, delay);
   wire::store16(payload + 4, static_cast<uint32_t>(ranges));

@@ -44,8 +44,12 @@ class ReceiveWindow {
   // Writes the ACK frame (header included) for this space into out, with as many ranges as fit in
   // `capacity` (up to wire::kMaxAckRanges). Returns its size, or 0 if not even a range-less ack
   // fits. *complete is false when ranges were left out.
+  //
+  // The ack delay is reported only the first time the largest sequence is acknowledged. Later
+  // acks that repeat it (because an earlier one was lost) say "omitted": the sender would
+  // otherwise take the time since that sequence was sent, possibly long ago, as a round trip.
   size_t write_ack(uint8_t* out, size_t capacity, uint8_t channel, uint8_t header_flags,
-                   uint64_t now, bool* complete) const;
+                   uint64_t now, bool* complete);
 
  private:
   std::unique_ptr<ReceiveSlot[]> slots_;
@@ -53,6 +57,7 @@ class ReceiveWindow {
   bool has_largest_ = false;
   uint32_t largest_ = 0;
   uint64_t largest_time_ = 0;
+  bool largest_reported_ = false;
 };
 
 }  // namespace hybridwire::reliable

@@ -62,12 +62,17 @@ void SendWindow::unlink(FlightRecord& record) {
   record.prev = record.next = FlightRecord::kNoLink;
 }
 
-void SendWindow::acknowledge(FlightRecord& record, FlightListener& listener, AckOutcome* outcome) {
+void SendWindow::acknowledge(FlightRecord& record, uint64_t now, uint64_t min_rtt,
+                             FlightListener& listener, AckOutcome* outcome) {
   if (record.state != FlightState::kInFlight && record.state != FlightState::kLost) return;
   bool was_in_flight = record.state == FlightState::kInFlight;
   if (was_in_flight) unlink(record);
   record.state = FlightState::kAcked;
-  if (!has_largest_acked_ || record.datagram > largest_acked_datagram_) {
+  // A retransmitted sequence acknowledged sooner than a round trip after its latest transmission
+  // was delivered by an earlier one (RFC 8985 §6.2): its datagram number proves nothing about
+  // what was sent before it, so it must not make those look lost.
+  bool ambiguous = record.transmissions > 1 && now - record.sent_time < min_rtt;
+  if (!ambiguous && (!has_largest_acked_ || record.datagram > largest_acked_datagram_)) {
     has_largest_acked_ = true;
     largest_acked_datagram_ = record.datagram;
   }
@@ -75,8 +80,8 @@ void SendWindow::acknowledge(FlightRecord& record, FlightListener& listener, Ack
   listener.on_acked(record, was_in_flight);
 }
 
-bool SendWindow::on_ack(const wire::Ack& ack, uint64_t now, FlightListener& listener,
-                        AckOutcome* outcome) {
+bool SendWindow::on_ack(const wire::Ack& ack, uint64_t now, uint64_t min_rtt,
+                        FlightListener& listener, AckOutcome* outcome) {
   *outcome = AckOutcome();
   if (seq_diff(ack.cumulative, next_) > 0) return false;
   for (size_t i = 0; i < ack.range_count; ++i) {
@@ -95,13 +100,13 @@ bool SendWindow::on_ack(const wire::Ack& ack, uint64_t now, FlightListener& list
   }
   // Everything below the cumulative point, then each range, clipped to [base, next).
   if (seq_diff(ack.cumulative, base_) > 0) {
-    for (uint32_t seq = base_; seq != ack.cumulative; ++seq) acknowledge(at(seq), listener, outcome);
+    for (uint32_t seq = base_; seq != ack.cumulative; ++seq) acknowledge(at(seq), now, min_rtt, listener, outcome);
   }
   for (size_t i = 0; i < ack.range_count; ++i) {
     uint32_t first = seq_diff(ack.ranges[i].first, base_) < 0 ? base_ : ack.ranges[i].first;
     if (seq_diff(ack.ranges[i].last, first) < 0) continue;
     for (uint32_t seq = first;; ++seq) {
-      acknowledge(at(seq), listener, outcome);
+      acknowledge(at(seq), now, min_rtt, listener, outcome);
       if (seq == ack.ranges[i].last) break;
     }
   }

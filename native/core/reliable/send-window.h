@@ -72,7 +72,9 @@ class SendWindow {
   FlightRecord* find(uint32_t seq);
 
   // Applies an acknowledgement. False (and nothing changed) if it covers sequences never sent.
-  bool on_ack(const wire::Ack& ack, uint64_t now, FlightListener& listener, AckOutcome* outcome);
+  // `min_rtt` tells acks of retransmissions that must be for an earlier transmission.
+  bool on_ack(const wire::Ack& ack, uint64_t now, uint64_t min_rtt, FlightListener& listener,
+              AckOutcome* outcome);
   void detect_lost(uint64_t now, uint64_t loss_delay, FlightListener& listener);
 
   // Consecutive retransmission timeouts without an acknowledgement (the backoff exponent).
@@ -84,7 +86,8 @@ class SendWindow {
   FlightRecord& at(uint32_t seq) { return records_[seq & kSpanMask]; }
   void link_newest(uint16_t index);
   void unlink(FlightRecord& record);
-  void acknowledge(FlightRecord& record, FlightListener& listener, AckOutcome* outcome);
+  void acknowledge(FlightRecord& record, uint64_t now, uint64_t min_rtt, FlightListener& listener,
+                   AckOutcome* outcome);
 
   std::unique_ptr<FlightRecord[]> records_;
   uint32_t base_ = 0;

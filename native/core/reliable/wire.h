@@ -11,7 +11,8 @@
 // ACK payload (header: type ACK, flags RELIABLE [| UNORDERED] naming the space, channel, and
 // sequence = the cumulative point: every sequence below it has been received):
 //   0 ack_delay    u32   microseconds since the largest acknowledged sequence was received;
-//                        0xFFFFFFFF when this ack omits it (too many ranges)
+//                        0xFFFFFFFF when omitted: the ack leaves out ranges, or repeats a
+//                        largest sequence that an earlier ack reported (no RTT sample then)
 //   4 range_count  u16
 //   6 ranges       range_count x { gap u16, length u16 }: each range starts `gap` (>= 1)
 //                  sequences after the end of the previous range (the first after the
