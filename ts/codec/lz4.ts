@@ -18,16 +18,23 @@ function compressBound(size: number): number {
 }
 
 /**
- * Outputs that fit are written into this reused buffer and then copied out at their exact size:
- * a short copy costs less than allocating the worst case (the compress bound, or maxOutputSize)
- * on every call, and the result does not pin a larger allocation. It holds the compressed bound
- * of 64 KiB, so any input up to 64 KiB compresses in it.
+ * Where outputs go, by size:
+ * - Small ones (under half of Buffer.poolSize, 4 KiB by default) straight into a Buffer from
+ *   Node's pool, sized for the worst case: the unused tail costs nothing worth a copy.
+ * - Up to 64 KiB into this reused scratch buffer, then copied out at their exact size: a copy of
+ *   the result costs less than allocating the worst case on every call, and the result does not
+ *   pin a larger allocation. It holds the compressed bound of 64 KiB.
+ * - Larger ones into a worst-case buffer of their own, trimmed.
  */
 let scratch: Buffer | undefined;
 
 function getScratch(): Buffer {
   scratch ??= Buffer.allocUnsafeSlow(compressBound(64 * 1024));
   return scratch;
+}
+
+function isPooled(size: number): boolean {
+  return size < Buffer.poolSize >>> 1;
 }
 
 /** Copies the first `length` bytes of `buffer` into a Buffer of their own. */
@@ -37,11 +44,10 @@ function copyOut(buffer: Buffer, length: number): Buffer {
   return out;
 }
 
-/**
- * A large result keeps its own buffer, unless that would pin more than twice the memory it needs.
- */
+/** The first `length` bytes of a buffer allocated for the worst case, copied out if that frees most of it. */
 function trim(buffer: Buffer, length: number): Buffer {
-  return length < buffer.length / 2 ? copyOut(buffer, length) : buffer.subarray(0, length);
+  if (length === buffer.length) return buffer;
+  return length < buffer.length / 2 && !isPooled(buffer.length) ? copyOut(buffer, length) : buffer.subarray(0, length);
 }
 
 function errorCode(error: unknown): unknown {
@@ -77,6 +83,10 @@ export function lz4Compress(src: Uint8Array): Buffer {
     });
   }
   const bound = compressBound(src.length);
+  if (isPooled(bound)) {
+    const out = Buffer.allocUnsafe(bound);
+    return trim(out, native.lz4Compress(src, out));
+  }
   const buffer = getScratch();
   if (bound <= buffer.length) return copyOut(buffer, native.lz4Compress(src, buffer));
   const out = Buffer.allocUnsafe(bound);
@@ -96,25 +106,25 @@ export function lz4Compress(src: Uint8Array): Buffer {
  */
 export function lz4Decompress(src: Uint8Array, maxOutputSize: number): Buffer {
   checkInteger('maxOutputSize', maxOutputSize, 0, constants.MAX_LENGTH);
-  const buffer = getScratch();
-  if (maxOutputSize <= buffer.length) {
-    try {
-      return copyOut(buffer, native.lz4Decompress(src, buffer.subarray(0, maxOutputSize)));
-    } catch (error) {
-      throw lz4Error(error, maxOutputSize);
+  try {
+    if (isPooled(maxOutputSize)) {
+      const out = Buffer.allocUnsafe(maxOutputSize);
+      return trim(out, native.lz4Decompress(src, out));
     }
-  }
-  // Most blocks fit the scratch even when the limit is far larger (a frame size limit, say), so it
-  // is tried first. A larger output is decoded again into its own buffer: at most one scratch-full
-  // of work is wasted, on an output larger than that. The buffer need not exceed 255 bytes per
-  // input byte, the most any LZ4 sequence expands to.
-  try {
-    return copyOut(buffer, native.lz4Decompress(src, buffer));
-  } catch (error) {
-    if (errorCode(error) !== 'HW_ERR_LZ4_OUTPUT_TOO_LARGE') throw lz4Error(error, maxOutputSize);
-  }
-  const out = Buffer.allocUnsafe(Math.min(maxOutputSize, MAX_EXPANSION * src.length));
-  try {
+    const buffer = getScratch();
+    if (maxOutputSize <= buffer.length) {
+      return copyOut(buffer, native.lz4Decompress(src, buffer.subarray(0, maxOutputSize)));
+    }
+    // Most blocks fit the scratch even when the limit is far larger (a frame size limit, say), so
+    // it is tried first. A larger output is decoded again into its own buffer: at most one
+    // scratch-full of work is wasted, on an output larger than that. That buffer need not exceed
+    // 255 bytes per input byte, the most any LZ4 sequence expands to.
+    try {
+      return copyOut(buffer, native.lz4Decompress(src, buffer));
+    } catch (error) {
+      if (errorCode(error) !== 'HW_ERR_LZ4_OUTPUT_TOO_LARGE') throw error;
+    }
+    const out = Buffer.allocUnsafe(Math.min(maxOutputSize, MAX_EXPANSION * src.length));
     return trim(out, native.lz4Decompress(src, out));
   } catch (error) {
     throw lz4Error(error, maxOutputSize);
