@@ -32,28 +32,26 @@ constexpr unsigned kSkipTrigger = 6;
 // ---- Unaligned little-endian access. memcpy compiles to a single load or store. ----
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-constexpr bool kBigEndian = true;
+inline uint16_t from_little_endian(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }
+inline uint32_t from_little_endian(uint32_t v) { return __builtin_bswap32(v); }
+inline uint64_t from_little_endian(uint64_t v) { return __builtin_bswap64(v); }
 #else
-constexpr bool kBigEndian = false;
+template <typename T>
+inline T from_little_endian(T v) {
+  return v;
+}
 #endif
 
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
+template <typename T>
+inline T load(const uint8_t* p) {
+  T v;
   std::memcpy(&v, p, sizeof v);
-  return kBigEndian ? static_cast<uint16_t>((v >> 8) | (v << 8)) : v;
+  return from_little_endian(v);
 }
 
-inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return kBigEndian ? __builtin_bswap32(v) : v;
-}
-
-inline uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return kBigEndian ? __builtin_bswap64(v) : v;
-}
+inline uint16_t load16(const uint8_t* p) { return load<uint16_t>(p); }
+inline uint32_t load32(const uint8_t* p) { return load<uint32_t>(p); }
+inline uint64_t load64(const uint8_t* p) { return load<uint64_t>(p); }
 
 inline void store16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v);
@@ -344,11 +342,12 @@ int64_t lz4_compress(const uint8_t* src, size_t size, uint8_t* dst, size_t capac
   if (size > kLz4MaxInputSize) return kLz4InputTooLarge;
   // The table lives on the stack and starts zeroed, as liblz4's does: a zero slot points at the
   // first byte, and matching against it is what liblz4 does too.
-  alignas(8) uint8_t table[kTableBytes] = {};
   if (size < SmallInputTable::kSizeLimit) {
-    return compress_block(src, size, dst, capacity, SmallInputTable{reinterpret_cast<uint16_t*>(table)});
+    uint16_t slots[kTableBytes / sizeof(uint16_t)] = {};
+    return compress_block(src, size, dst, capacity, SmallInputTable{slots});
   }
-  return compress_block(src, size, dst, capacity, LargeInputTable{reinterpret_cast<uint32_t*>(table)});
+  uint32_t slots[kTableBytes / sizeof(uint32_t)] = {};
+  return compress_block(src, size, dst, capacity, LargeInputTable{slots});
 }
 
 int64_t lz4_decompress(const uint8_t* src, size_t size, uint8_t* dst, size_t capacity) {
