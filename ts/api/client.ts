@@ -224,6 +224,7 @@ export class Client extends EventEmitter<ClientEvents> {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (this.connection === connection) this.connection = undefined;
         connection.destroy(error);
         reject(error);
       };
@@ -249,15 +250,19 @@ export class Client extends EventEmitter<ClientEvents> {
           return;
         }
         connection.open(ack.windowSize, ack.windowSize, ack.features);
+        connection.awaitingReady = true;
         connection.sendControl(FrameType.HELLO_DONE, encodeJson({ sessionId: ack.sessionId }));
         connection.flush();
         connection.startHeartbeat(ack.heartbeatIntervalMs, ack.heartbeatTimeoutMs);
         this.sessionId = ack.sessionId;
         this.connection = connection;
         this.bindUdp(connection, ack);
-        settled = true;
-        clearTimeout(timer);
-        resolve();
+        connection.once('ready', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve();
+        });
       });
       connection.on('message', (type, value, info) => this.emit('message', type, value, info));
       connection.on('drain', () => this.emit('drain'));
@@ -266,7 +271,12 @@ export class Client extends EventEmitter<ClientEvents> {
       });
       connection.on('close', (error) => {
         if (!settled) {
-          fail(error ?? new HybridwireError('HW_ERR_CONNECT_FAILED', `connection to ${this.host}:${this.tcpPort} closed during the handshake`));
+          if (this.connection === connection) this.connection = undefined;
+          fail(
+            error instanceof HybridwireError
+              ? error
+              : new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${this.host}:${this.tcpPort}${error ? `: ${error.message}` : ': the connection closed during the handshake'}`, { cause: error }),
+          );
           return;
         }
         if (this.connection === connection) this.onDisconnect(error);

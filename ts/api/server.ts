@@ -147,7 +147,16 @@ export class Server extends EventEmitter<ServerEvents> {
       this.udp = udp;
       udp.on('message', (datagram, remote) => this.onDatagram(datagram, remote));
       udp.bind(this.options.udpPort, this.options.host);
-      await once(udp, 'listening');
+      try {
+        await once(udp, 'listening');
+      } catch (error) {
+        // Leave nothing half-open: the TCP listener goes too, and listen() can be retried.
+        this.udp = undefined;
+        this.tcp = undefined;
+        udp.close();
+        await new Promise<void>((resolve) => tcp.close(() => resolve()));
+        throw error;
+      }
       udp.on('error', (error) => this.emitError(error));
       udpPort = udp.address().port;
     }
@@ -269,6 +278,8 @@ export class Server extends EventEmitter<ServerEvents> {
         clearTimeout(handshakeTimer);
         connection.open(accepted.windowSize, accepted.windowSize, accepted.features);
         connection.startHeartbeat(this.limits.heartbeatIntervalMs, this.limits.heartbeatTimeoutMs);
+        // Tells the client the session is registered: connect() resolves on it.
+        connection.sendControl(FrameType.ACK, undefined, 0);
         this.sessions.set(peer.id, peer);
         this.emit('connection', peer);
         return;

@@ -1,5 +1,5 @@
 import { createServer } from '../api/server.js';
-import { connect } from '../api/client.js';
+import { connect, type Client } from '../api/client.js';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -28,8 +28,21 @@ export async function demo(): Promise<number> {
   server.handle<number[]>('sum', (numbers) => numbers.reduce((a, b) => a + b, 0));
   const { tcpPort, udpPort } = await server.listen();
   say(`server: listening on 127.0.0.1, TCP port ${tcpPort}, UDP port ${udpPort}`);
+  const clients: Client[] = [];
+  try {
+    await run(tcpPort, udpPort!, clients, udpArrived);
+  } finally {
+    // Also on failure: close everything so that the process ends with its error.
+    await Promise.all(clients.map((client) => client.close()));
+    await server.close();
+  }
+  say('demo: done, server and clients closed cleanly');
+  return 0;
+}
 
-  const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort! });
+async function run(tcpPort: number, udpPort: number, clients: Client[], udpArrived: Promise<unknown>): Promise<void> {
+  const client = await connect({ host: '127.0.0.1', tcpPort, udpPort });
+  clients.push(client);
   say(`client: connected, session ${client.sessionId}; negotiated features: ${['udp', 'request', 'heartbeat'].filter((f) => client.supportsFeature(f)).join(', ')}`);
 
   const reply = within(new Promise<{ text: string }>((resolve) => client.handle('chat_response', resolve)), 2000, 'chat_response');
@@ -48,15 +61,12 @@ export async function demo(): Promise<number> {
   say(`client: echo -> ${JSON.stringify(await client.request('echo', 'hello', { timeoutMs: 1000 }))}`);
   say(`client: ping round trip ${(await client.ping()).toFixed(3)} ms`);
 
-  const second = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort! });
+  const second = await connect({ host: '127.0.0.1', tcpPort, udpPort });
+  clients.push(second);
   const broadcast = within(new Promise((resolve) => second.handle('broadcast', resolve)), 2000, 'the broadcast');
   const recipients = await client.request('broadcast', { text: 'hi everyone' });
   say(`client: broadcast reached ${JSON.stringify(recipients)} other client(s); second client got ${JSON.stringify(await broadcast)}`);
 
-  const stats = server.stats();
+  const stats = (await client.request('stats')) as { connectedClients: number; tcp: unknown; udp: { messagesIn: number; datagramsIn: number } };
   say(`server: stats ${JSON.stringify({ connectedClients: stats.connectedClients, tcp: stats.tcp, udp: { messagesIn: stats.udp.messagesIn, datagramsIn: stats.udp.datagramsIn } })}`);
-  await Promise.all([client.close(), second.close()]);
-  await server.close();
-  say('demo: done, server and clients closed cleanly');
-  return 0;
 }

@@ -109,9 +109,16 @@ export async function interactive(options: InteractiveOptions): Promise<number> 
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal, prompt: '> ' });
   if (terminal) rl.prompt();
   let ended = false;
+  let lost = false;
   const finished = new Promise<void>((resolve) => {
     client.once('close', () => {
-      if (!ended) show('disconnected');
+      if (!ended) {
+        lost = true;
+        show('disconnected');
+        // Nothing more can be sent: stop reading, or an open stdin would keep the process alive.
+        rl.close();
+        process.stdin.destroy();
+      }
       resolve();
     });
     rl.on('close', resolve);
@@ -136,5 +143,5 @@ export async function interactive(options: InteractiveOptions): Promise<number> 
   await chain;
   ended = true;
   await client.close();
-  return 0;
+  return lost ? 1 : 0;
 }

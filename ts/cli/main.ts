@@ -28,7 +28,7 @@ const options = {
 
 function port(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const number = Number(value);
+  const number = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(number) || number < 0 || number > 65535) {
     throw new Error(`--${name} must be a port number from 0 to 65535, got '${value}'`);
   }
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     case 'connect': {
       const mode = values.mode ?? 'burst';
       if (mode !== 'step' && mode !== 'burst') throw new Error(`--mode must be step or burst, got '${mode}'`);
-      const window = values.window === undefined ? undefined : Number(values.window);
+      const window = values.window === undefined ? undefined : /^\d{1,7}$/.test(values.window) ? Number(values.window) : NaN;
       if (window !== undefined && (!Number.isInteger(window) || window < 1)) throw new Error(`--window must be a positive integer, got '${values.window}'`);
       return interactive({
         host: values.host ?? '127.0.0.1',

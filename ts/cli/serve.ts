@@ -24,16 +24,14 @@ export async function serve(options: ServeOptions): Promise<number> {
   server.on('connection', (peer: Peer) => line({ event: 'connection', peer: peer.id, address: peer.tcpAddress.address, port: peer.tcpAddress.port }));
   server.on('disconnect', (peer: Peer, error) => line({ event: 'disconnect', peer: peer.id, ...(error ? { code: (error as { code?: string }).code, reason: error.message } : {}) }));
   server.on('peerError', (peer, error) => line({ event: 'peerError', peer: peer?.id, code: (error as { code?: string }).code, reason: error.message }));
+  // Signal handlers go in before the listening line: whoever reads that line may signal at once.
+  let stop!: (signal: NodeJS.Signals) => void;
+  const stopped = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const { tcpPort, udpPort } = await server.listen();
   line({ event: 'listening', tcpPort, udpPort });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      line({ event: 'shutdown', signal });
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  line({ event: 'shutdown', signal: await stopped });
   await server.close();
   line({ event: 'closed' });
   return 0;

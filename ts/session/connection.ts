@@ -99,6 +99,8 @@ interface ConnectionEvents {
   error: [error: Error];
   close: [error: Error | undefined];
   pong: [rttMs: number];
+  /** The server confirmed the session (client side; see docs/PROTOCOL.md, section 3). */
+  ready: [];
 }
 
 interface AliasHandler {
@@ -188,6 +190,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** close() or fail() was called here, rather than the peer asking to close. */
   private closingLocally = false;
   private peerEnded = false;
+  /** Client side: the server has not yet confirmed (with an ACK) that it opened the session. */
+  awaitingReady = false;
 
   constructor(
     readonly socket: Socket,
@@ -779,6 +783,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private onAck(nextExpected: number): void {
+    if (this.awaitingReady) {
+      this.awaitingReady = false;
+      this.emit('ready');
+    }
     const newly = this.window ? this.window.acknowledge(nextExpected) : -1;
     if (newly < 0) throw new HybridwireError('HW_ERR_BAD_ACK', `ACK for ${nextExpected} covers messages never sent`);
     while (this.unconfirmedAliases.length > 0) {
@@ -871,6 +879,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private assertOpen(): void {
+    // While the peer closes, we may still answer it until our own side ends.
+    if (this.state === 'closing' && !this.closingLocally && !this.socket.writableEnded) return;
     if (this.state !== 'open') {
       throw new HybridwireError('HW_ERR_NOT_CONNECTED', `cannot send: the connection is ${this.state}`);
     }
