@@ -455,6 +455,57 @@ describe('ReliableEndpoint', () => {
     expect(a.congestionWindow).toBeGreaterThan(0);
   });
 
+  it('writes and reads the bytes of the test vectors in docs/PROTOCOL-reliable-udp.md', () => {
+    const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
+    let clockMs = 0;
+    const sent: Buffer[] = [];
+    const make = () =>
+      new ReliableEndpoint({ token: Buffer.from('tokenAAA'), onDatagram: (d) => sent.push(Buffer.from(d)), now: () => clockMs });
+
+    const v1 = make();
+    v1.send(Buffer.from('hi'), { reliable: true, channel: 2 });
+    v1.flush();
+    expect(sent.pop()).toEqual(hex('746f6b656e414141 0104080200000000 02000000f2c3399b 6869'));
+    v1.close();
+
+    const v2 = make();
+    v2.send(Buffer.from('ping'));
+    v2.send(Buffer.from('pong'), { reliable: true, ordered: false, channel: 7, flags: 0x01 });
+    v2.flush();
+    expect(sent.pop()).toEqual(
+      hex('746f6b656e414141 0104000000000000 04000000aefa2be5 70696e67 0104890700000000 040000005c90dec3 706f6e67'),
+    );
+    v2.close();
+
+    const v3 = make();
+    const delivered: string[] = [];
+    v3.on('message', (payload) => delivered.push(payload.toString()));
+    for (const seq of [0, 1, 2, 5, 6, 9]) {
+      clockMs = seq === 9 ? 10 : 5;
+      v3.receive(reliableFrame(seq, Buffer.from(String.fromCharCode(97 + seq)), 1));
+    }
+    clockMs = 10.25;
+    v3.flush();
+    expect(sent.pop()).toEqual(
+      hex('746f6b656e414141 0105080103000000 0e000000fded1b36 fa000000 0200 02000200 02000100'),
+    );
+    clockMs = 11;
+    v3.receive(reliableFrame(3, Buffer.from('d'), 1));
+    v3.flush();
+    expect(sent.pop()).toEqual(
+      hex('746f6b656e414141 0105080104000000 0e000000290f0bd7 ffffffff 0200 01000200 02000100'),
+    );
+    expect(delivered).toEqual(['a', 'b', 'c', 'd']);
+    v3.close();
+
+    const v5 = make();
+    v5.on('message', (payload, channel, mode) => delivered.push(`${payload.toString()} ${channel} ${mode}`));
+    v5.receive(hex('0104040028000000 140000007b83f7e9 0c00000000000000 02000000 68656c6c6f2c2077'));
+    v5.receive(hex('0104040029000000 10000000b86f3003 0c00000001000000 02000000 6f726c64'));
+    expect(delivered.at(-1)).toBe(`hello, world 0 ${DeliveryMode.UNRELIABLE}`);
+    v5.close();
+  });
+
   it('validates its options, naming the option and the range', () => {
     const base = { token: TOKEN_A, onDatagram: () => {} };
     expect(() => new ReliableEndpoint({ ...base, mtu: 100 })).toThrow(/mtu must be an integer from 128 to 65507/);
