@@ -10,6 +10,7 @@
 //   node bench/e2e/run.mjs --quick             # smoke run
 //   node bench/e2e/run.mjs --cases tput-64,rtt-1 --systems net-coalesced,hybridwire --rounds 7
 //   node bench/e2e/run.mjs --json > results.json
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { caseNamed, cases } from './cases.mjs';
 import { describe, machine } from './machine.mjs';
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     'warmup-ms': { type: 'string' },
     'client-processes': { type: 'string', default: '2' },
     host: { type: 'string', default: '127.0.0.1' },
+    'from-json': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -36,8 +38,26 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: node bench/e2e/run.mjs [--quick] [--json] [--cases a,b] [--systems x,y] [--rounds N]
                               [--measure-ms MS] [--warmup-ms MS] [--client-processes N] [--host 127.0.0.1|::1]
+       node bench/e2e/run.mjs --from-json FILE      (prints the tables of a saved --json run)
 cases:   ${cases.map((c) => c.name).join(', ')} (or all; --quick alone runs ${'tput-64, rtt-1, udp-64'})
 systems: ${systems.map((s) => s.name).join(', ')}`);
+  process.exit(0);
+}
+/** The tables of a run, as markdown. */
+function render({ meta, summary }) {
+  return [
+    describe(meta),
+    `command: ${meta.command}; ${meta.settings.rounds} round(s), ${meta.settings.measureMs} ms per measurement, ${meta.durationSeconds} s in all`,
+    'Medians of the rounds; ratios are medians of the per-round ratios (higher is better for msg/s, lower for latency).',
+    ...meta.notes.map((note) => `note: ${note}`),
+    '',
+    ...summary.map(({ case: benchCase, rows }) => formatCase(benchCase, rows, meta.settings.rounds)),
+    formatClients(summary),
+  ].filter((part, i, parts) => part !== '' || i < parts.length - 1).join('\n');
+}
+
+if (args['from-json']) {
+  process.stdout.write(`${render(JSON.parse(readFileSync(args['from-json'], 'utf8')))}\n`);
   process.exit(0);
 }
 if (args.host !== '127.0.0.1' && args.host !== '::1') {
@@ -65,8 +85,15 @@ for (const [name, value] of Object.entries(settings)) {
 
 // A quick run is a smoke test of every system, not a measurement: one case of each kind.
 const QUICK_CASES = ['tput-64', 'rtt-1', 'udp-64'];
-const selectedCases = args.cases && args.cases !== 'all' ? list(args.cases).map(caseNamed) : args.quick && !args.cases ? QUICK_CASES.map(caseNamed) : cases;
-let selectedSystems = args.systems ? list(args.systems).map((name) => systemInfo(name).name) : systems.map((s) => s.name);
+let selectedCases;
+let selectedSystems;
+try {
+  selectedCases = args.cases && args.cases !== 'all' ? list(args.cases).map(caseNamed) : args.quick && !args.cases ? QUICK_CASES.map(caseNamed) : cases;
+  selectedSystems = args.systems ? list(args.systems).map((name) => systemInfo(name).name) : systems.map((s) => s.name);
+} catch (error) {
+  console.error(error.message);
+  process.exit(2);
+}
 const notes = [];
 if (selectedSystems.some((name) => name.startsWith('hybridwire'))) {
   const reason = await loadHybridwire();
@@ -131,14 +158,5 @@ const meta = {
 if (args.json) {
   process.stdout.write(`${JSON.stringify({ meta, summary, measurements }, null, 2)}\n`);
 } else {
-  const out = [
-    describe(meta),
-    `command: ${meta.command}; ${settings.rounds} round(s), ${settings.measureMs} ms per measurement, ${meta.durationSeconds} s in all`,
-    'Medians of the rounds; ratios are medians of the per-round ratios (higher is better for msg/s, lower for latency).',
-    ...notes.map((note) => `note: ${note}`),
-    '',
-    ...summary.map(({ case: benchCase, rows }) => formatCase(benchCase, rows, settings.rounds)),
-    formatClients(summary),
-  ];
-  process.stdout.write(`${out.join('\n')}\n`);
+  process.stdout.write(`${render({ meta, summary })}\n`);
 }

@@ -5,7 +5,9 @@
 // batches; 127.0.0.1 only. Run it through scale.sh, which raises the open-file limit first.
 //
 //   bash bench/e2e/scale.sh [--connections 10000] [--systems net,ws,hybridwire] [--rounds 1] [--json]
+//   node bench/e2e/scale.mjs --from-json FILE     (prints the table of a saved --json run)
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Child } from './ipc.mjs';
@@ -26,8 +28,41 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     host: { type: 'string', default: '127.0.0.1' },
     json: { type: 'boolean', default: false },
+    'from-json': { type: 'string' },
   },
 });
+
+const kib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '–');
+
+/** The table of a run, as markdown. */
+function render({ meta, summary }) {
+  const netRow = summary.find((row) => row.system === 'net');
+  const lines = [
+    describe(meta),
+    `command: ${meta.command}; ${meta.connections} idle connections from ${meta.clientProcesses} client processes, ${meta.concurrency} connects in flight per process, ${meta.rounds} round(s); medians`,
+    ...meta.notes.map((note) => `note: ${note}`),
+    '',
+    '| server | connections | time to accept all (min – max) | accepts/s | RSS / connection | V8 heap / connection | external / connection | RSS ÷ net |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of summary) {
+    if (row.rounds === 0) {
+      lines.push(`| ${row.system} | n/a | ${row.errors[0] ?? ''} | | | | | |`);
+      continue;
+    }
+    const range = row.rounds > 1 ? ` (${(row.acceptMsRange[0] / 1000).toFixed(2)} – ${(row.acceptMsRange[1] / 1000).toFixed(2)})` : '';
+    const ratio = netRow?.rounds && row.system !== 'net' ? `${(row.rssPerConnection / netRow.rssPerConnection).toFixed(2)}×` : '–';
+    lines.push(
+      `| ${row.system} | ${meta.connections} | ${(row.acceptMs / 1000).toFixed(2)} s${range} | ${Math.round(row.acceptsPerSecond)} | ${kib(row.rssPerConnection)} KiB | ${kib(row.heapPerConnection)} KiB | ${kib(row.externalPerConnection)} KiB | ${ratio} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+if (args['from-json']) {
+  process.stdout.write(`${render(JSON.parse(readFileSync(args['from-json'], 'utf8')))}\n`);
+  process.exit(0);
+}
 const connections = Number(args.connections);
 const rounds = Number(args.rounds);
 const concurrency = Number(args.concurrency);
@@ -137,7 +172,6 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
-const kib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '–');
 const summary = names.map((name) => {
   const good = measurements.filter((m) => m.system === name && m.ok);
   const of = (key) => median(good.map((m) => m[key]));
@@ -157,6 +191,7 @@ const meta = {
   ...startedOn,
   command: `bash bench/e2e/scale.sh ${process.argv.slice(2).join(' ')}`.trim(),
   connections,
+  rounds,
   clientProcesses,
   concurrency,
   fdLimit,
@@ -166,25 +201,5 @@ const meta = {
 if (args.json) {
   process.stdout.write(`${JSON.stringify({ meta, summary, measurements }, null, 2)}\n`);
 } else {
-  const netRow = summary.find((row) => row.system === 'net');
-  const lines = [
-    describe(meta),
-    `command: ${meta.command}; ${connections} idle connections from ${clientProcesses} client processes, ${concurrency} connects in flight per process, ${rounds} round(s)`,
-    ...notes.map((note) => `note: ${note}`),
-    '',
-    '| server | connections | time to accept all | accepts/s | RSS / connection | heap / connection | external / connection | RSS ÷ net |',
-    '|---|---|---|---|---|---|---|---|',
-  ];
-  for (const row of summary) {
-    if (row.rounds === 0) {
-      lines.push(`| ${row.system} | n/a | ${row.errors[0] ?? ''} | | | | | |`);
-      continue;
-    }
-    const range = row.rounds > 1 ? ` (${row.acceptMsRange[0].toFixed(0)}–${row.acceptMsRange[1].toFixed(0)})` : '';
-    const ratio = netRow?.rounds && row.system !== 'net' ? `${(row.rssPerConnection / netRow.rssPerConnection).toFixed(2)}×` : '–';
-    lines.push(
-      `| ${row.system} | ${connections} | ${(row.acceptMs / 1000).toFixed(2)} s${range} | ${Math.round(row.acceptsPerSecond)} | ${kib(row.rssPerConnection)} KiB | ${kib(row.heapPerConnection)} KiB | ${kib(row.externalPerConnection)} KiB | ${ratio} |`,
-    );
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${render({ meta, summary })}\n`);
 }
