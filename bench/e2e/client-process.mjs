@@ -2,7 +2,8 @@
 // the runner over IPC — a one-way send of a fixed count (bounded in time), or a round-trip run
 // with a fixed number of requests in flight.
 import { serveParent } from './ipc.mjs';
-import { payloadOf, percentile } from './payload.mjs';
+import { payloadOf } from './payload.mjs';
+import { percentile } from './report.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 const CONNECT_BATCH = 16;

@@ -10,9 +10,3 @@ export function payloadOf(size) {
   }
   return out;
 }
-
-/** Nearest-rank percentile of an ascending-sorted array. */
-export function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-}

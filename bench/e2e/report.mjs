@@ -2,6 +2,12 @@
 // as markdown tables (ready for bench/RESULTS.md).
 export const VARIATION_FLAG = 0.2;
 
+/** Nearest-rank percentile of an ascending-sorted array. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
 export function median(values) {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
