@@ -25,7 +25,7 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-const INITIAL_ROWS = 64;
+const INITIAL_ROWS = 16;
 const RESULT_FRAMES = 0;
 const RESULT_CONSUMED = 1;
 const RESULT_ERROR = 2;

@@ -22,6 +22,8 @@ export interface FrameSpec {
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_SLAB = Buffer.alloc(0);
+const MIN_SLAB = 1024;
 
 /**
  * Encodes batches of frames for `socket.writev()` or one datagram.
@@ -41,10 +43,11 @@ export class FrameEncoder {
   private view: DataView;
   private segmentStart = 0;
   private position = 0;
-  private offsets = new Uint32Array(256);
+  private offsets = new Uint32Array(16);
   private unsealed = 0;
   private output: Buffer[] = [];
   private queuedBytes = 0;
+  private nextSlabSize: number;
   private readonly wordScratch = Buffer.allocUnsafe(4);
   /** Offset of the open BATCH frame's header, or -1; and where its payload may extend to. */
   private batchAt = -1;
@@ -54,8 +57,10 @@ export class FrameEncoder {
     this.slabSize = checkInteger('slabSize', options.slabSize ?? 64 * 1024, 256, 64 * 1024 * 1024);
     this.copyThreshold = checkInteger('copyThreshold', options.copyThreshold ?? 1024, 0, this.slabSize - HEADER_SIZE);
     this.maxFrameSize = checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 0, MAX_MAX_FRAME_SIZE);
-    this.slab = Buffer.allocUnsafe(this.slabSize);
-    this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
+    // No memory until the first frame: an idle connection should cost next to nothing.
+    this.slab = EMPTY_SLAB;
+    this.view = new DataView(EMPTY_SLAB.buffer, EMPTY_SLAB.byteOffset, 0);
+    this.nextSlabSize = Math.min(MIN_SLAB, this.slabSize);
   }
 
   /** Bytes added since the last flush. */
@@ -142,7 +147,7 @@ export class FrameEncoder {
       this.addPrefixed(type, this.wordScratch, 4, body, flags, channel, sequence);
       return;
     }
-    if (this.position + HEADER_SIZE + length > this.slab.length) this.nextSlab();
+    if (this.position + HEADER_SIZE + length > this.slab.length) this.nextSlab(HEADER_SIZE + length);
     const at = this.beginHeader(type, flags, channel, sequence);
     this.view.setUint32(at + HEADER_SIZE, word >>> 0, true);
     if (body.length > 0) this.slab.set(body, at + HEADER_SIZE + 4);
@@ -168,7 +173,7 @@ export class FrameEncoder {
       if (body.length * 3 > this.copyThreshold || room > this.slabSize) {
         body = Buffer.from(body, 'utf8');
       } else {
-        if (this.position + room > this.slab.length) this.nextSlab();
+        if (this.position + room > this.slab.length) this.nextSlab(room);
         const at = this.beginHeader(type, flags, channel, sequence);
         const slab = this.slab;
         for (let i = 0; i < prefixLength; i++) slab[at + HEADER_SIZE + i] = prefix[i]!;
@@ -257,9 +262,11 @@ export class FrameEncoder {
     }
   }
 
-  private nextSlab(room = 0): void {
+  /** Slabs start small and double as traffic fills them, up to slabSize. */
+  private nextSlab(room: number): void {
     this.closeSegment();
-    this.slab = Buffer.allocUnsafe(Math.max(this.slabSize, room));
+    this.slab = Buffer.allocUnsafe(Math.max(this.nextSlabSize, room));
+    this.nextSlabSize = Math.min(this.nextSlabSize * 2, this.slabSize);
     this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
     this.segmentStart = 0;
     this.position = 0;

@@ -131,6 +131,7 @@ const ACK_DELAY_MS = 1;
 /** Buffers totalling at most this much are copied into one write rather than sent by writev. */
 const JOIN_BYTES = 4096;
 const NO_ALIAS = 0;
+const NO_FEATURES: ReadonlySet<string> = new Set();
 
 export class Connection extends EventEmitter<ConnectionEvents> {
   state: 'handshake' | 'open' | 'closing' | 'closed' = 'handshake';
@@ -142,7 +143,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     queuedBytes: 0,
   };
   /** Negotiated feature names, once the handshake is done. */
-  features: ReadonlySet<string> = new Set();
+  features: ReadonlySet<string> = NO_FEATURES;
   udp: UdpPath | undefined;
 
   private readonly decoder: FrameDecoder;
@@ -166,7 +167,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private lastType: string | undefined;
   private lastAlias = 0;
   private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
-  private readonly confirmedAliases = new Set<number>();
+  /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
+  private readonly confirmedAliases: boolean[] = [];
   private nextAlias = 1;
   private readonly inAliases: Array<string | undefined> = [];
   private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
@@ -371,7 +373,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
     // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
     // until the peer has acknowledged the definition.
-    if (alias !== NO_ALIAS && !this.confirmedAliases.has(alias)) alias = INLINE_TYPE;
+    if (alias !== NO_ALIAS && this.confirmedAliases[alias] !== true) alias = INLINE_TYPE;
     const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
     this.stats.udp.messagesOut++;
     return udp.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
@@ -805,7 +807,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const { alias, sequence } = this.unconfirmedAliases[0]!;
       // Acknowledged when the ack has moved past it, modulo 2^32 within the window.
       if (((nextExpected - sequence - 1) >>> 0) >= 0x80000000) break;
-      this.confirmedAliases.add(alias);
+      this.confirmedAliases[alias] = true;
       this.unconfirmedAliases.shift();
     }
     this.releaseHeld();
