@@ -51,10 +51,12 @@ void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
     round_start_ = now;
     return;
   }
-  if (sent_time < round_start_) return;
+  ++round_frames_;
+  if (sent_time < round_start_ || round_frames_ < kMinRoundFrames) return;
   bool congested = round_lost_ * 100 > kLossThresholdPercent * (round_lost_ + round_acked_);
   round_acked_ = 0;
   round_lost_ = 0;
+  round_frames_ = 0;
   round_start_ = now;
   if (congested) reduce(now);
 }

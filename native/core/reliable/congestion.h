@@ -12,8 +12,10 @@
 // 1.22 / sqrt(p) datagrams per round trip on a path with random loss rate p (about 5 at 5%),
 // whatever the capacity. On the lossy links this library serves (Wi-Fi, cellular, games and IoT
 // over the internet) much loss is noise. So a round (from a transmission until one sent after it
-// is acknowledged or lost: one round trip of data) is a congestion event only when more than
-// kLossThresholdPercent of the bytes it resolved were lost. A sender that overruns a drop-tail
+// is acknowledged or lost, and at least kMinRoundFrames frames resolved: one round trip of data,
+// or more when the window is small, so that a few unlucky frames are not taken for a high loss
+// rate; at 5% random loss, 7 or more of 64 are lost about 2% of the time) is a congestion event
+// only when more than kLossThresholdPercent of the bytes it resolved were lost. A sender that overruns a drop-tail
 // bottleneck sees its loss rate climb with its overshoot, passes the threshold within a round or
 // two and halves, so the path is not flooded; the price is tolerating up to that much loss (the
 // trade BBRv2 makes with its own loss threshold).
@@ -25,6 +27,7 @@ namespace hybridwire::reliable {
 class Congestion {
  public:
   static constexpr uint64_t kLossThresholdPercent = 10;
+  static constexpr uint64_t kMinRoundFrames = 64;
 
   explicit Congestion(uint32_t max_datagram_size);
 
@@ -61,6 +64,7 @@ class Congestion {
   uint64_t round_start_ = 0;
   uint64_t round_acked_ = 0;
   uint64_t round_lost_ = 0;
+  uint64_t round_frames_ = 0;
 };
 
 }  // namespace hybridwire::reliable

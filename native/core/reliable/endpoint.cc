@@ -648,7 +648,8 @@ uint64_t Endpoint::next_deadline() {
     if (window.loss_time() != 0) deadline = std::min(deadline, window.loss_time());
     const FlightRecord* newest = window.newest_in_flight();
     if (newest != nullptr && !window.probe_pending) {
-      deadline = std::min(deadline, newest->sent_time + rtt_.backed_off(window.timeouts));
+      bool single = newest == window.oldest_in_flight();
+      deadline = std::min(deadline, newest->sent_time + rtt_.timeout(window.timeouts, single));
     }
   }
   return std::min(deadline, reassembly_.next_expiry());
@@ -663,12 +664,12 @@ void Endpoint::on_timeout(uint64_t now) {
     }
     const FlightRecord* newest = window.newest_in_flight();
     if (newest == nullptr || window.probe_pending ||
-        newest->sent_time + rtt_.backed_off(window.timeouts) > now) {
+        newest->sent_time + rtt_.timeout(window.timeouts, newest == window.oldest_in_flight()) > now) {
       continue;
     }
-    // Retransmission timeout: probe with the oldest frame in flight. Nothing is declared lost
-    // (the probe's ack will tell what was); repeated timeouts back off and, at the threshold,
-    // count as persistent congestion.
+    // Tail-loss probe, then retransmission timeouts: send the oldest frame in flight again.
+    // Nothing is declared lost (the probe's ack will tell what was); repeated timeouts back off
+    // and, at the threshold, count as persistent congestion.
     ++stats_.timeouts;
     if (++window.timeouts == kPersistentCongestionTimeouts) congestion_.on_persistent_congestion(now);
     window.probe_pending = true;

@@ -32,9 +32,14 @@ uint64_t RttEstimator::rto() const {
   return std::clamp(rto, min_rto_, max_rto_);
 }
 
-uint64_t RttEstimator::backed_off(uint32_t backoffs) const {
+uint64_t RttEstimator::timeout(uint32_t timeouts, bool single_frame_in_flight) const {
   uint64_t timeout = rto();
-  for (uint32_t i = 0; i < backoffs && timeout < max_rto_; ++i) timeout *= 2;
+  if (timeouts == 0) {
+    if (!has_sample_) return timeout;
+    uint64_t probe = 2 * smoothed_ + kGranularityUs + (single_frame_in_flight ? max_ack_delay_ : 0);
+    return std::min(timeout, probe);
+  }
+  for (uint32_t i = 1; i < timeouts && timeout < max_rto_; ++i) timeout *= 2;
   return std::min(timeout, max_rto_);
 }
 

@@ -29,8 +29,12 @@ class RttEstimator {
 
   // srtt + max(4 * rttvar, granularity) + max_ack_delay, clamped to [min_rto, max_rto].
   uint64_t rto() const;
-  // The timeout after `backoffs` consecutive expiries: rto doubled each time, up to max_rto.
-  uint64_t backed_off(uint32_t backoffs) const;
+  // The timeout after `timeouts` consecutive expiries. The first is a tail-loss probe (RFC 8985
+  // §7.2): once there is a sample, min(2 srtt, rto), plus max_ack_delay when a single frame is in
+  // flight (the peer may hold its ack that long; with more, it acks at once). A probe declares
+  // nothing lost and costs one frame if it was not needed. Then the RTO, doubled each time, up to
+  // max_rto.
+  uint64_t timeout(uint32_t timeouts, bool single_frame_in_flight) const;
   // RFC 9002 §6.1.2: how long before an unacknowledged frame sent before an acknowledged one is
   // declared lost: 9/8 max(srtt, latest_rtt), at least the timer granularity.
   uint64_t loss_delay() const;
