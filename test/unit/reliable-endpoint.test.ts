@@ -226,11 +226,27 @@ describe('ReliableEndpoint', () => {
     expect(elapsed).toBeGreaterThanOrEqual(1000);
   });
 
+  it('probes a lost tail after about two round trips, not the minimum RTO', () => {
+    link = new Link(10, { minRtoMs: 2000 });
+    link.a.send(Buffer.from('first'), { reliable: true });
+    runUntil(() => link!.atB.length === 1 && link!.a.stats().messagesInFlight === 0);
+    let dropped = 0;
+    link.filter = (d, from) => !(from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && dropped++ === 0);
+    link.a.send(Buffer.from('tail'), { reliable: true });
+    const elapsed = runUntil(() => link!.atB.length === 2);
+    const stats = link.a.stats();
+    expect(stats.timeouts).toBe(1);
+    expect(stats.retransmissions).toBe(1);
+    // 2 x 20 ms + 1 ms + the 10 ms the peer may delay a lone ack, then 10 ms to the peer.
+    expect(elapsed).toBeLessThan(100);
+    expect(stats.rtoMs).toBe(2000);
+  });
+
   it('retransmits quickly on evidence of loss (fast retransmit), without a timeout', () => {
     link = new Link(5, { minRtoMs: 1000 });
     // Establish an RTT first.
     link.a.send(Buffer.from('hello'), { reliable: true });
-    runUntil(() => link!.a.stats().messagesInFlight === 0);
+    runUntil(() => link!.atB.length === 1 && link!.a.stats().messagesInFlight === 0);
     let count = 0;
     link.filter = (d, from) => !(from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && ++count === 3);
     const messages = Array.from({ length: 20 }, (_, i) => pattern(1000, i));
@@ -403,7 +419,7 @@ describe('ReliableEndpoint', () => {
   it('keeps delivering on one channel while another waits for a retransmission', () => {
     link = new Link(5, { minRtoMs: 500 });
     link.a.send(Buffer.from('warm up'), { reliable: true, channel: 1 });
-    runUntil(() => link!.a.stats().messagesInFlight === 0);
+    runUntil(() => link!.atB.length === 1 && link!.a.stats().messagesInFlight === 0);
     let blockChannel1 = true;
     link.filter = (d, from) =>
       !(blockChannel1 && from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE && f.channel === 1));
