@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { serve } from './serve.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
+import { bench, benchServerChild } from './bench.js';
 
 const USAGE = `usage: hybridwire <command> [options]
 
@@ -15,6 +16,9 @@ commands:
             interactive client: /ping /echo TEXT /broadcast TEXT /stats
             /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages
   demo                                           server and client in one process over TCP and UDP
+  bench     [--case tput|rtt|udp|udp-reliable|all] [--host H --tcp-port N --udp-port N] [--separate]
+            [--messages N] [--duration-ms MS] [--size BYTES] [--clients N] [--in-flight N] [--json]
+            throughput or latency, in process or against a running server (bench --help for more)
 `;
 
 const options = {
@@ -41,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 1 : 0;
   }
+  // bench validates options of its own; bench-server is its hidden child (bench --separate).
+  if (command === 'bench') return bench(rest);
+  if (command === 'bench-server') return benchServerChild(rest);
   const { values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
   if (values.help) {
     process.stdout.write(USAGE);

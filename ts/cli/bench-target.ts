@@ -1,0 +1,260 @@
+/**
+ * What `hybridwire bench` measures against: a server in this process, a server forked into a child
+ * process (the hidden `bench-server` command, which reports its ports over IPC), or a running
+ * server such as `hybridwire serve`. Each gives a receiver-side count of the one-way messages.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createServer, type Server } from '../api/server.js';
+import { connect, type Client } from '../api/client.js';
+import type { Transport } from '../session/connection.js';
+
+export type Where = 'in-process' | 'separate-process' | 'remote';
+
+export interface Target {
+  where: Where;
+  /** The server's process id, when it is ours (this process, or the forked child). */
+  pid: number | undefined;
+  host: string;
+  tcpPort: number;
+  udpPort: number | undefined;
+  /** The message type the one-way cases send. */
+  sinkType: string;
+  /** 'receiver': the bench server's own handler counts; 'server-stats': deltas of the server's stats(). */
+  countedBy: 'receiver' | 'server-stats';
+  /** Messages received so far over `transport` (of the sink type, or of every type for server-stats). */
+  count(transport: Transport): Promise<number>;
+  close(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 10_000;
+const CALL_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 3_000;
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** A server whose `bench` handler counts what arrives (TCP and UDP alike); builtins answer echo and ping. */
+async function sinkServer(host: string): Promise<{ server: Server; counter: { messages: number }; tcpPort: number; udpPort: number | undefined }> {
+  const counter = { messages: 0 };
+  const server = createServer({ host, tcpPort: 0, udpPort: 0 });
+  server.handle('bench', () => {
+    counter.messages++;
+  });
+  server.on('error', () => {});
+  const { tcpPort, udpPort } = await server.listen();
+  return { server, counter, tcpPort, udpPort };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  await within(server.close(), STOP_TIMEOUT_MS + 3000, 'closing the bench server').catch(() => {});
+}
+
+export async function inProcessTarget(host: string): Promise<Target> {
+  const { server, counter, tcpPort, udpPort } = await sinkServer(host);
+  return {
+    where: 'in-process',
+    pid: process.pid,
+    host,
+    tcpPort,
+    udpPort,
+    sinkType: 'bench',
+    countedBy: 'receiver',
+    count: () => Promise.resolve(counter.messages),
+    close: () => closeServer(server),
+  };
+}
+
+interface ChildReply {
+  id?: number;
+  event?: string;
+  tcpPort?: number;
+  udpPort?: number;
+  messages?: number;
+  error?: string;
+}
+
+/** Forks `hybridwire bench-server HOST` (this very CLI) and talks to it over IPC. */
+export async function separateTarget(host: string): Promise<Target> {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const child: ChildProcess = fork(main, ['bench-server', host], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => {
+    exited = true;
+    resolve();
+  }));
+  const pending = new Map<number, (reply: ChildReply) => void>();
+  let nextId = 1;
+  let onListening: ((reply: ChildReply) => void) | undefined;
+  child.on('message', (message: ChildReply) => {
+    if (message.event === 'listening') onListening?.(message);
+    else if (message.id !== undefined) pending.get(message.id)?.(message);
+  });
+  child.on('error', () => {});
+
+  const stop = async () => {
+    if (!exited && child.connected) child.send({ op: 'stop' }, () => {});
+    await within(exit, STOP_TIMEOUT_MS, 'the bench server exiting').catch(() => {
+      if (!exited) child.kill('SIGKILL');
+    });
+    await exit;
+  };
+
+  let listening: ChildReply;
+  try {
+    listening = await within(
+      new Promise<ChildReply>((resolve, reject) => {
+        onListening = resolve;
+        exit.then(() => reject(new Error('the bench server process exited before it was listening')));
+      }),
+      START_TIMEOUT_MS,
+      'the bench server process listening',
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const call = (op: string): Promise<ChildReply> => {
+    if (exited || !child.connected) return Promise.reject(new Error('the bench server process has exited'));
+    const id = nextId++;
+    return within(
+      new Promise<ChildReply>((resolve, reject) => {
+        pending.set(id, (reply) => {
+          pending.delete(id);
+          if (reply.error) reject(new Error(reply.error));
+          else resolve(reply);
+        });
+        exit.then(() => reject(new Error('the bench server process exited')));
+        child.send({ op, id });
+      }),
+      CALL_TIMEOUT_MS,
+      `the bench server answering '${op}'`,
+    ).finally(() => pending.delete(id));
+  };
+
+  return {
+    where: 'separate-process',
+    pid: child.pid,
+    host,
+    tcpPort: listening.tcpPort!,
+    udpPort: listening.udpPort,
+    sinkType: 'bench',
+    countedBy: 'receiver',
+    count: async () => (await call('count')).messages!,
+    close: stop,
+  };
+}
+
+/**
+ * The hidden `bench-server HOST` command: a counting server that reports its ports to the parent
+ * over IPC, answers {op:'count'} and ends on {op:'stop'} or when the parent goes away.
+ */
+export async function benchServerChild(args: string[]): Promise<number> {
+  if (typeof process.send !== 'function') {
+    process.stderr.write('hybridwire: bench-server is internal: `hybridwire bench --separate` starts it\n');
+    return 2;
+  }
+  const host = args[0] ?? '127.0.0.1';
+  // Ctrl-C in a terminal reaches the whole process group: the parent decides when this one stops.
+  process.on('SIGINT', () => {});
+  const { server, counter, tcpPort, udpPort } = await sinkServer(host);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      closeServer(server).then(() => {
+        if (process.connected) process.disconnect();
+        resolve(0);
+      });
+    };
+    process.on('message', (message: { op?: string; id?: number }) => {
+      if (message.op === 'count') process.send!({ id: message.id, messages: counter.messages });
+      else if (message.op === 'stop') stop();
+    });
+    process.once('disconnect', stop);
+    process.send!({ event: 'listening', tcpPort, udpPort });
+  });
+}
+
+interface RemoteStats {
+  tcp?: { messagesIn?: unknown };
+  udp?: { messagesIn?: unknown };
+}
+
+/**
+ * A running server (`hybridwire serve` or any hybridwire server with the builtins): one-way
+ * messages are sent as `ping`, which the builtin answers without a reply (and which serve does not
+ * print), and counted from deltas of the server's `stats` on a control connection of our own.
+ */
+export async function remoteTarget(host: string, tcpPort: number, udpPort: number | undefined): Promise<Target> {
+  const control = await connect({ host, tcpPort, udpPort: false, connectTimeoutMs: 5000 });
+  control.on('error', () => {});
+  let requests = 0;
+  const count = async (transport: Transport): Promise<number> => {
+    // Each stats request is itself a message the server counts (before it answers).
+    requests++;
+    const stats = (await control.request('stats', undefined, { timeoutMs: CALL_TIMEOUT_MS })) as RemoteStats;
+    const messagesIn = stats?.[transport]?.messagesIn;
+    if (typeof messagesIn !== 'number') throw new Error(`the server's stats reply has no ${transport}.messagesIn: is it a hybridwire server with the builtins?`);
+    return transport === 'tcp' ? messagesIn - requests : messagesIn;
+  };
+  // Fails early, with a clear message, if the server does not answer stats.
+  await count('tcp');
+  return {
+    where: 'remote',
+    pid: undefined,
+    host,
+    tcpPort,
+    udpPort,
+    sinkType: 'ping',
+    countedBy: 'server-stats',
+    count,
+    close: () => within(control.close(), STOP_TIMEOUT_MS + 3000, 'closing the control connection').catch(() => {}),
+  };
+}
+
+/** Connects `n` clients to the target, a few at a time; with `udp` false they open no UDP socket. */
+export async function connectClients(target: Target, n: number, udp: boolean): Promise<Client[]> {
+  const clients: Client[] = [];
+  try {
+    for (let i = 0; i < n; i += 16) {
+      const batch: Array<Promise<Client>> = [];
+      for (let j = i; j < Math.min(n, i + 16); j++) {
+        const udpPort = udp ? target.udpPort : false;
+        batch.push(connect({ host: target.host, tcpPort: target.tcpPort, ...(udpPort === undefined ? {} : { udpPort }), connectTimeoutMs: 5000 }));
+      }
+      const settled = await Promise.allSettled(batch);
+      for (const result of settled) if (result.status === 'fulfilled') clients.push(result.value);
+      const failed = settled.find((result) => result.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+    for (const client of clients) client.on('error', () => {});
+    return clients;
+  } catch (error) {
+    await closeClients(clients);
+    throw error;
+  }
+}
+
+export async function closeClients(clients: Client[]): Promise<void> {
+  await within(Promise.allSettled(clients.map((client) => client.close())), 8000, 'closing the clients').catch(() => {});
+}
+
+/** Waits (bounded) until every client's UDP path has been answered by the server. */
+export async function udpReady(clients: Client[], timeoutMs = 3000): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  while (clients.some((client) => !client.udpReady)) {
+    if (performance.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
