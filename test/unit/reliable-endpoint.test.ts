@@ -455,6 +455,23 @@ describe('ReliableEndpoint', () => {
     expect(link.b.stats().framesDelivered).toBe(2);
   });
 
+  it('delivers everything from a datagram with more frames than its row table holds', () => {
+    link = new Link(5);
+    const frames = [];
+    for (let i = 0; i < 600; i++) {
+      frames.push(
+        i % 2 === 0
+          ? { type: FrameType.MESSAGE, sequence: i, payload: Buffer.from(`m${i}`) }
+          : { type: FrameType.PONG, sequence: i, payload: Buffer.from(`p${i}`) },
+      );
+    }
+    const order: string[] = [];
+    link.b.on('message', (payload) => order.push(payload.toString()));
+    link.b.on('frame', (_type, _flags, _channel, _sequence, payload) => order.push(payload.toString()));
+    link.b.receive(new FrameEncoder().encodeToBuffer(frames));
+    expect(order).toEqual(frames.map((f) => f.payload.toString()));
+  });
+
   it('counts datagrams and bytes on both sides', () => {
     link = new Link(5);
     for (let i = 0; i < 30; i++) link.a.send(pattern(500, i), { reliable: i % 2 === 0 });

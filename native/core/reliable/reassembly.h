@@ -9,7 +9,9 @@
 // something needs their room; a fragment that still does not fit is refused (and, if reliable,
 // not acknowledged, so the sender retransmits it later). Reliable partial messages never expire or
 // get evicted: their fragments were acknowledged, and the sender's credit (it lets no more than
-// the budget be outstanding) guarantees they fit.
+// the budget be outstanding) guarantees they fit this endpoint's own budget. A shared parent
+// budget can still refuse them while other endpoints hold the room; they are then retransmitted
+// until it frees.
 #pragma once
 #include <cstddef>
 #include <cstdint>
