@@ -11,13 +11,13 @@ import {
   type HelloAccepted,
 } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
-import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
-import { TOKEN_SIZE, UnreliableUdpPath } from '../transport/udp-path.js';
+import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
 import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, type LimitOptions, type ResolvedLimits } from './options.js';
+import { checkPort, resolveLimits, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import type { ConnectionStats } from '../session/connection.js';
+import type { ReliableStats } from '../reliable/reliable-endpoint.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -84,8 +84,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly router = { handlerFor: (type: string) => this.handlers.get(type), version: 0 };
   private connection: Connection | undefined;
   private udpSocket: dgram.Socket | undefined;
-  private udpPath: UnreliableUdpPath | undefined;
-  private readonly datagrams = new DatagramDecoder();
+  private udpPath: UdpSession | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -159,6 +158,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   supportsFeature(name: string): boolean {
     return this.connection?.supportsFeature(name) ?? false;
+  }
+
+  /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
+  udpStats(): ReliableStats | undefined {
+    return this.udpPath?.stats();
   }
 
   get rttMs(): number | undefined {
@@ -296,7 +300,13 @@ export class Client extends EventEmitter<ClientEvents> {
     this.udpSocket = socket;
     const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
     const token = Buffer.from(ack.token, 'hex');
-    const path = new UnreliableUdpPath(socket, token, () => target, this.limits.mtu);
+    const path: UdpSession = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', undefined), {
+      message: (payload) => connection.receiveDatagramMessage(payload, 0, payload.length),
+      pong: () => {
+        if (this.udpPath === path) this.udpReady = true;
+      },
+      drain: () => connection.udpDrained(),
+    });
     this.udpPath = path;
     connection.attachUdp(path);
     socket.on('error', () => {
@@ -305,16 +315,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     socket.on('message', (datagram, remote) => {
       if (remote.port !== target.port || datagram.length < TOKEN_SIZE || !token.equals(datagram.subarray(0, TOKEN_SIZE))) return;
-      const frames = this.datagrams.decode(datagram.subarray(TOKEN_SIZE));
-      for (let i = 0; i < frames; i++) {
-        const type = this.datagrams.type(i);
-        if (type === FrameType.MESSAGE) {
-          const start = TOKEN_SIZE + this.datagrams.payloadOffset(i);
-          connection.receiveDatagramMessage(datagram, start, start + this.datagrams.payloadLength(i));
-        }
-        else if (type === FrameType.PONG) this.udpReady = true;
-        else if (type === FrameType.PING) path.sendControl(FrameType.PONG, Buffer.from(this.datagrams.payload(i)), this.datagrams.sequence(i));
-      }
+      path.receive(datagram.subarray(TOKEN_SIZE));
     });
     // Announce our UDP address to the server: PINGs on the token until one is answered.
     let probes = 0;

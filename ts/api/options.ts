@@ -3,6 +3,8 @@ import { OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
+import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
+import type { UdpSessionOptions } from '../transport/udp-session.js';
 
 export interface LimitOptions {
   /** Largest frame payload accepted or sent, in bytes. Default 16 MiB. */
@@ -23,8 +25,16 @@ export interface LimitOptions {
   heartbeatIntervalMs?: number;
   /** A peer silent for this long is dead. Default 15000 ms. */
   heartbeatTimeoutMs?: number;
-  /** UDP payload bytes per datagram (frames included, token excluded). Default 1200. */
+  /** Bytes per UDP datagram, token and frame headers included; larger messages are fragmented. Default 1200. */
   mtu?: number;
+  /** Reliable UDP messages in flight per session in burst mode (step mode uses 1). Default 1024. */
+  udpWindowSize?: number;
+  /** Bytes of UDP messages queued or awaiting acknowledgement per session. Default 4 MiB. */
+  udpSendBufferBytes?: number;
+  /** Bytes of partial or out-of-order UDP messages buffered per session. Default 4 MiB. */
+  udpReassemblyBytes?: number;
+  /** Incomplete unreliable UDP messages are dropped after this long. Default 5000 ms. */
+  udpReassemblyTimeoutMs?: number;
 }
 
 export interface ResolvedLimits extends ConnectionLimits {
@@ -32,6 +42,10 @@ export interface ResolvedLimits extends ConnectionLimits {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   mtu: number;
+  udpWindowSize: number;
+  udpSendBufferBytes: number;
+  udpReassemblyBytes: number;
+  udpReassemblyTimeoutMs: number;
 }
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
@@ -46,6 +60,10 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     heartbeatIntervalMs: checkInteger('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 5000, 10, 3_600_000),
     heartbeatTimeoutMs: checkInteger('heartbeatTimeoutMs', options.heartbeatTimeoutMs ?? 15000, 20, 3_600_000),
     mtu: checkInteger('mtu', options.mtu ?? 1200, 256, 65_000),
+    udpWindowSize: checkInteger('udpWindowSize', options.udpWindowSize ?? 1024, 1, 65_536),
+    udpSendBufferBytes: checkInteger('udpSendBufferBytes', options.udpSendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
+    udpReassemblyBytes: checkInteger('udpReassemblyBytes', options.udpReassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
+    udpReassemblyTimeoutMs: checkInteger('udpReassemblyTimeoutMs', options.udpReassemblyTimeoutMs ?? 5000, 1, 3_600_000),
   };
   if (limits.highWaterMark > limits.maxQueueBytes) {
     throw new OptionError(`option highWaterMark (${limits.highWaterMark}) must not exceed maxQueueBytes (${limits.maxQueueBytes})`);
@@ -54,6 +72,18 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     throw new OptionError(`option heartbeatTimeoutMs (${limits.heartbeatTimeoutMs}) must exceed heartbeatIntervalMs (${limits.heartbeatIntervalMs})`);
   }
   return limits;
+}
+
+/** The UDP session settings of a session in `mode` with a negotiated TCP window. */
+export function udpSessionOptions(limits: ResolvedLimits, step: boolean, budget: ReassemblyBudget | undefined): UdpSessionOptions {
+  return {
+    mtu: limits.mtu,
+    window: step ? 1 : limits.udpWindowSize,
+    sendBufferBytes: limits.udpSendBufferBytes,
+    reassemblyBytes: limits.udpReassemblyBytes,
+    reassemblyTimeoutMs: limits.udpReassemblyTimeoutMs,
+    budget,
+  };
 }
 
 export function checkPort(name: string, value: unknown): number {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Connection, ConnectionStats, SendOptions } from '../session/connection.js';
 import type { Payload } from '../session/message.js';
+import type { ReliableStats } from '../reliable/reliable-endpoint.js';
 
 export interface Address {
   address: string;
@@ -50,6 +51,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   supportsFeature(name: string): boolean {
     return this.connection.supportsFeature(name);
+  }
+
+  /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
+  udpStats(): ReliableStats | undefined {
+    return this.connection.udp?.stats();
   }
 
   /** Heartbeat round-trip time in milliseconds (smoothed), once measured. */

@@ -8,9 +8,10 @@ import { FrameType } from '../codec/frame.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
-import { TOKEN_SIZE, UnreliableUdpPath } from '../transport/udp-path.js';
+import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
+import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, type LimitOptions, type ResolvedLimits } from './options.js';
+import { checkPort, resolveLimits, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import { Peer, type Address } from './peer.js';
 import { builtinHandlers } from './builtins.js';
 
@@ -27,6 +28,8 @@ export interface ServerOptions extends LimitOptions {
   handshakeTimeoutMs?: number;
   /** Answer the built-in types ping, echo, broadcast and stats. Default true. */
   builtins?: boolean;
+  /** Reassembly memory of all UDP sessions together. Default 64 MiB. */
+  udpReassemblyTotalBytes?: number;
 }
 
 export interface ListenResult {
@@ -66,7 +69,7 @@ interface ServerEvents {
 interface UdpBinding {
   peer: Peer;
   tokenHigh: number;
-  path: UnreliableUdpPath;
+  udp: UdpSession;
 }
 
 /**
@@ -89,6 +92,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private tcp: net.Server | undefined;
   private udp: dgram.Socket | undefined;
   private readonly datagrams = new DatagramDecoder();
+  /** Bounds the reassembly memory of all sessions together. */
+  private readonly udpBudget: ReassemblyBudget;
   private startedAt = 0;
   private closing: Promise<void> | undefined;
   private readonly totals = {
@@ -116,6 +121,7 @@ export class Server extends EventEmitter<ServerEvents> {
     };
     if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean');
     this.builtins = this.options.builtins ? builtinHandlers(this) : new Map();
+    this.udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -266,9 +272,13 @@ export class Server extends EventEmitter<ServerEvents> {
         (connection as { context: unknown }).context = peer;
         if (this.udp) {
           const boundPeer = peer;
-          const path = new UnreliableUdpPath(this.udp, token, () => boundPeer.udpAddress, this.limits.mtu);
-          this.udpBindings.set(tokenLow, { peer, tokenHigh: token.readUInt32LE(4), path });
-          connection.attachUdp(path);
+          const session = new UdpSession(this.udp, token, () => boundPeer.udpAddress, udpSessionOptions(this.limits, answer.mode === 'step', this.udpBudget), {
+            message: (payload) => connection.receiveDatagramMessage(payload, 0, payload.length),
+            pong: () => {},
+            drain: () => connection.udpDrained(),
+          });
+          this.udpBindings.set(tokenLow, { peer, tokenHigh: token.readUInt32LE(4), udp: session });
+          connection.attachUdp(session);
         }
         return;
       }
@@ -339,8 +349,9 @@ export class Server extends EventEmitter<ServerEvents> {
       udp.droppedUnauthenticated++;
       return;
     }
-    const frames = this.datagrams.decode(datagram.subarray(TOKEN_SIZE));
-    if (frames < 0) {
+    // Checksums are verified before the datagram may move the peer's UDP address.
+    const frames = datagram.subarray(TOKEN_SIZE);
+    if (this.datagrams.decode(frames) < 0) {
       udp.droppedMalformed++;
       return;
     }
@@ -349,16 +360,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (known === undefined || known.port !== remote.port || known.address !== remote.address) {
       peer.udpAddress = { address: remote.address, port: remote.port, family: remote.family };
     }
-    const decoder = this.datagrams;
-    for (let i = 0; i < frames; i++) {
-      const type = decoder.type(i);
-      if (type === FrameType.MESSAGE) {
-        const start = TOKEN_SIZE + decoder.payloadOffset(i);
-        peer.connection.receiveDatagramMessage(datagram, start, start + decoder.payloadLength(i));
-      } else if (type === FrameType.PING) {
-        binding.path.sendControl(FrameType.PONG, Buffer.from(decoder.payload(i)), decoder.sequence(i));
-      }
-    }
+    binding.udp.receive(frames);
   }
 
   private addTotals(peer: Peer): void {

@@ -31,6 +31,7 @@ import {
   type Payload,
 } from './message.js';
 import { encodeJson } from './handshake.js';
+import type { ReliableStats } from '../reliable/reliable-endpoint.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -80,6 +81,7 @@ export interface ConnectionStats {
 export interface UdpPath {
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
   close(): void;
+  stats(): ReliableStats | undefined;
 }
 
 export interface SendOptions {
@@ -375,8 +377,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // until the peer has acknowledged the definition.
     if (alias !== NO_ALIAS && this.confirmedAliases[alias] !== true) alias = INLINE_TYPE;
     const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
+    const accepted = udp.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
     this.stats.udp.messagesOut++;
-    return udp.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    this.stats.udp.bytesOut += prefixLength + body.length;
+    return accepted;
+  }
+
+  /** The UDP path has room again after a send() that returned false. */
+  udpDrained(): void {
+    this.emit('drain');
   }
 
   private aliasFor(type: string): number {

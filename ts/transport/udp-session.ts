@@ -1,0 +1,120 @@
+/**
+ * The UDP side of one session. Every message goes through the session's reliable-UDP endpoint
+ * (native state machine): unreliable ones are batched and fragmented there too, reliable ones are
+ * retransmitted until acknowledged. PING/PONG, which only probe the path, travel as bare frames.
+ * The endpoint is created on first use, so sessions that never touch UDP cost nothing here.
+ */
+import type { Socket as DgramSocket } from 'node:dgram';
+import { FrameEncoder } from '../codec/frame-encoder.js';
+import { FrameType } from '../codec/frame.js';
+import { HybridwireError } from '../errors.js';
+import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
+import type { UdpPath } from '../session/connection.js';
+
+export const TOKEN_SIZE = 8;
+
+export interface UdpTarget {
+  address: string;
+  port: number;
+}
+
+export interface UdpSessionOptions {
+  mtu: number;
+  /** Reliable messages in flight: 1 in step mode, the negotiated window in burst mode. */
+  window: number;
+  sendBufferBytes: number;
+  reassemblyBytes: number;
+  reassemblyTimeoutMs: number;
+  budget: ReassemblyBudget | undefined;
+}
+
+export interface UdpSessionEvents {
+  /** A message (a MESSAGE payload: prefix and body) arrived. */
+  message(payload: Buffer): void;
+  /** A PONG answered one of our PINGs. */
+  pong(): void;
+  drain(): void;
+}
+
+export class UdpSession implements UdpPath {
+  private endpoint: ReliableEndpoint | undefined;
+  private control: FrameEncoder | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly socket: DgramSocket,
+    readonly token: Buffer,
+    private readonly target: () => UdpTarget | undefined,
+    private readonly options: UdpSessionOptions,
+    private readonly events: UdpSessionEvents,
+  ) {}
+
+  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
+    if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session is closed');
+    if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
+      throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `channel must be an integer from 0 to 255, got ${String(channel)}`);
+    }
+    const text = typeof body === 'string' ? body : undefined;
+    const bodyLength = text === undefined ? (body as Uint8Array).length : Buffer.byteLength(text);
+    // The endpoint keeps its own copy for retransmission, so one joined buffer is all it needs.
+    const payload = Buffer.allocUnsafe(prefixLength + bodyLength);
+    prefix.copy(payload, 0, 0, prefixLength);
+    if (text === undefined) payload.set(body as Uint8Array, prefixLength);
+    else payload.write(text, prefixLength);
+    return this.ensureEndpoint().send(payload, { reliable, ordered, channel });
+  }
+
+  /** Feeds a datagram for this session, its token checked and removed. */
+  receive(datagram: Uint8Array): void {
+    if (!this.closed) this.ensureEndpoint().receive(datagram);
+  }
+
+  /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
+  sendControl(type: number, payload: Uint8Array, sequence: number): void {
+    const target = this.target();
+    if (this.closed || target === undefined) return;
+    this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256 });
+    this.control.add(type, payload, 0, 0, sequence);
+    this.socket.send([this.token, ...this.control.flush()], target.port, target.address);
+  }
+
+  stats(): ReliableStats | undefined {
+    return this.endpoint?.stats();
+  }
+
+  /** Sends what is queued, then stops. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.endpoint) {
+      this.endpoint.flush();
+      this.endpoint.close();
+    }
+  }
+
+  private ensureEndpoint(): ReliableEndpoint {
+    if (this.endpoint) return this.endpoint;
+    const options = this.options;
+    const endpoint = new ReliableEndpoint({
+      token: this.token,
+      onDatagram: (datagram) => {
+        const target = this.target();
+        if (target !== undefined) this.socket.send(datagram, target.port, target.address);
+      },
+      mtu: options.mtu,
+      window: options.window,
+      sendBufferBytes: options.sendBufferBytes,
+      reassemblyBytes: options.reassemblyBytes,
+      reassemblyTimeoutMs: options.reassemblyTimeoutMs,
+      ...(options.budget ? { budget: options.budget } : {}),
+    });
+    endpoint.on('message', (payload) => this.events.message(payload));
+    endpoint.on('frame', (type, _flags, _channel, sequence, payload) => {
+      if (type === FrameType.PING) this.sendControl(FrameType.PONG, payload, sequence);
+      else if (type === FrameType.PONG) this.events.pong();
+    });
+    endpoint.on('drain', () => this.events.drain());
+    this.endpoint = endpoint;
+    return endpoint;
+  }
+}
