@@ -7,6 +7,8 @@ export interface ServeOptions {
   udpPort: number;
 }
 
+const UNHANDLED_SHOWN = 5;
+
 function line(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
@@ -20,7 +22,19 @@ export async function serve(options: ServeOptions): Promise<number> {
     server.broadcast('chat', { from: peer.id.slice(0, 8), text }, { except: peer });
     if (info.transport === 'tcp') peer.send('chat_response', { text: `echo: ${text}` });
   });
-  server.on('message', (type, payload, peer, info) => line({ event: 'message', peer: peer.id, type, transport: info.transport, payload: payload instanceof Uint8Array ? `<${payload.length} bytes>` : payload }));
+  // Unhandled messages are shown, but only the first few of each type: a flood of them must not
+  // turn the server into a logger bound by its stdout.
+  const shown = new Map<string, number>();
+  server.on('message', (type, payload, peer, info) => {
+    const count = (shown.get(type) ?? 0) + 1;
+    if (count > UNHANDLED_SHOWN + 1 || shown.size > 1000) return;
+    shown.set(type, count);
+    if (count > UNHANDLED_SHOWN) {
+      line({ event: 'message', type, note: `more '${type}' messages are not shown; /stats counts them` });
+      return;
+    }
+    line({ event: 'message', peer: peer.id, type, transport: info.transport, payload: payload instanceof Uint8Array ? `<${payload.length} bytes>` : payload });
+  });
   server.on('connection', (peer: Peer) => line({ event: 'connection', peer: peer.id, address: peer.tcpAddress.address, port: peer.tcpAddress.port }));
   server.on('disconnect', (peer: Peer, error) => line({ event: 'disconnect', peer: peer.id, ...(error ? { code: (error as { code?: string }).code, reason: error.message } : {}) }));
   server.on('peerError', (peer, error) => line({ event: 'peerError', peer: peer?.id, code: (error as { code?: string }).code, reason: error.message }));
