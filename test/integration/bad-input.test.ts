@@ -106,8 +106,15 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
 
     // Unknown features are ignored, not refused.
     const newer = await rawPeer(tcpPort);
-    const accepted = await newer.handshake({ version: '1.9.0', features: ['json', 'teleport'] });
+    const accepted = await newer.handshake({ version: '1.9.0', features: ['json', 'teleport'], udp: { mtu: 600, window: 8, reassemblyBytes: 1 << 30 } });
     expect(accepted).toMatchObject({ accepted: true, features: ['json'] });
+    // UDP settings both ends must share come back as the smaller of each offer.
+    expect(accepted.udp).toEqual({ mtu: 600, window: 8, reassemblyBytes: 4 * 1024 * 1024 });
+
+    const badUdp = await rawPeer(tcpPort);
+    badUdp.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 1024, windowSize: 1, udp: { mtu: 5, window: 1, reassemblyBytes: 4096 } });
+    await badUdp.waitClosed();
+    expect(badUdp.errorFrame()?.code).toBe('HW_ERR_BAD_HANDSHAKE');
     await stillServed(bystander);
   });
 

@@ -488,7 +488,7 @@ describe('ReliableEndpoint', () => {
     expect(a.congestionWindow).toBeGreaterThan(0);
   });
 
-  it('writes and reads the bytes of the test vectors in docs/PROTOCOL-reliable-udp.md', () => {
+  it('writes and reads the bytes of the test vectors in docs/PROTOCOL.md, section 7', () => {
     const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
     let clockMs = 0;
     const sent: Buffer[] = [];

@@ -15,7 +15,7 @@ import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
 import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
+import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import type { ConnectionStats } from '../session/connection.js';
 import type { ReliableStats } from '../reliable/reliable-endpoint.js';
 
@@ -239,6 +239,7 @@ export class Client extends EventEmitter<ClientEvents> {
           mode: this.mode,
           maxPacketSize: this.limits.maxFrameSize,
           windowSize: this.mode === 'step' ? 1 : this.limits.windowSize,
+          udp: udpOffer(this.limits),
           ...(this.clientId === undefined ? {} : { clientId: this.clientId }),
         };
         connection.sendControl(FrameType.HELLO, encodeJson(hello));
@@ -300,7 +301,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.udpSocket = socket;
     const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
     const token = Buffer.from(ack.token, 'hex');
-    const path: UdpSession = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', undefined), {
+    const path: UdpSession = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', ack.udp, undefined), {
       message: (payload) => connection.receiveDatagramMessage(payload, 0, payload.length),
       pong: () => {
         if (this.udpPath === path) this.udpReady = true;

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
 import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpSessionOptions } from '../transport/udp-session.js';
+import type { UdpParameters } from '../session/handshake.js';
 
 export interface LimitOptions {
   /** Largest frame payload accepted or sent, in bytes. Default 16 MiB. */
@@ -74,13 +75,19 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
   return limits;
 }
 
-/** The UDP session settings of a session in `mode` with a negotiated TCP window. */
-export function udpSessionOptions(limits: ResolvedLimits, step: boolean, budget: ReassemblyBudget | undefined): UdpSessionOptions {
+/** This side's offer of the UDP settings both ends must share. */
+export function udpOffer(limits: ResolvedLimits): UdpParameters {
+  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes };
+}
+
+/** The UDP session settings of a session: negotiated values where the peer sent some, else ours. */
+export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotiated: UdpParameters | undefined, budget: ReassemblyBudget | undefined): UdpSessionOptions {
+  const shared = negotiated ?? udpOffer(limits);
   return {
-    mtu: limits.mtu,
-    window: step ? 1 : limits.udpWindowSize,
+    mtu: shared.mtu,
+    window: step ? 1 : shared.window,
     sendBufferBytes: limits.udpSendBufferBytes,
-    reassemblyBytes: limits.udpReassemblyBytes,
+    reassemblyBytes: shared.reassemblyBytes,
     reassemblyTimeoutMs: limits.udpReassemblyTimeoutMs,
     budget,
   };

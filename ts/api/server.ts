@@ -11,7 +11,7 @@ import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
+import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import { Peer, type Address } from './peer.js';
 import { builtinHandlers } from './builtins.js';
 
@@ -272,7 +272,7 @@ export class Server extends EventEmitter<ServerEvents> {
         (connection as { context: unknown }).context = peer;
         if (this.udp) {
           const boundPeer = peer;
-          const session = new UdpSession(this.udp, token, () => boundPeer.udpAddress, udpSessionOptions(this.limits, answer.mode === 'step', this.udpBudget), {
+          const session = new UdpSession(this.udp, token, () => boundPeer.udpAddress, udpSessionOptions(this.limits, answer.mode === 'step', answer.udp, this.udpBudget), {
             message: (payload) => connection.receiveDatagramMessage(payload, 0, payload.length),
             pong: () => {},
             drain: () => connection.udpDrained(),
@@ -325,6 +325,7 @@ export class Server extends EventEmitter<ServerEvents> {
       heartbeatIntervalMs: this.limits.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.limits.heartbeatTimeoutMs,
       udpPort: this.udp ? this.udp.address().port : 0,
+      udp: udpOffer(this.limits),
     };
   }
 

@@ -16,6 +16,13 @@ export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'h
 
 export type DeliveryMode = 'step' | 'burst';
 
+/** UDP settings both ends of a session must share (the reliable-UDP credit assumes equal budgets). */
+export interface UdpParameters {
+  mtu: number;
+  window: number;
+  reassemblyBytes: number;
+}
+
 export interface Hello {
   version: string;
   features: string[];
@@ -23,6 +30,8 @@ export interface Hello {
   maxPacketSize: number;
   windowSize: number;
   clientId?: string;
+  /** The client's UDP settings; the server answers with the smaller of each. */
+  udp?: UdpParameters;
   /** Reserved for a key exchange (a later protocol minor version); ignored today. */
   keyExchange?: unknown;
 }
@@ -40,6 +49,7 @@ export interface HelloAccepted {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   udpPort: number;
+  udp?: UdpParameters;
   keyExchange?: unknown;
 }
 
@@ -63,6 +73,7 @@ export interface ServerLimits {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   udpPort: number;
+  udp: UdpParameters;
 }
 
 export function encodeJson(value: object): Buffer {
@@ -111,6 +122,8 @@ export function parseHello(payload: Uint8Array): Hello {
     windowSize: field(object, 'windowSize', isCount, 'HELLO'),
   };
   if (isString(object.clientId)) hello.clientId = object.clientId;
+  const udp = parseUdp(object.udp, 'HELLO');
+  if (udp) hello.udp = udp;
   if (object.keyExchange !== undefined) hello.keyExchange = object.keyExchange;
   return hello;
 }
@@ -139,7 +152,29 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
     heartbeatIntervalMs: limits.heartbeatIntervalMs,
     heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
     udpPort: limits.udpPort,
+    udp: hello.udp
+      ? {
+          mtu: Math.min(hello.udp.mtu, limits.udp.mtu),
+          window: Math.min(hello.udp.window, limits.udp.window),
+          reassemblyBytes: Math.min(hello.udp.reassemblyBytes, limits.udp.reassemblyBytes),
+        }
+      : limits.udp,
   };
+}
+
+function parseUdp(value: unknown, what: string): UdpParameters | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp must be an object`);
+  const object = value as Record<string, unknown>;
+  const udp = {
+    mtu: field(object, 'mtu', isCount, `${what}.udp`),
+    window: field(object, 'window', isCount, `${what}.udp`),
+    reassemblyBytes: field(object, 'reassemblyBytes', isCount, `${what}.udp`),
+  };
+  if (udp.mtu < 128 || udp.mtu > 65507) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.mtu must be from 128 to 65507`);
+  if (udp.window > 65536) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.window must be at most 65536`);
+  if (udp.reassemblyBytes < 1024) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.reassemblyBytes must be at least 1024`);
+  return udp;
 }
 
 export function refuse(code: string, reason: string): HelloRefused {
@@ -174,6 +209,7 @@ export function parseHelloAck(payload: Uint8Array): HelloAck {
     heartbeatIntervalMs: field(object, 'heartbeatIntervalMs', isCount, 'HELLO_ACK'),
     heartbeatTimeoutMs: field(object, 'heartbeatTimeoutMs', isCount, 'HELLO_ACK'),
     udpPort,
+    ...(object.udp === undefined ? {} : { udp: parseUdp(object.udp, 'HELLO_ACK')! }),
   };
 }
 

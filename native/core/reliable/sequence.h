@@ -1,5 +1,5 @@
 // Vocabulary shared by the reliable-UDP machinery: modes, sequence spaces, serial arithmetic and
-// the wire constants it owns (docs/PROTOCOL-reliable-udp.md).
+// the wire constants it owns (docs/PROTOCOL.md, section 7).
 #pragma once
 #include <cstddef>
 #include <cstdint>
