@@ -25,3 +25,5 @@ export type { Payload, JsonValue } from './session/message.js';
 export { PROTOCOL_SEMVER, SUPPORTED_FEATURES } from './session/handshake.js';
 export type { DeliveryMode } from './session/handshake.js';
 export { RemoteError, AbortError } from './errors.js';
+export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint.js';
+export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';
