@@ -161,6 +161,18 @@ describe('reliable UDP through the API', () => {
     expect(stats.udp.droppedMalformed).toBeGreaterThan(0);
   });
 
+  it('a request over reliable UDP is answered over reliable UDP, through 5% loss', async () => {
+    const { server, client, peer } = await setup(0.05);
+    server.handle<number>('double', (n) => n * 2);
+    const before = peer.stats.udp.messagesOut;
+    const tcpBefore = peer.stats.tcp.messagesOut;
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => client.request('double', i, { transport: 'udp', reliable: true, timeoutMs: 20_000 })));
+    expect(answers).toEqual(Array.from({ length: 50 }, (_, i) => i * 2));
+    expect(peer.stats.udp.messagesOut - before).toBe(50);
+    expect(peer.stats.tcp.messagesOut).toBe(tcpBefore);
+    await expect(client.request('nobody-handles-this', 1, { transport: 'udp', reliable: true, timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'HW_ERR_NO_HANDLER' });
+  });
+
   it('step mode maps onto a window of one reliable message', async () => {
     const server = createServer({ host: '127.0.0.1' });
     const { tcpPort, udpPort } = await server.listen();

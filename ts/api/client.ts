@@ -302,7 +302,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
     const token = Buffer.from(ack.token, 'hex');
     const path: UdpSession = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', ack.udp, undefined), {
-      message: (payload) => connection.receiveDatagramMessage(payload, 0, payload.length),
+      message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
       pong: () => {
         if (this.udpPath === path) this.udpReady = true;
       },

@@ -273,7 +273,7 @@ export class Server extends EventEmitter<ServerEvents> {
         if (this.udp) {
           const boundPeer = peer;
           const session = new UdpSession(this.udp, token, () => boundPeer.udpAddress, udpSessionOptions(this.limits, answer.mode === 'step', answer.udp, this.udpBudget), {
-            message: (payload) => connection.receiveDatagramMessage(payload, 0, payload.length),
+            message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
             pong: () => {},
             drain: () => connection.udpDrained(),
           });

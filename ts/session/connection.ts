@@ -302,12 +302,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.heartbeat.unref();
   }
 
-  /** Receives a MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's. */
-  receiveDatagramMessage(datagram: Buffer, start: number, end: number): void {
+  /**
+   * Receives a MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's.
+   * `via` says how it came, so that the reply to a request goes back the same way.
+   */
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
     this.stats.udp.messagesIn++;
     this.stats.udp.bytesIn += end - start;
     try {
-      this.receiveMessage(datagram, start, end, 'udp');
+      this.receiveMessage(datagram, start, end, 'udp', via);
     } catch {
       this.stats.udp.dropped++;
     }
@@ -675,7 +678,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  private receiveMessage(source: Buffer, start: number, end: number, transport: Transport): void {
+  private receiveMessage(source: Buffer, start: number, end: number, transport: Transport, via?: SendOptions): void {
     // Fast path: a plain binary message of a known alias to a handler that takes no info.
     if (end - start >= 4 && source[start + 3] === MessageKind.MESSAGE && source[start + 2] === Encoding.BINARY) {
       const alias = source[start]! | (source[start + 1]! << 8);
@@ -694,10 +697,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       }
     }
-    this.receiveGeneral(source, start, end, transport);
+    this.receiveGeneral(source, start, end, transport, via);
   }
 
-  private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport): void {
+  private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport, via: SendOptions | undefined): void {
     const header = readMessageHeader(source, start, end, this.header);
     const kind = header.kind;
     if (kind === MessageKind.RESPONSE) {
@@ -719,7 +722,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : this.handlerForAlias(alias, type)?.handler;
     if (handler === undefined) {
       if (requestId !== undefined) {
-        this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`));
+        this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`), via);
       } else {
         this.emit('message', type, value, { type, transport, requestId });
       }
@@ -729,13 +732,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     try {
       result = handler.length > 2 ? handler(value, this.context, { type, transport, requestId }) : handler(value, this.context, undefined as never);
     } catch (error) {
-      this.handlerFailed(requestId, type, error);
+      this.handlerFailed(requestId, type, error, via);
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      this.awaitHandler(result as Promise<unknown>, requestId, type);
+      this.awaitHandler(result as Promise<unknown>, requestId, type, via);
     } else if (requestId !== undefined) {
-      this.reply(requestId, result as Payload);
+      this.reply(requestId, result as Payload, via);
     }
   }
 
@@ -754,7 +757,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return entry ?? undefined;
   }
 
-  private awaitHandler(result: Promise<unknown>, requestId: number | undefined, type: string): void {
+  private awaitHandler(result: Promise<unknown>, requestId: number | undefined, type: string, via?: SendOptions): void {
     this.pendingHandlers++;
     if (this.pendingHandlers >= this.limits.maxPendingHandlers && !this.pausedForHandlers) {
       this.pausedForHandlers = true;
@@ -762,9 +765,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     result.then(
       (value) => {
-        if (requestId !== undefined) this.reply(requestId, value as Payload);
+        if (requestId !== undefined) this.reply(requestId, value as Payload, via);
       },
-      (error: unknown) => this.handlerFailed(requestId, type, error),
+      (error: unknown) => this.handlerFailed(requestId, type, error, via),
     ).finally(() => {
       this.pendingHandlers--;
       if (this.pausedForHandlers && this.pendingHandlers <= this.limits.maxPendingHandlers / 2) {
@@ -775,32 +778,41 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  private handlerFailed(requestId: number | undefined, type: string, error: unknown): void {
+  private handlerFailed(requestId: number | undefined, type: string, error: unknown, via?: SendOptions): void {
     const failure = error instanceof Error ? error : new Error(String(error));
     if (requestId !== undefined) {
-      this.replyError(requestId, failure);
+      this.replyError(requestId, failure, via);
       return;
     }
     const wrapped = new HybridwireError('HW_ERR_HANDLER_FAILED', `handler for '${type}' failed: ${failure.message}`, { cause: failure });
     if (this.listenerCount('error') > 0) this.emit('error', wrapped);
   }
 
-  private reply(requestId: number, value: Payload): void {
+  private reply(requestId: number, value: Payload, via: SendOptions | undefined): void {
     if (this.state !== 'open' && this.state !== 'closing') return;
-    this.sendReply(MessageKind.RESPONSE, requestId, value);
+    this.sendReply(MessageKind.RESPONSE, requestId, value, via);
   }
 
-  private replyError(requestId: number, error: Error): void {
+  private replyError(requestId: number, error: Error, via: SendOptions | undefined): void {
     if (this.state !== 'open' && this.state !== 'closing') return;
     const code = (error as { code?: unknown }).code;
     const wireCode = typeof code === 'string' ? code : 'HW_ERR_HANDLER_FAILED';
-    this.sendReply(MessageKind.ERROR, requestId, { code: wireCode, message: error.message });
+    this.sendReply(MessageKind.ERROR, requestId, { code: wireCode, message: error.message }, via);
   }
 
-  private sendReply(kind: number, requestId: number, value: Payload): void {
+  /** A reply travels the way its request came: over TCP, or over UDP with the same delivery. */
+  private sendReply(kind: number, requestId: number, value: Payload, via: SendOptions | undefined): void {
     const encoding = encodingOf(value);
     const body = bodyOf(value, encoding);
-    const size = HEADER_SIZE + 8 + body.length;
+    if (via !== undefined && this.udp !== undefined) {
+      try {
+        this.sendUdp('', kind, requestId, encoding, body, via);
+      } catch {
+        // A reply that cannot go out over UDP is lost, as the datagram itself could have been.
+        this.stats.udp.dropped++;
+      }
+      return;
+    }
     this.encodeSequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body);
     this.stats.tcp.messagesOut++;
   }

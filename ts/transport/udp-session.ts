@@ -9,7 +9,17 @@ import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
-import type { UdpPath } from '../session/connection.js';
+import type { SendOptions, UdpPath } from '../session/connection.js';
+import { DeliveryMode } from '../reliable/reliable-endpoint.js';
+
+/** How each (mode, channel) arrived, as send options for a reply; built once, shared. */
+const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
+  const table: SendOptions[][] = [];
+  table[DeliveryMode.UNRELIABLE] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', channel }));
+  table[DeliveryMode.RELIABLE_ORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, channel }));
+  table[DeliveryMode.RELIABLE_UNORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, ordered: false, channel }));
+  return table;
+})();
 
 export const TOKEN_SIZE = 8;
 
@@ -29,8 +39,8 @@ export interface UdpSessionOptions {
 }
 
 export interface UdpSessionEvents {
-  /** A message (a MESSAGE payload: prefix and body) arrived. */
-  message(payload: Buffer): void;
+  /** A message (a MESSAGE payload: prefix and body) arrived, the way `via` says. */
+  message(payload: Buffer, via: SendOptions): void;
   /** A PONG answered one of our PINGs. */
   pong(): void;
   drain(): void;
@@ -108,7 +118,7 @@ export class UdpSession implements UdpPath {
       reassemblyTimeoutMs: options.reassemblyTimeoutMs,
       ...(options.budget ? { budget: options.budget } : {}),
     });
-    endpoint.on('message', (payload) => this.events.message(payload));
+    endpoint.on('message', (payload, channel, mode) => this.events.message(payload, VIA[mode]![channel]!));
     endpoint.on('frame', (type, _flags, _channel, sequence, payload) => {
       if (type === FrameType.PING) this.sendControl(FrameType.PONG, payload, sequence);
       else if (type === FrameType.PONG) this.events.pong();
