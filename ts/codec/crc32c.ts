@@ -2,9 +2,9 @@ import { native } from '../native/addon.js';
 
 /**
  * Inputs up to this many bytes are checksummed in JS, where slicing-by-8 beats the ~50 ns that a
- * call into the addon costs before any work. The cut-over sweep of bench/micro/crc32c.bench.mjs
- * has the addon winning from somewhere between 72 and 96 bytes (see bench/RESULTS.md); 64 keeps a
- * margin, because the benchmark keeps the 8 KiB of tables in cache and real traffic may not.
+ * call into the addon costs before any work. In the cut-over sweep of bench/micro/crc32c.bench.mjs
+ * JS still wins at 72 bytes, the two are level at 80 and the addon wins from 96 (bench/RESULTS.md);
+ * 64 keeps a margin, because the benchmark keeps the 8 KiB of tables in cache and real traffic may not.
  */
 export const JS_MAX_LENGTH = 64;
 
