@@ -141,6 +141,10 @@ describe('lz4Compress / lz4Decompress', () => {
     const large = binary(300_000, 6);
     expect(lz4Decompress(lz4Compress(large), 16 << 20).equals(large)).toBe(true);
     expect(lz4Decompress(lz4Compress(large), large.length).equals(large)).toBe(true);
+    // A short block that decodes to more than 64 KiB.
+    const redundant = repetitive(200_000, 7);
+    expect(lz4Compress(redundant).length).toBeLessThan(65536);
+    expect(lz4Decompress(lz4Compress(redundant), 16 << 20).equals(redundant)).toBe(true);
     expect(lz4Decompress(lz4Compress(Buffer.alloc(0)), 0).length).toBe(0);
   });
 
