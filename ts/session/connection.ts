@@ -185,6 +185,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   };
   private ackTimer: NodeJS.Timeout | undefined;
   private ackThreshold = 1;
+  private ackOwed = false;
   private needDrain = false;
   private pendingHandlers = 0;
   private pausedForHandlers = false;
@@ -475,6 +476,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.socket.destroyed) return;
     const count = this.batchCount;
     if (count > 0 && this.ackTimer !== undefined) this.acknowledge();
+    const releasable = count > 0 && this.heldHead === this.held.length && count <= this.windowState[STATE_AVAILABLE]!;
+    if (this.ackOwed && !this.isClosed()) {
+      // An owed acknowledgement rides inside data that goes out now; else it goes on its own.
+      if (releasable) {
+        this.encoder.endBatch();
+        this.encodeAck(this.encoder);
+      } else {
+        this.encodeAck(this.control);
+      }
+    }
     const control = this.control.pendingBytes > 0 ? this.control.flush() : undefined;
     if (count === 0) {
       if (control) this.write(control);
@@ -482,10 +493,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.batchCount = 0;
     const buffers = this.encoder.flush();
-    if (this.heldHead === this.held.length && count <= this.windowState[STATE_AVAILABLE]!) {
+    if (releasable) {
       this.window!.reserve(count);
-      // A pending acknowledgement rides in the same write as the data; small writes are joined,
-      // since one write costs less than a writev of several buffers.
       if (control) buffers.unshift(...control);
       this.write(buffers);
       return;
@@ -607,13 +616,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
+  /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
   private acknowledge(): void {
     if (this.ackTimer !== undefined) {
       clearTimeout(this.ackTimer);
       this.ackTimer = undefined;
     }
     if (this.windowState[STATE_UNACKNOWLEDGED] === 0 || this.isClosed()) return;
-    this.sendControl(FrameType.ACK, undefined, this.windowState[STATE_NEXT_EXPECTED]);
+    this.ackOwed = true;
+    this.scheduleFlush();
+  }
+
+  /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */
+  private encodeAck(encoder: FrameEncoder): void {
+    this.ackOwed = false;
+    encoder.add(FrameType.ACK, undefined, 0, 0, this.windowState[STATE_NEXT_EXPECTED]);
     this.window!.acked();
   }
 

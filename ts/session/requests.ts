@@ -1,14 +1,17 @@
 /**
  * Pending requests of one connection, keyed by correlation id: bounded in number, each with a
- * timeout and an optional AbortSignal.
+ * deadline and an optional AbortSignal. One timer serves all deadlines (armed for the earliest),
+ * so a request costs no timer of its own.
  */
 import { AbortError, HybridwireError } from '../errors.js';
 import type { Payload } from './message.js';
 
 interface Pending {
+  type: string;
   resolve: (value: Payload) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout | undefined;
+  deadline: number;
+  timeoutMs: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -16,6 +19,8 @@ interface Pending {
 export class RequestTable {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDeadline = Infinity;
 
   constructor(private readonly maxPending: number) {}
 
@@ -32,21 +37,17 @@ export class RequestTable {
     let id = this.nextId;
     while (this.pending.has(id)) id = (id + 1) >>> 0 || 1;
     this.nextId = (id + 1) >>> 0 || 1;
+    const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
     let entry!: Pending;
     const reply = new Promise<Payload>((resolve, reject) => {
-      entry = { resolve, reject, timer: undefined, signal, onAbort: undefined };
+      entry = { type, resolve, reject, deadline, timeoutMs, signal, onAbort: undefined };
     });
-    if (timeoutMs > 0) {
-      entry.timer = setTimeout(() => {
-        this.settle(id)?.reject(new HybridwireError('HW_ERR_REQUEST_TIMEOUT', `request '${type}' got no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      entry.timer.unref?.();
-    }
     if (signal) {
       entry.onAbort = () => this.settle(id)?.reject(new AbortError(`request '${type}' was aborted`, { cause: signal.reason }));
       signal.addEventListener('abort', entry.onAbort, { once: true });
     }
     this.pending.set(id, entry);
+    if (deadline < this.timerDeadline) this.arm(deadline);
     return { id, reply };
   }
 
@@ -65,13 +66,38 @@ export class RequestTable {
   /** Fails every pending request, e.g. when the connection goes away. */
   rejectAll(error: Error): void {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(error);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDeadline = Infinity;
   }
+
+  private arm(deadline: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDeadline = deadline;
+    this.timer = setTimeout(this.expire, Math.max(0, deadline - performance.now()));
+    this.timer.unref();
+  }
+
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    this.timerDeadline = Infinity;
+    const now = performance.now();
+    let earliest = Infinity;
+    for (const [id, entry] of this.pending) {
+      if (entry.deadline <= now) {
+        this.settle(id);
+        entry.reject(new HybridwireError('HW_ERR_REQUEST_TIMEOUT', `request '${entry.type}' got no reply within ${entry.timeoutMs} ms`));
+      } else if (entry.deadline < earliest) {
+        earliest = entry.deadline;
+      }
+    }
+    if (earliest !== Infinity) this.arm(earliest);
+  };
 
   private settle(id: number): Pending | undefined {
     const entry = this.pending.get(id);
     if (!entry) return undefined;
     this.pending.delete(id);
-    if (entry.timer) clearTimeout(entry.timer);
     if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     return entry;
   }
