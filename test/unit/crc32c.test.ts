@@ -35,16 +35,17 @@ const vectors: [string, Uint8Array, number][] = [
   ['no bytes', Buffer.alloc(0), 0],
 ];
 
+type Path = [name: string, compute: (data: Uint8Array, seed?: number) => number];
 const hardware = native.crc32cHardwareAvailable();
-const paths: [string, (data: Uint8Array, seed?: number) => number][] = [
+const paths: Path[] = [
   ['crc32c', crc32c],
   ['JS path', (data, seed = 0) => crc32cJs(data, seed)],
   ['native software path', native.crc32cSoftware],
-  ...(hardware ? [['native hardware path', native.crc32cHardware] as [string, (data: Uint8Array, seed?: number) => number]] : []),
 ];
+if (hardware) paths.push(['native hardware path', native.crc32cHardware]);
 
-// Every length to 300 (all tails, the JS cut-over, the interleaving threshold), then lengths
-// around the hardware path's block sizes, then a spread up to 70000.
+// Every length to 300 (all tails, the JS cut-over, the 128-byte interleaving threshold), then
+// lengths around 8 KiB blocks and their three-stream rounds, then a spread up to 70000.
 const lengths = [
   ...Array.from({ length: 301 }, (_, i) => i),
   383, 384, 385, 767, 768, 769, 1023, 1024, 1025, 8191, 8192, 8193, 24575, 24576, 24577, 24600,
