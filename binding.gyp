@@ -15,7 +15,7 @@
         "native/core/reliable/send-window.cc",
         "native/core/reliable/wire.cc",
         "native/binding/addon.cc",
-        "native/binding/errors.cc",
+        "native/binding/arguments.cc",
         "native/binding/crc32c-binding.cc",
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",

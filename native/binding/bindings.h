@@ -18,5 +18,7 @@ Napi::Value ThrowCoded(Napi::Env env, const char* code, const char* message);
 // TypeError naming `what` if the value is not one.
 bool GetBytes(const Napi::Value& value, const char* what, const uint8_t** data, size_t* length);
 bool GetMutableBytes(const Napi::Value& value, const char* what, uint8_t** data, size_t* length);
+// Reads a Uint32Array argument; `count` is its number of elements.
+bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count);
 
 }  // namespace hybridwire::binding

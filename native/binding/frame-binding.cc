@@ -5,18 +5,6 @@
 namespace hybridwire::binding {
 namespace {
 
-bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    std::string message = std::string(what) + " must be a Uint32Array";
-    ThrowCoded(value.Env(), "ERR_INVALID_ARG_TYPE", message.c_str());
-    return false;
-  }
-  Napi::Uint32Array array = value.As<Napi::Uint32Array>();
-  *data = array.Data();
-  *count = array.ElementLength();
-  return true;
-}
-
 void StoreResult(uint32_t* result, const frame::DecodeResult& decoded) {
   result[0] = static_cast<uint32_t>(decoded.frames);
   result[1] = static_cast<uint32_t>(decoded.consumed);

@@ -29,18 +29,6 @@ constexpr uint32_t kFrameInOutput = 3;
 constexpr size_t kOptionCount = 8;
 constexpr size_t kStatCount = 27;
 
-bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    std::string message = std::string(what) + " must be a Uint32Array";
-    ThrowCoded(value.Env(), "ERR_INVALID_ARG_TYPE", message.c_str());
-    return false;
-  }
-  Napi::Uint32Array array = value.As<Napi::Uint32Array>();
-  *data = array.Data();
-  *count = array.ElementLength();
-  return true;
-}
-
 uint64_t ToMicroseconds(const Napi::Value& value) {
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
   if (!(number > 0)) return 0;

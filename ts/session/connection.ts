@@ -475,7 +475,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.flushScheduled = false;
     if (this.socket.destroyed) return;
     const count = this.batchCount;
-    if (count > 0 && this.ackTimer !== undefined) this.acknowledge();
+    // Outgoing data carries any acknowledgement that is due, for free.
+    if (count > 0 && this.windowState[STATE_UNACKNOWLEDGED]! > 0) this.ackOwed = true;
     const releasable = count > 0 && this.heldHead === this.held.length && count <= this.windowState[STATE_AVAILABLE]!;
     if (this.ackOwed && !this.isClosed()) {
       // An owed acknowledgement rides inside data that goes out now; else it goes on its own.
@@ -618,10 +619,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
   private acknowledge(): void {
-    if (this.ackTimer !== undefined) {
-      clearTimeout(this.ackTimer);
-      this.ackTimer = undefined;
-    }
+    // The delay timer is left to run out rather than cleared: re-arming it for every message
+    // costs more than a wake-up with nothing to do.
     if (this.windowState[STATE_UNACKNOWLEDGED] === 0 || this.isClosed()) return;
     this.ackOwed = true;
     this.scheduleFlush();
