@@ -1,9 +1,43 @@
 // Frame decoding and sealing over caller-owned buffers: one call per socket chunk or per batch.
+//
+// Written against the plain napi_* C API: these calls run once per chunk or flush on every
+// connection, and the node-addon-api wrappers cost about as much again as the work on a small
+// chunk (bench/micro/frame-decode.bench.mjs).
+#include <node_api.h>
+
 #include "binding/bindings.h"
 #include "core/frame-codec.h"
 
 namespace hybridwire::binding {
 namespace {
+
+napi_value ThrowArg(napi_env env, const char* code, const char* message) {
+  napi_throw_type_error(env, code, message);
+  return nullptr;
+}
+
+template <typename T>
+bool TypedArg(napi_env env, napi_value value, napi_typedarray_type expected, T** data, size_t* count) {
+  napi_typedarray_type type;
+  void* pointer = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, count, &pointer, nullptr, nullptr) != napi_ok ||
+      type != expected) {
+    return false;
+  }
+  static T empty[1] = {};
+  *data = pointer != nullptr ? static_cast<T*>(pointer) : empty;
+  return true;
+}
+
+bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
+  return napi_get_value_uint32(env, value, out) == napi_ok;
+}
+
+napi_value Count(napi_env env, size_t count) {
+  napi_value result;
+  napi_create_uint32(env, static_cast<uint32_t>(count), &result);
+  return result;
+}
 
 void StoreResult(uint32_t* result, const frame::DecodeResult& decoded) {
   result[0] = static_cast<uint32_t>(decoded.frames);
@@ -16,62 +50,80 @@ void StoreResult(uint32_t* result, const frame::DecodeResult& decoded) {
 // With `pending` (a buffer holding exactly one frame assembled from earlier chunks) that frame is
 // verified first and becomes row 0, its offset relative to `pending`. result receives
 // [frames, consumed, error, needed]; consumed is an offset into chunk.
-Napi::Value DecodeFrames(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+napi_value DecodeFrames(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   const uint8_t* chunk = nullptr;
   size_t chunk_length = 0;
   uint32_t* rows = nullptr;
   size_t row_values = 0;
   uint32_t* result = nullptr;
   size_t result_values = 0;
-  if (!GetBytes(info[0], "chunk", &chunk, &chunk_length)) return Napi::Value();
-  if (!GetUint32Array(info[2], "rows", &rows, &row_values)) return Napi::Value();
-  if (!GetUint32Array(info[3], "result", &result, &result_values)) return Napi::Value();
-  if (result_values < 4) return ThrowCoded(env, "ERR_OUT_OF_RANGE", "result must hold 4 values");
-  size_t start = info[1].As<Napi::Number>().Uint32Value();
-  uint32_t max_payload = info[4].As<Napi::Number>().Uint32Value();
+  uint32_t start = 0;
+  uint32_t max_payload = 0;
+  if (argc < 5 || !TypedArg(env, argv[0], napi_uint8_array, &chunk, &chunk_length) ||
+      !Uint32Arg(env, argv[1], &start) || !TypedArg(env, argv[2], napi_uint32_array, &rows, &row_values) ||
+      !TypedArg(env, argv[3], napi_uint32_array, &result, &result_values) ||
+      !Uint32Arg(env, argv[4], &max_payload)) {
+    return ThrowArg(env, "ERR_INVALID_ARG_TYPE",
+                    "decodeFrames(chunk: Uint8Array, start: number, rows: Uint32Array, result: Uint32Array, maxPayload: number, pending?: Uint8Array)");
+  }
+  if (result_values < 4) return ThrowArg(env, "ERR_OUT_OF_RANGE", "result must hold 4 values");
   size_t max_rows = row_values / frame::kRowWidth;
-  if (max_rows == 0) return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold at least one row");
+  if (max_rows == 0) return ThrowArg(env, "ERR_OUT_OF_RANGE", "rows must hold at least one row");
 
   size_t pending_frames = 0;
-  if (info.Length() > 5 && !info[5].IsUndefined()) {
-    const uint8_t* pending = nullptr;
-    size_t pending_length = 0;
-    if (!GetBytes(info[5], "pending", &pending, &pending_length)) return Napi::Value();
-    frame::DecodeResult first = frame::decode_datagram(pending, pending_length, max_payload, rows, 1);
-    if (first.error == frame::DecodeError::kNone && first.consumed != pending_length) {
-      first.error = frame::DecodeError::kTruncated;
+  if (argc > 5) {
+    napi_valuetype type;
+    napi_typeof(env, argv[5], &type);
+    if (type != napi_undefined) {
+      const uint8_t* pending = nullptr;
+      size_t pending_length = 0;
+      if (!TypedArg(env, argv[5], napi_uint8_array, &pending, &pending_length)) {
+        return ThrowArg(env, "ERR_INVALID_ARG_TYPE", "pending must be a Uint8Array or Buffer");
+      }
+      frame::DecodeResult first = frame::decode_datagram(pending, pending_length, max_payload, rows, 1);
+      if (first.error == frame::DecodeError::kNone && first.consumed != pending_length) {
+        first.error = frame::DecodeError::kTruncated;
+      }
+      if (first.error != frame::DecodeError::kNone) {
+        first.frames = 0;
+        first.consumed = start;
+        StoreResult(result, first);
+        return Count(env, 0);
+      }
+      pending_frames = 1;
     }
-    if (first.error != frame::DecodeError::kNone) {
-      first.frames = 0;
-      first.consumed = start;
-      StoreResult(result, first);
-      return Napi::Number::New(env, 0);
-    }
-    pending_frames = 1;
   }
   frame::DecodeResult decoded = frame::decode_stream(
       chunk, chunk_length, start, max_payload, rows + pending_frames * frame::kRowWidth,
       max_rows - pending_frames);
   decoded.frames += pending_frames;
   StoreResult(result, decoded);
-  return Napi::Number::New(env, static_cast<double>(decoded.frames));
+  return Count(env, decoded.frames);
 }
 
 // decodeDatagram(datagram, rows, result, maxPayload)
-Napi::Value DecodeDatagram(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+napi_value DecodeDatagram(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   const uint8_t* datagram = nullptr;
   size_t length = 0;
   uint32_t* rows = nullptr;
   size_t row_values = 0;
   uint32_t* result = nullptr;
   size_t result_values = 0;
-  if (!GetBytes(info[0], "datagram", &datagram, &length)) return Napi::Value();
-  if (!GetUint32Array(info[1], "rows", &rows, &row_values)) return Napi::Value();
-  if (!GetUint32Array(info[2], "result", &result, &result_values)) return Napi::Value();
-  if (result_values < 4) return ThrowCoded(env, "ERR_OUT_OF_RANGE", "result must hold 4 values");
-  uint32_t max_payload = info[3].As<Napi::Number>().Uint32Value();
+  uint32_t max_payload = 0;
+  if (argc < 4 || !TypedArg(env, argv[0], napi_uint8_array, &datagram, &length) ||
+      !TypedArg(env, argv[1], napi_uint32_array, &rows, &row_values) ||
+      !TypedArg(env, argv[2], napi_uint32_array, &result, &result_values) ||
+      !Uint32Arg(env, argv[3], &max_payload)) {
+    return ThrowArg(env, "ERR_INVALID_ARG_TYPE",
+                    "decodeDatagram(datagram: Uint8Array, rows: Uint32Array, result: Uint32Array, maxPayload: number)");
+  }
+  if (result_values < 4) return ThrowArg(env, "ERR_OUT_OF_RANGE", "result must hold 4 values");
   frame::DecodeResult decoded =
       frame::decode_datagram(datagram, length, max_payload, rows, row_values / frame::kRowWidth);
   if (decoded.error == frame::DecodeError::kNone && decoded.consumed != length) {
@@ -79,36 +131,46 @@ Napi::Value DecodeDatagram(const Napi::CallbackInfo& info) {
     decoded.needed = decoded.consumed;
   }
   StoreResult(result, decoded);
-  return Napi::Number::New(env, static_cast<double>(decoded.frames));
+  return Count(env, decoded.frames);
 }
 
 // sealFrames(buffer, offsets, count): computes the CRC32C of each frame that starts at
 // buffer[offsets[i]] (header bytes 0..11 and payload already written). Returns count.
-Napi::Value SealFrames(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+napi_value SealFrames(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   uint8_t* buffer = nullptr;
   size_t length = 0;
   uint32_t* offsets = nullptr;
   size_t offset_count = 0;
-  if (!GetMutableBytes(info[0], "buffer", &buffer, &length)) return Napi::Value();
-  if (!GetUint32Array(info[1], "offsets", &offsets, &offset_count)) return Napi::Value();
-  size_t count = info[2].As<Napi::Number>().Uint32Value();
-  if (count > offset_count) return ThrowCoded(env, "ERR_OUT_OF_RANGE", "count exceeds offsets.length");
+  uint32_t count = 0;
+  if (argc < 3 || !TypedArg(env, argv[0], napi_uint8_array, &buffer, &length) ||
+      !TypedArg(env, argv[1], napi_uint32_array, &offsets, &offset_count) || !Uint32Arg(env, argv[2], &count)) {
+    return ThrowArg(env, "ERR_INVALID_ARG_TYPE", "sealFrames(buffer: Uint8Array, offsets: Uint32Array, count: number)");
+  }
+  if (count > offset_count) return ThrowArg(env, "ERR_OUT_OF_RANGE", "count exceeds offsets.length");
   for (size_t i = 0; i < count; ++i) {
     size_t offset = offsets[i];
     if (offset > length || !frame::seal_frame(buffer + offset, length - offset)) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "a frame extends past the end of the buffer");
+      return ThrowArg(env, "ERR_OUT_OF_RANGE", "a frame extends past the end of the buffer");
     }
   }
-  return Napi::Number::New(env, static_cast<double>(count));
+  return Count(env, count);
+}
+
+void Export(napi_env env, napi_value exports, const char* name, napi_callback callback) {
+  napi_value function;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &function);
+  napi_set_named_property(env, exports, name, function);
 }
 
 }  // namespace
 
 void InitFrame(Napi::Env env, Napi::Object exports) {
-  exports.Set("decodeFrames", Napi::Function::New<DecodeFrames>(env, "decodeFrames"));
-  exports.Set("decodeDatagram", Napi::Function::New<DecodeDatagram>(env, "decodeDatagram"));
-  exports.Set("sealFrames", Napi::Function::New<SealFrames>(env, "sealFrames"));
+  Export(env, exports, "decodeFrames", DecodeFrames);
+  Export(env, exports, "decodeDatagram", DecodeDatagram);
+  Export(env, exports, "sealFrames", SealFrames);
 }
 
 }  // namespace hybridwire::binding
