@@ -16,13 +16,15 @@ const MAX_INPUT_SIZE = 0x7e000000;
  */
 const MIN_COMPRESSIBLE_SIZE = 13;
 
-/**
- * No LZ4 block decompresses to more than this many bytes per byte of block. And none is longer
- * than compressBound() of what it decompresses to: every byte of a block yields at least one byte
- * of output, but for one in 255 literals and the final token.
- */
+/** No LZ4 block decompresses to more than this many bytes per byte of block. */
 const MAX_EXPANSION = 255;
 
+/**
+ * The most a block of `size` input bytes takes (liblz4's LZ4_compressBound). It also bounds any
+ * block from below by its output: all of a block's bytes but one per 255 literals and two more
+ * yield at least a byte of output each, so a block longer than compressBound(n) decodes to more
+ * than n bytes.
+ */
 function compressBound(size: number): number {
   return size + Math.floor(size / 255) + 16;
 }
