@@ -4,7 +4,8 @@
 // 1. The input as a compressed block, decompressed into a small and a large output buffer, each
 //    allocated at exactly its capacity so that ASan sees the first byte past it. The two results
 //    must agree: the same bytes when the output fits both, "too large" for the small one when only
-//    the large one holds it.
+//    the large one holds it. A valid block's size must respect the bounds the TypeScript layer
+//    relies on.
 // 2. The input as data, and repeated past 64 KiB: compress, then decompress into exactly its size
 //    and compare, and into one byte less, which must fail. Compressing into exactly the compressed
 //    size must give the same block, and into one byte less must fail rather than truncate.
@@ -49,9 +50,14 @@ void decompress_arbitrary(const uint8_t* data, size_t size) {
   check_decompress_result(small_result, small_capacity);
 
   if (large_result >= 0) {
-    if (static_cast<size_t>(large_result) <= small_capacity) {
+    // ts/codec/lz4.ts sizes its buffers on these: no block expands more than 255 times, nor is
+    // longer than the compress bound of its output.
+    const size_t output_size = static_cast<size_t>(large_result);
+    check(output_size < 255 * size, "a block decoded to 255 or more bytes per byte");
+    check(size <= hybridwire::lz4_compress_bound(output_size), "a block is longer than the bound of its output");
+    if (output_size <= small_capacity) {
       check(small_result == large_result, "a block that fits decoded differently into a smaller buffer");
-      check(std::memcmp(small.get(), large.get(), static_cast<size_t>(large_result)) == 0,
+      check(std::memcmp(small.get(), large.get(), output_size) == 0,
             "the same block decoded to different bytes");
     } else {
       check(small_result == kLz4OutputTooLarge, "output larger than the capacity was not reported as such");
