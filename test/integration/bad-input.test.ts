@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, FrameEncoder, FrameType, type Client, type Peer, type Server } from '../../ts/index.js';
+import { connect, createServer, FrameEncoder, FrameFlag, FrameType, lz4Compress, type Client, type Peer, type Server } from '../../ts/index.js';
 import { RawPeer, nextEvent } from '../support/raw-peer.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -170,6 +170,25 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     peer.socket.write(Buffer.concat(new FrameEncoder().encode(frames)));
     await peer.waitClosed();
     expect(peer.errorFrame()?.code).toBe('HW_ERR_WINDOW_OVERFLOW');
+    await stillServed(bystander);
+  });
+
+  it('compressed frames that lie about their size, or are corrupt, close the peer', async () => {
+    const { tcpPort, bystander } = await setup({ maxFrameSize: 64 * 1024 });
+    const bomb = await rawPeer(tcpPort);
+    await bomb.handshake({ features: ['json', 'lz4'] });
+    const claim = Buffer.alloc(4);
+    claim.writeUInt32LE(1 << 30, 0);
+    bomb.socket.write(Buffer.concat(new FrameEncoder().encode([{ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, payload: Buffer.concat([claim, lz4Compress(Buffer.alloc(1000))]) }])));
+    await bomb.waitClosed();
+    expect(bomb.errorFrame()?.code).toBe('HW_ERR_FRAME_TOO_LARGE');
+    const corrupt = await rawPeer(tcpPort);
+    await corrupt.handshake({ features: ['json', 'lz4'] });
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(100, 0);
+    corrupt.socket.write(Buffer.concat(new FrameEncoder().encode([{ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, payload: Buffer.concat([size, Buffer.from([0xf0, 0xff, 0xff])]) }])));
+    await corrupt.waitClosed();
+    expect(corrupt.errorFrame()?.code).toBe('HW_ERR_LZ4_CORRUPT');
     await stillServed(bystander);
   });
 

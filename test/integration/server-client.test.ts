@@ -136,6 +136,28 @@ describe('messages', () => {
   });
 });
 
+describe('compression', () => {
+  it('sends large messages LZ4-compressed when asked, and they arrive intact', async () => {
+    const { server, tcpPort } = await startServer({ udpPort: false, compressThreshold: 256 });
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    server.handle('echo-big', (payload) => payload);
+    const client = await startClient({ tcpPort, udpPort: false, compressThreshold: 256 });
+    const [peer] = await connected;
+    const text = { rows: Array.from({ length: 500 }, (_, i) => ({ id: i, name: `row ${i}`, ok: i % 2 === 0 })) };
+    const zeros = new Uint8Array(64 * 1024);
+    zeros[100] = 7;
+    expect(await client.request('echo-big', text)).toEqual(text);
+    const back = (await client.request('echo-big', zeros)) as Uint8Array;
+    expect(Buffer.from(back).equals(Buffer.from(zeros))).toBe(true);
+    // Small messages and incompressible ones go as they are.
+    expect(await client.request('echo-big', 'short')).toBe('short');
+    expect(client.stats!.compressedOut).toBe(2);
+    expect(peer.stats.compressedIn).toBe(2);
+    expect(peer.stats.compressedOut).toBe(2);
+    expect(client.stats!.tcp.bytesOut).toBeLessThan(20_000);
+  });
+});
+
 describe('requests', () => {
   it('times out, aborts, and carries handler errors with their codes', async () => {
     const { server, tcpPort } = await startServer({ udpPort: false, closeTimeoutMs: 100 });

@@ -8,6 +8,11 @@ import type { UdpSessionOptions } from '../transport/udp-session.js';
 import type { UdpParameters } from '../session/handshake.js';
 
 export interface LimitOptions {
+  /**
+   * TCP messages of at least this many bytes are sent LZ4-compressed (when that makes them
+   * smaller and the peer offers lz4). 0, the default, never compresses.
+   */
+  compressThreshold?: number;
   /** Largest frame payload accepted or sent, in bytes. Default 16 MiB. */
   maxFrameSize?: number;
   /** Queued bytes past which send() returns false and 'drain' is emitted later. Default 1 MiB. */
@@ -51,6 +56,7 @@ export interface ResolvedLimits extends ConnectionLimits {
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
   const limits: ResolvedLimits = {
+    compressThreshold: checkInteger('compressThreshold', options.compressThreshold ?? 0, 0, 2 ** 32),
     maxFrameSize: checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 1024, MAX_MAX_FRAME_SIZE),
     highWaterMark: checkInteger('highWaterMark', options.highWaterMark ?? 1024 * 1024, 1, 2 ** 40),
     maxQueueBytes: checkInteger('maxQueueBytes', options.maxQueueBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),

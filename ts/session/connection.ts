@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { native } from '../native/addon.js';
+import { lz4Compress, lz4Decompress } from '../codec/lz4.js';
 import { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
@@ -53,6 +54,8 @@ export interface Router {
 }
 
 export interface ConnectionLimits {
+  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
+  compressThreshold: number;
   maxFrameSize: number;
   highWaterMark: number;
   maxQueueBytes: number;
@@ -73,6 +76,9 @@ export interface ConnectionStats {
   udp: TransportStats & { dropped: number };
   /** Smoothed heartbeat round-trip time in milliseconds (undefined before the first PONG). */
   rttMs: number | undefined;
+  /** Messages sent and received LZ4-compressed. */
+  compressedOut: number;
+  compressedIn: number;
   pendingRequests: number;
   queuedBytes: number;
 }
@@ -141,6 +147,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     tcp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0 },
     rttMs: undefined,
+    compressedOut: 0,
+    compressedIn: 0,
     pendingRequests: 0,
     queuedBytes: 0,
   };
@@ -186,6 +194,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private ackTimer: NodeJS.Timeout | undefined;
   private ackThreshold = 1;
   private ackOwed = false;
+  /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
+  private compressFrom = 0;
   private needDrain = false;
   private pendingHandlers = 0;
   private pausedForHandlers = false;
@@ -233,6 +243,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.ackThreshold = Math.max(1, receiveWindow >>> 2);
     this.sendWindow = sendWindow;
     this.features = new Set(features);
+    this.compressFrom = this.limits.compressThreshold > 0 && this.features.has('lz4') ? this.limits.compressThreshold : 0;
     this.state = 'open';
   }
 
@@ -430,6 +441,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return;
     }
     if (encoder.batchOpen) encoder.endBatch();
+    if (frameType === FrameType.MESSAGE && this.compressFrom > 0 && body.length >= this.compressFrom && this.compressMessage(alias, encoding, kind, requestId, body)) {
+      return;
+    }
     const sequence = this.startFrame();
     if (frameType === FrameType.TYPE_DEF) {
       encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
@@ -440,6 +454,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
       encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
     }
+  }
+
+  /**
+   * Sends a message LZ4-compressed (docs/PROTOCOL.md, "Compression") when that makes it smaller.
+   * Returns false, having sent nothing, when it does not.
+   */
+  private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
+    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
+    this.prefix.copy(plain, 0, 0, prefixLength);
+    plain.set(bytes, prefixLength);
+    const compressed = lz4Compress(plain);
+    if (compressed.length + 4 >= plain.length) return false;
+    const lengthPrefix = Buffer.allocUnsafe(4);
+    lengthPrefix.writeUInt32LE(plain.length, 0);
+    this.encoder.addPrefixed(FrameType.MESSAGE, lengthPrefix, 4, compressed, FrameFlag.COMPRESSED, 0, this.startFrame());
+    this.stats.compressedOut++;
+    return true;
   }
 
   /** Closes the open batch (if any) and opens a new BATCH frame, which takes a sequence number. */
@@ -641,8 +674,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const source = decoder.payloadSource(i) as Buffer;
         const start = decoder.payloadOffset(i);
         const end = start + decoder.payloadLength(i);
-        if ((decoder.flags(i) & FrameFlag.BATCH) !== 0) this.receiveBatch(source, start, end);
-        else {
+        const flags = decoder.flags(i);
+        if ((flags & FrameFlag.BATCH) !== 0) this.receiveBatch(source, start, end);
+        else if ((flags & FrameFlag.COMPRESSED) !== 0) {
+          this.stats.tcp.messagesIn++;
+          const plain = this.decompress(source, start, end);
+          this.receiveMessage(plain, 0, plain.length, 'tcp');
+        } else {
           this.stats.tcp.messagesIn++;
           this.receiveMessage(source, start, end, 'tcp');
         }
@@ -678,6 +716,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (type < 0x80) throw new HybridwireError('HW_ERR_UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16)}`);
       }
     }
+  }
+
+  /** A COMPRESSED payload: the u32 size of the message, then the message as one LZ4 block. */
+  private decompress(source: Buffer, start: number, end: number): Buffer {
+    if (!this.features.has('lz4')) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame on a session that did not negotiate lz4');
+    if (end - start < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame shorter than its size prefix');
+    const size = source.readUInt32LE(start);
+    // The stated size is only a claim: it is checked against the frame limit before anything is
+    // allocated, and the decoder never writes past it.
+    if (size > this.limits.maxFrameSize) {
+      throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `compressed message claims ${size} bytes; maxFrameSize is ${this.limits.maxFrameSize}`);
+    }
+    const plain = lz4Decompress(source.subarray(start + 4, end), size);
+    if (plain.length !== size) throw new HybridwireError('HW_ERR_LZ4_CORRUPT', `compressed message is ${plain.length} bytes, not the ${size} it claims`);
+    this.stats.compressedIn++;
+    return plain;
   }
 
   /** A BATCH frame's payload: entries of a u32 length and a message, back to back. */
