@@ -13,6 +13,12 @@ Napi::Value ThrowCoded(Napi::Env env, const char* code, const char* message) {
   return Napi::Value();
 }
 
+void ExportFunction(napi_env env, napi_value exports, const char* name, napi_callback callback) {
+  napi_value function;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &function);
+  napi_set_named_property(env, exports, name, function);
+}
+
 namespace {
 
 bool GetTypedArray(const Napi::Value& value, napi_typedarray_type expected, const char* what,

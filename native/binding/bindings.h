@@ -18,6 +18,9 @@ Napi::Value ThrowCoded(Napi::Env env, const char* code, const char* message);
 // TypeError naming `what` if the value is not one.
 bool GetBytes(const Napi::Value& value, const char* what, const uint8_t** data, size_t* length);
 bool GetMutableBytes(const Napi::Value& value, const char* what, uint8_t** data, size_t* length);
+// Sets exports[name] to a function written against the plain napi C API.
+void ExportFunction(napi_env env, napi_value exports, const char* name, napi_callback callback);
+
 // Reads a Uint32Array argument; `count` is its number of elements.
 bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count);
 

@@ -50,19 +50,13 @@ napi_value HardwareAvailable(napi_env env, napi_callback_info) {
   return result;
 }
 
-void Export(napi_env env, napi_value exports, const char* name, napi_callback callback) {
-  napi_value function;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &function);
-  napi_set_named_property(env, exports, name, function);
-}
-
 }  // namespace
 
 void InitCrc32c(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "crc32c", Crc32c<crc32c>);
-  Export(env, exports, "crc32cSoftware", Crc32c<crc32c_software>);
-  Export(env, exports, "crc32cHardware", Crc32c<crc32c_hardware>);
-  Export(env, exports, "crc32cHardwareAvailable", HardwareAvailable);
+  ExportFunction(env, exports, "crc32c", Crc32c<crc32c>);
+  ExportFunction(env, exports, "crc32cSoftware", Crc32c<crc32c_software>);
+  ExportFunction(env, exports, "crc32cHardware", Crc32c<crc32c_hardware>);
+  ExportFunction(env, exports, "crc32cHardwareAvailable", HardwareAvailable);
 }
 
 }  // namespace hybridwire::binding

@@ -159,18 +159,12 @@ napi_value SealFrames(napi_env env, napi_callback_info info) {
   return Count(env, count);
 }
 
-void Export(napi_env env, napi_value exports, const char* name, napi_callback callback) {
-  napi_value function;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &function);
-  napi_set_named_property(env, exports, name, function);
-}
-
 }  // namespace
 
 void InitFrame(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "decodeFrames", DecodeFrames);
-  Export(env, exports, "decodeDatagram", DecodeDatagram);
-  Export(env, exports, "sealFrames", SealFrames);
+  ExportFunction(env, exports, "decodeFrames", DecodeFrames);
+  ExportFunction(env, exports, "decodeDatagram", DecodeDatagram);
+  ExportFunction(env, exports, "sealFrames", SealFrames);
 }
 
 }  // namespace hybridwire::binding

@@ -9,6 +9,7 @@ import {
   type ReliableEndpointOptions,
 } from '../../ts/reliable/reliable-endpoint.js';
 import { UdpChaosProxy, type UdpChaosProxyOptions } from './udp-chaos-proxy.js';
+import { pseudoRandomBytes as pattern } from '../support/bytes.js';
 
 // Two reliable endpoints on real dgram sockets on 127.0.0.1, A talking to B through the chaos
 // proxy. Every wait is for an event, bounded by a deadline that fails the test.
@@ -24,17 +25,6 @@ interface Delivery {
   mode: DeliveryModeValue;
 }
 
-function pattern(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let state = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
 
 /** A message that names itself: channel and index in its first 8 bytes, the rest derived from them. */
 function tagged(channel: number, index: number, length: number): Buffer {

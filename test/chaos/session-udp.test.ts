@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, type Client, type Peer, type Server } from '../../ts/index.js';
 import { UdpChaosProxy } from './udp-chaos-proxy.js';
+import { pseudoRandomBytes as pattern } from '../support/bytes.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -44,17 +45,6 @@ async function setup(loss: number, extra: { mtu?: number } = {}, corrupt = loss 
   return { server, client, peer, proxy };
 }
 
-function pattern(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let state = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
 
 function waitFor(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -3,22 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../ts/index.js';
 import { crc32cJs, JS_MAX_LENGTH } from '../../ts/codec/crc32c.js';
 import { native } from '../../ts/native/addon.js';
+import { pseudoRandomBytes as randomBytes } from '../support/bytes.js';
 
 const nodeRs = createRequire(import.meta.url)('@node-rs/crc32') as {
   crc32c(input: Uint8Array, initialState?: number): number;
 };
 
-function randomBytes(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
 
 // RFC 3720 (iSCSI) appendix B.4, plus the customary check value of "123456789".
 const iscsiReadPdu = Buffer.from(

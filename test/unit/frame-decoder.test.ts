@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameEncoder, FrameType, FrameFlag, crc32c, type Frame } from '../../ts/index.js';
+import { pseudoRandomBytes as randomBytes } from '../support/bytes.js';
 
 function encodeAll(frames: Parameters<FrameEncoder['encode']>[0], copyThreshold?: number): Buffer {
   return Buffer.concat(new FrameEncoder(copyThreshold === undefined ? {} : { copyThreshold }).encode(frames));
@@ -14,17 +15,6 @@ function collect(decoder: FrameDecoder, chunks: Uint8Array[]): Frame[] {
   return out;
 }
 
-function randomBytes(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
 
 describe('FrameEncoder / FrameDecoder', () => {
   const specs = Array.from({ length: 200 }, (_, i) => ({

@@ -7,6 +7,7 @@ import {
   type DeliveryModeValue,
   type ReliableEndpointOptions,
 } from '../../ts/reliable/reliable-endpoint.js';
+import { pseudoRandomBytes as pattern } from '../support/bytes.js';
 
 // Two endpoints joined by an in-memory link with a fixed one-way latency, on a fake clock: every
 // test is deterministic and takes no real time.
@@ -104,17 +105,6 @@ function runUntil(done: () => boolean, limitMs = 60_000): number {
   return Date.now() - start;
 }
 
-function pattern(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let state = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
 
 /** The index of the first delivered payload that differs from the one sent, or -1 if none. */
 function firstDifference(delivered: Buffer[], sent: Buffer[]): number {

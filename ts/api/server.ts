@@ -190,17 +190,7 @@ export class Server extends EventEmitter<ServerEvents> {
   stats(): ServerStats {
     const tcp = { ...this.totals.tcp };
     const udp = { ...this.totals.udp };
-    for (const peer of this.sessions.values()) {
-      const s = peer.connection.stats;
-      tcp.messagesIn += s.tcp.messagesIn;
-      tcp.messagesOut += s.tcp.messagesOut;
-      tcp.bytesIn += s.tcp.bytesIn;
-      tcp.bytesOut += s.tcp.bytesOut;
-      udp.messagesIn += s.udp.messagesIn;
-      udp.messagesOut += s.udp.messagesOut;
-      udp.bytesIn += s.udp.bytesIn;
-      udp.bytesOut += s.udp.bytesOut;
-    }
+    for (const peer of this.sessions.values()) addTransportStats(tcp, udp, peer);
     return {
       connectedClients: this.sessions.size,
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
@@ -311,7 +301,7 @@ export class Server extends EventEmitter<ServerEvents> {
       }
       if (peer && this.sessions.get(peer.id) === peer) {
         this.sessions.delete(peer.id);
-        this.addTotals(peer);
+        addTransportStats(this.totals.tcp, this.totals.udp, peer);
         peer.emit('close', error);
         this.emit('disconnect', peer, error);
       }
@@ -364,21 +354,22 @@ export class Server extends EventEmitter<ServerEvents> {
     binding.udp.receive(frames);
   }
 
-  private addTotals(peer: Peer): void {
-    const s = peer.connection.stats;
-    const { tcp, udp } = this.totals;
-    tcp.messagesIn += s.tcp.messagesIn;
-    tcp.messagesOut += s.tcp.messagesOut;
-    tcp.bytesIn += s.tcp.bytesIn;
-    tcp.bytesOut += s.tcp.bytesOut;
-    udp.messagesIn += s.udp.messagesIn;
-    udp.messagesOut += s.udp.messagesOut;
-    udp.bytesIn += s.udp.bytesIn;
-    udp.bytesOut += s.udp.bytesOut;
-  }
-
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+/** Adds a session's per-transport counters to running totals. */
+function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
+  const stats = peer.connection.stats;
+  for (const [total, own] of [
+    [tcp, stats.tcp],
+    [udp, stats.udp],
+  ] as const) {
+    total.messagesIn += own.messagesIn;
+    total.messagesOut += own.messagesOut;
+    total.bytesIn += own.bytesIn;
+    total.bytesOut += own.bytesOut;
   }
 }
 

@@ -1,19 +1,21 @@
 import { native } from '../native/addon.js';
 import { DECODE_ERRORS, DEFAULT_MAX_FRAME_SIZE, Row, ROW_WIDTH } from './frame.js';
+import { FrameRows } from './frame-rows.js';
 
 /**
  * Decodes the frames of one datagram in one native call. Unlike a stream, a datagram that ends
  * inside a frame is an error (HW_ERR_TRUNCATED). Rows stay valid until the next decode().
  */
-export class DatagramDecoder {
+export class DatagramDecoder extends FrameRows {
   count = 0;
   /** The stable code of the last decode's error, or undefined when it succeeded. */
   error: string | undefined;
-  private rows = new Uint32Array(64 * ROW_WIDTH);
   private readonly result = new Uint32Array(4);
   private datagram: Uint8Array = new Uint8Array(0);
 
-  constructor(readonly maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {}
+  constructor(readonly maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
+    super(64);
+  }
 
   /** Returns the number of frames, or -1 if the datagram is malformed (see `error`). */
   decode(datagram: Uint8Array): number {
@@ -34,26 +36,9 @@ export class DatagramDecoder {
     return frames;
   }
 
-  type(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.TYPE]!;
-  }
-  flags(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.FLAGS]!;
-  }
-  channel(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.CHANNEL]!;
-  }
-  sequence(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.SEQUENCE]!;
-  }
-  payloadOffset(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.OFFSET]!;
-  }
-  payloadLength(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.LENGTH]!;
-  }
+  /** The payload of frame `index`, as a view (a plain Uint8Array: the cheapest view to make). */
   payload(index: number): Uint8Array {
-    const offset = this.rows[index * ROW_WIDTH + Row.OFFSET]!;
-    return this.datagram.subarray(offset, offset + this.rows[index * ROW_WIDTH + Row.LENGTH]!);
+    const datagram = this.datagram;
+    return new Uint8Array(datagram.buffer, datagram.byteOffset + this.rows[index * ROW_WIDTH + Row.OFFSET]!, this.rows[index * ROW_WIDTH + Row.LENGTH]!);
   }
 }

@@ -9,6 +9,7 @@ import {
   ROW_WIDTH,
 } from './frame.js';
 import { checkInteger } from '../options.js';
+import { FrameRows } from './frame-rows.js';
 
 export interface FrameDecoderOptions {
   /** Largest payload accepted, in bytes. A frame announcing more fails with HW_ERR_FRAME_TOO_LARGE. Default 16 MiB. */
@@ -46,11 +47,10 @@ const RESULT_NEEDED = 3;
  *
  * After a decode error the stream cannot be resynchronised: every later push throws the same error.
  */
-export class FrameDecoder {
+export class FrameDecoder extends FrameRows {
   readonly maxFrameSize: number;
   /** Frames decoded by the last push. */
   count = 0;
-  private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
   private readonly result = new Uint32Array(4);
   private chunk: Uint8Array = new Uint8Array(0);
   private joined: Uint8Array | undefined;
@@ -61,6 +61,7 @@ export class FrameDecoder {
   private failure: FrameError | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
+    super(INITIAL_ROWS);
     this.maxFrameSize = checkInteger(
       'maxFrameSize',
       options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
@@ -129,21 +130,6 @@ export class FrameDecoder {
     }
   }
 
-  type(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.TYPE]!;
-  }
-  flags(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.FLAGS]!;
-  }
-  channel(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.CHANNEL]!;
-  }
-  sequence(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.SEQUENCE]!;
-  }
-  payloadLength(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.LENGTH]!;
-  }
   /**
    * The payload of frame `index` of the last push, as a view (no copy). It is a plain Uint8Array
    * even when the chunk is a Buffer: constructing one directly costs about 25 ns, where
@@ -159,10 +145,6 @@ export class FrameDecoder {
   /** The buffer that holds frame `index`'s payload (the chunk, or the buffer a split frame was joined in). */
   payloadSource(index: number): Uint8Array {
     return index === 0 && this.joined !== undefined ? this.joined : this.chunk;
-  }
-  /** Where frame `index`'s payload starts in payloadSource(index). */
-  payloadOffset(index: number): number {
-    return this.rows[index * ROW_WIDTH + Row.OFFSET]!;
   }
 
   /** The frames of the last push as objects; convenient, but allocates one object per frame. */
