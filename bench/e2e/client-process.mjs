@@ -69,14 +69,18 @@ serveParent({
   },
   async send({ size, countPerConnection, maxMs }) {
     const payload = payloadOf(size);
-    const deadline = performance.now() + maxMs;
+    const began = performance.now();
+    const deadline = began + maxMs;
     const sent = await Promise.all(connections.map((connection) => connection.sendMany(payload, countPerConnection, deadline)));
-    return { sent: sent.reduce((a, b) => a + b, 0) };
+    return { sent: sent.reduce((a, b) => a + b, 0), elapsedMs: performance.now() - began };
   },
   async rtt({ size, inflight, count, maxMs, warmupCount, warmupMs }) {
     const payload = payloadOf(size);
     if (warmupCount > 0) await roundTrips(connections[0], payload, inflight, warmupCount, warmupMs);
     return roundTrips(connections[0], payload, inflight, count, maxMs);
+  },
+  stats() {
+    return connections[0]?.stats?.();
   },
   async stop() {
     await Promise.race([Promise.allSettled(connections.map((connection) => connection.close())), new Promise((resolve) => setTimeout(resolve, 2000))]);

@@ -20,6 +20,25 @@ serveParent({
   expect({ target, quietMs, timeoutMs }) {
     return counter.expect(target, { quietMs, timeoutMs });
   },
+  count() {
+    return { count: counter.count, bytes: counter.bytes };
+  },
+  /**
+   * Steady-state window (bench/e2e/reliable-udp.mjs): what arrived between `startAfterMs` and
+   * `startAfterMs + durationMs` from now, while the sender keeps sending; the window's length is
+   * measured, not assumed, so a late timer only moves it.
+   */
+  async window({ startAfterMs, durationMs }) {
+    await new Promise((resolve) => setTimeout(resolve, startAfterMs));
+    const count = counter.count;
+    const bytes = counter.bytes;
+    const began = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, durationMs));
+    return { count: counter.count - count, bytes: counter.bytes - bytes, elapsedMs: performance.now() - began };
+  },
+  stats() {
+    return server?.stats?.();
+  },
   async stop() {
     counter?.close();
     await Promise.race([server?.close(), new Promise((resolve) => setTimeout(resolve, 2000))]);

@@ -24,9 +24,12 @@ function makeSystem(name, coalesce, description) {
     transport: 'udp',
     description,
 
-    async listen({ host, counter }) {
+    async listen({ host, mode, counter }) {
       const socket = await bound(host);
-      if (coalesce) {
+      if (mode === 'echo') {
+        // Round trips (bench/e2e/reliable-udp.mjs): each datagram goes back where it came from.
+        socket.on('message', (datagram, from) => socket.send(datagram, from.port, from.address));
+      } else if (coalesce) {
         socket.on('message', (datagram) => {
           for (let offset = 0; offset + HEADER <= datagram.length; ) {
             const size = datagram.readUInt32LE(offset);
@@ -85,6 +88,27 @@ function makeSystem(name, coalesce, description) {
             if (performance.now() >= deadline) break;
           }
           return sent;
+        },
+        /** One datagram out, one back; no retransmission, so a reply missing for 1 s fails the run. */
+        requester(replyHandler, onError) {
+          let outstanding = 0;
+          let lastAt = performance.now();
+          const watchdog = setInterval(() => {
+            if (outstanding > 0 && performance.now() - lastAt > 1000) {
+              clearInterval(watchdog);
+              onError(new Error('a datagram or its echo was lost (no reply within 1 s)'));
+            }
+          }, 250);
+          watchdog.unref();
+          socket.on('message', () => {
+            outstanding--;
+            lastAt = performance.now();
+            replyHandler();
+          });
+          return (payload) => {
+            if (outstanding++ === 0) lastAt = performance.now();
+            socket.send(payload);
+          };
         },
         close() {
           socket.close();

@@ -1,6 +1,7 @@
 // hybridwire over TCP, UDP and reliable UDP, through its public API only (dist/index.js).
+import { pathToFileURL } from 'node:url';
 const CHECK_EVERY = 1024;
-const UDP_YIELD_EVERY = 256; // UDP has no backpressure: let the event loop send what is queued
+const UDP_YIELD_EVERY = 256; // let the event loop run: the UDP path sends what is queued at the end of the turn
 const UDP_READY_MS = 3000;
 
 let api;
@@ -8,7 +9,8 @@ let api;
 export async function loadHybridwire() {
   if (api) return undefined;
   try {
-    const module = await import('../../../dist/index.js');
+    // HYBRIDWIRE_DIST names another copy of dist/index.js (reliable-udp.mjs runs from a snapshot).
+    const module = await import(process.env.HYBRIDWIRE_DIST ? pathToFileURL(process.env.HYBRIDWIRE_DIST).href : '../../../dist/index.js');
     if (typeof module.createServer !== 'function' || typeof module.connect !== 'function') {
       return 'dist/index.js does not export createServer() and connect() yet';
     }
@@ -34,7 +36,16 @@ function drainOf(client) {
   });
 }
 
-function makeSystem(name, transport, sendOptions, description) {
+/** Like drainOf(), but gives up at `deadline` (performance.now() time): resolves false then. */
+function drainBefore(client, deadline) {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+  });
+  return Promise.race([drainOf(client).then(() => true), late]).finally(() => clearTimeout(timer));
+}
+
+function makeSystem(name, transport, sendOptions, description, { pingPong = false } = {}) {
   return {
     name,
     transport,
@@ -43,15 +54,26 @@ function makeSystem(name, transport, sendOptions, description) {
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
       const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...(maxConnections ? { maxConnections } : {}) });
-      if (mode === 'echo') server.handle('echo', (payload) => payload);
-      else server.handle('bench', (payload) => counter.add(payload.byteLength));
+      if (mode === 'echo') {
+        server.handle('echo', (payload) => payload);
+        // Ping-pong through handlers: the reply is a message of its own, sent the same way.
+        server.handle('ping', (payload, peer) => {
+          peer.send('pong', payload, sendOptions);
+        });
+      } else server.handle('bench', (payload) => counter.add(payload.byteLength));
       server.on('error', () => {});
-      if (onConnection) server.on('connection', () => onConnection());
+      let lastPeer;
+      server.on('connection', (peer) => {
+        lastPeer = peer;
+        onConnection?.();
+      });
       const { tcpPort, udpPort } = await server.listen();
       return {
         server,
         address: { host, tcpPort, udpPort },
         close: () => server.close(),
+        /** The last peer's session counters and reliable-UDP statistics, and the server's totals. */
+        stats: () => ({ peer: lastPeer ? { ...lastPeer.stats, udpStats: lastPeer.udpStats() } : undefined, server: server.stats() }),
       };
     },
 
@@ -69,12 +91,16 @@ function makeSystem(name, transport, sendOptions, description) {
         async sendMany(payload, count, deadline) {
           let sent = 0;
           if (transport === 'udp') {
+            // send() returns false once the UDP path's window and send buffer are full (the
+            // message is kept); then wait for 'drain', as for TCP, but never past the deadline.
             while (sent < count) {
               const stop = Math.min(count, sent + UDP_YIELD_EVERY);
-              while (sent < stop) {
-                client.send('bench', payload, options);
+              let ok = true;
+              while (sent < stop && ok) {
+                ok = client.send('bench', payload, options);
                 sent++;
               }
+              if (!ok && !(await drainBefore(client, deadline))) break;
               await new Promise((resolve) => setImmediate(resolve));
               if (performance.now() >= deadline) break;
             }
@@ -93,9 +119,16 @@ function makeSystem(name, transport, sendOptions, description) {
           return sent;
         },
         requester(replyHandler, onError) {
-          const requestOptions = { timeoutMs: 5000 };
+          if (pingPong) {
+            client.handle('pong', () => replyHandler());
+            return (payload) => client.send('ping', payload, options);
+          }
+          // Over UDP the request goes the way sendOptions say; where its reply goes is the
+          // library's choice (see stats().peer on the server side).
+          const requestOptions = { timeoutMs: 10_000, ...options };
           return (payload) => client.request('echo', payload, requestOptions).then(replyHandler, onError);
         },
+        stats: () => ({ session: client.stats, udpStats: client.udpStats() }),
         close: () => client.close(),
       };
     },
@@ -105,3 +138,10 @@ function makeSystem(name, transport, sendOptions, description) {
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
+export const hybridwireUdpReliablePingPong = makeSystem(
+  'hybridwire-udp-reliable-pp',
+  'udp',
+  { transport: 'udp', reliable: true },
+  "hybridwire ping-pong through handlers, both ways send(..., { transport: 'udp', reliable: true })",
+  { pingPong: true },
+);
