@@ -52,7 +52,10 @@ void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
     return;
   }
   ++round_frames_;
-  if (sent_time < round_start_ || round_frames_ < kMinRoundFrames) return;
+  if (sent_time < round_start_ || round_frames_ < kMinRoundFrames ||
+      round_lost_ + round_acked_ < kMinRoundDatagrams * max_datagram_) {
+    return;
+  }
   bool congested = round_lost_ * 100 > kLossThresholdPercent * (round_lost_ + round_acked_);
   round_acked_ = 0;
   round_lost_ = 0;

@@ -12,7 +12,9 @@
 // 1.22 / sqrt(p) datagrams per round trip on a path with random loss rate p (about 5 at 5%),
 // whatever the capacity. On the lossy links this library serves (Wi-Fi, cellular, games and IoT
 // over the internet) much loss is noise. So a round (from a transmission until one sent after it
-// is acknowledged or lost, and at least kMinRoundFrames frames resolved: one round trip of data,
+// is acknowledged or lost, at least kMinRoundFrames frames resolved and kMinRoundDatagrams
+// datagrams' worth of bytes (small frames share datagrams, and datagrams are what get lost, so a
+// count of frames alone lets one lost datagram of 13 small messages look like 20% loss): one round trip of data,
 // or more when the window is small, so that a few unlucky frames are not taken for a high loss
 // rate; at 5% random loss, 7 or more of 64 are lost about 2% of the time) is a congestion event
 // only when more than kLossThresholdPercent of the bytes it resolved were lost. A sender that overruns a drop-tail
@@ -28,6 +30,7 @@ class Congestion {
  public:
   static constexpr uint64_t kLossThresholdPercent = 10;
   static constexpr uint64_t kMinRoundFrames = 64;
+  static constexpr uint64_t kMinRoundDatagrams = 64;
 
   explicit Congestion(uint32_t max_datagram_size);
 
