@@ -297,7 +297,12 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.udpPortOption === false || !ack.features.includes('udp')) return;
     const port = this.udpPortOption ?? ack.udpPort;
     if (!port) return;
-    const socket = dgram.createSocket(net.isIPv6(this.host) ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({
+      type: net.isIPv6(this.host) ? 'udp6' : 'udp4',
+      // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
+      recvBufferSize: this.limits.udpSocketBufferBytes,
+      sendBufferSize: this.limits.udpSocketBufferBytes,
+    });
     this.udpSocket = socket;
     const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
     const token = Buffer.from(ack.token, 'hex');

@@ -41,6 +41,8 @@ export interface LimitOptions {
   udpReassemblyBytes?: number;
   /** Incomplete unreliable UDP messages are dropped after this long. Default 5000 ms. */
   udpReassemblyTimeoutMs?: number;
+  /** Kernel send and receive buffer asked for on UDP sockets (the OS may cap it). Default 4 MiB. */
+  udpSocketBufferBytes?: number;
 }
 
 export interface ResolvedLimits extends ConnectionLimits {
@@ -52,6 +54,7 @@ export interface ResolvedLimits extends ConnectionLimits {
   udpSendBufferBytes: number;
   udpReassemblyBytes: number;
   udpReassemblyTimeoutMs: number;
+  udpSocketBufferBytes: number;
 }
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
@@ -71,6 +74,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     udpSendBufferBytes: checkInteger('udpSendBufferBytes', options.udpSendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
     udpReassemblyBytes: checkInteger('udpReassemblyBytes', options.udpReassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
     udpReassemblyTimeoutMs: checkInteger('udpReassemblyTimeoutMs', options.udpReassemblyTimeoutMs ?? 5000, 1, 3_600_000),
+    udpSocketBufferBytes: checkInteger('udpSocketBufferBytes', options.udpSocketBufferBytes ?? 4 * 1024 * 1024, 4096, 2 ** 30),
   };
   if (limits.highWaterMark > limits.maxQueueBytes) {
     throw new OptionError(`option highWaterMark (${limits.highWaterMark}) must not exceed maxQueueBytes (${limits.maxQueueBytes})`);

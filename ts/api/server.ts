@@ -149,7 +149,11 @@ export class Server extends EventEmitter<ServerEvents> {
     let udpPort: number | undefined;
     if (this.options.udpPort !== false) {
       const family = net.isIPv6(this.options.host ?? '') || (this.options.host === undefined && tcpAddress.family === 'IPv6') ? 'udp6' : 'udp4';
-      const udp = dgram.createSocket({ type: family });
+      const udp = dgram.createSocket({
+        type: family,
+        recvBufferSize: this.limits.udpSocketBufferBytes,
+        sendBufferSize: this.limits.udpSocketBufferBytes,
+      });
       this.udp = udp;
       udp.on('message', (datagram, remote) => this.onDatagram(datagram, remote));
       udp.bind(this.options.udpPort, this.options.host);
