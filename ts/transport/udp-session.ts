@@ -7,6 +7,7 @@
 import type { Socket as DgramSocket } from 'node:dgram';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameType } from '../codec/frame.js';
+import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
 import type { SendOptions, UdpPath } from '../session/connection.js';
@@ -22,6 +23,9 @@ const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
 })();
 
 export const TOKEN_SIZE = 8;
+
+/** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
+const PROBES = new DatagramDecoder();
 
 export interface UdpTarget {
   address: string;
@@ -76,7 +80,25 @@ export class UdpSession implements UdpPath {
 
   /** Feeds a datagram for this session, its token checked and removed. */
   receive(datagram: Uint8Array): void {
-    if (!this.closed) this.ensureEndpoint().receive(datagram);
+    if (this.closed) return;
+    // Until a message is sent or received, PING/PONG probes are answered without building the
+    // endpoint and its buffers: an idle session that only announced its address stays cheap.
+    if (this.endpoint === undefined && this.answerProbes(datagram)) return;
+    this.ensureEndpoint().receive(datagram);
+  }
+
+  private answerProbes(datagram: Uint8Array): boolean {
+    const count = PROBES.decode(datagram);
+    if (count <= 0) return false;
+    for (let i = 0; i < count; i++) {
+      const type = PROBES.type(i);
+      if (type !== FrameType.PING && type !== FrameType.PONG) return false;
+    }
+    for (let i = 0; i < count; i++) {
+      if (PROBES.type(i) === FrameType.PING) this.sendControl(FrameType.PONG, PROBES.payload(i), PROBES.sequence(i));
+      else this.events.pong();
+    }
+    return true;
   }
 
   /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
