@@ -4,6 +4,36 @@
 #include <cstring>
 
 namespace hybridwire::reliable {
+namespace {
+
+// Message buffers and stored messages are pooled: a freed slot keeps its vector's capacity (up to
+// kPooledCapacity each, and `limit` in all) so that steady traffic allocates nothing.
+
+// Takes a slot of `items`, reusing a freed one when there is one.
+template <typename Item>
+uint32_t TakePooled(std::vector<Item>& items, std::vector<uint32_t>& free, uint64_t& pooled_bytes) {
+  if (free.empty()) {
+    items.emplace_back();
+    return static_cast<uint32_t>(items.size() - 1);
+  }
+  uint32_t id = free.back();
+  free.pop_back();
+  pooled_bytes -= items[id].data.capacity();
+  return id;
+}
+
+// Empties a freed slot's buffer, keeping its capacity for reuse unless that would pass the bounds.
+void RecycleBuffer(std::vector<uint8_t>& data, uint64_t& pooled_bytes, uint64_t limit, size_t max_capacity) {
+  size_t capacity = data.capacity();
+  if (capacity > max_capacity || pooled_bytes + capacity > limit) {
+    std::vector<uint8_t>().swap(data);
+  } else {
+    data.clear();
+    pooled_bytes += capacity;
+  }
+}
+
+}  // namespace
 
 // Applies what a space's send window reports to the endpoint: congestion control, message
 // lifetimes and the retransmission queue.
@@ -71,18 +101,7 @@ Endpoint::SendSpace& Endpoint::send_space(uint32_t space) {
   return *send_spaces_[space];
 }
 
-uint32_t Endpoint::allocate_message() {
-  uint32_t id;
-  if (free_messages_.empty()) {
-    id = static_cast<uint32_t>(messages_.size());
-    messages_.emplace_back();
-  } else {
-    id = free_messages_.back();
-    free_messages_.pop_back();
-    pooled_bytes_ -= messages_[id].data.capacity();
-  }
-  return id;
-}
+uint32_t Endpoint::allocate_message() { return TakePooled(messages_, free_messages_, pooled_bytes_); }
 
 void Endpoint::release_message(uint32_t id) {
   OutMessage& message = messages_[id];
@@ -93,13 +112,7 @@ void Endpoint::release_message(uint32_t id) {
   }
   message.live = false;
   message.started = false;
-  size_t capacity = message.data.capacity();
-  if (capacity > kPooledCapacity || pooled_bytes_ + capacity > send_buffer_bytes_) {
-    std::vector<uint8_t>().swap(message.data);
-  } else {
-    message.data.clear();
-    pooled_bytes_ += capacity;
-  }
+  RecycleBuffer(message.data, pooled_bytes_, send_buffer_bytes_, kPooledCapacity);
   free_messages_.push_back(id);
 }
 
@@ -539,15 +552,7 @@ bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWind
       ++stats_.drops_reassembly_overflow;
       return false;
     }
-    uint32_t store;
-    if (free_stored_.empty()) {
-      store = static_cast<uint32_t>(stored_.size());
-      stored_.emplace_back();
-    } else {
-      store = free_stored_.back();
-      free_stored_.pop_back();
-      pooled_bytes_ -= stored_[store].data.capacity();
-    }
+    uint32_t store = TakePooled(stored_, free_stored_, pooled_bytes_);
     stored_[store].data.assign(body, body + size);
     stored_[store].flags = flags;
     ReceiveSlot& slot = receive.window.slot(seq);
@@ -571,13 +576,7 @@ void Endpoint::drain_ordered(uint32_t space, ReceiveSpace& receive, DeliverySink
       deliver(sink, stored.data.data(), stored.data.size(), channel, Mode::kReliableOrdered,
               stored.flags, seq);
       budget_.release(stored.data.size() + kMessageOverhead);
-      size_t capacity = stored.data.capacity();
-      if (capacity > kPooledCapacity || pooled_bytes_ + capacity > reassembly_bytes_) {
-        std::vector<uint8_t>().swap(stored.data);
-      } else {
-        stored.data.clear();
-        pooled_bytes_ += capacity;
-      }
+      RecycleBuffer(stored.data, pooled_bytes_, reassembly_bytes_, kPooledCapacity);
       free_stored_.push_back(slot->store);
     } else if (slot->state == SlotState::kFragment && slot->fragment_index + 1 == slot->fragment_count) {
       uint32_t id = reassembly_.find(space, seq - slot->fragment_index);
