@@ -119,26 +119,4 @@ bool read_header(const uint8_t* data, size_t length, Header* header) {
   return true;
 }
 
-const char* error_code(DecodeError error) {
-  switch (error) {
-    case DecodeError::kNone: return "";
-    case DecodeError::kBadVersion: return "HW_ERR_BAD_VERSION";
-    case DecodeError::kBadChecksum: return "HW_ERR_BAD_CHECKSUM";
-    case DecodeError::kTooLarge: return "HW_ERR_FRAME_TOO_LARGE";
-    case DecodeError::kTruncated: return "HW_ERR_TRUNCATED";
-  }
-  return "HW_ERR_PROTOCOL";
-}
-
-const char* error_message(DecodeError error) {
-  switch (error) {
-    case DecodeError::kNone: return "";
-    case DecodeError::kBadVersion: return "frame has an unknown protocol version";
-    case DecodeError::kBadChecksum: return "frame checksum (CRC32C) does not match its contents";
-    case DecodeError::kTooLarge: return "frame payload length exceeds the maximum frame size";
-    case DecodeError::kTruncated: return "datagram ends inside a frame";
-  }
-  return "protocol error";
-}
-
 }  // namespace hybridwire::frame

@@ -17,6 +17,7 @@ constexpr uint32_t kDefaultMaxPayload = 16u * 1024u * 1024u;
 // channel, sequence. `offset` is where the payload starts in the decoded buffer.
 constexpr size_t kRowWidth = 6;
 
+// The numbers are part of the binding's contract: ts/codec/frame.ts maps them to codes and messages.
 enum class DecodeError : uint32_t {
   kNone = 0,
   kBadVersion = 1,
@@ -62,8 +63,5 @@ void write_header(const Header& header, const uint8_t* payload, size_t payload_l
 bool seal_frame(uint8_t* frame, size_t available);
 
 bool read_header(const uint8_t* data, size_t length, Header* header);
-
-const char* error_code(DecodeError error);     // stable "HW_ERR_..." code
-const char* error_message(DecodeError error);  // human-readable sentence
 
 }  // namespace hybridwire::frame

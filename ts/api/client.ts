@@ -286,9 +286,6 @@ export class Client extends EventEmitter<ClientEvents> {
         }
         if (this.connection === connection) this.onDisconnect(error);
       });
-      socket.on('error', (error) => {
-        if (!settled) fail(new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${this.host}:${this.tcpPort}: ${error.message}`, { cause: error }));
-      });
     });
   }
 
