@@ -9,13 +9,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { native } from '../native/addon.js';
 import { lz4Compress, lz4Decompress } from '../codec/lz4.js';
 import { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { RequestTable } from './requests.js';
+import { DeliveryWindow } from './delivery-window.js';
 import {
   Encoding,
   MessageKind,
@@ -125,10 +125,6 @@ interface HeldBatch {
   bytes: number;
 }
 
-const STATE_IN_FLIGHT = 1;
-const STATE_AVAILABLE = 2;
-const STATE_NEXT_EXPECTED = 3;
-const STATE_UNACKNOWLEDGED = 4;
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
 const FLUSH_BYTES = 64 * 1024;
 /** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
@@ -159,9 +155,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly decoder: FrameDecoder;
   private readonly encoder: FrameEncoder;
   private readonly requests: RequestTable;
-  private window: { reserve(n: number): number; acknowledge(seq: number): number; accept(rows: Uint32Array, count: number): number; acked(): void } | undefined;
-  private readonly windowState = new Uint32Array(5);
-  private receiveWindow = 1;
+  /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
+  private window = new DeliveryWindow(1, 1);
   /** The send window size (negotiated); a batch never holds more sequenced frames than this. */
   private sendWindow = 1;
   /** Sequence number of the next sequenced frame to encode. */
@@ -238,8 +233,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Switches from the handshake to the open session with the negotiated window and features. */
   open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
-    this.window = new native.DeliveryWindow(sendWindow, receiveWindow, this.windowState);
-    this.receiveWindow = receiveWindow;
+    this.window = new DeliveryWindow(sendWindow, receiveWindow);
     this.ackThreshold = Math.max(1, receiveWindow >>> 2);
     this.sendWindow = sendWindow;
     this.features = new Set(features);
@@ -509,8 +503,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.socket.destroyed) return;
     const count = this.batchCount;
     // Outgoing data carries any acknowledgement that is due, for free.
-    if (count > 0 && this.windowState[STATE_UNACKNOWLEDGED]! > 0) this.ackOwed = true;
-    const releasable = count > 0 && this.heldHead === this.held.length && count <= this.windowState[STATE_AVAILABLE]!;
+    if (count > 0 && this.window.unacknowledged > 0) this.ackOwed = true;
+    const releasable = count > 0 && this.heldHead === this.held.length && count <= this.window.available;
     if (this.ackOwed && !this.isClosed()) {
       // An owed acknowledgement rides inside data that goes out now; else it goes on its own.
       if (releasable) {
@@ -528,7 +522,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.batchCount = 0;
     const buffers = this.encoder.flush();
     if (releasable) {
-      this.window!.reserve(count);
+      this.window.reserve(count);
       if (control) buffers.unshift(...control);
       this.write(buffers);
       return;
@@ -584,10 +578,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private releaseHeld(): void {
     while (this.heldHead < this.held.length) {
       const batch = this.held[this.heldHead]!;
-      if (batch.count > this.windowState[STATE_AVAILABLE]!) break;
+      if (batch.count > this.window.available) break;
       this.held[this.heldHead++] = undefined as unknown as HeldBatch;
       this.heldBytes -= batch.bytes;
-      this.window!.reserve(batch.count);
+      this.window.reserve(batch.count);
       this.write(batch.buffers);
     }
     if (this.heldHead === this.held.length && this.heldHead > 0) {
@@ -631,16 +625,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
     if (i >= count || this.state === 'handshake' || this.state === 'closed') return;
-    const rows = i === 0 ? decoder.rowTable : decoder.rowTable.subarray(i * 6);
-    const accepted = this.window!.accept(rows, count - i);
-    if (accepted !== count - i) {
-      throw new HybridwireError('HW_ERR_SEQUENCE', `frame ${decoder.sequence(i + accepted)} arrived out of sequence (expected ${this.windowState[STATE_NEXT_EXPECTED]})`);
+    const window = this.window;
+    const accepted = window.accept(decoder.rowTable, i, count);
+    if (accepted !== count) {
+      throw new HybridwireError('HW_ERR_SEQUENCE', `frame ${decoder.sequence(accepted)} arrived out of sequence (expected ${window.nextExpected})`);
     }
-    if (this.windowState[STATE_UNACKNOWLEDGED]! > this.receiveWindow) {
-      throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${this.windowState[STATE_UNACKNOWLEDGED]} unacknowledged messages; the window is ${this.receiveWindow}`);
+    if (window.unacknowledged > window.receiveWindow) {
+      throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${window.unacknowledged} unacknowledged messages; the window is ${window.receiveWindow}`);
     }
     for (; i < count && !this.isClosed(); i++) this.handleFrame(i);
-    const unacknowledged = this.windowState[STATE_UNACKNOWLEDGED]!;
+    const unacknowledged = window.unacknowledged;
     if (unacknowledged === 0 || this.isClosed()) return;
     // Acknowledge at once when a quarter of the window is used (so the sender never stalls),
     // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
@@ -654,7 +648,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private acknowledge(): void {
     // The delay timer is left to run out rather than cleared: re-arming it for every message
     // costs more than a wake-up with nothing to do.
-    if (this.windowState[STATE_UNACKNOWLEDGED] === 0 || this.isClosed()) return;
+    if (this.window.unacknowledged === 0 || this.isClosed()) return;
     this.ackOwed = true;
     this.scheduleFlush();
   }
@@ -662,8 +656,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */
   private encodeAck(encoder: FrameEncoder): void {
     this.ackOwed = false;
-    encoder.add(FrameType.ACK, undefined, 0, 0, this.windowState[STATE_NEXT_EXPECTED]);
-    this.window!.acked();
+    encoder.add(FrameType.ACK, undefined, 0, 0, this.window.nextExpected);
+    this.window.acked();
   }
 
   private handleFrame(i: number): void {
@@ -897,7 +891,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.awaitingReady = false;
       this.emit('ready');
     }
-    const newly = this.window ? this.window.acknowledge(nextExpected) : -1;
+    const newly = this.window.acknowledge(nextExpected);
     if (newly < 0) throw new HybridwireError('HW_ERR_BAD_ACK', `ACK for ${nextExpected} covers messages never sent`);
     while (this.unconfirmedAliases.length > 0) {
       const { alias, sequence } = this.unconfirmedAliases[0]!;
@@ -963,7 +957,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.state !== 'closing') return;
     if (!this.closingLocally && !this.peerEnded) return;
     // Once the peer has sent its FIN it can acknowledge nothing more: stop waiting for acks then.
-    const inFlight = !this.peerEnded && (this.windowState[STATE_IN_FLIGHT]! > 0 || this.batchCount > 0 || this.heldHead < this.held.length);
+    const inFlight = !this.peerEnded && (this.window.inFlight > 0 || this.batchCount > 0 || this.heldHead < this.held.length);
     if (this.pendingHandlers > 0 || inFlight) return;
     this.flush();
     if (!this.socket.writableEnded) this.socket.end();
