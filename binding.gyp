@@ -20,7 +20,8 @@
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",
         "native/binding/window-binding.cc",
-        "native/binding/reliable-binding.cc"
+        "native/binding/reliable-binding.cc",
+        "native/binding/udp-socket-binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

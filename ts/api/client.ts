@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import dgram from 'node:dgram';
 import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
 import {
   PROTOCOL_SEMVER,
@@ -14,6 +13,7 @@ import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
+import { UdpSocket } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import type { ConnectionStats } from '../session/connection.js';
@@ -83,7 +83,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly handlers = new Map<string, Handler<Client>>();
   private readonly router = { handlerFor: (type: string) => this.handlers.get(type), version: 0 };
   private connection: Connection | undefined;
-  private udpSocket: dgram.Socket | undefined;
+  private udpSocket: UdpSocket | undefined;
   private udpPath: UdpSession | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -294,16 +294,22 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.udpPortOption === false || !ack.features.includes('udp')) return;
     const port = this.udpPortOption ?? ack.udpPort;
     if (!port) return;
-    const socket = dgram.createSocket({
-      type: net.isIPv6(this.host) ? 'udp6' : 'udp4',
-      // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
-      recvBufferSize: this.limits.udpSocketBufferBytes,
-      sendBufferSize: this.limits.udpSocketBufferBytes,
-    });
-    this.udpSocket = socket;
     const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
     const token = Buffer.from(ack.token, 'hex');
-    const path: UdpSession = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', ack.udp, undefined), {
+    // Assigned below, before the socket can receive anything.
+    let path!: UdpSession;
+    const socket = new UdpSocket({
+      type: net.isIPv6(this.host) ? 'udp6' : 'udp4',
+      // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
+      bufferBytes: this.limits.udpSocketBufferBytes,
+      queueBytes: this.limits.udpSocketBufferBytes,
+      onDatagram: (datagram, _address, remotePort) => {
+        if (remotePort !== target.port || datagram.length < TOKEN_SIZE || !token.equals(datagram.subarray(0, TOKEN_SIZE))) return;
+        path.receive(datagram.subarray(TOKEN_SIZE));
+      },
+    });
+    this.udpSocket = socket;
+    path = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', ack.udp, undefined), {
       message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
       pong: () => {
         if (this.udpPath === path) this.udpReady = true;
@@ -312,14 +318,6 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     this.udpPath = path;
     connection.attachUdp(path);
-    socket.on('error', () => {
-      // UDP is best effort beside the session; a socket error leaves TCP working.
-      this.udpReady = false;
-    });
-    socket.on('message', (datagram, remote) => {
-      if (remote.port !== target.port || datagram.length < TOKEN_SIZE || !token.equals(datagram.subarray(0, TOKEN_SIZE))) return;
-      path.receive(datagram.subarray(TOKEN_SIZE));
-    });
     // Announce our UDP address to the server: PINGs on the token until one is answered.
     let probes = 0;
     const probe = () => {
@@ -327,7 +325,13 @@ export class Client extends EventEmitter<ClientEvents> {
       path.sendControl(FrameType.PING, Buffer.alloc(8), probes);
       setTimeout(probe, 50 * probes).unref();
     };
-    socket.bind(0, () => probe());
+    socket.bind(0).then(
+      () => probe(),
+      () => {
+        // UDP is best effort beside the session; a socket that cannot bind leaves TCP working.
+        if (this.udpPath === path) this.closeUdp();
+      },
+    );
   }
 
   private closeUdp(): void {

@@ -1,6 +1,5 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
-import dgram from 'node:dgram';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
 import { answerHello, encodeJson, parseHello, parseHelloDone, refuse, type HelloAccepted } from '../session/handshake.js';
@@ -9,6 +8,7 @@ import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
+import { UdpSocket } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
@@ -90,7 +90,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly connections = new Set<Connection>();
   private readonly udpBindings = new Map<number, UdpBinding>();
   private tcp: net.Server | undefined;
-  private udp: dgram.Socket | undefined;
+  private udp: UdpSocket | undefined;
   private readonly datagrams = new DatagramDecoder();
   /** Bounds the reassembly memory of all sessions together. */
   private readonly udpBudget: ReassemblyBudget;
@@ -149,16 +149,15 @@ export class Server extends EventEmitter<ServerEvents> {
     let udpPort: number | undefined;
     if (this.options.udpPort !== false) {
       const family = net.isIPv6(this.options.host ?? '') || (this.options.host === undefined && tcpAddress.family === 'IPv6') ? 'udp6' : 'udp4';
-      const udp = dgram.createSocket({
+      const udp = new UdpSocket({
         type: family,
-        recvBufferSize: this.limits.udpSocketBufferBytes,
-        sendBufferSize: this.limits.udpSocketBufferBytes,
+        bufferBytes: this.limits.udpSocketBufferBytes,
+        queueBytes: this.limits.udpSocketBufferBytes,
+        onDatagram: (datagram, address, port) => this.onDatagram(datagram, address, port),
       });
       this.udp = udp;
-      udp.on('message', (datagram, remote) => this.onDatagram(datagram, remote));
-      udp.bind(this.options.udpPort, this.options.host);
       try {
-        await once(udp, 'listening');
+        udpPort = await udp.bind(this.options.udpPort, this.options.host);
       } catch (error) {
         // Leave nothing half-open: the TCP listener goes too, and listen() can be retried.
         this.udp = undefined;
@@ -167,8 +166,6 @@ export class Server extends EventEmitter<ServerEvents> {
         await new Promise<void>((resolve) => tcp.close(() => resolve()));
         throw error;
       }
-      udp.on('error', (error) => this.emitError(error));
-      udpPort = udp.address().port;
     }
     this.startedAt = Date.now();
     const result = { host: tcpAddress.address, tcpPort: tcpAddress.port, udpPort };
@@ -219,10 +216,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
-    if (this.udp) {
-      const udp = this.udp;
-      await new Promise<void>((resolve) => udp.close(() => resolve()));
-    }
+    this.udp?.close();
     this.emit('close');
   }
 
@@ -318,7 +312,7 @@ export class Server extends EventEmitter<ServerEvents> {
       windowSize: this.limits.windowSize,
       heartbeatIntervalMs: this.limits.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.limits.heartbeatTimeoutMs,
-      udpPort: this.udp ? this.udp.address().port : 0,
+      udpPort: this.udp ? this.udp.port : 0,
       udp: udpOffer(this.limits),
     };
   }
@@ -332,7 +326,7 @@ export class Server extends EventEmitter<ServerEvents> {
     }
   }
 
-  private onDatagram(datagram: Buffer, remote: dgram.RemoteInfo): void {
+  private onDatagram(datagram: Buffer, address: string, port: number): void {
     const udp = this.totals.udp;
     udp.datagramsIn++;
     if (datagram.length < TOKEN_SIZE) {
@@ -352,8 +346,8 @@ export class Server extends EventEmitter<ServerEvents> {
     }
     const peer = binding.peer;
     const known = peer.udpAddress;
-    if (known === undefined || known.port !== remote.port || known.address !== remote.address) {
-      peer.udpAddress = { address: remote.address, port: remote.port, family: remote.family };
+    if (known === undefined || known.port !== port || known.address !== address) {
+      peer.udpAddress = { address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' };
     }
     binding.udp.receive(frames);
   }

@@ -13,6 +13,7 @@ export interface NativeReliableEndpoint {
   setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array): void;
   /** Returns 0 ok, 1 would block, 2 too large, 3 invalid. */
   send(payload: Uint8Array, mode: number, channel: number, flags: number): number;
+  sendParts(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string, mode: number, channel: number, flags: number): number;
   hasRoom(size: number): boolean;
   dropOldestUnreliable(size: number): number;
   receive(datagram: Uint8Array, nowUs: number): number;
@@ -21,6 +22,22 @@ export interface NativeReliableEndpoint {
   /** Microseconds, or -1 when nothing is scheduled. */
   nextDeadline(): number;
   onTimeout(nowUs: number): void;
+  stats(out: Float64Array): void;
+}
+
+/** The UDP socket of native/binding/udp-socket-binding.cc (wrapped by ts/transport/udp-socket.ts). */
+export interface NativeUdpSocket {
+  bind(address: string, port: number): void;
+  connect(address: string, port: number): void;
+  setBufferSizes(receive: number, send: number): void;
+  localPort(): number;
+  target(address: string, port: number): Buffer;
+  /** Returns how many datagrams the kernel took at once; the rest are queued or dropped. */
+  sendBatch(slab: Uint8Array, offset: number, lengths: Uint32Array, count: number, target: Uint8Array | undefined): number;
+  start(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
   stats(out: Float64Array): void;
 }
 
@@ -54,6 +71,12 @@ export interface NativeAddon {
   };
   ReliableEndpoint: new (token: Uint8Array, options: Float64Array, budget?: NativeReassemblyBudget) => NativeReliableEndpoint;
   ReassemblyBudget: new (bytes: number) => NativeReassemblyBudget;
+  UdpSocket: new (
+    ipv6: boolean,
+    rows: Uint32Array,
+    queueBytes: number,
+    onBatch: (buffer: Buffer, count: number, senders: string[]) => void,
+  ) => NativeUdpSocket;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

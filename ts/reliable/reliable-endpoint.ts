@@ -40,7 +40,13 @@ export interface ReliableEndpointOptions {
   /** The 8-byte session token written at the start of every datagram. */
   token: Uint8Array;
   /** Called with each datagram to send, token included. The buffer is never reused. */
-  onDatagram: (datagram: Buffer) => void;
+  onDatagram?: (datagram: Buffer) => void;
+  /**
+   * Instead of onDatagram: called once per batch with `count` datagrams laid back to back in
+   * `slab` from `offset`, their lengths in `lengths`. Both are reused once it returns, so it must
+   * send (or copy) them at once, as a socket's synchronous batch send does.
+   */
+  onDatagrams?: (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void;
   /** Bytes per datagram, token and frame headers included. Default 1200. */
   mtu?: number;
   /** Reliable messages in flight at once: 1 is step-by-step mode, N burst mode. Default 1024. */
@@ -156,6 +162,18 @@ const STAT_COUNT = 27;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
+const EMPTY = new Uint8Array(0);
+
+/** prefix[0, prefixLength) followed by body, in one new buffer. */
+function join(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): Buffer {
+  const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const joined = Buffer.allocUnsafe(prefixLength + bodyLength);
+  joined.set(prefix.subarray(0, prefixLength), 0);
+  if (typeof body === 'string') joined.write(body, prefixLength);
+  else joined.set(body, prefixLength);
+  return joined;
+}
+
 interface Waiting {
   payload: Uint8Array;
   mode: number;
@@ -178,7 +196,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   readonly overflow: OverflowPolicy;
 
   private readonly handle: NativeReliableEndpoint;
-  private readonly onDatagram: (datagram: Buffer) => void;
+  private readonly onDatagram: ((datagram: Buffer) => void) | undefined;
+  private readonly onDatagrams: ((slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void) | undefined;
   private readonly clock: () => number;
   private output = Buffer.allocUnsafe(INITIAL_OUTPUT);
   private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
@@ -213,8 +232,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     if (!(token instanceof Uint8Array) || token.length !== 8) {
       throw new OptionError(`option token must be a Uint8Array of 8 bytes, got ${String(token)}`);
     }
-    if (typeof options.onDatagram !== 'function') {
-      throw new OptionError('option onDatagram must be a function');
+    if (typeof options.onDatagram !== 'function' && typeof options.onDatagrams !== 'function') {
+      throw new OptionError('option onDatagram (or onDatagrams) must be a function');
     }
     this.mtu = checkInteger('mtu', options.mtu ?? 1200, 128, 65507);
     this.window = checkInteger('window', options.window ?? 1024, 1, 65536);
@@ -232,7 +251,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     if (options.now !== undefined && typeof options.now !== 'function') {
       throw new OptionError('option now must be a function returning milliseconds');
     }
-    this.onDatagram = options.onDatagram;
+    this.onDatagrams = typeof options.onDatagrams === 'function' ? options.onDatagrams : undefined;
+    this.onDatagram = this.onDatagrams === undefined ? options.onDatagram : undefined;
     this.clock = options.now ?? (() => performance.now());
     const values = new Float64Array([
       this.mtu,
@@ -257,6 +277,18 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
    * HW_ERR_FRAME_TOO_LARGE for a message that could never fit the buffers.
    */
   send(payload: Uint8Array, options?: ReliableSendOptions): boolean {
+    return this.sendJoined(undefined, 0, payload, options);
+  }
+
+  /**
+   * send() of `prefix[0, prefixLength)` followed by `body` (a string as UTF-8), without joining
+   * them into a new buffer first: the native side copies both into its send buffer at once.
+   */
+  sendParts(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string, options?: ReliableSendOptions): boolean {
+    return this.sendJoined(prefix, prefixLength, body, options);
+  }
+
+  private sendJoined(prefix: Uint8Array | undefined, prefixLength: number, body: Uint8Array | string, options: ReliableSendOptions | undefined): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the endpoint is closed');
     let mode: number = DeliveryMode.UNRELIABLE;
     let channel = 0;
@@ -277,12 +309,19 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       }
     }
     // Behind waiting messages, a message waits too, so that order is kept.
-    const status =
-      this.waitingHead < this.waiting.length ? SEND_WOULD_BLOCK : this.handle.send(payload, mode, channel, flags);
+    let status = SEND_WOULD_BLOCK;
+    if (this.waitingHead === this.waiting.length) {
+      status =
+        prefix === undefined && typeof body !== 'string'
+          ? this.handle.send(body, mode, channel, flags)
+          : this.handle.sendParts(prefix ?? EMPTY, prefixLength, body, mode, channel, flags);
+    }
     if (status === SEND_OK) {
       this.scheduleFlush();
       return true;
     }
+    // The slow path keeps the message, so it needs it whole.
+    const payload = prefix === undefined && typeof body !== 'string' ? body : join(prefix ?? EMPTY, prefixLength, body);
     if (status === SEND_TOO_LARGE) {
       throw new HybridwireError(
         'HW_ERR_FRAME_TOO_LARGE',
@@ -356,11 +395,18 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
         this.slabPosition = 0;
       }
       const count = this.handle.flush(now, this.slab, this.slabPosition, this.lengths);
-      for (let i = 0; i < count; i++) {
-        const length = this.lengths[i]!;
-        const datagram = this.slab.subarray(this.slabPosition, this.slabPosition + length);
-        this.slabPosition += length;
-        this.onDatagram(datagram);
+      if (this.onDatagrams !== undefined) {
+        // Sent (or copied) before it returns, so the slab is written again from the start.
+        if (count > 0) this.onDatagrams(this.slab, this.slabPosition, this.lengths, count);
+        if (count < this.lengths.length) break;
+        continue;
+      } else {
+        for (let i = 0; i < count; i++) {
+          const length = this.lengths[i]!;
+          const datagram = this.slab.subarray(this.slabPosition, this.slabPosition + length);
+          this.slabPosition += length;
+          this.onDatagram!(datagram);
+        }
       }
       if (count === 0 || (count < this.lengths.length && this.slab.length - this.slabPosition >= this.mtu)) break;
     }

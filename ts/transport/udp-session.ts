@@ -4,7 +4,6 @@
  * retransmitted until acknowledged. PING/PONG, which only probe the path, travel as bare frames.
  * The endpoint is created on first use, so sessions that never touch UDP cost nothing here.
  */
-import type { Socket as DgramSocket } from 'node:dgram';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameType } from '../codec/frame.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
@@ -12,6 +11,7 @@ import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
 import type { SendOptions, UdpPath } from '../session/connection.js';
 import { DeliveryMode } from '../reliable/reliable-endpoint.js';
+import type { UdpDestination, UdpSocket } from './udp-socket.js';
 
 /** How each (mode, channel) arrived, as send options for a reply; built once, shared. */
 const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
@@ -54,9 +54,12 @@ export class UdpSession implements UdpPath {
   private endpoint: ReliableEndpoint | undefined;
   private control: FrameEncoder | undefined;
   private closed = false;
+  /** The last target seen and its parsed form: a new address object means a new destination. */
+  private lastTarget: UdpTarget | undefined;
+  private lastDestination: UdpDestination | undefined;
 
   constructor(
-    private readonly socket: DgramSocket,
+    private readonly socket: UdpSocket,
     readonly token: Buffer,
     private readonly target: () => UdpTarget | undefined,
     private readonly options: UdpSessionOptions,
@@ -68,14 +71,7 @@ export class UdpSession implements UdpPath {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
-    const text = typeof body === 'string' ? body : undefined;
-    const bodyLength = text === undefined ? (body as Uint8Array).length : Buffer.byteLength(text);
-    // The endpoint keeps its own copy for retransmission, so one joined buffer is all it needs.
-    const payload = Buffer.allocUnsafe(prefixLength + bodyLength);
-    prefix.copy(payload, 0, 0, prefixLength);
-    if (text === undefined) payload.set(body as Uint8Array, prefixLength);
-    else payload.write(text, prefixLength);
-    return this.ensureEndpoint().send(payload, { reliable, ordered, channel });
+    return this.ensureEndpoint().sendParts(prefix, prefixLength, body, { reliable, ordered, channel });
   }
 
   /** Feeds a datagram for this session, its token checked and removed. */
@@ -103,11 +99,22 @@ export class UdpSession implements UdpPath {
 
   /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
-    const target = this.target();
-    if (this.closed || target === undefined) return;
+    const destination = this.destination();
+    if (this.closed || destination === undefined) return;
     this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256 });
     this.control.add(type, payload, 0, 0, sequence);
-    this.socket.send([this.token, ...this.control.flush()], target.port, target.address);
+    this.socket.send(Buffer.concat([this.token, ...this.control.flush()]), destination);
+  }
+
+  /** Where datagrams go now, parsed once per address; undefined while the peer has none. */
+  private destination(): UdpDestination | undefined {
+    const target = this.target();
+    if (target === undefined) return undefined;
+    if (target !== this.lastTarget) {
+      this.lastDestination = this.socket.destination(target.address, target.port);
+      this.lastTarget = target;
+    }
+    return this.lastDestination;
   }
 
   stats(): ReliableStats | undefined {
@@ -129,9 +136,9 @@ export class UdpSession implements UdpPath {
     const options = this.options;
     const endpoint = new ReliableEndpoint({
       token: this.token,
-      onDatagram: (datagram) => {
-        const target = this.target();
-        if (target !== undefined) this.socket.send(datagram, target.port, target.address);
+      onDatagrams: (slab, offset, lengths, count) => {
+        const destination = this.destination();
+        if (destination !== undefined) this.socket.sendBatch(slab, offset, lengths, count, destination);
       },
       mtu: options.mtu,
       window: options.window,

@@ -1,0 +1,603 @@
+// UdpSocket: a UDP socket on the addon's libuv loop, for the session's UDP path.
+//
+// Node's dgram socket costs a JS callback, a Buffer and an address object per datagram received,
+// and a JS send() (argument checks, a send request, often a nextTick) per datagram sent. The
+// reliable-UDP endpoint already works in batches, so this socket does too:
+// - receiving, it asks libuv for recvmmsg (UV_UDP_RECVMMSG: up to kChunks datagrams per system
+//   call) and calls JS once per batch, with the datagrams copied back to back into one new Buffer
+//   (so JS may keep views of them) and one row per datagram (offset, length, port, sender index)
+//   in a caller-owned Uint32Array;
+// - sending, it takes a whole flush (a slab, a start offset and a Uint32Array of lengths) and
+//   writes it with one sendmmsg on Linux, or uv_udp_try_send per datagram elsewhere. What the
+//   kernel does not take at once (EAGAIN, ENOBUFS) is copied and queued through uv_udp_send, up
+//   to `queueLimit` bytes; past that it is dropped and counted, as a full socket drops datagrams.
+//
+// This is the binding layer's only I/O; native/core stays sans-IO. Every JS-visible value is
+// validated here; errors reach JS as Error objects with a `code` (libuv's name, e.g. EADDRINUSE).
+#include <uv.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef __linux__
+#include <sys/socket.h>
+#include <cerrno>
+#endif
+
+#include "binding/bindings.h"
+
+namespace hybridwire::binding {
+namespace {
+
+constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
+constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
+constexpr size_t kRowWidth = 4;             // offset, length, port, sender index
+constexpr size_t kMaxSendBatch = 64;        // datagrams per sendmmsg call
+constexpr size_t kStatCount = 6;
+
+struct Received {
+  const char* data;
+  uint32_t length;
+  uint16_t port;
+  uint32_t sender;
+};
+
+enum Stat { kDatagramsSent = 0, kDatagramsReceived, kQueued, kQueueDrops, kSendErrors, kReceiveErrors };
+
+class UdpSocket;
+
+// What libuv's callbacks may touch: it lives until the handle's close callback, which libuv runs
+// after every send callback, so a queued send never outlives it (the JS object may go first).
+struct Native {
+  uv_udp_t handle;
+  UdpSocket* owner = nullptr;
+  char* receive_buffer = nullptr;
+  size_t queued_bytes = 0;
+  uint64_t stats[kStatCount] = {0};
+};
+
+struct QueuedSend {
+  uv_udp_send_t request;
+  size_t length;
+  char data[1];  // allocated with the datagram's length
+};
+
+// Decodes a sockaddr into its port and a printable address; false for other families.
+bool Describe(const sockaddr* address, std::string* text, uint16_t* port) {
+  char buffer[INET6_ADDRSTRLEN + UV_IF_NAMESIZE + 2] = {0};
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    if (uv_ip4_name(v4, buffer, sizeof buffer) != 0) return false;
+    *port = ntohs(v4->sin_port);
+  } else if (address->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (uv_ip6_name(v6, buffer, sizeof buffer) != 0) return false;
+    *port = ntohs(v6->sin6_port);
+  } else {
+    return false;
+  }
+  *text = buffer;
+  return true;
+}
+
+bool SameAddress(const sockaddr_storage& a, const sockaddr* b) {
+  if (a.ss_family != b->sa_family) return false;
+  if (b->sa_family == AF_INET) {
+    const auto* x = reinterpret_cast<const sockaddr_in*>(&a);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(b);
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const auto* x = reinterpret_cast<const sockaddr_in6*>(&a);
+  const auto* y = reinterpret_cast<const sockaddr_in6*>(b);
+  return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+         std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
+size_t AddressLength(const sockaddr* address) {
+  return address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+// Parses "address" and port into a sockaddr; IPv6 when the text has a colon.
+int ParseAddress(const std::string& text, int port, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof *out);
+  if (text.find(':') != std::string::npos) {
+    return uv_ip6_addr(text.c_str(), port, reinterpret_cast<sockaddr_in6*>(out));
+  }
+  return uv_ip4_addr(text.c_str(), port, reinterpret_cast<sockaddr_in*>(out));
+}
+
+Napi::Value ThrowUv(Napi::Env env, int status, const char* what) {
+  std::string message = std::string(what) + ": " + uv_strerror(status);
+  return ThrowCoded(env, uv_err_name(status), message.c_str());
+}
+
+class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpSocket",
+                       {
+                           InstanceMethod<&UdpSocket::Bind>("bind"),
+                           InstanceMethod<&UdpSocket::Connect>("connect"),
+                           InstanceMethod<&UdpSocket::SetBufferSizes>("setBufferSizes"),
+                           InstanceMethod<&UdpSocket::LocalPort>("localPort"),
+                           InstanceMethod<&UdpSocket::Target>("target"),
+                           InstanceMethod<&UdpSocket::SendBatch>("sendBatch"),
+                           InstanceMethod<&UdpSocket::Start>("start"),
+                           InstanceMethod<&UdpSocket::Close>("close"),
+                           InstanceMethod<&UdpSocket::Ref>("ref"),
+                           InstanceMethod<&UdpSocket::Unref>("unref"),
+                           InstanceMethod<&UdpSocket::Stats>("stats"),
+                       });
+  }
+
+  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kRowWidth * 16 or more), queueLimit: number,
+  //               onBatch: (buffer, count, senders: string[]) => void)
+  explicit UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
+    Napi::Env env = info.Env();
+    uint32_t* rows = nullptr;
+    size_t row_count = 0;
+    if (!GetUint32Array(info[1], "rows", &rows, &row_count)) return;
+    if (row_count < kRowWidth * kChunks) {
+      ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "rows must hold 64 or more values");
+      return;
+    }
+    if (!info[3].IsFunction()) {
+      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "onBatch must be a function");
+      return;
+    }
+    double limit = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+    queue_limit_ = limit > 0 && limit < 1e15 ? static_cast<size_t>(limit) : 0;
+    rows_ = rows;
+    rows_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+    on_batch_ = Napi::Persistent(info[3].As<Napi::Function>());
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      ThrowCoded(env, "HW_ERR_NATIVE", "no event loop");
+      return;
+    }
+    native_ = new Native;
+    unsigned int flags = (info[0].ToBoolean().Value() ? AF_INET6 : AF_INET) | UV_UDP_RECVMMSG;
+    int status = uv_udp_init_ex(loop, &native_->handle, flags);
+    if (status != 0) {
+      delete native_;
+      native_ = nullptr;
+      ThrowUv(env, status, "cannot create a UDP socket");
+      return;
+    }
+    native_->owner = this;
+    native_->handle.data = native_;
+    handle_ = &native_->handle;
+    napi_value name;
+    napi_create_string_utf8(env, "hybridwire:UdpSocket", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, info.This(), name, &async_context_);
+    napi_add_env_cleanup_hook(env, &UdpSocket::OnEnvCleanup, this);
+    cleanup_hook_ = true;
+  }
+
+  ~UdpSocket() override { Shutdown(); }
+
+ private:
+  static void OnEnvCleanup(void* data) {
+    auto* self = static_cast<UdpSocket*>(data);
+    self->cleanup_hook_ = false;
+    self->Shutdown();
+  }
+
+  // Stops receiving and closes the handle (freed in the close callback, with the receive buffer).
+  void Shutdown() {
+    if (cleanup_hook_) {
+      napi_remove_env_cleanup_hook(Env(), &UdpSocket::OnEnvCleanup, this);
+      cleanup_hook_ = false;
+    }
+    if (handle_ != nullptr) {
+      uv_udp_recv_stop(handle_);
+      std::memcpy(final_stats_, native_->stats, sizeof final_stats_);
+      native_->owner = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* handle) {
+        auto* native = static_cast<Native*>(handle->data);
+        std::free(native->receive_buffer);
+        delete native;
+      });
+      handle_ = nullptr;
+      native_ = nullptr;
+    }
+    if (async_context_ != nullptr) {
+      napi_async_destroy(Env(), async_context_);
+      async_context_ = nullptr;
+    }
+  }
+
+  bool Open(Napi::Env env) {
+    if (handle_ != nullptr) return true;
+    ThrowCoded(env, "ERR_SOCKET_DGRAM_NOT_RUNNING", "the UDP socket is closed");
+    return false;
+  }
+
+  bool ReadAddress(const Napi::CallbackInfo& info, size_t index, sockaddr_storage* out) {
+    Napi::Env env = info.Env();
+    if (!info[index].IsString() || !info[index + 1].IsNumber()) {
+      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "expected an address string and a port number");
+      return false;
+    }
+    double port = info[index + 1].As<Napi::Number>().DoubleValue();
+    if (!(port >= 0 && port <= 65535) || port != static_cast<int>(port)) {
+      ThrowCoded(env, "ERR_SOCKET_BAD_PORT", "port must be an integer from 0 to 65535");
+      return false;
+    }
+    int status = ParseAddress(info[index].As<Napi::String>().Utf8Value(), static_cast<int>(port), out);
+    if (status != 0) {
+      ThrowUv(env, status, "not an IP address");
+      return false;
+    }
+    return true;
+  }
+
+  // bind(address, port): binds (dual-stack for "::"); throws with libuv's code on failure.
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return info.Env().Undefined();
+    sockaddr_storage address;
+    if (!ReadAddress(info, 0, &address)) return info.Env().Undefined();
+    int status = uv_udp_bind(handle_, reinterpret_cast<const sockaddr*>(&address), 0);
+    if (status != 0) return ThrowUv(info.Env(), status, "cannot bind the UDP socket");
+    return info.Env().Undefined();
+  }
+
+  // connect(address, port): only that peer's datagrams arrive, and sends need no target.
+  Napi::Value Connect(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return info.Env().Undefined();
+    sockaddr_storage address;
+    if (!ReadAddress(info, 0, &address)) return info.Env().Undefined();
+    int status = uv_udp_connect(handle_, reinterpret_cast<const sockaddr*>(&address));
+    if (status != 0) return ThrowUv(info.Env(), status, "cannot connect the UDP socket");
+    connected_ = true;
+    return info.Env().Undefined();
+  }
+
+  // setBufferSizes(receive, send): SO_RCVBUF / SO_SNDBUF (0 leaves one as it is).
+  Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return info.Env().Undefined();
+    for (int i = 0; i < 2; i++) {
+      int value = info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0;
+      if (value <= 0) continue;
+      int status = i == 0 ? uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &value)
+                          : uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &value);
+      if (status != 0) return ThrowUv(info.Env(), status, "cannot set the UDP socket buffer size");
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value LocalPort(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return info.Env().Undefined();
+    sockaddr_storage address;
+    int length = sizeof address;
+    int status = uv_udp_getsockname(handle_, reinterpret_cast<sockaddr*>(&address), &length);
+    if (status != 0) return ThrowUv(info.Env(), status, "cannot read the UDP socket's address");
+    std::string text;
+    uint16_t port = 0;
+    Describe(reinterpret_cast<sockaddr*>(&address), &text, &port);
+    return Napi::Number::New(info.Env(), port);
+  }
+
+  // target(address, port): a Buffer holding the parsed sockaddr, for sendBatch.
+  Napi::Value Target(const Napi::CallbackInfo& info) {
+    sockaddr_storage address;
+    if (!ReadAddress(info, 0, &address)) return info.Env().Undefined();
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<uint8_t*>(&address), sizeof address);
+  }
+
+  // sendBatch(slab, offset, lengths, count, target?): sends `count` datagrams laid back to back
+  // in `slab` from `offset`; target is a Buffer from target(), or undefined once connected.
+  // Returns how many went to the kernel at once (the rest are queued or dropped).
+  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Open(env)) return env.Undefined();
+    const uint8_t* slab = nullptr;
+    size_t slab_length = 0;
+    uint32_t* lengths = nullptr;
+    size_t length_count = 0;
+    if (!GetBytes(info[0], "slab", &slab, &slab_length)) return env.Undefined();
+    if (!GetUint32Array(info[2], "lengths", &lengths, &length_count)) return env.Undefined();
+    double offset_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    double count_number = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
+    if (!(offset_number >= 0 && offset_number <= static_cast<double>(slab_length)) ||
+        !(count_number >= 0 && count_number <= static_cast<double>(length_count))) {
+      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "offset or count out of range");
+    }
+    size_t offset = static_cast<size_t>(offset_number);
+    size_t count = static_cast<size_t>(count_number);
+    const sockaddr* target = nullptr;
+    if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {
+      const uint8_t* bytes = nullptr;
+      size_t bytes_length = 0;
+      if (!GetBytes(info[4], "target", &bytes, &bytes_length)) return env.Undefined();
+      if (bytes_length < sizeof(sockaddr_storage)) return ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "target must come from target()");
+      target = reinterpret_cast<const sockaddr*>(bytes);
+      if (target->sa_family != AF_INET && target->sa_family != AF_INET6) {
+        return ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "target must come from target()");
+      }
+    } else if (!connected_) {
+      return ThrowCoded(env, "ERR_SOCKET_DGRAM_NOT_CONNECTED", "an unconnected socket needs a target");
+    }
+    // Every datagram must lie inside the slab.
+    size_t end = offset;
+    for (size_t i = 0; i < count; i++) {
+      if (lengths[i] > kDatagramMax || lengths[i] > slab_length - end) {
+        return ThrowCoded(env, "ERR_OUT_OF_RANGE", "datagram lengths run past the slab");
+      }
+      end += lengths[i];
+    }
+    if (connected_) target = nullptr;
+    size_t sent = SendNow(slab + offset, lengths, count, target);
+    size_t position = offset;
+    for (size_t i = 0; i < sent; i++) position += lengths[i];
+    for (size_t i = sent; i < count; i++) {
+      Queue(slab + position, lengths[i], target);
+      position += lengths[i];
+    }
+    return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  // Writes what the kernel takes without blocking; returns how many datagrams that was.
+  size_t SendNow(const uint8_t* data, const uint32_t* lengths, size_t count, const sockaddr* target) {
+    // Behind queued datagrams, new ones queue too, so that they leave in order.
+    if (uv_udp_get_send_queue_count(handle_) > 0) return 0;
+#ifdef __linux__
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
+      mmsghdr messages[kMaxSendBatch];
+      iovec vectors[kMaxSendBatch];
+      size_t sent = 0;
+      const uint8_t* cursor = data;
+      while (sent < count) {
+        size_t batch = std::min(count - sent, kMaxSendBatch);
+        const uint8_t* start = cursor;
+        for (size_t i = 0; i < batch; i++) {
+          vectors[i].iov_base = const_cast<uint8_t*>(cursor);
+          vectors[i].iov_len = lengths[sent + i];
+          cursor += lengths[sent + i];
+          std::memset(&messages[i], 0, sizeof messages[i]);
+          messages[i].msg_hdr.msg_iov = &vectors[i];
+          messages[i].msg_hdr.msg_iovlen = 1;
+          if (target != nullptr) {
+            messages[i].msg_hdr.msg_name = const_cast<sockaddr*>(target);
+            messages[i].msg_hdr.msg_namelen = static_cast<socklen_t>(AddressLength(target));
+          }
+        }
+        int result;
+        do {
+          result = sendmmsg(fd, messages, static_cast<unsigned int>(batch), 0);
+        } while (result < 0 && errno == EINTR);
+        if (result <= 0) {
+          int error = result < 0 ? errno : EAGAIN;
+          if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) return sent;
+          // Another error (ECONNREFUSED after an ICMP answer, EMSGSIZE...) loses this datagram only.
+          ++native_->stats[kSendErrors];
+          cursor = start + lengths[sent];
+          ++sent;
+          continue;
+        }
+        sent += static_cast<size_t>(result);
+        cursor = start;
+        for (int i = 0; i < result; i++) cursor += vectors[i].iov_len;
+        native_->stats[kDatagramsSent] += result;
+      }
+      return sent;
+    }
+#endif
+    size_t sent = 0;
+    const uint8_t* cursor = data;
+    for (; sent < count; sent++) {
+      uv_buf_t buffer = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(cursor)), lengths[sent]);
+      int result = uv_udp_try_send(handle_, &buffer, 1, target);
+      if (result == UV_EAGAIN || result == UV_ENOSYS || result == UV_ENOBUFS) return sent;
+      if (result < 0) ++native_->stats[kSendErrors];
+      else ++native_->stats[kDatagramsSent];
+      cursor += lengths[sent];
+    }
+    return sent;
+  }
+
+  // Copies a datagram the kernel would not take into a queued send, within queue_limit_ bytes.
+  void Queue(const uint8_t* data, size_t length, const sockaddr* target) {
+    if (native_->queued_bytes + length > queue_limit_) {
+      ++native_->stats[kQueueDrops];
+      return;
+    }
+    auto* send = static_cast<QueuedSend*>(std::malloc(sizeof(QueuedSend) + length));
+    if (send == nullptr) {
+      ++native_->stats[kQueueDrops];
+      return;
+    }
+    std::memcpy(send->data, data, length);
+    send->length = length;
+    uv_buf_t buffer = uv_buf_init(send->data, static_cast<unsigned int>(length));
+    int status = uv_udp_send(&send->request, handle_, &buffer, 1, target, [](uv_udp_send_t* request, int status) {
+      auto* done = reinterpret_cast<QueuedSend*>(request);
+      auto* native = static_cast<Native*>(request->handle->data);
+      native->queued_bytes -= done->length;
+      if (status != UV_ECANCELED) ++native->stats[status == 0 ? kDatagramsSent : kSendErrors];
+      std::free(done);
+    });
+    if (status != 0) {
+      std::free(send);
+      ++native_->stats[kSendErrors];
+      return;
+    }
+    native_->queued_bytes += length;
+    ++native_->stats[kQueued];
+  }
+
+  // start(): begins receiving; the socket then keeps itself alive until close().
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return info.Env().Undefined();
+    if (receiving_) return info.Env().Undefined();
+    int status = uv_udp_recv_start(handle_, &UdpSocket::OnAlloc, &UdpSocket::OnReceive);
+    if (status != 0) return ThrowUv(info.Env(), status, "cannot receive on the UDP socket");
+    receiving_ = true;
+    Napi::ObjectWrap<UdpSocket>::Ref();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (handle_ == nullptr) return info.Env().Undefined();
+    Shutdown();
+    if (receiving_) {
+      receiving_ = false;
+      Napi::ObjectWrap<UdpSocket>::Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+    return info.Env().Undefined();
+  }
+
+  // stats(out: Float64Array(6)): datagrams sent, received, queued, dropped (queue full), send
+  // errors, receive errors.
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
+      return ThrowCoded(info.Env(), "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 6 values");
+    }
+    double* out = info[0].As<Napi::Float64Array>().Data();
+    const uint64_t* stats = native_ != nullptr ? native_->stats : final_stats_;
+    for (size_t i = 0; i < kStatCount; i++) out[i] = static_cast<double>(stats[i]);
+    return info.Env().Undefined();
+  }
+
+  static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buffer) {
+    auto* native = static_cast<Native*>(handle->data);
+    if (native->receive_buffer == nullptr) {
+      // Only the pages datagrams land in are touched, so this costs far less memory than its size.
+      native->receive_buffer = static_cast<char*>(std::malloc(kChunks * kDatagramMax));
+    }
+    *buffer = uv_buf_init(native->receive_buffer, native->receive_buffer == nullptr ? 0 : kChunks * kDatagramMax);
+  }
+
+  static void OnReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffer, const sockaddr* address, unsigned flags) {
+    UdpSocket* self = static_cast<Native*>(handle->data)->owner;
+    if (self == nullptr) return;
+    if (flags & UV_UDP_MMSG_FREE) {
+      self->Deliver();
+      return;
+    }
+    if (nread < 0) {
+      ++self->native_->stats[kReceiveErrors];
+      return;
+    }
+    if (address == nullptr) return;  // nothing more to read
+    if (flags & UV_UDP_PARTIAL) {
+      ++self->native_->stats[kReceiveErrors];
+    } else {
+      self->Collect(buffer->base, static_cast<size_t>(nread), address);
+    }
+    // Without recvmmsg each datagram comes alone: deliver it now.
+    if (!(flags & UV_UDP_MMSG_CHUNK) || self->received_.size() >= kChunks) self->Deliver();
+  }
+
+  void Collect(const char* data, size_t length, const sockaddr* address) {
+    uint32_t sender = 0;
+    while (sender < senders_.size() && !SameAddress(senders_[sender], address)) ++sender;
+    if (sender == senders_.size()) {
+      sockaddr_storage copy;
+      std::memset(&copy, 0, sizeof copy);
+      std::memcpy(&copy, address, AddressLength(address));
+      senders_.push_back(copy);
+    }
+    uint16_t port = address->sa_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port)
+                                                  : ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port);
+    received_.push_back({data, static_cast<uint32_t>(length), port, sender});
+    ++native_->stats[kDatagramsReceived];
+  }
+
+  // Calls onBatch(buffer, count, senders) with the collected datagrams copied into one Buffer.
+  void Deliver() {
+    if (received_.empty()) return;
+    napi_env env = Env();
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) {
+      received_.clear();
+      senders_.clear();
+      return;
+    }
+    size_t total = 0;
+    for (const Received& r : received_) total += r.length;
+    void* bytes = nullptr;
+    napi_value buffer;
+    napi_value senders;
+    bool ok = napi_create_buffer(env, total, &bytes, &buffer) == napi_ok &&
+              napi_create_array_with_length(env, senders_.size(), &senders) == napi_ok;
+    size_t count = received_.size();
+    if (ok) {
+      size_t offset = 0;
+      for (size_t i = 0; i < count; i++) {
+        const Received& r = received_[i];
+        if (r.length > 0) std::memcpy(static_cast<char*>(bytes) + offset, r.data, r.length);
+        uint32_t* row = rows_ + i * kRowWidth;
+        row[0] = static_cast<uint32_t>(offset);
+        row[1] = r.length;
+        row[2] = r.port;
+        row[3] = r.sender;
+        offset += r.length;
+      }
+      for (size_t i = 0; i < senders_.size() && ok; i++) {
+        std::string text;
+        uint16_t port = 0;
+        Describe(reinterpret_cast<const sockaddr*>(&senders_[i]), &text, &port);
+        napi_value value;
+        ok = napi_create_string_utf8(env, text.c_str(), text.size(), &value) == napi_ok &&
+             napi_set_element(env, senders, static_cast<uint32_t>(i), value) == napi_ok;
+      }
+    }
+    received_.clear();
+    senders_.clear();
+    if (ok) {
+      napi_value argv[3];
+      argv[0] = buffer;
+      napi_create_uint32(env, static_cast<uint32_t>(count), &argv[1]);
+      argv[2] = senders;
+      napi_value receiver;
+      napi_value result;
+      napi_get_global(env, &receiver);
+      napi_make_callback(env, async_context_, receiver, on_batch_.Value(), 3, argv, &result);
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        // A handler threw: report it as Node does for any event handler (uncaughtException).
+        napi_value error;
+        if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+      }
+    }
+    napi_close_handle_scope(env, scope);
+  }
+
+  Native* native_ = nullptr;
+  uv_udp_t* handle_ = nullptr;
+  napi_async_context async_context_ = nullptr;
+  bool cleanup_hook_ = false;
+  bool connected_ = false;
+  bool receiving_ = false;
+  size_t queue_limit_ = 0;
+  uint32_t* rows_ = nullptr;
+  Napi::ObjectReference rows_ref_;
+  Napi::FunctionReference on_batch_;
+  std::vector<Received> received_;
+  std::vector<sockaddr_storage> senders_;
+  uint64_t final_stats_[kStatCount] = {0};  // the counters as they were at close
+};
+
+}  // namespace
+
+void InitUdpSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("UdpSocket", UdpSocket::Define(env));
+}
+
+}  // namespace hybridwire::binding

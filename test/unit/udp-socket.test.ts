@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { UdpSocket, type DatagramListener } from '../../ts/transport/udp-socket.js';
+
+interface Arrival {
+  datagram: Buffer;
+  address: string;
+  port: number;
+}
+
+function collector(): { arrivals: Arrival[]; listener: DatagramListener; wait: (count: number) => Promise<void> } {
+  const arrivals: Arrival[] = [];
+  let wake: (() => void) | undefined;
+  let wanted = 0;
+  return {
+    arrivals,
+    listener: (datagram, address, port) => {
+      arrivals.push({ datagram, address, port });
+      if (wake && arrivals.length >= wanted) wake();
+    },
+    wait: (count) =>
+      new Promise<void>((resolve, reject) => {
+        if (arrivals.length >= count) return resolve();
+        wanted = count;
+        const timer = setTimeout(() => reject(new Error(`only ${arrivals.length} of ${count} datagrams arrived`)), 5000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+  };
+}
+
+function pattern(length: number, seed: number): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7) & 0xff;
+  return bytes;
+}
+
+const FAMILIES = [
+  { type: 'udp4' as const, host: '127.0.0.1' },
+  { type: 'udp6' as const, host: '::1' },
+];
+
+describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
+  it('sends a batch in one call and every datagram arrives intact, with its sender, in views that stay valid', async () => {
+    const received = collector();
+    const receiver = new UdpSocket({ type, bufferBytes: 4 * 1024 * 1024, queueBytes: 1 << 20, onDatagram: received.listener });
+    const sender = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {} });
+    try {
+      const port = await receiver.bind(0, host);
+      const senderPort = await sender.bind(0, host);
+      // Lengths from empty to the largest datagram, several batches of them.
+      const sizes = [0, 1, 7, 1200, 1500, 9000, 65_000, 64, 3];
+      const rounds = 40;
+      const lengths = new Uint32Array(sizes);
+      const destination = sender.destination(host, port);
+      for (let round = 0; round < rounds; round++) {
+        const parts = sizes.map((size, i) => pattern(size, round * sizes.length + i));
+        sender.sendBatch(Buffer.concat([Buffer.alloc(5), ...parts]), 5, lengths, sizes.length, destination);
+      }
+      await received.wait(rounds * sizes.length);
+      expect(received.arrivals).toHaveLength(rounds * sizes.length);
+      received.arrivals.forEach((arrival, index) => {
+        expect(arrival.address).toBe(host);
+        expect(arrival.port).toBe(senderPort);
+        // Checked only after all arrived: earlier batches' views were not overwritten by later ones.
+        expect(arrival.datagram.equals(pattern(sizes[index % sizes.length]!, index))).toBe(true);
+      });
+      const stats = sender.stats();
+      expect(stats.datagramsSent).toBe(rounds * sizes.length);
+      expect(stats.queueDrops).toBe(0);
+      expect(receiver.stats().datagramsReceived).toBe(rounds * sizes.length);
+    } finally {
+      receiver.close();
+      sender.close();
+    }
+  });
+
+  it('talks to Node dgram sockets both ways', async () => {
+    const received = collector();
+    const socket = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: received.listener });
+    const peer = dgram.createSocket(type);
+    try {
+      const port = await socket.bind(0, host);
+      peer.bind(0, host);
+      await once(peer, 'listening');
+      peer.send(Buffer.from('from dgram'), port, host);
+      await received.wait(1);
+      expect(received.arrivals[0]!.datagram.toString()).toBe('from dgram');
+      expect(received.arrivals[0]!.port).toBe(peer.address().port);
+      const reply = once(peer, 'message');
+      socket.send(Buffer.from('from hybridwire'), socket.destination(host, peer.address().port));
+      const [message, remote] = (await reply) as [Buffer, dgram.RemoteInfo];
+      expect(message.toString()).toBe('from hybridwire');
+      expect(remote.port).toBe(port);
+    } finally {
+      socket.close();
+      peer.close();
+    }
+  });
+});
+
+describe('UdpSocket errors', () => {
+  it('a port in use fails bind with EADDRINUSE, naming address and port, like Node sockets', async () => {
+    const first = new UdpSocket({ type: 'udp4', bufferBytes: 0, queueBytes: 0, onDatagram: () => {} });
+    const second = new UdpSocket({ type: 'udp4', bufferBytes: 0, queueBytes: 0, onDatagram: () => {} });
+    try {
+      const port = await first.bind(0, '127.0.0.1');
+      const failure = await second.bind(port, '127.0.0.1').then(
+        () => undefined,
+        (error: unknown) => error as NodeJS.ErrnoException & { port: number; address: string },
+      );
+      expect(failure?.code).toBe('EADDRINUSE');
+      expect(failure?.syscall).toBe('bind');
+      expect(failure?.port).toBe(port);
+      expect(failure?.message).toContain(`127.0.0.1:${port}`);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
+  it('refuses lengths that run past the slab, addresses that are not IPs, and sends after close do nothing', async () => {
+    const socket = new UdpSocket({ type: 'udp4', bufferBytes: 0, queueBytes: 0, onDatagram: () => {} });
+    await socket.bind(0, '127.0.0.1');
+    const destination = socket.destination('127.0.0.1', socket.port);
+    expect(() => socket.sendBatch(Buffer.alloc(10), 0, new Uint32Array([6, 6]), 2, destination)).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => socket.sendBatch(Buffer.alloc(10), 11, new Uint32Array([0]), 1, destination)).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => socket.sendBatch(Buffer.alloc(10), 0, new Uint32Array([1]), 2, destination)).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => socket.destination('not an address', 1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => socket.destination('127.0.0.1', 70000)).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_BAD_PORT' }));
+    expect(() => socket.sendBatch(Buffer.alloc(4), 0, new Uint32Array([4]), 1, undefined)).toThrow(
+      expect.objectContaining({ code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' }),
+    );
+    socket.close();
+    socket.send(Buffer.alloc(4), destination);
+    expect(socket.stats().datagramsSent).toBe(0);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The sessions' UDP socket: native/binding/udp-socket-binding.cc on Node's own event loop.
+ *
+ * It does what a `dgram` socket does for the UDP path, in batches: datagrams arrive through
+ * recvmmsg, up to 16 per system call and one JS call per batch (each datagram a view into one
+ * fresh Buffer per batch, so views may be kept); a flush of the reliable endpoint leaves with one
+ * sendmmsg. What the kernel cannot take at once is queued natively up to `queueBytes`, then
+ * dropped and counted, as a full socket buffer drops datagrams.
+ */
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { native, type NativeUdpSocket } from '../native/addon.js';
+
+const ROW_WIDTH = 4;
+const ROWS = 32;
+
+/** Called with each datagram received, the sender's address and port. */
+export type DatagramListener = (datagram: Buffer, address: string, port: number) => void;
+
+/** A parsed destination for {@link UdpSocket.sendBatch}; build it once per address. */
+export type UdpDestination = Buffer & { readonly __destination: true };
+
+export interface UdpSocketOptions {
+  type: 'udp4' | 'udp6';
+  /** SO_RCVBUF and SO_SNDBUF; 0 keeps the system's defaults. */
+  bufferBytes: number;
+  /** Bytes of datagrams queued while the kernel's send buffer is full, then dropped. */
+  queueBytes: number;
+  onDatagram: DatagramListener;
+}
+
+export interface UdpSocketStats {
+  datagramsSent: number;
+  datagramsReceived: number;
+  /** Datagrams the kernel could not take at once, sent later from the queue. */
+  queued: number;
+  /** Datagrams dropped because the queue was full. */
+  queueDrops: number;
+  sendErrors: number;
+  receiveErrors: number;
+}
+
+const ONE = new Uint32Array(1);
+
+export class UdpSocket {
+  private readonly handle: NativeUdpSocket;
+  private readonly rows = new Uint32Array(ROW_WIDTH * ROWS);
+  private readonly statValues = new Float64Array(6);
+  private closed = false;
+
+  constructor(private readonly options: UdpSocketOptions) {
+    const rows = this.rows;
+    const onDatagram = options.onDatagram;
+    this.handle = new native.UdpSocket(options.type === 'udp6', rows, options.queueBytes, (buffer: Buffer, count: number, senders: string[]) => {
+      // One handler that throws must not cost the rest of the batch; the first error is rethrown
+      // afterwards and reaches 'uncaughtException' as a dgram listener's would.
+      let failure: unknown;
+      let failed = false;
+      for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
+        const offset = rows[base]!;
+        try {
+          onDatagram(buffer.subarray(offset, offset + rows[base + 1]!), senders[rows[base + 3]!]!, rows[base + 2]!);
+        } catch (error) {
+          if (!failed) failure = error;
+          failed = true;
+        }
+      }
+      if (failed) throw failure;
+    });
+  }
+
+  /** Binds (to every address of the family when `host` is undefined) and starts receiving. */
+  async bind(port: number, host?: string): Promise<number> {
+    const family = this.options.type === 'udp6' ? 6 : 4;
+    const address = host === undefined ? (family === 6 ? '::' : '0.0.0.0') : net.isIP(host) ? host : (await lookup(host, { family })).address;
+    try {
+      this.handle.bind(address, port);
+    } catch (cause) {
+      // Shaped like Node's own socket errors: `bind EADDRINUSE 127.0.0.1:4000`, with code,
+      // syscall, address and port.
+      const code = (cause as NodeJS.ErrnoException).code ?? 'EINVAL';
+      const shown = address.includes(':') ? `[${address}]` : address;
+      throw Object.assign(new Error(`bind ${code} ${shown}:${port}: ${(cause as Error).message}`, { cause }), {
+        code,
+        syscall: 'bind',
+        address,
+        port,
+      });
+    }
+    if (this.options.bufferBytes > 0) this.handle.setBufferSizes(this.options.bufferBytes, this.options.bufferBytes);
+    this.handle.start();
+    return this.handle.localPort();
+  }
+
+  /** Limits the socket to one peer: only its datagrams arrive, and sends need no destination. */
+  connect(address: string, port: number): void {
+    this.handle.connect(address, port);
+  }
+
+  get port(): number {
+    return this.handle.localPort();
+  }
+
+  /** Parses an IP address and port into a destination for the send methods. */
+  destination(address: string, port: number): UdpDestination {
+    return this.handle.target(address, port) as UdpDestination;
+  }
+
+  /** Sends `count` datagrams laid back to back in `slab` from `offset`, lengths in `lengths`. */
+  sendBatch(slab: Uint8Array, offset: number, lengths: Uint32Array, count: number, destination: UdpDestination | undefined): void {
+    if (this.closed) return;
+    this.handle.sendBatch(slab, offset, lengths, count, destination);
+  }
+
+  /** Sends one datagram. */
+  send(datagram: Uint8Array, destination: UdpDestination | undefined): void {
+    if (this.closed) return;
+    ONE[0] = datagram.length;
+    this.handle.sendBatch(datagram, 0, ONE, 1, destination);
+  }
+
+  stats(): UdpSocketStats {
+    const v = this.statValues;
+    this.handle.stats(v);
+    return { datagramsSent: v[0]!, datagramsReceived: v[1]!, queued: v[2]!, queueDrops: v[3]!, sendErrors: v[4]!, receiveErrors: v[5]! };
+  }
+
+  unref(): void {
+    this.handle.unref();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handle.close();
+  }
+}
