@@ -163,6 +163,36 @@ describe('reliable UDP through the API', () => {
     await expect(client.request('nobody-handles-this', 1, { transport: 'udp', reliable: true, timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'HW_ERR_NO_HANDLER' });
   });
 
+  it('timer options reach both ends: udpMinRtoMs floors the retransmission timeout, the larger ack delay offer wins', async () => {
+    expect(() => createServer({ udpMinRtoMs: 0 })).toThrow(/udpMinRtoMs/);
+    await expect(connect({ host: '127.0.0.1', tcpPort: 1, udpMinRtoMs: 500, udpMaxRtoMs: 400 })).rejects.toThrow(/udpMaxRtoMs/);
+    expect(() => createServer({ udpMaxAckDelayMs: 1001 })).toThrow(/udpMaxAckDelayMs/);
+    // Server: 1 ms ack delay, 7 ms RTO floor. Client: 2 ms ack delay, default floor (100 ms).
+    const server = createServer({ host: '127.0.0.1', udpMaxAckDelayMs: 1, udpMinRtoMs: 7 });
+    const { tcpPort, udpPort } = await server.listen();
+    cleanup.push(() => server.close());
+    const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
+    const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort!, udpMaxAckDelayMs: 2 });
+    cleanup.push(() => client.close());
+    const peer = await connected;
+    let echoed = 0;
+    client.on('message', () => echoed++);
+    server.handle<number>('ping', (n, from) => {
+      from.send('pong', n, { transport: 'udp', reliable: true });
+    });
+    await waitFor(() => client.udpReady, 'the UDP path', 10_000);
+    for (let i = 0; i < 50; i++) client.send('ping', i, { transport: 'udp', reliable: true });
+    await waitFor(() => echoed === 50, '50 echoes', 10_000);
+    // The echoes' acknowledgements are what give the server its round-trip samples.
+    await waitFor(() => peer.udpStats()!.messagesInFlight === 0, 'the echoes to be acknowledged', 10_000);
+    // On loopback SRTT and its variance are well under a millisecond, so each RTO is
+    // max(floor, SRTT + 4 RTTVAR + ack delay): the server's is its 7 ms floor or just above the
+    // negotiated 2 ms delay; the client's is its default 100 ms floor.
+    expect(peer.udpStats()!.rtoMs).toBeGreaterThanOrEqual(7);
+    expect(peer.udpStats()!.rtoMs).toBeLessThan(50);
+    expect(client.udpStats()!.rtoMs).toBe(100);
+  });
+
   it('step mode maps onto a window of one reliable message', async () => {
     const server = createServer({ host: '127.0.0.1' });
     const { tcpPort, udpPort } = await server.listen();

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
 import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpSessionOptions } from '../transport/udp-session.js';
-import type { UdpParameters } from '../session/handshake.js';
+import { DEFAULT_ACK_DELAY_MS, type UdpParameters } from '../session/handshake.js';
 
 export interface LimitOptions {
   /**
@@ -43,6 +43,17 @@ export interface LimitOptions {
   udpReassemblyTimeoutMs?: number;
   /** Kernel send and receive buffer asked for on UDP sockets (the OS may cap it). Default 4 MiB. */
   udpSocketBufferBytes?: number;
+  /**
+   * Longest a reliable-UDP acknowledgement waits to ride on other traffic. Offered in the
+   * handshake; both ends use the larger offer. Default 10 ms.
+   */
+  udpMaxAckDelayMs?: number;
+  /** Floor of the reliable-UDP retransmission timeout. Default 100 ms. */
+  udpMinRtoMs?: number;
+  /** Ceiling of the reliable-UDP retransmission timeout (after backoff). Default 60000 ms. */
+  udpMaxRtoMs?: number;
+  /** How long UDP sends are batched: 0 sends at the end of the current event-loop turn. Default 0. */
+  udpBatchDelayMs?: number;
 }
 
 export interface ResolvedLimits extends ConnectionLimits {
@@ -55,6 +66,10 @@ export interface ResolvedLimits extends ConnectionLimits {
   udpReassemblyBytes: number;
   udpReassemblyTimeoutMs: number;
   udpSocketBufferBytes: number;
+  udpMaxAckDelayMs: number;
+  udpMinRtoMs: number;
+  udpMaxRtoMs: number;
+  udpBatchDelayMs: number;
 }
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
@@ -75,7 +90,14 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     udpReassemblyBytes: checkInteger('udpReassemblyBytes', options.udpReassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
     udpReassemblyTimeoutMs: checkInteger('udpReassemblyTimeoutMs', options.udpReassemblyTimeoutMs ?? 5000, 1, 3_600_000),
     udpSocketBufferBytes: checkInteger('udpSocketBufferBytes', options.udpSocketBufferBytes ?? 4 * 1024 * 1024, 4096, 2 ** 30),
+    udpMaxAckDelayMs: checkInteger('udpMaxAckDelayMs', options.udpMaxAckDelayMs ?? DEFAULT_ACK_DELAY_MS, 0, 1000),
+    udpMinRtoMs: checkInteger('udpMinRtoMs', options.udpMinRtoMs ?? 100, 1, 60_000),
+    udpMaxRtoMs: checkInteger('udpMaxRtoMs', options.udpMaxRtoMs ?? 60_000, 1, 3_600_000),
+    udpBatchDelayMs: checkInteger('udpBatchDelayMs', options.udpBatchDelayMs ?? 0, 0, 1000),
   };
+  if (limits.udpMaxRtoMs < limits.udpMinRtoMs) {
+    throw new OptionError(`option udpMaxRtoMs (${limits.udpMaxRtoMs}) must not be below udpMinRtoMs (${limits.udpMinRtoMs})`);
+  }
   if (limits.highWaterMark > limits.maxQueueBytes) {
     throw new OptionError(`option highWaterMark (${limits.highWaterMark}) must not exceed maxQueueBytes (${limits.maxQueueBytes})`);
   }
@@ -87,7 +109,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
 
 /** This side's offer of the UDP settings both ends must share. */
 export function udpOffer(limits: ResolvedLimits): UdpParameters {
-  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes };
+  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes, ackDelayMs: limits.udpMaxAckDelayMs };
 }
 
 /** The UDP session settings of a session: negotiated values where the peer sent some, else ours. */
@@ -99,6 +121,10 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
     sendBufferBytes: limits.udpSendBufferBytes,
     reassemblyBytes: shared.reassemblyBytes,
     reassemblyTimeoutMs: limits.udpReassemblyTimeoutMs,
+    maxAckDelayMs: Math.max(shared.ackDelayMs ?? DEFAULT_ACK_DELAY_MS, limits.udpMaxAckDelayMs),
+    minRtoMs: limits.udpMinRtoMs,
+    maxRtoMs: limits.udpMaxRtoMs,
+    batchDelayMs: limits.udpBatchDelayMs,
     budget,
   };
 }

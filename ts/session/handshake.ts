@@ -21,7 +21,12 @@ export interface UdpParameters {
   mtu: number;
   window: number;
   reassemblyBytes: number;
+  /** Longest an acknowledgement is held back; both ends use the larger offer. Absent means 10. */
+  ackDelayMs?: number;
 }
+
+/** The acknowledgement delay a peer that names none is taken to use. */
+export const DEFAULT_ACK_DELAY_MS = 10;
 
 export interface Hello {
   version: string;
@@ -104,6 +109,7 @@ function field<T>(object: Record<string, unknown>, name: string, check: (v: unkn
 
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length <= 256;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 0xffffffff;
+const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1000;
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 64 && v.every(isString);
 const isMode = (v: unknown): v is DeliveryMode => v === 'step' || v === 'burst';
 
@@ -157,6 +163,8 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
           mtu: Math.min(hello.udp.mtu, limits.udp.mtu),
           window: Math.min(hello.udp.window, limits.udp.window),
           reassemblyBytes: Math.min(hello.udp.reassemblyBytes, limits.udp.reassemblyBytes),
+          // Each end's timers allow for the other's delay, so both take the longer one.
+          ackDelayMs: Math.max(hello.udp.ackDelayMs ?? DEFAULT_ACK_DELAY_MS, limits.udp.ackDelayMs ?? DEFAULT_ACK_DELAY_MS),
         }
       : limits.udp,
   };
@@ -170,6 +178,7 @@ function parseUdp(value: unknown, what: string): UdpParameters | undefined {
     mtu: field(object, 'mtu', isCount, `${what}.udp`),
     window: field(object, 'window', isCount, `${what}.udp`),
     reassemblyBytes: field(object, 'reassemblyBytes', isCount, `${what}.udp`),
+    ...(object.ackDelayMs === undefined ? {} : { ackDelayMs: field(object, 'ackDelayMs', isDelay, `${what}.udp`) }),
   };
   if (udp.mtu < 128 || udp.mtu > 65507) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.mtu must be from 128 to 65507`);
   if (udp.window > 65536) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.window must be at most 65536`);

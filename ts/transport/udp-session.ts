@@ -39,6 +39,10 @@ export interface UdpSessionOptions {
   sendBufferBytes: number;
   reassemblyBytes: number;
   reassemblyTimeoutMs: number;
+  maxAckDelayMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  batchDelayMs: number;
   budget: ReassemblyBudget | undefined;
 }
 
@@ -145,6 +149,10 @@ export class UdpSession implements UdpPath {
       sendBufferBytes: options.sendBufferBytes,
       reassemblyBytes: options.reassemblyBytes,
       reassemblyTimeoutMs: options.reassemblyTimeoutMs,
+      maxAckDelayMs: options.maxAckDelayMs,
+      minRtoMs: options.minRtoMs,
+      maxRtoMs: options.maxRtoMs,
+      batchDelayMs: options.batchDelayMs,
       ...(options.budget ? { budget: options.budget } : {}),
     });
     endpoint.on('message', (payload, channel, mode) => this.events.message(payload, VIA[mode]![channel]!));
