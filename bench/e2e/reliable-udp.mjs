@@ -56,8 +56,8 @@ const SIZES = [
   [1024, '1k'],
   [16384, '16k'],
 ];
-const GOODPUT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp'];
-const DEFAULT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp', 'hybridwire', 'hybridwire-udp-reliable-pp'];
+const GOODPUT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp'];
+const DEFAULT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp', 'hybridwire', 'hybridwire-udp-reliable-pp'];
 export const cases = [
   ...SIZES.flatMap(([size, label]) =>
     ['direct', '0', '5'].map((path) => ({ name: `gp-${label}-${path}`, kind: 'goodput', size, sizeLabel: label, path, systems: GOODPUT_SYSTEMS })),
@@ -129,7 +129,7 @@ function udpFigures(clientStats, serverStats) {
 
 async function measureGoodput(system, benchCase, settings, round) {
   return withSetup(system, benchCase, 'sink', settings, round, async ({ server, client, proxy }) => {
-    const reliable = system === 'hybridwire-udp-reliable';
+    const reliable = system === 'hybridwire-udp-reliable' || system === 'hybridwire-udp-reliable-jumbo';
     await server.call('reset');
     const streamMs = settings.warmupMs + settings.measureMs + TAIL_MS;
     const [sending, window] = await Promise.all([
@@ -271,10 +271,10 @@ function renderGoodput(measurements, selected, rounds) {
   return lines.join('\n');
 }
 
-function renderTargets(measurements, selected) {
-  const reliable = 'hybridwire-udp-reliable';
+function renderTargets(measurements, selected, reliable, title) {
+  if (!measurements.some((m) => m.system === reliable)) return '';
   const lines = [
-    '### Targets (medians of per-round ratios)',
+    `### Targets, ${title} (medians of per-round ratios)`,
     '',
     '| payload | reliable ÷ dgram, direct (target ≥ 0.8) | reliable ÷ dgram, proxy 0% | reliable ÷ dgram, proxy 5% | reliable 5% ÷ own proxy 0% (target ≥ 0.5) | reliable 5% ÷ own direct |',
     '|---|---|---|---|---|---|',
@@ -363,7 +363,13 @@ function render({ meta, measurements }) {
     ...meta.notes.map((note) => `note: ${note}`),
     '',
   ];
-  if (selected.some((c) => c.kind === 'goodput')) parts.push(renderGoodput(measurements, selected, meta.settings.rounds), renderTargets(measurements, selected));
+  if (selected.some((c) => c.kind === 'goodput')) {
+    parts.push(
+      renderGoodput(measurements, selected, meta.settings.rounds),
+      renderTargets(measurements, selected, 'hybridwire-udp-reliable', 'hybridwire-udp-reliable (default mtu 1200)'),
+      renderTargets(measurements, selected, 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp-reliable-jumbo (mtu 65000 on loopback)'),
+    );
+  }
   if (selected.some((c) => c.kind === 'rtt')) parts.push(renderRtt(measurements, selected, meta.settings.rounds));
   parts.push(renderProxy(measurements, selected));
   return parts.join('\n');

@@ -45,7 +45,7 @@ function drainBefore(client, deadline) {
   return Promise.race([drainOf(client).then(() => true), late]).finally(() => clearTimeout(timer));
 }
 
-function makeSystem(name, transport, sendOptions, description, { pingPong = false } = {}) {
+function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {} } = {}) {
   return {
     name,
     transport,
@@ -53,7 +53,7 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
     available: loadHybridwire,
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
-      const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...(maxConnections ? { maxConnections } : {}) });
+      const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...limits, ...(maxConnections ? { maxConnections } : {}) });
       if (mode === 'echo') {
         server.handle('echo', (payload) => payload);
         // Ping-pong through handlers: the reply is a message of its own, sent the same way.
@@ -78,7 +78,7 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
     },
 
     async connect({ host, tcpPort, udpPort }) {
-      const client = await api.connect({ host, tcpPort, udpPort });
+      const client = await api.connect({ host, tcpPort, udpPort, ...limits });
       client.on('error', () => {});
       if (transport === 'udp') {
         const until = performance.now() + UDP_READY_MS;
@@ -137,6 +137,15 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
+// Loopback carries datagrams up to 64 KiB without IP fragmentation, so there `mtu` may be raised
+// from its 1200-byte default (which suits internet paths); both ends offer 65000.
+export const hybridwireUdpReliableJumbo = makeSystem(
+  'hybridwire-udp-reliable-jumbo',
+  'udp',
+  { transport: 'udp', reliable: true },
+  "hybridwire client.send(..., { transport: 'udp', reliable: true }) with mtu: 65000 (loopback)",
+  { limits: { mtu: 65_000 } },
+);
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
 export const hybridwireUdpReliablePingPong = makeSystem(
   'hybridwire-udp-reliable-pp',
