@@ -27,7 +27,7 @@ constexpr uint32_t kInOutput = 1;
 constexpr uint32_t kFrame = 2;
 constexpr uint32_t kFrameInOutput = 3;
 constexpr size_t kOptionCount = 8;
-constexpr size_t kStatCount = 27;
+constexpr size_t kStatCount = 28;
 
 uint64_t ToMicroseconds(const Napi::Value& value) {
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
@@ -295,12 +295,12 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     return info.Env().Undefined();
   }
 
-  // stats(out: Float64Array(27)): the order of reliable::Stats
+  // stats(out: Float64Array(28)): the order of reliable::Stats
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
-      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 27 values");
+      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 28 values");
     }
     double* out = info[0].As<Napi::Float64Array>().Data();
     reliable::Stats stats = endpoint_.stats();
@@ -312,6 +312,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
         stats.retransmissions, stats.lost, stats.timeouts, stats.drops_bad_checksum,
         stats.drops_malformed, stats.drops_duplicate, stats.drops_stale, stats.drops_window_overflow,
         stats.drops_reassembly_overflow, stats.drops_expired, stats.drops_send_buffer,
+        stats.spurious_losses,
     };
     for (size_t i = 0; i < kStatCount; ++i) out[i] = static_cast<double>(values[i]);
     return env.Undefined();

@@ -55,6 +55,8 @@ class Link {
   readonly atB: Received[] = [];
   /** Returns false to drop a datagram. */
   filter: Filter = () => true;
+  /** Extra milliseconds a datagram spends on the way, on top of the latency. */
+  delay: (datagram: Buffer, from: 'a' | 'b') => number = () => 0;
   sentByA: Buffer[] = [];
   sentByB: Buffer[] = [];
 
@@ -86,7 +88,7 @@ class Link {
     const to = from === 'a' ? this.b : this.a;
     const token = from === 'a' ? TOKEN_A : TOKEN_B;
     expect(datagram.subarray(0, 8).equals(token)).toBe(true);
-    setTimeout(() => to.receive(datagram.subarray(8)), this.latencyMs);
+    setTimeout(() => to.receive(datagram.subarray(8)), this.latencyMs + this.delay(datagram, from));
   }
 
   close(): void {
@@ -248,6 +250,88 @@ describe('ReliableEndpoint', () => {
     expect(stats.retransmissions).toBeGreaterThanOrEqual(1);
     expect(stats.timeouts).toBe(0);
     expect(elapsed).toBeLessThan(100);
+  });
+
+  describe('reordering', () => {
+    let control: Link | undefined;
+
+    afterEach(() => {
+      control?.close();
+      control = undefined;
+    });
+
+    /** Data datagrams from A for which `late(n)` (n counts them from 1) holds arrive `extraMs` late. */
+    const hold = (late: (n: number) => boolean, extraMs: number) => {
+      let carried = 0;
+      return (d: Buffer, from: 'a' | 'b') =>
+        from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && late(++carried) ? extraMs : 0;
+    };
+    /** Two links with a measured RTT of 10 ms: one that keeps order, and `link`. */
+    const links = () => {
+      control = new Link(5, { minRtoMs: 1000 });
+      link = new Link(5, { minRtoMs: 1000 });
+      for (const target of [control, link]) {
+        target.a.send(Buffer.from('hello'), { reliable: true });
+        runUntil(() => target.atB.length === 1 && target.a.stats().messagesInFlight === 0);
+      }
+      return [control, link] as const;
+    };
+    const transfer = (target: Link, count: number, seed: number) => {
+      const messages = Array.from({ length: count }, (_, i) => pattern(1000, seed + i));
+      const before = target.atB.length;
+      for (const m of messages) target.a.send(m, { reliable: true });
+      runUntil(() => target.atB.length === before + count && target.a.stats().messagesInFlight === 0);
+      expect(firstDifference(target.atB.slice(before).map((m) => m.payload), messages)).toBe(-1);
+    };
+
+    it('takes back losses that turn out to be reordering, so that they cost no window', () => {
+      const [clean, reordered] = links();
+      // Every other datagram from the 20th to the 59th arrives 4 ms (0.4 round trips) late. The
+      // first of them are declared lost together (the datagrams between them are acknowledged
+      // first): over a tenth of the round, a congestion event, and in slow start a reduction
+      // leaves the window far below the clean link's. But their acknowledgements come sooner
+      // after the retransmissions than the minimum RTT, so what arrived was the originals.
+      reordered.delay = hold((n) => n >= 20 && n < 60 && n % 2 === 0, 4);
+      transfer(clean, 400, 0);
+      transfer(reordered, 400, 0);
+      const stats = reordered.a.stats();
+      expect(stats.lost).toBeGreaterThanOrEqual(5);
+      expect(stats.spuriousLosses).toBe(stats.lost);
+      // Not equal: acknowledgements that come late, once the sender has run out of data, do not
+      // grow the window.
+      expect(stats.congestionWindow).toBeGreaterThan(0.5 * clean.a.stats().congestionWindow);
+    });
+
+    it('widens its reordering window until reordering no longer causes retransmissions', () => {
+      const [clean, reordered] = links();
+      // Every tenth datagram arrives 4 ms late.
+      reordered.delay = hold((n) => n % 10 === 0, 4);
+      transfer(clean, 300, 0);
+      transfer(reordered, 300, 0);
+      const learned = reordered.a.stats();
+      expect(learned.lost).toBeGreaterThan(0);
+      expect(learned.spuriousLosses).toBe(learned.lost);
+      // The same reordering costs nothing now: nothing declared lost, nothing sent twice.
+      transfer(clean, 300, 300);
+      transfer(reordered, 300, 300);
+      const after = reordered.a.stats();
+      expect(after.lost).toBe(learned.lost);
+      expect(after.retransmissions).toBe(learned.retransmissions);
+      expect(after.congestionWindow).toBeGreaterThan(0.5 * clean.a.stats().congestionWindow);
+    });
+
+    it('still backs off when losses are real', () => {
+      const [clean, lossy] = links();
+      // One data datagram in five dropped: 20%, over the 10% a round tolerates.
+      let carried = 0;
+      lossy.filter = (d, from) => !(from === 'a' && framesOf(d).some((f) => f.type === FrameType.MESSAGE) && ++carried % 5 === 0);
+      transfer(clean, 600, 0);
+      transfer(lossy, 600, 0);
+      const stats = lossy.a.stats();
+      expect(stats.lost).toBeGreaterThan(100);
+      expect(stats.spuriousLosses).toBe(0);
+      expect(stats.congestionWindow).toBeLessThan(clean.a.stats().congestionWindow / 2);
+    });
   });
 
   it('keeps one message in flight in step-by-step mode (window 1)', () => {

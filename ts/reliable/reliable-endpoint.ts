@@ -110,6 +110,8 @@ export interface ReliableStats {
   retransmissions: number;
   /** Frames declared lost by acknowledgements of later ones (fast retransmit). */
   lost: number;
+  /** Of those, frames found to have arrived after all (reordered): their loss was taken back. */
+  spuriousLosses: number;
   /** Retransmission timer expiries. */
   timeouts: number;
   drops: {
@@ -158,7 +160,7 @@ const KIND_FRAME = 2;
 const INITIAL_ROWS = 256;
 const INITIAL_OUTPUT = 64 * 1024;
 const FLUSH_DATAGRAMS = 64;
-const STAT_COUNT = 27;
+const STAT_COUNT = 28;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
@@ -437,6 +439,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       framesDelivered: v[15]!,
       retransmissions: v[16]!,
       lost: v[17]!,
+      spuriousLosses: v[27]!,
       timeouts: v[18]!,
       drops: {
         badChecksum: v[19]!,

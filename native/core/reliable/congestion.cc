@@ -39,10 +39,32 @@ void Congestion::on_acked(uint64_t bytes, uint64_t sent_time, uint64_t now) {
   }
 }
 
-void Congestion::on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now) {
+uint8_t Congestion::on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now) {
   remove(bytes);
+  const uint8_t round = tag_of(round_);
   round_lost_ += bytes;
   end_round_after(sent_time, now);
+  return round;
+}
+
+void Congestion::on_spurious_loss(uint64_t bytes, uint8_t round) {
+  if (round == tag_of(round_)) {
+    // Still open: the bytes were delivered, not lost.
+    bytes = std::min(bytes, round_lost_);
+    round_lost_ -= bytes;
+    round_acked_ += bytes;
+    return;
+  }
+  if (!can_undo_ || round != undo_round_) return;
+  bytes = std::min(bytes, undo_lost_);
+  undo_lost_ -= bytes;
+  undo_acked_ += bytes;
+  if (congested(undo_lost_, undo_acked_)) return;
+  // The reduction rested on losses that were not: take it back.
+  can_undo_ = false;
+  in_recovery_period_ = false;
+  window_ = std::max(window_, undo_window_);
+  ssthresh_ = std::max(ssthresh_, undo_ssthresh_);
 }
 
 void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
@@ -56,18 +78,31 @@ void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
       round_lost_ + round_acked_ < kMinRoundDatagrams * max_datagram_) {
     return;
   }
-  bool congested = round_lost_ * 100 > kLossThresholdPercent * (round_lost_ + round_acked_);
+  const bool was_congested = congested(round_lost_, round_acked_);
+  const uint8_t closed = tag_of(round_);
+  const uint64_t lost = round_lost_;
+  const uint64_t acked = round_acked_;
+  ++round_;
   round_acked_ = 0;
   round_lost_ = 0;
   round_frames_ = 0;
   round_start_ = now;
-  if (congested) reduce(now);
+  if (!was_congested) return;
+  const uint64_t window = window_;
+  const uint64_t ssthresh = ssthresh_;
+  reduce(now);
+  can_undo_ = true;
+  undo_round_ = closed;
+  undo_lost_ = lost;
+  undo_acked_ = acked;
+  undo_window_ = window;
+  undo_ssthresh_ = ssthresh;
 }
 
 void Congestion::reduce(uint64_t now) {
   in_recovery_period_ = true;
   recovery_start_ = now;
-  ssthresh_ = std::max(window_ / 2, minimum_window_);
+  ssthresh_ = std::max(window_ / 100 * kBetaPercent, minimum_window_);
   window_ = ssthresh_;
   acked_in_avoidance_ = 0;
 }
@@ -75,6 +110,7 @@ void Congestion::reduce(uint64_t now) {
 void Congestion::on_persistent_congestion(uint64_t now) {
   reduce(now);
   window_ = minimum_window_;
+  can_undo_ = false;
 }
 
 }  // namespace hybridwire::reliable

@@ -1,14 +1,14 @@
-// Congestion control: NewReno-style AIMD in bytes (RFC 9002 §7 and Appendix B), with one change
-// to what counts as a congestion event.
+// Congestion control: NewReno-style AIMD in bytes (RFC 9002 §7 and Appendix B), with two changes:
+// what counts as a congestion event, and how far the window falls at one.
 //
 // Why NewReno: it is what RFC 9002 specifies, its behaviour is well understood and TCP-fair, and
 // it needs no pacing or bandwidth model, which suits a sans-IO core driven by an event loop whose
 // send times are coarse. Slow start grows the window by the bytes acknowledged (doubling it each
 // round trip) from the RFC 9002 initial window; congestion avoidance adds one datagram per window
-// acknowledged; a congestion event halves it, at most once per round trip (a recovery period);
+// acknowledged; a congestion event multiplies it by kBetaPercent / 100, at most once per round;
 // persistent congestion (repeated timeouts) collapses it to two datagrams.
 //
-// The change: plain NewReno takes every loss as congestion, which caps it at about
+// The first change: plain NewReno takes every loss as congestion, which caps it at about
 // 1.22 / sqrt(p) datagrams per round trip on a path with random loss rate p (about 5 at 5%),
 // whatever the capacity. On the lossy links this library serves (Wi-Fi, cellular, games and IoT
 // over the internet) much loss is noise. So a round (from a transmission until one sent after it
@@ -19,8 +19,26 @@
 // rate; at 5% random loss, 7 or more of 64 are lost about 2% of the time) is a congestion event
 // only when more than kLossThresholdPercent of the bytes it resolved were lost. A sender that overruns a drop-tail
 // bottleneck sees its loss rate climb with its overshoot, passes the threshold within a round or
-// two and halves, so the path is not flooded; the price is tolerating up to that much loss (the
+// two and backs off, so the path is not flooded; the price is tolerating up to that much loss (the
 // trade BBRv2 makes with its own loss threshold).
+//
+// Losses found to be spurious (the frame had arrived: the send window reports it when the
+// acknowledgement can only be for the transmission that was declared lost) are taken out of the
+// round that counted them: out of the open round's lost bytes, or, when they were counted in the
+// round whose verdict last reduced the window and that round would not have been congested
+// without them, the reduction is undone (window and threshold restored, as Linux does on a
+// spurious recovery and RFC 9002 §7.3.2 allows). Persistent congestion is never undone.
+//
+// The second change: the decrease is to 0.7 of the window, not 0.5, as CUBIC (RFC 9438 §4.6) and
+// BBRv2 use. With the loss threshold, a congestion event means "more than 10% lost in a round",
+// which on a lossy path also happens by chance (or by reordering that cannot be told from loss,
+// when the late copy arrives after the retransmission was acknowledged); halving on such rounds
+// costs more than the one-datagram-per-round-trip increase wins back. 0.7 keeps more of the window
+// through them. Floods still back off: every round over the threshold takes 30% off, so a sender
+// at twice a bottleneck's rate (50% loss) is below it after two rounds, and persistent congestion
+// still collapses the window. The increase stays one datagram per round trip (CUBIC's
+// Reno-friendly region would add 0.53 with beta 0.7): the loss threshold already departs from
+// Reno fairness on lossy paths, and on clean ones the difference is a slower sawtooth.
 #pragma once
 #include <cstdint>
 
@@ -31,6 +49,9 @@ class Congestion {
   static constexpr uint64_t kLossThresholdPercent = 10;
   static constexpr uint64_t kMinRoundFrames = 64;
   static constexpr uint64_t kMinRoundDatagrams = 64;
+  static constexpr uint64_t kBetaPercent = 70;
+  // Never a round tag: what a frame that was never declared lost carries.
+  static constexpr uint8_t kNoRound = 0;
 
   explicit Congestion(uint32_t max_datagram_size);
 
@@ -45,10 +66,19 @@ class Congestion {
 
   void on_sent(uint64_t bytes) { bytes_in_flight_ += bytes; }
   void on_acked(uint64_t bytes, uint64_t sent_time, uint64_t now);
-  void on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now);
+  // Returns the tag of the round that counted the loss (never kNoRound), for on_spurious_loss.
+  uint8_t on_lost(uint64_t bytes, uint64_t sent_time, uint64_t now);
+  // `bytes` declared lost in the round tagged `round` had in fact arrived.
+  void on_spurious_loss(uint64_t bytes, uint8_t round);
   void on_persistent_congestion(uint64_t now);
 
  private:
+  // Tags name the last 255 rounds; a spurious loss is found within a round trip or two of its
+  // declaration, long before a tag comes round again.
+  uint8_t tag_of(uint32_t round) const { return static_cast<uint8_t>(round % 255 + 1); }
+  bool congested(uint64_t lost, uint64_t acked) const {
+    return lost * 100 > kLossThresholdPercent * (lost + acked);
+  }
   void remove(uint64_t bytes);
   // Closes the round if the resolved frame was sent after it began; reduces if it was congested.
   void end_round_after(uint64_t sent_time, uint64_t now);
@@ -64,10 +94,18 @@ class Congestion {
   bool in_recovery_period_ = false;
   bool app_limited_ = true;
   bool round_started_ = false;
+  uint32_t round_ = 0;  // rounds closed so far
   uint64_t round_start_ = 0;
   uint64_t round_acked_ = 0;
   uint64_t round_lost_ = 0;
   uint64_t round_frames_ = 0;
+  // The last reduction by a round's verdict, while it may still be undone.
+  bool can_undo_ = false;
+  uint8_t undo_round_ = kNoRound;
+  uint64_t undo_lost_ = 0;
+  uint64_t undo_acked_ = 0;
+  uint64_t undo_window_ = 0;
+  uint64_t undo_ssthresh_ = 0;
 };
 
 }  // namespace hybridwire::reliable

@@ -51,12 +51,19 @@ class Endpoint::Listener final : public FlightListener {
   }
 
   void on_lost(FlightRecord& record) override {
-    endpoint_.congestion_.on_lost(record.bytes, record.sent_time, now_);
+    record.loss_round = endpoint_.congestion_.on_lost(record.bytes, record.sent_time, now_);
+    endpoint_.reorder_.on_loss(record.loss_round);
     ++endpoint_.stats_.lost;
     if (!record.queued) {
       record.queued = true;
       endpoint_.lost_.push_back({space_, record.seq});
     }
+  }
+
+  void on_spurious_loss(FlightRecord& record) override {
+    endpoint_.congestion_.on_spurious_loss(record.bytes, record.loss_round);
+    endpoint_.reorder_.on_spurious_loss(now_, endpoint_.rtt_.smoothed());
+    ++endpoint_.stats_.spurious_losses;
   }
 
   // An ordered message stays buffered (and counted against the peer's credit) until the
@@ -499,6 +506,7 @@ void Endpoint::on_message_frame(const frame::Header& header, const uint8_t* payl
     return;
   }
   const wire::FragmentPrefix* fragment = fragmented ? &prefix : nullptr;
+  const bool had_gap = receive.window.has_gap();
   bool accepted = mode == Mode::kReliableOrdered
                       ? accept_ordered(space, receive, arrival, header, fragment, body, size, now, sink)
                       : accept_unordered(space, receive, arrival, header, fragment, body, size, now, sink);
@@ -506,8 +514,10 @@ void Endpoint::on_message_frame(const frame::Header& header, const uint8_t* payl
   if (!accepted) return;
   receive.window.on_arrival(seq, now);
   *eliciting = true;
-  // Out of order, or filling a gap: ack at once so the sender learns of the loss quickly.
-  request_ack(space, receive, now, arrival == ReceiveWindow::Arrival::kAhead || receive.window.has_gap());
+  // Out of order, or filling a gap (RFC 9000 §13.2.1): ack at once, so that the sender learns of
+  // a loss quickly, and of a late arrival before it takes it for lost (or soon after, while it
+  // can still tell that the loss was spurious).
+  request_ack(space, receive, now, had_gap || receive.window.has_gap());
 }
 
 bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
@@ -633,7 +643,7 @@ void Endpoint::on_ack_frame(const frame::Header& header, const uint8_t* payload,
     return;
   }
   if (outcome.rtt_sample) rtt_.on_sample(outcome.latest_rtt, ack.ack_delay_us);
-  source->window.detect_lost(now, rtt_.loss_delay(), listener);
+  source->window.detect_lost(now, reorder_.loss_delay(rtt_), reorder_.packet_threshold(), listener);
 }
 
 // ---- Timers -----------------------------------------------------------------------------------
@@ -659,7 +669,7 @@ void Endpoint::on_timeout(uint64_t now) {
     SendWindow& window = send_spaces_[space]->window;
     Listener listener(*this, space, now);
     if (window.loss_time() != 0 && window.loss_time() <= now) {
-      window.detect_lost(now, rtt_.loss_delay(), listener);
+      window.detect_lost(now, reorder_.loss_delay(rtt_), reorder_.packet_threshold(), listener);
     }
     const FlightRecord* newest = window.newest_in_flight();
     if (newest == nullptr || window.probe_pending ||

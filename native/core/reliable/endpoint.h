@@ -22,6 +22,7 @@
 #include "core/reliable/memory-budget.h"
 #include "core/reliable/reassembly.h"
 #include "core/reliable/receive-window.h"
+#include "core/reliable/reorder-window.h"
 #include "core/reliable/replay-window.h"
 #include "core/reliable/rtt-estimator.h"
 #include "core/reliable/send-window.h"
@@ -74,6 +75,7 @@ struct Stats {
   uint64_t drops_reassembly_overflow = 0;  // fragments refused, and partial messages evicted
   uint64_t drops_expired = 0;       // unreliable partial messages timed out
   uint64_t drops_send_buffer = 0;   // queued unreliable messages dropped to make room
+  uint64_t spurious_losses = 0;     // frames declared lost that turned out to have arrived
 };
 
 // Receives what an endpoint delivers. Pointers are valid only during the call: into the
@@ -206,6 +208,7 @@ class Endpoint {
 
   RttEstimator rtt_;
   Congestion congestion_;
+  ReorderWindow reorder_;
   MemoryBudget budget_;
   Reassembly reassembly_;
   ReplayWindow replay_;

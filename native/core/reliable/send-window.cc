@@ -66,6 +66,14 @@ void SendWindow::acknowledge(FlightRecord& record, uint64_t now, uint64_t min_rt
                              FlightListener& listener, AckOutcome* outcome) {
   if (record.state != FlightState::kInFlight && record.state != FlightState::kLost) return;
   bool was_in_flight = record.state == FlightState::kInFlight;
+  const bool original_acked =
+      (record.state == FlightState::kLost && record.transmissions == 1) ||
+      (was_in_flight && record.transmissions == 2 && record.loss_round != 0 &&
+       now - record.sent_time < min_rtt);
+  if (original_acked) {
+    ++outcome->spurious_losses;
+    listener.on_spurious_loss(record);
+  }
   if (was_in_flight) unlink(record);
   record.state = FlightState::kAcked;
   // A retransmitted sequence acknowledged sooner than a round trip after its latest transmission
@@ -121,7 +129,8 @@ bool SendWindow::on_ack(const wire::Ack& ack, uint64_t now, uint64_t min_rtt,
   return true;
 }
 
-void SendWindow::detect_lost(uint64_t now, uint64_t loss_delay, FlightListener& listener) {
+void SendWindow::detect_lost(uint64_t now, uint64_t loss_delay, uint64_t packet_threshold,
+                             FlightListener& listener) {
   loss_time_ = 0;
   if (!has_largest_acked_) return;
   uint16_t index = head_;
@@ -130,7 +139,7 @@ void SendWindow::detect_lost(uint64_t now, uint64_t loss_delay, FlightListener& 
     uint16_t following = record.next;
     if (record.datagram > largest_acked_datagram_) break;
     bool by_time = now >= loss_delay && record.sent_time <= now - loss_delay;
-    bool by_count = largest_acked_datagram_ >= record.datagram + kPacketThreshold;
+    bool by_count = largest_acked_datagram_ - record.datagram >= packet_threshold;
     if (!by_time && !by_count) {
       loss_time_ = record.sent_time + loss_delay;
       break;

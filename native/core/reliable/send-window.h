@@ -29,6 +29,9 @@ struct FlightRecord {
   FlightState state = FlightState::kEmpty;
   uint8_t transmissions = 0;  // saturating
   bool queued = false;        // waiting in the owner's retransmission or probe queue
+  // 0 (Congestion::kNoRound) if never declared lost, else the owner's tag for the congestion round
+  // that counted its latest loss (so that a spurious loss can be taken back from that round).
+  uint8_t loss_round = 0;
 };
 
 // Told what happens to records. References are valid only during the call.
@@ -36,6 +39,9 @@ class FlightListener {
  public:
   virtual void on_acked(FlightRecord& record, bool was_in_flight) = 0;
   virtual void on_lost(FlightRecord& record) = 0;
+  // The record, declared lost, is being acknowledged for the transmission that was declared lost
+  // (before on_acked): the loss was spurious.
+  virtual void on_spurious_loss(FlightRecord& record) = 0;
   // The cumulative point moved past the record; it is about to be cleared.
   virtual void on_passed(FlightRecord& record) = 0;
 
@@ -45,10 +51,18 @@ class FlightListener {
 
 struct AckOutcome {
   uint32_t newly_acked = 0;
+  uint32_t spurious_losses = 0;
   bool rtt_sample = false;
   uint64_t latest_rtt = 0;
 };
 
+// Spurious losses. Acknowledgements name sequences, not transmissions, so an ack of a frame sent
+// more than once does not say which copy arrived. Two cases are unambiguous and are reported:
+// the frame was declared lost and not yet sent again (only the original exists), or it was sent
+// exactly twice, the first copy declared lost and the second its retransmission, and the ack came
+// sooner than the minimum RTT after the retransmission, which therefore cannot be what arrived
+// (RFC 8985 §6.2's test). Anything else (probes, a third copy, or a late ack) is taken as a real
+// loss: undoing a reduction on a guess would let a congested path be flooded.
 class SendWindow {
  public:
   // RFC 9002 kPacketThreshold, counted in datagrams.
@@ -75,7 +89,9 @@ class SendWindow {
   // `min_rtt` tells acks of retransmissions that must be for an earlier transmission.
   bool on_ack(const wire::Ack& ack, uint64_t now, uint64_t min_rtt, FlightListener& listener,
               AckOutcome* outcome);
-  void detect_lost(uint64_t now, uint64_t loss_delay, FlightListener& listener);
+  // Declares lost what was sent before the largest acknowledged datagram and is either
+  // `packet_threshold` datagrams older or `loss_delay` older than now.
+  void detect_lost(uint64_t now, uint64_t loss_delay, uint64_t packet_threshold, FlightListener& listener);
 
   // Consecutive retransmission timeouts without an acknowledgement (the backoff exponent).
   uint32_t timeouts = 0;
