@@ -8,7 +8,8 @@
 //   (so JS may keep views of them) and one row per datagram (offset, length, port, sender index)
 //   in a caller-owned Uint32Array;
 // - sending, it takes a whole flush (a slab, a start offset and a Uint32Array of lengths) and
-//   writes it with one sendmmsg on Linux, or uv_udp_try_send per datagram elsewhere. What the
+//   writes it with one sendmmsg on Linux (runs of equal-length datagrams as one UDP GSO message
+//   each), or uv_udp_try_send per datagram elsewhere. What the
 //   kernel does not take at once (EAGAIN, ENOBUFS) is copied and queued through uv_udp_send, up
 //   to `queueLimit` bytes; past that it is dropped and counted, as a full socket drops datagrams.
 //
@@ -22,8 +23,17 @@
 #include <vector>
 
 #ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
+
 #include <cerrno>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 #endif
 
 #include "binding/bindings.h"
@@ -34,7 +44,9 @@ namespace {
 constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
 constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
 constexpr size_t kRowWidth = 4;             // offset, length, port, sender index
-constexpr size_t kMaxSendBatch = 64;        // datagrams per sendmmsg call
+constexpr size_t kMaxSendBatch = 64;        // messages per sendmmsg call
+constexpr size_t kMaxGsoSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
+constexpr size_t kMaxGsoBytes = 65000;      // one GSO message must fit an IP datagram
 constexpr size_t kStatCount = 6;
 
 struct Received {
@@ -168,6 +180,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
     native_->owner = this;
     native_->handle.data = native_;
+    if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     handle_ = &native_->handle;
     napi_value name;
     napi_create_string_utf8(env, "hybridwire:UdpSocket", NAPI_AUTO_LENGTH, &name);
@@ -345,46 +358,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (uv_udp_get_send_queue_count(handle_) > 0) return 0;
 #ifdef __linux__
     uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
-      mmsghdr messages[kMaxSendBatch];
-      iovec vectors[kMaxSendBatch];
-      size_t sent = 0;
-      const uint8_t* cursor = data;
-      while (sent < count) {
-        size_t batch = std::min(count - sent, kMaxSendBatch);
-        const uint8_t* start = cursor;
-        for (size_t i = 0; i < batch; i++) {
-          vectors[i].iov_base = const_cast<uint8_t*>(cursor);
-          vectors[i].iov_len = lengths[sent + i];
-          cursor += lengths[sent + i];
-          std::memset(&messages[i], 0, sizeof messages[i]);
-          messages[i].msg_hdr.msg_iov = &vectors[i];
-          messages[i].msg_hdr.msg_iovlen = 1;
-          if (target != nullptr) {
-            messages[i].msg_hdr.msg_name = const_cast<sockaddr*>(target);
-            messages[i].msg_hdr.msg_namelen = static_cast<socklen_t>(AddressLength(target));
-          }
-        }
-        int result;
-        do {
-          result = sendmmsg(fd, messages, static_cast<unsigned int>(batch), 0);
-        } while (result < 0 && errno == EINTR);
-        if (result <= 0) {
-          int error = result < 0 ? errno : EAGAIN;
-          if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) return sent;
-          // Another error (ECONNREFUSED after an ICMP answer, EMSGSIZE...) loses this datagram only.
-          ++native_->stats[kSendErrors];
-          cursor = start + lengths[sent];
-          ++sent;
-          continue;
-        }
-        sent += static_cast<size_t>(result);
-        cursor = start;
-        for (int i = 0; i < result; i++) cursor += vectors[i].iov_len;
-        native_->stats[kDatagramsSent] += result;
-      }
-      return sent;
-    }
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) return SendLinux(fd, data, lengths, count, target);
 #endif
     size_t sent = 0;
     const uint8_t* cursor = data;
@@ -398,6 +372,89 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
     return sent;
   }
+
+#ifdef __linux__
+  // One sendmmsg carries up to kMaxSendBatch messages, and with UDP GSO (UDP_SEGMENT, Linux 4.18)
+  // each message is a run of datagrams: consecutive ones of one length, the last possibly shorter,
+  // that the kernel cuts apart after a single pass through the stack (a flush of full datagrams
+  // is mostly such runs). Where GSO is refused (no checksum offload, a segment above the device
+  // MTU) it is switched off for this socket and every datagram goes as a message of its own.
+  size_t SendLinux(int fd, const uint8_t* data, const uint32_t* lengths, size_t count, const sockaddr* target) {
+    mmsghdr messages[kMaxSendBatch];
+    iovec vectors[kMaxSendBatch];
+    size_t run_lengths[kMaxSendBatch];
+    alignas(cmsghdr) char controls[kMaxSendBatch][CMSG_SPACE(sizeof(uint16_t))];
+    const socklen_t name_length = target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0;
+    size_t sent = 0;
+    const uint8_t* cursor = data;
+    while (sent < count) {
+      size_t used = 0;
+      size_t next = sent;
+      const uint8_t* position = cursor;
+      while (next < count && used < kMaxSendBatch) {
+        const size_t size = lengths[next];
+        size_t run = 1;
+        size_t bytes = size;
+        if (gso_ && size > 0) {
+          while (next + run < count && run < kMaxGsoSegments) {
+            const size_t following = lengths[next + run];
+            if (following == 0 || following > size || bytes + following > kMaxGsoBytes) break;
+            bytes += following;
+            ++run;
+            if (following < size) break;  // only the last segment may be shorter
+          }
+        }
+        mmsghdr& message = messages[used];
+        std::memset(&message, 0, sizeof message);
+        vectors[used].iov_base = const_cast<uint8_t*>(position);
+        vectors[used].iov_len = bytes;
+        message.msg_hdr.msg_iov = &vectors[used];
+        message.msg_hdr.msg_iovlen = 1;
+        if (target != nullptr) {
+          message.msg_hdr.msg_name = const_cast<sockaddr*>(target);
+          message.msg_hdr.msg_namelen = name_length;
+        }
+        if (run > 1) {
+          message.msg_hdr.msg_control = controls[used];
+          message.msg_hdr.msg_controllen = sizeof controls[used];
+          cmsghdr* control = CMSG_FIRSTHDR(&message.msg_hdr);
+          control->cmsg_level = SOL_UDP;
+          control->cmsg_type = UDP_SEGMENT;
+          control->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+          const uint16_t segment = static_cast<uint16_t>(size);
+          std::memcpy(CMSG_DATA(control), &segment, sizeof segment);
+        }
+        run_lengths[used] = run;
+        position += bytes;
+        next += run;
+        ++used;
+      }
+      int result;
+      do {
+        result = sendmmsg(fd, messages, static_cast<unsigned int>(used), 0);
+      } while (result < 0 && errno == EINTR);
+      if (result <= 0) {
+        const int error = result < 0 ? errno : EAGAIN;
+        if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) return sent;
+        if (run_lengths[0] > 1 && (error == EIO || error == EINVAL || error == EOPNOTSUPP || error == ENOPROTOOPT)) {
+          gso_ = false;  // and send the same datagrams again, one message each
+          continue;
+        }
+        // Another error (ECONNREFUSED after an ICMP answer, EMSGSIZE...) loses this message only.
+        native_->stats[kSendErrors] += run_lengths[0];
+        sent += run_lengths[0];
+        cursor += vectors[0].iov_len;
+        continue;
+      }
+      for (int i = 0; i < result; i++) {
+        sent += run_lengths[i];
+        cursor += vectors[i].iov_len;
+        native_->stats[kDatagramsSent] += run_lengths[i];
+      }
+    }
+    return sent;
+  }
+#endif
 
   // Copies a datagram the kernel would not take into a queued send, within queue_limit_ bytes.
   void Queue(const uint8_t* data, size_t length, const sockaddr* target) {
@@ -585,6 +642,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool cleanup_hook_ = false;
   bool connected_ = false;
   bool receiving_ = false;
+  bool gso_ = true;
   size_t queue_limit_ = 0;
   uint32_t* rows_ = nullptr;
   Napi::ObjectReference rows_ref_;

@@ -78,6 +78,33 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
     }
   });
 
+  it.each([
+    ['with UDP GSO (Linux)', false],
+    ['with GSO switched off (HYBRIDWIRE_UDP_NO_GSO)', true],
+  ])('runs of equal-length datagrams arrive as the datagrams they were, %s', async (_, noGso) => {
+    const received = collector();
+    const receiver = new UdpSocket({ type, bufferBytes: 4 * 1024 * 1024, queueBytes: 1 << 20, onDatagram: received.listener });
+    // Read when a socket is created.
+    if (noGso) process.env.HYBRIDWIRE_UDP_NO_GSO = '1';
+    const sender = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {} });
+    delete process.env.HYBRIDWIRE_UDP_NO_GSO;
+    try {
+      const port = await receiver.bind(0, host);
+      await sender.bind(0, host);
+      // 70 full ones (more than one run may hold), a short tail, a longer one, equal pairs, ones.
+      const sizes = [...Array<number>(70).fill(1200), 700, 1300, 1300, 1300, 5, 5, 1, 1, 1, 9000, 9000];
+      const parts = sizes.map((size, i) => pattern(size, i));
+      sender.sendBatch(Buffer.concat(parts), 0, new Uint32Array(sizes), sizes.length, sender.destination(host, port));
+      await received.wait(sizes.length);
+      expect(received.arrivals.map((a) => a.datagram.length)).toEqual(sizes);
+      received.arrivals.forEach((arrival, i) => expect(arrival.datagram.equals(parts[i]!)).toBe(true));
+      expect(sender.stats().datagramsSent).toBe(sizes.length);
+    } finally {
+      receiver.close();
+      sender.close();
+    }
+  });
+
   it('talks to Node dgram sockets both ways', async () => {
     const received = collector();
     const socket = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: received.listener });
