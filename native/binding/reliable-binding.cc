@@ -176,8 +176,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   // sendParts(prefix: Uint8Array, prefixLength, body: Uint8Array | string, mode, channel, flags)
-  // -> status: send() of prefix[0, prefixLength) followed by the body (a string as UTF-8), joined
-  // here in a reused scratch buffer rather than in a fresh JS Buffer per message.
+  // -> status: send() of prefix[0, prefixLength) followed by the body (a string as UTF-8), copied
+  // once into the endpoint's send buffer rather than joined in a fresh JS Buffer per message.
   Napi::Value SendParts(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint8_t* prefix = nullptr;
@@ -188,31 +188,26 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       return ThrowCoded(env, "ERR_OUT_OF_RANGE", "prefixLength is out of range");
     }
     size_t prefix_length = static_cast<size_t>(prefix_number);
-    if (info[2].IsString()) {
-      size_t body_length = 0;
-      napi_get_value_string_utf8(env, info[2], nullptr, 0, &body_length);
-      // napi writes a terminating NUL too.
-      scratch_.resize(prefix_length + body_length + 1);
-      size_t written = 0;
-      napi_get_value_string_utf8(env, info[2], reinterpret_cast<char*>(scratch_.data() + prefix_length), body_length + 1, &written);
-      scratch_.resize(prefix_length + written);
-    } else {
-      const uint8_t* body = nullptr;
-      size_t body_length = 0;
-      if (!GetBytes(info[2], "body", &body, &body_length)) return Napi::Value();
-      scratch_.resize(prefix_length + body_length);
-      if (body_length > 0) std::memcpy(scratch_.data() + prefix_length, body, body_length);
-    }
-    if (prefix_length > 0) std::memcpy(scratch_.data(), prefix, prefix_length);
     uint32_t mode = info[3].As<Napi::Number>().Uint32Value();
     uint32_t channel = info[4].As<Napi::Number>().Uint32Value();
     uint32_t flags = info[5].As<Napi::Number>().Uint32Value();
-    reliable::SendStatus status = reliable::SendStatus::kInvalid;
-    if (mode <= 2 && channel < reliable::kChannels && flags <= 0xFF) {
-      status = endpoint_.send(scratch_.data(), scratch_.size(), static_cast<Mode>(mode), static_cast<uint8_t>(channel),
-                              static_cast<uint8_t>(flags));
+    if (mode > 2 || channel >= reliable::kChannels || flags > 0xFF) {
+      return Napi::Number::New(env, static_cast<double>(reliable::SendStatus::kInvalid));
     }
-    // A one-off huge message does not pin its size here.
+    const uint8_t* body = nullptr;
+    size_t body_length = 0;
+    if (info[2].IsString()) {
+      // A string is encoded into the scratch buffer first (napi writes a terminating NUL too).
+      napi_get_value_string_utf8(env, info[2], nullptr, 0, &body_length);
+      scratch_.resize(body_length + 1);
+      napi_get_value_string_utf8(env, info[2], reinterpret_cast<char*>(scratch_.data()), body_length + 1, &body_length);
+      body = scratch_.data();
+    } else if (!GetBytes(info[2], "body", &body, &body_length)) {
+      return Napi::Value();
+    }
+    reliable::SendStatus status = endpoint_.send(prefix, prefix_length, body, body_length, static_cast<Mode>(mode),
+                                                 static_cast<uint8_t>(channel), static_cast<uint8_t>(flags));
+    // A one-off huge string does not pin its size here.
     if (scratch_.capacity() > kScratchKeep) std::vector<uint8_t>().swap(scratch_);
     return Napi::Number::New(env, static_cast<double>(status));
   }

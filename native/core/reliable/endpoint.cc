@@ -140,9 +140,11 @@ void Endpoint::pop(Queue& queue) {
   messages_[id].next = kNone;
 }
 
-SendStatus Endpoint::send(const uint8_t* data, size_t size, Mode mode, uint8_t channel, uint8_t flags) {
+SendStatus Endpoint::send(const uint8_t* head, size_t head_size, const uint8_t* body, size_t body_size, Mode mode,
+                          uint8_t channel, uint8_t flags) {
   if ((flags & flag::kOwned) != 0 || static_cast<uint8_t>(mode) > 2) return SendStatus::kInvalid;
-  if (size > UINT32_MAX) return SendStatus::kTooLarge;
+  if (head_size > UINT32_MAX || body_size > UINT32_MAX - head_size) return SendStatus::kTooLarge;
+  const size_t size = head_size + body_size;
   const uint64_t count = fragmenter_.count(size);
   const uint64_t charge = size + kMessageOverhead;
   const bool reliable = mode != Mode::kUnreliable;
@@ -155,7 +157,10 @@ SendStatus Endpoint::send(const uint8_t* data, size_t size, Mode mode, uint8_t c
   if (send_buffered_ + charge > send_buffer_bytes_) return SendStatus::kWouldBlock;
   const uint32_t id = allocate_message();
   OutMessage& message = messages_[id];
-  message.data.assign(data, data + size);
+  message.data.clear();
+  message.data.reserve(size);
+  if (head_size > 0) message.data.insert(message.data.end(), head, head + head_size);
+  if (body_size > 0) message.data.insert(message.data.end(), body, body + body_size);
   message.charge = charge;
   message.size = static_cast<uint32_t>(size);
   message.count = static_cast<uint32_t>(count);

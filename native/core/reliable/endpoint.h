@@ -103,7 +103,12 @@ class Endpoint {
   Endpoint& operator=(const Endpoint&) = delete;
 
   // Queues a message (copied). `flags` may carry only the payload-describing flag bits.
-  SendStatus send(const uint8_t* data, size_t size, Mode mode, uint8_t channel, uint8_t flags);
+  SendStatus send(const uint8_t* data, size_t size, Mode mode, uint8_t channel, uint8_t flags) {
+    return send(data, size, nullptr, 0, mode, channel, flags);
+  }
+  // The same for a message given in two parts (a prefix and a body), copied once, joined.
+  SendStatus send(const uint8_t* head, size_t head_size, const uint8_t* body, size_t body_size, Mode mode,
+                  uint8_t channel, uint8_t flags);
   // Drops queued, not yet fully sent unreliable messages, oldest first, until `size` more bytes
   // would fit in the send buffer (or none are left). Returns how many were dropped.
   uint64_t drop_oldest_unreliable(uint64_t size);
