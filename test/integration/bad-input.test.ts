@@ -234,6 +234,7 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     cleanup.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
     const message = Buffer.concat(new FrameEncoder().encode([{ type: FrameType.MESSAGE, payload: Buffer.concat([Buffer.from([0xff, 0xff, 2, 0, 4]), Buffer.from('evil')]) }]));
     const before = server.stats().udp;
+    const socketBefore = server.stats().udpSocket!;
     const sent = 2000;
     // Paced in small batches so that the kernel's receive buffer, not the test, decides little.
     for (let i = 0; i < sent; i++) {
@@ -255,6 +256,8 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     expect(dropped).toBeLessThanOrEqual(arrived);
     expect(after.messagesIn).toBe(before.messagesIn);
     expect(handled).toBe(0);
+    // The socket's own count saw every datagram the server did.
+    expect(server.stats().udpSocket!.datagramsReceived - socketBefore.datagramsReceived).toBeGreaterThanOrEqual(arrived);
 
     // A datagram with the bystander's real token but a corrupted frame is dropped as malformed.
     const token = Buffer.from((bystander as unknown as { connection: { udp: { token: Buffer } } }).connection.udp.token);

@@ -8,7 +8,7 @@ import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
-import { UdpSocket } from '../transport/udp-socket.js';
+import { UdpSocket, type UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
@@ -50,6 +50,8 @@ export interface ServerStats {
   uptimeMs: number;
   tcp: TransportTotals;
   udp: TransportTotals & { datagramsIn: number; droppedUnauthenticated: number; droppedMalformed: number };
+  /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
+  udpSocket: UdpSocketStats | undefined;
   refusedConnections: number;
   protocolErrors: number;
 }
@@ -197,6 +199,7 @@ export class Server extends EventEmitter<ServerEvents> {
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       tcp,
       udp,
+      udpSocket: this.udp?.stats(),
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
     };
