@@ -104,14 +104,14 @@ export class FrameDecoder extends FrameRows {
       this.carry = undefined;
       this.carryFill = 0;
     }
-    let frames = native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize, pending);
+    let frames = this.decode(chunk, start, pending);
     while (
       frames === this.rows.length / ROW_WIDTH &&
       this.result[RESULT_ERROR] === 0 &&
       this.result[RESULT_CONSUMED] < chunk.length
     ) {
       this.rows = new Uint32Array(this.rows.length * 2);
-      frames = native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize, pending);
+      frames = this.decode(chunk, start, pending);
     }
     this.joined = pending;
     this.count = frames;
@@ -158,6 +158,13 @@ export class FrameDecoder extends FrameRows {
         payload: this.payload(i),
       };
     }
+  }
+
+  private decode(chunk: Uint8Array, start: number, pending: Uint8Array | undefined): number {
+    // An explicit undefined costs the addon a type check (about 15 ns a call): leave it out.
+    return pending === undefined
+      ? native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize)
+      : native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize, pending);
   }
 
   private fillHeader(chunk: Uint8Array): number {
