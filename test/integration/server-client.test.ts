@@ -180,6 +180,37 @@ describe('requests', () => {
     expect(await client.request('slow', 'later')).toBe('later');
   });
 
+  it.each(['burst', 'step'] as const)('answers binary requests, many in flight, whatever the handler does (%s mode)', async (mode) => {
+    const { server, tcpPort } = await startServer({ udpPort: false });
+    server.handle<Uint8Array>('twice', (bytes) => Buffer.concat([bytes, bytes]));
+    server.handle<Uint8Array>('later', (bytes) => new Promise((resolve) => setImmediate(() => resolve(bytes.subarray(1)))));
+    server.handle<Uint8Array>('info', (bytes, _peer, info) => Buffer.from(`${info.type}:${info.requestId === undefined ? 'none' : 'id'}:${bytes.length}`));
+    server.handle<Uint8Array>('throws', (bytes) => {
+      throw Object.assign(new Error(`refused ${bytes.length}`), { code: 'HW_ERR_REFUSED' });
+    });
+    server.handle('rejects', async () => {
+      throw new Error('later no');
+    });
+    server.handle('nothing', () => undefined);
+    const client = await startClient({ tcpPort, udpPort: false, mode });
+    // Several rounds: the first request of a type defines its alias, later ones take the shorter way.
+    for (let round = 0; round < 3; round++) {
+      const inputs = Array.from({ length: 40 }, (_, i) => Buffer.from([round, i, 1, 2, 3].slice(0, 1 + (i % 5))));
+      const replies = await Promise.all(inputs.map((input) => client.request('twice', input)));
+      replies.forEach((reply, i) => {
+        expect(reply).toBeInstanceOf(Uint8Array);
+        expect(Buffer.from(reply as Uint8Array).equals(Buffer.concat([inputs[i]!, inputs[i]!]))).toBe(true);
+      });
+      expect(Buffer.from((await client.request('later', Buffer.from([9, 8, 7]))) as Uint8Array)).toEqual(Buffer.from([8, 7]));
+      expect(Buffer.from((await client.request('info', Buffer.alloc(5))) as Uint8Array).toString()).toBe('info:id:5');
+      await expect(client.request('throws', Buffer.alloc(3))).rejects.toMatchObject({ name: 'RemoteError', code: 'HW_ERR_REFUSED', message: 'refused 3' });
+      await expect(client.request('rejects', Buffer.alloc(1))).rejects.toMatchObject({ code: 'HW_ERR_HANDLER_FAILED' });
+      expect(await client.request('nothing', Buffer.alloc(2))).toBeUndefined();
+      expect(Buffer.from((await client.request('twice', new Uint8Array(0))) as Uint8Array).length).toBe(0);
+    }
+    expect(client.stats!.pendingRequests).toBe(0);
+  });
+
   it('bounds pending requests and fails them when the connection goes', async () => {
     const { server, tcpPort } = await startServer({ udpPort: false });
     server.handle('never', () => new Promise(() => {}));

@@ -103,6 +103,23 @@ export class FrameEncoder {
     return true;
   }
 
+  /**
+   * Appends an entry `word` + `second` (4-byte little-endian words) + `body` to the open batch —
+   * the shape of a request or response message; false (nothing written) when it does not fit.
+   */
+  batchWords(word: number, second: number, body: Uint8Array): boolean {
+    const at = this.position;
+    const length = 8 + body.length;
+    if (at + 4 + length > this.batchLimit) return false;
+    const view = this.view;
+    view.setUint32(at, length, true);
+    view.setUint32(at + 4, word >>> 0, true);
+    view.setUint32(at + 8, second >>> 0, true);
+    if (body.length > 0) this.slab.set(body, at + 12);
+    this.position = at + 4 + length;
+    return true;
+  }
+
   /** Appends an entry `prefix[0, prefixLength)` + `body` to the open batch; false when it does not fit. */
   batchPrefixed(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): boolean {
     const at = this.position;

@@ -138,6 +138,11 @@ const NO_ALIAS = 0;
 const NO_FEATURES: ReadonlySet<string> = new Set();
 const SETTLED = Promise.resolve();
 
+/** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
+function readWord(source: Uint8Array, at: number): number {
+  return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
+}
+
 export class Connection extends EventEmitter<ConnectionEvents> {
   state: 'handshake' | 'open' | 'closing' | 'closed' = 'handshake';
   readonly stats: ConnectionStats = {
@@ -423,10 +428,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const encoder = this.encoder;
     if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
       // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
-      if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
-        if (encoder.batchOpen && encoder.batchWord(alias | (encoding << 16), body)) return;
+      if (typeof body !== 'string') {
+        // The message prefix as words: alias, encoding and kind, then the request id if any.
+        const word = alias | (encoding << 16) | (kind << 24);
+        if (kind === MessageKind.MESSAGE) {
+          if (encoder.batchOpen && encoder.batchWord(word, body)) return;
+          this.openBatch();
+          encoder.batchWord(word, body);
+          return;
+        }
+        if (encoder.batchOpen && encoder.batchWords(word, requestId, body)) return;
         this.openBatch();
-        encoder.batchWord(alias | (encoding << 16), body);
+        encoder.batchWords(word, requestId, body);
         return;
       }
       const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
@@ -751,7 +764,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private receiveMessage(source: Buffer, start: number, end: number, transport: Transport, via?: SendOptions): void {
-    // Fast path: a plain binary message of a known alias to a handler that takes no info.
+    // Fast paths for the shapes of nearly all traffic, binary bodies: a message or request of a
+    // known alias to a handler that takes no info, and a response. They read the prefix with byte
+    // loads and skip the general parse; anything else (JSON, inline names, errors) takes it.
+    if (end - start >= 8 && source[start + 2] === Encoding.BINARY) {
+      const kind = source[start + 3];
+      const alias = source[start]! | (source[start + 1]! << 8);
+      if (kind === MessageKind.RESPONSE && alias !== INLINE_TYPE) {
+        this.requests.resolve(readWord(source, start + 4), new Uint8Array(source.buffer, source.byteOffset + start + 8, end - start - 8));
+        return;
+      }
+      if (kind === MessageKind.REQUEST) {
+        const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
+        if (entry != null && !entry.wantsInfo) {
+          this.answerRequest(entry, readWord(source, start + 4), new Uint8Array(source.buffer, source.byteOffset + start + 8, end - start - 8), via);
+          return;
+        }
+      }
+    }
     if (end - start >= 4 && source[start + 3] === MessageKind.MESSAGE && source[start + 2] === Encoding.BINARY) {
       const alias = source[start]! | (source[start + 1]! << 8);
       const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
@@ -770,6 +800,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
     this.receiveGeneral(source, start, end, transport, via);
+  }
+
+  /** Runs a request's handler (one that takes no info) and replies with what it returns or resolves to. */
+  private answerRequest(entry: AliasHandler, requestId: number, value: Payload, via: SendOptions | undefined): void {
+    let result: unknown;
+    try {
+      result = entry.handler(value, this.context, undefined as never);
+    } catch (error) {
+      this.handlerFailed(requestId, entry.type, error, via);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      this.awaitHandler(result as Promise<unknown>, requestId, entry.type, via);
+    } else {
+      this.reply(requestId, result as Payload, via);
+    }
   }
 
   private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport, via: SendOptions | undefined): void {
@@ -791,7 +837,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
     const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
     const value = decodeBody(source, end, header);
-    const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : this.handlerForAlias(alias, type)?.handler;
+    const entry = alias === INLINE_TYPE ? undefined : this.handlerForAlias(alias, type);
+    const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : entry?.handler;
     if (handler === undefined) {
       if (requestId !== undefined) {
         this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`), via);
@@ -802,7 +849,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     let result: unknown;
     try {
-      result = handler.length > 2 ? handler(value, this.context, { type, transport, requestId }) : handler(value, this.context, undefined as never);
+      // A function's length is a slow property read: use the cached answer when there is one.
+      const wantsInfo = entry !== undefined ? entry.wantsInfo : handler.length > 2;
+      result = wantsInfo ? handler(value, this.context, { type, transport, requestId }) : handler(value, this.context, undefined as never);
     } catch (error) {
       this.handlerFailed(requestId, type, error, via);
       return;

@@ -32,7 +32,10 @@ export function writeMessagePrefix(
   out[3] = kind;
   let length = 4;
   if (kind !== MessageKind.MESSAGE) {
-    out.writeUInt32LE(requestId >>> 0, 4);
+    out[4] = requestId;
+    out[5] = requestId >>> 8;
+    out[6] = requestId >>> 16;
+    out[7] = requestId >>> 24;
     length = 8;
   }
   if (alias === INLINE_TYPE) {
