@@ -90,7 +90,8 @@ void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
   if (!was_congested) return;
   const uint64_t window = window_;
   const uint64_t ssthresh = ssthresh_;
-  reduce(now);
+  // The share that got through (the header says why).
+  reduce(now, std::clamp<uint64_t>(100 - lost * 100 / (lost + acked), kMinKeptPercent, kMaxKeptPercent));
   can_undo_ = true;
   undo_round_ = closed;
   undo_lost_ = lost;
@@ -99,16 +100,16 @@ void Congestion::end_round_after(uint64_t sent_time, uint64_t now) {
   undo_ssthresh_ = ssthresh;
 }
 
-void Congestion::reduce(uint64_t now) {
+void Congestion::reduce(uint64_t now, uint64_t kept_percent) {
   in_recovery_period_ = true;
   recovery_start_ = now;
-  ssthresh_ = std::max(window_ / 100 * kBetaPercent, minimum_window_);
+  ssthresh_ = std::max(window_ / 100 * kept_percent, minimum_window_);
   window_ = ssthresh_;
   acked_in_avoidance_ = 0;
 }
 
 void Congestion::on_persistent_congestion(uint64_t now) {
-  reduce(now);
+  reduce(now, kMinKeptPercent);
   window_ = minimum_window_;
   can_undo_ = false;
 }
