@@ -1,5 +1,9 @@
 // UdpSocket: a UDP socket on the addon's libuv loop, for the session's UDP path.
 //
+// On Linux the socket is read by this file (recvmmsg with UDP GRO, through a uv_poll_t on the
+// fd, libuv never polling it itself) and its send queue is this file's own; elsewhere libuv reads it
+// (uv_udp_recv_start with UV_UDP_RECVMMSG) and queues sends (uv_udp_send).
+//
 // Node's dgram socket costs a JS callback, a Buffer and an address object per datagram received,
 // and a JS send() (argument checks, a send request, often a nextTick) per datagram sent. The
 // reliable-UDP endpoint already works in batches, so this socket does too:
@@ -19,6 +23,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -34,6 +39,9 @@
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 #endif
 
 #include "binding/bindings.h"
@@ -44,6 +52,8 @@ namespace {
 constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
 constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
 constexpr size_t kRowWidth = 4;             // offset, length, port, sender index
+constexpr size_t kMaxRows = 1024;           // datagrams per JS call (GRO can pack 64 in one read)
+constexpr size_t kReadRounds = 4;           // recvmmsg calls per readable event, then others' turn
 constexpr size_t kMaxSendBatch = 64;        // messages per sendmmsg call
 constexpr size_t kMaxGsoSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;      // one GSO message must fit an IP datagram
@@ -60,6 +70,14 @@ enum Stat { kDatagramsSent = 0, kDatagramsReceived, kQueued, kQueueDrops, kSendE
 
 class UdpSocket;
 
+// A datagram waiting for the kernel to take writes again (Linux path), with its destination.
+struct Pending {
+  sockaddr_storage target;
+  bool has_target;
+  size_t length;
+  char data[1];  // allocated with the datagram's length
+};
+
 // What libuv's callbacks may touch: it lives until the handle's close callback, which libuv runs
 // after every send callback, so a queued send never outlives it (the JS object may go first).
 struct Native {
@@ -68,6 +86,15 @@ struct Native {
   char* receive_buffer = nullptr;
   size_t queued_bytes = 0;
   uint64_t stats[kStatCount] = {0};
+#ifdef __linux__
+  // Linux: the socket belongs to `handle`, but libuv never polls it. `poll` watches its fd and
+  // this file reads it (recvmmsg with UDP GRO) and drains `queue` when the kernel takes writes
+  // again, so only one watcher ever exists per fd.
+  uv_poll_t poll;
+  bool poll_open = false;
+  int poll_events = 0;
+  std::deque<Pending*> queue;
+#endif
 };
 
 struct QueuedSend {
@@ -151,8 +178,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     uint32_t* rows = nullptr;
     size_t row_count = 0;
     if (!GetUint32Array(info[1], "rows", &rows, &row_count)) return;
-    if (row_count < kRowWidth * kChunks) {
-      ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "rows must hold 64 or more values");
+    if (row_count < kRowWidth * kMaxRows) {
+      ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "rows must hold 4096 or more values");
       return;
     }
     if (!info[3].IsFunction()) {
@@ -182,6 +209,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     native_->handle.data = native_;
     if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     handle_ = &native_->handle;
+#ifdef __linux__
+    uv_os_fd_t fd;
+    if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0 &&
+        uv_poll_init_socket(loop, &native_->poll, fd) == 0) {
+      native_->poll.data = native_;
+      native_->poll_open = true;
+      fd_ = fd;
+      if (std::getenv("HYBRIDWIRE_UDP_NO_GRO") == nullptr) {
+        // UDP GRO: runs of same-sized datagrams from one sender arrive as one buffer plus their
+        // size, so a GSO sender's run costs the kernel one pass on this side too.
+        int on = 1;
+        gro_ = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
+      }
+    }
+#endif
     napi_value name;
     napi_create_string_utf8(env, "hybridwire:UdpSocket", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, info.This(), name, &async_context_);
@@ -208,6 +250,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       uv_udp_recv_stop(handle_);
       std::memcpy(final_stats_, native_->stats, sizeof final_stats_);
       native_->owner = nullptr;
+#ifdef __linux__
+      if (native_->poll_open) {
+        // Closed before the socket, whose close shuts the fd; libuv runs close callbacks in
+        // order, so the struct is freed (below) after both.
+        uv_poll_stop(&native_->poll);
+        uv_close(reinterpret_cast<uv_handle_t*>(&native_->poll), [](uv_handle_t*) {});
+        for (Pending* pending : native_->queue) std::free(pending);
+        native_->queue.clear();
+        native_->poll_open = false;
+      }
+#endif
       uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* handle) {
         auto* native = static_cast<Native*>(handle->data);
         std::free(native->receive_buffer);
@@ -357,6 +410,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     // Behind queued datagrams, new ones queue too, so that they leave in order.
     if (uv_udp_get_send_queue_count(handle_) > 0) return 0;
 #ifdef __linux__
+    if (native_->poll_open) {
+      if (!native_->queue.empty()) return 0;
+      return SendLinux(fd_, data, lengths, count, target);
+    }
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) return SendLinux(fd, data, lengths, count, target);
 #endif
@@ -462,6 +519,24 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       ++native_->stats[kQueueDrops];
       return;
     }
+#ifdef __linux__
+    if (native_->poll_open) {
+      auto* pending = static_cast<Pending*>(std::malloc(sizeof(Pending) + length));
+      if (pending == nullptr) {
+        ++native_->stats[kQueueDrops];
+        return;
+      }
+      pending->has_target = target != nullptr;
+      if (target != nullptr) std::memcpy(&pending->target, target, AddressLength(target));
+      pending->length = length;
+      std::memcpy(pending->data, data, length);
+      native_->queue.push_back(pending);
+      native_->queued_bytes += length;
+      ++native_->stats[kQueued];
+      WatchPoll(native_->poll_events | UV_WRITABLE);
+      return;
+    }
+#endif
     auto* send = static_cast<QueuedSend*>(std::malloc(sizeof(QueuedSend) + length));
     if (send == nullptr) {
       ++native_->stats[kQueueDrops];
@@ -490,7 +565,16 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value Start(const Napi::CallbackInfo& info) {
     if (!Open(info.Env())) return info.Env().Undefined();
     if (receiving_) return info.Env().Undefined();
-    int status = uv_udp_recv_start(handle_, &UdpSocket::OnAlloc, &UdpSocket::OnReceive);
+    int status;
+#ifdef __linux__
+    if (native_->poll_open) {
+      status = WatchPoll(native_->poll_events | UV_READABLE);
+    } else {
+      status = uv_udp_recv_start(handle_, &UdpSocket::OnAlloc, &UdpSocket::OnReceive);
+    }
+#else
+    status = uv_udp_recv_start(handle_, &UdpSocket::OnAlloc, &UdpSocket::OnReceive);
+#endif
     if (status != 0) return ThrowUv(info.Env(), status, "cannot receive on the UDP socket");
     receiving_ = true;
     Napi::ObjectWrap<UdpSocket>::Ref();
@@ -529,6 +613,116 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     for (size_t i = 0; i < kStatCount; i++) out[i] = static_cast<double>(stats[i]);
     return info.Env().Undefined();
   }
+
+#ifdef __linux__
+  int WatchPoll(int events) {
+    if (events == native_->poll_events) return 0;
+    native_->poll_events = events;
+    if (events == 0) return uv_poll_stop(&native_->poll);
+    return uv_poll_start(&native_->poll, events, &UdpSocket::OnPoll);
+  }
+
+  static void OnPoll(uv_poll_t* poll, int status, int events) {
+    UdpSocket* self = static_cast<Native*>(poll->data)->owner;
+    if (self == nullptr) return;
+    if (status < 0) {
+      ++self->native_->stats[kReceiveErrors];
+      return;
+    }
+    if (events & UV_WRITABLE) self->DrainQueue();
+    if ((events & UV_READABLE) && self->native_ != nullptr) self->ReadAll();
+  }
+
+  // Sends what waited for the kernel to take writes; stops watching for that once all went.
+  void DrainQueue() {
+    auto& queue = native_->queue;
+    while (!queue.empty()) {
+      Pending* pending = queue.front();
+      const sockaddr* target = pending->has_target ? reinterpret_cast<const sockaddr*>(&pending->target) : nullptr;
+      ssize_t result;
+      do {
+        result = sendto(fd_, pending->data, pending->length, 0, target,
+                        target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0);
+      } while (result < 0 && errno == EINTR);
+      if (result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return;
+      ++native_->stats[result < 0 ? kSendErrors : kDatagramsSent];
+      native_->queued_bytes -= pending->length;
+      queue.pop_front();
+      std::free(pending);
+    }
+    WatchPoll(native_->poll_events & ~UV_WRITABLE);
+  }
+
+  // Reads what is waiting, kReadRounds recvmmsg calls at most (then the loop's other handles get
+  // their turn), splitting GRO buffers into the datagrams they carry; one JS call per read.
+  void ReadAll() {
+    if (native_->receive_buffer == nullptr) {
+      // Only the pages datagrams land in are touched, so this costs far less memory than its size.
+      native_->receive_buffer = static_cast<char*>(std::malloc(kChunks * kDatagramMax));
+      if (native_->receive_buffer == nullptr) return;
+    }
+    char* base = native_->receive_buffer;
+    for (size_t round = 0; round < kReadRounds; round++) {
+      mmsghdr messages[kChunks];
+      iovec vectors[kChunks];
+      sockaddr_storage names[kChunks];
+      alignas(cmsghdr) char controls[kChunks][CMSG_SPACE(sizeof(int))];
+      for (size_t i = 0; i < kChunks; i++) {
+        vectors[i].iov_base = base + i * kDatagramMax;
+        vectors[i].iov_len = kDatagramMax;
+        std::memset(&messages[i], 0, sizeof messages[i]);
+        messages[i].msg_hdr.msg_name = &names[i];
+        messages[i].msg_hdr.msg_namelen = sizeof names[i];
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        messages[i].msg_hdr.msg_control = controls[i];
+        messages[i].msg_hdr.msg_controllen = sizeof controls[i];
+      }
+      int count;
+      do {
+        count = recvmmsg(fd_, messages, kChunks, MSG_DONTWAIT, nullptr);
+      } while (count < 0 && errno == EINTR);
+      if (count < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        // An ICMP error reported on this socket (ECONNREFUSED...): counted, and reading goes on.
+        ++native_->stats[kReceiveErrors];
+        continue;
+      }
+      for (int i = 0; i < count; i++) {
+        const msghdr& header = messages[i].msg_hdr;
+        const size_t length = messages[i].msg_len;
+        const char* data = base + static_cast<size_t>(i) * kDatagramMax;
+        if ((header.msg_flags & MSG_TRUNC) != 0 || header.msg_namelen == 0) {
+          ++native_->stats[kReceiveErrors];
+          continue;
+        }
+        size_t segment = 0;
+        for (cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr;
+             control = CMSG_NXTHDR(const_cast<msghdr*>(&header), control)) {
+          if (control->cmsg_level == SOL_UDP && control->cmsg_type == UDP_GRO) {
+            int size = 0;
+            std::memcpy(&size, CMSG_DATA(control), sizeof size);
+            if (size > 0) segment = static_cast<size_t>(size);
+          }
+        }
+        const auto* sender = reinterpret_cast<const sockaddr*>(&names[i]);
+        if (segment == 0 || segment >= length) segment = length > 0 ? length : 1;
+        for (size_t offset = 0; offset < length || (length == 0 && offset == 0); offset += segment) {
+          // The rows are full: hand these over first (the buffer is not read again until later).
+          if (received_.size() >= kMaxRows) {
+            Deliver();
+            if (native_ == nullptr) return;  // a handler closed the socket
+          }
+          Collect(data + offset, std::min(segment, length - offset), sender);
+          if (length == 0) break;
+        }
+      }
+      Deliver();
+      if (native_ == nullptr) return;
+      if (static_cast<size_t>(count) < kChunks) return;
+    }
+  }
+#endif
 
   static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buffer) {
     auto* native = static_cast<Native*>(handle->data);
@@ -643,6 +837,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool connected_ = false;
   bool receiving_ = false;
   bool gso_ = true;
+  bool gro_ = false;
+  int fd_ = -1;
   size_t queue_limit_ = 0;
   uint32_t* rows_ = nullptr;
   Napi::ObjectReference rows_ref_;

@@ -44,10 +44,17 @@ const FAMILIES = [
 ];
 
 describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
-  it('sends a batch in one call and every datagram arrives intact, with its sender, in views that stay valid', async () => {
+  // The environment switches are read when a socket is created.
+  it.each([
+    ['read with recvmmsg and UDP GRO (Linux)', {}],
+    ['read with recvmmsg, GRO off', { HYBRIDWIRE_UDP_NO_GRO: '1' }],
+    ['read by libuv (the path of other systems)', { HYBRIDWIRE_UDP_LIBUV: '1' }],
+  ])('sends a batch in one call and every datagram arrives intact, with its sender, in views that stay valid: %s', async (_, env: Record<string, string>) => {
     const received = collector();
+    Object.assign(process.env, env);
     const receiver = new UdpSocket({ type, bufferBytes: 4 * 1024 * 1024, queueBytes: 1 << 20, onDatagram: received.listener });
     const sender = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {} });
+    for (const name of Object.keys(env)) delete process.env[name];
     try {
       const port = await receiver.bind(0, host);
       const senderPort = await sender.bind(0, host);
