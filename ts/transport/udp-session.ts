@@ -24,6 +24,13 @@ const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
 
 export const TOKEN_SIZE = 8;
 
+/**
+ * The socket hands over up to a thousand datagrams in one batch (recvmmsg, GRO). Acknowledging
+ * only at the end of the turn would leave the sender without acks for all that time, its loss
+ * timers firing and its window waiting; so within a batch what is due leaves every ACK_EVERY.
+ */
+const ACK_EVERY = 32;
+
 /** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
 const PROBES = new DatagramDecoder();
 
@@ -58,6 +65,7 @@ export class UdpSession implements UdpPath {
   private endpoint: ReliableEndpoint | undefined;
   private control: FrameEncoder | undefined;
   private closed = false;
+  private receivedSinceFlush = 0;
   /** The last target seen and its parsed form: a new address object means a new destination. */
   private lastTarget: UdpTarget | undefined;
   private lastDestination: UdpDestination | undefined;
@@ -84,7 +92,12 @@ export class UdpSession implements UdpPath {
     // Until a message is sent or received, PING/PONG probes are answered without building the
     // endpoint and its buffers: an idle session that only announced its address stays cheap.
     if (this.endpoint === undefined && this.answerProbes(datagram)) return;
-    this.ensureEndpoint().receive(datagram);
+    const endpoint = this.ensureEndpoint();
+    endpoint.receive(datagram);
+    if (++this.receivedSinceFlush >= ACK_EVERY) {
+      this.receivedSinceFlush = 0;
+      endpoint.flush();
+    }
   }
 
   private answerProbes(datagram: Uint8Array): boolean {
