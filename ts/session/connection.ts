@@ -282,7 +282,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   request(type: string, payload: Payload, timeoutMs: number, signal: AbortSignal | undefined, options?: SendOptions): Promise<Payload> {
     this.assertOpen();
-    const { id, reply } = this.requests.open(type, timeoutMs, signal);
+    const reply = this.requests.open(type, timeoutMs, signal);
+    const id = this.requests.lastId;
     try {
       this.sendMessage(type, MessageKind.REQUEST, id, payload, options);
     } catch (error) {

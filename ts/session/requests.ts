@@ -6,21 +6,39 @@
 import { AbortError, HybridwireError } from '../errors.js';
 import type { Payload } from './message.js';
 
-interface Pending {
-  type: string;
-  resolve: (value: Payload) => void;
-  reject: (error: Error) => void;
-  deadline: number;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+type Resolve = (value: Payload) => void;
+type Reject = (error: Error) => void;
+
+class Pending {
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly type: string,
+    readonly resolve: Resolve,
+    readonly reject: Reject,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
 }
+
+const ignore = (): void => {};
 
 export class RequestTable {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
   private timerDeadline = Infinity;
+  /** The id of the request that open() registered last. */
+  lastId = 0;
+  // The one executor of every reply promise, which hands its functions over here: a closure per
+  // request would cost an allocation more.
+  private resolveNext: Resolve = ignore;
+  private rejectNext: Reject = ignore;
+  private readonly capture = (resolve: Resolve, reject: Reject): void => {
+    this.resolveNext = resolve;
+    this.rejectNext = reject;
+  };
 
   constructor(private readonly maxPending: number) {}
 
@@ -28,8 +46,8 @@ export class RequestTable {
     return this.pending.size;
   }
 
-  /** Registers a request and returns its id and the promise of its reply. */
-  open(type: string, timeoutMs: number, signal: AbortSignal | undefined): { id: number; reply: Promise<Payload> } {
+  /** Registers a request and returns the promise of its reply; its id is then `lastId`. */
+  open(type: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Payload> {
     if (signal?.aborted) throw new AbortError(`request '${type}' was aborted before it was sent`, { cause: signal.reason });
     if (this.pending.size >= this.maxPending) {
       throw new HybridwireError('HW_ERR_TOO_MANY_REQUESTS', `${this.pending.size} requests are pending (maxPendingRequests)`);
@@ -38,17 +56,19 @@ export class RequestTable {
     while (this.pending.has(id)) id = (id + 1) >>> 0 || 1;
     this.nextId = (id + 1) >>> 0 || 1;
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
-    let entry!: Pending;
-    const reply = new Promise<Payload>((resolve, reject) => {
-      entry = { type, resolve, reject, deadline, timeoutMs, signal, onAbort: undefined };
-    });
-    if (signal) {
-      entry.onAbort = () => this.settle(id)?.reject(new AbortError(`request '${type}' was aborted`, { cause: signal.reason }));
-      signal.addEventListener('abort', entry.onAbort, { once: true });
-    }
+    const reply = new Promise<Payload>(this.capture);
+    const entry = new Pending(type, this.resolveNext, this.rejectNext, deadline, timeoutMs, signal);
+    if (signal) this.watchAbort(id, entry, signal);
     this.pending.set(id, entry);
     if (deadline < this.timerDeadline) this.arm(deadline);
-    return { id, reply };
+    this.lastId = id;
+    return reply;
+  }
+
+  // A method of its own, so that open() itself creates no closure context.
+  private watchAbort(id: number, entry: Pending, signal: AbortSignal): void {
+    entry.onAbort = () => this.settle(id)?.reject(new AbortError(`request '${entry.type}' was aborted`, { cause: signal.reason }));
+    signal.addEventListener('abort', entry.onAbort, { once: true });
   }
 
   resolve(id: number, value: Payload): boolean {
