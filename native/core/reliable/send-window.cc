@@ -70,10 +70,7 @@ void SendWindow::acknowledge(FlightRecord& record, uint64_t now, uint64_t min_rt
       (record.state == FlightState::kLost && record.transmissions == 1) ||
       (was_in_flight && record.transmissions == 2 && record.loss_round != 0 &&
        now - record.sent_time < min_rtt);
-  if (original_acked) {
-    ++outcome->spurious_losses;
-    listener.on_spurious_loss(record);
-  }
+  if (original_acked) listener.on_spurious_loss(record);
   if (was_in_flight) unlink(record);
   record.state = FlightState::kAcked;
   // A retransmitted sequence acknowledged sooner than a round trip after its latest transmission

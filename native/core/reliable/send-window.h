@@ -51,7 +51,6 @@ class FlightListener {
 
 struct AckOutcome {
   uint32_t newly_acked = 0;
-  uint32_t spurious_losses = 0;
   bool rtt_sample = false;
   uint64_t latest_rtt = 0;
 };
