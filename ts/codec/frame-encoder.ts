@@ -274,7 +274,10 @@ export class FrameEncoder {
       this.unsealed = 0;
     }
     if (this.position > this.segmentStart) {
-      this.output.push(this.slab.subarray(this.segmentStart, this.position));
+      const segment = this.slab.subarray(this.segmentStart, this.position);
+      // Most flushes return one segment: an array of exactly one costs less than growing an empty one.
+      if (this.output.length === 0) this.output = [segment];
+      else this.output.push(segment);
       this.segmentStart = this.position;
     }
   }

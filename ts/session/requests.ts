@@ -3,6 +3,7 @@
  * deadline and an optional AbortSignal. One timer serves all deadlines (armed for the earliest),
  * so a request costs no timer of its own.
  */
+import { performance } from 'node:perf_hooks';
 import { AbortError, HybridwireError } from '../errors.js';
 import type { Payload } from './message.js';
 
@@ -55,6 +56,7 @@ export class RequestTable {
     let id = this.nextId;
     while (this.pending.has(id)) id = (id + 1) >>> 0 || 1;
     this.nextId = (id + 1) >>> 0 || 1;
+    // `performance` imported, not the global: the global is an accessor that every read calls.
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
     const reply = new Promise<Payload>(this.capture);
     const entry = new Pending(type, this.resolveNext, this.rejectNext, deadline, timeoutMs, signal);
