@@ -6,7 +6,6 @@
         "native/core/crc32c.cc",
         "native/core/lz4.cc",
         "native/core/frame-codec.cc",
-        "native/core/delivery-window.cc",
         "native/core/reliable/congestion.cc",
         "native/core/reliable/endpoint.cc",
         "native/core/reliable/reassembly.cc",
@@ -19,7 +18,6 @@
         "native/binding/crc32c-binding.cc",
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",
-        "native/binding/window-binding.cc",
         "native/binding/reliable-binding.cc",
         "native/binding/udp-socket-binding.cc"
       ],

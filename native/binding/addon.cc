@@ -9,7 +9,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hybridwire::binding::InitCrc32c(env, exports);
   hybridwire::binding::InitLz4(env, exports);
   hybridwire::binding::InitFrame(env, exports);
-  hybridwire::binding::InitWindow(env, exports);
   hybridwire::binding::InitReliable(env, exports);
   hybridwire::binding::InitUdpSocket(env, exports);
   return exports;

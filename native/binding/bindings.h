@@ -7,7 +7,6 @@ namespace hybridwire::binding {
 void InitCrc32c(Napi::Env env, Napi::Object exports);
 void InitLz4(Napi::Env env, Napi::Object exports);
 void InitFrame(Napi::Env env, Napi::Object exports);
-void InitWindow(Napi::Env env, Napi::Object exports);
 void InitReliable(Napi::Env env, Napi::Object exports);
 void InitUdpSocket(Napi::Env env, Napi::Object exports);
 

@@ -63,12 +63,6 @@ export interface NativeAddon {
   ): number;
   decodeDatagram(datagram: Uint8Array, rows: Uint32Array, result: Uint32Array, maxPayload: number): number;
   sealFrames(buffer: Uint8Array, offsets: Uint32Array, count: number): number;
-  DeliveryWindow: new (sendWindow: number, receiveWindow: number, state: Uint32Array) => {
-    reserve(wanted: number): number;
-    acknowledge(nextExpected: number): number;
-    accept(rows: Uint32Array, count: number): number;
-    acked(): void;
-  };
   ReliableEndpoint: new (token: Uint8Array, options: Float64Array, budget?: NativeReassemblyBudget) => NativeReliableEndpoint;
   ReassemblyBudget: new (bytes: number) => NativeReassemblyBudget;
   UdpSocket: new (
