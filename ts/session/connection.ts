@@ -138,6 +138,16 @@ const NO_ALIAS = 0;
 const NO_FEATURES: ReadonlySet<string> = new Set();
 const SETTLED = Promise.resolve();
 
+/**
+ * Whether a request handler's result is a promise (any thenable object) to wait for. A binary
+ * reply is tested first: reading the missing `then` of a typed array is a slow generic property
+ * lookup, even in optimized code.
+ */
+function isPending(result: unknown): result is Promise<unknown> {
+  if (result instanceof Uint8Array || result === null || typeof result !== 'object') return false;
+  return typeof (result as Promise<unknown>).then === 'function';
+}
+
 /** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
 function readWord(source: Uint8Array, at: number): number {
   return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
@@ -761,6 +771,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private receiveBatch(source: Buffer, start: number, end: number): void {
     let at = start;
     let entries = 0;
+    // Read once per frame, not per entry: `buffer` is an accessor that optimized code still calls.
+    const memory = source.buffer;
+    const base = source.byteOffset;
     try {
       while (at < end && this.state !== 'closed') {
         if (end - at < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'batch entry length truncated');
@@ -768,7 +781,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const length = (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
         if (length > end - at - 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `batch entry of ${length} bytes overruns its frame`);
         entries++;
-        this.receiveMessage(source, at + 4, at + 4 + length, 'tcp');
+        this.receiveMessage(source, at + 4, at + 4 + length, 'tcp', undefined, memory, base);
         at += 4 + length;
       }
     } finally {
@@ -776,7 +789,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  private receiveMessage(source: Buffer, start: number, end: number, transport: Transport, via?: SendOptions): void {
+  /** `memory` and `base` are source's buffer and byteOffset, when the caller has them already. */
+  private receiveMessage(
+    source: Buffer,
+    start: number,
+    end: number,
+    transport: Transport,
+    via?: SendOptions,
+    memory: ArrayBufferLike = source.buffer,
+    base: number = source.byteOffset,
+  ): void {
     // Fast paths for the shapes of nearly all traffic, binary bodies: a message or request of a
     // known alias to a handler that takes no info, and a response. They read the prefix with byte
     // loads and skip the general parse; anything else (JSON, inline names, errors) takes it.
@@ -784,13 +806,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const kind = source[start + 3];
       const alias = source[start]! | (source[start + 1]! << 8);
       if (kind === MessageKind.RESPONSE && alias !== INLINE_TYPE) {
-        this.requests.resolve(readWord(source, start + 4), new Uint8Array(source.buffer, source.byteOffset + start + 8, end - start - 8));
+        this.requests.resolve(readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8));
         return;
       }
       if (kind === MessageKind.REQUEST) {
         const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
         if (entry != null && !entry.wantsInfo) {
-          this.answerRequest(entry, readWord(source, start + 4), new Uint8Array(source.buffer, source.byteOffset + start + 8, end - start - 8), via);
+          this.answerRequest(entry, readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8), via);
           return;
         }
       }
@@ -801,7 +823,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (entry != null && !entry.wantsInfo) {
         let result: unknown;
         try {
-          result = entry.handler(new Uint8Array(source.buffer, source.byteOffset + start + 4, end - start - 4), this.context, undefined as never);
+          result = entry.handler(new Uint8Array(memory, base + start + 4, end - start - 4), this.context, undefined as never);
         } catch (error) {
           this.handlerFailed(undefined, entry.type, error);
           return;
@@ -824,11 +846,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.handlerFailed(requestId, entry.type, error, via);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      this.awaitHandler(result as Promise<unknown>, requestId, entry.type, via);
-    } else {
-      this.reply(requestId, result as Payload, via);
-    }
+    if (isPending(result)) this.awaitHandler(result, requestId, entry.type, via);
+    else this.reply(requestId, result as Payload, via);
   }
 
   private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport, via: SendOptions | undefined): void {
@@ -869,8 +888,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.handlerFailed(requestId, type, error, via);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      this.awaitHandler(result as Promise<unknown>, requestId, type, via);
+    if (isPending(result)) {
+      this.awaitHandler(result, requestId, type, via);
     } else if (requestId !== undefined) {
       this.reply(requestId, result as Payload, via);
     }
