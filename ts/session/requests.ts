@@ -2,6 +2,10 @@
  * Pending requests of one connection, keyed by correlation id: bounded in number, each with a
  * deadline and an optional AbortSignal. One timer serves all deadlines (armed for the earliest),
  * so a request costs no timer of its own.
+ *
+ * Ids are handed out in order, so the table is an array indexed by the id's low bits rather than a
+ * Map: with a few dozen requests in flight, a Map's inserts, deletes and the rehashing as it grows
+ * and shrinks cost several times the array's one store and one load per request.
  */
 import { performance } from 'node:perf_hooks';
 import { AbortError, HybridwireError } from '../errors.js';
@@ -14,6 +18,7 @@ class Pending {
   onAbort: (() => void) | undefined = undefined;
 
   constructor(
+    readonly id: number,
     readonly type: string,
     readonly resolve: Resolve,
     readonly reject: Reject,
@@ -24,9 +29,15 @@ class Pending {
 }
 
 const ignore = (): void => {};
+const INITIAL_SLOTS = 16;
+/** A table grown past this many slots goes back to INITIAL_SLOTS when it empties. */
+const KEEP_SLOTS = 1024;
 
 export class RequestTable {
-  private readonly pending = new Map<number, Pending>();
+  /** slots[id & mask] holds the pending request of that id; never more than half are taken. */
+  private slots: Array<Pending | undefined> = new Array<Pending | undefined>(INITIAL_SLOTS).fill(undefined);
+  private mask = INITIAL_SLOTS - 1;
+  private count = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
   private timerDeadline = Infinity;
@@ -44,24 +55,28 @@ export class RequestTable {
   constructor(private readonly maxPending: number) {}
 
   get size(): number {
-    return this.pending.size;
+    return this.count;
   }
 
   /** Registers a request and returns the promise of its reply; its id is then `lastId`. */
   open(type: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Payload> {
     if (signal?.aborted) throw new AbortError(`request '${type}' was aborted before it was sent`, { cause: signal.reason });
-    if (this.pending.size >= this.maxPending) {
-      throw new HybridwireError('HW_ERR_TOO_MANY_REQUESTS', `${this.pending.size} requests are pending (maxPendingRequests)`);
+    if (this.count >= this.maxPending) {
+      throw new HybridwireError('HW_ERR_TOO_MANY_REQUESTS', `${this.count} requests are pending (maxPendingRequests)`);
     }
+    if (this.count * 2 >= this.slots.length) this.grow();
+    // A slot is still taken only by a request that has been pending for as many ids as there are
+    // slots: skip such ids (at least half of the slots are free).
     let id = this.nextId;
-    while (this.pending.has(id)) id = (id + 1) >>> 0 || 1;
+    while (this.slots[id & this.mask] !== undefined) id = (id + 1) >>> 0 || 1;
     this.nextId = (id + 1) >>> 0 || 1;
     // `performance` imported, not the global: the global is an accessor that every read calls.
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
     const reply = new Promise<Payload>(this.capture);
-    const entry = new Pending(type, this.resolveNext, this.rejectNext, deadline, timeoutMs, signal);
+    const entry = new Pending(id, type, this.resolveNext, this.rejectNext, deadline, timeoutMs, signal);
     if (signal) this.watchAbort(id, entry, signal);
-    this.pending.set(id, entry);
+    this.slots[id & this.mask] = entry;
+    this.count++;
     if (deadline < this.timerDeadline) this.arm(deadline);
     this.lastId = id;
     return reply;
@@ -87,7 +102,7 @@ export class RequestTable {
 
   /** Fails every pending request, e.g. when the connection goes away. */
   rejectAll(error: Error): void {
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(error);
+    for (const entry of this.slots) if (entry !== undefined) this.settle(entry.id)?.reject(error);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerDeadline = Infinity;
@@ -105,9 +120,10 @@ export class RequestTable {
     this.timerDeadline = Infinity;
     const now = performance.now();
     let earliest = Infinity;
-    for (const [id, entry] of this.pending) {
+    for (const entry of this.slots) {
+      if (entry === undefined) continue;
       if (entry.deadline <= now) {
-        this.settle(id);
+        this.settle(entry.id);
         entry.reject(new HybridwireError('HW_ERR_REQUEST_TIMEOUT', `request '${entry.type}' got no reply within ${entry.timeoutMs} ms`));
       } else if (entry.deadline < earliest) {
         earliest = entry.deadline;
@@ -117,10 +133,28 @@ export class RequestTable {
   };
 
   private settle(id: number): Pending | undefined {
-    const entry = this.pending.get(id);
-    if (!entry) return undefined;
-    this.pending.delete(id);
+    const slot = id & this.mask;
+    const entry = this.slots[slot];
+    // An id the table never gave out, or gave out and settled, finds an empty slot or another id.
+    if (entry === undefined || entry.id !== id) return undefined;
+    this.slots[slot] = undefined;
+    if (--this.count === 0 && this.slots.length > KEEP_SLOTS) {
+      this.slots = new Array<Pending | undefined>(INITIAL_SLOTS).fill(undefined);
+      this.mask = INITIAL_SLOTS - 1;
+    }
     if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     return entry;
+  }
+
+  /**
+   * Doubles the table. Two pending ids never share a slot after it: ids equal modulo the new size
+   * are equal modulo the old one, where they had different slots.
+   */
+  private grow(): void {
+    const slots = new Array<Pending | undefined>(this.slots.length * 2).fill(undefined);
+    const mask = slots.length - 1;
+    for (const entry of this.slots) if (entry !== undefined) slots[entry.id & mask] = entry;
+    this.slots = slots;
+    this.mask = mask;
   }
 }
