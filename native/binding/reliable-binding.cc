@@ -188,6 +188,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       return ThrowCoded(env, "ERR_OUT_OF_RANGE", "prefixLength is out of range");
     }
     size_t prefix_length = static_cast<size_t>(prefix_number);
+    if (!info[3].IsNumber() || !info[4].IsNumber() || !info[5].IsNumber()) {
+      return Napi::Number::New(env, static_cast<double>(reliable::SendStatus::kInvalid));
+    }
     uint32_t mode = info[3].As<Napi::Number>().Uint32Value();
     uint32_t channel = info[4].As<Napi::Number>().Uint32Value();
     uint32_t flags = info[5].As<Napi::Number>().Uint32Value();

@@ -21,6 +21,7 @@
 // validated here; errors reach JS as Error objects with a `code` (libuv's name, e.g. EADDRINUSE).
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -50,6 +51,7 @@ namespace hybridwire::binding {
 namespace {
 
 constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
+constexpr size_t kMaxPayload = 65527;       // the largest UDP payload (IPv6; 65507 over IPv4)
 constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
 constexpr size_t kRowWidth = 4;             // offset, length, port, sender index
 constexpr size_t kMaxRows = 1024;           // datagrams per JS call (GRO can pack 64 in one read)
@@ -83,6 +85,12 @@ struct Pending {
 struct Native {
   uv_udp_t handle;
   UdpSocket* owner = nullptr;
+  // Handles still to finish closing; the last close callback frees this struct. (libuv runs close
+  // callbacks in no promised order.)
+  int open_handles = 1;
+  // Registered while the handles exist, so that a worker's teardown waits for their close
+  // callbacks before the addon's code is unloaded.
+  napi_async_cleanup_hook_handle cleanup = nullptr;
   char* receive_buffer = nullptr;
   size_t queued_bytes = 0;
   uint64_t stats[kStatCount] = {0};
@@ -114,6 +122,16 @@ bool Describe(const sockaddr* address, std::string* text, uint16_t* port) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
     if (uv_ip6_name(v6, buffer, sizeof buffer) != 0) return false;
     *port = ntohs(v6->sin6_port);
+    if (v6->sin6_scope_id != 0) {
+      // A link-local peer is only reachable through its interface: keep it, as Node's dgram does
+      // ("fe80::1%eth0"), so that the address parses back into the same destination.
+      char scope[UV_IF_NAMESIZE] = {0};
+      size_t scope_length = sizeof scope;
+      if (uv_if_indextoiid(v6->sin6_scope_id, scope, &scope_length) == 0) {
+        *text = std::string(buffer) + "%" + scope;
+        return true;
+      }
+    }
   } else {
     return false;
   }
@@ -197,7 +215,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       return;
     }
     native_ = new Native;
-    unsigned int flags = (info[0].ToBoolean().Value() ? AF_INET6 : AF_INET) | UV_UDP_RECVMMSG;
+    ipv6_ = info[0].ToBoolean().Value();
+    unsigned int flags = (ipv6_ ? AF_INET6 : AF_INET) | UV_UDP_RECVMMSG;
     int status = uv_udp_init_ex(loop, &native_->handle, flags);
     if (status != 0) {
       delete native_;
@@ -207,9 +226,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
     native_->owner = this;
     native_->handle.data = native_;
-    if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     handle_ = &native_->handle;
 #ifdef __linux__
+    if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     uv_os_fd_t fd;
     if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0 &&
         uv_poll_init_socket(loop, &native_->poll, fd) == 0) {
@@ -227,45 +246,46 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     napi_value name;
     napi_create_string_utf8(env, "hybridwire:UdpSocket", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, info.This(), name, &async_context_);
-    napi_add_env_cleanup_hook(env, &UdpSocket::OnEnvCleanup, this);
-    cleanup_hook_ = true;
+    napi_add_async_cleanup_hook(env, &UdpSocket::OnEnvCleanup, native_, &native_->cleanup);
   }
 
   ~UdpSocket() override { Shutdown(); }
 
  private:
-  static void OnEnvCleanup(void* data) {
-    auto* self = static_cast<UdpSocket*>(data);
-    self->cleanup_hook_ = false;
-    self->Shutdown();
+  // The environment is going away (a worker ends): close the handles now; the last close
+  // callback removes this hook, which lets teardown go on.
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle, void* data) {
+    auto* native = static_cast<Native*>(data);
+    if (native->owner != nullptr) native->owner->Shutdown();
   }
 
-  // Stops receiving and closes the handle (freed in the close callback, with the receive buffer).
+  static void OnHandleClosed(uv_handle_t* handle) {
+    auto* native = static_cast<Native*>(handle->data);
+    if (--native->open_handles > 0) return;
+    napi_async_cleanup_hook_handle cleanup = native->cleanup;
+    std::free(native->receive_buffer);
+    delete native;
+    if (cleanup != nullptr) napi_remove_async_cleanup_hook(cleanup);
+  }
+
+  // Stops receiving and closes the handles (the struct they share is freed by the last close
+  // callback, with the receive buffer and anything still queued).
   void Shutdown() {
-    if (cleanup_hook_) {
-      napi_remove_env_cleanup_hook(Env(), &UdpSocket::OnEnvCleanup, this);
-      cleanup_hook_ = false;
-    }
     if (handle_ != nullptr) {
       uv_udp_recv_stop(handle_);
       std::memcpy(final_stats_, native_->stats, sizeof final_stats_);
       native_->owner = nullptr;
 #ifdef __linux__
       if (native_->poll_open) {
-        // Closed before the socket, whose close shuts the fd; libuv runs close callbacks in
-        // order, so the struct is freed (below) after both.
         uv_poll_stop(&native_->poll);
-        uv_close(reinterpret_cast<uv_handle_t*>(&native_->poll), [](uv_handle_t*) {});
+        ++native_->open_handles;
+        uv_close(reinterpret_cast<uv_handle_t*>(&native_->poll), &UdpSocket::OnHandleClosed);
         for (Pending* pending : native_->queue) std::free(pending);
         native_->queue.clear();
         native_->poll_open = false;
       }
 #endif
-      uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* handle) {
-        auto* native = static_cast<Native*>(handle->data);
-        std::free(native->receive_buffer);
-        delete native;
-      });
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), &UdpSocket::OnHandleClosed);
       handle_ = nullptr;
       native_ = nullptr;
     }
@@ -374,12 +394,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t offset = static_cast<size_t>(offset_number);
     size_t count = static_cast<size_t>(count_number);
     const sockaddr* target = nullptr;
+    sockaddr_storage target_copy;
     if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {
       const uint8_t* bytes = nullptr;
       size_t bytes_length = 0;
       if (!GetBytes(info[4], "target", &bytes, &bytes_length)) return env.Undefined();
       if (bytes_length < sizeof(sockaddr_storage)) return ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "target must come from target()");
-      target = reinterpret_cast<const sockaddr*>(bytes);
+      // Copied: a Buffer's bytes carry no alignment promise.
+      std::memcpy(&target_copy, bytes, sizeof target_copy);
+      target = reinterpret_cast<const sockaddr*>(&target_copy);
       if (target->sa_family != AF_INET && target->sa_family != AF_INET6) {
         return ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "target must come from target()");
       }
@@ -389,7 +412,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     // Every datagram must lie inside the slab.
     size_t end = offset;
     for (size_t i = 0; i < count; i++) {
-      if (lengths[i] > kDatagramMax || lengths[i] > slab_length - end) {
+      if (lengths[i] > kMaxPayload || lengths[i] > slab_length - end) {
         return ThrowCoded(env, "ERR_OUT_OF_RANGE", "datagram lengths run past the slab");
       }
       end += lengths[i];
@@ -444,6 +467,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     const socklen_t name_length = target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0;
     size_t sent = 0;
     const uint8_t* cursor = data;
+    size_t plain_until = 0;  // datagrams before this index go one message each (a refused run)
     while (sent < count) {
       size_t used = 0;
       size_t next = sent;
@@ -452,7 +476,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         const size_t size = lengths[next];
         size_t run = 1;
         size_t bytes = size;
-        if (gso_ && size > 0) {
+        if (gso_ && size > 0 && next >= plain_until) {
           while (next + run < count && run < kMaxGsoSegments) {
             const size_t following = lengths[next + run];
             if (following == 0 || following > size || bytes + following > kMaxGsoBytes) break;
@@ -492,12 +516,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       } while (result < 0 && errno == EINTR);
       if (result <= 0) {
         const int error = result < 0 ? errno : EAGAIN;
-        if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) return sent;
+        if (error == EAGAIN || error == EWOULDBLOCK) return sent;
         if (run_lengths[0] > 1 && (error == EIO || error == EINVAL || error == EOPNOTSUPP || error == ENOPROTOOPT)) {
-          gso_ = false;  // and send the same datagrams again, one message each
+          // EINVAL may be about this destination only (a segment above its path MTU): send this
+          // run as plain datagrams. The others mean no GSO here at all.
+          if (error != EINVAL) gso_ = false;
+          plain_until = sent + run_lengths[0];
           continue;
         }
-        // Another error (ECONNREFUSED after an ICMP answer, EMSGSIZE...) loses this message only.
+        // ENOBUFS: a full device queue dropped it, as it drops datagrams; retrying from the
+        // queue would spin, since the socket itself still polls writable. Other errors
+        // (ECONNREFUSED after an ICMP answer, EMSGSIZE...) lose this message only.
         native_->stats[kSendErrors] += run_lengths[0];
         sent += run_lengths[0];
         cursor += vectors[0].iov_len;
@@ -568,6 +597,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     int status;
 #ifdef __linux__
     if (native_->poll_open) {
+      // As libuv's own receive does: a socket never bound is bound to any address, any port.
+      sockaddr_storage local;
+      int local_length = sizeof local;
+      if (uv_udp_getsockname(handle_, reinterpret_cast<sockaddr*>(&local), &local_length) == 0 &&
+          reinterpret_cast<sockaddr_in*>(&local)->sin_port == 0) {
+        ParseAddress(ipv6_ ? "::" : "0.0.0.0", 0, &local);
+        status = uv_udp_bind(handle_, reinterpret_cast<const sockaddr*>(&local), 0);
+        if (status != 0) return ThrowUv(info.Env(), status, "cannot bind the UDP socket");
+      }
       status = WatchPoll(native_->poll_events | UV_READABLE);
     } else {
       status = uv_udp_recv_start(handle_, &UdpSocket::OnAlloc, &UdpSocket::OnReceive);
@@ -592,12 +630,23 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
-    if (handle_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+    if (handle_ != nullptr) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+#ifdef __linux__
+      if (native_->poll_open) uv_ref(reinterpret_cast<uv_handle_t*>(&native_->poll));
+#endif
+    }
     return info.Env().Undefined();
   }
 
+  // Lets the process exit while the socket is open (both handles: on Linux the poll is what runs).
   Napi::Value Unref(const Napi::CallbackInfo& info) {
-    if (handle_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+    if (handle_ != nullptr) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+#ifdef __linux__
+      if (native_->poll_open) uv_unref(reinterpret_cast<uv_handle_t*>(&native_->poll));
+#endif
+    }
     return info.Env().Undefined();
   }
 
@@ -626,7 +675,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     UdpSocket* self = static_cast<Native*>(poll->data)->owner;
     if (self == nullptr) return;
     if (status < 0) {
+      // libuv stops the watcher on a socket error (an ICMP error on a connected socket): read and
+      // clear the error, count it, and watch again.
+      int error = 0;
+      socklen_t length = sizeof error;
+      getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &error, &length);
       ++self->native_->stats[kReceiveErrors];
+      const int wanted = self->native_->poll_events;
+      self->native_->poll_events = 0;
+      self->WatchPoll(wanted);
       return;
     }
     if (events & UV_WRITABLE) self->DrainQueue();
@@ -644,7 +701,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         result = sendto(fd_, pending->data, pending->length, 0, target,
                         target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0);
       } while (result < 0 && errno == EINTR);
-      if (result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return;
+      if (result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      // ENOBUFS and other errors lose this datagram (see SendLinux).
       ++native_->stats[result < 0 ? kSendErrors : kDatagramsSent];
       native_->queued_bytes -= pending->length;
       queue.pop_front();
@@ -675,8 +733,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         messages[i].msg_hdr.msg_namelen = sizeof names[i];
         messages[i].msg_hdr.msg_iov = &vectors[i];
         messages[i].msg_hdr.msg_iovlen = 1;
-        messages[i].msg_hdr.msg_control = controls[i];
-        messages[i].msg_hdr.msg_controllen = sizeof controls[i];
+        if (gro_) {
+          messages[i].msg_hdr.msg_control = controls[i];
+          messages[i].msg_hdr.msg_controllen = sizeof controls[i];
+        }
       }
       int count;
       do {
@@ -692,14 +752,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         const msghdr& header = messages[i].msg_hdr;
         const size_t length = messages[i].msg_len;
         const char* data = base + static_cast<size_t>(i) * kDatagramMax;
-        if ((header.msg_flags & MSG_TRUNC) != 0 || header.msg_namelen == 0) {
+        // A cut control message could hide the GRO segment size, and the buffer would pass as one.
+        if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || header.msg_namelen == 0) {
           ++native_->stats[kReceiveErrors];
           continue;
         }
         size_t segment = 0;
         for (cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr;
              control = CMSG_NXTHDR(const_cast<msghdr*>(&header), control)) {
-          if (control->cmsg_level == SOL_UDP && control->cmsg_type == UDP_GRO) {
+          if (control->cmsg_level == SOL_UDP && control->cmsg_type == UDP_GRO && control->cmsg_len >= CMSG_LEN(sizeof(int))) {
             int size = 0;
             std::memcpy(&size, CMSG_DATA(control), sizeof size);
             if (size > 0) segment = static_cast<size_t>(size);
@@ -779,6 +840,19 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       senders_.clear();
       return;
     }
+    // The rows array is the caller's: take its memory afresh (it could have been detached).
+    napi_typedarray_type rows_type;
+    size_t rows_length = 0;
+    void* rows_data = nullptr;
+    if (napi_get_typedarray_info(env, rows_ref_.Value(), &rows_type, &rows_length, &rows_data, nullptr, nullptr) != napi_ok ||
+        rows_type != napi_uint32_array || rows_data == nullptr || rows_length < received_.size() * kRowWidth) {
+      native_->stats[kReceiveErrors] += received_.size();
+      received_.clear();
+      senders_.clear();
+      napi_close_handle_scope(env, scope);
+      return;
+    }
+    rows_ = static_cast<uint32_t*>(rows_data);
     size_t total = 0;
     for (const Received& r : received_) total += r.length;
     void* bytes = nullptr;
@@ -833,12 +907,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Native* native_ = nullptr;
   uv_udp_t* handle_ = nullptr;
   napi_async_context async_context_ = nullptr;
-  bool cleanup_hook_ = false;
   bool connected_ = false;
   bool receiving_ = false;
+  bool ipv6_ = false;
+#ifdef __linux__
   bool gso_ = true;
   bool gro_ = false;
   int fd_ = -1;
+#endif
   size_t queue_limit_ = 0;
   uint32_t* rows_ = nullptr;
   Napi::ObjectReference rows_ref_;

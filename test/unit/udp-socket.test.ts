@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UdpSocket, type DatagramListener } from '../../ts/transport/udp-socket.js';
 
 interface Arrival {
@@ -132,6 +135,89 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
     } finally {
       socket.close();
       peer.close();
+    }
+  });
+});
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const LOAD_ADDON = `const { UdpSocket } = require('node-gyp-build')(${JSON.stringify(ROOT)});`;
+
+/** Runs a CommonJS script in a fresh Node process (from the package root), with extra env. */
+function runScript(source: string, env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['-e', `${LOAD_ADDON}\n${source}`], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+}
+
+describe.each([
+  ['read with recvmmsg (Linux)', {}],
+  ['read by libuv', { HYBRIDWIRE_UDP_LIBUV: '1' }],
+])('UdpSocket lifetime, %s', (_, env: Record<string, string>) => {
+  it('a worker whose socket is receiving can be terminated; one that unrefs its socket ends by itself; unref lets a process exit', () => {
+    // Each worker opens a socket and starts receiving; "terminate" workers are ended from outside
+    // (their environment's teardown must close the socket before the addon is unloaded), and
+    // "unref" workers unref theirs and must end on their own.
+    const result = runScript(
+      `
+      const { Worker } = require('node:worker_threads');
+      const body = ${JSON.stringify(LOAD_ADDON)} + \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const socket = new UdpSocket(false, new Uint32Array(4096), 1 << 20, () => {});
+        socket.bind('127.0.0.1', 0);
+        socket.start();
+        if (workerData === 'unref') socket.unref();
+        parentPort.postMessage('ready');
+      \`;
+      const modes = ['terminate', 'terminate', 'unref', 'terminate', 'unref'];
+      let index = 0;
+      const next = () => {
+        if (index === modes.length) { console.log('all workers ended'); return; }
+        const mode = modes[index++];
+        const worker = new Worker(body, { eval: true, workerData: mode });
+        worker.on('message', () => { if (mode === 'terminate') worker.terminate(); });
+        worker.on('error', (error) => { console.error(error); process.exit(3); });
+        worker.on('exit', next);
+      };
+      next();
+      // And in this process: an unref'd receiving socket does not hold it open.
+      const own = new UdpSocket(false, new Uint32Array(4096), 1 << 20, () => {});
+      own.bind('127.0.0.1', 0);
+      own.start();
+      own.unref();
+      `,
+      env,
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('all workers ended');
+  });
+
+  it('a connected socket keeps receiving after an ICMP error (port unreachable) is reported to it', async () => {
+    Object.assign(process.env, env);
+    const received = collector();
+    const socket = new UdpSocket({ type: 'udp4', bufferBytes: 0, queueBytes: 1 << 20, onDatagram: received.listener });
+    for (const name of Object.keys(env)) delete process.env[name];
+    // A port that nothing listens on (yet).
+    const probe = dgram.createSocket('udp4');
+    probe.bind(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = probe.address().port;
+    probe.close();
+    try {
+      const own = await socket.bind(0, '127.0.0.1');
+      socket.connect('127.0.0.1', port);
+      socket.send(Buffer.from('anyone?'), undefined);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const peer = dgram.createSocket('udp4');
+      peer.bind(port, '127.0.0.1');
+      await once(peer, 'listening');
+      try {
+        for (let i = 0; i < 5; i++) peer.send(Buffer.from(`late ${i}`), own, '127.0.0.1');
+        await received.wait(5);
+        expect(received.arrivals.map((a) => a.datagram.toString())).toEqual([0, 1, 2, 3, 4].map((i) => `late ${i}`));
+        expect(socket.stats().receiveErrors).toBe(1);
+      } finally {
+        peer.close();
+      }
+    } finally {
+      socket.close();
     }
   });
 });

@@ -294,12 +294,15 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.udpPortOption === false || !ack.features.includes('udp')) return;
     const port = this.udpPortOption ?? ack.udpPort;
     if (!port) return;
-    const target = { address: this.host === 'localhost' ? '127.0.0.1' : this.host, port };
+    // The server's address as the TCP connection resolved it: `host` may be a name, and the UDP
+    // socket needs an IP address of the family that name resolved to.
+    const address = connection.socket.remoteAddress ?? this.host;
+    const target = { address, port };
     const token = Buffer.from(ack.token, 'hex');
     // Assigned below, before the socket can receive anything.
     let path!: UdpSession;
     const socket = new UdpSocket({
-      type: net.isIPv6(this.host) ? 'udp6' : 'udp4',
+      type: net.isIPv6(address) ? 'udp6' : 'udp4',
       // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
       bufferBytes: this.limits.udpSocketBufferBytes,
       queueBytes: this.limits.udpSocketBufferBytes,

@@ -128,8 +128,13 @@ export class UdpSession implements UdpPath {
     const target = this.target();
     if (target === undefined) return undefined;
     if (target !== this.lastTarget) {
-      this.lastDestination = this.socket.destination(target.address, target.port);
       this.lastTarget = target;
+      try {
+        this.lastDestination = this.socket.destination(target.address, target.port);
+      } catch {
+        // Not an IP address: nothing can be sent there (and UDP is best effort beside TCP).
+        this.lastDestination = undefined;
+      }
     }
     return this.lastDestination;
   }
