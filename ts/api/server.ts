@@ -49,6 +49,11 @@ export interface ServerStats {
   connectedClients: number;
   uptimeMs: number;
   tcp: TransportTotals;
+  /**
+   * droppedMalformed: datagrams with a valid token but a bad frame from an address the session
+   * did not have (they may not move it); from its own address they reach the session, whose
+   * udpStats() counts them in drops.
+   */
   udp: TransportTotals & { datagramsIn: number; droppedUnauthenticated: number; droppedMalformed: number };
   /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
   udpSocket: UdpSocketStats | undefined;
@@ -341,15 +346,17 @@ export class Server extends EventEmitter<ServerEvents> {
       udp.droppedUnauthenticated++;
       return;
     }
-    // Checksums are verified before the datagram may move the peer's UDP address.
     const frames = datagram.subarray(TOKEN_SIZE);
-    if (this.datagrams.decode(frames) < 0) {
-      udp.droppedMalformed++;
-      return;
-    }
     const peer = binding.peer;
     const known = peer.udpAddress;
     if (known === undefined || known.port !== port || known.address !== address) {
+      // Checksums are verified before the datagram may move the peer's UDP address. From the
+      // address already known the session's endpoint verifies them itself (and counts what fails
+      // in the peer's udpStats()), so the common case decodes each datagram once.
+      if (this.datagrams.decode(frames) < 0) {
+        udp.droppedMalformed++;
+        return;
+      }
       peer.udpAddress = { address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' };
     }
     binding.udp.receive(frames);
