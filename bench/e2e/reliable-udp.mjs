@@ -367,7 +367,7 @@ function render({ meta, measurements }) {
     parts.push(
       renderGoodput(measurements, selected, meta.settings.rounds),
       renderTargets(measurements, selected, 'hybridwire-udp-reliable', 'hybridwire-udp-reliable (default mtu 1200)'),
-      renderTargets(measurements, selected, 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp-reliable-jumbo (mtu 65000 on loopback)'),
+      renderTargets(measurements, selected, 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp-reliable-jumbo (mtu 65000, 16 MiB send buffer and reassembly credit: tuned for loopback)'),
     );
   }
   if (selected.some((c) => c.kind === 'rtt')) parts.push(renderRtt(measurements, selected, meta.settings.rounds));

@@ -34,6 +34,12 @@ export const TOKEN_SIZE = 8;
  * no frames resent; at 512, 64-byte messages were resent spuriously again).
  */
 const ACK_EVERY = 128;
+/**
+ * Or every ACK_EVERY_BYTES received, whichever comes first: with large datagrams (a raised mtu)
+ * 128 of them can exceed what the sender may have in flight (its window, the peer's 4 MiB
+ * reassembly credit), and it would wait for the end of the turn.
+ */
+const ACK_EVERY_BYTES = 128 * 1024;
 
 /** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
 const PROBES = new DatagramDecoder();
@@ -70,6 +76,7 @@ export class UdpSession implements UdpPath {
   private control: FrameEncoder | undefined;
   private closed = false;
   private receivedSinceFlush = 0;
+  private bytesSinceFlush = 0;
   /** The last target seen and its parsed form: a new address object means a new destination. */
   private lastTarget: UdpTarget | undefined;
   private lastDestination: UdpDestination | undefined;
@@ -98,8 +105,10 @@ export class UdpSession implements UdpPath {
     if (this.endpoint === undefined && this.answerProbes(datagram)) return;
     const endpoint = this.ensureEndpoint();
     endpoint.receive(datagram);
-    if (++this.receivedSinceFlush >= ACK_EVERY) {
+    this.bytesSinceFlush += datagram.length;
+    if (++this.receivedSinceFlush >= ACK_EVERY || this.bytesSinceFlush >= ACK_EVERY_BYTES) {
       this.receivedSinceFlush = 0;
+      this.bytesSinceFlush = 0;
       endpoint.flush();
     }
   }

@@ -137,14 +137,16 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
-// Loopback carries datagrams up to 64 KiB without IP fragmentation, so there `mtu` may be raised
-// from its 1200-byte default (which suits internet paths); both ends offer 65000.
+// Tuned for loopback, which carries datagrams up to 64 KiB without IP fragmentation: `mtu` raised
+// from its 1200-byte default (which suits internet paths) to 65000 on both ends, and the send
+// buffer and the reassembly credit (how much may be in flight unacknowledged) from 4 to 16 MiB, so
+// that the window covers the round trip at these rates.
 export const hybridwireUdpReliableJumbo = makeSystem(
   'hybridwire-udp-reliable-jumbo',
   'udp',
   { transport: 'udp', reliable: true },
-  "hybridwire client.send(..., { transport: 'udp', reliable: true }) with mtu: 65000 (loopback)",
-  { limits: { mtu: 65_000 } },
+  "hybridwire client.send(..., { transport: 'udp', reliable: true }) with mtu: 65000, udpSendBufferBytes and udpReassemblyBytes 16 MiB (loopback)",
+  { limits: { mtu: 65_000, udpReassemblyBytes: 16 * 1024 * 1024, udpSendBufferBytes: 16 * 1024 * 1024 } },
 );
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
 export const hybridwireUdpReliablePingPong = makeSystem(
