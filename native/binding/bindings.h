@@ -2,6 +2,8 @@
 #pragma once
 #include <napi.h>
 
+#include <cstdint>
+
 namespace hybridwire::binding {
 
 void InitCrc32c(Napi::Env env, Napi::Object exports);
@@ -23,5 +25,36 @@ void ExportFunction(napi_env env, napi_value exports, const char* name, napi_cal
 
 // Reads a Uint32Array argument; `count` is its number of elements.
 bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count);
+
+// For hot internal calls, whose JS wrappers pass the right kinds of arrays (the public functions
+// use the checked readers above): the memory of a typed-array argument, as `count` values of T. napi_get_buffer_info takes any
+// ArrayBufferView and skips napi_get_typedarray_info's test of the view against the typed-array
+// kinds one by one: decodeFrames, with three such arguments, went from 173 to 135 ns a call.
+// The element type is not checked: whatever the view, only its own bytes are read or written, at
+// T's alignment, so a wrong kind of array can give wrong results but never reach other memory.
+template <typename T>
+inline bool TypedArg(napi_env env, napi_value value, T** data, size_t* count) {
+  void* pointer = nullptr;
+  size_t bytes = 0;
+  if (napi_get_buffer_info(env, value, &pointer, &bytes) != napi_ok) return false;
+  static T empty[1] = {};
+  if (pointer == nullptr || bytes < sizeof(T)) {
+    *data = empty;
+    *count = 0;
+    return true;
+  }
+  if (reinterpret_cast<uintptr_t>(pointer) % alignof(T) != 0) return false;
+  *data = static_cast<T*>(pointer);
+  *count = bytes / sizeof(T);
+  return true;
+}
+
+// TypedArg for node-addon-api callers: throws ERR_INVALID_ARG_TYPE naming `what` when it fails.
+template <typename T>
+inline bool FastArg(const Napi::Value& value, const char* what, T** data, size_t* count) {
+  if (TypedArg(value.Env(), static_cast<napi_value>(value), data, count)) return true;
+  ThrowCoded(value.Env(), "ERR_INVALID_ARG_TYPE", what);
+  return false;
+}
 
 }  // namespace hybridwire::binding

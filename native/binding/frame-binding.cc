@@ -16,28 +16,6 @@ napi_value ThrowArg(napi_env env, const char* code, const char* message) {
   return nullptr;
 }
 
-// The memory of a typed-array argument, as `count` values of T. napi_get_buffer_info takes any
-// ArrayBufferView and skips napi_get_typedarray_info's test of the view against the typed-array
-// kinds one by one: decodeFrames, with three such arguments, went from 173 to 135 ns a call.
-// The element type is not checked: whatever the view, only its own bytes are read or written, at
-// T's alignment, so a wrong kind of array can give wrong results but never reach other memory.
-template <typename T>
-bool TypedArg(napi_env env, napi_value value, T** data, size_t* count) {
-  void* pointer = nullptr;
-  size_t bytes = 0;
-  if (napi_get_buffer_info(env, value, &pointer, &bytes) != napi_ok) return false;
-  static T empty[1] = {};
-  if (pointer == nullptr || bytes < sizeof(T)) {
-    *data = empty;
-    *count = 0;
-    return true;
-  }
-  if (reinterpret_cast<uintptr_t>(pointer) % alignof(T) != 0) return false;
-  *data = static_cast<T*>(pointer);
-  *count = bytes / sizeof(T);
-  return true;
-}
-
 bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
   return napi_get_value_uint32(env, value, out) == napi_ok;
 }

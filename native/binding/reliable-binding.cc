@@ -163,7 +163,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   Napi::Value Send(const Napi::CallbackInfo& info) {
     const uint8_t* data = nullptr;
     size_t length = 0;
-    if (!GetBytes(info[0], "payload", &data, &length)) return Napi::Value();
+    if (!FastArg(info[0], "payload must be a Uint8Array", &data, &length)) return Napi::Value();
     uint32_t mode = info[1].As<Napi::Number>().Uint32Value();
     uint32_t channel = info[2].As<Napi::Number>().Uint32Value();
     uint32_t flags = info[3].As<Napi::Number>().Uint32Value();
@@ -182,7 +182,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     Napi::Env env = info.Env();
     const uint8_t* prefix = nullptr;
     size_t prefix_capacity = 0;
-    if (!GetBytes(info[0], "prefix", &prefix, &prefix_capacity)) return Napi::Value();
+    if (!FastArg(info[0], "prefix must be a Uint8Array", &prefix, &prefix_capacity)) return Napi::Value();
     double prefix_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
     if (!(prefix_number >= 0 && prefix_number <= static_cast<double>(prefix_capacity))) {
       return ThrowCoded(env, "ERR_OUT_OF_RANGE", "prefixLength is out of range");
@@ -205,7 +205,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       scratch_.resize(body_length + 1);
       napi_get_value_string_utf8(env, info[2], reinterpret_cast<char*>(scratch_.data()), body_length + 1, &body_length);
       body = scratch_.data();
-    } else if (!GetBytes(info[2], "body", &body, &body_length)) {
+    } else if (!FastArg(info[2], "body must be a Uint8Array or a string", &body, &body_length)) {
       return Napi::Value();
     }
     reliable::SendStatus status = endpoint_.send(prefix, prefix_length, body, body_length, static_cast<Mode>(mode),
@@ -230,7 +230,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
     const uint8_t* data = nullptr;
     size_t length = 0;
-    if (!GetBytes(info[0], "datagram", &data, &length)) return Napi::Value();
+    if (!FastArg(info[0], "datagram must be a Uint8Array", &data, &length)) return Napi::Value();
     datagram_ = data;
     datagram_length_ = length;
     row_count_ = 0;

@@ -383,8 +383,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t slab_length = 0;
     uint32_t* lengths = nullptr;
     size_t length_count = 0;
-    if (!GetBytes(info[0], "slab", &slab, &slab_length)) return env.Undefined();
-    if (!GetUint32Array(info[2], "lengths", &lengths, &length_count)) return env.Undefined();
+    if (!FastArg(info[0], "slab must be a Uint8Array", &slab, &slab_length)) return env.Undefined();
+    if (!FastArg(info[2], "lengths must be a Uint32Array", &lengths, &length_count)) return env.Undefined();
     double offset_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
     double count_number = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
     if (!(offset_number >= 0 && offset_number <= static_cast<double>(slab_length)) ||
@@ -398,7 +398,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {
       const uint8_t* bytes = nullptr;
       size_t bytes_length = 0;
-      if (!GetBytes(info[4], "target", &bytes, &bytes_length)) return env.Undefined();
+      if (!FastArg(info[4], "target must come from target()", &bytes, &bytes_length)) return env.Undefined();
       if (bytes_length < sizeof(sockaddr_storage)) return ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "target must come from target()");
       // Copied: a Buffer's bytes carry no alignment promise.
       std::memcpy(&target_copy, bytes, sizeof target_copy);
