@@ -42,15 +42,19 @@ export interface UdpSocketStats {
 }
 
 const ONE = new Uint32Array(1);
+/**
+ * The rows of a received batch, shared by every socket of the process (16 KiB once rather than
+ * per socket): a batch is read in full inside its own callback, before any other can arrive.
+ */
+const ROWS_ARRAY = new Uint32Array(ROW_WIDTH * ROWS);
 
 export class UdpSocket {
   private readonly handle: NativeUdpSocket;
-  private readonly rows = new Uint32Array(ROW_WIDTH * ROWS);
   private readonly statValues = new Float64Array(6);
   private closed = false;
 
   constructor(private readonly options: UdpSocketOptions) {
-    const rows = this.rows;
+    const rows = ROWS_ARRAY;
     const onDatagram = options.onDatagram;
     this.handle = new native.UdpSocket(options.type === 'udp6', rows, options.queueBytes, (buffer: Buffer, count: number, senders: string[]) => {
       // One handler that throws must not cost the rest of the batch; the first error is rethrown
