@@ -41,7 +41,11 @@ export interface LimitOptions {
   udpReassemblyBytes?: number;
   /** Incomplete unreliable UDP messages are dropped after this long. Default 5000 ms. */
   udpReassemblyTimeoutMs?: number;
-  /** Kernel send and receive buffer asked for on UDP sockets (the OS may cap it). Default 4 MiB. */
+  /**
+   * Kernel send and receive buffer asked for on UDP sockets (the OS may cap it), and the bound of
+   * the datagrams kept waiting while the kernel refuses writes (past it they are dropped and
+   * counted in `server.stats().udpSocket.queueDrops`). Default 4 MiB.
+   */
   udpSocketBufferBytes?: number;
   /**
    * Longest a reliable-UDP acknowledgement waits to ride on other traffic. Offered in the
