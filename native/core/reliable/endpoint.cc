@@ -525,6 +525,19 @@ void Endpoint::on_message_frame(const frame::Header& header, const uint8_t* payl
   request_ack(space, receive, now, had_gap || receive.window.has_gap());
 }
 
+// Counts a fragment the reassembly refused (malformed, or over the memory budget); true if it was.
+bool Endpoint::refused(Reassembly::Result result) {
+  if (result == Reassembly::Result::kMalformed) {
+    ++stats_.drops_malformed;
+    return true;
+  }
+  if (result == Reassembly::Result::kOverflow) {
+    ++stats_.drops_reassembly_overflow;
+    return true;
+  }
+  return false;
+}
+
 bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
                               const frame::Header& header, const wire::FragmentPrefix* prefix,
                               const uint8_t* body, size_t size, uint64_t now, DeliverySink& sink) {
@@ -535,14 +548,7 @@ bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWind
   if (prefix != nullptr) {
     result = reassembly_.add(space, seq, *prefix, body, size, Mode::kReliableOrdered, header.channel,
                              flags, now, &id);
-    if (result == Reassembly::Result::kMalformed) {
-      ++stats_.drops_malformed;
-      return false;
-    }
-    if (result == Reassembly::Result::kOverflow) {
-      ++stats_.drops_reassembly_overflow;
-      return false;
-    }
+    if (refused(result)) return false;
   }
   if (arrival == ReceiveWindow::Arrival::kNext) {
     if (prefix == nullptr) {
@@ -616,14 +622,7 @@ bool Endpoint::accept_unordered(uint32_t space, ReceiveSpace& receive, ReceiveWi
     uint32_t id = 0;
     Reassembly::Result result = reassembly_.add(space, header.sequence, *prefix, body, size,
                                                 Mode::kReliableUnordered, header.channel, flags, now, &id);
-    if (result == Reassembly::Result::kMalformed) {
-      ++stats_.drops_malformed;
-      return false;
-    }
-    if (result == Reassembly::Result::kOverflow) {
-      ++stats_.drops_reassembly_overflow;
-      return false;
-    }
+    if (refused(result)) return false;
     if (result == Reassembly::Result::kComplete) deliver_assembly(id, sink);
   }
   if (arrival == ReceiveWindow::Arrival::kNext) {

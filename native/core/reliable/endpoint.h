@@ -184,6 +184,7 @@ class Endpoint {
 
   void on_message_frame(const frame::Header& header, const uint8_t* payload, uint64_t now,
                         DeliverySink& sink, bool* eliciting);
+  bool refused(Reassembly::Result result);
   bool accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
                       const frame::Header& header, const wire::FragmentPrefix* prefix,
                       const uint8_t* body, size_t size, uint64_t now, DeliverySink& sink);
