@@ -27,7 +27,8 @@ import { parseArgs } from 'node:util';
 import { compileChaosProxy, startChaosProxy } from './chaos-proxy.mjs';
 import { Child } from './ipc.mjs';
 import { describe, machine } from './machine.mjs';
-import { median, VARIATION_FLAG } from './report.mjs';
+import { count, fixed, median, micros, VARIATION_FLAG } from './report.mjs';
+import { runRounds } from './rounds.mjs';
 import { loadHybridwire } from './systems/hybridwire.mjs';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -194,14 +195,6 @@ const measures = { goodput: measureGoodput, rtt: measureRtt };
 
 // ---- reporting ----
 
-function count(value) {
-  if (!Number.isFinite(value)) return '–';
-  if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
-  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
-  return value.toFixed(0);
-}
-const fixed = (digits) => (value) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
-const micros = (value) => (Number.isFinite(value) ? (value >= 1000 ? value.toFixed(0) : value.toFixed(1)) : '–');
 const ratio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '–');
 
 function spread(values, format) {
@@ -501,36 +494,19 @@ if (total === 0) {
   process.exit(2);
 }
 
-const measurements = [];
 const started = Date.now();
 const startedOn = machine();
-let done = 0;
-for (let round = 1; round <= settings.rounds; round++) {
-  for (const { benchCase, systems: names } of plan) {
-    const shift = (round - 1) % names.length;
-    const order = [...names.slice(shift), ...names.slice(0, shift)];
-    for (const system of order) {
-      const began = Date.now();
-      const entry = { round, case: benchCase.name, system };
-      try {
-        entry.result = await measures[benchCase.kind](system, benchCase, settings, round);
-        entry.ok = true;
-      } catch (error) {
-        entry.ok = false;
-        entry.error = String(error?.message ?? error).split('\n')[0];
-      }
-      measurements.push(entry);
-      done++;
-      const r = entry.result;
-      const shown = !entry.ok
-        ? `FAILED: ${entry.error}`
-        : benchCase.kind === 'rtt'
-          ? `p50 ${r.p50Us.toFixed(1)} µs  p99 ${r.p99Us.toFixed(1)} µs  n ${r.count}${r.replyVia ? `  reply via ${r.replyVia}` : ''}`
-          : `${r.megabytesPerSecond.toFixed(1)} MB/s  ${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s  arrived ${r.deliveredPercent.toFixed(1)}%${r.retransmissions !== undefined ? `  retx ${r.retransmissions}/${r.datagramsSent}` : ''}`;
-      log(`[${done}/${total}] round ${round} ${benchCase.name} ${system}: ${shown} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
-    }
-  }
-}
+const measurements = await runRounds({
+  plan,
+  rounds: settings.rounds,
+  total,
+  measure: (system, benchCase, round) => measures[benchCase.kind](system, benchCase, settings, round),
+  describe: (benchCase, r) =>
+    benchCase.kind === 'rtt'
+      ? `p50 ${r.p50Us.toFixed(1)} µs  p99 ${r.p99Us.toFixed(1)} µs  n ${r.count}${r.replyVia ? `  reply via ${r.replyVia}` : ''}`
+      : `${r.megabytesPerSecond.toFixed(1)} MB/s  ${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s  arrived ${r.deliveredPercent.toFixed(1)}%${r.retransmissions !== undefined ? `  retx ${r.retransmissions}/${r.datagramsSent}` : ''}`,
+  log,
+});
 
 if (snapshot) {
   notes.push(`hybridwire ran from a snapshot of dist/ (built ${snapshot.distBuilt}) and of the addon (built ${snapshot.addonBuilt}) taken at the start`);

@@ -55,14 +55,14 @@ export function summarize(benchCase, systemNames, measurements) {
   return rows;
 }
 
-function count(value) {
+export function count(value) {
   if (!Number.isFinite(value)) return '–';
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
   return value.toFixed(0);
 }
-const fixed = (digits) => (value) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
-const micros = (value) => (Number.isFinite(value) ? (value >= 1000 ? value.toFixed(0) : value.toFixed(1)) : '–');
+export const fixed = (digits) => (value) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+export const micros = (value) => (Number.isFinite(value) ? (value >= 1000 ? value.toFixed(0) : value.toFixed(1)) : '–');
 
 function spreadOf(row, format) {
   const percent = `${Math.round(row.variation * 100)}%`;

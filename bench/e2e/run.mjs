@@ -16,6 +16,7 @@ import { caseNamed, cases } from './cases.mjs';
 import { describe, machine } from './machine.mjs';
 import { measures } from './measure.mjs';
 import { formatCase, formatClients, summarize } from './report.mjs';
+import { runRounds } from './rounds.mjs';
 import { systemInfo, systems } from './systems/index.mjs';
 import { loadHybridwire } from './systems/hybridwire.mjs';
 
@@ -115,36 +116,19 @@ if (total === 0) {
   process.exit(2);
 }
 
-const measurements = [];
 const started = Date.now();
 const startedOn = machine();
-let done = 0;
-for (let round = 1; round <= settings.rounds; round++) {
-  for (const { benchCase, systems: names } of plan) {
-    // Rotate the order each round so that no system always runs first (or last) after another.
-    const shift = (round - 1) % names.length;
-    const order = [...names.slice(shift), ...names.slice(0, shift)];
-    for (const system of order) {
-      const began = Date.now();
-      const entry = { round, case: benchCase.name, system };
-      try {
-        entry.result = await measures[benchCase.kind](system, benchCase, settings);
-        entry.ok = true;
-      } catch (error) {
-        entry.ok = false;
-        entry.error = String(error?.message ?? error).split('\n')[0];
-      }
-      measurements.push(entry);
-      done++;
-      const shown = entry.ok
-        ? benchCase.kind === 'rtt'
-          ? `p50 ${entry.result.p50Us.toFixed(1)} µs  p99 ${entry.result.p99Us.toFixed(1)} µs`
-          : `${Math.round(entry.result.value).toLocaleString('en-US')} msg/s${benchCase.kind === 'udp' ? `  loss ${entry.result.lossPercent.toFixed(1)}%` : ''}`
-        : `FAILED: ${entry.error}`;
-      log(`[${done}/${total}] round ${round} ${benchCase.name} ${system}: ${shown} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
-    }
-  }
-}
+const measurements = await runRounds({
+  plan,
+  rounds: settings.rounds,
+  total,
+  measure: (system, benchCase) => measures[benchCase.kind](system, benchCase, settings),
+  describe: (benchCase, r) =>
+    benchCase.kind === 'rtt'
+      ? `p50 ${r.p50Us.toFixed(1)} µs  p99 ${r.p99Us.toFixed(1)} µs`
+      : `${Math.round(r.value).toLocaleString('en-US')} msg/s${benchCase.kind === 'udp' ? `  loss ${r.lossPercent.toFixed(1)}%` : ''}`,
+  log,
+});
 
 const summary = plan.map(({ benchCase, systems: names }) => ({ case: benchCase, rows: summarize(benchCase, names, measurements) }));
 const meta = {
