@@ -16,6 +16,7 @@ import Benchmark from 'benchmark';
 import { crc32c } from '../../dist/index.js';
 import { crc32cJs, JS_MAX_LENGTH } from '../../dist/codec/crc32c.js';
 import { native } from '../../dist/native/addon.js';
+import { payloadOf } from '../e2e/payload.mjs';
 
 const require = createRequire(import.meta.url);
 const nodeRs = require('@node-rs/crc32');
@@ -26,17 +27,6 @@ const { values: args } = parseArgs({
 });
 const rounds = Number(args.rounds);
 const maxTime = Number(args['max-time']);
-
-function randomBytes(length, seed) {
-  const out = Buffer.allocUnsafe(length);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
 
 let sink = 0; // every result is folded in here, so no call can be optimised away
 
@@ -60,7 +50,7 @@ console.log(`node ${process.version}, hardware CRC32C: ${native.crc32cHardwareAv
 console.log('\nsize      hybridwire   @node-rs/crc32   sse4_crc32   vs best peer');
 let missed = false;
 for (const size of [64, 1024, 65536]) {
-  const data = randomBytes(size, size);
+  const data = payloadOf(size, size);
   const expected = nodeRs.crc32c(data);
   if (crc32c(data) !== expected || sse4.calculate(data) !== expected) throw new Error(`candidates disagree at ${size} B`);
   const hz = measure({
@@ -84,7 +74,7 @@ console.log(`\ncut-over sweep (ns per call; crc32c uses JS up to JS_MAX_LENGTH =
 console.log('size   JS path   addon');
 let crossover;
 for (const size of [0, 16, 32, 48, 56, 64, 72, 80, 96, 128]) {
-  const data = randomBytes(size, size + 1);
+  const data = payloadOf(size, size + 1);
   const hz = measure({
     js: () => { sink ^= crc32cJs(data, 0); },
     addon: () => { sink ^= native.crc32c(data); },

@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import Benchmark from 'benchmark';
 import { FrameDecoder, FrameEncoder, FrameType } from '../../dist/index.js';
+import { payloadOf } from '../e2e/payload.mjs';
 
 const { values: args } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, 'max-time': { type: 'string', default: '1' } },
@@ -23,23 +24,11 @@ const CHUNK_SIZE = 64 * 1024;
 const STREAM_CHUNKS = 64;
 const TARGET_FRAMES_PER_SECOND = 10e6;
 
-function randomBytes(length, seed) {
-  const out = Buffer.allocUnsafe(length);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = state & 0xff;
-  }
-  return out;
-}
-
 // A 4 MiB stream of frames with distinct payloads, cut into 64 KiB chunks as a socket would
 // deliver it: 80-byte frames do not divide 64 KiB, so most chunks end inside a frame.
 const frameSize = 16 + PAYLOAD_SIZE;
 const frameCount = Math.floor((STREAM_CHUNKS * CHUNK_SIZE) / frameSize);
-const source = randomBytes(frameCount * PAYLOAD_SIZE, 1);
+const source = payloadOf(frameCount * PAYLOAD_SIZE, 1);
 const encoder = new FrameEncoder();
 for (let i = 0; i < frameCount; i++) {
   encoder.add(FrameType.MESSAGE, source.subarray(i * PAYLOAD_SIZE, (i + 1) * PAYLOAD_SIZE), 0, 0, i);
