@@ -10,16 +10,25 @@
 namespace hybridwire::binding {
 namespace {
 
-Napi::Value Compress(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// The (source, destination) arguments both codecs take.
+struct Buffers {
   const uint8_t* source = nullptr;
   size_t source_length = 0;
   uint8_t* destination = nullptr;
   size_t destination_length = 0;
-  if (!GetBytes(info[0], "source", &source, &source_length)) return Napi::Value();
-  if (!GetMutableBytes(info[1], "destination", &destination, &destination_length)) return Napi::Value();
+};
 
-  const int64_t written = lz4_compress(source, source_length, destination, destination_length);
+bool ReadBuffers(const Napi::CallbackInfo& info, Buffers* b) {
+  return GetBytes(info[0], "source", &b->source, &b->source_length) &&
+         GetMutableBytes(info[1], "destination", &b->destination, &b->destination_length);
+}
+
+Napi::Value Compress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Buffers b;
+  if (!ReadBuffers(info, &b)) return Napi::Value();
+
+  const int64_t written = lz4_compress(b.source, b.source_length, b.destination, b.destination_length);
   if (written == kLz4InputTooLarge) {
     const std::string message =
         "source is larger than the " + std::to_string(kLz4MaxInputSize) + " bytes an LZ4 block can hold";
@@ -35,18 +44,14 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
 
 Napi::Value Decompress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* source = nullptr;
-  size_t source_length = 0;
-  uint8_t* destination = nullptr;
-  size_t destination_length = 0;
-  if (!GetBytes(info[0], "source", &source, &source_length)) return Napi::Value();
-  if (!GetMutableBytes(info[1], "destination", &destination, &destination_length)) return Napi::Value();
+  Buffers b;
+  if (!ReadBuffers(info, &b)) return Napi::Value();
 
-  const int64_t written = lz4_decompress(source, source_length, destination, destination_length);
+  const int64_t written = lz4_decompress(b.source, b.source_length, b.destination, b.destination_length);
   if (written == kLz4Corrupt) return ThrowCoded(env, "HW_ERR_LZ4_CORRUPT", "source is not a valid LZ4 block");
   if (written == kLz4OutputTooLarge) {
     const std::string message =
-        "the LZ4 block decompresses to more than the " + std::to_string(destination_length) + " bytes of destination";
+        "the LZ4 block decompresses to more than the " + std::to_string(b.destination_length) + " bytes of destination";
     return ThrowCoded(env, "HW_ERR_LZ4_OUTPUT_TOO_LARGE", message.c_str());
   }
   return Napi::Number::New(env, static_cast<double>(written));
