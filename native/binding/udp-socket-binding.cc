@@ -206,7 +206,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
     double limit = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
     queue_limit_ = limit > 0 && limit < 1e15 ? static_cast<size_t>(limit) : 0;
-    rows_ = rows;
     rows_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
     on_batch_ = Napi::Persistent(info[3].As<Napi::Function>());
     uv_loop_t* loop = nullptr;
@@ -852,7 +851,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       napi_close_handle_scope(env, scope);
       return;
     }
-    rows_ = static_cast<uint32_t*>(rows_data);
+    uint32_t* rows = static_cast<uint32_t*>(rows_data);
     size_t total = 0;
     for (const Received& r : received_) total += r.length;
     void* bytes = nullptr;
@@ -866,7 +865,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       for (size_t i = 0; i < count; i++) {
         const Received& r = received_[i];
         if (r.length > 0) std::memcpy(static_cast<char*>(bytes) + offset, r.data, r.length);
-        uint32_t* row = rows_ + i * kRowWidth;
+        uint32_t* row = rows + i * kRowWidth;
         row[0] = static_cast<uint32_t>(offset);
         row[1] = r.length;
         row[2] = r.port;
@@ -916,7 +915,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   int fd_ = -1;
 #endif
   size_t queue_limit_ = 0;
-  uint32_t* rows_ = nullptr;
   Napi::ObjectReference rows_ref_;
   Napi::FunctionReference on_batch_;
   std::vector<Received> received_;
