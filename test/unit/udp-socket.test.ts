@@ -18,8 +18,8 @@ function collector(): { arrivals: Arrival[]; listener: DatagramListener; wait: (
   let wanted = 0;
   return {
     arrivals,
-    listener: (datagram, address, port) => {
-      arrivals.push({ datagram, address, port });
+    listener: (bytes, start, end, address, port) => {
+      arrivals.push({ datagram: bytes.subarray(start, end), address, port });
       if (wake && arrivals.length >= wanted) wake();
     },
     wait: (count) =>

@@ -306,9 +306,9 @@ export class Client extends EventEmitter<ClientEvents> {
       // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
       bufferBytes: this.limits.udpSocketBufferBytes,
       queueBytes: this.limits.udpSocketBufferBytes,
-      onDatagram: (datagram, _address, remotePort) => {
-        if (remotePort !== target.port || datagram.length < TOKEN_SIZE || !token.equals(datagram.subarray(0, TOKEN_SIZE))) return;
-        path.receive(datagram.subarray(TOKEN_SIZE));
+      onDatagram: (bytes, start, end, _address, remotePort) => {
+        if (remotePort !== target.port || end - start < TOKEN_SIZE || token.compare(bytes, start, start + TOKEN_SIZE) !== 0) return;
+        path.receive(bytes.subarray(start + TOKEN_SIZE, end));
       },
     });
     this.udpSocket = socket;

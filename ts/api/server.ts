@@ -160,7 +160,7 @@ export class Server extends EventEmitter<ServerEvents> {
         type: family,
         bufferBytes: this.limits.udpSocketBufferBytes,
         queueBytes: this.limits.udpSocketBufferBytes,
-        onDatagram: (datagram, address, port) => this.onDatagram(datagram, address, port),
+        onDatagram: (bytes, start, end, address, port) => this.onDatagram(bytes, start, end, address, port),
       });
       this.udp = udp;
       try {
@@ -334,19 +334,20 @@ export class Server extends EventEmitter<ServerEvents> {
     }
   }
 
-  private onDatagram(datagram: Buffer, address: string, port: number): void {
+  /** A datagram received: `bytes[start, end)`. */
+  private onDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void {
     const udp = this.totals.udp;
     udp.datagramsIn++;
-    if (datagram.length < TOKEN_SIZE) {
+    if (end - start < TOKEN_SIZE) {
       udp.droppedUnauthenticated++;
       return;
     }
-    const binding = this.udpBindings.get(datagram.readUInt32LE(0));
-    if (binding === undefined || binding.tokenHigh !== datagram.readUInt32LE(4) || binding.peer.connection.state !== 'open') {
+    const binding = this.udpBindings.get(bytes.readUInt32LE(start));
+    if (binding === undefined || binding.tokenHigh !== bytes.readUInt32LE(start + 4) || binding.peer.connection.state !== 'open') {
       udp.droppedUnauthenticated++;
       return;
     }
-    const frames = datagram.subarray(TOKEN_SIZE);
+    const frames = bytes.subarray(start + TOKEN_SIZE, end);
     const peer = binding.peer;
     const known = peer.udpAddress;
     if (known === undefined || known.port !== port || known.address !== address) {

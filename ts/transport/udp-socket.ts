@@ -2,7 +2,7 @@
  * The sessions' UDP socket: native/binding/udp-socket-binding.cc on Node's own event loop.
  *
  * It does what a `dgram` socket does for the UDP path, in batches: datagrams arrive through
- * recvmmsg, up to 16 per system call and one JS call per batch (each datagram a view into one
+ * recvmmsg, up to 16 per system call and one JS call per batch (the datagrams back to back in one
  * fresh Buffer per batch, so views may be kept); a flush of the reliable endpoint leaves with one
  * sendmmsg. On Linux, runs of equal-sized datagrams go out as one UDP GSO message and come in
  * through UDP GRO as one buffer that is split here, so the kernel handles a run once. What the kernel cannot take at once is queued natively up to `queueBytes`, then
@@ -15,8 +15,12 @@ import { native, type NativeUdpSocket } from '../native/addon.js';
 const ROW_WIDTH = 4;
 const ROWS = 1024;
 
-/** Called with each datagram received, the sender's address and port. */
-export type DatagramListener = (datagram: Buffer, address: string, port: number) => void;
+/**
+ * Called with each datagram received: its bytes are `bytes[start, end)` (the batch's Buffer, which
+ * is never written again, so views of it may be kept), then the sender's address and port. The
+ * listener makes the one view it needs (a session's, past the token) rather than getting one more.
+ */
+export type DatagramListener = (bytes: Buffer, start: number, end: number, address: string, port: number) => void;
 
 /** A parsed destination for {@link UdpSocket.sendBatch}; build it once per address. */
 export type UdpDestination = Buffer & { readonly __destination: true };
@@ -64,7 +68,7 @@ export class UdpSocket {
       for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
         const offset = rows[base]!;
         try {
-          onDatagram(buffer.subarray(offset, offset + rows[base + 1]!), senders[rows[base + 3]!]!, rows[base + 2]!);
+          onDatagram(buffer, offset, offset + rows[base + 1]!, senders[rows[base + 3]!]!, rows[base + 2]!);
         } catch (error) {
           if (!failed) failure = error;
           failed = true;
