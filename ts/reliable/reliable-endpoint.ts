@@ -400,8 +400,6 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       if (this.onDatagrams !== undefined) {
         // Sent (or copied) before it returns, so the slab is written again from the start.
         if (count > 0) this.onDatagrams(this.slab, this.slabPosition, this.lengths, count);
-        if (count < this.lengths.length) break;
-        continue;
       } else {
         for (let i = 0; i < count; i++) {
           const length = this.lengths[i]!;
