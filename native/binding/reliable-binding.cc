@@ -6,8 +6,15 @@
 // kind 0: message bytes at `offset` in the datagram given to receive(); kind 1: message bytes at
 // `offset` in the caller-owned output buffer (copied there: reassembled or held for order);
 // kind 2: a frame of a type this layer does not own, payload at `offset` in the datagram;
-// kind 3: such a frame, its payload copied to the output buffer.
+// kind 3: such a frame, its payload copied to the output buffer;
+// kind 4: message bytes (reassembled or held for order, at least kOwnBufferMin of them) copied
+// into a Buffer of their own, stored at index `offset` of the caller-owned extras array: one copy
+// where the output buffer costs two (into it, then out of it into the message's Buffer).
 // When rows or output bytes run out, the rest are kept (copied) and taken with takePending().
+//
+// receiveRows() feeds a run of a socket batch in one crossing: the datagrams laid out by the
+// UDP socket's rows (offset, length, port, sender), while they carry this endpoint's token and
+// come from the first one's sender.
 #include <cstring>
 #include <deque>
 #include <vector>
@@ -26,6 +33,10 @@ constexpr uint32_t kInDatagram = 0;
 constexpr uint32_t kInOutput = 1;
 constexpr uint32_t kFrame = 2;
 constexpr uint32_t kFrameInOutput = 3;
+constexpr uint32_t kOwnBuffer = 4;
+constexpr size_t kOwnBufferMin = 4096;
+// The UDP socket's batch rows: offset, length, port, sender index.
+constexpr size_t kSocketRowWidth = 4;
 constexpr size_t kOptionCount = 8;
 constexpr size_t kStatCount = 28;
 
@@ -72,6 +83,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
                            InstanceMethod<&ReliableEndpoint::HasRoom>("hasRoom"),
                            InstanceMethod<&ReliableEndpoint::DropOldestUnreliable>("dropOldestUnreliable"),
                            InstanceMethod<&ReliableEndpoint::Receive>("receive"),
+                           InstanceMethod<&ReliableEndpoint::ReceiveRows>("receiveRows"),
                            InstanceMethod<&ReliableEndpoint::TakePending>("takePending"),
                            InstanceMethod<&ReliableEndpoint::Flush>("flush"),
                            InstanceMethod<&ReliableEndpoint::NextDeadline>("nextDeadline"),
@@ -88,6 +100,11 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     // Holds the shared budget while the endpoint has charges against it (released when
     // endpoint_, declared after this reference, is destroyed first).
     if (info.Length() > 2 && info[2].IsObject()) budget_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
+    const uint8_t* token = nullptr;
+    size_t token_length = 0;
+    if (TypedArg(info.Env(), info[0], &token, &token_length) && token_length == reliable::kTokenSize) {
+      std::memcpy(token_, token, reliable::kTokenSize);
+    }
   }
 
  private:
@@ -132,8 +149,10 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     return options;
   }
 
-  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array(2)). Kept (referenced)
-  // until replaced. state receives [pending deliveries, bytes of the next pending one].
+  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array(4), extras?: unknown[]).
+  // Kept (referenced) until replaced. state receives [pending deliveries, bytes of the next
+  // pending one, and after receiveRows() the index it stopped at and the bytes it consumed].
+  // Without extras, every copied delivery goes through the output buffer.
   Napi::Value SetOutputs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t* output = nullptr;
@@ -145,8 +164,13 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (!GetMutableBytes(info[0], "output", &output, &output_length)) return Napi::Value();
     if (!GetUint32Array(info[1], "rows", &rows, &row_values)) return Napi::Value();
     if (!GetUint32Array(info[2], "state", &state, &state_values)) return Napi::Value();
-    if (row_values < kRowWidth || state_values < 2) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state 2 values");
+    if (row_values < kRowWidth || state_values < 4) {
+      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state 4 values");
+    }
+    if (info.Length() > 3 && info[3].IsArray()) {
+      extras_ref_ = Napi::Persistent(info[3].As<Napi::Object>());
+    } else {
+      extras_ref_.Reset();
     }
     output_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
     rows_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
@@ -235,8 +259,70 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     datagram_length_ = length;
     row_count_ = 0;
     output_used_ = 0;
+    extra_count_ = 0;
+    env_ = env;
     endpoint_.receive(data, length, ToMicroseconds(info[1]), *this);
     datagram_ = nullptr;
+    PublishPending();
+    return Napi::Number::New(env, static_cast<double>(row_count_));
+  }
+
+  // receiveRows(bytes, rows: Uint32Array, from, to, nowUs, maxDatagrams, maxBytes) -> rows written.
+  // Feeds the datagrams bytes[rows[4i], +rows[4i+1]) for i in [from, to), token included, while
+  // each carries this endpoint's token and comes from the sender (rows[4i+2], rows[4i+3]) of the
+  // first: the caller has matched the first to this endpoint, and stops at anything else. Stops
+  // too after maxDatagrams (at least one) or maxBytes, or once half the delivery rows or output
+  // are used, so that the caller can deliver and send acknowledgements in between. state[2] gets
+  // the index it stopped at, state[3] the bytes (tokens included) it fed. Deliveries' offsets are
+  // into `bytes`.
+  Napi::Value ReceiveRows(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
+    const uint8_t* bytes = nullptr;
+    size_t bytes_length = 0;
+    const uint32_t* socket_rows = nullptr;
+    size_t socket_values = 0;
+    if (!FastArg(info[0], "bytes must be a Uint8Array", &bytes, &bytes_length)) return Napi::Value();
+    if (!FastArg(info[1], "rows must be a Uint32Array", &socket_rows, &socket_values)) return Napi::Value();
+    const size_t available = socket_values / kSocketRowWidth;
+    size_t from = static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue());
+    size_t to = static_cast<size_t>(info[3].As<Napi::Number>().DoubleValue());
+    if (to > available) to = available;
+    if (from > to) from = to;
+    const uint64_t now = ToMicroseconds(info[4]);
+    const double max_datagrams = info[5].As<Napi::Number>().DoubleValue();
+    const double max_bytes = info[6].As<Napi::Number>().DoubleValue();
+    datagram_ = bytes;
+    datagram_length_ = bytes_length;
+    row_count_ = 0;
+    output_used_ = 0;
+    extra_count_ = 0;
+    env_ = env;
+    size_t index = from;
+    size_t fed = 0;
+    double fed_bytes = 0;
+    const uint32_t* first = socket_rows + from * kSocketRowWidth;
+    for (; index < to; ++index) {
+      const uint32_t* row = socket_rows + index * kSocketRowWidth;
+      const size_t offset = row[0];
+      const size_t length = row[1];
+      if (offset > bytes_length || length > bytes_length - offset || length < reliable::kTokenSize ||
+          row[2] != first[2] || row[3] != first[3] ||
+          std::memcmp(bytes + offset, token_, reliable::kTokenSize) != 0) {
+        break;
+      }
+      if (fed > 0 && (static_cast<double>(fed) >= max_datagrams || fed_bytes >= max_bytes ||
+                      !pending_.empty() || row_count_ * 2 >= row_capacity_ ||
+                      output_used_ * 2 >= output_capacity_)) {
+        break;
+      }
+      endpoint_.receive(bytes + offset + reliable::kTokenSize, length - reliable::kTokenSize, now, *this);
+      ++fed;
+      fed_bytes += static_cast<double>(length);
+    }
+    datagram_ = nullptr;
+    state_[2] = static_cast<uint32_t>(index);
+    state_[3] = static_cast<uint32_t>(fed_bytes);
     PublishPending();
     return Napi::Number::New(env, static_cast<double>(row_count_));
   }
@@ -332,6 +418,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       if (in_datagram) {
         row[0] = kind;
         row[1] = static_cast<uint32_t>(data - datagram_);
+      } else if (kind == kInDatagram && size >= kOwnBufferMin && OwnBuffer(data, size)) {
+        row[0] = kOwnBuffer;
+        row[1] = static_cast<uint32_t>(extra_count_++);
       } else if (size <= output_capacity_ - output_used_) {
         row[0] = kind == kFrame ? kFrameInOutput : kInOutput;
         row[1] = static_cast<uint32_t>(output_used_);
@@ -372,6 +461,16 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     Emit(kFrame, payload, header.length, header.channel, header.type, header.flags, header.sequence);
   }
 
+  // Copies a delivery into a Buffer of its own at extras[extra_count_]; false if there are no
+  // extras or it cannot be made (the output buffer is used instead).
+  bool OwnBuffer(const uint8_t* data, size_t size) {
+    if (extras_ref_.IsEmpty() || env_ == nullptr) return false;
+    napi_value buffer;
+    if (napi_create_buffer_copy(env_, size, data, nullptr, &buffer) != napi_ok) return false;
+    napi_value extras = extras_ref_.Value();
+    return napi_set_element(env_, extras, static_cast<uint32_t>(extra_count_), buffer) == napi_ok;
+  }
+
   void PublishPending() {
     state_[0] = static_cast<uint32_t>(pending_.size());
     state_[1] = pending_.empty() ? 0 : static_cast<uint32_t>(pending_.front().bytes.size());
@@ -382,6 +481,10 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   Napi::ObjectReference output_ref_;
   Napi::ObjectReference rows_ref_;
   Napi::ObjectReference state_ref_;
+  Napi::ObjectReference extras_ref_;
+  napi_env env_ = nullptr;
+  size_t extra_count_ = 0;
+  uint8_t token_[reliable::kTokenSize] = {};
   uint8_t* output_ = nullptr;
   size_t output_capacity_ = 0;
   size_t output_used_ = 0;

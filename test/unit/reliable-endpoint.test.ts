@@ -165,6 +165,52 @@ describe('ReliableEndpoint', () => {
     expect(a.bytesInFlight).toBe(0);
   });
 
+  it('takes a run of a lent socket batch in one call: stops at another token or sender and at its limits, and copies what it delivers', () => {
+    // A session's endpoints write the same token both ways, as here.
+    const token = Buffer.from('SESSION1');
+    const datagrams: Buffer[] = [];
+    const sender = new ReliableEndpoint({ token, onDatagram: (d) => datagrams.push(Buffer.from(d)) });
+    const receiver = new ReliableEndpoint({ token, onDatagram: () => {} });
+    const delivered: Buffer[] = [];
+    receiver.on('message', (payload) => delivered.push(payload));
+    try {
+      // Small messages sharing datagrams, one of 1144 bytes (whole in a datagram) and large ones
+      // that are fragmented and reassembled (delivered in Buffers of their own); unreliable, so
+      // that all leave at once, whatever the congestion window.
+      const sent = [...Array.from({ length: 40 }, (_, i) => pattern(10 + i, i)), pattern(1144, 77), pattern(5000, 78), pattern(70_000, 79)];
+      for (const payload of sent) sender.send(payload, { channel: 1 });
+      sender.flush();
+      const foreign = Buffer.concat([Buffer.from('SESSION2'), datagrams[0]!.subarray(8)]);
+      const run = [...datagrams];
+      run.splice(3, 0, foreign);
+      run.push(datagrams[0]!); // a copy, from another sender (below)
+      // Lay the batch out as the socket does: datagrams back to back, rows of offset, length,
+      // port, sender index.
+      const bytes = Buffer.concat([Buffer.alloc(3), ...run]);
+      const rows = new Uint32Array(run.length * 4);
+      for (let i = 0, offset = 3; i < run.length; offset += run[i]!.length, i++) rows.set([offset, run[i]!.length, 4000, 0], i * 4);
+      rows[(run.length - 1) * 4 + 3] = 1; // the last one from another sender
+
+      expect(receiver.receiveRows(bytes, rows, 0, run.length, 1000, 1 << 20)).toBe(3);
+      expect(receiver.lastBytes).toBe(run[0]!.length + run[1]!.length + run[2]!.length);
+      expect(receiver.receiveRows(bytes, rows, 4, run.length, 2, 1 << 20)).toBe(6);
+      let index = 6;
+      while (index < run.length - 1) index = receiver.receiveRows(bytes, rows, index, run.length, 1000, 1 << 20);
+      expect(index).toBe(run.length - 1);
+      // What it delivered does not share the lent bytes.
+      bytes.fill(0xee);
+      token.copy(bytes, rows[(run.length - 1) * 4]!);
+      expect(receiver.receiveRows(bytes, rows, run.length - 1, run.length, 1000, 1 << 20)).toBe(run.length);
+      expect(firstDifference(delivered, sent)).toBe(-1);
+      // The last one, overwritten but for its token, is refused.
+      const drops = receiver.stats().drops;
+      expect(drops.badChecksum + drops.malformed).toBe(1);
+    } finally {
+      sender.close();
+      receiver.close();
+    }
+  });
+
   it('coalesces small messages into few datagrams and piggybacks acks', () => {
     link = new Link(5);
     for (let i = 0; i < 100; i++) link.a.send(pattern(20, i), { reliable: true });

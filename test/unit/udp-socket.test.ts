@@ -89,6 +89,69 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
   });
 
   it.each([
+    ['read with recvmmsg and UDP GRO (Linux)', {}],
+    ['read with recvmmsg, GRO off', { HYBRIDWIRE_UDP_NO_GRO: '1' }],
+    ['read by libuv (the path of other systems)', { HYBRIDWIRE_UDP_LIBUV: '1' }],
+  ])('a batch listener is lent the receive area: rows locate every datagram, intact during the call, in one Buffer reused for every batch: %s', async (_, env: Record<string, string>) => {
+    const copies: Buffer[] = [];
+    const lent = new Set<Buffer>();
+    let batches = 0;
+    let wake: (() => void) | undefined;
+    let wanted = Infinity;
+    Object.assign(process.env, env);
+    const receiver = new UdpSocket({
+      type,
+      bufferBytes: 4 * 1024 * 1024,
+      queueBytes: 1 << 20,
+      onDatagram: () => {
+        throw new Error('a batch listener replaces the datagram listener');
+      },
+      onBatch: (bytes, rows, count, senders) => {
+        batches++;
+        lent.add(bytes);
+        for (let i = 0; i < count; i++) {
+          expect(senders[rows[i * 4 + 3]!]).toBe(host);
+          // Copied now: the next read writes the same memory.
+          copies.push(Buffer.from(bytes.subarray(rows[i * 4]!, rows[i * 4]! + rows[i * 4 + 1]!)));
+        }
+        if (copies.length >= wanted) wake?.();
+      },
+    });
+    const sender = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {} });
+    for (const name of Object.keys(env)) delete process.env[name];
+    try {
+      const port = await receiver.bind(0, host);
+      await sender.bind(0, host);
+      const sizes = [1200, 1200, 1200, 0, 9000, 17, 1200];
+      const rounds = 30;
+      const sent: Buffer[] = [];
+      const arrived = new Promise<void>((resolve, reject) => {
+        wanted = rounds * sizes.length;
+        const timer = setTimeout(() => reject(new Error(`only ${copies.length} of ${wanted} datagrams arrived`)), 5000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      for (let round = 0; round < rounds; round++) {
+        const parts = sizes.map((size, i) => pattern(size, round * sizes.length + i));
+        sent.push(...parts);
+        sender.sendBatch(Buffer.concat(parts), 0, new Uint32Array(sizes), sizes.length, sender.destination(host, port));
+        // Separate reads, so that later batches land where earlier ones were.
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await arrived;
+      expect(copies).toHaveLength(sent.length);
+      copies.forEach((copy, i) => expect(copy.equals(sent[i]!)).toBe(true));
+      expect(batches).toBeGreaterThan(1);
+      expect(lent.size).toBe(1);
+    } finally {
+      receiver.close();
+      sender.close();
+    }
+  });
+
+  it.each([
     ['with UDP GSO (Linux)', false],
     ['with GSO switched off (HYBRIDWIRE_UDP_NO_GSO)', true],
   ])('runs of equal-length datagrams arrive as the datagrams they were, %s', async (_, noGso) => {

@@ -161,6 +161,7 @@ export class Server extends EventEmitter<ServerEvents> {
         bufferBytes: this.limits.udpSocketBufferBytes,
         queueBytes: this.limits.udpSocketBufferBytes,
         onDatagram: (bytes, start, end, address, port) => this.onDatagram(bytes, start, end, address, port),
+        onBatch: (bytes, rows, count, senders) => this.onBatch(bytes, rows, count, senders),
       });
       this.udp = udp;
       try {
@@ -332,6 +333,50 @@ export class Server extends EventEmitter<ServerEvents> {
       const low = token.readUInt32LE(0);
       if (low !== 0 && !this.udpBindings.has(low)) return token;
     }
+  }
+
+  /**
+   * A batch of datagrams (see UdpSocket's rows). A run of datagrams of one session from its known
+   * address goes to its endpoint in one call; anything else, one datagram at a time. A handler
+   * that throws does not cost the rest of the batch: the first error is rethrown at the end.
+   */
+  private onBatch(bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): void {
+    let failure: unknown;
+    let failed = false;
+    let index = 0;
+    while (index < count) {
+      const base = index * 4;
+      const start = rows[base]!;
+      const end = start + rows[base + 1]!;
+      const address = senders[rows[base + 3]!]!;
+      const port = rows[base + 2]!;
+      let next = index + 1;
+      try {
+        const binding = end - start >= TOKEN_SIZE ? this.udpBindings.get(bytes.readUInt32LE(start)) : undefined;
+        const known = binding?.peer.udpAddress;
+        if (
+          binding !== undefined &&
+          known !== undefined &&
+          known.port === port &&
+          known.address === address &&
+          binding.tokenHigh === bytes.readUInt32LE(start + 4) &&
+          binding.peer.connection.state === 'open'
+        ) {
+          next = binding.udp.receiveRows(bytes, rows, index, count);
+          this.totals.udp.datagramsIn += next - index;
+        } else {
+          // The batch's buffer is lent; what the endpoint may keep views of must be a copy.
+          const own = Buffer.allocUnsafe(end - start);
+          bytes.copy(own, 0, start, end);
+          this.onDatagram(own, 0, own.length, address, port);
+        }
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
+      index = next;
+    }
+    if (failed) throw failure;
   }
 
   /** A datagram received: `bytes[start, end)`. */

@@ -10,13 +10,14 @@ import { HybridwireError } from '../errors.js';
 
 /** The reliable-UDP endpoint of native/binding/reliable-binding.cc (wrapped by ts/reliable). */
 export interface NativeReliableEndpoint {
-  setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array): void;
+  setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array, extras?: unknown[]): void;
   /** Returns 0 ok, 1 would block, 2 too large, 3 invalid. */
   send(payload: Uint8Array, mode: number, channel: number, flags: number): number;
   sendParts(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string, mode: number, channel: number, flags: number): number;
   hasRoom(size: number): boolean;
   dropOldestUnreliable(size: number): number;
   receive(datagram: Uint8Array, nowUs: number): number;
+  receiveRows(bytes: Uint8Array, rows: Uint32Array, from: number, to: number, nowUs: number, maxDatagrams: number, maxBytes: number): number;
   takePending(): number;
   flush(nowUs: number, out: Uint8Array, offset: number, lengths: Uint32Array): number;
   /** Microseconds, or -1 when nothing is scheduled. */

@@ -157,7 +157,8 @@ const ROW_WIDTH = 7;
 const KIND_IN_DATAGRAM = 0;
 const KIND_IN_OUTPUT = 1;
 const KIND_FRAME = 2;
-const INITIAL_ROWS = 256;
+const KIND_OWN_BUFFER = 4;
+const INITIAL_ROWS = 1024;
 const INITIAL_OUTPUT = 64 * 1024;
 const FLUSH_DATAGRAMS = 64;
 const STAT_COUNT = 28;
@@ -203,7 +204,9 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private readonly clock: () => number;
   private output = Buffer.allocUnsafe(INITIAL_OUTPUT);
   private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
-  private readonly state = new Uint32Array(2);
+  private readonly state = new Uint32Array(4);
+  /** Large copied deliveries arrive in Buffers of their own, here (see the binding). */
+  private readonly extras: Array<Buffer | undefined> = [];
   private slab: Buffer;
   private slabPosition = 0;
   private readonly lengths = new Uint32Array(FLUSH_DATAGRAMS);
@@ -267,7 +270,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       maxRtoMs * 1000,
     ]);
     this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
-    this.handle.setOutputs(this.output, this.rows, this.state);
+    this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
     this.slab = Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS);
   }
 
@@ -385,6 +388,50 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.scheduleFlush();
   }
 
+  /**
+   * Feeds datagrams of a socket batch in one native call: `bytes[rows[4i], +rows[4i+1])` for i
+   * from `from` (rows as {@link UdpSocket} lays them out: offset, length, port, sender), token
+   * included, for as long as they carry this endpoint's token and come from the first one's
+   * sender, at most `maxDatagrams` of them (at least one) and about `maxBytes`. The caller has
+   * matched the first datagram to this endpoint. `bytes` is lent (valid only during the call):
+   * messages are copied out of it rather than handed out as views. Returns the index it stopped
+   * at; `lastBytes` then tells how many bytes it took.
+   */
+  receiveRows(bytes: Buffer, rows: Uint32Array, from: number, to: number, maxDatagrams: number, maxBytes: number): number {
+    if (this.closed) {
+      this.lastBytes = 0;
+      return from + 1;
+    }
+    if (this.receiving) {
+      // Fed from inside one of its own events: the first datagram waits in the backlog.
+      const offset = rows[from * 4]!;
+      this.backlog.push(Buffer.from(bytes.subarray(offset + 8, offset + rows[from * 4 + 1]!)));
+      this.lastBytes = rows[from * 4 + 1]!;
+      return from + 1;
+    }
+    this.receiving = true;
+    let next: number;
+    try {
+      this.deliver(bytes, this.handle.receiveRows(bytes, rows, from, to, this.nowUs(), maxDatagrams, maxBytes), true);
+      next = this.state[2]!;
+      this.lastBytes = this.state[3]!;
+      while (this.state[0]! > 0) this.takePending();
+      while (this.backlog.length > 0) {
+        const datagram = this.backlog.shift()!;
+        this.deliver(datagram, this.handle.receive(datagram, this.nowUs()));
+        while (this.state[0]! > 0) this.takePending();
+      }
+    } finally {
+      this.receiving = false;
+    }
+    this.pump();
+    this.scheduleFlush();
+    return next;
+  }
+
+  /** Bytes taken by the last {@link receiveRows} call. */
+  lastBytes = 0;
+
   /** Sends every datagram due now. Called by itself at the end of the turn; public for owners that want it sooner. */
   flush(): void {
     this.flushScheduled = false;
@@ -467,7 +514,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     return Math.round(this.clock() * 1000);
   }
 
-  private deliver(datagram: Uint8Array, count: number): void {
+  /** Emits `count` delivery rows; views of `datagram` are copies when it is `lent`. */
+  private deliver(datagram: Uint8Array, count: number, lent = false): void {
     const rows = this.rows;
     const output = this.output;
     for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
@@ -475,11 +523,21 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       const offset = rows[base + 1]!;
       const end = offset + rows[base + 2]!;
       // Bytes in the datagram are handed out as views; bytes in the reused output buffer are copied.
-      const payload =
-        kind === KIND_IN_DATAGRAM || kind === KIND_FRAME
-          ? Buffer.from(datagram.buffer, datagram.byteOffset + offset, end - offset)
-          : Buffer.from(output.subarray(offset, end));
-      if (kind <= KIND_IN_OUTPUT) {
+      let payload: Buffer;
+      if (kind === KIND_IN_DATAGRAM || kind === KIND_FRAME) {
+        if (lent) {
+          payload = Buffer.allocUnsafe(end - offset);
+          payload.set(datagram.subarray(offset, end));
+        } else {
+          payload = Buffer.from(datagram.buffer, datagram.byteOffset + offset, end - offset);
+        }
+      } else if (kind === KIND_OWN_BUFFER) {
+        payload = this.extras[offset]!;
+        this.extras[offset] = undefined;
+      } else {
+        payload = Buffer.from(output.subarray(offset, end));
+      }
+      if (kind <= KIND_IN_OUTPUT || kind === KIND_OWN_BUFFER) {
         this.emit('message', payload, rows[base + 3]!, rows[base + 4]! as DeliveryModeValue, rows[base + 5]!);
       } else {
         this.emit('frame', rows[base + 4]!, rows[base + 5]!, rows[base + 3]!, rows[base + 6]!, payload);
@@ -491,7 +549,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     const needed = this.state[1]!;
     if (needed > this.output.length) {
       this.output = Buffer.allocUnsafe(Math.max(needed, this.output.length * 2));
-      this.handle.setOutputs(this.output, this.rows, this.state);
+      this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
     }
     this.deliver(this.output, this.handle.takePending());
   }

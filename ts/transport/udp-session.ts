@@ -87,7 +87,10 @@ export class UdpSession implements UdpPath {
     private readonly target: () => UdpTarget | undefined,
     private readonly options: UdpSessionOptions,
     private readonly events: UdpSessionEvents,
-  ) {}
+  ) {
+    this.tokenLow = token.readUInt32LE(0);
+    this.tokenHigh = token.readUInt32LE(4);
+  }
 
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session is closed');
@@ -112,6 +115,51 @@ export class UdpSession implements UdpPath {
       endpoint.flush();
     }
   }
+
+  /**
+   * Feeds datagrams of a socket batch from index `from` (token included; see
+   * {@link UdpSocket}'s rows; `bytes` is lent, valid only during the call) for as long as they carry this session's token and come from the
+   * first one's sender, which the caller has matched to this session. Returns the index of the
+   * first datagram it did not take.
+   */
+  receiveRows(bytes: Buffer, rows: Uint32Array, from: number, to: number): number {
+    if (this.closed) return from + 1;
+    const endpoint = this.endpoint;
+    if (endpoint === undefined) {
+      // `bytes` is lent, and the endpoint this may build could keep views of the datagram.
+      const offset = rows[from * 4]!;
+      this.receive(Buffer.from(bytes.subarray(offset + TOKEN_SIZE, offset + rows[from * 4 + 1]!)));
+      return from + 1;
+    }
+    let index = from;
+    while (index < to) {
+      const next = endpoint.receiveRows(bytes, rows, index, to, ACK_EVERY - this.receivedSinceFlush, ACK_EVERY_BYTES - this.bytesSinceFlush);
+      this.receivedSinceFlush += next - index;
+      this.bytesSinceFlush += endpoint.lastBytes;
+      if (this.receivedSinceFlush >= ACK_EVERY || this.bytesSinceFlush >= ACK_EVERY_BYTES) {
+        this.receivedSinceFlush = 0;
+        this.bytesSinceFlush = 0;
+        endpoint.flush();
+      }
+      if (next === index || this.closed) break;
+      index = next;
+      // Stopped before the end of the run for its own reasons, or at another sender or token.
+      if (index < to && !this.sameRun(bytes, rows, from, index)) break;
+    }
+    return Math.max(index, from + 1);
+  }
+
+  /** Whether datagram `index` has the token and sender of datagram `first`. */
+  private sameRun(bytes: Buffer, rows: Uint32Array, first: number, index: number): boolean {
+    const a = first * 4;
+    const b = index * 4;
+    if (rows[a + 2] !== rows[b + 2] || rows[a + 3] !== rows[b + 3] || rows[b + 1]! < TOKEN_SIZE) return false;
+    const offset = rows[b]!;
+    return bytes.readUInt32LE(offset) === this.tokenLow && bytes.readUInt32LE(offset + 4) === this.tokenHigh;
+  }
+
+  private readonly tokenLow: number;
+  private readonly tokenHigh: number;
 
   private answerProbes(datagram: Uint8Array): boolean {
     const count = PROBES.decode(datagram);

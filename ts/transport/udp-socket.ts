@@ -2,11 +2,15 @@
  * The sessions' UDP socket: native/binding/udp-socket-binding.cc on Node's own event loop.
  *
  * It does what a `dgram` socket does for the UDP path, in batches: datagrams arrive through
- * recvmmsg, up to 16 per system call and one JS call per batch (the datagrams back to back in one
- * fresh Buffer per batch, so views may be kept); a flush of the reliable endpoint leaves with one
- * sendmmsg. On Linux, runs of equal-sized datagrams go out as one UDP GSO message and come in
- * through UDP GRO as one buffer that is split here, so the kernel handles a run once. What the kernel cannot take at once is queued natively up to `queueBytes`, then
- * dropped and counted, as a full socket buffer drops datagrams.
+ * recvmmsg, up to 16 per system call and one JS call per batch; a flush of the reliable endpoint
+ * leaves with one sendmmsg. On Linux, runs of equal-sized datagrams go out as one UDP GSO message
+ * and come in through UDP GRO as one buffer that is split here, so the kernel handles a run once.
+ * What the kernel cannot take at once is queued natively up to `queueBytes`, then dropped and
+ * counted, as a full socket buffer drops datagrams.
+ *
+ * A batch listener ({@link BatchListener}) is lent the socket's receive area itself: no copy, and
+ * valid only during the call. A datagram listener gets each batch copied into a Buffer of its own,
+ * so it may keep views.
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
@@ -22,6 +26,15 @@ const ROWS = 1024;
  */
 export type DatagramListener = (bytes: Buffer, start: number, end: number, address: string, port: number) => void;
 
+/**
+ * Called with each batch instead, when given: `count` datagrams, datagram i being
+ * `bytes[rows[4i], rows[4i] + rows[4i+1])` from port `rows[4i+2]` of `senders[rows[4i+3]]` (the
+ * same index means the same address within a batch). `bytes` is lent: it is the receive area,
+ * rewritten by the next read, so nothing may keep it or a view of it past the call (copy what is
+ * kept). `rows` is reused for the next batch.
+ */
+export type BatchListener = (bytes: Buffer, rows: Uint32Array, count: number, senders: string[]) => void;
+
 /** A parsed destination for {@link UdpSocket.sendBatch}; build it once per address. */
 export type UdpDestination = Buffer & { readonly __destination: true };
 
@@ -32,6 +45,8 @@ export interface UdpSocketOptions {
   /** Bytes of datagrams queued while the kernel's send buffer is full, then dropped. */
   queueBytes: number;
   onDatagram: DatagramListener;
+  /** Takes whole batches instead of onDatagram (which is then not called). */
+  onBatch?: BatchListener;
 }
 
 export interface UdpSocketStats {
@@ -60,19 +75,30 @@ export class UdpSocket {
   constructor(private readonly options: UdpSocketOptions) {
     const rows = ROWS_ARRAY;
     const onDatagram = options.onDatagram;
+    const onBatch = options.onBatch;
     this.handle = new native.UdpSocket(options.type === 'udp6', rows, options.queueBytes, (buffer: Buffer, count: number, senders: string[]) => {
-      // One handler that throws must not cost the rest of the batch; the first error is rethrown
+      if (onBatch !== undefined) {
+        onBatch(buffer, rows, count, senders);
+        return;
+      }
+      // The buffer is lent: the datagrams are copied back to back into one of their own. One
+      // handler that throws must not cost the rest of the batch; the first error is rethrown
       // afterwards and reaches 'uncaughtException' as a dgram listener's would.
+      let total = 0;
+      for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) total += rows[base + 1]!;
+      const own = Buffer.allocUnsafeSlow(total);
       let failure: unknown;
       let failed = false;
-      for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
-        const offset = rows[base]!;
+      for (let i = 0, base = 0, offset = 0; i < count; i++, base += ROW_WIDTH) {
+        const length = rows[base + 1]!;
+        buffer.copy(own, offset, rows[base]!, rows[base]! + length);
         try {
-          onDatagram(buffer, offset, offset + rows[base + 1]!, senders[rows[base + 3]!]!, rows[base + 2]!);
+          onDatagram(own, offset, offset + length, senders[rows[base + 3]!]!, rows[base + 2]!);
         } catch (error) {
           if (!failed) failure = error;
           failed = true;
         }
+        offset += length;
       }
       if (failed) throw failure;
     });
