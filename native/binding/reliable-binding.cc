@@ -37,7 +37,7 @@ constexpr uint32_t kOwnBuffer = 4;
 constexpr size_t kOwnBufferMin = 4096;
 // The UDP socket's batch rows: offset, length, port, sender index.
 constexpr size_t kSocketRowWidth = 4;
-constexpr size_t kOptionCount = 8;
+constexpr size_t kOptionCount = 9;
 constexpr size_t kStatCount = 28;
 
 uint64_t ToMicroseconds(const Napi::Value& value) {
@@ -92,9 +92,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
                        });
   }
 
-  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array(8), budget?: ReassemblyBudget)
+  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array(9), budget?: ReassemblyBudget)
   // options: mtu, window, sendBufferBytes, reassemblyBytes, reassemblyTimeoutUs, maxAckDelayUs,
-  // minRtoUs, maxRtoUs (validated by the JS wrapper; clamped here to what is safe).
+  // minRtoUs, maxRtoUs, span (validated by the JS wrapper; clamped here to what is safe).
   explicit ReliableEndpoint(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(ParseOptions(info)) {
     // Holds the shared budget while the endpoint has charges against it (released when
@@ -121,7 +121,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     std::memcpy(options.token, token, reliable::kTokenSize);
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[1].As<Napi::Float64Array>().ElementLength() < kOptionCount) {
-      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of 8 values");
+      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of 9 values");
       return options;
     }
     const double* values = info[1].As<Napi::Float64Array>().Data();
@@ -137,6 +137,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     options.max_ack_delay_us = get(5, options.max_ack_delay_us);
     options.min_rto_us = get(6, options.min_rto_us);
     options.max_rto_us = get(7, options.max_rto_us);
+    options.span = reliable::clamp_span(get(8, options.span));
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object object = info[2].As<Napi::Object>();
       bool tagged = false;

@@ -116,6 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_ack_delay_us = in.u16() * 10u;
   options.min_rto_us = 1000 + in.u16() * 10u;
   options.max_rto_us = options.min_rto_us + in.u32() % 60'000'000;
+  // 1024..65536, from bits already read, so that the corpus keeps its meaning.
+  options.span = 1024u << ((options.send_buffer_bytes ^ options.reassembly_bytes) % 7);
   std::memcpy(options.token, "fuzzfuzz", 8);
   Side sides[2] = {Side(options), Side(options)};
   uint64_t now = in.u32();

@@ -454,7 +454,8 @@ describe('ReliableEndpoint', () => {
   it('bounds the reorder buffer and holds out-of-order messages until the gap fills', () => {
     link = new Link(5);
     const b = link.b;
-    b.receive(reliableFrame(5000, Buffer.from('far ahead')));
+    // The span (16384 by default) bounds how far ahead a frame may be.
+    b.receive(reliableFrame(16384, Buffer.from('far ahead')));
     expect(b.stats().drops.windowOverflow).toBe(1);
     b.receive(reliableFrame(2, Buffer.from('two')));
     b.receive(reliableFrame(1, Buffer.from('one')));
@@ -478,6 +479,56 @@ describe('ReliableEndpoint', () => {
     expect(firstDifference(ordered, [big[0]!, big[2]!])).toBe(-1);
     expect(link.atB.find((m) => m.mode === DeliveryMode.RELIABLE_UNORDERED)!.payload.equals(big[1]!)).toBe(true);
     expect(link.b.stats().reassemblyBytes).toBe(0);
+  });
+
+  it.each([1024, 2048])('keeps at most the span (%i) of sequences in flight past a loss, and recovers every fragment', (span) => {
+    // A 3 MB message is 2,651 fragments; the sender's rings grow past their first 256 records,
+    // holes left by loss are reported in acknowledgements far past the first lost one, and it never
+    // sends a sequence the span or more past the oldest one unacknowledged.
+    link = new Link(5, { minRtoMs: 20, span, sendBufferBytes: 8 << 20, reassemblyBytes: 8 << 20 });
+    let n = 0;
+    link.filter = (_, from) => from === 'b' || n++ % 40 !== 4;
+    const acked = new Set<number>();
+    let widest = 0;
+    const unacked = (): number => {
+      let oldest = 0;
+      while (acked.has(oldest)) oldest++;
+      return oldest;
+    };
+    const carried = link.filter;
+    link.filter = (datagram, from) => {
+      for (const frame of framesOf(datagram)) {
+        if (from === 'a' && frame.type === FrameType.MESSAGE) widest = Math.max(widest, frame.sequence - unacked());
+      }
+      if (from === 'b') {
+        // What b acknowledged: below the cumulative point, and each range after it.
+        for (let at = 8; at + 16 <= datagram.length; ) {
+          const length = datagram.readUInt32LE(at + 8);
+          if (datagram[at + 1] === FrameType.ACK) {
+            const cumulative = datagram.readUInt32LE(at + 4);
+            for (let seq = 0; seq < cumulative; seq++) acked.add(seq);
+            let position = cumulative;
+            const ranges = datagram.readUInt16LE(at + 16 + 4);
+            for (let r = 0; r < ranges; r++) {
+              position += datagram.readUInt16LE(at + 16 + 6 + r * 4);
+              const run = datagram.readUInt16LE(at + 16 + 8 + r * 4);
+              for (let seq = position; seq < position + run; seq++) acked.add(seq);
+              position += run;
+            }
+          }
+          at += 16 + length;
+        }
+      }
+      return carried(datagram, from);
+    };
+    const message = pattern(3_000_000, 5);
+    expect(link.a.send(message, { reliable: true })).toBe(true);
+    runUntil(() => link!.atB.length === 1, 120_000);
+    expect(link.atB[0]!.payload.equals(message)).toBe(true);
+    expect(widest).toBeLessThan(span);
+    expect(widest).toBeGreaterThan(span / 2);
+    expect(link.b.stats().drops.windowOverflow).toBe(0);
+    expect(link.a.stats().retransmissions).toBeGreaterThan(0);
   });
 
   it('reassembles fragments that arrive in any order', () => {

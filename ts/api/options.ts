@@ -5,7 +5,7 @@ import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
 import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpSessionOptions } from '../transport/udp-session.js';
-import { DEFAULT_ACK_DELAY_MS, type UdpParameters } from '../session/handshake.js';
+import { DEFAULT_ACK_DELAY_MS, DEFAULT_PEER_SPAN, isSpan, type UdpParameters } from '../session/handshake.js';
 
 export interface LimitOptions {
   /**
@@ -35,6 +35,12 @@ export interface LimitOptions {
   mtu?: number;
   /** Reliable UDP messages in flight per session in burst mode (step mode uses 1). Default 1024. */
   udpWindowSize?: number;
+  /**
+   * Sequence numbers (message fragments) in flight per reliable UDP channel, and so tracked past
+   * a gap by the receiver: a power of two from 1024 to 65536. Offered in the handshake; both ends
+   * use the smaller offer (1024 with a peer that offers none). Default 16384.
+   */
+  udpSpan?: number;
   /** Bytes of UDP messages queued or awaiting acknowledgement per session. Default 4 MiB. */
   udpSendBufferBytes?: number;
   /** Bytes of partial or out-of-order UDP messages buffered per session. Default 4 MiB. */
@@ -66,6 +72,7 @@ export interface ResolvedLimits extends ConnectionLimits {
   heartbeatTimeoutMs: number;
   mtu: number;
   udpWindowSize: number;
+  udpSpan: number;
   udpSendBufferBytes: number;
   udpReassemblyBytes: number;
   udpReassemblyTimeoutMs: number;
@@ -90,6 +97,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     heartbeatTimeoutMs: checkInteger('heartbeatTimeoutMs', options.heartbeatTimeoutMs ?? 15000, 20, 3_600_000),
     mtu: checkInteger('mtu', options.mtu ?? 1200, 256, 65_000),
     udpWindowSize: checkInteger('udpWindowSize', options.udpWindowSize ?? 1024, 1, 65_536),
+    udpSpan: checkInteger('udpSpan', options.udpSpan ?? 16384, 1024, 65_536),
     udpSendBufferBytes: checkInteger('udpSendBufferBytes', options.udpSendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
     udpReassemblyBytes: checkInteger('udpReassemblyBytes', options.udpReassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
     udpReassemblyTimeoutMs: checkInteger('udpReassemblyTimeoutMs', options.udpReassemblyTimeoutMs ?? 5000, 1, 3_600_000),
@@ -99,6 +107,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     udpMaxRtoMs: checkInteger('udpMaxRtoMs', options.udpMaxRtoMs ?? 60_000, 1, 3_600_000),
     udpBatchDelayMs: checkInteger('udpBatchDelayMs', options.udpBatchDelayMs ?? 0, 0, 1000),
   };
+  if (!isSpan(limits.udpSpan)) throw new OptionError(`option udpSpan must be a power of two from 1024 to 65536, got ${limits.udpSpan}`);
   if (limits.udpMaxRtoMs < limits.udpMinRtoMs) {
     throw new OptionError(`option udpMaxRtoMs (${limits.udpMaxRtoMs}) must not be below udpMinRtoMs (${limits.udpMinRtoMs})`);
   }
@@ -113,7 +122,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
 
 /** This side's offer of the UDP settings both ends must share. */
 export function udpOffer(limits: ResolvedLimits): UdpParameters {
-  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes, ackDelayMs: limits.udpMaxAckDelayMs };
+  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes, ackDelayMs: limits.udpMaxAckDelayMs, span: limits.udpSpan };
 }
 
 /** The UDP session settings of a session: negotiated values where the peer sent some, else ours. */
@@ -124,6 +133,7 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
     window: step ? 1 : shared.window,
     sendBufferBytes: limits.udpSendBufferBytes,
     reassemblyBytes: shared.reassemblyBytes,
+    span: shared.span ?? DEFAULT_PEER_SPAN,
     reassemblyTimeoutMs: limits.udpReassemblyTimeoutMs,
     maxAckDelayMs: Math.max(shared.ackDelayMs ?? DEFAULT_ACK_DELAY_MS, limits.udpMaxAckDelayMs),
     minRtoMs: limits.udpMinRtoMs,

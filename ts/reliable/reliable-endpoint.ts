@@ -58,6 +58,12 @@ export interface ReliableEndpointOptions {
    * peer buffer for it: both ends must agree. Default 4 MiB.
    */
   reassemblyBytes?: number;
+  /**
+   * Sequence numbers in flight per reliable space (ordered or unordered channel), and so tracked
+   * by the receiver past a gap: a power of two from 1024 to 65536. Both ends must agree (a
+   * session negotiates it). Default 16384.
+   */
+  span?: number;
   /** Unreliable partial messages are dropped after this long. Default 5000. */
   reassemblyTimeoutMs?: number;
   /** Longest an acknowledgement is held back to ride on other traffic. Default 10. */
@@ -244,6 +250,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.window = checkInteger('window', options.window ?? 1024, 1, 65536);
     this.sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
     const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
+    const span = checkInteger('span', options.span ?? 16384, 1024, 65536);
+    if ((span & (span - 1)) !== 0) throw new OptionError(`option span must be a power of two from 1024 to 65536, got ${span}`);
     const reassemblyTimeoutMs = checkInteger('reassemblyTimeoutMs', options.reassemblyTimeoutMs ?? 5000, 1, 3_600_000);
     const maxAckDelayMs = checkInteger('maxAckDelayMs', options.maxAckDelayMs ?? 10, 0, 1000);
     const minRtoMs = checkInteger('minRtoMs', options.minRtoMs ?? 100, 1, 60_000);
@@ -268,6 +276,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       maxAckDelayMs * 1000,
       minRtoMs * 1000,
       maxRtoMs * 1000,
+      span,
     ]);
     this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);

@@ -23,7 +23,15 @@ export interface UdpParameters {
   reassemblyBytes: number;
   /** Longest an acknowledgement is held back; both ends use the larger offer. Absent means 10. */
   ackDelayMs?: number;
+  /**
+   * Sequences in flight per reliable space (a power of two, 1024..65536); both ends use the
+   * smaller offer. Absent means 1024.
+   */
+  span?: number;
 }
+
+/** The span a peer that names none is taken to use. */
+export const DEFAULT_PEER_SPAN = 1024;
 
 /** The acknowledgement delay a peer that names none is taken to use. */
 export const DEFAULT_ACK_DELAY_MS = 10;
@@ -165,6 +173,8 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
           reassemblyBytes: Math.min(hello.udp.reassemblyBytes, limits.udp.reassemblyBytes),
           // Each end's timers allow for the other's delay, so both take the longer one.
           ackDelayMs: Math.max(hello.udp.ackDelayMs ?? DEFAULT_ACK_DELAY_MS, limits.udp.ackDelayMs ?? DEFAULT_ACK_DELAY_MS),
+          // Both ends track what the other may send, so both take the shorter span.
+          span: Math.min(hello.udp.span ?? DEFAULT_PEER_SPAN, limits.udp.span ?? DEFAULT_PEER_SPAN),
         }
       : limits.udp,
   };
@@ -179,11 +189,20 @@ function parseUdp(value: unknown, what: string): UdpParameters | undefined {
     window: field(object, 'window', isCount, `${what}.udp`),
     reassemblyBytes: field(object, 'reassemblyBytes', isCount, `${what}.udp`),
     ...(object.ackDelayMs === undefined ? {} : { ackDelayMs: field(object, 'ackDelayMs', isDelay, `${what}.udp`) }),
+    ...(object.span === undefined ? {} : { span: field(object, 'span', isCount, `${what}.udp`) }),
   };
+  if (udp.span !== undefined && !isSpan(udp.span)) {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.span must be a power of two from 1024 to 65536`);
+  }
   if (udp.mtu < 128 || udp.mtu > 65507) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.mtu must be from 128 to 65507`);
   if (udp.window > 65536) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.window must be at most 65536`);
   if (udp.reassemblyBytes < 1024) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.reassemblyBytes must be at least 1024`);
   return udp;
+}
+
+/** Whether `value` is a valid reliable-UDP span: a power of two from 1024 to 65536. */
+export function isSpan(value: number): boolean {
+  return Number.isInteger(value) && value >= 1024 && value <= 65536 && (value & (value - 1)) === 0;
 }
 
 export function refuse(code: string, reason: string): HelloRefused {

@@ -55,6 +55,7 @@ export interface UdpSessionOptions {
   window: number;
   sendBufferBytes: number;
   reassemblyBytes: number;
+  span: number;
   reassemblyTimeoutMs: number;
   maxAckDelayMs: number;
   minRtoMs: number;
@@ -227,6 +228,7 @@ export class UdpSession implements UdpPath {
       window: options.window,
       sendBufferBytes: options.sendBufferBytes,
       reassemblyBytes: options.reassemblyBytes,
+      span: options.span,
       reassemblyTimeoutMs: options.reassemblyTimeoutMs,
       maxAckDelayMs: options.maxAckDelayMs,
       minRtoMs: options.minRtoMs,

@@ -84,6 +84,7 @@ class Endpoint::Listener final : public FlightListener {
 
 Endpoint::Endpoint(const Options& options)
     : mtu_(std::clamp(options.mtu, kMinMtu, kMaxMtu)),
+      span_(clamp_span(options.span)),
       window_(std::max<uint32_t>(options.window, 1)),
       send_buffer_bytes_(options.send_buffer_bytes),
       reassembly_bytes_(options.reassembly_bytes),
@@ -103,6 +104,7 @@ Endpoint::Endpoint(const Options& options)
 Endpoint::SendSpace& Endpoint::send_space(uint32_t space) {
   if (!send_spaces_[space]) {
     send_spaces_[space].reset(new SendSpace());
+    send_spaces_[space]->window.set_span(span_);
     used_send_spaces_.push_back(space);
   }
   return *send_spaces_[space];
@@ -151,7 +153,7 @@ SendStatus Endpoint::send(const uint8_t* head, size_t head_size, const uint8_t* 
   // Larger than the send buffer, than what the peer will hold for us (reliable or fragmented),
   // or than the unreliable duplicate filter spans: it could never be delivered.
   if (charge > send_buffer_bytes_ || ((reliable || count > 1) && charge > reassembly_bytes_) ||
-      (!reliable && count > kMaxSpan)) {
+      (!reliable && count > kReplaySpan)) {
     return SendStatus::kTooLarge;
   }
   if (send_buffered_ + charge > send_buffer_bytes_) return SendStatus::kWouldBlock;
@@ -382,7 +384,10 @@ size_t Endpoint::poll_transmit(uint64_t now, uint8_t* out, size_t capacity) {
 // ---- Receiving --------------------------------------------------------------------------------
 
 Endpoint::ReceiveSpace& Endpoint::receive_space(uint32_t space) {
-  if (!receive_spaces_[space]) receive_spaces_[space].reset(new ReceiveSpace());
+  if (!receive_spaces_[space]) {
+    receive_spaces_[space].reset(new ReceiveSpace());
+    receive_spaces_[space]->window.set_span(span_);
+  }
   return *receive_spaces_[space];
 }
 
@@ -641,7 +646,7 @@ void Endpoint::on_ack_frame(const frame::Header& header, const uint8_t* payload,
   AckOutcome outcome;
   Listener listener(*this, space, now);
   if ((header.flags & flag::kReliable) == 0 || source == nullptr ||
-      !wire::read_ack(payload, header.length, header.sequence, &ack) ||
+      !wire::read_ack(payload, header.length, header.sequence, span_, &ack) ||
       !source->window.on_ack(ack, now, rtt_.minimum(), listener, &outcome)) {
     ++stats_.drops_malformed;
     return;

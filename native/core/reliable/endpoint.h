@@ -41,6 +41,9 @@ struct Options {
   uint64_t max_ack_delay_us = 10'000;
   uint64_t min_rto_us = 100'000;
   uint64_t max_rto_us = 60'000'000;
+  // Sequences in flight per reliable space (sequence.h): both ends must use the same value (the
+  // session negotiates it). Clamped to a power of two within [kMinSpan, kMaxSpan].
+  uint32_t span = kDefaultSpan;
   uint8_t token[kTokenSize] = {};
   MemoryBudget* shared_budget = nullptr;  // a total over many endpoints, or none
 };
@@ -127,6 +130,7 @@ class Endpoint {
 
   Stats stats() const;
   uint32_t mtu() const { return mtu_; }
+  uint32_t span() const { return span_; }
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
@@ -205,6 +209,7 @@ class Endpoint {
 
   // Options
   uint32_t mtu_;
+  uint32_t span_;
   uint32_t window_;
   uint64_t send_buffer_bytes_;
   uint64_t reassembly_bytes_;

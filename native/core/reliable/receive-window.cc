@@ -1,5 +1,7 @@
 #include "core/reliable/receive-window.h"
 
+#include <algorithm>
+
 #include "core/frame-codec.h"
 #include "core/reliable/wire.h"
 
@@ -9,25 +11,67 @@ ReceiveWindow::Arrival ReceiveWindow::classify(uint32_t seq) const {
   int32_t distance = seq_diff(seq, next_expected_);
   if (distance < 0) return Arrival::kDuplicate;
   if (distance == 0) return Arrival::kNext;
-  if (static_cast<uint32_t>(distance) >= kMaxSpan) return Arrival::kBeyond;
-  if (slots_ && slots_[seq & kSpanMask].state != SlotState::kEmpty) return Arrival::kDuplicate;
+  if (static_cast<uint32_t>(distance) >= span_) return Arrival::kBeyond;
+  if (static_cast<uint32_t>(distance) < capacity_ && taken(seq)) return Arrival::kDuplicate;
   return Arrival::kAhead;
 }
 
+void ReceiveWindow::grow(uint32_t needed) {
+  uint32_t capacity = capacity_ == 0 ? std::min(kInitialRing, span_) : capacity_;
+  while (capacity < needed) capacity *= 2;
+  const uint32_t mask = capacity - 1;
+  std::unique_ptr<ReceiveSlot[]> slots(new ReceiveSlot[capacity]);
+  std::unique_ptr<uint64_t[]> bits(new uint64_t[capacity / 64]());
+  // Everything held lies within the old ring's reach of the cumulative point.
+  for (uint32_t i = 0; i < capacity_; ++i) {
+    const uint32_t seq = next_expected_ + i;
+    if (!taken(seq)) continue;
+    slots[seq & mask] = slots_[seq & mask_];
+    bits[(seq & mask) >> 6] |= uint64_t{1} << (seq & 63);
+  }
+  slots_ = std::move(slots);
+  bits_ = std::move(bits);
+  capacity_ = capacity;
+  mask_ = mask;
+}
+
 ReceiveSlot& ReceiveWindow::slot(uint32_t seq) {
-  if (!slots_) slots_.reset(new ReceiveSlot[kMaxSpan]);
-  return slots_[seq & kSpanMask];
+  const uint32_t distance = seq - next_expected_;
+  if (distance >= capacity_) grow(distance + 1);
+  bits_[(seq & mask_) >> 6] |= uint64_t{1} << (seq & 63);
+  return slots_[seq & mask_];
 }
 
 ReceiveSlot* ReceiveWindow::waiting() {
-  if (!slots_) return nullptr;
-  ReceiveSlot& slot = slots_[next_expected_ & kSpanMask];
-  return slot.state == SlotState::kEmpty ? nullptr : &slot;
+  if (capacity_ == 0 || !taken(next_expected_)) return nullptr;
+  return &slots_[next_expected_ & mask_];
 }
 
 void ReceiveWindow::advance() {
-  if (slots_) slots_[next_expected_ & kSpanMask] = ReceiveSlot();
+  if (capacity_ != 0 && taken(next_expected_)) {
+    slots_[next_expected_ & mask_] = ReceiveSlot();
+    bits_[(next_expected_ & mask_) >> 6] &= ~(uint64_t{1} << (next_expected_ & 63));
+  }
   ++next_expected_;
+}
+
+uint32_t ReceiveWindow::scan(uint32_t from, uint32_t end, bool want) const {
+  uint32_t seq = from;
+  while (seq != end) {
+    const uint32_t bit = seq & 63;
+    uint64_t word = bits_[(seq & mask_) >> 6] >> bit;
+    if (!want) word = ~word;
+    // Bits past the word's end (shifted in as zeros) are not sequences of this word.
+    if (bit != 0) word &= ~uint64_t{0} >> bit;
+    if (word != 0) {
+      const uint32_t found = seq + lowest_bit(word);
+      return seq_diff(found, end) < 0 ? found : end;
+    }
+    const uint32_t next = seq + (64 - bit);
+    if (seq_diff(next, end) >= 0) return end;
+    seq = next;
+  }
+  return end;
 }
 
 void ReceiveWindow::on_arrival(uint32_t seq, uint64_t now) {
@@ -47,18 +91,16 @@ size_t ReceiveWindow::write_ack(uint8_t* out, size_t capacity, uint8_t channel,
   uint8_t* payload = out + frame::kHeaderSize;
   uint8_t* range = payload + wire::kAckFixedSize;
   size_t ranges = 0;
-  if (slots_ && has_gap()) {
-    // Runs of occupied slots in (next_expected, largest], as (gap, length) pairs.
+  if (capacity_ != 0 && has_gap()) {
+    // Runs of taken slots in (next_expected, largest], as (gap, length) pairs.
     uint32_t end = largest_ + 1;
     uint32_t position = next_expected_;  // the first sequence not yet reported
     uint32_t seq = next_expected_ + 1;
     while (seq != end) {
-      if (slots_[seq & kSpanMask].state == SlotState::kEmpty) {
-        ++seq;
-        continue;
-      }
+      seq = scan(seq, end, true);
+      if (seq == end) break;
       uint32_t start = seq;
-      while (seq != end && slots_[seq & kSpanMask].state != SlotState::kEmpty) ++seq;
+      seq = scan(seq, end, false);
       if (ranges == wire::kMaxAckRanges || kFixed + (ranges + 1) * wire::kAckRangeSize > capacity) {
         *complete = false;
         break;

@@ -1,10 +1,12 @@
 // The receiver's view of one reliable sequence space: the cumulative point (every sequence below
 // it has been received and handled), what has arrived above it, and the acknowledgement owed.
 //
-// Above the cumulative point a ring of kMaxSpan slots (allocated on the first out-of-order
-// arrival, so in-order traffic never touches it) records arrivals: for an ordered space, what to
-// deliver when the cumulative point reaches them. Arrivals kMaxSpan or more ahead are refused: an
-// honest sender never sends them, and refusing keeps the reorder buffer bounded.
+// Above the cumulative point a ring of slots (made on the first out-of-order arrival, so in-order
+// traffic never touches it, and doubled as arrivals land further ahead, up to the span) records
+// arrivals: for an ordered space, what to deliver when the cumulative point reaches them; a
+// bitmap beside it says which are taken, so that acknowledgements find runs a word at a time.
+// Arrivals the span or more ahead are refused: an honest sender never sends them, and refusing
+// keeps the reorder buffer bounded.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,11 +28,14 @@ struct ReceiveSlot {
 class ReceiveWindow {
  public:
   enum class Arrival { kNext, kAhead, kDuplicate, kBeyond };
+  static constexpr uint32_t kInitialRing = 256;
+  // The span (clamped to a power of two within [kMinSpan, kMaxSpan]); set before the first use.
+  void set_span(uint32_t span) { span_ = clamp_span(span); }
 
   Arrival classify(uint32_t seq) const;
   uint32_t next_expected() const { return next_expected_; }
 
-  // The slot of an arrival classified kAhead.
+  // The slot of an arrival classified kAhead, marked taken: the caller fills it in.
   ReceiveSlot& slot(uint32_t seq);
   // The slot at the cumulative point if something is waiting there, else nullptr.
   ReceiveSlot* waiting();
@@ -52,7 +57,17 @@ class ReceiveWindow {
                    uint64_t now, bool* complete);
 
  private:
+  bool taken(uint32_t seq) const { return (bits_[(seq & mask_) >> 6] >> (seq & 63)) & 1; }
+  // The first sequence in [from, end) whose slot is taken (want true) or free (want false), or end.
+  uint32_t scan(uint32_t from, uint32_t end, bool want) const;
+  // Makes the ring hold at least `needed` slots past the cumulative point.
+  void grow(uint32_t needed);
+
   std::unique_ptr<ReceiveSlot[]> slots_;
+  std::unique_ptr<uint64_t[]> bits_;
+  uint32_t span_ = kDefaultSpan;
+  uint32_t capacity_ = 0;
+  uint32_t mask_ = 0;
   uint32_t next_expected_ = 0;
   bool has_largest_ = false;
   uint32_t largest_ = 0;

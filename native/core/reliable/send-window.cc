@@ -6,7 +6,7 @@ namespace hybridwire::reliable {
 
 FlightRecord& SendWindow::transmit_new(uint32_t message, uint32_t fragment, uint32_t bytes,
                                        uint64_t now, uint64_t datagram) {
-  if (!records_) records_.reset(new FlightRecord[kMaxSpan]);
+  if (next_ - base_ >= capacity_) grow();
   FlightRecord& record = at(next_);
   record = FlightRecord();
   record.seq = next_;
@@ -17,7 +17,7 @@ FlightRecord& SendWindow::transmit_new(uint32_t message, uint32_t fragment, uint
   record.datagram = datagram;
   record.state = FlightState::kInFlight;
   record.transmissions = 1;
-  link_newest(static_cast<uint16_t>(next_ & kSpanMask));
+  link_newest(next_ & mask_);
   ++next_;
   return record;
 }
@@ -28,7 +28,7 @@ void SendWindow::retransmit(FlightRecord& record, uint64_t now, uint64_t datagra
   record.sent_time = now;
   record.datagram = datagram;
   if (record.transmissions < 255) ++record.transmissions;
-  link_newest(static_cast<uint16_t>(record.seq & kSpanMask));
+  link_newest(record.seq & mask_);
 }
 
 FlightRecord* SendWindow::find(uint32_t seq) {
@@ -36,7 +36,26 @@ FlightRecord* SendWindow::find(uint32_t seq) {
   return &at(seq);
 }
 
-void SendWindow::link_newest(uint16_t index) {
+void SendWindow::grow() {
+  const uint32_t capacity = capacity_ == 0 ? std::min(kInitialRing, span_) : capacity_ * 2;
+  const uint32_t mask = capacity - 1;
+  std::unique_ptr<FlightRecord[]> records(new FlightRecord[capacity]);
+  // A link names a ring index; the record there knows its sequence, and so its new index.
+  auto relink = [&](uint32_t index) { return index == FlightRecord::kNoLink ? index : records_[index].seq & mask; };
+  for (uint32_t seq = base_; seq != next_; ++seq) {
+    FlightRecord& moved = records[seq & mask];
+    moved = records_[seq & mask_];
+    moved.prev = relink(moved.prev);
+    moved.next = relink(moved.next);
+  }
+  head_ = relink(head_);
+  tail_ = relink(tail_);
+  records_ = std::move(records);
+  capacity_ = capacity;
+  mask_ = mask;
+}
+
+void SendWindow::link_newest(uint32_t index) {
   FlightRecord& record = records_[index];
   record.prev = tail_;
   record.next = FlightRecord::kNoLink;
@@ -130,10 +149,10 @@ void SendWindow::detect_lost(uint64_t now, uint64_t loss_delay, uint64_t packet_
                              FlightListener& listener) {
   loss_time_ = 0;
   if (!has_largest_acked_) return;
-  uint16_t index = head_;
+  uint32_t index = head_;
   while (index != FlightRecord::kNoLink) {
     FlightRecord& record = records_[index];
-    uint16_t following = record.next;
+    uint32_t following = record.next;
     if (record.datagram > largest_acked_datagram_) break;
     bool by_time = now >= loss_delay && record.sent_time <= now - loss_delay;
     bool by_count = largest_acked_datagram_ - record.datagram >= packet_threshold;

@@ -1,8 +1,9 @@
 // The sender's view of one reliable sequence space: which sequences are in flight, acknowledged
 // or lost, and when to give up waiting for them (RFC 9002 §6 loss detection, per space).
 //
-// Records live in a ring indexed by sequence (a sender never runs more than kMaxSpan past its
-// oldest unacknowledged sequence), so an acknowledgement finds its record in O(1). The records in
+// Records live in a ring indexed by sequence (a sender never runs more than the span past its
+// oldest unacknowledged sequence), so an acknowledgement finds its record in O(1). The ring starts
+// at kInitialRing records and doubles, up to the span, when the space has that many outstanding. The records in
 // flight are also linked in transmission order; loss detection walks that list from the oldest
 // and stops at the first record that is not lost yet, so each record is visited O(1) times.
 #pragma once
@@ -17,15 +18,15 @@ namespace hybridwire::reliable {
 enum class FlightState : uint8_t { kEmpty = 0, kInFlight, kLost, kAcked };
 
 struct FlightRecord {
-  static constexpr uint16_t kNoLink = 0xFFFF;
+  static constexpr uint32_t kNoLink = UINT32_MAX;
   uint64_t sent_time = 0;  // of the latest transmission
   uint64_t datagram = 0;   // number of the datagram that carried the latest transmission
   uint32_t seq = 0;
   uint32_t message = 0;    // the owner's message handle
   uint32_t fragment = 0;   // fragment index within the message
   uint32_t bytes = 0;      // frame size, as counted in flight
-  uint16_t prev = kNoLink;
-  uint16_t next = kNoLink;
+  uint32_t prev = kNoLink;
+  uint32_t next = kNoLink;
   FlightState state = FlightState::kEmpty;
   uint8_t transmissions = 0;  // saturating
   bool queued = false;        // waiting in the owner's retransmission or probe queue
@@ -69,7 +70,11 @@ class SendWindow {
 
   uint32_t base() const { return base_; }  // oldest sequence not yet acknowledged
   uint32_t next() const { return next_; }  // next sequence to transmit for the first time
-  bool has_room() const { return next_ - base_ < kMaxSpan; }
+  static constexpr uint32_t kInitialRing = 256;
+  // The span (clamped to a power of two within [kMinSpan, kMaxSpan]); set before the first use.
+  void set_span(uint32_t span) { span_ = clamp_span(span); }
+  uint32_t span() const { return span_; }
+  bool has_room() const { return next_ - base_ < span_; }
   bool idle() const { return base_ == next_; }
   const FlightRecord* oldest_in_flight() const { return head_ == FlightRecord::kNoLink ? nullptr : &records_[head_]; }
   const FlightRecord* newest_in_flight() const { return tail_ == FlightRecord::kNoLink ? nullptr : &records_[tail_]; }
@@ -98,17 +103,22 @@ class SendWindow {
   bool probe_pending = false;
 
  private:
-  FlightRecord& at(uint32_t seq) { return records_[seq & kSpanMask]; }
-  void link_newest(uint16_t index);
+  FlightRecord& at(uint32_t seq) { return records_[seq & mask_]; }
+  // Doubles the ring (or makes the first), keeping every record and link.
+  void grow();
+  void link_newest(uint32_t index);
   void unlink(FlightRecord& record);
   void acknowledge(FlightRecord& record, uint64_t now, uint64_t min_rtt, FlightListener& listener,
                    AckOutcome* outcome);
 
   std::unique_ptr<FlightRecord[]> records_;
+  uint32_t span_ = kDefaultSpan;
+  uint32_t capacity_ = 0;
+  uint32_t mask_ = 0;
   uint32_t base_ = 0;
   uint32_t next_ = 0;
-  uint16_t head_ = FlightRecord::kNoLink;
-  uint16_t tail_ = FlightRecord::kNoLink;
+  uint32_t head_ = FlightRecord::kNoLink;
+  uint32_t tail_ = FlightRecord::kNoLink;
   bool has_largest_acked_ = false;
   uint64_t largest_acked_datagram_ = 0;
   uint64_t loss_time_ = 0;

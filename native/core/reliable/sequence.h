@@ -3,6 +3,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
 
 namespace hybridwire::reliable {
 
@@ -29,12 +32,34 @@ inline uint32_t space_of(Mode mode, uint8_t channel) {
   return mode == Mode::kReliableUnordered ? kChannels + channel : channel;
 }
 
-// How far past its oldest unacknowledged sequence a sender may transmit in one space, and so how
-// many sequences a receiver tracks past its cumulative point. Also the span of the unreliable
-// duplicate filter. A power of two.
-constexpr uint32_t kMaxSpan = 1024;
-constexpr uint32_t kSpanMask = kMaxSpan - 1;
-
+// The span of a reliable space: how far past its oldest unacknowledged sequence a sender may
+// transmit, and so how many sequences a receiver tracks past its cumulative point. Agreed per
+// session (docs/PROTOCOL.md 7.2, `udp.span` in the handshake; kMinSpan when a peer does not say):
+// a power of two from kMinSpan to kMaxSpan (the largest whose every distance fits the u16 gaps and
+// lengths of ACK ranges). The windows' rings start small and grow to it as a space needs them.
+constexpr uint32_t kMinSpan = 1024;
+constexpr uint32_t kMaxSpan = 65536;
+constexpr uint32_t kDefaultSpan = 16384;
+// The largest power of two within [kMinSpan, kMaxSpan] not above `span`.
+inline uint32_t clamp_span(uint64_t span) {
+  uint32_t result = kMinSpan;
+  while (result < kMaxSpan && uint64_t{result} * 2 <= span) result *= 2;
+  return result;
+}
+// The unreliable duplicate filter's span, fixed: also the most fragments an unreliable message
+// may have. A power of two.
+constexpr uint32_t kReplaySpan = 1024;
+constexpr uint32_t kReplayMask = kReplaySpan - 1;
+// The index of the lowest set bit of a non-zero word.
+inline uint32_t lowest_bit(uint64_t word) {
+#if defined(_MSC_VER)
+  unsigned long index;
+  _BitScanForward64(&index, word);
+  return static_cast<uint32_t>(index);
+#else
+  return static_cast<uint32_t>(__builtin_ctzll(word));
+#endif
+}
 // Sequence numbers are u32 and wrap: a - b as a signed distance (RFC 1982 serial arithmetic).
 inline int32_t seq_diff(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b); }
 

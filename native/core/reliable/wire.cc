@@ -17,7 +17,7 @@ bool read_fragment_prefix(const uint8_t* data, size_t length, FragmentPrefix* pr
          prefix->message_length >= prefix->count;
 }
 
-bool read_ack(const uint8_t* payload, size_t length, uint32_t cumulative, Ack* ack) {
+bool read_ack(const uint8_t* payload, size_t length, uint32_t cumulative, uint32_t span, Ack* ack) {
   if (length < kAckFixedSize) return false;
   size_t count = load16(payload + 4);
   if (count > kMaxAckRanges || length != kAckFixedSize + count * kAckRangeSize) return false;
@@ -33,7 +33,7 @@ bool read_ack(const uint8_t* payload, size_t length, uint32_t cumulative, Ack* a
     if (gap == 0 || run == 0) return false;
     position += gap;
     uint64_t end = position + run;  // one past the range
-    if (end > kMaxSpan) return false;
+    if (end > span) return false;
     ack->ranges[i].first = cumulative + static_cast<uint32_t>(position);
     ack->ranges[i].last = cumulative + static_cast<uint32_t>(end - 1);
     position = end;

@@ -77,7 +77,7 @@ struct Ack {
 };
 
 // Parses an ACK payload. False if malformed: wrong length, a zero gap or length, more than
-// kMaxAckRanges ranges, or ranges reaching kMaxSpan or more past the cumulative point.
-bool read_ack(const uint8_t* payload, size_t length, uint32_t cumulative, Ack* ack);
+// kMaxAckRanges ranges, or ranges reaching `span` or more past the cumulative point.
+bool read_ack(const uint8_t* payload, size_t length, uint32_t cumulative, uint32_t span, Ack* ack);
 
 }  // namespace hybridwire::reliable::wire
