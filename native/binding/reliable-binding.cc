@@ -37,8 +37,8 @@ constexpr uint32_t kOwnBuffer = 4;
 constexpr size_t kOwnBufferMin = 4096;
 // The UDP socket's batch rows: offset, length, port, sender index.
 constexpr size_t kSocketRowWidth = 4;
-constexpr size_t kOptionCount = 9;
-constexpr size_t kStatCount = 28;
+constexpr size_t kOptionCount = 10;
+constexpr size_t kStatCount = 31;
 
 uint64_t ToMicroseconds(const Napi::Value& value) {
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
@@ -92,9 +92,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
                        });
   }
 
-  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array(9), budget?: ReassemblyBudget)
+  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array(10), budget?: ReassemblyBudget)
   // options: mtu, window, sendBufferBytes, reassemblyBytes, reassemblyTimeoutUs, maxAckDelayUs,
-  // minRtoUs, maxRtoUs, span (validated by the JS wrapper; clamped here to what is safe).
+  // minRtoUs, maxRtoUs, span, maxMtu (validated by the JS wrapper; clamped here to what is safe).
   explicit ReliableEndpoint(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(ParseOptions(info)) {
     // Holds the shared budget while the endpoint has charges against it (released when
@@ -121,7 +121,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     std::memcpy(options.token, token, reliable::kTokenSize);
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[1].As<Napi::Float64Array>().ElementLength() < kOptionCount) {
-      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of 9 values");
+      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of 10 values");
       return options;
     }
     const double* values = info[1].As<Napi::Float64Array>().Data();
@@ -138,6 +138,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     options.min_rto_us = get(6, options.min_rto_us);
     options.max_rto_us = get(7, options.max_rto_us);
     options.span = reliable::clamp_span(get(8, options.span));
+    options.max_mtu = static_cast<uint32_t>(std::min<uint64_t>(get(9, options.mtu), reliable::kMaxMtu));
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object object = info[2].As<Napi::Object>();
       bool tagged = false;
@@ -150,9 +151,10 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     return options;
   }
 
-  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array(4), extras?: unknown[]).
+  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array(5), extras?: unknown[]).
   // Kept (referenced) until replaced. state receives [pending deliveries, bytes of the next
-  // pending one, and after receiveRows() the index it stopped at and the bytes it consumed].
+  // pending one, after receiveRows() the index it stopped at and the bytes it consumed, and the
+  // largest datagram the next flush may write (flush's `out` must have that much room)].
   // Without extras, every copied delivery goes through the output buffer.
   Napi::Value SetOutputs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -165,8 +167,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (!GetMutableBytes(info[0], "output", &output, &output_length)) return Napi::Value();
     if (!GetUint32Array(info[1], "rows", &rows, &row_values)) return Napi::Value();
     if (!GetUint32Array(info[2], "state", &state, &state_values)) return Napi::Value();
-    if (row_values < kRowWidth || state_values < 4) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state 4 values");
+    if (row_values < kRowWidth || state_values < 5) {
+      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state 5 values");
     }
     if (info.Length() > 3 && info[3].IsArray()) {
       extras_ref_ = Napi::Persistent(info[3].As<Napi::Object>());
@@ -181,6 +183,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     rows_ = rows;
     row_capacity_ = row_values / kRowWidth;
     state_ = state;
+    state_[4] = endpoint_.datagram_limit();
     return env.Undefined();
   }
 
@@ -365,6 +368,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       lengths[count++] = static_cast<uint32_t>(written);
       position += written;
     }
+    if (state_ != nullptr) state_[4] = endpoint_.datagram_limit();
     return Napi::Number::New(info.Env(), static_cast<double>(count));
   }
 
@@ -377,15 +381,16 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
 
   Napi::Value OnTimeout(const Napi::CallbackInfo& info) {
     endpoint_.on_timeout(ToMicroseconds(info[0]));
+    if (state_ != nullptr) state_[4] = endpoint_.datagram_limit();
     return info.Env().Undefined();
   }
 
-  // stats(out: Float64Array(28)): the order of reliable::Stats
+  // stats(out: Float64Array(31)): the order of reliable::Stats
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
-      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 28 values");
+      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 31 values");
     }
     double* out = info[0].As<Napi::Float64Array>().Data();
     reliable::Stats stats = endpoint_.stats();
@@ -397,7 +402,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
         stats.retransmissions, stats.lost, stats.timeouts, stats.drops_bad_checksum,
         stats.drops_malformed, stats.drops_duplicate, stats.drops_stale, stats.drops_window_overflow,
         stats.drops_reassembly_overflow, stats.drops_expired, stats.drops_send_buffer,
-        stats.spurious_losses,
+        stats.spurious_losses, stats.path_mtu, stats.mtu_probes_sent, stats.mtu_probes_lost,
     };
     for (size_t i = 0; i < kStatCount; ++i) out[i] = static_cast<double>(values[i]);
     return env.Undefined();
@@ -473,6 +478,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   void PublishPending() {
+    state_[4] = endpoint_.datagram_limit();
     state_[0] = static_cast<uint32_t>(pending_.size());
     state_[1] = pending_.empty() ? 0 : static_cast<uint32_t>(pending_.front().bytes.size());
   }

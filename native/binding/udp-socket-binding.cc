@@ -215,6 +215,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
                            InstanceMethod<&UdpSocket::Ref>("ref"),
                            InstanceMethod<&UdpSocket::Unref>("unref"),
                            InstanceMethod<&UdpSocket::Stats>("stats"),
+                           InstanceMethod<&UdpSocket::DontFragment>("dontFragment"),
                        });
   }
 
@@ -258,6 +259,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 #ifdef __linux__
     if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
+      // Datagrams are never fragmented (the DF bit; a send above the interface's MTU fails with
+      // EMSGSIZE), and the kernel's path MTU cache is not applied: the reliable layer's path MTU
+      // probes (docs/PROTOCOL.md 7.7) then tell what the path carries, as RFC 8899 requires.
+      int probe = IP_PMTUDISC_PROBE;
+      dont_fragment_ = setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe) == 0;
+      if (ipv6_) {
+        int probe6 = IPV6_PMTUDISC_PROBE;
+        dont_fragment_ = setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof probe6) == 0;
+      }
+    }
     if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0 &&
         uv_poll_init_socket(loop, &native_->poll, fd) == 0) {
       native_->poll.data = native_;
@@ -322,6 +334,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       async_context_ = nullptr;
     }
   }
+
+  // Whether datagrams leave unfragmented (so that path MTU probes mean something).
+  Napi::Value DontFragment(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dont_fragment_); }
 
   bool Open(Napi::Env env) {
     if (handle_ != nullptr) return true;
@@ -967,6 +982,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool connected_ = false;
   bool receiving_ = false;
   bool ipv6_ = false;
+  bool dont_fragment_ = false;
 #ifdef __linux__
   bool gso_ = true;
   bool gro_ = false;

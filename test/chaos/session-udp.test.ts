@@ -195,6 +195,53 @@ describe('reliable UDP through the API', () => {
     expect(client.udpStats()!.rtoMs).toBe(100);
   });
 
+  it.runIf(process.platform === 'linux')(
+    'path MTU discovery: over loopback datagrams grow from the 1200-byte base to 65507 bytes; udpMaxMtu caps it, and a peer that offers no cap keeps the base',
+    async () => {
+      const server = createServer({ host: '127.0.0.1' });
+      const { tcpPort, udpPort } = await server.listen();
+      cleanup.push(() => server.close());
+      const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
+      const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort!, udpMaxMtu: 9000 });
+      cleanup.push(() => client.close());
+      const peer = await connected;
+      const got: Buffer[] = [];
+      server.handle<Uint8Array>('blob', (payload) => {
+        got.push(Buffer.from(payload));
+      });
+      client.on('message', () => {});
+      await waitFor(() => client.udpReady, 'the UDP path', 10_000);
+      client.send('blob', pattern(100, 1), { transport: 'udp', reliable: true });
+      // The smaller offer (the client's 9000) bounds both directions; loopback carries it.
+      await waitFor(() => client.udpStats()?.pathMtu === 9000, 'the client to find 9000', 10_000);
+      peer.send('hello', 1, { transport: 'udp', reliable: true });
+      await waitFor(() => peer.udpStats()?.pathMtu === 9000, 'the server to find 9000', 10_000);
+      const before = client.udpStats()!.datagramsSent;
+      const big = pattern(8000, 2);
+      client.send('blob', big, { transport: 'udp', reliable: true });
+      await waitFor(() => got.length === 2, 'the 8000-byte message', 10_000);
+      expect(got[1]!.equals(big)).toBe(true);
+      // One datagram where the base size would take eight.
+      expect(client.udpStats()!.datagramsSent - before).toBeLessThanOrEqual(2);
+
+      const unbounded = createServer({ host: '127.0.0.1' });
+      const ports = await unbounded.listen();
+      cleanup.push(() => unbounded.close());
+      const wide = await connect({ host: '127.0.0.1', tcpPort: ports.tcpPort, udpPort: ports.udpPort! });
+      cleanup.push(() => wide.close());
+      await waitFor(() => wide.udpReady, 'the UDP path', 10_000);
+      wide.send('x', 1, { transport: 'udp', reliable: true });
+      await waitFor(() => wide.udpStats()?.pathMtu === 65507, 'the default search to reach 65507', 10_000);
+
+      const pinned = await connect({ host: '127.0.0.1', tcpPort: ports.tcpPort, udpPort: ports.udpPort!, udpMaxMtu: 1200 });
+      cleanup.push(() => pinned.close());
+      await waitFor(() => pinned.udpReady, 'the UDP path', 10_000);
+      pinned.send('x', 1, { transport: 'udp', reliable: true });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(pinned.udpStats()).toMatchObject({ pathMtu: 1200, mtuProbesSent: 0 });
+    },
+  );
+
   it('step mode maps onto a window of one reliable message', async () => {
     const server = createServer({ host: '127.0.0.1' });
     const { tcpPort, udpPort } = await server.listen();

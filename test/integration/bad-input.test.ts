@@ -108,20 +108,28 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     const newer = await rawPeer(tcpPort);
     const accepted = await newer.handshake({ version: '1.9.0', features: ['json', 'teleport'], udp: { mtu: 600, window: 8, reassemblyBytes: 1 << 30 } });
     expect(accepted).toMatchObject({ accepted: true, features: ['json'] });
-    // UDP settings both ends must share come back as the smaller of each offer (the span 1024 when
-    // the client names none); the ack delay, which each end's timers must allow for, as the larger
-    // (10 ms when the client names none).
-    expect(accepted.udp).toEqual({ mtu: 600, window: 8, reassemblyBytes: 4 * 1024 * 1024, ackDelayMs: 10, span: 1024 });
+    // UDP settings both ends must share come back as the smaller of each offer (the span 1024, and
+    // the largest datagram the mtu, when the client names none); the ack delay, which each end's
+    // timers must allow for, as the larger (10 ms when the client names none).
+    expect(accepted.udp).toEqual({ mtu: 600, window: 8, reassemblyBytes: 4 * 1024 * 1024, ackDelayMs: 10, span: 1024, maxMtu: 600 });
     const slowAcker = await rawPeer(tcpPort);
     const slow = await slowAcker.handshake({ version: '1.0.0', features: ['json'], udp: { mtu: 1200, window: 64, reassemblyBytes: 65536, ackDelayMs: 25, span: 65536 } });
-    expect(slow.udp).toEqual({ mtu: 1200, window: 64, reassemblyBytes: 65536, ackDelayMs: 25, span: 16384 });
+    expect(slow.udp).toEqual({ mtu: 1200, window: 64, reassemblyBytes: 65536, ackDelayMs: 25, span: 16384, maxMtu: 1200 });
     const narrow = await rawPeer(tcpPort);
-    expect((await narrow.handshake({ version: '1.0.0', features: ['json'], udp: { mtu: 1200, window: 64, reassemblyBytes: 65536, span: 2048 } })).udp).toMatchObject({ span: 2048 });
+    expect((await narrow.handshake({ version: '1.0.0', features: ['json'], udp: { mtu: 1200, window: 64, reassemblyBytes: 65536, span: 2048, maxMtu: 9000 } })).udp).toMatchObject({
+      span: 2048,
+      maxMtu: 9000,
+    });
 
     const badDelay = await rawPeer(tcpPort);
     badDelay.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 1024, windowSize: 1, udp: { mtu: 1200, window: 1, reassemblyBytes: 4096, ackDelayMs: 5000 } });
     await badDelay.waitClosed();
     expect(badDelay.errorFrame()?.code).toBe('HW_ERR_BAD_HANDSHAKE');
+
+    const badMaxMtu = await rawPeer(tcpPort);
+    badMaxMtu.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 1024, windowSize: 1, udp: { mtu: 1200, window: 1, reassemblyBytes: 4096, maxMtu: 1000 } });
+    await badMaxMtu.waitClosed();
+    expect(badMaxMtu.errorFrame()?.message).toMatch(/udp\.maxMtu must be from mtu to 65507/);
 
     const badSpan = await rawPeer(tcpPort);
     badSpan.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 1024, windowSize: 1, udp: { mtu: 1200, window: 1, reassemblyBytes: 4096, span: 3000 } });

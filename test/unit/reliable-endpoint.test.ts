@@ -233,6 +233,60 @@ describe('ReliableEndpoint', () => {
     expect(piggybacked.length).toBeGreaterThan(0);
   });
 
+  it('discovers the path MTU: larger sizes are probed, lost ones given up, and the largest acknowledged is used for new datagrams', () => {
+    // A path that carries 4,100 bytes: 9000 and 8952 are lost three times each, 4096 gets through.
+    link = new Link(5, { maxMtu: 9000 });
+    link.filter = (datagram) => datagram.length <= 4100;
+    link.a.send(Buffer.from('start'), { reliable: true });
+    runUntil(() => link!.a.stats().pathMtu === 4096);
+    const stats = link.a.stats();
+    expect([stats.mtuProbesSent, stats.mtuProbesLost]).toEqual([7, 6]);
+    // b searches too, for its own direction.
+    runUntil(() => link!.b.stats().pathMtu === 4096);
+    link.sentByA = [];
+    const message = pattern(20_000, 9);
+    link.a.send(message, { reliable: true });
+    runUntil(() => link!.atB.length === 2);
+    expect(link.atB[1]!.payload.equals(message)).toBe(true);
+    const sizes = link.sentByA.map((d) => d.length);
+    // Full datagrams keep room for an acknowledgement (32 bytes) that may ride along.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+    expect(sizes.filter((size) => size >= 4096 - 32).length).toBeGreaterThanOrEqual(4);
+    expect(link.b.stats().drops.malformed).toBe(0);
+  });
+
+  it('keeps the base datagram size when probes go unanswered, falls back to it when nothing gets through, and searches again', () => {
+    link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
+    // Probes never arrive: the peer's answers are what a peer that skips the type would send.
+    link.filter = (datagram) => !framesOf(datagram).some((f) => f.type === FrameType.MTU_PROBE);
+    link.a.send(Buffer.from('hello'), { reliable: true });
+    runUntil(() => link!.a.stats().mtuProbesLost === 15); // 9000, 8952, 4096, 1452, 1280, three times each
+    expect(link.a.stats().pathMtu).toBe(1200);
+    expect(link.atB.map((m) => m.payload.toString())).toEqual(['hello']);
+
+    // Now probes get through: 9000 is found (the search restarts after its raise interval, but a
+    // new link is quicker to set up than ten simulated minutes).
+    link.close();
+    link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
+    link.a.send(Buffer.from('x'), { reliable: true });
+    runUntil(() => link!.a.stats().pathMtu === 9000);
+    // Then nothing gets through for a while: persistent congestion (three timeouts) may mean a
+    // black hole for the large size, so the size falls back to the base.
+    link.filter = () => false;
+    link.a.send(Buffer.from('lost for now'), { reliable: true });
+    runUntil(() => link!.a.stats().pathMtu === 1200);
+    // The path comes back carrying only 1,300 bytes: everything arrives, and the renewed search
+    // (a second after the fall) settles on the 1280 plateau.
+    link.filter = (datagram) => datagram.length <= 1300;
+    const sent = Array.from({ length: 300 }, (_, i) => pattern(50, i));
+    for (const payload of sent) link.a.send(payload, { reliable: true, channel: 4 });
+    runUntil(() => link!.atB.length === 302, 120_000);
+    expect(link.atB.filter((m) => m.channel === 0).map((m) => m.payload.toString())).toEqual(['x', 'lost for now']);
+    expect(firstDifference(link.atB.filter((m) => m.channel === 4).map((m) => m.payload), sent)).toBe(-1);
+    runUntil(() => link!.a.stats().pathMtu === 1280);
+    expect(link.a.stats().mtuProbesLost).toBe(12); // this link: 9000, 8952, 4096 and 1452, three times each
+  });
+
   it('estimates the round-trip time from acknowledgements', () => {
     link = new Link(10);
     for (let i = 0; i < 40; i++) {
@@ -713,6 +767,24 @@ describe('ReliableEndpoint', () => {
     v5.receive(hex('0104040029000000 10000000b86f3003 0c00000001000000 02000000 6f726c64'));
     expect(delivered.at(-1)).toBe(`hello, world 0 ${DeliveryMode.UNRELIABLE}`);
     v5.close();
+
+    // V6: a path MTU probe of 1280 bytes (the only size between mtu 1200 and maxMtu 1280), and
+    // the answer of a peer that received it.
+    const prober = new ReliableEndpoint({ token: Buffer.from('tokenAAA'), onDatagram: (d) => sent.push(Buffer.from(d)), now: () => clockMs, maxMtu: 1280 });
+    prober.flush();
+    const probe = sent.pop()!;
+    expect(probe.length).toBe(1280);
+    expect(probe.subarray(0, 24)).toEqual(hex('746f6b656e414141 0180000001000000 e8040000a6fcfc9f'));
+    expect(probe.subarray(24).every((byte) => byte === 0)).toBe(true);
+    const answerer = make();
+    answerer.receive(probe.subarray(8));
+    answerer.flush();
+    const answer = sent.pop()!;
+    expect(answer).toEqual(hex('746f6b656e414141 0181000001000000 040000008fa002d6 00050000'));
+    prober.receive(answer.subarray(8));
+    expect(prober.stats().pathMtu).toBe(1280);
+    prober.close();
+    answerer.close();
   });
 
   it('validates its options, naming the option and the range', () => {

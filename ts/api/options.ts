@@ -33,7 +33,19 @@ export interface LimitOptions {
   heartbeatTimeoutMs?: number;
   /** Bytes per UDP datagram, token and frame headers included; larger messages are fragmented. Default 1200. */
   mtu?: number;
-  /** Reliable UDP messages in flight per session in burst mode (step mode uses 1). Default 1024. */
+  /**
+   * Path MTU discovery: UDP datagrams start at `mtu` and grow up to this when probes show that
+   * the path carries them (RFC 8899; loopback carries 65,507 bytes, jumbo-frame LANs 8,952 of the
+   * sizes tried, Ethernet 1,452). Offered in the handshake; both ends use the smaller offer. Needs a socket
+   * that does not fragment (Linux); elsewhere datagrams stay at `mtu`. Equal to `mtu` turns it
+   * off. Default 65507.
+   */
+  udpMaxMtu?: number;
+  /**
+   * Reliable UDP messages in flight per session in burst mode (step mode uses 1); the smaller
+   * offer wins. Default 16384 (bytes in flight are bounded by udpSendBufferBytes and the
+   * congestion window; this bounds messages).
+   */
   udpWindowSize?: number;
   /**
    * Sequence numbers (message fragments) in flight per reliable UDP channel, and so tracked past
@@ -71,6 +83,7 @@ export interface ResolvedLimits extends ConnectionLimits {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   mtu: number;
+  udpMaxMtu: number;
   udpWindowSize: number;
   udpSpan: number;
   udpSendBufferBytes: number;
@@ -96,7 +109,8 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     heartbeatIntervalMs: checkInteger('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 5000, 10, 3_600_000),
     heartbeatTimeoutMs: checkInteger('heartbeatTimeoutMs', options.heartbeatTimeoutMs ?? 15000, 20, 3_600_000),
     mtu: checkInteger('mtu', options.mtu ?? 1200, 256, 65_000),
-    udpWindowSize: checkInteger('udpWindowSize', options.udpWindowSize ?? 1024, 1, 65_536),
+    udpMaxMtu: checkInteger('udpMaxMtu', options.udpMaxMtu ?? 65_507, 256, 65_507),
+    udpWindowSize: checkInteger('udpWindowSize', options.udpWindowSize ?? 16384, 1, 65_536),
     udpSpan: checkInteger('udpSpan', options.udpSpan ?? 16384, 1024, 65_536),
     udpSendBufferBytes: checkInteger('udpSendBufferBytes', options.udpSendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
     udpReassemblyBytes: checkInteger('udpReassemblyBytes', options.udpReassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
@@ -107,6 +121,8 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     udpMaxRtoMs: checkInteger('udpMaxRtoMs', options.udpMaxRtoMs ?? 60_000, 1, 3_600_000),
     udpBatchDelayMs: checkInteger('udpBatchDelayMs', options.udpBatchDelayMs ?? 0, 0, 1000),
   };
+  // A cap below the mtu is the mtu: no discovery.
+  limits.udpMaxMtu = Math.max(limits.udpMaxMtu, limits.mtu);
   if (!isSpan(limits.udpSpan)) throw new OptionError(`option udpSpan must be a power of two from 1024 to 65536, got ${limits.udpSpan}`);
   if (limits.udpMaxRtoMs < limits.udpMinRtoMs) {
     throw new OptionError(`option udpMaxRtoMs (${limits.udpMaxRtoMs}) must not be below udpMinRtoMs (${limits.udpMinRtoMs})`);
@@ -122,7 +138,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
 
 /** This side's offer of the UDP settings both ends must share. */
 export function udpOffer(limits: ResolvedLimits): UdpParameters {
-  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes, ackDelayMs: limits.udpMaxAckDelayMs, span: limits.udpSpan };
+  return { mtu: limits.mtu, window: limits.udpWindowSize, reassemblyBytes: limits.udpReassemblyBytes, ackDelayMs: limits.udpMaxAckDelayMs, span: limits.udpSpan, maxMtu: limits.udpMaxMtu };
 }
 
 /** The UDP session settings of a session: negotiated values where the peer sent some, else ours. */
@@ -130,6 +146,7 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
   const shared = negotiated ?? udpOffer(limits);
   return {
     mtu: shared.mtu,
+    maxMtu: Math.max(shared.mtu, shared.maxMtu ?? shared.mtu),
     window: step ? 1 : shared.window,
     sendBufferBytes: limits.udpSendBufferBytes,
     reassemblyBytes: shared.reassemblyBytes,

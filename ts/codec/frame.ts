@@ -23,6 +23,9 @@ export const FrameType = {
   CLOSE: 0x08,
   ERROR: 0x09,
   TYPE_DEF: 0x0a,
+  /** Reliable UDP's path MTU probe and its answer (ignorable: docs/PROTOCOL.md 7.7). */
+  MTU_PROBE: 0x80,
+  MTU_ACK: 0x81,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 

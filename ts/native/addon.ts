@@ -32,6 +32,7 @@ export interface NativeUdpSocket {
   connect(address: string, port: number): void;
   setBufferSizes(receive: number, send: number): void;
   localPort(): number;
+  dontFragment(): boolean;
   target(address: string, port: number): Buffer;
   /** Returns how many datagrams the kernel took at once; the rest are queued or dropped. */
   sendBatch(slab: Uint8Array, offset: number, lengths: Uint32Array, count: number, target: Uint8Array | undefined): number;

@@ -49,6 +49,12 @@ export interface ReliableEndpointOptions {
   onDatagrams?: (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void;
   /** Bytes per datagram, token and frame headers included. Default 1200. */
   mtu?: number;
+  /**
+   * Path MTU discovery: datagrams grow from `mtu` up to this when probes show the path carries
+   * them (RFC 8899). The socket must not fragment datagrams (sessions set it so on Linux). Default
+   * `mtu`: discovery off.
+   */
+  maxMtu?: number;
   /** Reliable messages in flight at once: 1 is step-by-step mode, N burst mode. Default 1024. */
   window?: number;
   /** Bytes of queued and unacknowledged messages kept for retransmission. Default 4 MiB. */
@@ -114,6 +120,11 @@ export interface ReliableStats {
   messagesDelivered: number;
   framesDelivered: number;
   retransmissions: number;
+  /** The datagram size in use: `mtu`, or what path MTU discovery found. */
+  pathMtu: number;
+  /** Path MTU probes sent, and of those lost (too large for the path, or lost by chance). */
+  mtuProbesSent: number;
+  mtuProbesLost: number;
   /** Frames declared lost by acknowledgements of later ones (fast retransmit). */
   lost: number;
   /** Of those, frames found to have arrived after all (reordered): their loss was taken back. */
@@ -167,11 +178,19 @@ const KIND_OWN_BUFFER = 4;
 const INITIAL_ROWS = 1024;
 const INITIAL_OUTPUT = 64 * 1024;
 const FLUSH_DATAGRAMS = 64;
-const STAT_COUNT = 28;
+const STAT_COUNT = 31;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The slab of endpoints that send through onDatagrams, shared: each flush's datagrams are sent
+ * (or copied) before onDatagrams returns, so one slab serves every endpoint of the process. It
+ * grows to hold FLUSH_DATAGRAMS datagrams of the base size or 16 of the largest in use.
+ */
+let batchSlab = Buffer.allocUnsafeSlow(0);
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** prefix[0, prefixLength) followed by body, in one new buffer. */
 function join(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): Buffer {
@@ -199,6 +218,7 @@ function checkPolicy(name: string, value: unknown): OverflowPolicy {
 
 export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   readonly mtu: number;
+  readonly maxMtu: number;
   readonly window: number;
   readonly sendBufferBytes: number;
   readonly batchDelayMs: number;
@@ -210,7 +230,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private readonly clock: () => number;
   private output = Buffer.allocUnsafe(INITIAL_OUTPUT);
   private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
-  private readonly state = new Uint32Array(4);
+  private readonly state = new Uint32Array(5);
   /** Large copied deliveries arrive in Buffers of their own, here (see the binding). */
   private readonly extras: Array<Buffer | undefined> = [];
   private slab: Buffer;
@@ -247,6 +267,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       throw new OptionError('option onDatagram (or onDatagrams) must be a function');
     }
     this.mtu = checkInteger('mtu', options.mtu ?? 1200, 128, 65507);
+    this.maxMtu = checkInteger('maxMtu', options.maxMtu ?? this.mtu, this.mtu, 65507);
     this.window = checkInteger('window', options.window ?? 1024, 1, 65536);
     this.sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
     const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
@@ -277,10 +298,11 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       minRtoMs * 1000,
       maxRtoMs * 1000,
       span,
+      this.maxMtu,
     ]);
     this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
-    this.slab = Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS);
+    this.slab = this.onDatagrams === undefined ? Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS) : EMPTY_BUFFER;
   }
 
   /**
@@ -447,24 +469,39 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     if (this.closed) return;
     const now = this.nowUs();
     for (;;) {
-      if (this.slab.length - this.slabPosition < this.mtu) {
-        // Datagrams handed out are never written again: a socket may still hold them.
-        this.slab = Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS);
-        this.slabPosition = 0;
-      }
-      const count = this.handle.flush(now, this.slab, this.slabPosition, this.lengths);
+      // The largest datagram the endpoint may write next (its datagram size, or a path MTU probe).
+      const limit = this.state[4]!;
+      let slab: Buffer;
+      let position: number;
       if (this.onDatagrams !== undefined) {
-        // Sent (or copied) before it returns, so the slab is written again from the start.
-        if (count > 0) this.onDatagrams(this.slab, this.slabPosition, this.lengths, count);
+        // Sent (or copied) before onDatagrams returns: one slab serves every endpoint.
+        if (batchSlab.length < Math.max(this.mtu * FLUSH_DATAGRAMS, limit * 16)) {
+          batchSlab = Buffer.allocUnsafeSlow(Math.max(batchSlab.length, this.mtu * FLUSH_DATAGRAMS, limit * 16));
+        }
+        slab = batchSlab;
+        position = 0;
+      } else {
+        if (this.slab.length - this.slabPosition < limit) {
+          // Datagrams handed out are never written again: a socket may still hold them.
+          this.slab = Buffer.allocUnsafe(Math.max(this.mtu, limit) * FLUSH_DATAGRAMS);
+          this.slabPosition = 0;
+        }
+        slab = this.slab;
+        position = this.slabPosition;
+      }
+      const count = this.handle.flush(now, slab, position, this.lengths);
+      if (this.onDatagrams !== undefined) {
+        if (count > 0) this.onDatagrams(slab, position, this.lengths, count);
       } else {
         for (let i = 0; i < count; i++) {
           const length = this.lengths[i]!;
-          const datagram = this.slab.subarray(this.slabPosition, this.slabPosition + length);
-          this.slabPosition += length;
-          this.onDatagram!(datagram);
+          this.onDatagram!(slab.subarray(position, position + length));
+          position += length;
         }
+        this.slabPosition = position;
       }
-      if (count === 0 || (count < this.lengths.length && this.slab.length - this.slabPosition >= this.mtu)) break;
+      // Done unless it stopped for want of room (lengths or slab).
+      if (count === 0 || (count < this.lengths.length && slab.length - position >= this.state[4]!)) break;
     }
     this.pump();
     this.arm();
@@ -494,6 +531,9 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       retransmissions: v[16]!,
       lost: v[17]!,
       spuriousLosses: v[27]!,
+      pathMtu: v[28]!,
+      mtuProbesSent: v[29]!,
+      mtuProbesLost: v[30]!,
       timeouts: v[18]!,
       drops: {
         badChecksum: v[19]!,

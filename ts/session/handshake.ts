@@ -28,6 +28,11 @@ export interface UdpParameters {
    * smaller offer. Absent means 1024.
    */
   span?: number;
+  /**
+   * The largest datagram path MTU discovery may try (mtu..65507); both ends use the smaller
+   * offer. Absent means `mtu`: no discovery.
+   */
+  maxMtu?: number;
 }
 
 /** The span a peer that names none is taken to use. */
@@ -175,6 +180,11 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
           ackDelayMs: Math.max(hello.udp.ackDelayMs ?? DEFAULT_ACK_DELAY_MS, limits.udp.ackDelayMs ?? DEFAULT_ACK_DELAY_MS),
           // Both ends track what the other may send, so both take the shorter span.
           span: Math.min(hello.udp.span ?? DEFAULT_PEER_SPAN, limits.udp.span ?? DEFAULT_PEER_SPAN),
+          // Neither end sends datagrams larger than the other allows; never below the mtu.
+          maxMtu: Math.max(
+            Math.min(hello.udp.mtu, limits.udp.mtu),
+            Math.min(hello.udp.maxMtu ?? hello.udp.mtu, limits.udp.maxMtu ?? limits.udp.mtu),
+          ),
         }
       : limits.udp,
   };
@@ -190,7 +200,11 @@ function parseUdp(value: unknown, what: string): UdpParameters | undefined {
     reassemblyBytes: field(object, 'reassemblyBytes', isCount, `${what}.udp`),
     ...(object.ackDelayMs === undefined ? {} : { ackDelayMs: field(object, 'ackDelayMs', isDelay, `${what}.udp`) }),
     ...(object.span === undefined ? {} : { span: field(object, 'span', isCount, `${what}.udp`) }),
+    ...(object.maxMtu === undefined ? {} : { maxMtu: field(object, 'maxMtu', isCount, `${what}.udp`) }),
   };
+  if (udp.maxMtu !== undefined && (udp.maxMtu < udp.mtu || udp.maxMtu > 65507)) {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.maxMtu must be from mtu to 65507`);
+  }
   if (udp.span !== undefined && !isSpan(udp.span)) {
     throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.span must be a power of two from 1024 to 65536`);
   }

@@ -51,6 +51,8 @@ export interface UdpTarget {
 
 export interface UdpSessionOptions {
   mtu: number;
+  /** Path MTU discovery's upper bound (the socket must not fragment, or it stays at mtu). */
+  maxMtu: number;
   /** Reliable messages in flight: 1 in step mode, the negotiated window in burst mode. */
   window: number;
   sendBufferBytes: number;
@@ -225,6 +227,8 @@ export class UdpSession implements UdpPath {
         if (destination !== undefined) this.socket.sendBatch(slab, offset, lengths, count, destination);
       },
       mtu: options.mtu,
+      // Probes prove nothing if the kernel may fragment them.
+      maxMtu: this.socket.dontFragment ? options.maxMtu : options.mtu,
       window: options.window,
       sendBufferBytes: options.sendBufferBytes,
       reassemblyBytes: options.reassemblyBytes,

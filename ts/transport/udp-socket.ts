@@ -132,6 +132,11 @@ export class UdpSocket {
     this.handle.connect(address, port);
   }
 
+  /** Whether datagrams leave unfragmented (Linux): path MTU discovery needs it. */
+  get dontFragment(): boolean {
+    return this.handle.dontFragment();
+  }
+
   get port(): number {
     return this.handle.localPort();
   }

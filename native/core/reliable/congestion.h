@@ -63,7 +63,17 @@ class Congestion {
   uint64_t window() const { return window_; }
   uint64_t bytes_in_flight() const { return bytes_in_flight_; }
   uint64_t slow_start_threshold() const { return ssthresh_; }
-  bool can_send(uint64_t bytes) const { return bytes_in_flight_ + bytes <= window_; }
+  // Within the window, or anything when nothing is in flight (so that a frame larger than a
+  // collapsed window still goes, alone).
+  bool can_send(uint64_t bytes) const { return bytes_in_flight_ + bytes <= window_ || bytes_in_flight_ == 0; }
+
+  // The datagram size changed (path MTU discovery): the minimum window follows it (RFC 9002
+  // §7.2), and the window is at least that.
+  void set_max_datagram(uint32_t size) {
+    max_datagram_ = size;
+    minimum_window_ = 2 * uint64_t{size};
+    window_ = window_ > minimum_window_ ? window_ : minimum_window_;
+  }
 
   // Whether the sender ran out of data rather than window since the last acknowledgement: the
   // window then does not grow, since acks of an under-used window say nothing about capacity.

@@ -91,6 +91,8 @@ Endpoint::Endpoint(const Options& options)
       max_ack_delay_(options.max_ack_delay_us),
       token_(),
       fragmenter_(mtu_),
+      path_mtu_(mtu_, std::clamp(options.max_mtu, mtu_, kMaxMtu)),
+      largest_cut_(mtu_),
       rtt_(std::max<uint64_t>(options.min_rto_us, 1), options.max_rto_us, options.max_ack_delay_us),
       congestion_(mtu_),
       budget_(options.reassembly_bytes, options.shared_budget),
@@ -166,6 +168,7 @@ SendStatus Endpoint::send(const uint8_t* head, size_t head_size, const uint8_t* 
   message.charge = charge;
   message.size = static_cast<uint32_t>(size);
   message.count = static_cast<uint32_t>(count);
+  message.fragment_size = fragmenter_.fragment_size();
   message.next_fragment = 0;
   message.unacked = reliable ? message.count : 0;
   message.mode = mode;
@@ -209,7 +212,7 @@ uint64_t Endpoint::drop_oldest_unreliable(uint64_t size) {
 
 size_t Endpoint::write_message_frame(uint8_t* out, const OutMessage& message, uint32_t fragment,
                                      uint32_t seq) const {
-  const uint32_t data_size = fragmenter_.data_size(message.size, message.count, fragment);
+  const uint32_t data_size = Fragmenter::data_size(message.fragment_size, message.size, message.count, fragment);
   frame::Header header;
   header.type = kTypeMessage;
   header.flags = message.flags;
@@ -224,7 +227,7 @@ size_t Endpoint::write_message_frame(uint8_t* out, const OutMessage& message, ui
     header.flags |= flag::kFragment;
     wire::write_fragment_prefix(payload, {message.size, fragment, message.count});
     payload_length += wire::kFragmentPrefixSize;
-    offset = size_t{fragment} * fragmenter_.fragment_size();
+    offset = size_t{fragment} * message.fragment_size;
   }
   if (data_size > 0) {
     std::memcpy(out + frame::kHeaderSize + (payload_length - data_size), message.data.data() + offset,
@@ -246,7 +249,7 @@ size_t Endpoint::write_data_frame(uint64_t now, uint8_t* out, size_t capacity, u
       continue;
     }
     const OutMessage& message = messages_[record->message];
-    if (fragmenter_.frame_size(message.size, message.count, record->fragment) > capacity) return 0;
+    if (Fragmenter::frame_size(message.fragment_size, message.size, message.count, record->fragment) > capacity) return 0;
     probes_.pop_front();
     window.probe_pending = false;
     size_t written = write_message_frame(out, message, record->fragment, probe.seq);
@@ -278,7 +281,7 @@ size_t Endpoint::write_data_frame(uint64_t now, uint8_t* out, size_t capacity, u
   if (unreliable_queue_.head != kNone) {
     const uint32_t id = unreliable_queue_.head;
     OutMessage& message = messages_[id];
-    if (fragmenter_.frame_size(message.size, message.count, message.next_fragment) > capacity) return 0;
+    if (Fragmenter::frame_size(message.fragment_size, message.size, message.count, message.next_fragment) > capacity) return 0;
     size_t written = write_message_frame(out, message, message.next_fragment,
                                          message.first_seq + message.next_fragment);
     if (++message.next_fragment == message.count) {
@@ -303,7 +306,7 @@ size_t Endpoint::write_new_reliable(uint64_t now, uint8_t* out, size_t capacity,
         (messages_in_flight_ >= window_ || credit_used_ + message.charge > reassembly_bytes_)) {
       continue;
     }
-    const uint32_t size = fragmenter_.frame_size(message.size, message.count, message.next_fragment);
+    const uint32_t size = Fragmenter::frame_size(message.fragment_size, message.size, message.count, message.next_fragment);
     if (!congestion_.can_send(size)) {
       congestion_.set_app_limited(false);
       return 0;
@@ -336,6 +339,8 @@ size_t Endpoint::write_new_reliable(uint64_t now, uint8_t* out, size_t capacity,
 }
 
 size_t Endpoint::write_acks(uint64_t now, uint8_t* out, size_t position) {
+  // After a frame larger than the current size (see poll_transmit), acks wait for the next one.
+  if (position >= mtu_) return position;
   size_t done = 0;
   for (; done < ack_list_.size(); ++done) {
     const uint32_t space = ack_list_[done];
@@ -362,13 +367,32 @@ size_t Endpoint::write_acks(uint64_t now, uint8_t* out, size_t position) {
 }
 
 size_t Endpoint::poll_transmit(uint64_t now, uint8_t* out, size_t capacity) {
-  if (capacity < mtu_) return 0;
-  const uint64_t datagram = next_datagram_;
+  if (capacity < datagram_limit()) return 0;
   std::memcpy(out, token_, kTokenSize);
-  size_t position = kTokenSize;
+  // A path MTU probe due now goes alone, padded to the size it tries; it is not a message (not
+  // retransmitted, not congestion controlled) and its loss only says the size is too large.
+  if (const uint32_t probe = path_mtu_.probe_due(now); probe != 0) {
+    const uint64_t timeout = 2 * rtt_.smoothed() + std::max(4 * rtt_.variance(), RttEstimator::kGranularityUs);
+    frame::Header header;
+    header.type = kTypeMtuProbe;
+    header.sequence = path_mtu_.on_probe_sent(now + timeout);
+    const size_t padding = probe - kTokenSize - frame::kHeaderSize;
+    uint8_t* payload = out + kTokenSize + frame::kHeaderSize;
+    std::memset(payload, 0, padding);
+    frame::write_header(header, payload, padding, out + kTokenSize);
+    ++stats_.datagrams_sent;
+    stats_.bytes_sent += probe;
+    return probe;
+  }
+  const uint64_t datagram = next_datagram_;
+  size_t position = write_mtu_acks(out, kTokenSize);
   const size_t data_limit = ack_list_.empty() ? mtu_ : mtu_ - kAckReserve;
   for (;;) {
-    size_t written = write_data_frame(now, out + position, data_limit - position, datagram);
+    // A frame cut for a larger datagram size than the current one (the size fell back) goes
+    // first in a datagram of its own size.
+    const size_t limit = position == kTokenSize ? std::max<size_t>(data_limit, largest_cut_) : data_limit;
+    if (position >= limit) break;
+    size_t written = write_data_frame(now, out + position, limit - position, datagram);
     if (written == 0) break;
     position += written;
   }
@@ -379,6 +403,29 @@ size_t Endpoint::poll_transmit(uint64_t now, uint8_t* out, size_t capacity) {
   ++stats_.datagrams_sent;
   stats_.bytes_sent += position;
   return position;
+}
+
+size_t Endpoint::write_mtu_acks(uint8_t* out, size_t position) {
+  constexpr size_t kSize = frame::kHeaderSize + 4;
+  size_t done = 0;
+  for (; done < mtu_acks_.size() && position + kSize <= mtu_; ++done) {
+    frame::Header header;
+    header.type = kTypeMtuAck;
+    header.sequence = mtu_acks_[done].first;
+    uint8_t* payload = out + position + frame::kHeaderSize;
+    wire::store32(payload, mtu_acks_[done].second);
+    frame::write_header(header, payload, 4, out + position);
+    position += kSize;
+  }
+  mtu_acks_.erase(mtu_acks_.begin(), mtu_acks_.begin() + static_cast<std::ptrdiff_t>(done));
+  return position;
+}
+
+void Endpoint::set_mtu(uint32_t size) {
+  mtu_ = size;
+  fragmenter_ = Fragmenter(size);
+  congestion_.set_max_datagram(size);
+  largest_cut_ = std::max(largest_cut_, size);
 }
 
 // ---- Receiving --------------------------------------------------------------------------------
@@ -412,6 +459,15 @@ void Endpoint::receive(const uint8_t* data, size_t size, uint64_t now, DeliveryS
         on_message_frame(header, payload, now, sink, &eliciting);
       } else if (header.type == kTypeAck) {
         on_ack_frame(header, payload, now);
+      } else if (header.type == kTypeMtuProbe) {
+        // Answered in the next datagram with the size it arrived in (a few at most are owed).
+        if (mtu_acks_.size() < kMaxMtuAcks) mtu_acks_.push_back({header.sequence, static_cast<uint32_t>(size + kTokenSize)});
+      } else if (header.type == kTypeMtuAck) {
+        if (header.length != 4) {
+          ++stats_.drops_malformed;
+        } else if (path_mtu_.on_probe_acked(header.sequence, wire::load32(payload), now)) {
+          set_mtu(path_mtu_.current());
+        }
       } else {
         ++stats_.frames_delivered;
         sink.on_frame(header, payload);
@@ -660,7 +716,8 @@ void Endpoint::on_ack_frame(const frame::Header& header, const uint8_t* payload,
 uint64_t Endpoint::next_deadline() {
   uint64_t deadline = kNoDeadline;
   if (!ack_list_.empty()) deadline = ack_immediate_ ? 0 : ack_deadline_;
-  if (!probes_.empty()) deadline = 0;
+  if (!probes_.empty() || !mtu_acks_.empty()) deadline = 0;
+  deadline = std::min(deadline, path_mtu_.next_deadline());
   for (uint32_t space : used_send_spaces_) {
     const SendWindow& window = send_spaces_[space]->window;
     if (window.loss_time() != 0) deadline = std::min(deadline, window.loss_time());
@@ -674,6 +731,7 @@ uint64_t Endpoint::next_deadline() {
 }
 
 void Endpoint::on_timeout(uint64_t now) {
+  path_mtu_.on_timeout(now);
   for (uint32_t space : used_send_spaces_) {
     SendWindow& window = send_spaces_[space]->window;
     Listener listener(*this, space, now);
@@ -689,7 +747,11 @@ void Endpoint::on_timeout(uint64_t now) {
     // Nothing is declared lost (the probe's ack will tell what was); repeated timeouts back off
     // and, at the threshold, count as persistent congestion.
     ++stats_.timeouts;
-    if (++window.timeouts == kPersistentCongestionTimeouts) congestion_.on_persistent_congestion(now);
+    if (++window.timeouts == kPersistentCongestionTimeouts) {
+      congestion_.on_persistent_congestion(now);
+      // Perhaps a black hole for datagrams of the size discovery chose: back to the base.
+      if (path_mtu_.on_black_hole(now)) set_mtu(path_mtu_.current());
+    }
     window.probe_pending = true;
     probes_.push_back({space, window.oldest_in_flight()->seq});
   }
@@ -708,6 +770,9 @@ Stats Endpoint::stats() const {
   stats.send_buffer_bytes = send_buffered_;
   stats.reassembly_bytes = budget_.used();
   stats.drops_reassembly_overflow += reassembly_.evicted();
+  stats.path_mtu = mtu_;
+  stats.mtu_probes_sent = path_mtu_.probes_sent();
+  stats.mtu_probes_lost = path_mtu_.probes_lost();
   return stats;
 }
 

@@ -11,6 +11,7 @@
 // or on_timeout(); call on_timeout() when next_deadline() passes.
 #pragma once
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "core/reliable/congestion.h"
 #include "core/reliable/fragmenter.h"
 #include "core/reliable/memory-budget.h"
+#include "core/reliable/path-mtu.h"
 #include "core/reliable/reassembly.h"
 #include "core/reliable/receive-window.h"
 #include "core/reliable/reorder-window.h"
@@ -32,6 +34,9 @@ namespace hybridwire::reliable {
 
 struct Options {
   uint32_t mtu = 1200;                  // bytes per datagram, token and frame headers included
+  // Path MTU discovery raises the datagram size from `mtu` up to this (path-mtu.h); equal to `mtu`
+  // (or below it) turns it off.
+  uint32_t max_mtu = 0;
   uint32_t window = 1024;               // reliable messages in flight: 1 is step-by-step
   uint64_t send_buffer_bytes = 4u << 20;
   // What this endpoint buffers for its peer (partial and out-of-order messages); also what it
@@ -79,6 +84,9 @@ struct Stats {
   uint64_t drops_expired = 0;       // unreliable partial messages timed out
   uint64_t drops_send_buffer = 0;   // queued unreliable messages dropped to make room
   uint64_t spurious_losses = 0;     // frames declared lost that turned out to have arrived
+  uint64_t path_mtu = 0;            // the datagram size in use
+  uint64_t mtu_probes_sent = 0;
+  uint64_t mtu_probes_lost = 0;
 };
 
 // Receives what an endpoint delivers. Pointers are valid only during the call: into the
@@ -129,13 +137,20 @@ class Endpoint {
   void on_timeout(uint64_t now);
 
   Stats stats() const;
+  // The datagram size in use (the base `mtu` until discovery finds more).
   uint32_t mtu() const { return mtu_; }
   uint32_t span() const { return span_; }
+  // The largest datagram poll_transmit may write next: the current size, a probe due, or a frame
+  // of a message cut for a larger size before the size fell back. Its `capacity` must hold it.
+  uint32_t datagram_limit() const {
+    return std::max({mtu_, path_mtu_.largest_probe(), largest_cut_});
+  }
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
   static constexpr size_t kRowBatch = 64;
   static constexpr uint32_t kMaxFramePayload = 65535;
+  static constexpr size_t kMaxMtuAcks = 4;
   // Freed message buffers up to this capacity keep it for reuse (small messages, the hot path).
   static constexpr size_t kPooledCapacity = 2048;
 
@@ -145,6 +160,7 @@ class Endpoint {
     uint32_t size = 0;
     uint32_t first_seq = 0;
     uint32_t count = 0;
+    uint32_t fragment_size = 0;  // data bytes per fragment, as cut at send()
     uint32_t next_fragment = 0;  // fragments transmitted at least once
     uint32_t unacked = 0;
     uint32_t next = kNone;       // queue link
@@ -206,6 +222,9 @@ class Endpoint {
   size_t write_new_reliable(uint64_t now, uint8_t* out, size_t capacity, uint64_t datagram);
   size_t write_message_frame(uint8_t* out, const OutMessage& message, uint32_t fragment, uint32_t seq) const;
   size_t write_acks(uint64_t now, uint8_t* out, size_t position);
+  size_t write_mtu_acks(uint8_t* out, size_t position);
+  // Uses datagrams of `size` bytes from now on (new messages are cut for it).
+  void set_mtu(uint32_t size);
 
   // Options
   uint32_t mtu_;
@@ -216,6 +235,9 @@ class Endpoint {
   uint64_t max_ack_delay_;
   uint8_t token_[kTokenSize];
   Fragmenter fragmenter_;
+  PathMtu path_mtu_;
+  uint32_t largest_cut_;  // the largest datagram size any message was cut for
+  std::vector<std::pair<uint32_t, uint32_t>> mtu_acks_;  // probes to answer: (id, size)
 
   RttEstimator rtt_;
   Congestion congestion_;

@@ -1,7 +1,8 @@
 // How a message is cut into frames. A message that fits in one frame is sent whole; a larger one
 // is cut into `count` fragments that take consecutive sequence numbers of its space, each
 // carrying a 12-byte fragment prefix (wire.h) and `fragment_size` bytes, except the last, which
-// carries the rest (1..fragment_size bytes).
+// carries the rest (1..fragment_size bytes). A message keeps the fragment size it was cut with,
+// whatever the datagram size later becomes (path MTU discovery): its frames are resent unchanged.
 #pragma once
 #include <cstdint>
 
@@ -32,14 +33,15 @@ class Fragmenter {
   uint64_t count(uint64_t size) const {
     return size <= max_whole_ ? 1 : (size + fragment_size_ - 1) / fragment_size_;
   }
-  // Data bytes of fragment `index` of a message of `size` bytes cut into `count` frames.
-  uint32_t data_size(uint32_t size, uint32_t count, uint32_t index) const {
+  // Data bytes of fragment `index` of a message of `size` bytes cut into `count` frames of
+  // `fragment_size` data bytes.
+  static uint32_t data_size(uint32_t fragment_size, uint32_t size, uint32_t count, uint32_t index) {
     if (count == 1) return size;
-    return index + 1 < count ? fragment_size_ : size - fragment_size_ * (count - 1);
+    return index + 1 < count ? fragment_size : size - fragment_size * (count - 1);
   }
-  uint32_t frame_size(uint32_t size, uint32_t count, uint32_t index) const {
+  static uint32_t frame_size(uint32_t fragment_size, uint32_t size, uint32_t count, uint32_t index) {
     uint32_t prefix = count == 1 ? 0 : static_cast<uint32_t>(wire::kFragmentPrefixSize);
-    return static_cast<uint32_t>(frame::kHeaderSize) + prefix + data_size(size, count, index);
+    return static_cast<uint32_t>(frame::kHeaderSize) + prefix + data_size(fragment_size, size, count, index);
   }
 
  private:

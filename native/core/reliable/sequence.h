@@ -12,6 +12,10 @@ namespace hybridwire::reliable {
 constexpr size_t kTokenSize = 8;
 constexpr uint8_t kTypeMessage = 0x04;
 constexpr uint8_t kTypeAck = 0x05;
+// Path MTU probes and their answers (docs/PROTOCOL.md 7.7): ignorable types, so that a peer that
+// does not know them skips them, and the sender's search finds nothing larger than the base.
+constexpr uint8_t kTypeMtuProbe = 0x80;
+constexpr uint8_t kTypeMtuAck = 0x81;
 
 namespace flag {
 constexpr uint8_t kFragment = 0x04;

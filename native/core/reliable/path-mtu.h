@@ -1,0 +1,137 @@
+// Path MTU discovery for the datagram layer (RFC 8899, DPLPMTUD, a subset): datagrams start at
+// the base size (the `mtu` option, 1200 by default, which any IPv6 path and nearly every IPv4 one
+// carries) and grow to the largest size a probe has shown the path to carry, up to `max`.
+//
+// A probe is a datagram of exactly the size being tried, padded, that the peer answers with a
+// PMTU_ACK naming it (docs/PROTOCOL.md 7.7). Probes are not messages: a lost one loses nothing,
+// is not retransmitted and says nothing about congestion. Sizes are tried from the largest down,
+// over plateaus where real paths sit (loopback's 65,535-byte MTU, jumbo frames, Ethernet); a size
+// whose probe is lost kMaxProbes times in a row is given up for the next smaller one, and the first
+// to be acknowledged becomes the datagram size. A search that ended below `max` starts again after
+// kRaiseIntervalUs (RFC 8899's PMTU_RAISE_TIMER), in case the path grew. When datagrams of the
+// current size keep being lost (persistent congestion: the owner calls on_black_hole), the size
+// falls back to the base and a new search starts after kBlackHoleRetryUs.
+//
+// The socket must not fragment (IP_PMTUDISC_PROBE on Linux), or a probe larger than the path could
+// arrive in IP fragments and pass; where it cannot be prevented, the owner sets max to the base.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace hybridwire::reliable {
+
+class PathMtu {
+ public:
+  static constexpr uint32_t kMaxProbes = 3;
+  static constexpr uint64_t kRaiseIntervalUs = 600'000'000;
+  static constexpr uint64_t kBlackHoleRetryUs = 1'000'000;
+  static constexpr uint64_t kNever = UINT64_MAX;
+
+  PathMtu(uint32_t base, uint32_t max) : base_(base), max_(std::max(base, max)), current_(base) {
+    restart(0);
+  }
+
+  uint32_t base() const { return base_; }
+  uint32_t max() const { return max_; }
+  uint32_t current() const { return current_; }
+
+  // The size of the probe to send now, or 0.
+  uint32_t probe_due(uint64_t now) const {
+    if (in_flight_ != 0 || next_ >= candidates_.size() || now < search_at_) return 0;
+    return candidates_[next_];
+  }
+  // The largest datagram a probe may need now or soon (so that the owner's buffers can hold it).
+  uint32_t largest_probe() const { return next_ < candidates_.size() ? candidates_[next_] : 0; }
+
+  // The probe of probe_due() has been written; it counts as lost at `deadline`. Returns its id.
+  uint32_t on_probe_sent(uint64_t deadline) {
+    in_flight_ = candidates_[next_];
+    deadline_ = deadline;
+    ++probes_sent_;
+    return ++id_;
+  }
+
+  // A PMTU_ACK: true if it acknowledged the probe in flight, whose size is then the path's.
+  bool on_probe_acked(uint32_t id, uint32_t size, uint64_t now) {
+    if (in_flight_ == 0 || id != id_ || size != in_flight_) return false;
+    current_ = size;
+    in_flight_ = 0;
+    losses_ = 0;
+    // Sizes are tried from the largest down: the rest are smaller. Look again later for more.
+    candidates_.clear();
+    next_ = 0;
+    if (current_ < max_) restart(now + kRaiseIntervalUs);
+    return true;
+  }
+
+  // When the probe in flight counts as lost, or when the next search starts; kNever if neither.
+  uint64_t next_deadline() const {
+    if (in_flight_ != 0) return deadline_;
+    if (next_ < candidates_.size()) return search_at_;
+    return kNever;
+  }
+
+  void on_timeout(uint64_t now) {
+    if (in_flight_ == 0 || now < deadline_) return;
+    in_flight_ = 0;
+    ++probes_lost_;
+    if (++losses_ < kMaxProbes) return;
+    losses_ = 0;
+    if (++next_ >= candidates_.size()) {
+      // Nothing larger got through: look again after the raise interval.
+      candidates_.clear();
+      next_ = 0;
+      if (current_ < max_) restart(now + kRaiseIntervalUs);
+    }
+  }
+
+  // Datagrams of the current size are lost persistently: back to the base; search again later.
+  // Returns whether the size changed.
+  bool on_black_hole(uint64_t now) {
+    if (current_ == base_) return false;
+    current_ = base_;
+    in_flight_ = 0;
+    losses_ = 0;
+    restart(now + kBlackHoleRetryUs);
+    return true;
+  }
+
+  uint64_t probes_sent() const { return probes_sent_; }
+  uint64_t probes_lost() const { return probes_lost_; }
+
+ private:
+  // Candidates above the current size, largest first: max itself, then the plateaus below it.
+  void restart(uint64_t at) {
+    static constexpr uint32_t kPlateaus[] = {
+        65488,  // the largest IPv6 UDP payload over loopback (65,536 - 40 - 8)
+        16384,  //
+        8952,   // 9000-byte jumbo frames, IPv6 headers
+        4096,   //
+        1452,   // 1500-byte Ethernet, IPv6 headers
+        1280,   // IPv6's minimum link MTU
+    };
+    candidates_.clear();
+    next_ = 0;
+    search_at_ = at;
+    if (max_ > current_) candidates_.push_back(max_);
+    for (uint32_t size : kPlateaus) {
+      if (size > current_ && size < max_) candidates_.push_back(size);
+    }
+  }
+
+  uint32_t base_;
+  uint32_t max_;
+  uint32_t current_;
+  std::vector<uint32_t> candidates_;
+  size_t next_ = 0;
+  uint64_t search_at_ = 0;
+  uint32_t in_flight_ = 0;  // size of the probe in flight, 0 if none
+  uint64_t deadline_ = 0;
+  uint32_t id_ = 0;
+  uint32_t losses_ = 0;
+  uint64_t probes_sent_ = 0;
+  uint64_t probes_lost_ = 0;
+};
+
+}  // namespace hybridwire::reliable
