@@ -57,8 +57,8 @@ const SIZES = [
   [1024, '1k'],
   [16384, '16k'],
 ];
-const GOODPUT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp'];
-const DEFAULT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp', 'hybridwire', 'hybridwire-udp-reliable-pp'];
+const GOODPUT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-1200', 'hybridwire-udp'];
+const DEFAULT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-1200', 'hybridwire-udp', 'hybridwire', 'hybridwire-udp-reliable-pp'];
 export const cases = [
   ...SIZES.flatMap(([size, label]) =>
     ['direct', '0', '5'].map((path) => ({ name: `gp-${label}-${path}`, kind: 'goodput', size, sizeLabel: label, path, systems: GOODPUT_SYSTEMS })),
@@ -130,7 +130,7 @@ function udpFigures(clientStats, serverStats) {
 
 async function measureGoodput(system, benchCase, settings, round) {
   return withSetup(system, benchCase, 'sink', settings, round, async ({ server, client, proxy }) => {
-    const reliable = system === 'hybridwire-udp-reliable' || system === 'hybridwire-udp-reliable-jumbo';
+    const reliable = system === 'hybridwire-udp-reliable' || system === 'hybridwire-udp-reliable-1200';
     await server.call('reset');
     const streamMs = settings.warmupMs + settings.measureMs + TAIL_MS;
     const [sending, window] = await Promise.all([
@@ -359,8 +359,8 @@ function render({ meta, measurements }) {
   if (selected.some((c) => c.kind === 'goodput')) {
     parts.push(
       renderGoodput(measurements, selected, meta.settings.rounds),
-      renderTargets(measurements, selected, 'hybridwire-udp-reliable', 'hybridwire-udp-reliable (default mtu 1200)'),
-      renderTargets(measurements, selected, 'hybridwire-udp-reliable-jumbo', 'hybridwire-udp-reliable-jumbo (mtu 65000, 16 MiB send buffer and reassembly credit: tuned for loopback)'),
+      renderTargets(measurements, selected, 'hybridwire-udp-reliable', 'hybridwire-udp-reliable (default settings: mtu 1200, path MTU discovery up to 65507)'),
+      renderTargets(measurements, selected, 'hybridwire-udp-reliable-1200', 'hybridwire-udp-reliable-1200 (udpMaxMtu 1200: datagrams stay at 1200 bytes, as on an internet path)'),
     );
   }
   if (selected.some((c) => c.kind === 'rtt')) parts.push(renderRtt(measurements, selected, meta.settings.rounds));

@@ -137,16 +137,15 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
-// Tuned for loopback, which carries datagrams up to 64 KiB without IP fragmentation: `mtu` raised
-// from its 1200-byte default (which suits internet paths) to 65000 on both ends, and the send
-// buffer and the reassembly credit (how much may be in flight unacknowledged) from 4 to 16 MiB, so
-// that the window covers the round trip at these rates.
-export const hybridwireUdpReliableJumbo = makeSystem(
-  'hybridwire-udp-reliable-jumbo',
+// Path MTU discovery off: datagrams stay at the 1200-byte base, as on an internet path, so a
+// message over 1144 bytes is fragmented (16 KiB: 15 datagrams). On loopback the default finds
+// 65,507-byte datagrams.
+export const hybridwireUdpReliable1200 = makeSystem(
+  'hybridwire-udp-reliable-1200',
   'udp',
   { transport: 'udp', reliable: true },
-  "hybridwire client.send(..., { transport: 'udp', reliable: true }) with mtu: 65000, udpSendBufferBytes and udpReassemblyBytes 16 MiB (loopback)",
-  { limits: { mtu: 65_000, udpReassemblyBytes: 16 * 1024 * 1024, udpSendBufferBytes: 16 * 1024 * 1024 } },
+  "hybridwire client.send(..., { transport: 'udp', reliable: true }) with udpMaxMtu: 1200 (datagrams of 1200 bytes, no path MTU discovery)",
+  { limits: { udpMaxMtu: 1200 } },
 );
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
 export const hybridwireUdpReliablePingPong = makeSystem(

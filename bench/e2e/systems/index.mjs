@@ -11,7 +11,7 @@ export const systems = [
   { name: 'dgram-coalesced', transport: 'udp', module: './dgram.mjs', export: 'dgramCoalesced' },
   { name: 'hybridwire-udp', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdp' },
   { name: 'hybridwire-udp-reliable', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable' },
-  { name: 'hybridwire-udp-reliable-jumbo', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliableJumbo' },
+  { name: 'hybridwire-udp-reliable-1200', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable1200' },
   // Round trips only (bench/e2e/reliable-udp.mjs): its own transport name keeps run.mjs's UDP cases off it.
   { name: 'hybridwire-udp-reliable-pp', transport: 'udp-pingpong', module: './hybridwire.mjs', export: 'hybridwireUdpReliablePingPong' },
 ];
