@@ -255,6 +255,35 @@ describe('ReliableEndpoint', () => {
     expect(link.b.stats().drops.malformed).toBe(0);
   });
 
+  it('a flush through onDatagrams sends everything due, however few datagrams of the discovered size fit a slab', () => {
+    const token = Buffer.from('SESSION1');
+    const toB: Buffer[] = [];
+    const toA: Buffer[] = [];
+    const batch = (queue: Buffer[]) => (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => {
+      for (let i = 0, at = offset; i < count; at += lengths[i]!, i++) queue.push(Buffer.from(slab.subarray(at, at + lengths[i]!)));
+    };
+    const a = new ReliableEndpoint({ token, maxMtu: 65507, onDatagrams: batch(toB), sendBufferBytes: 8 << 20 });
+    const b = new ReliableEndpoint({ token, onDatagrams: batch(toA) });
+    let got = 0;
+    b.on('message', () => got++);
+    try {
+      a.flush();
+      for (const d of toB.splice(0)) b.receive(d.subarray(8));
+      b.flush();
+      for (const d of toA.splice(0)) a.receive(d.subarray(8));
+      expect(a.stats().pathMtu).toBe(65507);
+      // Unreliable: nothing comes back to prompt another flush, so one flush must send it all.
+      for (let i = 0; i < 300; i++) expect(a.send(pattern(16_384, i))).toBe(true);
+      a.flush();
+      expect(toB.length).toBeGreaterThanOrEqual(75);
+      for (const d of toB.splice(0)) b.receive(d.subarray(8));
+      expect(got).toBe(300);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('keeps the base datagram size when probes go unanswered, falls back to it when nothing gets through, and searches again', () => {
     link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
     // Probes never arrive: the peer's answers are what a peer that skips the type would send.

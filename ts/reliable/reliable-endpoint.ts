@@ -483,13 +483,15 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       } else {
         if (this.slab.length - this.slabPosition < limit) {
           // Datagrams handed out are never written again: a socket may still hold them.
-          this.slab = Buffer.allocUnsafe(Math.max(this.mtu, limit) * FLUSH_DATAGRAMS);
+          this.slab = Buffer.allocUnsafe(Math.max(this.mtu * FLUSH_DATAGRAMS, limit * 4));
           this.slabPosition = 0;
         }
         slab = this.slab;
         position = this.slabPosition;
       }
       const count = this.handle.flush(now, slab, position, this.lengths);
+      let end = position;
+      for (let i = 0; i < count; i++) end += this.lengths[i]!;
       if (this.onDatagrams !== undefined) {
         if (count > 0) this.onDatagrams(slab, position, this.lengths, count);
       } else {
@@ -500,8 +502,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
         }
         this.slabPosition = position;
       }
-      // Done unless it stopped for want of room (lengths or slab).
-      if (count === 0 || (count < this.lengths.length && slab.length - position >= this.state[4]!)) break;
+      // Done unless it stopped for want of room: lengths, or slab after what it wrote.
+      if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[4]!)) break;
     }
     this.pump();
     this.arm();
