@@ -252,6 +252,17 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     return Napi::Number::New(info.Env(), static_cast<double>(endpoint_.drop_oldest_unreliable(size)));
   }
 
+  // Deliveries of the next call start afresh: rows, output and extras from their beginning, and
+  // views allowed into [data, data + length).
+  void BeginDelivery(napi_env env, const uint8_t* data, size_t length) {
+    datagram_ = data;
+    datagram_length_ = length;
+    row_count_ = 0;
+    output_used_ = 0;
+    extra_count_ = 0;
+    env_ = env;
+  }
+
   // receive(datagramWithoutToken, nowUs) -> rows written
   Napi::Value Receive(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -259,12 +270,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     const uint8_t* data = nullptr;
     size_t length = 0;
     if (!FastArg(info[0], "datagram must be a Uint8Array", &data, &length)) return Napi::Value();
-    datagram_ = data;
-    datagram_length_ = length;
-    row_count_ = 0;
-    output_used_ = 0;
-    extra_count_ = 0;
-    env_ = env;
+    BeginDelivery(env, data, length);
     endpoint_.receive(data, length, ToMicroseconds(info[1]), *this);
     datagram_ = nullptr;
     PublishPending();
@@ -296,12 +302,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     const uint64_t now = ToMicroseconds(info[4]);
     const double max_datagrams = info[5].As<Napi::Number>().DoubleValue();
     const double max_bytes = info[6].As<Napi::Number>().DoubleValue();
-    datagram_ = bytes;
-    datagram_length_ = bytes_length;
-    row_count_ = 0;
-    output_used_ = 0;
-    extra_count_ = 0;
-    env_ = env;
+    BeginDelivery(env, bytes, bytes_length);
     size_t index = from;
     size_t fed = 0;
     double fed_bytes = 0;

@@ -6,11 +6,9 @@
 // The last sequence has literals only and the block ends right after them.
 #include "core/lz4.h"
 
-#include <cstring>
+#include "core/bits.h"
 
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
-#endif
+#include <cstring>
 
 namespace hybridwire {
 namespace {
@@ -63,15 +61,6 @@ inline void store16(uint8_t* p, uint16_t v) {
 inline void copy8(uint8_t* dst, const uint8_t* src) { std::memcpy(dst, src, 8); }
 inline void copy16(uint8_t* dst, const uint8_t* src) { std::memcpy(dst, src, 16); }
 
-inline unsigned count_trailing_zeros(uint64_t v) {  // v != 0
-#if defined(_MSC_VER) && !defined(__clang__)
-  unsigned long index;
-  _BitScanForward64(&index, v);
-  return static_cast<unsigned>(index);
-#else
-  return static_cast<unsigned>(__builtin_ctzll(v));
-#endif
-}
 
 inline size_t room(const uint8_t* from, const uint8_t* end) { return static_cast<size_t>(end - from); }
 

@@ -13,7 +13,7 @@ import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
-import { UdpSocket } from '../transport/udp-socket.js';
+import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import type { ConnectionStats } from '../session/connection.js';
@@ -312,26 +312,13 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       // As onDatagram, by batch: a run of datagrams from the server's port with the session's
       // token goes to the endpoint in one call.
-      onBatch: (bytes, rows, count) => {
-        let failure: unknown;
-        let failed = false;
-        let index = 0;
-        while (index < count) {
+      onBatch: (bytes, rows, count) =>
+        walkBatch(count, (index) => {
           const base = index * 4;
           const start = rows[base]!;
-          let next = index + 1;
-          try {
-            if (rows[base + 2] === target.port && rows[base + 1]! >= TOKEN_SIZE && token.compare(bytes, start, start + TOKEN_SIZE) === 0) {
-              next = path.receiveRows(bytes, rows, index, count);
-            }
-          } catch (error) {
-            if (!failed) failure = error;
-            failed = true;
-          }
-          index = next;
-        }
-        if (failed) throw failure;
-      },
+          if (rows[base + 2] !== target.port || rows[base + 1]! < TOKEN_SIZE || token.compare(bytes, start, start + TOKEN_SIZE) !== 0) return index + 1;
+          return path.receiveRows(bytes, rows, index, count);
+        }),
     });
     this.udpSocket = socket;
     path = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', ack.udp, undefined), {

@@ -8,7 +8,7 @@ import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
-import { UdpSocket, type UdpSocketStats } from '../transport/udp-socket.js';
+import { UdpSocket, walkBatch, type UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
@@ -341,42 +341,32 @@ export class Server extends EventEmitter<ServerEvents> {
    * that throws does not cost the rest of the batch: the first error is rethrown at the end.
    */
   private onBatch(bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): void {
-    let failure: unknown;
-    let failed = false;
-    let index = 0;
-    while (index < count) {
+    walkBatch(count, (index) => {
       const base = index * 4;
       const start = rows[base]!;
       const end = start + rows[base + 1]!;
       const address = senders[rows[base + 3]!]!;
       const port = rows[base + 2]!;
-      let next = index + 1;
-      try {
-        const binding = end - start >= TOKEN_SIZE ? this.udpBindings.get(bytes.readUInt32LE(start)) : undefined;
-        const known = binding?.peer.udpAddress;
-        if (
-          binding !== undefined &&
-          known !== undefined &&
-          known.port === port &&
-          known.address === address &&
-          binding.tokenHigh === bytes.readUInt32LE(start + 4) &&
-          binding.peer.connection.state === 'open'
-        ) {
-          next = binding.udp.receiveRows(bytes, rows, index, count);
-          this.totals.udp.datagramsIn += next - index;
-        } else {
-          // The batch's buffer is lent; what the endpoint may keep views of must be a copy.
-          const own = Buffer.allocUnsafe(end - start);
-          bytes.copy(own, 0, start, end);
-          this.onDatagram(own, 0, own.length, address, port);
-        }
-      } catch (error) {
-        if (!failed) failure = error;
-        failed = true;
+      const binding = end - start >= TOKEN_SIZE ? this.udpBindings.get(bytes.readUInt32LE(start)) : undefined;
+      const known = binding?.peer.udpAddress;
+      if (
+        binding !== undefined &&
+        known !== undefined &&
+        known.port === port &&
+        known.address === address &&
+        binding.tokenHigh === bytes.readUInt32LE(start + 4) &&
+        binding.peer.connection.state === 'open'
+      ) {
+        const next = binding.udp.receiveRows(bytes, rows, index, count);
+        this.totals.udp.datagramsIn += next - index;
+        return next;
       }
-      index = next;
-    }
-    if (failed) throw failure;
+      // The batch's buffer is lent; what the endpoint may keep views of must be a copy.
+      const own = Buffer.allocUnsafe(end - start);
+      bytes.copy(own, 0, start, end);
+      this.onDatagram(own, 0, own.length, address, port);
+      return index + 1;
+    });
   }
 
   /** A datagram received: `bytes[start, end)`. */

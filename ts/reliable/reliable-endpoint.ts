@@ -404,14 +404,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     }
     this.receiving = true;
     try {
-      const now = this.nowUs();
-      this.deliver(datagram, this.handle.receive(datagram, now));
-      while (this.state[0]! > 0) this.takePending();
-      while (this.backlog.length > 0) {
-        const next = this.backlog.shift()!;
-        this.deliver(next, this.handle.receive(next, this.nowUs()));
-        while (this.state[0]! > 0) this.takePending();
-      }
+      this.deliver(datagram, this.handle.receive(datagram, this.nowUs()));
+      this.finishReceive();
     } finally {
       this.receiving = false;
     }
@@ -446,18 +440,23 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       this.deliver(bytes, this.handle.receiveRows(bytes, rows, from, to, this.nowUs(), maxDatagrams, maxBytes), true);
       next = this.state[2]!;
       this.lastBytes = this.state[3]!;
-      while (this.state[0]! > 0) this.takePending();
-      while (this.backlog.length > 0) {
-        const datagram = this.backlog.shift()!;
-        this.deliver(datagram, this.handle.receive(datagram, this.nowUs()));
-        while (this.state[0]! > 0) this.takePending();
-      }
+      this.finishReceive();
     } finally {
       this.receiving = false;
     }
     this.pump();
     this.scheduleFlush();
     return next;
+  }
+
+  /** After a native receive: the deliveries that did not fit, then datagrams fed meanwhile. */
+  private finishReceive(): void {
+    while (this.state[0]! > 0) this.takePending();
+    while (this.backlog.length > 0) {
+      const next = this.backlog.shift()!;
+      this.deliver(next, this.handle.receive(next, this.nowUs()));
+      while (this.state[0]! > 0) this.takePending();
+    }
   }
 
   /** Bytes taken by the last {@link receiveRows} call. */

@@ -35,6 +35,29 @@ export type DatagramListener = (bytes: Buffer, start: number, end: number, addre
  */
 export type BatchListener = (bytes: Buffer, rows: Uint32Array, count: number, senders: string[]) => void;
 
+/**
+ * Walks a batch of `count` datagrams: `step(index)` handles datagram `index` (and perhaps more of
+ * a run) and returns the index of the next one to handle. A step that throws does not cost the
+ * rest of the batch: the first error is rethrown at the end and reaches 'uncaughtException' as a
+ * dgram listener's would.
+ */
+export function walkBatch(count: number, step: (index: number) => number): void {
+  let failure: unknown;
+  let failed = false;
+  let index = 0;
+  while (index < count) {
+    const at = index;
+    index = at + 1;
+    try {
+      index = Math.max(step(at), at + 1);
+    } catch (error) {
+      if (!failed) failure = error;
+      failed = true;
+    }
+  }
+  if (failed) throw failure;
+}
+
 /** A parsed destination for {@link UdpSocket.sendBatch}; build it once per address. */
 export type UdpDestination = Buffer & { readonly __destination: true };
 
@@ -81,26 +104,20 @@ export class UdpSocket {
         onBatch(buffer, rows, count, senders);
         return;
       }
-      // The buffer is lent: the datagrams are copied back to back into one of their own. One
-      // handler that throws must not cost the rest of the batch; the first error is rethrown
-      // afterwards and reaches 'uncaughtException' as a dgram listener's would.
+      // The buffer is lent: the datagrams are copied back to back into one of their own.
       let total = 0;
       for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) total += rows[base + 1]!;
       const own = Buffer.allocUnsafeSlow(total);
-      let failure: unknown;
-      let failed = false;
       for (let i = 0, base = 0, offset = 0; i < count; i++, base += ROW_WIDTH) {
-        const length = rows[base + 1]!;
-        buffer.copy(own, offset, rows[base]!, rows[base]! + length);
-        try {
-          onDatagram(own, offset, offset + length, senders[rows[base + 3]!]!, rows[base + 2]!);
-        } catch (error) {
-          if (!failed) failure = error;
-          failed = true;
-        }
-        offset += length;
+        buffer.copy(own, offset, rows[base]!, rows[base]! + rows[base + 1]!);
+        rows[base] = offset;
+        offset += rows[base + 1]!;
       }
-      if (failed) throw failure;
+      walkBatch(count, (i) => {
+        const base = i * ROW_WIDTH;
+        onDatagram(own, rows[base]!, rows[base]! + rows[base + 1]!, senders[rows[base + 3]!]!, rows[base + 2]!);
+        return i + 1;
+      });
     });
   }
 

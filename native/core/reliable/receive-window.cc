@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/bits.h"
 #include "core/frame-codec.h"
 #include "core/reliable/wire.h"
 
@@ -64,7 +65,7 @@ uint32_t ReceiveWindow::scan(uint32_t from, uint32_t end, bool want) const {
     // Bits past the word's end (shifted in as zeros) are not sequences of this word.
     if (bit != 0) word &= ~uint64_t{0} >> bit;
     if (word != 0) {
-      const uint32_t found = seq + lowest_bit(word);
+      const uint32_t found = seq + count_trailing_zeros(word);
       return seq_diff(found, end) < 0 ? found : end;
     }
     const uint32_t next = seq + (64 - bit);

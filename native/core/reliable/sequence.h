@@ -3,9 +3,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#if defined(_MSC_VER)
-#include <intrin.h>
-#endif
 
 namespace hybridwire::reliable {
 
@@ -54,16 +51,6 @@ inline uint32_t clamp_span(uint64_t span) {
 // may have. A power of two.
 constexpr uint32_t kReplaySpan = 1024;
 constexpr uint32_t kReplayMask = kReplaySpan - 1;
-// The index of the lowest set bit of a non-zero word.
-inline uint32_t lowest_bit(uint64_t word) {
-#if defined(_MSC_VER)
-  unsigned long index;
-  _BitScanForward64(&index, word);
-  return static_cast<uint32_t>(index);
-#else
-  return static_cast<uint32_t>(__builtin_ctzll(word));
-#endif
-}
 // Sequence numbers are u32 and wrap: a - b as a signed distance (RFC 1982 serial arithmetic).
 inline int32_t seq_diff(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b); }
 
