@@ -35,6 +35,9 @@ constexpr uint32_t kFrame = 2;
 constexpr uint32_t kFrameInOutput = 3;
 constexpr uint32_t kOwnBuffer = 4;
 constexpr size_t kOwnBufferMin = 4096;
+// Marks a flushed datagram that must leave unfragmented (a path MTU probe); UdpSocket.sendBatch
+// reads the same bit.
+constexpr uint32_t kDontFragment = 0x80000000u;
 // The UDP socket's batch rows: offset, length, port, sender index.
 constexpr size_t kSocketRowWidth = 4;
 constexpr size_t kOptionCount = 10;
@@ -351,7 +354,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     return Napi::Number::New(info.Env(), static_cast<double>(row_count_));
   }
 
-  // flush(nowUs, out, offset, lengths) -> datagrams written back to back from out[offset]
+  // flush(nowUs, out, offset, lengths) -> datagrams written back to back from out[offset]; a
+  // length with kDontFragment set is a path MTU probe, to be sent without IP fragmentation.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     uint8_t* out = nullptr;
     size_t out_length = 0;
@@ -366,7 +370,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     while (count < length_capacity) {
       size_t written = endpoint_.poll_transmit(now, out + position, out_length - position);
       if (written == 0) break;
-      lengths[count++] = static_cast<uint32_t>(written);
+      lengths[count++] = static_cast<uint32_t>(written) | (endpoint_.last_was_probe() ? kDontFragment : 0);
       position += written;
     }
     if (state_ != nullptr) state_[4] = endpoint_.datagram_limit();

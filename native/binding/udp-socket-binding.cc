@@ -57,6 +57,8 @@ namespace {
 
 constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
 constexpr size_t kMaxPayload = 65527;       // the largest UDP payload (IPv6; 65507 over IPv4)
+// In a sendBatch length: send this datagram unfragmented (a path MTU probe).
+constexpr uint32_t kDontFragment = 0x80000000u;
 constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
 constexpr size_t kRowWidth = 4;             // offset, length, port, sender index
 constexpr size_t kMaxRows = 1024;           // datagrams per JS call (GRO can pack 64 in one read)
@@ -260,15 +262,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
-      // Datagrams are never fragmented (the DF bit; a send above the interface's MTU fails with
-      // EMSGSIZE), and the kernel's path MTU cache is not applied: the reliable layer's path MTU
-      // probes (docs/PROTOCOL.md 7.7) then tell what the path carries, as RFC 8899 requires.
-      int probe = IP_PMTUDISC_PROBE;
-      dont_fragment_ = setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe) == 0;
-      if (ipv6_) {
-        int probe6 = IPV6_PMTUDISC_PROBE;
-        dont_fragment_ = setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof probe6) == 0;
-      }
+      // Path MTU probes (docs/PROTOCOL.md 7.7) leave with the don't-fragment bit and without the
+      // kernel's path MTU cache (IP_PMTUDISC_PROBE), set for that one send; every other datagram
+      // keeps the socket's own setting. Whether that works is learned here, once.
+      socklen_t size = sizeof pmtu_default_;
+      probe_level_ = ipv6_ ? IPPROTO_IPV6 : IPPROTO_IP;
+      probe_option_ = ipv6_ ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
+      probe_value_ = ipv6_ ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+      dont_fragment_ = getsockopt(fd, probe_level_, probe_option_, &pmtu_default_, &size) == 0 &&
+                       setsockopt(fd, probe_level_, probe_option_, &probe_value_, sizeof probe_value_) == 0 &&
+                       setsockopt(fd, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_) == 0;
+      probe_fd_ = fd;
     }
     if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0 &&
         uv_poll_init_socket(loop, &native_->poll, fd) == 0) {
@@ -335,7 +339,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
   }
 
-  // Whether datagrams leave unfragmented (so that path MTU probes mean something).
+  // Whether datagrams flagged kDontFragment (path MTU probes) can leave unfragmented.
   Napi::Value DontFragment(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dont_fragment_); }
 
   bool Open(Napi::Env env) {
@@ -452,23 +456,74 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     } else if (!connected_) {
       return ThrowCoded(env, "ERR_SOCKET_DGRAM_NOT_CONNECTED", "an unconnected socket needs a target");
     }
-    // Every datagram must lie inside the slab.
+    // Every datagram must lie inside the slab. A length may carry kDontFragment (a path MTU
+    // probe): that datagram leaves alone, unfragmented, or not at all (it is never queued).
     size_t end = offset;
+    bool flagged = false;
     for (size_t i = 0; i < count; i++) {
-      if (lengths[i] > kMaxPayload || lengths[i] > slab_length - end) {
+      const uint32_t length = lengths[i] & ~kDontFragment;
+      flagged = flagged || (lengths[i] & kDontFragment) != 0;
+      if (length > kMaxPayload || length > slab_length - end) {
         return ThrowCoded(env, "ERR_OUT_OF_RANGE", "datagram lengths run past the slab");
       }
-      end += lengths[i];
+      end += length;
     }
     if (connected_) target = nullptr;
-    size_t sent = SendNow(slab + offset, lengths, count, target);
+    if (!flagged) return Napi::Number::New(env, static_cast<double>(SendOrQueue(slab + offset, lengths, count, target)));
+    size_t sent = 0;
     size_t position = offset;
-    for (size_t i = 0; i < sent; i++) position += lengths[i];
-    for (size_t i = sent; i < count; i++) {
-      Queue(slab + position, lengths[i], target);
-      position += lengths[i];
+    for (size_t first = 0; first < count;) {
+      size_t last = first;
+      while (last < count && (lengths[last] & kDontFragment) == 0) ++last;
+      if (last > first) {
+        sent += SendOrQueue(slab + position, lengths + first, last - first, target);
+        for (size_t i = first; i < last; i++) position += lengths[i];
+      }
+      if (last == count) break;
+      const uint32_t length = lengths[last] & ~kDontFragment;
+      if (SendProbe(slab + position, length, target)) ++sent;
+      position += length;
+      first = last + 1;
     }
     return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  // Sends what the kernel takes now and queues the rest; returns how many were sent now.
+  size_t SendOrQueue(const uint8_t* data, const uint32_t* lengths, size_t count, const sockaddr* target) {
+    size_t sent = SendNow(data, lengths, count, target);
+    size_t position = 0;
+    for (size_t i = 0; i < sent; i++) position += lengths[i];
+    for (size_t i = sent; i < count; i++) {
+      Queue(data + position, lengths[i], target);
+      position += lengths[i];
+    }
+    return sent;
+  }
+
+  // Sends one datagram without fragmentation, at once or not at all (a lost probe is only a
+  // failed probe). Where that cannot be asked for, nothing is sent.
+  bool SendProbe(const uint8_t* data, size_t length, const sockaddr* target) {
+#ifdef __linux__
+    if (!dont_fragment_ || uv_udp_get_send_queue_count(handle_) > 0 || !native_->queue.empty()) {
+      ++native_->stats[kSendErrors];
+      return false;
+    }
+    setsockopt(probe_fd_, probe_level_, probe_option_, &probe_value_, sizeof probe_value_);
+    ssize_t result;
+    do {
+      result = sendto(probe_fd_, data, length, MSG_DONTWAIT, target,
+                      target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0);
+    } while (result < 0 && errno == EINTR);
+    setsockopt(probe_fd_, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_);
+    ++native_->stats[result < 0 ? kSendErrors : kDatagramsSent];
+    return result >= 0;
+#else
+    (void)data;
+    (void)length;
+    (void)target;
+    ++native_->stats[kSendErrors];
+    return false;
+#endif
   }
 
   // Writes what the kernel takes without blocking; returns how many datagrams that was.
@@ -560,10 +615,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       if (result <= 0) {
         const int error = result < 0 ? errno : EAGAIN;
         if (error == EAGAIN || error == EWOULDBLOCK) return sent;
-        if (run_lengths[0] > 1 && (error == EIO || error == EINVAL || error == EOPNOTSUPP || error == ENOPROTOOPT)) {
-          // EINVAL may be about this destination only (a segment above its path MTU): send this
-          // run as plain datagrams. The others mean no GSO here at all.
-          if (error != EINVAL) gso_ = false;
+        if (run_lengths[0] > 1 &&
+            (error == EIO || error == EINVAL || error == EMSGSIZE || error == EOPNOTSUPP || error == ENOPROTOOPT)) {
+          // EINVAL and EMSGSIZE may be about this destination only (a segment above its path
+          // MTU, which a plain datagram may still cross in IP fragments): send this run as plain
+          // datagrams. The others mean no GSO here at all.
+          if (error != EINVAL && error != EMSGSIZE) gso_ = false;
           plain_until = sent + run_lengths[0];
           continue;
         }
@@ -982,7 +1039,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool connected_ = false;
   bool receiving_ = false;
   bool ipv6_ = false;
+  // Path MTU probes: the socket option and value that send without fragmentation, and the
+  // socket's own value, restored after each probe.
   bool dont_fragment_ = false;
+  int probe_fd_ = -1;
+  int probe_level_ = 0;
+  int probe_option_ = 0;
+  int probe_value_ = 0;
+  int pmtu_default_ = 0;
 #ifdef __linux__
   bool gso_ = true;
   bool gro_ = false;

@@ -115,6 +115,17 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     const slowAcker = await rawPeer(tcpPort);
     const slow = await slowAcker.handshake({ version: '1.0.0', features: ['json'], udp: { mtu: 1200, window: 64, reassemblyBytes: 65536, ackDelayMs: 25, span: 65536 } });
     expect(slow.udp).toEqual({ mtu: 1200, window: 64, reassemblyBytes: 65536, ackDelayMs: 25, span: 16384, maxMtu: 1200 });
+    // A client that offers no udp object gets the server's values, but the span and largest
+    // datagram of a peer that names none.
+    const silent = await rawPeer(tcpPort);
+    expect((await silent.handshake({ version: '1.0.0', features: ['json'] })).udp).toEqual({
+      mtu: 1200,
+      window: 16384,
+      reassemblyBytes: 4 * 1024 * 1024,
+      ackDelayMs: 10,
+      span: 1024,
+      maxMtu: 1200,
+    });
     const narrow = await rawPeer(tcpPort);
     expect((await narrow.handshake({ version: '1.0.0', features: ['json'], udp: { mtu: 1200, window: 64, reassemblyBytes: 65536, span: 2048, maxMtu: 9000 } })).udp).toMatchObject({
       span: 2048,

@@ -260,7 +260,7 @@ describe('ReliableEndpoint', () => {
     const toB: Buffer[] = [];
     const toA: Buffer[] = [];
     const batch = (queue: Buffer[]) => (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => {
-      for (let i = 0, at = offset; i < count; at += lengths[i]!, i++) queue.push(Buffer.from(slab.subarray(at, at + lengths[i]!)));
+      for (let i = 0, at = offset; i < count; at += lengths[i]! & 0x7fffffff, i++) queue.push(Buffer.from(slab.subarray(at, at + (lengths[i]! & 0x7fffffff))));
     };
     const a = new ReliableEndpoint({ token, maxMtu: 65507, onDatagrams: batch(toB), sendBufferBytes: 8 << 20 });
     const b = new ReliableEndpoint({ token, onDatagrams: batch(toA) });
@@ -280,6 +280,60 @@ describe('ReliableEndpoint', () => {
       expect(got).toBe(300);
     } finally {
       a.close();
+      b.close();
+    }
+  });
+
+  it('a flush from inside another endpoint\'s onDatagrams does not overwrite the datagrams still being handed out', () => {
+    // Two endpoints joined synchronously; b answers each message at once and flushes.
+    const token = Buffer.from('SESSION1');
+    let a: ReliableEndpoint | undefined;
+    let b: ReliableEndpoint | undefined;
+    const forward = (to: () => ReliableEndpoint) => (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => {
+      for (let i = 0, at = offset; i < count; at += lengths[i]! & 0x7fffffff, i++) {
+        to().receive(Buffer.from(slab.subarray(at + 8, at + (lengths[i]! & 0x7fffffff))));
+      }
+    };
+    a = new ReliableEndpoint({ token, onDatagrams: forward(() => b!) });
+    b = new ReliableEndpoint({ token, onDatagrams: forward(() => a!) });
+    const atA: string[] = [];
+    const atB: string[] = [];
+    b.on('message', (m) => {
+      atB.push(m.subarray(0, 5).toString());
+      b!.send(Buffer.from(`reply-${m.subarray(0, 5).toString()}`));
+      b!.flush();
+    });
+    a.on('message', (m) => atA.push(m.toString()));
+    try {
+      // Unreliable, a datagram each, so that one flush of a carries several.
+      for (let i = 0; i < 5; i++) a.send(Buffer.concat([Buffer.from(`msg${i}:`), Buffer.alloc(1100, 0x61)]));
+      a.flush();
+      expect(atB).toEqual(['msg0:', 'msg1:', 'msg2:', 'msg3:', 'msg4:']);
+      expect(atA).toEqual(['reply-msg0:', 'reply-msg1:', 'reply-msg2:', 'reply-msg3:', 'reply-msg4:']);
+      expect(b.stats().drops.malformed).toBe(0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('bounds the memory its receive rings take: far frames in many channels are refused past the budget, and accepted once rings are freed', () => {
+    const b = new ReliableEndpoint({ token: TOKEN_B, onDatagram: () => {} });
+    const got: string[] = [];
+    b.on('message', (payload) => got.push(payload.toString()));
+    try {
+      // One frame 16383 ahead in each of 256 channels: each would need a ring of the full span.
+      for (let channel = 0; channel < 256; channel++) b.receive(reliableFrame(16383, Buffer.from(`far ${channel}`), channel));
+      const refused = b.stats().drops.windowOverflow;
+      expect(refused).toBeGreaterThan(240);
+      expect(refused).toBeLessThan(256);
+      // Channel 0's gap fills: its message and everything before it are delivered, its ring is freed...
+      for (let seq = 0; seq < 16383; seq++) b.receive(reliableFrame(seq, Buffer.from('x'), 0));
+      expect(got.at(-1)).toBe('far 0');
+      // ...so the last channel's far frame, refused before, now finds room.
+      b.receive(reliableFrame(16383, Buffer.from('far 255'), 255));
+      expect(b.stats().drops.windowOverflow).toBe(refused);
+    } finally {
       b.close();
     }
   });
@@ -304,6 +358,8 @@ describe('ReliableEndpoint', () => {
     link.filter = () => false;
     link.a.send(Buffer.from('lost for now'), { reliable: true });
     runUntil(() => link!.a.stats().pathMtu === 1200);
+    // The window collapses to two datagrams of the base size, not of the size given up.
+    expect(link.a.stats().congestionWindow).toBe(2 * 1200);
     // The path comes back carrying only 1,300 bytes: everything arrives, and the renewed search
     // (a second after the fall) settles on the 1280 plateau.
     link.filter = (datagram) => datagram.length <= 1300;

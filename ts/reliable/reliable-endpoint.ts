@@ -44,7 +44,9 @@ export interface ReliableEndpointOptions {
   /**
    * Instead of onDatagram: called once per batch with `count` datagrams laid back to back in
    * `slab` from `offset`, their lengths in `lengths`. Both are reused once it returns, so it must
-   * send (or copy) them at once, as a socket's synchronous batch send does.
+   * send (or copy) them at once, as a socket's synchronous batch send does. A length with the
+   * DONT_FRAGMENT bit (0x80000000) set is a path MTU probe, to be sent without IP fragmentation
+   * (UdpSocket.sendBatch does); the length is the other bits.
    */
   onDatagrams?: (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void;
   /** Bytes per datagram, token and frame headers included. Default 1200. */
@@ -190,6 +192,10 @@ const EMPTY = new Uint8Array(0);
  * grows to hold FLUSH_DATAGRAMS datagrams of the base size or 16 of the largest in use.
  */
 let batchSlab = Buffer.allocUnsafeSlow(0);
+let batchSlabInUse = false;
+/** In a flushed length: send this datagram without IP fragmentation (a path MTU probe). */
+export const DONT_FRAGMENT = 0x80000000;
+const LENGTH_MASK = 0x7fffffff;
 const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** prefix[0, prefixLength) followed by body, in one new buffer. */
@@ -302,6 +308,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     ]);
     this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
+    // With onDatagrams the shared slab is used (a slab of its own only when flushing re-entrantly).
     this.slab = this.onDatagrams === undefined ? Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS) : EMPTY_BUFFER;
   }
 
@@ -467,42 +474,54 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.flushScheduled = false;
     if (this.closed) return;
     const now = this.nowUs();
-    for (;;) {
-      // The largest datagram the endpoint may write next (its datagram size, or a path MTU probe).
-      const limit = this.state[4]!;
-      let slab: Buffer;
-      let position: number;
-      if (this.onDatagrams !== undefined) {
-        // Sent (or copied) before onDatagrams returns: one slab serves every endpoint.
-        if (batchSlab.length < Math.max(this.mtu * FLUSH_DATAGRAMS, limit * 16)) {
-          batchSlab = Buffer.allocUnsafeSlow(Math.max(batchSlab.length, this.mtu * FLUSH_DATAGRAMS, limit * 16));
+    // The shared slab, unless a flush is using it already (this one runs from inside another
+    // endpoint's onDatagrams): then a slab of its own, for this flush.
+    const shared = this.onDatagrams !== undefined && !batchSlabInUse;
+    if (shared) batchSlabInUse = true;
+    try {
+      for (;;) {
+        // The largest datagram the endpoint may write next (its datagram size, or a path MTU probe).
+        const limit = this.state[4]!;
+        let slab: Buffer;
+        let position: number;
+        if (this.onDatagrams !== undefined) {
+          const wanted = Math.max(this.mtu * FLUSH_DATAGRAMS, limit * 16);
+          if (!shared) {
+            if (this.slab.length < wanted) this.slab = Buffer.allocUnsafe(wanted);
+            slab = this.slab;
+          } else {
+            if (batchSlab.length < wanted) batchSlab = Buffer.allocUnsafeSlow(Math.max(batchSlab.length, wanted));
+            slab = batchSlab;
+          }
+          position = 0;
+        } else {
+          if (this.slab.length - this.slabPosition < limit) {
+            // Datagrams handed out are never written again: a socket may still hold them.
+            this.slab = Buffer.allocUnsafe(Math.max(this.mtu * FLUSH_DATAGRAMS, limit * 4));
+            this.slabPosition = 0;
+          }
+          slab = this.slab;
+          position = this.slabPosition;
         }
-        slab = batchSlab;
-        position = 0;
-      } else {
-        if (this.slab.length - this.slabPosition < limit) {
-          // Datagrams handed out are never written again: a socket may still hold them.
-          this.slab = Buffer.allocUnsafe(Math.max(this.mtu * FLUSH_DATAGRAMS, limit * 4));
-          this.slabPosition = 0;
+        const count = this.handle.flush(now, slab, position, this.lengths);
+        let end = position;
+        for (let i = 0; i < count; i++) end += this.lengths[i]! & LENGTH_MASK;
+        if (this.onDatagrams !== undefined) {
+          // Lengths may carry DONT_FRAGMENT (a path MTU probe), which UdpSocket.sendBatch reads.
+          if (count > 0) this.onDatagrams(slab, position, this.lengths, count);
+        } else {
+          for (let i = 0; i < count; i++) {
+            const length = this.lengths[i]! & LENGTH_MASK;
+            this.onDatagram!(slab.subarray(position, position + length));
+            position += length;
+          }
+          this.slabPosition = position;
         }
-        slab = this.slab;
-        position = this.slabPosition;
+        // Done unless it stopped for want of room: lengths, or slab after what it wrote.
+        if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[4]!)) break;
       }
-      const count = this.handle.flush(now, slab, position, this.lengths);
-      let end = position;
-      for (let i = 0; i < count; i++) end += this.lengths[i]!;
-      if (this.onDatagrams !== undefined) {
-        if (count > 0) this.onDatagrams(slab, position, this.lengths, count);
-      } else {
-        for (let i = 0; i < count; i++) {
-          const length = this.lengths[i]!;
-          this.onDatagram!(slab.subarray(position, position + length));
-          position += length;
-        }
-        this.slabPosition = position;
-      }
-      // Done unless it stopped for want of room: lengths, or slab after what it wrote.
-      if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[4]!)) break;
+    } finally {
+      if (shared) batchSlabInUse = false;
     }
     this.pump();
     this.arm();

@@ -186,7 +186,8 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
             Math.min(hello.udp.maxMtu ?? hello.udp.mtu, limits.udp.maxMtu ?? limits.udp.mtu),
           ),
         }
-      : limits.udp,
+      : // A client that offers nothing is held to what a peer that names no span or maxMtu gets.
+        { ...limits.udp, span: DEFAULT_PEER_SPAN, maxMtu: limits.udp.mtu },
   };
 }
 

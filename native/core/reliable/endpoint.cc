@@ -99,6 +99,8 @@ Endpoint::Endpoint(const Options& options)
       reassembly_(&budget_, options.reassembly_timeout_us),
       rows_() {
   std::memcpy(token_, options.token, kTokenSize);
+  // Room for two windows' rings at the full span, and never less than 1 MiB.
+  ring_budget_.limit = std::max<uint64_t>(uint64_t{1} << 20, 2 * (uint64_t{span_} * (sizeof(ReceiveSlot) + 1)));
 }
 
 // ---- Sending ----------------------------------------------------------------------------------
@@ -367,12 +369,14 @@ size_t Endpoint::write_acks(uint64_t now, uint8_t* out, size_t position) {
 }
 
 size_t Endpoint::poll_transmit(uint64_t now, uint8_t* out, size_t capacity) {
+  last_was_probe_ = false;
   if (capacity < datagram_limit()) return 0;
   std::memcpy(out, token_, kTokenSize);
   // A path MTU probe due now goes alone, padded to the size it tries; it is not a message (not
   // retransmitted, not congestion controlled) and its loss only says the size is too large.
   if (const uint32_t probe = path_mtu_.probe_due(now); probe != 0) {
-    const uint64_t timeout = 2 * rtt_.smoothed() + std::max(4 * rtt_.variance(), RttEstimator::kGranularityUs);
+    // Generous: its answer comes at once, but a late one is taken anyway (path-mtu.h).
+    const uint64_t timeout = std::max(2 * rtt_.smoothed() + 4 * rtt_.variance(), PathMtu::kMinProbeTimeoutUs);
     frame::Header header;
     header.type = kTypeMtuProbe;
     header.sequence = path_mtu_.on_probe_sent(now + timeout);
@@ -382,6 +386,7 @@ size_t Endpoint::poll_transmit(uint64_t now, uint8_t* out, size_t capacity) {
     frame::write_header(header, payload, padding, out + kTokenSize);
     ++stats_.datagrams_sent;
     stats_.bytes_sent += probe;
+    last_was_probe_ = true;
     return probe;
   }
   const uint64_t datagram = next_datagram_;
@@ -433,7 +438,7 @@ void Endpoint::set_mtu(uint32_t size) {
 Endpoint::ReceiveSpace& Endpoint::receive_space(uint32_t space) {
   if (!receive_spaces_[space]) {
     receive_spaces_[space].reset(new ReceiveSpace());
-    receive_spaces_[space]->window.set_span(span_);
+    receive_spaces_[space]->window.set_span(span_, &ring_budget_);
   }
   return *receive_spaces_[space];
 }
@@ -567,7 +572,10 @@ void Endpoint::on_message_frame(const frame::Header& header, const uint8_t* payl
     request_ack(space, receive, now, true);
     return;
   }
-  if (arrival == ReceiveWindow::Arrival::kBeyond) {
+  // Beyond the span, or more reordering than the rings may track: refused unacknowledged, so the
+  // sender sends it again once the gap before it has filled.
+  if (arrival == ReceiveWindow::Arrival::kBeyond ||
+      (arrival == ReceiveWindow::Arrival::kAhead && !receive.window.reserve(seq))) {
     ++stats_.drops_window_overflow;
     return;
   }
@@ -748,9 +756,10 @@ void Endpoint::on_timeout(uint64_t now) {
     // and, at the threshold, count as persistent congestion.
     ++stats_.timeouts;
     if (++window.timeouts == kPersistentCongestionTimeouts) {
-      congestion_.on_persistent_congestion(now);
-      // Perhaps a black hole for datagrams of the size discovery chose: back to the base.
+      // Perhaps a black hole for datagrams of the size discovery chose: back to the base first,
+      // so that the collapsed window is two datagrams of the base.
       if (path_mtu_.on_black_hole(now)) set_mtu(path_mtu_.current());
+      congestion_.on_persistent_congestion(now);
     }
     window.probe_pending = true;
     probes_.push_back({space, window.oldest_in_flight()->seq});

@@ -129,9 +129,12 @@ class Endpoint {
   // A datagram with its session token already checked and removed.
   void receive(const uint8_t* data, size_t size, uint64_t now, DeliverySink& sink);
 
-  // Writes the next datagram due now into out (which must hold mtu bytes) and returns its size,
-  // or 0 when nothing is due.
+  // Writes the next datagram due now into out (which must hold datagram_limit() bytes) and
+  // returns its size, or 0 when nothing is due.
   size_t poll_transmit(uint64_t now, uint8_t* out, size_t capacity);
+  // Whether the datagram poll_transmit() just wrote is a path MTU probe: it must leave without IP
+  // fragmentation (the DF bit), which other datagrams need not.
+  bool last_was_probe() const { return last_was_probe_; }
 
   uint64_t next_deadline();
   void on_timeout(uint64_t now);
@@ -238,11 +241,13 @@ class Endpoint {
   PathMtu path_mtu_;
   uint32_t largest_cut_;  // the largest datagram size any message was cut for
   std::vector<std::pair<uint32_t, uint32_t>> mtu_acks_;  // probes to answer: (id, size)
+  bool last_was_probe_ = false;
 
   RttEstimator rtt_;
   Congestion congestion_;
   ReorderWindow reorder_;
   MemoryBudget budget_;
+  RingBudget ring_budget_;  // the receive windows' rings (declared before them: they release into it)
   Reassembly reassembly_;
   ReplayWindow replay_;
   Stats stats_;

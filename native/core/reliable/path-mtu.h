@@ -2,8 +2,8 @@
 // the base size (the `mtu` option, 1200 by default, which any IPv6 path and nearly every IPv4 one
 // carries) and grow to the largest size a probe has shown the path to carry, up to `max`.
 //
-// A probe is a datagram of exactly the size being tried, padded, that the peer answers with a
-// PMTU_ACK naming it (docs/PROTOCOL.md 7.7). Probes are not messages: a lost one loses nothing,
+// A probe is a datagram of exactly the size being tried, padded, that the peer answers with an
+// MTU_ACK naming it (docs/PROTOCOL.md 7.7); only probes leave with the don't-fragment bit. Probes are not messages: a lost one loses nothing,
 // is not retransmitted and says nothing about congestion. Sizes are tried from the largest down,
 // over plateaus where real paths sit (loopback's 65,535-byte MTU, jumbo frames, Ethernet); a size
 // whose probe is lost kMaxProbes times in a row is given up for the next smaller one, and the first
@@ -12,8 +12,10 @@
 // current size keep being lost (persistent congestion: the owner calls on_black_hole), the size
 // falls back to the base and a new search starts after kBlackHoleRetryUs.
 //
-// The socket must not fragment (IP_PMTUDISC_PROBE on Linux), or a probe larger than the path could
-// arrive in IP fragments and pass; where it cannot be prevented, the owner sets max to the base.
+// Probes must leave unfragmented (IP_PMTUDISC_PROBE for that send, on Linux), or one larger than
+// the path could arrive in IP fragments and pass; where that cannot be asked for, the owner sets
+// max to the base. Other datagrams keep the socket's setting, so a path that shrinks under a
+// transfer still carries (fragmented) frames cut for the larger size.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -27,6 +29,10 @@ class PathMtu {
   static constexpr uint64_t kRaiseIntervalUs = 600'000'000;
   static constexpr uint64_t kBlackHoleRetryUs = 1'000'000;
   static constexpr uint64_t kNever = UINT64_MAX;
+  // The shortest a probe is waited for. Its answer is immediate, but an event loop busy with
+  // other work or a collection pause must not fail a size that works (and a late answer to the
+  // latest probe still counts).
+  static constexpr uint64_t kMinProbeTimeoutUs = 100'000;
 
   PathMtu(uint32_t base, uint32_t max) : base_(base), max_(std::max(base, max)), current_(base) {
     restart(0);
@@ -47,14 +53,16 @@ class PathMtu {
   // The probe of probe_due() has been written; it counts as lost at `deadline`. Returns its id.
   uint32_t on_probe_sent(uint64_t deadline) {
     in_flight_ = candidates_[next_];
+    latest_size_ = in_flight_;
     deadline_ = deadline;
     ++probes_sent_;
     return ++id_;
   }
 
-  // A PMTU_ACK: true if it acknowledged the probe in flight, whose size is then the path's.
+  // A PMTU_ACK: true if it acknowledged the latest probe (in flight, or given up as lost since:
+  // it arrived after all), whose size then becomes the path's if larger than the current one.
   bool on_probe_acked(uint32_t id, uint32_t size, uint64_t now) {
-    if (in_flight_ == 0 || id != id_ || size != in_flight_) return false;
+    if (id_ == 0 || id != id_ || size != latest_size_ || size <= current_) return false;
     current_ = size;
     in_flight_ = 0;
     losses_ = 0;
@@ -127,6 +135,7 @@ class PathMtu {
   size_t next_ = 0;
   uint64_t search_at_ = 0;
   uint32_t in_flight_ = 0;  // size of the probe in flight, 0 if none
+  uint32_t latest_size_ = 0;  // size of the latest probe sent
   uint64_t deadline_ = 0;
   uint32_t id_ = 0;
   uint32_t losses_ = 0;

@@ -17,9 +17,14 @@ ReceiveWindow::Arrival ReceiveWindow::classify(uint32_t seq) const {
   return Arrival::kAhead;
 }
 
-void ReceiveWindow::grow(uint32_t needed) {
+bool ReceiveWindow::grow(uint32_t needed, bool within_budget) {
   uint32_t capacity = capacity_ == 0 ? std::min(kInitialRing, span_) : capacity_;
   while (capacity < needed) capacity *= 2;
+  const uint64_t extra = ring_bytes(capacity) - ring_bytes(capacity_);
+  if (budget_ != nullptr) {
+    if (within_budget && extra > budget_->limit - std::min(budget_->used, budget_->limit)) return false;
+    budget_->used += extra;
+  }
   const uint32_t mask = capacity - 1;
   std::unique_ptr<ReceiveSlot[]> slots(new ReceiveSlot[capacity]);
   std::unique_ptr<uint64_t[]> bits(new uint64_t[capacity / 64]());
@@ -34,11 +39,28 @@ void ReceiveWindow::grow(uint32_t needed) {
   bits_ = std::move(bits);
   capacity_ = capacity;
   mask_ = mask;
+  return true;
+}
+
+void ReceiveWindow::free_ring() {
+  if (capacity_ == 0) return;
+  if (budget_ != nullptr) budget_->used -= std::min(budget_->used, ring_bytes(capacity_));
+  slots_.reset();
+  bits_.reset();
+  capacity_ = 0;
+  mask_ = 0;
+}
+
+bool ReceiveWindow::reserve(uint32_t seq) {
+  const uint32_t distance = seq - next_expected_;
+  return distance < capacity_ || grow(distance + 1, true);
 }
 
 ReceiveSlot& ReceiveWindow::slot(uint32_t seq) {
   const uint32_t distance = seq - next_expected_;
-  if (distance >= capacity_) grow(distance + 1);
+  // Reserved by the caller; were it not, the ring would rather outgrow its budget than let an
+  // index leave it.
+  if (distance >= capacity_) grow(distance + 1, false);
   bits_[(seq & mask_) >> 6] |= uint64_t{1} << (seq & 63);
   return slots_[seq & mask_];
 }
@@ -54,6 +76,8 @@ void ReceiveWindow::advance() {
     bits_[(next_expected_ & mask_) >> 6] &= ~(uint64_t{1} << (next_expected_ & 63));
   }
   ++next_expected_;
+  // Nothing held past the point any more: a ring grown past its first size is given back.
+  if (capacity_ > kInitialRing && !has_gap()) free_ring();
 }
 
 uint32_t ReceiveWindow::scan(uint32_t from, uint32_t end, bool want) const {

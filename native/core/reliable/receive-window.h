@@ -16,6 +16,13 @@
 
 namespace hybridwire::reliable {
 
+// What the rings of an endpoint's receive windows may take together: a peer could otherwise make
+// every space's ring grow to the span with one frame each (512 spaces of up to 1 MiB).
+struct RingBudget {
+  uint64_t used = 0;
+  uint64_t limit = UINT64_MAX;
+};
+
 enum class SlotState : uint8_t { kEmpty = 0, kReceived, kStored, kFragment };
 
 struct ReceiveSlot {
@@ -29,13 +36,24 @@ class ReceiveWindow {
  public:
   enum class Arrival { kNext, kAhead, kDuplicate, kBeyond };
   static constexpr uint32_t kInitialRing = 256;
-  // The span (clamped to a power of two within [kMinSpan, kMaxSpan]); set before the first use.
-  void set_span(uint32_t span) { span_ = clamp_span(span); }
+  ReceiveWindow() = default;
+  ReceiveWindow(const ReceiveWindow&) = delete;
+  ReceiveWindow& operator=(const ReceiveWindow&) = delete;
+  ~ReceiveWindow() { free_ring(); }
+  // The span (clamped to a power of two within [kMinSpan, kMaxSpan]) and the budget the ring is
+  // charged to (it must outlive the window); set before the first use.
+  void set_span(uint32_t span, RingBudget* budget) {
+    span_ = clamp_span(span);
+    budget_ = budget;
+  }
 
   Arrival classify(uint32_t seq) const;
   uint32_t next_expected() const { return next_expected_; }
 
-  // The slot of an arrival classified kAhead, marked taken: the caller fills it in.
+  // Makes room in the ring for an arrival classified kAhead; false (and the frame should be
+  // refused, unacknowledged) if the ring cannot grow that far within its budget.
+  bool reserve(uint32_t seq);
+  // The slot of an arrival classified kAhead and reserved, marked taken: the caller fills it in.
   ReceiveSlot& slot(uint32_t seq);
   // The slot at the cumulative point if something is waiting there, else nullptr.
   ReceiveSlot* waiting();
@@ -60,12 +78,17 @@ class ReceiveWindow {
   bool taken(uint32_t seq) const { return (bits_[(seq & mask_) >> 6] >> (seq & 63)) & 1; }
   // The first sequence in [from, end) whose slot is taken (want true) or free (want false), or end.
   uint32_t scan(uint32_t from, uint32_t end, bool want) const;
-  // Makes the ring hold at least `needed` slots past the cumulative point.
-  void grow(uint32_t needed);
+  // Makes the ring hold at least `needed` slots past the cumulative point; false if that would
+  // exceed the budget and `within_budget` is asked.
+  bool grow(uint32_t needed, bool within_budget);
+  // Frees the ring (nothing is held in it) and gives its bytes back.
+  void free_ring();
+  static uint64_t ring_bytes(uint32_t capacity) { return uint64_t{capacity} * sizeof(ReceiveSlot) + capacity / 8; }
 
   std::unique_ptr<ReceiveSlot[]> slots_;
   std::unique_ptr<uint64_t[]> bits_;
   uint32_t span_ = kDefaultSpan;
+  RingBudget* budget_ = nullptr;
   uint32_t capacity_ = 0;
   uint32_t mask_ = 0;
   uint32_t next_expected_ = 0;
