@@ -338,6 +338,23 @@ describe('ReliableEndpoint', () => {
     }
   });
 
+  it('keeps the discovered size through persistent congestion when a probe of that size still gets through (not a black hole)', () => {
+    link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
+    link.a.send(Buffer.from('x'), { reliable: true });
+    runUntil(() => link!.a.stats().pathMtu === 9000);
+    // Everything but probes and their answers is lost for a while: three timeouts in a row.
+    const isProbe = (datagram: Buffer) => framesOf(datagram).some((f) => f.type === FrameType.MTU_PROBE || f.type === FrameType.MTU_ACK);
+    link.filter = isProbe;
+    link.a.send(Buffer.from('held up'), { reliable: true });
+    const probesBefore = link.a.stats().mtuProbesSent;
+    runUntil(() => link!.a.stats().timeouts >= 3 && link!.a.stats().mtuProbesSent > probesBefore);
+    runUntil(() => link!.a.stats().mtuProbesSent === probesBefore + 1 && link!.a.stats().mtuProbesLost === 0, 1000);
+    link.filter = () => true;
+    runUntil(() => link!.atB.length === 2);
+    expect(link.atB.map((m) => m.payload.toString())).toEqual(['x', 'held up']);
+    expect(link.a.stats().pathMtu).toBe(9000);
+  });
+
   it('keeps the base datagram size when probes go unanswered, falls back to it when nothing gets through, and searches again', () => {
     link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
     // Probes never arrive: the peer's answers are what a peer that skips the type would send.
@@ -369,7 +386,9 @@ describe('ReliableEndpoint', () => {
     expect(link.atB.filter((m) => m.channel === 0).map((m) => m.payload.toString())).toEqual(['x', 'lost for now']);
     expect(firstDifference(link.atB.filter((m) => m.channel === 4).map((m) => m.payload), sent)).toBe(-1);
     runUntil(() => link!.a.stats().pathMtu === 1280);
-    expect(link.a.stats().mtuProbesLost).toBe(12); // this link: 9000, 8952, 4096 and 1452, three times each
+    // This link: two probes of 9000 confirming the black hole, then 9000, 8952, 4096 and 1452
+    // three times each.
+    expect(link.a.stats().mtuProbesLost).toBe(2 + 12);
   });
 
   it('estimates the round-trip time from acknowledgements', () => {

@@ -739,7 +739,11 @@ uint64_t Endpoint::next_deadline() {
 }
 
 void Endpoint::on_timeout(uint64_t now) {
-  path_mtu_.on_timeout(now);
+  if (path_mtu_.on_timeout(now)) {
+    // A black hole confirmed: back to the base size, and a window of two datagrams of it.
+    set_mtu(path_mtu_.current());
+    congestion_.on_persistent_congestion(now);
+  }
   for (uint32_t space : used_send_spaces_) {
     SendWindow& window = send_spaces_[space]->window;
     Listener listener(*this, space, now);
@@ -756,10 +760,9 @@ void Endpoint::on_timeout(uint64_t now) {
     // and, at the threshold, count as persistent congestion.
     ++stats_.timeouts;
     if (++window.timeouts == kPersistentCongestionTimeouts) {
-      // Perhaps a black hole for datagrams of the size discovery chose: back to the base first,
-      // so that the collapsed window is two datagrams of the base.
-      if (path_mtu_.on_black_hole(now)) set_mtu(path_mtu_.current());
       congestion_.on_persistent_congestion(now);
+      // Perhaps a black hole for datagrams of the size discovery chose: probes of it will tell.
+      path_mtu_.on_black_hole(now);
     }
     window.probe_pending = true;
     probes_.push_back({space, window.oldest_in_flight()->seq});

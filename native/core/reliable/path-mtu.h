@@ -9,8 +9,10 @@
 // whose probe is lost kMaxProbes times in a row is given up for the next smaller one, and the first
 // to be acknowledged becomes the datagram size. A search that ended below `max` starts again after
 // kRaiseIntervalUs (RFC 8899's PMTU_RAISE_TIMER), in case the path grew. When datagrams of the
-// current size keep being lost (persistent congestion: the owner calls on_black_hole), the size
-// falls back to the base and a new search starts after kBlackHoleRetryUs.
+// current size keep being lost (persistent congestion: the owner calls on_black_hole), a probe of
+// the current size is sent to confirm it (RFC 8899 §4.3): random loss does not drop the size,
+// only kMaxConfirmProbes lost confirmations in a row do; the size then falls back to the base and
+// a new search starts after kBlackHoleRetryUs.
 //
 // Probes must leave unfragmented (IP_PMTUDISC_PROBE for that send, on Linux), or one larger than
 // the path could arrive in IP fragments and pass; where that cannot be asked for, the owner sets
@@ -26,6 +28,7 @@ namespace hybridwire::reliable {
 class PathMtu {
  public:
   static constexpr uint32_t kMaxProbes = 3;
+  static constexpr uint32_t kMaxConfirmProbes = 2;
   static constexpr uint64_t kRaiseIntervalUs = 600'000'000;
   static constexpr uint64_t kBlackHoleRetryUs = 1'000'000;
   static constexpr uint64_t kNever = UINT64_MAX;
@@ -62,7 +65,18 @@ class PathMtu {
   // A PMTU_ACK: true if it acknowledged the latest probe (in flight, or given up as lost since:
   // it arrived after all), whose size then becomes the path's if larger than the current one.
   bool on_probe_acked(uint32_t id, uint32_t size, uint64_t now) {
-    if (id_ == 0 || id != id_ || size != latest_size_ || size <= current_) return false;
+    if (id_ == 0 || id != id_ || size != latest_size_) return false;
+    if (confirming_ && size == current_) {
+      // The current size still gets through: no black hole.
+      confirming_ = false;
+      in_flight_ = 0;
+      losses_ = 0;
+      candidates_.clear();
+      next_ = 0;
+      if (current_ < max_) restart(now + kRaiseIntervalUs);
+      return false;
+    }
+    if (size <= current_) return false;
     current_ = size;
     in_flight_ = 0;
     losses_ = 0;
@@ -80,11 +94,20 @@ class PathMtu {
     return kNever;
   }
 
-  void on_timeout(uint64_t now) {
-    if (in_flight_ == 0 || now < deadline_) return;
+  // Returns whether the size changed (a black hole confirmed: back to the base).
+  bool on_timeout(uint64_t now) {
+    if (in_flight_ == 0 || now < deadline_) return false;
     in_flight_ = 0;
     ++probes_lost_;
-    if (++losses_ < kMaxProbes) return;
+    if (confirming_) {
+      if (++losses_ < kMaxConfirmProbes) return false;
+      confirming_ = false;
+      losses_ = 0;
+      current_ = base_;
+      restart(now + kBlackHoleRetryUs);
+      return true;
+    }
+    if (++losses_ < kMaxProbes) return false;
     losses_ = 0;
     if (++next_ >= candidates_.size()) {
       // Nothing larger got through: look again after the raise interval.
@@ -92,17 +115,18 @@ class PathMtu {
       next_ = 0;
       if (current_ < max_) restart(now + kRaiseIntervalUs);
     }
+    return false;
   }
 
-  // Datagrams of the current size are lost persistently: back to the base; search again later.
-  // Returns whether the size changed.
-  bool on_black_hole(uint64_t now) {
-    if (current_ == base_) return false;
-    current_ = base_;
+  // Datagrams of the current size are lost persistently: confirm the size with probes of it.
+  void on_black_hole(uint64_t now) {
+    if (current_ == base_ || confirming_) return;
+    confirming_ = true;
     in_flight_ = 0;
     losses_ = 0;
-    restart(now + kBlackHoleRetryUs);
-    return true;
+    candidates_.assign(1, current_);
+    next_ = 0;
+    search_at_ = now;
   }
 
   uint64_t probes_sent() const { return probes_sent_; }
@@ -139,6 +163,7 @@ class PathMtu {
   uint64_t deadline_ = 0;
   uint32_t id_ = 0;
   uint32_t losses_ = 0;
+  bool confirming_ = false;  // probing the current size after persistent congestion
   uint64_t probes_sent_ = 0;
   uint64_t probes_lost_ = 0;
 };
