@@ -338,6 +338,16 @@ describe('ReliableEndpoint', () => {
     }
   });
 
+  it('takes a probe\'s answer that comes after the probe was counted lost', () => {
+    link = new Link(5, { maxMtu: 9000 });
+    // Answers take 1.5 s: the first probe (sent before any round-trip sample, so waited for about
+    // 1.3 s) is counted lost, and so are the next ones (100 ms each once the RTT is known).
+    link.delay = (datagram) => (framesOf(datagram).some((f) => f.type === FrameType.MTU_ACK) ? 1500 : 0);
+    link.a.send(Buffer.from('x'), { reliable: true });
+    runUntil(() => link!.a.stats().pathMtu === 9000);
+    expect(link.a.stats().mtuProbesLost).toBeGreaterThanOrEqual(1);
+  });
+
   it('keeps the discovered size through persistent congestion when a probe of that size still gets through (not a black hole)', () => {
     link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
     link.a.send(Buffer.from('x'), { reliable: true });

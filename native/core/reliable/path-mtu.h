@@ -33,8 +33,8 @@ class PathMtu {
   static constexpr uint64_t kBlackHoleRetryUs = 1'000'000;
   static constexpr uint64_t kNever = UINT64_MAX;
   // The shortest a probe is waited for. Its answer is immediate, but an event loop busy with
-  // other work or a collection pause must not fail a size that works (and a late answer to the
-  // latest probe still counts).
+  // other work or a collection pause must not fail a size that works (and a late answer to one of
+  // the latest probes still counts).
   static constexpr uint64_t kMinProbeTimeoutUs = 100'000;
 
   PathMtu(uint32_t base, uint32_t max) : base_(base), max_(std::max(base, max)), current_(base) {
@@ -56,16 +56,19 @@ class PathMtu {
   // The probe of probe_due() has been written; it counts as lost at `deadline`. Returns its id.
   uint32_t on_probe_sent(uint64_t deadline) {
     in_flight_ = candidates_[next_];
-    latest_size_ = in_flight_;
     deadline_ = deadline;
     ++probes_sent_;
-    return ++id_;
+    ++id_;
+    recent_[id_ % kRecent] = {id_, in_flight_};
+    return id_;
   }
 
-  // A PMTU_ACK: true if it acknowledged the latest probe (in flight, or given up as lost since:
-  // it arrived after all), whose size then becomes the path's if larger than the current one.
+  // An MTU_ACK: true if it answers one of the latest probes (in flight, or counted lost since:
+  // answers can come late) with the size that probe had, larger than the current size, which
+  // it then becomes.
   bool on_probe_acked(uint32_t id, uint32_t size, uint64_t now) {
-    if (id_ == 0 || id != id_ || size != latest_size_) return false;
+    const Probe& probe = recent_[id % kRecent];
+    if (id == 0 || probe.id != id || probe.size != size) return false;
     if (confirming_ && size == current_) {
       // The current size still gets through: no black hole.
       confirming_ = false;
@@ -78,6 +81,7 @@ class PathMtu {
     }
     if (size <= current_) return false;
     current_ = size;
+    confirming_ = false;
     in_flight_ = 0;
     losses_ = 0;
     // Sizes are tried from the largest down: the rest are smaller. Look again later for more.
@@ -159,7 +163,13 @@ class PathMtu {
   size_t next_ = 0;
   uint64_t search_at_ = 0;
   uint32_t in_flight_ = 0;  // size of the probe in flight, 0 if none
-  uint32_t latest_size_ = 0;  // size of the latest probe sent
+  // The latest probes sent, by id: an answer must name one of them and its size.
+  struct Probe {
+    uint32_t id = 0;
+    uint32_t size = 0;
+  };
+  static constexpr uint32_t kRecent = 8;
+  Probe recent_[kRecent];
   uint64_t deadline_ = 0;
   uint32_t id_ = 0;
   uint32_t losses_ = 0;
