@@ -10,12 +10,13 @@
 // - receiving, it asks libuv for recvmmsg (UV_UDP_RECVMMSG: up to kChunks datagrams per system
 //   call) and calls JS once per batch with one row per datagram (offset, length, port, sender
 //   index) in a caller-owned Uint32Array, the offsets into a Buffer that is *lent*: it is the
-//   receive area itself (an external Buffer over it, the same object every time), valid only
-//   during the call and written by the next read. JS copies what it keeps. (Copying each batch
-//   into a fresh Buffer cost the receiver of 16 KiB messages a sixth of its time.) The area is
-//   freed when both the socket's handles and that Buffer are gone, so a Buffer kept against the
-//   rules reads stale bytes, never freed memory. Where external Buffers are not allowed, each
-//   batch is copied into a new Buffer instead;
+//   receive area itself (an external Buffer over it, the same object every time; one area per JS
+//   environment, shared by its sockets, see EnvArea), valid only during the call and written by
+//   the next read. JS copies what it keeps. (Copying each batch into a fresh Buffer cost the
+//   receiver of 16 KiB messages a sixth of its time.) The area is freed when the environment, the
+//   sockets' handles and that Buffer have all let go, so a Buffer kept against the rules reads
+//   stale bytes, never freed memory. Where external Buffers are not allowed, each batch is copied
+//   into a new Buffer instead;
 // - sending, it takes a whole flush (a slab, a start offset and a Uint32Array of lengths) and
 //   writes it with one sendmmsg on Linux (runs of equal-length datagrams as one UDP GSO message
 //   each), or uv_udp_try_send per datagram elsewhere. What the
@@ -89,6 +90,33 @@ struct ReceiveArea {
     if (--holders > 0) return;
     std::free(data);
     delete this;
+  }
+};
+
+// One receive area per JS environment (the main thread, each worker), shared by all its sockets:
+// a socket reads into it and hands it to JS within one callback, and none other reads meanwhile
+// (every read happens on that environment's loop, one callback at a time). So a process with
+// thousands of client sockets has one area and one lent Buffer, not one of each per socket (V8
+// counts each lent Buffer's megabyte as external memory, and collects more often for it). Kept in
+// the addon's instance data; the environment's teardown lets go of it.
+struct EnvArea {
+  ReceiveArea* area = nullptr;
+  Napi::ObjectReference lent;
+  bool refused = false;  // the runtime allows no external Buffers: batches are copied
+  ~EnvArea() {
+    lent.Reset();
+    if (area != nullptr) area->Release();
+  }
+
+  static EnvArea* Of(napi_env env) {
+    void* data = nullptr;
+    if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) return static_cast<EnvArea*>(data);
+    auto* created = new EnvArea;
+    if (napi_set_instance_data(env, created, [](napi_env, void* finalized, void*) { delete static_cast<EnvArea*>(finalized); }, nullptr) != napi_ok) {
+      delete created;
+      return nullptr;
+    }
+    return created;
   }
 };
 
@@ -814,8 +842,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Reads what is waiting, kReadRounds recvmmsg calls at most (then the loop's other handles get
   // their turn), splitting GRO buffers into the datagrams they carry; one JS call per read.
   void ReadAll() {
-    if (native_->area == nullptr) native_->area = ReceiveArea::Create();
-    if (native_->area == nullptr) return;
+    if (!HoldArea(Env(), native_)) return;
     char* base = native_->area->data;
     for (size_t round = 0; round < kReadRounds; round++) {
       mmsghdr messages[kChunks];
@@ -884,8 +911,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buffer) {
     auto* native = static_cast<Native*>(handle->data);
-    if (native->area == nullptr) native->area = ReceiveArea::Create();
-    *buffer = native->area == nullptr ? uv_buf_init(nullptr, 0) : uv_buf_init(native->area->data, kChunks * kDatagramMax);
+    const bool held = native->area != nullptr || (native->owner != nullptr && HoldArea(native->owner->Env(), native));
+    *buffer = held ? uv_buf_init(native->area->data, kChunks * kDatagramMax) : uv_buf_init(nullptr, 0);
+  }
+
+  // Gives the socket its environment's receive area (made on first use), holding it until the
+  // handles close; false if there is none.
+  static bool HoldArea(napi_env env, Native* native) {
+    if (native->area != nullptr) return true;
+    EnvArea* shared = EnvArea::Of(env);
+    if (shared == nullptr) return false;
+    if (shared->area == nullptr) shared->area = ReceiveArea::Create();
+    if (shared->area == nullptr) return false;
+    native->area = shared->area;
+    ++native->area->holders;
+    return true;
   }
 
   static void OnReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffer, const sockaddr* address, unsigned flags) {
@@ -1008,12 +1048,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     napi_close_handle_scope(env, scope);
   }
 
-  // The external Buffer over the receive area, made on first use; nullptr if the runtime refuses
-  // external Buffers (batches are then copied).
+  // The external Buffer over the environment's receive area, made on first use; nullptr if the
+  // runtime refuses external Buffers (batches are then copied).
   napi_value Lent(napi_env env) {
-    if (lent_refused_ || native_->area == nullptr) return nullptr;
-    if (lent_ref_.IsEmpty()) {
-      ReceiveArea* area = native_->area;
+    EnvArea* shared = EnvArea::Of(env);
+    if (shared == nullptr || shared->refused || shared->area == nullptr || native_->area != shared->area) return nullptr;
+    if (shared->lent.IsEmpty()) {
+      ReceiveArea* area = shared->area;
       napi_value buffer;
       if (napi_create_external_buffer(env, kChunks * kDatagramMax, area->data, &UdpSocket::OnLentFreed, area, &buffer) != napi_ok) {
         bool pending = false;
@@ -1022,13 +1063,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
           napi_value ignored;
           napi_get_and_clear_last_exception(env, &ignored);
         }
-        lent_refused_ = true;
+        shared->refused = true;
         return nullptr;
       }
       ++area->holders;
-      lent_ref_ = Napi::Persistent(Napi::Object(env, buffer));
+      shared->lent = Napi::Persistent(Napi::Object(env, buffer));
     }
-    return lent_ref_.Value();
+    return shared->lent.Value();
   }
 
   static void OnLentFreed(napi_env, void*, void* hint) { static_cast<ReceiveArea*>(hint)->Release(); }
@@ -1054,8 +1095,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 #endif
   size_t queue_limit_ = 0;
   Napi::ObjectReference rows_ref_;
-  Napi::ObjectReference lent_ref_;
-  bool lent_refused_ = false;
   Napi::FunctionReference on_batch_;
   std::vector<Received> received_;
   std::vector<sockaddr_storage> senders_;

@@ -151,6 +151,28 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
     }
   });
 
+  it('every socket of the process lends the same receive area (one, not a megabyte per socket)', async () => {
+    const lent: Buffer[] = [];
+    const make = () =>
+      new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {}, onBatch: (bytes) => lent.push(bytes) });
+    const first = make();
+    const second = make();
+    const sender = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {} });
+    try {
+      const ports = [await first.bind(0, host), await second.bind(0, host)];
+      await sender.bind(0, host);
+      for (const port of ports) sender.send(pattern(100, port), sender.destination(host, port));
+      const until = Date.now() + 5000;
+      while (lent.length < 2 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(lent).toHaveLength(2);
+      expect(lent[0]).toBe(lent[1]);
+    } finally {
+      first.close();
+      second.close();
+      sender.close();
+    }
+  });
+
   it.each([
     ['with UDP GSO (Linux)', false],
     ['with GSO switched off (HYBRIDWIRE_UDP_NO_GSO)', true],
