@@ -71,23 +71,13 @@ class PathMtu {
     if (id == 0 || probe.id != id || probe.size != size) return false;
     if (confirming_ && size == current_) {
       // The current size still gets through: no black hole.
-      confirming_ = false;
-      in_flight_ = 0;
-      losses_ = 0;
-      candidates_.clear();
-      next_ = 0;
-      if (current_ < max_) restart(now + kRaiseIntervalUs);
+      settle(now);
       return false;
     }
     if (size <= current_) return false;
     current_ = size;
-    confirming_ = false;
-    in_flight_ = 0;
-    losses_ = 0;
-    // Sizes are tried from the largest down: the rest are smaller. Look again later for more.
-    candidates_.clear();
-    next_ = 0;
-    if (current_ < max_) restart(now + kRaiseIntervalUs);
+    // Sizes are tried from the largest down: the rest are smaller.
+    settle(now);
     return true;
   }
 
@@ -113,12 +103,8 @@ class PathMtu {
     }
     if (++losses_ < kMaxProbes) return false;
     losses_ = 0;
-    if (++next_ >= candidates_.size()) {
-      // Nothing larger got through: look again after the raise interval.
-      candidates_.clear();
-      next_ = 0;
-      if (current_ < max_) restart(now + kRaiseIntervalUs);
-    }
+    // Nothing larger got through: the search ends.
+    if (++next_ >= candidates_.size()) settle(now);
     return false;
   }
 
@@ -137,6 +123,17 @@ class PathMtu {
   uint64_t probes_lost() const { return probes_lost_; }
 
  private:
+  // Ends a search (or a confirmation) at the current size; below max, the next starts after the
+  // raise interval.
+  void settle(uint64_t now) {
+    confirming_ = false;
+    in_flight_ = 0;
+    losses_ = 0;
+    candidates_.clear();
+    next_ = 0;
+    if (current_ < max_) restart(now + kRaiseIntervalUs);
+  }
+
   // Candidates above the current size, largest first: max itself, then the plateaus below it.
   void restart(uint64_t at) {
     static constexpr uint32_t kPlateaus[] = {
