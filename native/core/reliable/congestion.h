@@ -68,7 +68,8 @@ class Congestion {
   bool can_send(uint64_t bytes) const { return bytes_in_flight_ + bytes <= window_ || bytes_in_flight_ == 0; }
 
   // The datagram size changed (path MTU discovery): the minimum window follows it (RFC 9002
-  // §7.2), and the window is at least that.
+  // §7.2), and the window is at least that. After a confirmed black hole the owner also calls
+  // collapse(): persistent congestion has cut the threshold already, once.
   void set_max_datagram(uint32_t size) {
     max_datagram_ = size;
     minimum_window_ = 2 * uint64_t{size};
@@ -86,6 +87,8 @@ class Congestion {
   // `bytes` declared lost in the round tagged `round` had in fact arrived.
   void on_spurious_loss(uint64_t bytes, uint8_t round);
   void on_persistent_congestion(uint64_t now);
+  // The window falls to the minimum, the threshold unchanged.
+  void collapse() { window_ = minimum_window_; }
 
  private:
   // Tags name the last 255 rounds; a spurious loss is found within a round trip or two of its

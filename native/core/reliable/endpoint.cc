@@ -740,9 +740,10 @@ uint64_t Endpoint::next_deadline() {
 
 void Endpoint::on_timeout(uint64_t now) {
   if (path_mtu_.on_timeout(now)) {
-    // A black hole confirmed: back to the base size, and a window of two datagrams of it.
+    // A black hole confirmed: back to the base size, and a window of two datagrams of it (the
+    // persistent congestion that raised the suspicion has cut the threshold already).
     set_mtu(path_mtu_.current());
-    congestion_.on_persistent_congestion(now);
+    congestion_.collapse();
   }
   for (uint32_t space : used_send_spaces_) {
     SendWindow& window = send_spaces_[space]->window;
