@@ -365,6 +365,19 @@ describe('ReliableEndpoint', () => {
     expect(link.a.stats().pathMtu).toBe(9000);
   });
 
+  it('a replayed answer to the probe that found the size does not clear a suspected black hole', () => {
+    link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
+    link.a.send(Buffer.from('x'), { reliable: true });
+    runUntil(() => link!.a.stats().pathMtu === 9000);
+    const answer = link.sentByB.find((d) => framesOf(d).some((f) => f.type === FrameType.MTU_ACK))!;
+    // Nothing gets through; while the size is being confirmed, the old answer comes again.
+    link.filter = () => false;
+    link.a.send(Buffer.from('lost'), { reliable: true });
+    runUntil(() => link!.a.stats().timeouts >= 3 && link!.a.stats().mtuProbesSent >= 2);
+    link.a.receive(answer.subarray(8));
+    runUntil(() => link!.a.stats().pathMtu === 1200);
+  });
+
   it('keeps the base datagram size when probes go unanswered, falls back to it when nothing gets through, and searches again', () => {
     link = new Link(5, { maxMtu: 9000, minRtoMs: 10 });
     // Probes never arrive: the peer's answers are what a peer that skips the type would send.

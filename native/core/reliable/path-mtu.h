@@ -69,8 +69,8 @@ class PathMtu {
   bool on_probe_acked(uint32_t id, uint32_t size, uint64_t now) {
     const Probe& probe = recent_[id % kRecent];
     if (id == 0 || probe.id != id || probe.size != size) return false;
-    if (confirming_ && size == current_) {
-      // The current size still gets through: no black hole.
+    if (confirming_ && size == current_ && id - confirm_from_ < 0x80000000u) {
+      // A confirming probe got through: the current size still works, no black hole.
       settle(now);
       return false;
     }
@@ -112,6 +112,7 @@ class PathMtu {
   void on_black_hole(uint64_t now) {
     if (current_ == base_ || confirming_) return;
     confirming_ = true;
+    confirm_from_ = id_ + 1;  // only answers to probes sent from now on confirm
     in_flight_ = 0;
     losses_ = 0;
     candidates_.assign(1, current_);
@@ -171,6 +172,7 @@ class PathMtu {
   uint32_t id_ = 0;
   uint32_t losses_ = 0;
   bool confirming_ = false;  // probing the current size after persistent congestion
+  uint32_t confirm_from_ = 0;  // the first probe id of the confirmation
   uint64_t probes_sent_ = 0;
   uint64_t probes_lost_ = 0;
 };
