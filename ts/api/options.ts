@@ -3,9 +3,9 @@ import { OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
-import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
+import { isSpan, type ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpSessionOptions } from '../transport/udp-session.js';
-import { DEFAULT_ACK_DELAY_MS, DEFAULT_PEER_SPAN, isSpan, type UdpParameters } from '../session/handshake.js';
+import { DEFAULT_ACK_DELAY_MS, DEFAULT_PEER_SPAN, type UdpParameters } from '../session/handshake.js';
 
 export interface LimitOptions {
   /**
@@ -146,7 +146,8 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
   const shared = negotiated ?? udpOffer(limits);
   return {
     mtu: shared.mtu,
-    maxMtu: Math.max(shared.mtu, shared.maxMtu ?? shared.mtu),
+    // Never below mtu: the handshake's answer and its parser see to it.
+    maxMtu: shared.maxMtu ?? shared.mtu,
     window: step ? 1 : shared.window,
     sendBufferBytes: limits.udpSendBufferBytes,
     reassemblyBytes: shared.reassemblyBytes,

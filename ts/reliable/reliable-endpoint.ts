@@ -184,7 +184,7 @@ const STAT_COUNT = 31;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The slab of endpoints that send through onDatagrams, shared: each flush's datagrams are sent
@@ -196,7 +196,11 @@ let batchSlabInUse = false;
 /** In a flushed length: send this datagram without IP fragmentation (a path MTU probe). */
 export const DONT_FRAGMENT = 0x80000000;
 const LENGTH_MASK = 0x7fffffff;
-const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** Whether `value` is a valid reliable-UDP span: a power of two from 1024 to 65536. */
+export function isSpan(value: number): boolean {
+  return Number.isInteger(value) && value >= 1024 && value <= 65536 && (value & (value - 1)) === 0;
+}
 
 /** prefix[0, prefixLength) followed by body, in one new buffer. */
 function join(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): Buffer {
@@ -278,7 +282,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
     const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
     const span = checkInteger('span', options.span ?? 16384, 1024, 65536);
-    if ((span & (span - 1)) !== 0) throw new OptionError(`option span must be a power of two from 1024 to 65536, got ${span}`);
+    if (!isSpan(span)) throw new OptionError(`option span must be a power of two from 1024 to 65536, got ${span}`);
     const reassemblyTimeoutMs = checkInteger('reassemblyTimeoutMs', options.reassemblyTimeoutMs ?? 5000, 1, 3_600_000);
     const maxAckDelayMs = checkInteger('maxAckDelayMs', options.maxAckDelayMs ?? 10, 0, 1000);
     const minRtoMs = checkInteger('minRtoMs', options.minRtoMs ?? 100, 1, 60_000);
@@ -309,7 +313,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
     // With onDatagrams the shared slab is used (a slab of its own only when flushing re-entrantly).
-    this.slab = this.onDatagrams === undefined ? Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS) : EMPTY_BUFFER;
+    this.slab = this.onDatagrams === undefined ? Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS) : EMPTY;
   }
 
   /**

@@ -5,6 +5,7 @@
  * small and bounded; unknown fields and unknown features are ignored.
  */
 import { HybridwireError } from '../errors.js';
+import { isSpan } from '../reliable/reliable-endpoint.js';
 
 /** The protocol version this implementation speaks; peers must share the major number. */
 export const PROTOCOL_SEMVER = '1.0.0';
@@ -213,11 +214,6 @@ function parseUdp(value: unknown, what: string): UdpParameters | undefined {
   if (udp.window > 65536) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.window must be at most 65536`);
   if (udp.reassemblyBytes < 1024) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `${what}.udp.reassemblyBytes must be at least 1024`);
   return udp;
-}
-
-/** Whether `value` is a valid reliable-UDP span: a power of two from 1024 to 65536. */
-export function isSpan(value: number): boolean {
-  return Number.isInteger(value) && value >= 1024 && value <= 65536 && (value & (value - 1)) === 0;
 }
 
 export function refuse(code: string, reason: string): HelloRefused {

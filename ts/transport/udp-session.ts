@@ -90,10 +90,7 @@ export class UdpSession implements UdpPath {
     private readonly target: () => UdpTarget | undefined,
     private readonly options: UdpSessionOptions,
     private readonly events: UdpSessionEvents,
-  ) {
-    this.tokenLow = token.readUInt32LE(0);
-    this.tokenHigh = token.readUInt32LE(4);
-  }
+  ) {}
 
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session is closed');
@@ -146,23 +143,13 @@ export class UdpSession implements UdpPath {
       }
       if (next === index || this.closed) break;
       index = next;
-      // Stopped before the end of the run for its own reasons, or at another sender or token.
-      if (index < to && !this.sameRun(bytes, rows, from, index)) break;
+      // Stopped before the end of the run for its own reasons, or at another token or sender.
+      // The endpoint checks the token, and the sender against the first of each call: so the
+      // next call may start only with the run's sender (another may be moving the session).
+      if (index < to && (rows[index * 4 + 2] !== rows[from * 4 + 2] || rows[index * 4 + 3] !== rows[from * 4 + 3])) break;
     }
     return Math.max(index, from + 1);
   }
-
-  /** Whether datagram `index` has the token and sender of datagram `first`. */
-  private sameRun(bytes: Buffer, rows: Uint32Array, first: number, index: number): boolean {
-    const a = first * 4;
-    const b = index * 4;
-    if (rows[a + 2] !== rows[b + 2] || rows[a + 3] !== rows[b + 3] || rows[b + 1]! < TOKEN_SIZE) return false;
-    const offset = rows[b]!;
-    return bytes.readUInt32LE(offset) === this.tokenLow && bytes.readUInt32LE(offset + 4) === this.tokenHigh;
-  }
-
-  private readonly tokenLow: number;
-  private readonly tokenHigh: number;
 
   private answerProbes(datagram: Uint8Array): boolean {
     const count = PROBES.decode(datagram);
