@@ -35,11 +35,6 @@ constexpr uint32_t kFrame = 2;
 constexpr uint32_t kFrameInOutput = 3;
 constexpr uint32_t kOwnBuffer = 4;
 constexpr size_t kOwnBufferMin = 4096;
-// Marks a flushed datagram that must leave unfragmented (a path MTU probe); UdpSocket.sendBatch
-// reads the same bit.
-constexpr uint32_t kDontFragment = 0x80000000u;
-// The UDP socket's batch rows: offset, length, port, sender index.
-constexpr size_t kSocketRowWidth = 4;
 constexpr size_t kOptionCount = 10;
 constexpr size_t kStatCount = 31;
 
@@ -103,11 +98,6 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     // Holds the shared budget while the endpoint has charges against it (released when
     // endpoint_, declared after this reference, is destroyed first).
     if (info.Length() > 2 && info[2].IsObject()) budget_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
-    const uint8_t* token = nullptr;
-    size_t token_length = 0;
-    if (TypedArg(info.Env(), info[0], &token, &token_length) && token_length == reliable::kTokenSize) {
-      std::memcpy(token_, token, reliable::kTokenSize);
-    }
   }
 
  private:
@@ -316,7 +306,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       const size_t length = row[1];
       if (offset > bytes_length || length > bytes_length - offset || length < reliable::kTokenSize ||
           row[2] != first[2] || row[3] != first[3] ||
-          std::memcmp(bytes + offset, token_, reliable::kTokenSize) != 0) {
+          std::memcmp(bytes + offset, endpoint_.token(), reliable::kTokenSize) != 0) {
         break;
       }
       if (fed > 0 && (static_cast<double>(fed) >= max_datagrams || fed_bytes >= max_bytes ||
@@ -496,7 +486,6 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   Napi::ObjectReference extras_ref_;
   napi_env env_ = nullptr;
   size_t extra_count_ = 0;
-  uint8_t token_[reliable::kTokenSize] = {};
   uint8_t* output_ = nullptr;
   size_t output_capacity_ = 0;
   size_t output_used_ = 0;

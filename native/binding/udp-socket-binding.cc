@@ -58,10 +58,7 @@ namespace {
 
 constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
 constexpr size_t kMaxPayload = 65527;       // the largest UDP payload (IPv6; 65507 over IPv4)
-// In a sendBatch length: send this datagram unfragmented (a path MTU probe).
-constexpr uint32_t kDontFragment = 0x80000000u;
 constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
-constexpr size_t kRowWidth = 4;             // offset, length, port, sender index
 constexpr size_t kMaxRows = 1024;           // datagrams per JS call (GRO can pack 64 in one read)
 constexpr size_t kReadRounds = 4;           // recvmmsg calls per readable event, then others' turn
 constexpr size_t kMaxSendBatch = 64;        // messages per sendmmsg call
@@ -249,14 +246,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
                        });
   }
 
-  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kRowWidth * 16 or more), queueLimit: number,
+  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kSocketRowWidth * 16 or more), queueLimit: number,
   //               onBatch: (buffer, count, senders: string[]) => void)
   explicit UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
     Napi::Env env = info.Env();
     uint32_t* rows = nullptr;
     size_t row_count = 0;
     if (!GetUint32Array(info[1], "rows", &rows, &row_count)) return;
-    if (row_count < kRowWidth * kMaxRows) {
+    if (row_count < kSocketRowWidth * kMaxRows) {
       ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "rows must hold 4096 or more values");
       return;
     }
@@ -290,6 +287,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (std::getenv("HYBRIDWIRE_UDP_NO_GSO") != nullptr) gso_ = false;
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
+      fd_ = fd;
       // Path MTU probes (docs/PROTOCOL.md 7.7) leave with the don't-fragment bit and without the
       // kernel's path MTU cache (IP_PMTUDISC_PROBE), set for that one send; every other datagram
       // keeps the socket's own setting. Whether that works is learned here, once.
@@ -300,18 +298,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       dont_fragment_ = getsockopt(fd, probe_level_, probe_option_, &pmtu_default_, &size) == 0 &&
                        setsockopt(fd, probe_level_, probe_option_, &probe_value_, sizeof probe_value_) == 0 &&
                        setsockopt(fd, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_) == 0;
-      probe_fd_ = fd;
     }
-    if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0 &&
-        uv_poll_init_socket(loop, &native_->poll, fd) == 0) {
+    if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && fd_ >= 0 && uv_poll_init_socket(loop, &native_->poll, fd_) == 0) {
       native_->poll.data = native_;
       native_->poll_open = true;
-      fd_ = fd;
       if (std::getenv("HYBRIDWIRE_UDP_NO_GRO") == nullptr) {
         // UDP GRO: runs of same-sized datagrams from one sender arrive as one buffer plus their
         // size, so a GSO sender's run costs the kernel one pass on this side too.
         int on = 1;
-        gro_ = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
+        gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
       }
     }
 #endif
@@ -536,13 +531,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       ++native_->stats[kSendErrors];
       return false;
     }
-    setsockopt(probe_fd_, probe_level_, probe_option_, &probe_value_, sizeof probe_value_);
+    setsockopt(fd_, probe_level_, probe_option_, &probe_value_, sizeof probe_value_);
     ssize_t result;
     do {
-      result = sendto(probe_fd_, data, length, MSG_DONTWAIT, target,
+      result = sendto(fd_, data, length, MSG_DONTWAIT, target,
                       target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0);
     } while (result < 0 && errno == EINTR);
-    setsockopt(probe_fd_, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_);
+    setsockopt(fd_, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_);
     ++native_->stats[result < 0 ? kSendErrors : kDatagramsSent];
     return result >= 0;
 #else
@@ -979,7 +974,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t rows_length = 0;
     void* rows_data = nullptr;
     if (napi_get_typedarray_info(env, rows_ref_.Value(), &rows_type, &rows_length, &rows_data, nullptr, nullptr) != napi_ok ||
-        rows_type != napi_uint32_array || rows_data == nullptr || rows_length < received_.size() * kRowWidth) {
+        rows_type != napi_uint32_array || rows_data == nullptr || rows_length < received_.size() * kSocketRowWidth) {
       native_->stats[kReceiveErrors] += received_.size();
       received_.clear();
       senders_.clear();
@@ -1005,7 +1000,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       size_t offset = 0;
       for (size_t i = 0; i < count; i++) {
         const Received& r = received_[i];
-        uint32_t* row = rows + i * kRowWidth;
+        uint32_t* row = rows + i * kSocketRowWidth;
         if (lent) {
           row[0] = static_cast<uint32_t>(r.data - bytes);
         } else {
@@ -1083,7 +1078,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Path MTU probes: the socket option and value that send without fragmentation, and the
   // socket's own value, restored after each probe.
   bool dont_fragment_ = false;
-  int probe_fd_ = -1;
   int probe_level_ = 0;
   int probe_option_ = 0;
   int probe_value_ = 0;
@@ -1091,6 +1085,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 #ifdef __linux__
   bool gso_ = true;
   bool gro_ = false;
+  // The socket's descriptor; read and written here only on the poll path (poll_open), and for probes.
   int fd_ = -1;
 #endif
   size_t queue_limit_ = 0;

@@ -143,11 +143,12 @@ class Endpoint {
   // The datagram size in use (the base `mtu` until discovery finds more).
   uint32_t mtu() const { return mtu_; }
   uint32_t span() const { return span_; }
+  // The session token written first in every datagram (kTokenSize bytes).
+  const uint8_t* token() const { return token_; }
   // The largest datagram poll_transmit may write next: the current size, a probe due, or a frame
-  // of a message cut for a larger size before the size fell back. Its `capacity` must hold it.
-  uint32_t datagram_limit() const {
-    return std::max({mtu_, path_mtu_.largest_probe(), largest_cut_});
-  }
+  // of a message cut for a larger size before the size fell back (largest_cut_ is never below
+  // the current size). Its `capacity` must hold it.
+  uint32_t datagram_limit() const { return std::max(largest_cut_, path_mtu_.largest_probe()); }
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
