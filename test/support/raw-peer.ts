@@ -7,6 +7,7 @@ import { FrameDecoder, FrameEncoder, FrameType, PROTOCOL_SEMVER } from '../../ts
 
 export interface ReceivedFrame {
   type: number;
+  flags: number;
   sequence: number;
   payload: Buffer;
 }
@@ -23,7 +24,7 @@ export class RawPeer {
     socket.on('data', (chunk) => {
       const count = this.decoder.push(chunk);
       for (let i = 0; i < count; i++) {
-        this.frames.push({ type: this.decoder.type(i), sequence: this.decoder.sequence(i), payload: Buffer.from(this.decoder.payload(i)) });
+        this.frames.push({ type: this.decoder.type(i), flags: this.decoder.flags(i), sequence: this.decoder.sequence(i), payload: Buffer.from(this.decoder.payload(i)) });
       }
       this.wake();
     });

@@ -1,0 +1,343 @@
+/**
+ * Every test vector of docs/PROTOCOL.md, read from the document itself (so that the text and this
+ * test cannot drift apart), decoded with hybridwire's decoders and encoded again with its encoders.
+ * A vector is a ```hex block after a label such as **V1.**; see the document's introduction for
+ * the notation. Each label has one check below, and each check one vector in the document.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { FrameDecoder, FrameEncoder, FrameFlag, FrameType, ReliableEndpoint, lz4Compress, lz4Decompress, type FrameSpec } from '../../ts/index.js';
+import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
+import { DeliveryMode } from '../../ts/reliable/reliable-endpoint.js';
+import { Encoding, MessageKind, decodeBody, decodeTypeDef, encodeTypeDef, newMessageHeader, readMessageHeader, writeMessagePrefix } from '../../ts/session/message.js';
+
+/** Frame types section 4.1 adds; the codec names them in ts/codec/frame.ts once the server handles them. */
+const PATH_CHALLENGE = 0x0b;
+const PATH_RESPONSE = 0x0c;
+const TOKEN = Buffer.from('tokenAAA');
+
+/** Parses the hex notation of docs/PROTOCOL.md: one Buffer per datagram or frame (blank-line separated). */
+function parseHexBlock(block: string): Buffer[] {
+  const units: Buffer[] = [];
+  let bytes: number[] = [];
+  for (const line of block.split('\n')) {
+    if (line.trim() === '') {
+      if (bytes.length > 0) units.push(Buffer.from(bytes));
+      bytes = [];
+      continue;
+    }
+    // Bytes are separated by single spaces; two or more start the comment.
+    const hexPart = line.split(/ {2,}/)[0]!.trim();
+    for (const token of hexPart.split(' ')) {
+      if (token === '|') continue;
+      const match = /^([0-9a-f]{2})(?:\*(\d+))?$/.exec(token);
+      if (!match) throw new Error(`not a byte in a hex block: '${token}' in line '${line}'`);
+      const value = Number.parseInt(match[1]!, 16);
+      const count = match[2] === undefined ? 1 : Number(match[2]);
+      for (let i = 0; i < count; i++) bytes.push(value);
+    }
+  }
+  if (bytes.length > 0) units.push(Buffer.from(bytes));
+  return units;
+}
+
+/** Every labelled hex block of the document, by label. */
+function readVectors(markdown: string): Map<string, Buffer[]> {
+  const vectors = new Map<string, Buffer[]>();
+  const blocks = /```hex\n([\s\S]*?)```/g;
+  let previousEnd = 0;
+  for (let match = blocks.exec(markdown); match !== null; match = blocks.exec(markdown)) {
+    const labels = [...markdown.slice(previousEnd, match.index).matchAll(/\*\*([A-Z]\d+)\.\*\*/g)];
+    const label = labels.at(-1)?.[1];
+    if (label === undefined) throw new Error(`a hex block at offset ${match.index} has no **label.** before it`);
+    if (vectors.has(label)) throw new Error(`two hex blocks are labelled ${label}`);
+    vectors.set(label, parseHexBlock(match[1]!));
+    previousEnd = match.index + match[0].length;
+  }
+  return vectors;
+}
+
+const document = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+const vectors = readVectors(document);
+
+function units(label: string, count: number): Buffer[] {
+  const found = vectors.get(label);
+  if (found === undefined) throw new Error(`docs/PROTOCOL.md has no vector ${label}`);
+  expect(found, `${label}: datagrams or frames`).toHaveLength(count);
+  return found;
+}
+
+interface DecodedFrame {
+  type: number;
+  flags: number;
+  channel: number;
+  sequence: number;
+  payload: Buffer;
+}
+
+function decodeStream(bytes: Buffer): DecodedFrame[] {
+  const decoder = new FrameDecoder();
+  const count = decoder.push(bytes);
+  decoder.end();
+  return Array.from({ length: count }, (_, i) => ({
+    type: decoder.type(i),
+    flags: decoder.flags(i),
+    channel: decoder.channel(i),
+    sequence: decoder.sequence(i),
+    payload: Buffer.from(decoder.payload(i)),
+  }));
+}
+
+/** The frames of a datagram, which must start with the vectors' token. */
+function decodeDatagram(datagram: Buffer): DecodedFrame[] {
+  expect(datagram.subarray(0, 8)).toEqual(TOKEN);
+  const decoder = new DatagramDecoder();
+  const count = decoder.decode(datagram.subarray(8));
+  expect(decoder.error).toBeUndefined();
+  return Array.from({ length: count }, (_, i) => ({
+    type: decoder.type(i),
+    flags: decoder.flags(i),
+    channel: decoder.channel(i),
+    sequence: decoder.sequence(i),
+    payload: Buffer.from(decoder.payload(i)),
+  }));
+}
+
+function encode(frames: FrameSpec[]): Buffer {
+  return new FrameEncoder().encodeToBuffer(frames);
+}
+
+/** A frame both ways: the bytes decode to `spec`, and `spec` encodes to the bytes. */
+function expectFrames(bytes: Buffer, specs: FrameSpec[], datagram: boolean): void {
+  const decoded = datagram ? decodeDatagram(bytes) : decodeStream(bytes);
+  expect(decoded).toEqual(
+    specs.map((spec) => ({ type: spec.type, flags: spec.flags ?? 0, channel: spec.channel ?? 0, sequence: spec.sequence ?? 0, payload: Buffer.from(spec.payload ?? []) })),
+  );
+  expect(datagram ? Buffer.concat([TOKEN, encode(specs)]) : encode(specs)).toEqual(bytes);
+}
+
+/** A message prefix and body as hybridwire writes them. */
+function message(alias: number, encoding: number, kind: number, body: Buffer | string): Buffer {
+  const prefix = Buffer.alloc(8 + 256);
+  const length = writeMessagePrefix(prefix, alias, encoding, kind, 0, undefined);
+  return Buffer.concat([prefix.subarray(0, length), Buffer.from(body)]);
+}
+
+/** Parses one message with hybridwire's reader: its prefix fields and decoded body. */
+function readMessage(bytes: Buffer): { alias: number; encoding: number; kind: number; body: unknown } {
+  const header = readMessageHeader(bytes, 0, bytes.length, newMessageHeader());
+  const body = decodeBody(bytes, bytes.length, header);
+  return { alias: header.alias, encoding: header.encoding, kind: header.kind, body: body instanceof Uint8Array ? Buffer.from(body) : body };
+}
+
+/** A reliable endpoint on a clock the test sets, collecting what it sends and delivers. */
+class TestEndpoint {
+  readonly sent: Buffer[] = [];
+  readonly delivered: Array<{ text: string; channel: number; mode: number; flags: number }> = [];
+  clockMs = 0;
+  readonly endpoint: ReliableEndpoint;
+
+  constructor(options: { mtu?: number; maxMtu?: number } = {}) {
+    this.endpoint = new ReliableEndpoint({ token: TOKEN, onDatagram: (d) => this.sent.push(Buffer.from(d)), now: () => this.clockMs, ...options });
+    this.endpoint.on('message', (payload, channel, mode, flags) => this.delivered.push({ text: payload.toString(), channel, mode, flags }));
+  }
+
+  /** Feeds a datagram of the document (token included, as it travels). */
+  receive(datagram: Buffer): void {
+    expect(datagram.subarray(0, 8)).toEqual(TOKEN);
+    this.endpoint.receive(datagram.subarray(8));
+  }
+}
+
+/** A reliable frame of one byte on `channel`, without a token, as a peer's endpoint would feed it. */
+function reliableFrame(sequence: number, channel: number): Buffer {
+  return encode([{ type: FrameType.MESSAGE, flags: FrameFlag.RELIABLE, channel, sequence, payload: Buffer.from([0x61 + sequence]) }]);
+}
+
+const checks: Record<string, () => void> = {
+  F1: () => expectFrames(units('F1', 1)[0]!, [{ type: FrameType.PING, sequence: 7 }], false),
+
+  F2: () => expectFrames(units('F2', 1)[0]!, [{ type: FrameType.MESSAGE, flags: FrameFlag.RELIABLE, channel: 2, sequence: 1, payload: Buffer.from('hi') }], false),
+
+  F3: () => expectFrames(units('F3', 1)[0]!, [{ type: FrameType.MESSAGE, payload: Buffer.from('hello') }], false),
+
+  P1: () => {
+    const [ping, challenge, response, pong] = units('P1', 4);
+    const secret = Buffer.from('5c0e93d17a28f4b6', 'hex');
+    expectFrames(ping!, [{ type: FrameType.PING, sequence: 1, payload: Buffer.alloc(8) }], true);
+    expectFrames(challenge!, [{ type: PATH_CHALLENGE, payload: secret }], true);
+    expectFrames(response!, [{ type: PATH_RESPONSE, payload: secret }], false);
+    expectFrames(pong!, [{ type: FrameType.PONG }], true);
+    // The token's HELLO_ACK form, as section 4 decodes it.
+    expect(Buffer.from('746f6b656e414141', 'hex')).toEqual(TOKEN);
+  },
+
+  M1: () => {
+    const [bytes] = units('M1', 1);
+    const [frame] = decodeStream(bytes!);
+    expect(frame).toMatchObject({ type: FrameType.MESSAGE, flags: FrameFlag.BATCH, sequence: 4 });
+    const entries: unknown[] = [];
+    for (let at = 0; at < frame!.payload.length; ) {
+      const length = frame!.payload.readUInt32LE(at);
+      entries.push(readMessage(frame!.payload.subarray(at + 4, at + 4 + length)));
+      at += 4 + length;
+    }
+    expect(entries).toEqual([
+      { alias: 1, encoding: Encoding.BINARY, kind: MessageKind.MESSAGE, body: Buffer.from([0xaa]) },
+      { alias: 1, encoding: Encoding.BINARY, kind: MessageKind.MESSAGE, body: Buffer.from([0xbb, 0xbb]) },
+    ]);
+    const encoder = new FrameEncoder();
+    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, 4, 100);
+    expect(encoder.batchWord(1, Buffer.from([0xaa]))).toBe(true);
+    expect(encoder.batchWord(1, Buffer.from([0xbb, 0xbb]))).toBe(true);
+    encoder.endBatch();
+    expect(Buffer.concat(encoder.flush())).toEqual(bytes);
+  },
+
+  M2: () => {
+    const [typeDef, chat] = units('M2', 2);
+    expectFrames(typeDef!, [{ type: FrameType.TYPE_DEF, sequence: 0, payload: encodeTypeDef(1, 'chat') }], false);
+    expect(decodeTypeDef(decodeStream(typeDef!)[0]!.payload)).toEqual({ alias: 1, name: 'chat' });
+    expectFrames(chat!, [{ type: FrameType.MESSAGE, sequence: 1, payload: message(1, Encoding.JSON, MessageKind.MESSAGE, JSON.stringify({ t: 1 })) }], false);
+    expect(readMessage(decodeStream(chat!)[0]!.payload)).toEqual({ alias: 1, encoding: Encoding.JSON, kind: MessageKind.MESSAGE, body: { t: 1 } });
+  },
+
+  M3: () => {
+    const [bytes] = units('M3', 1);
+    const plain = message(1, Encoding.JSON, MessageKind.MESSAGE, JSON.stringify({ text: 'a'.repeat(32) }));
+    expect(plain).toHaveLength(47);
+    const [frame] = decodeStream(bytes!);
+    expect(frame).toMatchObject({ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2 });
+    const size = frame!.payload.readUInt32LE(0);
+    const decompressed = lz4Decompress(frame!.payload.subarray(4), size);
+    expect(decompressed).toEqual(plain);
+    expect(readMessage(decompressed).body).toEqual({ text: 'a'.repeat(32) });
+    const sizeField = Buffer.alloc(4);
+    sizeField.writeUInt32LE(plain.length, 0);
+    expect(encode([{ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2, payload: Buffer.concat([sizeField, lz4Compress(plain)]) }])).toEqual(bytes);
+  },
+
+  V1: () => {
+    const [datagram] = units('V1', 1);
+    const sender = new TestEndpoint();
+    sender.endpoint.send(Buffer.from('hi'), { reliable: true, channel: 2 });
+    sender.endpoint.flush();
+    expect(sender.sent).toEqual([datagram]);
+    const receiver = new TestEndpoint();
+    receiver.receive(datagram!);
+    expect(receiver.delivered).toEqual([{ text: 'hi', channel: 2, mode: DeliveryMode.RELIABLE_ORDERED, flags: 0 }]);
+    sender.endpoint.close();
+    receiver.endpoint.close();
+  },
+
+  V2: () => {
+    const [datagram] = units('V2', 1);
+    const sender = new TestEndpoint();
+    sender.endpoint.send(Buffer.from('ping'));
+    sender.endpoint.send(Buffer.from('pong'), { reliable: true, ordered: false, channel: 7 });
+    sender.endpoint.flush();
+    expect(sender.sent).toEqual([datagram]);
+    const receiver = new TestEndpoint();
+    receiver.receive(datagram!);
+    expect(receiver.delivered).toEqual([
+      { text: 'ping', channel: 0, mode: DeliveryMode.UNRELIABLE, flags: 0 },
+      { text: 'pong', channel: 7, mode: DeliveryMode.RELIABLE_UNORDERED, flags: 0 },
+    ]);
+    // No payload flag is left set: COMPRESSED in particular is TCP-only (section 1).
+    expect(decodeDatagram(datagram!).map((frame) => frame.flags)).toEqual([0, FrameFlag.UNORDERED | FrameFlag.RELIABLE]);
+    sender.endpoint.close();
+    receiver.endpoint.close();
+  },
+
+  // V3 and V4 are two ACKs of one exchange: the receiver writes them, and a sender that sent
+  // sequences 0..9 on channel 1 accepts them and releases what they pass.
+  V3: () => {
+    const [v3] = units('V3', 1);
+    const [v4] = units('V4', 1);
+    const receiver = new TestEndpoint();
+    for (const sequence of [0, 1, 2, 5, 6, 9]) {
+      receiver.clockMs = sequence === 9 ? 10 : 5;
+      receiver.endpoint.receive(reliableFrame(sequence, 1));
+    }
+    receiver.clockMs = 10.25;
+    receiver.endpoint.flush();
+    expect(receiver.sent.pop()).toEqual(v3);
+    receiver.clockMs = 11;
+    receiver.endpoint.receive(reliableFrame(3, 1));
+    receiver.endpoint.flush();
+    expect(receiver.sent.pop()).toEqual(v4);
+    expect(receiver.delivered.map((d) => d.text)).toEqual(['a', 'b', 'c', 'd']);
+    receiver.endpoint.close();
+
+    const sender = new TestEndpoint();
+    for (let i = 0; i < 10; i++) sender.endpoint.send(Buffer.from([0x61 + i]), { reliable: true, channel: 1 });
+    sender.endpoint.flush();
+    expect(sender.endpoint.stats().messagesInFlight).toBe(10);
+    sender.receive(v3!);
+    // Ordered messages are released once the cumulative point passes them: 0, 1 and 2.
+    expect(sender.endpoint.stats()).toMatchObject({ messagesInFlight: 7, drops: { malformed: 0 } });
+    sender.receive(v4!);
+    expect(sender.endpoint.stats()).toMatchObject({ messagesInFlight: 6, drops: { malformed: 0 } });
+    sender.endpoint.close();
+  },
+
+  V4: () => {
+    // Written and read with V3; here, what the document says it holds.
+    const [ack] = units('V4', 1);
+    const [frame] = decodeDatagram(ack!);
+    expect(frame).toMatchObject({ type: FrameType.ACK, flags: FrameFlag.RELIABLE, channel: 1, sequence: 4 });
+    expect(frame!.payload.readUInt32LE(0)).toBe(0xffffffff);
+    expect(frame!.payload.readUInt16LE(4)).toBe(2);
+  },
+
+  V5: () => {
+    const [first, second] = units('V5', 2);
+    const text = 'At mtu 128 a message of more than 72 bytes goes in fragments of F = 60 bytes each';
+    expect(Buffer.byteLength(text)).toBe(81);
+    const sender = new TestEndpoint({ mtu: 128 });
+    sender.endpoint.send(Buffer.from(text));
+    sender.endpoint.flush();
+    expect(sender.sent).toEqual([first, second]);
+    expect(Math.max(first!.length, second!.length)).toBeLessThanOrEqual(128);
+    const receiver = new TestEndpoint();
+    receiver.receive(first!);
+    expect(receiver.delivered).toEqual([]);
+    receiver.receive(second!);
+    expect(receiver.delivered).toEqual([{ text, channel: 0, mode: DeliveryMode.UNRELIABLE, flags: 0 }]);
+    sender.endpoint.close();
+    receiver.endpoint.close();
+  },
+
+  V6: () => {
+    const [probe, answer] = units('V6', 2);
+    // A probe of 1280 bytes: the only size between mtu 1200 and maxMtu 1280.
+    const prober = new TestEndpoint({ maxMtu: 1280 });
+    prober.endpoint.flush();
+    expect(prober.sent).toEqual([probe]);
+    const answerer = new TestEndpoint();
+    answerer.receive(probe!);
+    answerer.endpoint.flush();
+    expect(answerer.sent).toEqual([answer]);
+    prober.receive(answer!);
+    expect(prober.endpoint.stats().pathMtu).toBe(1280);
+    prober.endpoint.close();
+    answerer.endpoint.close();
+  },
+};
+
+describe('docs/PROTOCOL.md test vectors', () => {
+  it('has one check for every labelled hex block, and a block for every check', () => {
+    expect([...vectors.keys()].sort()).toEqual(Object.keys(checks).sort());
+    // Every hex block was claimed by a label (readVectors throws on an unlabelled one).
+    expect(vectors.size).toBe(document.match(/```hex\n/g)!.length);
+  });
+
+  it('reads the hex notation: fields, repeats, comments and units', () => {
+    expect(parseHexBlock('01 02 | 03  comment 04\n00*3\n\nff')).toEqual([Buffer.from([1, 2, 3, 0, 0, 0]), Buffer.from([0xff])]);
+    expect(() => parseHexBlock('01 0g')).toThrow(/not a byte/);
+  });
+
+  it.each(Object.keys(checks))('vector %s decodes and encodes with hybridwire', (label) => {
+    checks[label]!();
+  });
+});
