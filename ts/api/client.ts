@@ -40,8 +40,6 @@ export interface ClientOptions extends LimitOptions {
   clientId?: string;
   /** Time allowed for TCP connect plus handshake. Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** Default timeout of request(). Default 10000 ms. */
-  requestTimeoutMs?: number;
   /** Reconnect automatically after an unexpected disconnect. Default false. */
   reconnect?: boolean | ReconnectOptions;
 }
@@ -77,7 +75,6 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly udpPortOption: number | false | undefined;
   private readonly mode: DeliveryMode;
   private readonly connectTimeoutMs: number;
-  private readonly requestTimeoutMs: number;
   private readonly reconnect: Required<ReconnectOptions> | undefined;
   private readonly clientId: string | undefined;
   private readonly handlers = new Map<string, Handler<Client>>();
@@ -99,7 +96,6 @@ export class Client extends EventEmitter<ClientEvents> {
     if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`);
     this.mode = mode;
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1, 3_600_000);
-    this.requestTimeoutMs = checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 0, 3_600_000);
     this.clientId = options.clientId;
     if (options.reconnect) {
       const r = options.reconnect === true ? {} : options.reconnect;
@@ -143,7 +139,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Sends a request and resolves with the server's reply (a handler's return value). */
   request(type: string, payload?: Payload, options: { timeoutMs?: number; signal?: AbortSignal } & SendOptions = {}): Promise<Payload> {
     try {
-      return this.open().request(type, payload, options.timeoutMs ?? this.requestTimeoutMs, options.signal, options);
+      return this.open().request(type, payload, options.timeoutMs, options.signal, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -166,15 +162,11 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   get rttMs(): number | undefined {
-    return this.connection?.stats.rttMs;
+    return this.connection?.counters.rttMs;
   }
 
   get stats(): ConnectionStats | undefined {
-    const connection = this.connection;
-    if (!connection) return undefined;
-    connection.stats.pendingRequests = connection.pendingRequests;
-    connection.stats.queuedBytes = connection.queuedBytes;
-    return connection.stats;
+    return this.connection?.stats();
   }
 
   /** Bytes waiting to be written (send queue, unacknowledged backlog and socket buffer). */

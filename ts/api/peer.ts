@@ -46,7 +46,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   /** Sends a request and resolves with the client's reply. */
   request(type: string, payload?: Payload, options: { timeoutMs?: number; signal?: AbortSignal } & SendOptions = {}): Promise<Payload> {
-    return this.connection.request(type, payload, options.timeoutMs ?? 10_000, options.signal, options);
+    return this.connection.request(type, payload, options.timeoutMs, options.signal, options);
   }
 
   supportsFeature(name: string): boolean {
@@ -60,14 +60,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   /** Heartbeat round-trip time in milliseconds (smoothed), once measured. */
   get rttMs(): number | undefined {
-    return this.connection.stats.rttMs;
+    return this.connection.counters.rttMs;
   }
 
   get stats(): ConnectionStats {
-    const stats = this.connection.stats;
-    stats.pendingRequests = this.connection.pendingRequests;
-    stats.queuedBytes = this.connection.queuedBytes;
-    return stats;
+    return this.connection.stats();
   }
 
   /** Closes this peer's session gracefully. */

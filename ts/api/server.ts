@@ -405,7 +405,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
 /** Adds a session's per-transport counters to running totals. */
 function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.stats;
+  const stats = peer.connection.counters;
   for (const [total, own] of [
     [tcp, stats.tcp],
     [udp, stats.udp],
