@@ -40,6 +40,8 @@ export interface SendOptions {
 
 /** The UDP side of a session, when there is one. */
 export interface UdpPath {
+  /** The session's 8-byte token, which prefixes each of its datagrams. */
+  readonly token: Buffer;
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
   close(): void;
   stats(): ReliableStats | undefined;
