@@ -288,7 +288,7 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     expect(server.stats().udpSocket!.datagramsReceived - socketBefore.datagramsReceived).toBeGreaterThanOrEqual(arrived);
 
     // A datagram with the bystander's real token but a corrupted frame is dropped as malformed.
-    const token = Buffer.from((bystander as unknown as { connection: { udp: { token: Buffer } } }).connection.udp.token);
+    const token = Buffer.from((bystander as unknown as { connection: { udpPath: { token: Buffer } } }).connection.udpPath.token);
     const corrupt = Buffer.from(message);
     corrupt[corrupt.length - 1] ^= 1;
     const malformedBefore = server.stats().udp.droppedMalformed;

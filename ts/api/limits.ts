@@ -1,6 +1,9 @@
-/** Options shared by servers and clients, validated once when the object is built. */
+/**
+ * The limits of a session (queues, windows, timeouts, the UDP side's budgets): options shared by
+ * servers and clients, validated once when the object is built.
+ */
 import { OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
 import { isSpan, type ReassemblyBudget } from '../reliable/reliable-endpoint.js';
@@ -162,8 +165,4 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
     batchDelayMs: limits.udpBatchDelayMs,
     budget,
   };
-}
-
-export function checkPort(name: string, value: unknown): number {
-  return checkInteger(name, value, 0, 65535);
 }

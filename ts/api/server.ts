@@ -5,12 +5,12 @@ import { Connection, type MessageInfo, type SendOptions } from '../session/conne
 import type { HelloAccepted } from '../session/handshake.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
+import { checkInteger, checkPort } from '../validate.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
+import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
 import { builtinHandlers } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
@@ -77,7 +77,7 @@ interface ServerEvents {
 interface UdpBinding {
   peer: Peer;
   tokenHigh: number;
-  udp: UdpSession;
+  path: UdpSession;
 }
 
 /**
@@ -97,7 +97,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly connections = new Set<Connection>();
   private readonly udpBindings = new Map<number, UdpBinding>();
   private tcp: net.Server | undefined;
-  private udp: UdpSocket | undefined;
+  private udpSocket: UdpSocket | undefined;
   private readonly datagrams = new DatagramDecoder();
   /** Bounds the reassembly memory of all sessions together. */
   private readonly udpBudget: ReassemblyBudget;
@@ -156,17 +156,17 @@ export class Server extends EventEmitter<ServerEvents> {
     let udpPort: number | undefined;
     if (this.options.udpPort !== false) {
       const family = net.isIPv6(this.options.host ?? '') || (this.options.host === undefined && tcpAddress.family === 'IPv6') ? 'udp6' : 'udp4';
-      const udp = createUdpSocket(family, this.limits, this.datagramRouter, (count) => {
+      const socket = createUdpSocket(family, this.limits, this.datagramRouter, (count) => {
         this.totals.udp.datagramsIn += count;
       });
-      this.udp = udp;
+      this.udpSocket = socket;
       try {
-        udpPort = await udp.bind(this.options.udpPort, this.options.host);
+        udpPort = await socket.bind(this.options.udpPort, this.options.host);
       } catch (error) {
         // Leave nothing half-open: the TCP listener goes too, and listen() can be retried.
-        this.udp = undefined;
+        this.udpSocket = undefined;
         this.tcp = undefined;
-        udp.close();
+        socket.close();
         await new Promise<void>((resolve) => tcp.close(() => resolve()));
         throw error;
       }
@@ -201,7 +201,7 @@ export class Server extends EventEmitter<ServerEvents> {
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       tcp,
       udp,
-      udpSocket: this.udp?.stats(),
+      udpSocket: this.udpSocket?.stats(),
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
     };
@@ -221,7 +221,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
-    this.udp?.close();
+    this.udpSocket?.close();
     this.emit('close');
   }
 
@@ -273,7 +273,7 @@ export class Server extends EventEmitter<ServerEvents> {
         windowSize: limits.windowSize,
         heartbeatIntervalMs: limits.heartbeatIntervalMs,
         heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
-        udpPort: this.udp ? this.udp.port : 0,
+        udpPort: this.udpSocket ? this.udpSocket.port : 0,
         udp: udpOffer(limits),
       }),
       newToken: () => this.newToken(),
@@ -290,14 +290,14 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** The UDP side of an accepted session, keyed by the low half of its token. */
   private bindUdp(peer: Peer, answer: HelloAccepted, token: Buffer): void {
-    if (!this.udp) return;
+    if (!this.udpSocket) return;
     const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp };
-    const udp = attachUdpSession(peer.connection, this.udp, () => peer.udpAddress, this.limits, agreement, this.udpBudget, () => {});
-    this.udpBindings.set(token.readUInt32LE(0), { peer, tokenHigh: token.readUInt32LE(4), udp });
+    const path = attachUdpSession(peer.connection, this.udpSocket, () => peer.udpAddress, this.limits, agreement, this.udpBudget, () => {});
+    this.udpBindings.set(token.readUInt32LE(0), { peer, tokenHigh: token.readUInt32LE(4), path });
   }
 
   private unbindUdp(peer: Peer): void {
-    const token = peer.connection.udp?.token;
+    const token = peer.connection.udpPath?.token;
     if (token === undefined) return;
     const low = token.readUInt32LE(0);
     if (this.udpBindings.get(low)?.peer === peer) this.udpBindings.delete(low);
@@ -327,20 +327,20 @@ export class Server extends EventEmitter<ServerEvents> {
     ) {
       return undefined;
     }
-    return binding.udp;
+    return binding.path;
   }
 
   /** A datagram no known session took: `bytes[start, end)`, which it may keep. */
   private otherDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void {
-    const udp = this.totals.udp;
-    udp.datagramsIn++;
+    const counts = this.totals.udp;
+    counts.datagramsIn++;
     if (end - start < TOKEN_SIZE) {
-      udp.droppedUnauthenticated++;
+      counts.droppedUnauthenticated++;
       return;
     }
     const binding = this.udpBindings.get(bytes.readUInt32LE(start));
     if (binding === undefined || binding.tokenHigh !== bytes.readUInt32LE(start + 4) || binding.peer.connection.state !== 'open') {
-      udp.droppedUnauthenticated++;
+      counts.droppedUnauthenticated++;
       return;
     }
     const frames = bytes.subarray(start + TOKEN_SIZE, end);
@@ -351,12 +351,12 @@ export class Server extends EventEmitter<ServerEvents> {
       // address already known the session's endpoint verifies them itself (and counts what fails
       // in the peer's udpStats()), so the common case decodes each datagram once.
       if (this.datagrams.decode(frames) < 0) {
-        udp.droppedMalformed++;
+        counts.droppedMalformed++;
         return;
       }
       peer.udpAddress = { address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' };
     }
-    binding.udp.receive(frames);
+    binding.path.receive(frames);
   }
 
   private emitError(error: Error): void {

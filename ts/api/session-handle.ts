@@ -60,7 +60,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
 
   /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
   udpStats(): ReliableStats | undefined {
-    return this.connection?.udp?.stats();
+    return this.connection?.udpPath?.stats();
   }
 
   /** Heartbeat round-trip time in milliseconds (smoothed), once measured. */

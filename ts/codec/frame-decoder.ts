@@ -8,7 +8,7 @@ import {
   Row,
   ROW_WIDTH,
 } from './frame.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 import { FrameRows } from './frame-rows.js';
 
 export interface FrameDecoderOptions {

@@ -103,12 +103,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   /** The UDP side of the session, once attached. */
-  get udp(): UdpPath | undefined {
-    return this.outbound.udp;
+  get udpPath(): UdpPath | undefined {
+    return this.outbound.udpPath;
   }
 
-  attachUdp(udp: UdpPath): void {
-    this.outbound.udp = udp;
+  attachUdp(path: UdpPath): void {
+    this.outbound.udpPath = path;
   }
 
   /** Sends a frame that is not sequenced (handshake, PING, ERROR, ...), flushed with the next batch. */
@@ -474,7 +474,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.dispatch.requests.rejectAll(
       new HybridwireError('HW_ERR_CONNECTION_CLOSED', `connection closed before a reply came${reason ? `: ${reason.message}` : ''}`, { cause: reason }),
     );
-    this.udp?.close();
+    this.udpPath?.close();
     this.socket.destroy();
     this.emit('close', reason);
   }

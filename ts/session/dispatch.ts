@@ -128,13 +128,13 @@ export class Dispatcher {
    * is dropped and counted, as a lost datagram would be; any other failure is reported.
    */
   receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
-    const udp = this.counters.udp;
-    udp.messagesIn++;
-    udp.bytesIn += end - start;
+    const udpCounts = this.counters.udp;
+    udpCounts.messagesIn++;
+    udpCounts.bytesIn += end - start;
     try {
       this.receiveMessage(datagram, start, end, 'udp', via);
     } catch (error) {
-      udp.dropped++;
+      udpCounts.dropped++;
       if (!(error instanceof HybridwireError)) this.host.reportError(error as Error);
     }
   }

@@ -74,7 +74,7 @@ const NO_ALIAS = 0;
 const SETTLED = Promise.resolve();
 
 export class Outbound {
-  udp: UdpPath | undefined;
+  udpPath: UdpPath | undefined;
   /** Sequenced frames in the encoder's current batch. */
   batchCount = 0;
   /** A send found the queue past the high-water mark: the session owes its sender a 'drain'. */
@@ -166,7 +166,7 @@ export class Outbound {
   sendReply(kind: number, requestId: number, value: Payload, via: SendOptions | undefined): void {
     const encoding = encodingOf(value);
     const body = bodyOf(value, encoding);
-    if (via !== undefined && this.udp !== undefined) {
+    if (via !== undefined && this.udpPath !== undefined) {
       try {
         this.sendUdp('', kind, requestId, encoding, body, via);
       } catch (error) {
@@ -238,14 +238,14 @@ export class Outbound {
   }
 
   private sendUdp(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions): boolean {
-    const udp = this.udp;
-    if (!udp) throw new HybridwireError('HW_ERR_UDP_UNAVAILABLE', 'this session has no UDP path');
+    const path = this.udpPath;
+    if (!path) throw new HybridwireError('HW_ERR_UDP_UNAVAILABLE', 'this session has no UDP path');
     let alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
     // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
     // until the peer has acknowledged the definition.
     if (alias !== NO_ALIAS && this.confirmedAliases[alias] !== true) alias = INLINE_TYPE;
     const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
-    const accepted = udp.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    const accepted = path.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
     this.counters.udp.messagesOut++;
     this.counters.udp.bytesOut += prefixLength + body.length;
     return accepted;
