@@ -9,7 +9,7 @@ import { checkInteger, checkPort } from '../validate.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
-import type { Payload } from '../session/message.js';
+import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
 import { builtinHandlers } from './builtins.js';
@@ -60,6 +60,8 @@ export interface ServerStats {
   udpSocket: UdpSocketStats | undefined;
   refusedConnections: number;
   protocolErrors: number;
+  /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
+  broadcastDrops: number;
 }
 
 interface ServerEvents {
@@ -108,6 +110,7 @@ export class Server extends EventEmitter<ServerEvents> {
     udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, datagramsIn: 0, droppedUnauthenticated: 0, droppedMalformed: 0 },
     refusedConnections: 0,
     protocolErrors: 0,
+    broadcastDrops: 0,
   };
   private readonly handshakeHost: HandshakeHost;
   private readonly datagramRouter: DatagramRouter = {
@@ -150,7 +153,13 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.tcp = tcp;
     tcp.listen(this.options.tcpPort, this.options.host);
-    await once(tcp, 'listening');
+    try {
+      await once(tcp, 'listening');
+    } catch (error) {
+      // The port is taken (EADDRINUSE) or refused: nothing is listening, and listen() may be retried.
+      this.tcp = undefined;
+      throw error;
+    }
     tcp.on('error', (error) => this.emitError(error));
     const tcpAddress = tcp.address() as net.AddressInfo;
     let udpPort: number | undefined;
@@ -177,16 +186,27 @@ export class Server extends EventEmitter<ServerEvents> {
     return result;
   }
 
-  /** Sends to every connected peer (optionally but one); returns how many it was sent to. */
+  /**
+   * Sends to every connected peer (optionally but one); returns how many it was sent to. A type
+   * name or payload that cannot be sent throws, as send() does. A peer whose queue is full (or
+   * that has no UDP path, for a UDP broadcast) misses it, counted in stats().broadcastDrops; any
+   * other failure for one peer is emitted as 'peerError'. The others get it either way.
+   */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
+    checkTypeName(type);
+    // Encoded once for all peers.
+    const encoding = encodingOf(payload);
+    const body = bodyOf(payload, encoding);
     let count = 0;
     for (const peer of this.sessions.values()) {
-      if (peer === options.except || peer.connection.state !== 'open') continue;
+      const connection = peer.connection;
+      if (peer === options.except || connection.state !== 'open') continue;
       try {
-        peer.send(type, payload, options);
+        connection.sendEncoded(type, encoding, body, options);
         count++;
-      } catch {
-        // A peer whose queue is full misses this broadcast; the others still get it.
+      } catch (error) {
+        if (error instanceof HybridwireError) this.totals.broadcastDrops++;
+        else this.emit('peerError', peer, error as Error);
       }
     }
     return count;
@@ -204,6 +224,7 @@ export class Server extends EventEmitter<ServerEvents> {
       udpSocket: this.udpSocket?.stats(),
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
+      broadcastDrops: this.totals.broadcastDrops,
     };
   }
 

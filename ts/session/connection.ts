@@ -137,6 +137,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     return this.outbound.send(type, MessageKind.MESSAGE, 0, payload, options);
   }
 
+  /** send() of a payload already encoded (see encodingOf and bodyOf in message.ts). */
+  sendEncoded(type: string, encoding: number, body: Uint8Array | string, options?: SendOptions): boolean {
+    this.assertOpen();
+    return this.outbound.sendBody(type, MessageKind.MESSAGE, 0, encoding, body, options);
+  }
+
   /**
    * Resolves once the send queue is below its high-water mark (at once if it is), so that a
    * sender can wait instead of overrunning maxQueueBytes. Rejects if the connection closes.

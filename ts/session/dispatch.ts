@@ -332,7 +332,16 @@ export class Dispatcher {
   private reply(requestId: number, value: Payload, via: SendOptions | undefined): void {
     const state = this.host.state;
     if (state !== 'open' && state !== 'closing') return;
-    this.outbound.sendReply(MessageKind.RESPONSE, requestId, value, via);
+    try {
+      this.outbound.sendReply(MessageKind.RESPONSE, requestId, value, via);
+    } catch (error) {
+      // What the handler returned cannot be sent (a value JSON cannot encode, or a failure of
+      // ours): the requester gets an error reply rather than waiting for its timeout, the session
+      // stays, and the application sees why.
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.replyError(requestId, new HybridwireError('HW_ERR_HANDLER_FAILED', `the reply could not be sent: ${failure.message}`), via);
+      this.host.reportError(failure);
+    }
   }
 
   private replyError(requestId: number, error: Error, via: SendOptions | undefined): void {

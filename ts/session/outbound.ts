@@ -144,7 +144,11 @@ export class Outbound {
    */
   send(type: string, kind: number, requestId: number, payload: Payload, options: SendOptions | undefined): boolean {
     const encoding = encodingOf(payload);
-    const body = bodyOf(payload, encoding);
+    return this.sendBody(type, kind, requestId, encoding, bodyOf(payload, encoding), options);
+  }
+
+  /** send() of a payload already encoded (see encodingOf and bodyOf), e.g. once for many sessions. */
+  sendBody(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions | undefined): boolean {
     if (options?.transport === 'udp') return this.sendUdp(type, kind, requestId, encoding, body, options);
     const size = HEADER_SIZE + 8 + body.length;
     const queued = this.queuedBytes;
