@@ -72,6 +72,8 @@ const BATCH_BYTES = 32 * 1024;
 const JOIN_BYTES = 4096;
 const NO_ALIAS = 0;
 const SETTLED = Promise.resolve();
+/** What lastType holds before the first send: equal to no argument, whatever its type. */
+const NO_TYPE = Symbol('no type');
 
 export class Outbound {
   udpPath: UdpPath | undefined;
@@ -93,7 +95,7 @@ export class Outbound {
   private heldHead = 0;
   private heldBytes = 0;
   private readonly aliases = new Map<string, number>();
-  private lastType: string | undefined;
+  private lastType: string | symbol = NO_TYPE;
   private lastAlias = 0;
   private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
   /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
