@@ -55,7 +55,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
   }
 
   supportsFeature(name: string): boolean {
-    return this.connection?.supportsFeature(name) ?? false;
+    return this.connection?.features.has(name) ?? false;
   }
 
   /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */

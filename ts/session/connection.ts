@@ -183,17 +183,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     return this.outbound.queuedBytes;
   }
 
-  get pendingRequests(): number {
-    return this.dispatch.requests.size;
-  }
-
   /** A snapshot of the session's counters and queues. */
   stats(): ConnectionStats {
-    return snapshotStats(this.counters, this.pendingRequests, this.queuedBytes);
-  }
-
-  supportsFeature(name: string): boolean {
-    return this.features.has(name);
+    return snapshotStats(this.counters, this.dispatch.requests.size, this.queuedBytes);
   }
 
   startHeartbeat(intervalMs: number, timeoutMs: number): void {
