@@ -50,7 +50,7 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     const [serverSide] = await connected;
     const disconnected = nextEvent<[Peer, Error]>(server, 'disconnect');
     const frame = Buffer.concat(new FrameEncoder().encode([{ type: FrameType.PING, payload: Buffer.alloc(8) }]));
-    frame[frame.length - 1] ^= 0xff;
+    frame[frame.length - 1]! ^= 0xff;
     peer.socket.write(frame);
     await peer.waitClosed();
     expect(peer.errorFrame()?.code).toBe('HW_ERR_BAD_CHECKSUM');
@@ -288,9 +288,9 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     expect(server.stats().udpSocket!.datagramsReceived - socketBefore.datagramsReceived).toBeGreaterThanOrEqual(arrived);
 
     // A datagram with the bystander's real token but a corrupted frame is dropped as malformed.
-    const token = Buffer.from((bystander as unknown as { connection: { udp: { token: Buffer } } }).connection.udp.token);
+    const token = Buffer.from((bystander as unknown as { connection: { udpPath: { token: Buffer } } }).connection.udpPath.token);
     const corrupt = Buffer.from(message);
-    corrupt[corrupt.length - 1] ^= 1;
+    corrupt[corrupt.length - 1]! ^= 1;
     const malformedBefore = server.stats().udp.droppedMalformed;
     // Loopback can still drop a datagram: resend until one is counted.
     const resend = setInterval(() => socket.send(Buffer.concat([token, corrupt]), udpPort, '127.0.0.1'), 20);

@@ -76,7 +76,7 @@ describe('FrameEncoder / FrameDecoder', () => {
 
   it('rejects a corrupted payload with HW_ERR_BAD_CHECKSUM and stays failed', () => {
     const stream = encodeAll([{ type: 4, payload: Buffer.from('a') }, { type: 4, payload: Buffer.from('payload') }]);
-    stream[stream.length - 1] ^= 0x01;
+    stream[stream.length - 1]! ^= 0x01;
     const decoder = new FrameDecoder();
     expect(() => decoder.push(stream)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_CHECKSUM', offset: 17 }));
     expect(() => decoder.push(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_CHECKSUM' }));

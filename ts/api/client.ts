@@ -1,23 +1,16 @@
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
-import {
-  PROTOCOL_SEMVER,
-  SUPPORTED_FEATURES,
-  encodeJson,
-  parseHelloAck,
-  type DeliveryMode,
-  type HelloAccepted,
-} from '../session/handshake.js';
+import { Connection, type MessageInfo } from '../session/connection.js';
+import { PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
-import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
-import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
+import { checkInteger, checkPort } from '../validate.js';
+import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
+import type { UdpSocket } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
-import type { ConnectionStats } from '../session/connection.js';
-import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
+import { HandlerTable } from './handler-table.js';
+import { SessionHandle } from './session-handle.js';
+import { attachUdpSession, createUdpSocket } from './udp-setup.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -40,8 +33,6 @@ export interface ClientOptions extends LimitOptions {
   clientId?: string;
   /** Time allowed for TCP connect plus handshake. Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** Default timeout of request(). Default 10000 ms. */
-  requestTimeoutMs?: number;
   /** Reconnect automatically after an unexpected disconnect. Default false. */
   reconnect?: boolean | ReconnectOptions;
 }
@@ -63,9 +54,10 @@ interface ClientEvents {
 }
 
 const OFFERED_FEATURES = [...SUPPORTED_FEATURES];
+const ignoreCount = (): void => {};
 
 /** A hybridwire client: one session over TCP, with UDP beside it. Create it with `connect()`. */
-export class Client extends EventEmitter<ClientEvents> {
+export class Client extends SessionHandle<ClientEvents> {
   state: ClientState = 'connecting';
   /** The session id from the server's HELLO_ACK. */
   sessionId: string | undefined;
@@ -77,19 +69,16 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly udpPortOption: number | false | undefined;
   private readonly mode: DeliveryMode;
   private readonly connectTimeoutMs: number;
-  private readonly requestTimeoutMs: number;
   private readonly reconnect: Required<ReconnectOptions> | undefined;
   private readonly clientId: string | undefined;
-  private readonly handlers = new Map<string, Handler<Client>>();
-  private readonly router = { handlerFor: (type: string) => this.handlers.get(type), version: 0 };
-  private connection: Connection | undefined;
+  private readonly handlers = new HandlerTable<Client>();
   private udpSocket: UdpSocket | undefined;
   private udpPath: UdpSession | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(options: ClientOptions) {
-    super();
+    super(undefined);
     if (typeof options !== 'object' || options === null) throw new OptionError('connect() needs an options object with tcpPort');
     this.limits = resolveLimits(options);
     this.host = options.host ?? '127.0.0.1';
@@ -99,7 +88,6 @@ export class Client extends EventEmitter<ClientEvents> {
     if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`);
     this.mode = mode;
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1, 3_600_000);
-    this.requestTimeoutMs = checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 0, 3_600_000);
     this.clientId = options.clientId;
     if (options.reconnect) {
       const r = options.reconnect === true ? {} : options.reconnect;
@@ -116,37 +104,8 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Routes messages of `type` from the server to `handler(payload, client, info)`; its return value answers requests. */
   handle<T = Payload>(type: string, handler: (payload: T, client: Client, info: MessageInfo) => unknown): this {
-    if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
-    this.handlers.set(type, handler as Handler<Client>);
-    this.router.version++;
+    this.handlers.set(type, handler);
     return this;
-  }
-
-  /**
-   * Sends a message: over TCP (reliable, ordered) by default; `{ transport: 'udp' }` for a datagram,
-   * with `reliable: true` for a reliable one. Returns false once the send queue passes its
-   * high-water mark; 'drain' follows when it empties.
-   */
-  send(type: string, payload?: Payload, options?: SendOptions): boolean {
-    return this.open().send(type, payload, options);
-  }
-
-  /**
-   * Like send(), but waits while the send queue is past its high-water mark: the way to send a
-   * stream of messages without ever hitting maxQueueBytes.
-   */
-  async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
-    await this.open().waitForRoom();
-    this.open().send(type, payload, options);
-  }
-
-  /** Sends a request and resolves with the server's reply (a handler's return value). */
-  request(type: string, payload?: Payload, options: { timeoutMs?: number; signal?: AbortSignal } & SendOptions = {}): Promise<Payload> {
-    try {
-      return this.open().request(type, payload, options.timeoutMs ?? this.requestTimeoutMs, options.signal, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
   }
 
   /** Round trip of the built-in `ping`, in milliseconds. */
@@ -154,32 +113,6 @@ export class Client extends EventEmitter<ClientEvents> {
     const started = performance.now();
     await this.request('ping', undefined, options);
     return performance.now() - started;
-  }
-
-  supportsFeature(name: string): boolean {
-    return this.connection?.supportsFeature(name) ?? false;
-  }
-
-  /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
-  udpStats(): ReliableStats | undefined {
-    return this.udpPath?.stats();
-  }
-
-  get rttMs(): number | undefined {
-    return this.connection?.stats.rttMs;
-  }
-
-  get stats(): ConnectionStats | undefined {
-    const connection = this.connection;
-    if (!connection) return undefined;
-    connection.stats.pendingRequests = connection.pendingRequests;
-    connection.stats.queuedBytes = connection.queuedBytes;
-    return connection.stats;
-  }
-
-  /** Bytes waiting to be written (send queue, unacknowledged backlog and socket buffer). */
-  get queuedBytes(): number {
-    return this.connection?.queuedBytes ?? 0;
   }
 
   /** Closes gracefully: CLOSE, in-flight work finished (up to closeTimeoutMs), sockets closed. */
@@ -202,12 +135,8 @@ export class Client extends EventEmitter<ClientEvents> {
     return this;
   }
 
-  private open(): Connection {
-    const connection = this.connection;
-    if (!connection || connection.state !== 'open') {
-      throw new HybridwireError('HW_ERR_NOT_CONNECTED', `client is ${this.state}`);
-    }
-    return connection;
+  protected override notConnected(): string {
+    return `client is ${this.state}`;
   }
 
   private setState(state: ClientState): void {
@@ -219,7 +148,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private establish(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const socket = net.connect({ host: this.host, port: this.tcpPort, noDelay: true, allowHalfOpen: true });
-      const connection = new Connection(socket, this.router, this, this.limits);
+      const connection = new Connection(socket, this.handlers, this, this.limits);
       let settled = false;
       const timer = setTimeout(() => {
         fail(new HybridwireError('HW_ERR_CONNECT_TIMEOUT', `no session with ${this.host}:${this.tcpPort} within ${this.connectTimeoutMs} ms`));
@@ -301,35 +230,18 @@ export class Client extends EventEmitter<ClientEvents> {
     const token = Buffer.from(ack.token, 'hex');
     // Assigned below, before the socket can receive anything.
     let path!: UdpSession;
-    const socket = new UdpSocket({
-      type: net.isIPv6(address) ? 'udp6' : 'udp4',
-      // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
-      bufferBytes: this.limits.udpSocketBufferBytes,
-      queueBytes: this.limits.udpSocketBufferBytes,
-      onDatagram: (bytes, start, end, _address, remotePort) => {
-        if (remotePort !== target.port || end - start < TOKEN_SIZE || token.compare(bytes, start, start + TOKEN_SIZE) !== 0) return;
-        path.receive(bytes.subarray(start + TOKEN_SIZE, end));
-      },
-      // As onDatagram, by batch: a run of datagrams from the server's port with the session's
-      // token goes to the endpoint in one call.
-      onBatch: (bytes, rows, count) =>
-        walkBatch(count, (index) => {
-          const base = index * 4;
-          const start = rows[base]!;
-          if (rows[base + 2] !== target.port || rows[base + 1]! < TOKEN_SIZE || token.compare(bytes, start, start + TOKEN_SIZE) !== 0) return index + 1;
-          return path.receiveRows(bytes, rows, index, count);
-        }),
-    });
+    // Only datagrams from the server's port with the session's token are the session's.
+    const socket = createUdpSocket(net.isIPv6(address) ? 'udp6' : 'udp4', this.limits, {
+      knownSession: (bytes, start, end, _address, remotePort) =>
+        remotePort === target.port && end - start >= TOKEN_SIZE && token.compare(bytes, start, start + TOKEN_SIZE) === 0 ? path : undefined,
+      otherDatagram: () => {},
+    }, ignoreCount);
     this.udpSocket = socket;
-    path = new UdpSession(socket, token, () => target, udpSessionOptions(this.limits, ack.mode === 'step', ack.udp, undefined), {
-      message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
-      pong: () => {
-        if (this.udpPath === path) this.udpReady = true;
-      },
-      drain: () => connection.udpDrained(),
+    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp };
+    path = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, () => {
+      if (this.udpPath === path) this.udpReady = true;
     });
     this.udpPath = path;
-    connection.attachUdp(path);
     // Announce our UDP address to the server: PINGs on the token until one is answered.
     let probes = 0;
     const probe = () => {

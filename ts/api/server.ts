@@ -1,20 +1,21 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
-import { answerHello, encodeJson, parseHello, parseHelloDone, refuse, type HelloAccepted } from '../session/handshake.js';
-import { FrameType } from '../codec/frame.js';
+import { randomBytes } from 'node:crypto';
+import { Connection, type MessageInfo, type SendOptions } from '../session/connection.js';
+import type { HelloAccepted } from '../session/handshake.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
-import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
-import { UdpSocket, walkBatch, type UdpSocketStats } from '../transport/udp-socket.js';
+import { checkInteger, checkPort } from '../validate.js';
+import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
+import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
-import type { Payload } from '../session/message.js';
-import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
-import { Peer, type Address } from './peer.js';
+import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
+import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
+import type { Peer, Address } from './peer.js';
 import { builtinHandlers } from './builtins.js';
-
+import { HandlerTable } from './handler-table.js';
+import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
+import { attachUdpSession, createUdpSocket, type DatagramRouter } from './udp-setup.js';
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
@@ -59,6 +60,8 @@ export interface ServerStats {
   udpSocket: UdpSocketStats | undefined;
   refusedConnections: number;
   protocolErrors: number;
+  /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
+  broadcastDrops: number;
 }
 
 interface ServerEvents {
@@ -76,7 +79,7 @@ interface ServerEvents {
 interface UdpBinding {
   peer: Peer;
   tokenHigh: number;
-  udp: UdpSession;
+  path: UdpSession;
 }
 
 /**
@@ -91,13 +94,12 @@ interface UdpBinding {
 export class Server extends EventEmitter<ServerEvents> {
   readonly options: Readonly<Required<Pick<ServerOptions, 'tcpPort' | 'maxConnections' | 'handshakeTimeoutMs' | 'builtins'>>> & { host: string | undefined; udpPort: number | false };
   private readonly limits: ResolvedLimits;
-  private readonly handlers = new Map<string, Handler<Peer>>();
-  private readonly builtins: Map<string, Handler<Peer>>;
+  private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
   private readonly connections = new Set<Connection>();
   private readonly udpBindings = new Map<number, UdpBinding>();
   private tcp: net.Server | undefined;
-  private udp: UdpSocket | undefined;
+  private udpSocket: UdpSocket | undefined;
   private readonly datagrams = new DatagramDecoder();
   /** Bounds the reassembly memory of all sessions together. */
   private readonly udpBudget: ReassemblyBudget;
@@ -108,10 +110,12 @@ export class Server extends EventEmitter<ServerEvents> {
     udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, datagramsIn: 0, droppedUnauthenticated: 0, droppedMalformed: 0 },
     refusedConnections: 0,
     protocolErrors: 0,
+    broadcastDrops: 0,
   };
-  private readonly router = {
-    handlerFor: (type: string) => this.handlers.get(type) ?? this.builtins.get(type),
-    version: 0,
+  private readonly handshakeHost: HandshakeHost;
+  private readonly datagramRouter: DatagramRouter = {
+    knownSession: (bytes, start, end, address, port) => this.knownSession(bytes, start, end, address, port),
+    otherDatagram: (bytes, start, end, address, port) => this.otherDatagram(bytes, start, end, address, port),
   };
 
   constructor(options: ServerOptions = {}) {
@@ -127,15 +131,14 @@ export class Server extends EventEmitter<ServerEvents> {
       builtins: options.builtins ?? true,
     };
     if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean');
-    this.builtins = this.options.builtins ? builtinHandlers(this) : new Map();
+    this.handlers = new HandlerTable<Peer>(this.options.builtins ? builtinHandlers(this) : undefined);
     this.udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
+    this.handshakeHost = this.newHandshakeHost();
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
   handle<T = Payload>(type: string, handler: (payload: T, peer: Peer, info: MessageInfo) => unknown): this {
-    if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
-    this.handlers.set(type, handler as Handler<Peer>);
-    this.router.version++;
+    this.handlers.set(type, handler);
     return this;
   }
 
@@ -150,27 +153,29 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.tcp = tcp;
     tcp.listen(this.options.tcpPort, this.options.host);
-    await once(tcp, 'listening');
+    try {
+      await once(tcp, 'listening');
+    } catch (error) {
+      // The port is taken (EADDRINUSE) or refused: nothing is listening, and listen() may be retried.
+      this.tcp = undefined;
+      throw error;
+    }
     tcp.on('error', (error) => this.emitError(error));
     const tcpAddress = tcp.address() as net.AddressInfo;
     let udpPort: number | undefined;
     if (this.options.udpPort !== false) {
       const family = net.isIPv6(this.options.host ?? '') || (this.options.host === undefined && tcpAddress.family === 'IPv6') ? 'udp6' : 'udp4';
-      const udp = new UdpSocket({
-        type: family,
-        bufferBytes: this.limits.udpSocketBufferBytes,
-        queueBytes: this.limits.udpSocketBufferBytes,
-        onDatagram: (bytes, start, end, address, port) => this.onDatagram(bytes, start, end, address, port),
-        onBatch: (bytes, rows, count, senders) => this.onBatch(bytes, rows, count, senders),
+      const socket = createUdpSocket(family, this.limits, this.datagramRouter, (count) => {
+        this.totals.udp.datagramsIn += count;
       });
-      this.udp = udp;
+      this.udpSocket = socket;
       try {
-        udpPort = await udp.bind(this.options.udpPort, this.options.host);
+        udpPort = await socket.bind(this.options.udpPort, this.options.host);
       } catch (error) {
         // Leave nothing half-open: the TCP listener goes too, and listen() can be retried.
-        this.udp = undefined;
+        this.udpSocket = undefined;
         this.tcp = undefined;
-        udp.close();
+        socket.close();
         await new Promise<void>((resolve) => tcp.close(() => resolve()));
         throw error;
       }
@@ -181,16 +186,27 @@ export class Server extends EventEmitter<ServerEvents> {
     return result;
   }
 
-  /** Sends to every connected peer (optionally but one); returns how many it was sent to. */
+  /**
+   * Sends to every connected peer (optionally but one); returns how many it was sent to. A type
+   * name or payload that cannot be sent throws, as send() does. A peer whose queue is full (or
+   * that has no UDP path, for a UDP broadcast) misses it, counted in stats().broadcastDrops; any
+   * other failure for one peer is emitted as 'peerError'. The others get it either way.
+   */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
+    checkTypeName(type);
+    // Encoded once for all peers.
+    const encoding = encodingOf(payload);
+    const body = bodyOf(payload, encoding);
     let count = 0;
     for (const peer of this.sessions.values()) {
-      if (peer === options.except || peer.connection.state !== 'open') continue;
+      const connection = peer.connection;
+      if (peer === options.except || connection.state !== 'open') continue;
       try {
-        peer.send(type, payload, options);
+        connection.sendEncoded(type, encoding, body, options);
         count++;
-      } catch {
-        // A peer whose queue is full misses this broadcast; the others still get it.
+      } catch (error) {
+        if (error instanceof HybridwireError) this.totals.broadcastDrops++;
+        else this.emit('peerError', peer, error as Error);
       }
     }
     return count;
@@ -205,9 +221,10 @@ export class Server extends EventEmitter<ServerEvents> {
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       tcp,
       udp,
-      udpSocket: this.udp?.stats(),
+      udpSocket: this.udpSocket?.stats(),
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
+      broadcastDrops: this.totals.broadcastDrops,
     };
   }
 
@@ -225,7 +242,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
-    this.udp?.close();
+    this.udpSocket?.close();
     this.emit('close');
   }
 
@@ -235,73 +252,19 @@ export class Server extends EventEmitter<ServerEvents> {
       return;
     }
     const tcpAddress: Address = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
-    let peer: Peer | undefined;
-    const connection = new Connection(socket, this.router, undefined, this.limits);
+    const connection = new Connection(socket, this.handlers, undefined, this.limits);
     this.connections.add(connection);
-    let accepted: HelloAccepted | undefined;
-    let tokenLow = 0;
-    const handshakeTimer = setTimeout(() => {
-      connection.fail(new HybridwireError('HW_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
-    }, this.options.handshakeTimeoutMs);
-    handshakeTimer.unref();
-
-    connection.on('handshake', (type, payload) => {
-      if (type === FrameType.HELLO && accepted === undefined) {
-        const hello = parseHello(payload);
-        if (this.sessions.size >= this.options.maxConnections) {
-          this.totals.refusedConnections++;
-          connection.sendControl(FrameType.HELLO_ACK, encodeJson(refuse('HW_ERR_SERVER_FULL', `server is at maxConnections (${this.options.maxConnections})`)));
-          connection.close('refused');
-          return;
-        }
-        const token = this.newToken();
-        tokenLow = token.readUInt32LE(0);
-        const answer = answerHello(hello, this.handshakeLimits(), randomUUID(), token.toString('hex'));
-        connection.sendControl(FrameType.HELLO_ACK, encodeJson(answer));
-        if (!answer.accepted) {
-          this.totals.refusedConnections++;
-          connection.close('refused');
-          return;
-        }
-        accepted = answer;
-        peer = new Peer(answer.sessionId, hello.clientId, tcpAddress);
-        peer.connection = connection;
-        (connection as { context: unknown }).context = peer;
-        if (this.udp) {
-          const boundPeer = peer;
-          const session = new UdpSession(this.udp, token, () => boundPeer.udpAddress, udpSessionOptions(this.limits, answer.mode === 'step', answer.udp, this.udpBudget), {
-            message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
-            pong: () => {},
-            drain: () => connection.udpDrained(),
-          });
-          this.udpBindings.set(tokenLow, { peer, tokenHigh: token.readUInt32LE(4), udp: session });
-          connection.attachUdp(session);
-        }
-        return;
-      }
-      if (type === FrameType.HELLO_DONE && accepted !== undefined && peer !== undefined && connection.state === 'handshake') {
-        const done = parseHelloDone(payload);
-        if (done.sessionId !== accepted.sessionId) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', 'HELLO_DONE names another session');
-        clearTimeout(handshakeTimer);
-        connection.open(accepted.windowSize, accepted.windowSize, accepted.features);
-        connection.startHeartbeat(this.limits.heartbeatIntervalMs, this.limits.heartbeatTimeoutMs);
-        // Tells the client the session is registered: connect() resolves on it.
-        connection.sendControl(FrameType.ACK, undefined, 0);
-        this.sessions.set(peer.id, peer);
-        this.emit('connection', peer);
-        return;
-      }
-      throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `unexpected handshake frame 0x${type.toString(16)}`);
-    });
+    const handshake = new ServerHandshake(connection, this.handshakeHost, tcpAddress);
     connection.on('message', (type, payload, info) => {
-      if (peer) this.emit('message', type, payload, peer, info);
+      if (handshake.peer) this.emit('message', type, payload, handshake.peer, info);
     });
-    connection.on('drain', () => peer?.emit('drain'));
-    connection.on('error', (error) => this.emit('peerError', peer, error));
+    connection.on('drain', () => handshake.peer?.emit('drain'));
+    connection.on('error', (error) => this.emit('peerError', handshake.peer, error));
     connection.on('close', (error) => {
-      clearTimeout(handshakeTimer);
+      handshake.end();
       this.connections.delete(connection);
-      if (tokenLow !== 0 && this.udpBindings.get(tokenLow)?.peer === peer) this.udpBindings.delete(tokenLow);
+      const peer = handshake.peer;
+      if (peer !== undefined) this.unbindUdp(peer);
       if (error instanceof HybridwireError && error.name !== 'RemoteError') {
         this.totals.protocolErrors++;
         this.emit('peerError', peer, error);
@@ -315,15 +278,50 @@ export class Server extends EventEmitter<ServerEvents> {
     });
   }
 
-  private handshakeLimits() {
+  private newHandshakeHost(): HandshakeHost {
+    const server = this;
+    const limits = this.limits;
     return {
-      maxPacketSize: this.limits.maxFrameSize,
-      windowSize: this.limits.windowSize,
-      heartbeatIntervalMs: this.limits.heartbeatIntervalMs,
-      heartbeatTimeoutMs: this.limits.heartbeatTimeoutMs,
-      udpPort: this.udp ? this.udp.port : 0,
-      udp: udpOffer(this.limits),
+      maxConnections: this.options.maxConnections,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      heartbeatIntervalMs: limits.heartbeatIntervalMs,
+      heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
+      get sessionCount() {
+        return server.sessions.size;
+      },
+      handshakeLimits: () => ({
+        maxPacketSize: limits.maxFrameSize,
+        windowSize: limits.windowSize,
+        heartbeatIntervalMs: limits.heartbeatIntervalMs,
+        heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
+        udpPort: this.udpSocket ? this.udpSocket.port : 0,
+        udp: udpOffer(limits),
+      }),
+      newToken: () => this.newToken(),
+      refused: () => {
+        this.totals.refusedConnections++;
+      },
+      accepted: (peer, answer, token) => this.bindUdp(peer, answer, token),
+      opened: (peer) => {
+        this.sessions.set(peer.id, peer);
+        this.emit('connection', peer);
+      },
     };
+  }
+
+  /** The UDP side of an accepted session, keyed by the low half of its token. */
+  private bindUdp(peer: Peer, answer: HelloAccepted, token: Buffer): void {
+    if (!this.udpSocket) return;
+    const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp };
+    const path = attachUdpSession(peer.connection, this.udpSocket, () => peer.udpAddress, this.limits, agreement, this.udpBudget, () => {});
+    this.udpBindings.set(token.readUInt32LE(0), { peer, tokenHigh: token.readUInt32LE(4), path });
+  }
+
+  private unbindUdp(peer: Peer): void {
+    const token = peer.connection.udpPath?.token;
+    if (token === undefined) return;
+    const low = token.readUInt32LE(0);
+    if (this.udpBindings.get(low)?.peer === peer) this.udpBindings.delete(low);
   }
 
   /** 8 random bytes whose low 32 bits are unique among live sessions (they key the lookup). */
@@ -335,51 +333,35 @@ export class Server extends EventEmitter<ServerEvents> {
     }
   }
 
-  /**
-   * A batch of datagrams (see UdpSocket's rows). A run of datagrams of one session from its known
-   * address goes to its endpoint in one call; anything else, one datagram at a time. A handler
-   * that throws does not cost the rest of the batch: the first error is rethrown at the end.
-   */
-  private onBatch(bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): void {
-    walkBatch(count, (index) => {
-      const base = index * 4;
-      const start = rows[base]!;
-      const end = start + rows[base + 1]!;
-      const address = senders[rows[base + 3]!]!;
-      const port = rows[base + 2]!;
-      const binding = end - start >= TOKEN_SIZE ? this.udpBindings.get(bytes.readUInt32LE(start)) : undefined;
-      const known = binding?.peer.udpAddress;
-      if (
-        binding !== undefined &&
-        known !== undefined &&
-        known.port === port &&
-        known.address === address &&
-        binding.tokenHigh === bytes.readUInt32LE(start + 4) &&
-        binding.peer.connection.state === 'open'
-      ) {
-        const next = binding.udp.receiveRows(bytes, rows, index, count);
-        this.totals.udp.datagramsIn += next - index;
-        return next;
-      }
-      // The batch's buffer is lent; what the endpoint may keep views of must be a copy.
-      const own = Buffer.allocUnsafe(end - start);
-      bytes.copy(own, 0, start, end);
-      this.onDatagram(own, 0, own.length, address, port);
-      return index + 1;
-    });
+  /** The open session whose token bytes[start, end) carries, if it comes from that session's address. */
+  private knownSession(bytes: Buffer, start: number, end: number, address: string, port: number): UdpSession | undefined {
+    if (end - start < TOKEN_SIZE) return undefined;
+    const binding = this.udpBindings.get(bytes.readUInt32LE(start));
+    const known = binding?.peer.udpAddress;
+    if (
+      binding === undefined ||
+      known === undefined ||
+      known.port !== port ||
+      known.address !== address ||
+      binding.tokenHigh !== bytes.readUInt32LE(start + 4) ||
+      binding.peer.connection.state !== 'open'
+    ) {
+      return undefined;
+    }
+    return binding.path;
   }
 
-  /** A datagram received: `bytes[start, end)`. */
-  private onDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void {
-    const udp = this.totals.udp;
-    udp.datagramsIn++;
+  /** A datagram no known session took: `bytes[start, end)`, which it may keep. */
+  private otherDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void {
+    const counts = this.totals.udp;
+    counts.datagramsIn++;
     if (end - start < TOKEN_SIZE) {
-      udp.droppedUnauthenticated++;
+      counts.droppedUnauthenticated++;
       return;
     }
     const binding = this.udpBindings.get(bytes.readUInt32LE(start));
     if (binding === undefined || binding.tokenHigh !== bytes.readUInt32LE(start + 4) || binding.peer.connection.state !== 'open') {
-      udp.droppedUnauthenticated++;
+      counts.droppedUnauthenticated++;
       return;
     }
     const frames = bytes.subarray(start + TOKEN_SIZE, end);
@@ -390,12 +372,12 @@ export class Server extends EventEmitter<ServerEvents> {
       // address already known the session's endpoint verifies them itself (and counts what fails
       // in the peer's udpStats()), so the common case decodes each datagram once.
       if (this.datagrams.decode(frames) < 0) {
-        udp.droppedMalformed++;
+        counts.droppedMalformed++;
         return;
       }
       peer.udpAddress = { address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' };
     }
-    binding.udp.receive(frames);
+    binding.path.receive(frames);
   }
 
   private emitError(error: Error): void {
@@ -405,7 +387,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
 /** Adds a session's per-transport counters to running totals. */
 function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.stats;
+  const stats = peer.connection.counters;
   for (const [total, own] of [
     [tcp, stats.tcp],
     [udp, stats.udp],

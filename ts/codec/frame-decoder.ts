@@ -8,7 +8,7 @@ import {
   Row,
   ROW_WIDTH,
 } from './frame.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 import { FrameRows } from './frame-rows.js';
 
 export interface FrameDecoderOptions {
@@ -108,16 +108,16 @@ export class FrameDecoder extends FrameRows {
     while (
       frames === this.rows.length / ROW_WIDTH &&
       this.result[RESULT_ERROR] === 0 &&
-      this.result[RESULT_CONSUMED] < chunk.length
+      this.result[RESULT_CONSUMED]! < chunk.length
     ) {
       this.rows = new Uint32Array(this.rows.length * 2);
       frames = this.decode(chunk, start, pending);
     }
     this.joined = pending;
     this.count = frames;
-    const error = this.result[RESULT_ERROR];
-    if (error !== 0) this.fail(error, this.result[RESULT_CONSUMED]);
-    this.keepRemainder(chunk, this.result[RESULT_CONSUMED], this.result[RESULT_NEEDED]);
+    const error = this.result[RESULT_ERROR]!;
+    if (error !== 0) this.fail(error, this.result[RESULT_CONSUMED]!);
+    this.keepRemainder(chunk, this.result[RESULT_CONSUMED]!, this.result[RESULT_NEEDED]!);
     return frames;
   }
 
@@ -177,7 +177,7 @@ export class FrameDecoder extends FrameRows {
   /** The split header is complete: validate it natively, then size the carry buffer to its frame. */
   private startCarryFromHeader(): void {
     native.decodeFrames(this.header, 0, this.rows, this.result, this.maxFrameSize);
-    const error = this.result[RESULT_ERROR];
+    const error = this.result[RESULT_ERROR]!;
     if (error !== 0) this.fail(error, 0);
     const size = this.result[RESULT_FRAMES] === 1 ? HEADER_SIZE : this.result[RESULT_NEEDED]!;
     this.carry = Buffer.allocUnsafe(size);

@@ -1,6 +1,6 @@
 import { native } from '../native/addon.js';
 import { HybridwireError } from '../errors.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 import { DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, MAX_MAX_FRAME_SIZE, PROTOCOL_VERSION } from './frame.js';
 
 export interface FrameEncoderOptions {

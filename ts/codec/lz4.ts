@@ -5,7 +5,7 @@
 import { constants } from 'node:buffer';
 import { HybridwireError } from '../errors.js';
 import { native } from '../native/addon.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 
 /** The largest input an LZ4 block can hold (liblz4's LZ4_MAX_INPUT_SIZE). */
 const MAX_INPUT_SIZE = 0x7e000000;

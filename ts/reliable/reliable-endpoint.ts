@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { native, type NativeReassemblyBudget, type NativeReliableEndpoint } from '../native/addon.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 
 /** How a message travels: see {@link ReliableEndpoint.send}. */
 export const DeliveryMode = {

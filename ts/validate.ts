@@ -1,3 +1,4 @@
+/** Validation of options, shared by every object that takes them. */
 import { OptionError } from './errors.js';
 
 /** Validates an integer option, naming it and its range in the error. */
@@ -6,4 +7,8 @@ export function checkInteger(name: string, value: unknown, min: number, max: num
     throw new OptionError(`option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+export function checkPort(name: string, value: unknown): number {
+  return checkInteger(name, value, 0, 65535);
 }

@@ -1,6 +1,9 @@
-/** Options shared by servers and clients, validated once when the object is built. */
+/**
+ * The limits of a session (queues, windows, timeouts, the UDP side's budgets): options shared by
+ * servers and clients, validated once when the object is built.
+ */
 import { OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
+import { checkInteger } from '../validate.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
 import type { ConnectionLimits } from '../session/connection.js';
 import { isSpan, type ReassemblyBudget } from '../reliable/reliable-endpoint.js';
@@ -23,6 +26,8 @@ export interface LimitOptions {
   maxPendingRequests?: number;
   /** Asynchronous handlers in progress before reading from the peer pauses. Default 1024. */
   maxPendingHandlers?: number;
+  /** Default timeout of request() when the call names none, in ms; 0 waits for ever. Default 10000 ms. */
+  requestTimeoutMs?: number;
   /** How long a graceful close waits for in-flight work before the socket is destroyed. Default 5000 ms. */
   closeTimeoutMs?: number;
   /** Window of unacknowledged messages in burst mode (step mode uses 1). Default 8192. */
@@ -104,6 +109,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     maxQueueBytes: checkInteger('maxQueueBytes', options.maxQueueBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
     maxPendingRequests: checkInteger('maxPendingRequests', options.maxPendingRequests ?? 4096, 1, 1_000_000),
     maxPendingHandlers: checkInteger('maxPendingHandlers', options.maxPendingHandlers ?? 1024, 1, 1_000_000),
+    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 0, 3_600_000),
     closeTimeoutMs: checkInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0, 3_600_000),
     windowSize: checkInteger('windowSize', options.windowSize ?? 8192, 1, 1 << 20),
     heartbeatIntervalMs: checkInteger('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 5000, 10, 3_600_000),
@@ -159,8 +165,4 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
     batchDelayMs: limits.udpBatchDelayMs,
     budget,
   };
-}
-
-export function checkPort(name: string, value: unknown): number {
-  return checkInteger(name, value, 0, 65535);
 }

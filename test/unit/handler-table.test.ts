@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { HandlerTable } from '../../ts/api/handler-table.js';
+
+describe('HandlerTable', () => {
+  it('finds a handler by type, its own before the fallback, and bumps its version on every change', () => {
+    const builtin = () => 'builtin';
+    const table = new HandlerTable(new Map([['ping', builtin]]));
+    expect(table.handlerFor('ping')).toBe(builtin);
+    expect(table.handlerFor('chat')).toBeUndefined();
+    const own = () => 'own';
+    table.set('ping', own);
+    expect(table.handlerFor('ping')).toBe(own);
+    expect(table.version).toBe(1);
+    table.set('chat', own);
+    expect(table.handlerFor('chat')).toBe(own);
+    expect(table.version).toBe(2);
+  });
+
+  it('refuses a handler that is not a function with HW_ERR_INVALID_ARGUMENT, changing nothing', () => {
+    const table = new HandlerTable();
+    expect(() => table.set('chat', 'not a function')).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_ARGUMENT' }));
+    expect(table.handlerFor('chat')).toBeUndefined();
+    expect(table.version).toBe(0);
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_ACK_DELAY_MS,
+  DEFAULT_PEER_SPAN,
+  MAX_HANDSHAKE_BYTES,
+  PROTOCOL_SEMVER,
+  SUPPORTED_FEATURES,
+  answerHello,
+  encodeJson,
+  majorOf,
+  parseHello,
+  parseHelloAck,
+  parseHelloDone,
+  refuse,
+  type Hello,
+  type ServerLimits,
+} from '../../ts/session/handshake.js';
+
+const HELLO: Hello = { version: PROTOCOL_SEMVER, features: ['json', 'lz4', 'unknown-feature'], mode: 'burst', maxPacketSize: 1 << 20, windowSize: 4096 };
+const LIMITS: ServerLimits = {
+  maxPacketSize: 1 << 16,
+  windowSize: 8192,
+  heartbeatIntervalMs: 5000,
+  heartbeatTimeoutMs: 15000,
+  udpPort: 4000,
+  udp: { mtu: 1200, window: 1024, reassemblyBytes: 1 << 22, ackDelayMs: 10, span: 16384, maxMtu: 9000 },
+};
+const TOKEN = '0123456789abcdef';
+
+describe('HELLO', () => {
+  it('parses the fields it needs, keeps clientId and udp, and ignores fields it does not know', () => {
+    const hello = parseHello(encodeJson({ ...HELLO, clientId: 'c1', udp: { mtu: 1300, window: 64, reassemblyBytes: 4096 }, extra: true }));
+    expect(hello).toEqual({ ...HELLO, clientId: 'c1', udp: { mtu: 1300, window: 64, reassemblyBytes: 4096 } });
+  });
+
+  it.each([
+    ['not JSON', Buffer.from('{')],
+    ['an array', encodeJson([1])],
+    ['without a version', encodeJson({ ...HELLO, version: undefined })],
+    ['with an unknown mode', encodeJson({ ...HELLO, mode: 'fast' })],
+    ['with a window of 0', encodeJson({ ...HELLO, windowSize: 0 })],
+    ['with a UDP mtu of 100', encodeJson({ ...HELLO, udp: { mtu: 100, window: 1, reassemblyBytes: 4096 } })],
+    ['with a span that is not a power of two', encodeJson({ ...HELLO, udp: { mtu: 1200, window: 1, reassemblyBytes: 4096, span: 3000 } })],
+    ['with a maxMtu below its mtu', encodeJson({ ...HELLO, udp: { mtu: 1200, window: 1, reassemblyBytes: 4096, maxMtu: 1000 } })],
+    ['larger than MAX_HANDSHAKE_BYTES', encodeJson({ ...HELLO, padding: 'x'.repeat(MAX_HANDSHAKE_BYTES) })],
+  ])('refuses a HELLO that is %s (HW_ERR_BAD_HANDSHAKE)', (_what, payload) => {
+    expect(() => parseHello(payload)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+  });
+});
+
+describe('answerHello', () => {
+  it('negotiates each value down, keeps the features both offer, and names the session', () => {
+    const answer = answerHello({ ...HELLO, udp: { mtu: 1400, window: 4096, reassemblyBytes: 1 << 20, ackDelayMs: 25, span: 1024, maxMtu: 65507 } }, LIMITS, 'session-1', TOKEN);
+    expect(answer).toEqual({
+      accepted: true,
+      version: PROTOCOL_SEMVER,
+      sessionId: 'session-1',
+      token: TOKEN,
+      features: SUPPORTED_FEATURES.filter((feature) => feature === 'json' || feature === 'lz4'),
+      mode: 'burst',
+      maxPacketSize: 1 << 16,
+      windowSize: 4096,
+      heartbeatIntervalMs: 5000,
+      heartbeatTimeoutMs: 15000,
+      udpPort: 4000,
+      udp: { mtu: 1200, window: 1024, reassemblyBytes: 1 << 20, ackDelayMs: 25, span: 1024, maxMtu: 9000 },
+    });
+  });
+
+  it('gives step mode a window of one, and a client that offers no UDP settings the defaults of a peer that names none', () => {
+    const answer = answerHello({ ...HELLO, mode: 'step' }, LIMITS, 's', TOKEN);
+    expect(answer.accepted && answer.windowSize).toBe(1);
+    expect(answer.accepted && answer.udp).toEqual({ ...LIMITS.udp, span: DEFAULT_PEER_SPAN, maxMtu: LIMITS.udp.mtu });
+    const quiet = answerHello({ ...HELLO, udp: { mtu: 1200, window: 8, reassemblyBytes: 4096 } }, { ...LIMITS, udp: { ...LIMITS.udp, ackDelayMs: undefined } }, 's', TOKEN);
+    expect(quiet.accepted && quiet.udp?.ackDelayMs).toBe(DEFAULT_ACK_DELAY_MS);
+  });
+
+  it('refuses another major version with HW_ERR_VERSION_MISMATCH', () => {
+    for (const version of ['2.0.0', 'not-a-version']) {
+      expect(answerHello({ ...HELLO, version }, LIMITS, 's', TOKEN)).toMatchObject({ accepted: false, code: 'HW_ERR_VERSION_MISMATCH' });
+    }
+    expect(answerHello({ ...HELLO, version: '1.9.3-beta' }, LIMITS, 's', TOKEN).accepted).toBe(true);
+    expect([majorOf('12.3.4'), majorOf('1.2'), majorOf('x')]).toEqual([12, undefined, undefined]);
+  });
+});
+
+describe('HELLO_ACK and HELLO_DONE', () => {
+  it('parses an accepted HELLO_ACK as answerHello wrote it', () => {
+    const answer = answerHello(HELLO, LIMITS, 'session-1', TOKEN);
+    expect(parseHelloAck(encodeJson(answer))).toEqual(answer);
+  });
+
+  it('parses a refusal, with defaults for what it leaves out', () => {
+    expect(parseHelloAck(encodeJson(refuse('HW_ERR_SERVER_FULL', 'full')))).toEqual({ accepted: false, version: PROTOCOL_SEMVER, code: 'HW_ERR_SERVER_FULL', reason: 'full' });
+    expect(parseHelloAck(encodeJson({ accepted: false }))).toEqual({ accepted: false, version: '?', code: 'HW_ERR_HANDSHAKE_REFUSED', reason: 'refused without a reason' });
+  });
+
+  it('refuses an accepted HELLO_ACK with a bad token or UDP port', () => {
+    const answer = answerHello(HELLO, LIMITS, 'session-1', TOKEN);
+    for (const bad of [{ token: 'xyz' }, { token: 'ABCDEF0123456789' }, { udpPort: 70000 }, { udpPort: -1 }]) {
+      expect(() => parseHelloAck(encodeJson({ ...answer, ...bad }))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+    }
+  });
+
+  it('reads the session id of HELLO_DONE', () => {
+    expect(parseHelloDone(encodeJson({ sessionId: 'abc' }))).toEqual({ sessionId: 'abc' });
+    expect(() => parseHelloDone(encodeJson({ sessionId: 5 }))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+  });
+});

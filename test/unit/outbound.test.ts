@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { FrameFlag, FrameType } from '../../ts/codec/frame.js';
+import { lz4Decompress } from '../../ts/codec/lz4.js';
+import { HybridwireError } from '../../ts/errors.js';
+import { DeliveryWindow } from '../../ts/session/delivery-window.js';
+import { Encoding, INLINE_TYPE, MessageKind, decodeTypeDef, newMessageHeader, readMessageHeader } from '../../ts/session/message.js';
+import { Outbound, type SendLimits, type UdpPath } from '../../ts/session/outbound.js';
+import { newSessionCounters } from '../../ts/session/session-stats.js';
+import { FakeSocket, messagesOf } from '../support/fake-socket.js';
+
+const LIMITS: SendLimits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20 };
+
+function setup(options: { window?: number; limits?: Partial<SendLimits>; lz4?: boolean } = {}) {
+  const socket = new FakeSocket();
+  const counters = newSessionCounters();
+  const outbound = new Outbound(socket.asSocket(), { ...LIMITS, ...options.limits }, counters);
+  const window = new DeliveryWindow(options.window ?? 64, 64);
+  outbound.open(window, options.lz4 ?? false);
+  /** What the connection does with the peer's ACK for `nextExpected`. */
+  const ack = (nextExpected: number) => {
+    expect(window.acknowledge(nextExpected)).toBeGreaterThanOrEqual(1);
+    outbound.acknowledged(nextExpected);
+  };
+  return { socket, counters, outbound, window, ack };
+}
+
+function send(outbound: Outbound, type: unknown, payload: Uint8Array | string | undefined) {
+  return outbound.send(type as string, MessageKind.MESSAGE, 0, payload, undefined);
+}
+
+/** A UDP side that records what is sent on it. */
+function recordingPath(fail?: Error): UdpPath & { sent: Array<{ prefix: Buffer; body: Uint8Array | string }> } {
+  const sent: Array<{ prefix: Buffer; body: Uint8Array | string }> = [];
+  return {
+    sent,
+    token: Buffer.alloc(8),
+    send(prefix, prefixLength, body) {
+      if (fail) throw fail;
+      sent.push({ prefix: Buffer.from(prefix.subarray(0, prefixLength)), body });
+      return true;
+    },
+    close() {},
+    stats: () => undefined,
+  };
+}
+
+describe('Outbound: type aliases', () => {
+  it('defines a type once with TYPE_DEF, ahead of its first message, then sends only the alias', () => {
+    // A window of one frame (step mode): each frame waits for the ACK of the one before.
+    const { socket, outbound, ack } = setup({ window: 1 });
+    send(outbound, 'chat', new Uint8Array([1]));
+    outbound.flush();
+    ack(1);
+    ack(2);
+    send(outbound, 'chat', new Uint8Array([2]));
+    outbound.flush();
+    const frames = socket.takeFrames();
+    expect(frames.map((frame) => [frame.type, frame.sequence])).toEqual([
+      [FrameType.TYPE_DEF, 0],
+      [FrameType.MESSAGE, 1],
+      [FrameType.MESSAGE, 2],
+    ]);
+    expect(decodeTypeDef(frames[0]!.payload)).toEqual({ alias: 1, name: 'chat' });
+    expect(messagesOf(frames[1]!)[0]!.header.alias).toBe(1);
+    expect(messagesOf(frames[2]!)[0]!.header.alias).toBe(1);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['over 255 UTF-8 bytes', 'ж'.repeat(128)],
+    ['not a string', 7],
+    ['undefined', undefined],
+  ])('refuses a type name that is %s: HW_ERR_INVALID_ARGUMENT, nothing encoded, no alias taken', (_what, type) => {
+    const { socket, outbound } = setup();
+    expect(() => send(outbound, type, 'x')).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_ARGUMENT' }));
+    expect(outbound.queuedBytes).toBe(0);
+    outbound.flush();
+    expect(socket.takeFrames()).toEqual([]);
+    send(outbound, 'next', 'y');
+    outbound.flush();
+    const frames = socket.takeFrames();
+    expect(frames[0]!.type).toBe(FrameType.TYPE_DEF);
+    expect(decodeTypeDef(frames[0]!.payload)).toEqual({ alias: 1, name: 'next' });
+  });
+
+  it('names a type inline over UDP until the peer has acknowledged its TYPE_DEF', () => {
+    const { outbound, ack } = setup();
+    const path = recordingPath();
+    outbound.udpPath = path;
+    outbound.send('pos', MessageKind.MESSAGE, 0, new Uint8Array([9]), { transport: 'udp' });
+    outbound.flush();
+    // The TYPE_DEF (sequence 0) is acknowledged by an ACK for 1.
+    ack(1);
+    outbound.send('pos', MessageKind.MESSAGE, 0, new Uint8Array([9]), { transport: 'udp' });
+    const [before, after] = path.sent.map(({ prefix }) => readMessageHeader(prefix, 0, prefix.length, newMessageHeader()));
+    expect([before!.alias, before!.inlineName]).toEqual([INLINE_TYPE, 'pos']);
+    expect([after!.alias, after!.inlineName]).toEqual([1, undefined]);
+  });
+});
+
+describe('Outbound: batching, compression and the window', () => {
+  it('puts small messages of one flush into one BATCH frame, in order', () => {
+    const { socket, outbound, counters } = setup();
+    send(outbound, 'a', new Uint8Array([1]));
+    send(outbound, 'a', 'text');
+    outbound.send('a', MessageKind.REQUEST, 77, new Uint8Array([2]), undefined);
+    outbound.flush();
+    const frames = socket.takeFrames();
+    expect(frames.map((frame) => frame.type)).toEqual([FrameType.TYPE_DEF, FrameType.MESSAGE]);
+    expect(frames[1]!.flags & FrameFlag.BATCH).toBe(FrameFlag.BATCH);
+    const entries = messagesOf(frames[1]!);
+    expect(entries.map(({ header }) => [header.kind, header.encoding, header.requestId])).toEqual([
+      [MessageKind.MESSAGE, Encoding.BINARY, 0],
+      [MessageKind.MESSAGE, Encoding.JSON, 0],
+      [MessageKind.REQUEST, Encoding.BINARY, 77],
+    ]);
+    expect(entries.map(({ body }) => body.toString('latin1'))).toEqual(['\u0001', '"text"', '\u0002']);
+    expect(counters.tcp.messagesOut).toBe(3);
+  });
+
+  it('compresses a message past compressThreshold when lz4 is negotiated, and only then', () => {
+    const big = 'abc'.repeat(400);
+    for (const lz4 of [true, false]) {
+      const { socket, outbound, counters } = setup({ lz4, limits: { compressThreshold: 256 } });
+      send(outbound, 'doc', big);
+      outbound.flush();
+      const message = socket.takeFrames()[1]!;
+      expect((message.flags & FrameFlag.COMPRESSED) !== 0).toBe(lz4);
+      expect(counters.compressedOut).toBe(lz4 ? 1 : 0);
+      if (lz4) {
+        const size = message.payload.readUInt32LE(0);
+        const plain = lz4Decompress(message.payload.subarray(4), size);
+        const header = readMessageHeader(plain, 0, plain.length, newMessageHeader());
+        expect(JSON.parse(plain.subarray(header.bodyOffset).toString())).toBe(big);
+      }
+    }
+  });
+
+  it('holds a flush the window has no room for, and writes it once acknowledged', () => {
+    const { socket, outbound, ack } = setup({ window: 2 });
+    send(outbound, 'a', new Uint8Array(2000));
+    outbound.flush();
+    expect(socket.takeFrames().length).toBe(2);
+    send(outbound, 'a', new Uint8Array(2000));
+    outbound.flush();
+    expect(socket.takeFrames()).toEqual([]);
+    expect(outbound.hasUnsent).toBe(true);
+    expect(outbound.queuedBytes).toBeGreaterThan(2000);
+    ack(2);
+    expect(socket.takeFrames().map((frame) => frame.sequence)).toEqual([2]);
+    expect(outbound.hasUnsent).toBe(false);
+    expect(outbound.queuedBytes).toBe(0);
+  });
+
+  it('returns false past highWaterMark and throws HW_ERR_SEND_QUEUE_FULL past maxQueueBytes', () => {
+    const { outbound } = setup({ limits: { highWaterMark: 3000, maxQueueBytes: 6000 } });
+    expect(send(outbound, 'a', new Uint8Array(2000))).toBe(true);
+    expect(send(outbound, 'a', new Uint8Array(2000))).toBe(false);
+    expect(outbound.needDrain).toBe(true);
+    expect(() => send(outbound, 'a', new Uint8Array(2000))).toThrow(expect.objectContaining({ code: 'HW_ERR_SEND_QUEUE_FULL' }));
+  });
+
+  it('carries an owed ACK inside the data it flushes, or alone when there is none', () => {
+    const { socket, outbound, window } = setup();
+    window.accept(new Uint32Array([0, 0, FrameType.MESSAGE, 0, 0, 0]), 0, 1);
+    outbound.oweAck();
+    outbound.flush();
+    expect(socket.takeFrames().map((frame) => [frame.type, frame.sequence])).toEqual([[FrameType.ACK, 1]]);
+    expect(window.unacknowledged).toBe(0);
+  });
+});
+
+describe('Outbound: replies', () => {
+  it('sends a reply over UDP the way its request came, and counts one that cannot go out', () => {
+    const { outbound, counters } = setup();
+    const path = recordingPath();
+    outbound.udpPath = path;
+    outbound.sendReply(MessageKind.RESPONSE, 5, 'ok', { transport: 'udp' });
+    expect(path.sent.length).toBe(1);
+    outbound.udpPath = recordingPath(new HybridwireError('HW_ERR_SEND_QUEUE_FULL', 'full'));
+    outbound.sendReply(MessageKind.RESPONSE, 6, 'ok', { transport: 'udp' });
+    expect(counters.udp.dropped).toBe(1);
+  });
+
+  it('rethrows a failure of a UDP reply that is not an expected one', () => {
+    const { outbound, counters } = setup();
+    const bug = new TypeError('bug');
+    outbound.udpPath = recordingPath(bug);
+    expect(() => outbound.sendReply(MessageKind.RESPONSE, 6, 'ok', { transport: 'udp' })).toThrow(bug);
+    expect(counters.udp.dropped).toBe(0);
+  });
+
+  it('throws, having encoded nothing, for a reply JSON cannot encode', () => {
+    const { socket, outbound } = setup();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => outbound.sendReply(MessageKind.RESPONSE, 1, cyclic as never, undefined)).toThrow(TypeError);
+    outbound.flush();
+    expect(socket.takeFrames()).toEqual([]);
+  });
+});

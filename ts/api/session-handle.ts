@@ -1,0 +1,91 @@
+/**
+ * What a Peer (the server's view of a client) and a Client (the client's own) share: sending,
+ * requests, statistics. Both stand for one session; a Client's may be absent while it reconnects.
+ */
+import { EventEmitter } from 'node:events';
+import { HybridwireError } from '../errors.js';
+import type { Connection, ConnectionStats, SendOptions } from '../session/connection.js';
+import type { Payload } from '../session/message.js';
+import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+
+export interface RequestOptions extends SendOptions {
+  /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
+  timeoutMs?: number;
+  /** Aborting it rejects the request with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** `T`, or `T | undefined` where the session may be absent. */
+type WhileConnected<C, T> = undefined extends C ? T | undefined : T;
+
+export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C extends Connection | undefined = Connection | undefined> extends EventEmitter<Events> {
+  /** @internal The session's connection (a Client has none between sessions). */
+  connection: C;
+
+  constructor(connection: C) {
+    super();
+    this.connection = connection;
+  }
+
+  /**
+   * Sends a message: over TCP (reliable, ordered) by default; `{ transport: 'udp' }` for a datagram,
+   * with `reliable: true` for a reliable one. Returns false once the send queue passes its
+   * high-water mark; 'drain' follows when it empties.
+   */
+  send(type: string, payload?: Payload, options?: SendOptions): boolean {
+    return this.session().send(type, payload, options);
+  }
+
+  /**
+   * Like send(), but waits while the send queue is past its high-water mark: the way to send a
+   * stream of messages without ever hitting maxQueueBytes.
+   */
+  async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
+    await this.session().waitForRoom();
+    this.session().send(type, payload, options);
+  }
+
+  /** Sends a request and resolves with the other side's reply (its handler's return value). */
+  request(type: string, payload?: Payload, options: RequestOptions = {}): Promise<Payload> {
+    try {
+      return this.session().request(type, payload, options.timeoutMs, options.signal, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  supportsFeature(name: string): boolean {
+    return this.connection?.features.has(name) ?? false;
+  }
+
+  /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
+  udpStats(): ReliableStats | undefined {
+    return this.connection?.udpPath?.stats();
+  }
+
+  /** Heartbeat round-trip time in milliseconds (smoothed), once measured. */
+  get rttMs(): number | undefined {
+    return this.connection?.counters.rttMs;
+  }
+
+  /** A snapshot of the session's counters and queues (a new object on each read). */
+  get stats(): WhileConnected<C, ConnectionStats> {
+    return this.connection?.stats() as WhileConnected<C, ConnectionStats>;
+  }
+
+  /** Bytes waiting to be written (send queue, unacknowledged backlog and socket buffer). */
+  get queuedBytes(): number {
+    return this.connection?.queuedBytes ?? 0;
+  }
+
+  /** What a send on this object is refused with while there is no session. */
+  protected notConnected(): string {
+    return 'no session';
+  }
+
+  private session(): Connection {
+    const connection = this.connection;
+    if (connection === undefined) throw new HybridwireError('HW_ERR_NOT_CONNECTED', this.notConnected());
+    return connection;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The UDP side of sessions, built the same way on both ends: the socket, the walk over the
+ * datagrams of each batch it receives, and a session's UdpSession wired to its Connection.
+ * Which datagram belongs to which session is the caller's ({@link DatagramRouter}).
+ */
+import type { Connection } from '../session/connection.js';
+import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
+import type { UdpParameters } from '../session/handshake.js';
+import { TOKEN_SIZE, UdpSession, type UdpTarget } from '../transport/udp-session.js';
+import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
+import { udpSessionOptions, type ResolvedLimits } from './limits.js';
+
+export interface DatagramRouter {
+  /**
+   * The session of the datagram at bytes[start, end) (token included) when it comes from the
+   * address that session already has; else undefined. It takes the datagram, and any that follow
+   * in the batch with its token from the same sender, at once.
+   */
+  knownSession(bytes: Buffer, start: number, end: number, address: string, port: number): UdpSession | undefined;
+  /** Any other datagram, at bytes[start, end) of a Buffer the router may keep. */
+  otherDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void;
+}
+
+/** A UDP socket whose datagrams go to `router`, with the buffer sizes of `limits`. */
+export function createUdpSocket(type: 'udp4' | 'udp6', limits: ResolvedLimits, router: DatagramRouter, onKnown: (count: number) => void): UdpSocket {
+  return new UdpSocket({
+    type,
+    // Bursts of datagrams overflow the default buffers (about 200 KiB) even on loopback.
+    bufferBytes: limits.udpSocketBufferBytes,
+    queueBytes: limits.udpSocketBufferBytes,
+    onDatagram: (bytes, start, end, address, port) => {
+      const session = router.knownSession(bytes, start, end, address, port);
+      if (session === undefined) {
+        router.otherDatagram(bytes, start, end, address, port);
+        return;
+      }
+      onKnown(1);
+      session.receive(bytes.subarray(start + TOKEN_SIZE, end));
+    },
+    onBatch: (bytes, rows, count, senders) => onKnown(routeBatch(router, bytes, rows, count, senders)),
+  });
+}
+
+/**
+ * Hands a batch of datagrams (see UdpSocket's rows) to their sessions: a run of one session's
+ * datagrams from its known address in one call, anything else one at a time, copied out of the
+ * lent receive area. Returns how many datagrams known sessions took.
+ */
+function routeBatch(router: DatagramRouter, bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): number {
+  let known = 0;
+  walkBatch(count, (index) => {
+    const base = index * 4;
+    const start = rows[base]!;
+    const end = start + rows[base + 1]!;
+    const port = rows[base + 2]!;
+    const address = senders[rows[base + 3]!]!;
+    const session = router.knownSession(bytes, start, end, address, port);
+    if (session !== undefined) {
+      const next = session.receiveRows(bytes, rows, index, count);
+      known += next - index;
+      return next;
+    }
+    router.otherDatagram(Buffer.from(bytes.subarray(start, end)), 0, end - start, address, port);
+    return index + 1;
+  });
+  return known;
+}
+
+/** What the handshake settled for a session's UDP side. */
+export interface UdpAgreement {
+  /** The session's 8-byte token, which prefixes each of its datagrams. */
+  token: Buffer;
+  step: boolean;
+  negotiated: UdpParameters | undefined;
+}
+
+/**
+ * The UDP side of `connection`'s session over `socket`, attached to it: messages it receives are
+ * the connection's, its 'drain' the connection's. `target` says where its datagrams go now.
+ */
+export function attachUdpSession(
+  connection: Connection,
+  socket: UdpSocket,
+  target: () => UdpTarget | undefined,
+  limits: ResolvedLimits,
+  agreement: UdpAgreement,
+  budget: ReassemblyBudget | undefined,
+  onPong: () => void,
+): UdpSession {
+  const session = new UdpSession(socket, agreement.token, target, udpSessionOptions(limits, agreement.step, agreement.negotiated, budget), {
+    message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
+    pong: onPong,
+    drain: () => connection.udpDrained(),
+  });
+  connection.attachUdp(session);
+  return session;
+}

@@ -1,0 +1,354 @@
+/**
+ * The receive path of one session, past the frame decoder: MESSAGE frames (plain, BATCH or
+ * COMPRESSED) and TYPE_DEF, the handler of each message, requests and their replies, and the
+ * responses to our own requests.
+ *
+ * Hot path, per message: the shapes of nearly all traffic (binary bodies of a known alias to a
+ * handler that takes no info, and responses) read their prefix with byte loads, find the handler
+ * in a per-alias cache and call it on a view of the chunk: no copy, no string decoding, no closure.
+ */
+import { lz4Decompress } from '../codec/lz4.js';
+import { FrameFlag } from '../codec/frame.js';
+import { HybridwireError, RemoteError } from '../errors.js';
+import { RequestTable } from './requests.js';
+import { Encoding, INLINE_TYPE, MessageKind, decodeBody, decodeTypeDef, newMessageHeader, readMessageHeader, type Payload } from './message.js';
+import type { Outbound, SendOptions, Transport } from './outbound.js';
+import type { SessionCounters } from './session-stats.js';
+import type { SessionState } from './connection.js';
+
+/** What a handler may learn about the message it handles (third argument, when declared). */
+export interface MessageInfo {
+  type: string;
+  transport: Transport;
+  /** Set when the sender awaits a reply: the handler's return value (or resolved value) is sent back. */
+  requestId: number | undefined;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Handler<Context = any> = (payload: any, context: Context, info: MessageInfo) => unknown;
+
+export interface Router {
+  handlerFor(type: string): Handler | undefined;
+  /** Changes whenever a handler is added or replaced, so that cached lookups are refreshed. */
+  readonly version: number;
+}
+
+/** What the receive path needs of the session it serves. */
+export interface DispatchHost {
+  readonly state: SessionState;
+  readonly features: ReadonlySet<string>;
+  /** A message whose type has no handler. */
+  unhandledMessage(type: string, value: Payload, info: MessageInfo): void;
+  /** A failure that does not end the session (a handler's, or one of ours), for the application to see. */
+  reportError(error: Error): void;
+  /** Too many handlers are in progress (true), or few enough again (false). */
+  pauseForHandlers(paused: boolean): void;
+  /** A handler that returned a promise has settled. */
+  handlerSettled(): void;
+}
+
+export interface DispatchLimits {
+  maxFrameSize: number;
+  maxPendingRequests: number;
+  maxPendingHandlers: number;
+}
+
+interface AliasHandler {
+  handler: Handler;
+  type: string;
+  /** Declared a third parameter: gets a MessageInfo object (allocated only for such handlers). */
+  wantsInfo: boolean;
+}
+
+/**
+ * Whether a request handler's result is a promise (any thenable object) to wait for. A binary
+ * reply is tested first: reading the missing `then` of a typed array is a slow generic property
+ * lookup, even in optimized code.
+ */
+function isPending(result: unknown): result is Promise<unknown> {
+  if (result instanceof Uint8Array || result === null || typeof result !== 'object') return false;
+  return typeof (result as Promise<unknown>).then === 'function';
+}
+
+/** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
+function readWord(source: Uint8Array, at: number): number {
+  return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
+}
+
+export class Dispatcher {
+  /** The second argument of every handler: the Peer or Client this session belongs to. */
+  context: unknown;
+  /** Our requests awaiting the peer's reply. */
+  readonly requests: RequestTable;
+  /** Handlers that returned a promise not yet settled. */
+  pendingHandlers = 0;
+
+  private readonly inAliases: Array<string | undefined> = [];
+  private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
+  private handlersVersion = -1;
+  private readonly header = newMessageHeader();
+  private pausedForHandlers = false;
+
+  constructor(
+    private readonly host: DispatchHost,
+    private readonly router: Router,
+    private readonly outbound: Outbound,
+    private readonly counters: SessionCounters,
+    private readonly limits: DispatchLimits,
+    context: unknown,
+  ) {
+    this.context = context;
+    this.requests = new RequestTable(limits.maxPendingRequests);
+  }
+
+  /** A MESSAGE frame's payload, source[start, end), received over TCP. */
+  receiveFrame(source: Buffer, start: number, end: number, flags: number): void {
+    if ((flags & FrameFlag.BATCH) !== 0) {
+      this.receiveBatch(source, start, end);
+    } else if ((flags & FrameFlag.COMPRESSED) !== 0) {
+      this.counters.tcp.messagesIn++;
+      const plain = this.decompress(source, start, end);
+      this.receiveMessage(plain, 0, plain.length, 'tcp');
+    } else {
+      this.counters.tcp.messagesIn++;
+      this.receiveMessage(source, start, end, 'tcp');
+    }
+  }
+
+  /** A TYPE_DEF frame: the peer names the type behind an alias, once per alias. */
+  defineAlias(payload: Uint8Array): void {
+    const { alias, name } = decodeTypeDef(payload);
+    if (this.inAliases[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
+    this.inAliases[alias] = name;
+  }
+
+  /**
+   * A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; `via`
+   * says how it came, so that the reply to a request goes back the same way. A malformed message
+   * is dropped and counted, as a lost datagram would be; any other failure is reported.
+   */
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
+    const udpCounts = this.counters.udp;
+    udpCounts.messagesIn++;
+    udpCounts.bytesIn += end - start;
+    try {
+      this.receiveMessage(datagram, start, end, 'udp', via);
+    } catch (error) {
+      udpCounts.dropped++;
+      if (!(error instanceof HybridwireError)) this.host.reportError(error as Error);
+    }
+  }
+
+  /** A COMPRESSED payload: the u32 size of the message, then the message as one LZ4 block. */
+  private decompress(source: Buffer, start: number, end: number): Buffer {
+    if (!this.host.features.has('lz4')) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame on a session that did not negotiate lz4');
+    if (end - start < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame shorter than its size prefix');
+    const size = source.readUInt32LE(start);
+    // The stated size is only a claim: it is checked against the frame limit before anything is
+    // allocated, and the decoder never writes past it.
+    if (size > this.limits.maxFrameSize) {
+      throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `compressed message claims ${size} bytes; maxFrameSize is ${this.limits.maxFrameSize}`);
+    }
+    const plain = lz4Decompress(source.subarray(start + 4, end), size);
+    if (plain.length !== size) throw new HybridwireError('HW_ERR_LZ4_CORRUPT', `compressed message is ${plain.length} bytes, not the ${size} it claims`);
+    this.counters.compressedIn++;
+    return plain;
+  }
+
+  /** A BATCH frame's payload: entries of a u32 length and a message, back to back. */
+  private receiveBatch(source: Buffer, start: number, end: number): void {
+    let at = start;
+    let entries = 0;
+    // Read once per frame, not per entry: `buffer` is an accessor that optimized code still calls.
+    const memory = source.buffer;
+    const base = source.byteOffset;
+    try {
+      while (at < end && this.host.state !== 'closed') {
+        if (end - at < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'batch entry length truncated');
+        // Byte loads: cheaper here than Buffer#readUInt32LE and its checks, which the bound below makes redundant.
+        const length = readWord(source, at);
+        if (length > end - at - 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `batch entry of ${length} bytes overruns its frame`);
+        entries++;
+        this.receiveMessage(source, at + 4, at + 4 + length, 'tcp', undefined, memory, base);
+        at += 4 + length;
+      }
+    } finally {
+      this.counters.tcp.messagesIn += entries;
+    }
+  }
+
+  /** `memory` and `base` are source's buffer and byteOffset, when the caller has them already. */
+  private receiveMessage(
+    source: Buffer,
+    start: number,
+    end: number,
+    transport: Transport,
+    via?: SendOptions,
+    memory: ArrayBufferLike = source.buffer,
+    base: number = source.byteOffset,
+  ): void {
+    // Fast paths for the shapes of nearly all traffic, binary bodies: a message or request of a
+    // known alias to a handler that takes no info, and a response. They read the prefix with byte
+    // loads and skip the general parse; anything else (JSON, inline names, errors) takes it.
+    if (end - start >= 8 && source[start + 2] === Encoding.BINARY) {
+      const kind = source[start + 3];
+      const alias = source[start]! | (source[start + 1]! << 8);
+      if (kind === MessageKind.RESPONSE && alias !== INLINE_TYPE) {
+        this.requests.resolve(readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8));
+        return;
+      }
+      if (kind === MessageKind.REQUEST) {
+        const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
+        if (entry != null && !entry.wantsInfo) {
+          this.answerRequest(entry, readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8), via);
+          return;
+        }
+      }
+    }
+    if (end - start >= 4 && source[start + 3] === MessageKind.MESSAGE && source[start + 2] === Encoding.BINARY) {
+      const alias = source[start]! | (source[start + 1]! << 8);
+      const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
+      if (entry != null && !entry.wantsInfo) {
+        let result: unknown;
+        try {
+          result = entry.handler(new Uint8Array(memory, base + start + 4, end - start - 4), this.context, undefined as never);
+        } catch (error) {
+          this.handlerFailed(undefined, entry.type, error);
+          return;
+        }
+        if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+          this.awaitHandler(result as Promise<unknown>, undefined, entry.type);
+        }
+        return;
+      }
+    }
+    this.receiveGeneral(source, start, end, transport, via);
+  }
+
+  /** Runs a request's handler (one that takes no info) and replies with what it returns or resolves to. */
+  private answerRequest(entry: AliasHandler, requestId: number, value: Payload, via: SendOptions | undefined): void {
+    let result: unknown;
+    try {
+      result = entry.handler(value, this.context, undefined as never);
+    } catch (error) {
+      this.handlerFailed(requestId, entry.type, error, via);
+      return;
+    }
+    if (isPending(result)) this.awaitHandler(result, requestId, entry.type, via);
+    else this.reply(requestId, result as Payload, via);
+  }
+
+  private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport, via: SendOptions | undefined): void {
+    const header = readMessageHeader(source, start, end, this.header);
+    const kind = header.kind;
+    if (kind === MessageKind.RESPONSE) {
+      this.requests.resolve(header.requestId, decodeBody(source, end, header));
+      return;
+    }
+    if (kind === MessageKind.ERROR) {
+      const body = decodeBody(source, end, header) as { code?: unknown; message?: unknown } | undefined;
+      const code = typeof body?.code === 'string' ? body.code : 'HW_ERR_REMOTE';
+      const message = typeof body?.message === 'string' ? body.message : 'the peer reported an error';
+      this.requests.reject(header.requestId, new RemoteError(code, message));
+      return;
+    }
+    const alias = header.alias;
+    const type = alias === INLINE_TYPE ? header.inlineName! : this.inAliases[alias];
+    if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
+    const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
+    const value = decodeBody(source, end, header);
+    const entry = alias === INLINE_TYPE ? undefined : this.handlerForAlias(alias, type);
+    const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : entry?.handler;
+    if (handler === undefined) {
+      if (requestId !== undefined) {
+        this.replyError(requestId, new HybridwireError('HW_ERR_NO_HANDLER', `no handler for message type '${type}'`), via);
+      } else {
+        this.host.unhandledMessage(type, value, { type, transport, requestId });
+      }
+      return;
+    }
+    let result: unknown;
+    try {
+      // A function's length is a slow property read: use the cached answer when there is one.
+      const wantsInfo = entry !== undefined ? entry.wantsInfo : handler.length > 2;
+      result = wantsInfo ? handler(value, this.context, { type, transport, requestId }) : handler(value, this.context, undefined as never);
+    } catch (error) {
+      this.handlerFailed(requestId, type, error, via);
+      return;
+    }
+    if (isPending(result)) {
+      this.awaitHandler(result, requestId, type, via);
+    } else if (requestId !== undefined) {
+      this.reply(requestId, result as Payload, via);
+    }
+  }
+
+  /** Handlers cached per incoming alias, dropped whenever the router's handlers change. */
+  private handlerForAlias(alias: number, type: string): AliasHandler | undefined {
+    if (this.handlersVersion !== this.router.version) {
+      this.handlersVersion = this.router.version;
+      this.aliasHandlers.length = 0;
+    }
+    let entry = this.aliasHandlers[alias];
+    if (entry === undefined) {
+      const handler = this.router.handlerFor(type);
+      entry = handler === undefined ? null : { handler, type, wantsInfo: handler.length > 2 };
+      this.aliasHandlers[alias] = entry;
+    }
+    return entry ?? undefined;
+  }
+
+  private awaitHandler(result: Promise<unknown>, requestId: number | undefined, type: string, via?: SendOptions): void {
+    this.pendingHandlers++;
+    if (this.pendingHandlers >= this.limits.maxPendingHandlers && !this.pausedForHandlers) {
+      this.pausedForHandlers = true;
+      this.host.pauseForHandlers(true);
+    }
+    result.then(
+      (value) => {
+        if (requestId !== undefined) this.reply(requestId, value as Payload, via);
+      },
+      (error: unknown) => this.handlerFailed(requestId, type, error, via),
+    ).finally(() => {
+      this.pendingHandlers--;
+      if (this.pausedForHandlers && this.pendingHandlers <= this.limits.maxPendingHandlers / 2) {
+        this.pausedForHandlers = false;
+        this.host.pauseForHandlers(false);
+      }
+      this.host.handlerSettled();
+    });
+  }
+
+  /** A handler threw or rejected: a request gets an error reply, a one-way message is reported. */
+  private handlerFailed(requestId: number | undefined, type: string, error: unknown, via?: SendOptions): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (requestId !== undefined) {
+      this.replyError(requestId, failure, via);
+      return;
+    }
+    this.host.reportError(new HybridwireError('HW_ERR_HANDLER_FAILED', `handler for '${type}' failed: ${failure.message}`, { cause: failure }));
+  }
+
+  private reply(requestId: number, value: Payload, via: SendOptions | undefined): void {
+    const state = this.host.state;
+    if (state !== 'open' && state !== 'closing') return;
+    try {
+      this.outbound.sendReply(MessageKind.RESPONSE, requestId, value, via);
+    } catch (error) {
+      // What the handler returned cannot be sent (a value JSON cannot encode, or a failure of
+      // ours): the requester gets an error reply rather than waiting for its timeout, the session
+      // stays, and the application sees why.
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.replyError(requestId, new HybridwireError('HW_ERR_HANDLER_FAILED', `the reply could not be sent: ${failure.message}`), via);
+      this.host.reportError(failure);
+    }
+  }
+
+  private replyError(requestId: number, error: Error, via: SendOptions | undefined): void {
+    const state = this.host.state;
+    if (state !== 'open' && state !== 'closing') return;
+    const code = (error as { code?: unknown }).code;
+    const wireCode = typeof code === 'string' ? code : 'HW_ERR_HANDLER_FAILED';
+    this.outbound.sendReply(MessageKind.ERROR, requestId, { code: wireCode, message: error.message }, via);
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * The send path of one session: outgoing type aliases, BATCH frames for small messages, LZ4
+ * compression, the flush that seals and writes what is encoded, and the batches held while the
+ * delivery window has no room for them. UDP sends go through here too, for they share the aliases.
+ *
+ * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
+ * per flush), no Promise, no closure, and the type name is looked up once, then sent as an alias.
+ */
+import type { Socket } from 'node:net';
+import { lz4Compress } from '../codec/lz4.js';
+import { FrameEncoder } from '../codec/frame-encoder.js';
+import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
+import { HybridwireError } from '../errors.js';
+import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import { DeliveryWindow } from './delivery-window.js';
+import {
+  INLINE_TYPE,
+  MAX_ALIASES,
+  MessageKind,
+  bodyOf,
+  checkTypeName,
+  encodeTypeDef,
+  encodingOf,
+  writeMessagePrefix,
+  type Payload,
+} from './message.js';
+import type { SessionCounters } from './session-stats.js';
+
+export type Transport = 'tcp' | 'udp';
+
+export interface SendOptions {
+  transport?: Transport;
+  /** UDP only: retransmit until acknowledged. */
+  reliable?: boolean;
+  /** UDP reliable only: false delivers on arrival instead of in order. Default true. */
+  ordered?: boolean;
+  /** UDP reliable only: the ordering domain, 0..255. */
+  channel?: number;
+}
+
+/** The UDP side of a session, when there is one. */
+export interface UdpPath {
+  /** The session's 8-byte token, which prefixes each of its datagrams. */
+  readonly token: Buffer;
+  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
+  close(): void;
+  stats(): ReliableStats | undefined;
+}
+
+/** The limits the send path enforces. */
+export interface SendLimits {
+  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
+  compressThreshold: number;
+  maxFrameSize: number;
+  highWaterMark: number;
+  maxQueueBytes: number;
+}
+
+/** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
+interface HeldBatch {
+  buffers: Buffer[];
+  count: number;
+  bytes: number;
+}
+
+/** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
+const FLUSH_BYTES = 64 * 1024;
+/** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
+const BATCH_ENTRY_MAX = 1024;
+const BATCH_BYTES = 32 * 1024;
+/** Buffers totalling at most this much are copied into one write rather than sent by writev. */
+const JOIN_BYTES = 4096;
+const NO_ALIAS = 0;
+const SETTLED = Promise.resolve();
+/** What lastType holds before the first send: equal to no argument, whatever its type. */
+const NO_TYPE = Symbol('no type');
+
+export class Outbound {
+  udpPath: UdpPath | undefined;
+  /** Sequenced frames in the encoder's current batch. */
+  batchCount = 0;
+  /** A send found the queue past the high-water mark: the session owes its sender a 'drain'. */
+  needDrain = false;
+
+  private readonly encoder: FrameEncoder;
+  /** Control frames (ACK, PING, CLOSE, ...) never wait behind the window: they have their own encoder. */
+  private readonly control: FrameEncoder;
+  /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
+  private window = new DeliveryWindow(1, 1);
+  /** The send window size (negotiated); a batch never holds more sequenced frames than this. */
+  private sendWindow = 1;
+  /** Sequence number of the next sequenced frame to encode. */
+  private nextSequence = 0;
+  private readonly held: HeldBatch[] = [];
+  private heldHead = 0;
+  private heldBytes = 0;
+  private readonly aliases = new Map<string, number>();
+  private lastType: string | symbol = NO_TYPE;
+  private lastAlias = 0;
+  private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
+  /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
+  private readonly confirmedAliases: boolean[] = [];
+  private nextAlias = 1;
+  private readonly prefix = Buffer.allocUnsafe(8 + 1 + 255);
+  private flushScheduled = false;
+  private readonly flushLater = () => this.flush();
+  private ackOwed = false;
+  /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
+  private compressFrom = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly limits: SendLimits,
+    private readonly counters: SessionCounters,
+  ) {
+    this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
+    this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024 });
+  }
+
+  /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */
+  open(window: DeliveryWindow, lz4: boolean): void {
+    this.window = window;
+    this.sendWindow = window.sendWindow;
+    this.compressFrom = this.limits.compressThreshold > 0 && lz4 ? this.limits.compressThreshold : 0;
+  }
+
+  /** Bytes encoded, held behind the window, or in the socket's buffer. */
+  get queuedBytes(): number {
+    return this.socket.writableLength + this.encoder.pendingBytes + this.heldBytes;
+  }
+
+  /** Whether sequenced frames wait to be encoded into a write or for room in the window. */
+  get hasUnsent(): boolean {
+    return this.batchCount > 0 || this.heldHead < this.held.length;
+  }
+
+  /** Queues a frame that is not sequenced (handshake, PING, ERROR, ...), written with the next flush. */
+  sendControl(type: number, payload: Uint8Array | undefined, sequence: number): void {
+    this.control.add(type, payload, 0, 0, sequence);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Queues a message (or a request, with its id); returns false once queued bytes pass the
+   * high-water mark. Throws, having sent nothing, for a bad type name or a full queue.
+   */
+  send(type: string, kind: number, requestId: number, payload: Payload, options: SendOptions | undefined): boolean {
+    const encoding = encodingOf(payload);
+    return this.sendBody(type, kind, requestId, encoding, bodyOf(payload, encoding), options);
+  }
+
+  /** send() of a payload already encoded (see encodingOf and bodyOf), e.g. once for many sessions. */
+  sendBody(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions | undefined): boolean {
+    if (options?.transport === 'udp') return this.sendUdp(type, kind, requestId, encoding, body, options);
+    const size = HEADER_SIZE + 8 + body.length;
+    const queued = this.queuedBytes;
+    if (queued + size > this.limits.maxQueueBytes) {
+      throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${queued} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
+    }
+    const alias = this.aliasFor(type);
+    this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
+    this.counters.tcp.messagesOut++;
+    if (queued + size < this.limits.highWaterMark) return true;
+    return this.checkHighWater();
+  }
+
+  /**
+   * Queues the answer to a request: it travels the way the request came, over TCP or over UDP with
+   * the same delivery (`via`). A UDP reply that cannot go out is lost as a datagram could be, and
+   * counted; any other failure is thrown.
+   */
+  sendReply(kind: number, requestId: number, value: Payload, via: SendOptions | undefined): void {
+    const encoding = encodingOf(value);
+    const body = bodyOf(value, encoding);
+    if (via !== undefined && this.udpPath !== undefined) {
+      try {
+        this.sendUdp('', kind, requestId, encoding, body, via);
+      } catch (error) {
+        if (!(error instanceof HybridwireError)) throw error;
+        this.counters.udp.dropped++;
+      }
+      return;
+    }
+    this.encodeSequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body);
+    this.counters.tcp.messagesOut++;
+  }
+
+  /** The session owes the peer an ACK: written with the next flush (inside the data it carries, if any). */
+  oweAck(): void {
+    this.ackOwed = true;
+    this.scheduleFlush();
+  }
+
+  /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
+  acknowledged(nextExpected: number): void {
+    while (this.unconfirmedAliases.length > 0) {
+      const { alias, sequence } = this.unconfirmedAliases[0]!;
+      // Acknowledged when the ack has moved past it, modulo 2^32 within the window.
+      if (((nextExpected - sequence - 1) >>> 0) >= 0x80000000) break;
+      this.confirmedAliases[alias] = true;
+      this.unconfirmedAliases.shift();
+    }
+    this.releaseHeld();
+  }
+
+  /**
+   * Writes control frames, then the batch of sequenced frames if the window has room for all of
+   * it (one native call seals a batch, one write or writev sends it); otherwise the batch is held.
+   */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.socket.destroyed) return;
+    const count = this.batchCount;
+    // Outgoing data carries any acknowledgement that is due, for free.
+    if (count > 0 && this.window.unacknowledged > 0) this.ackOwed = true;
+    const releasable = count > 0 && this.heldHead === this.held.length && count <= this.window.available;
+    if (this.ackOwed) {
+      // An owed acknowledgement rides inside data that goes out now; else it goes on its own.
+      if (releasable) {
+        this.encoder.endBatch();
+        this.encodeAck(this.encoder);
+      } else {
+        this.encodeAck(this.control);
+      }
+    }
+    const control = this.control.pendingBytes > 0 ? this.control.flush() : undefined;
+    if (count === 0) {
+      if (control) this.write(control);
+      return;
+    }
+    this.batchCount = 0;
+    const buffers = this.encoder.flush();
+    if (releasable) {
+      this.window.reserve(count);
+      if (control) buffers.unshift(...control);
+      this.write(buffers);
+      return;
+    }
+    if (control) this.write(control);
+    let bytes = 0;
+    for (const buffer of buffers) bytes += buffer.length;
+    this.held.push({ buffers, count, bytes });
+    this.heldBytes += bytes;
+  }
+
+  private sendUdp(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions): boolean {
+    const path = this.udpPath;
+    if (!path) throw new HybridwireError('HW_ERR_UDP_UNAVAILABLE', 'this session has no UDP path');
+    let alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
+    // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
+    // until the peer has acknowledged the definition.
+    if (alias !== NO_ALIAS && this.confirmedAliases[alias] !== true) alias = INLINE_TYPE;
+    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
+    const accepted = path.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    this.counters.udp.messagesOut++;
+    this.counters.udp.bytesOut += prefixLength + body.length;
+    return accepted;
+  }
+
+  /** The alias of a type, defined with a TYPE_DEF on first use. */
+  private aliasFor(type: string): number {
+    // Most senders repeat one type: compare with the last before hashing.
+    if (type === this.lastType) return this.lastAlias;
+    const known = this.aliases.get(type);
+    if (known !== undefined) {
+      this.lastType = type;
+      this.lastAlias = known;
+      return known;
+    }
+    // Checked here, where a name is first seen: a bad one is refused before anything is encoded,
+    // and a known one costs nothing more.
+    checkTypeName(type);
+    if (this.nextAlias > MAX_ALIASES) return INLINE_TYPE;
+    const alias = this.nextAlias++;
+    this.aliases.set(type, alias);
+    this.encodeSequenced(FrameType.TYPE_DEF, alias, 0, 0, 0, encodeTypeDef(alias, type));
+    return alias;
+  }
+
+  /**
+   * Encodes a sequenced frame at once, whatever the window: the window decides when its batch is
+   * written, not when it is encoded, so a full window costs no per-message bookkeeping.
+   */
+  private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
+    const encoder = this.encoder;
+    if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
+      // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
+      if (typeof body !== 'string') {
+        // The message prefix as words: alias, encoding and kind, then the request id if any.
+        const word = alias | (encoding << 16) | (kind << 24);
+        if (kind === MessageKind.MESSAGE) {
+          if (encoder.batchOpen && encoder.batchWord(word, body)) return;
+          this.openBatch();
+          encoder.batchWord(word, body);
+          return;
+        }
+        if (encoder.batchOpen && encoder.batchWords(word, requestId, body)) return;
+        this.openBatch();
+        encoder.batchWords(word, requestId, body);
+        return;
+      }
+      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+      if (encoder.batchOpen && encoder.batchPrefixed(this.prefix, prefixLength, body)) return;
+      this.openBatch();
+      encoder.batchPrefixed(this.prefix, prefixLength, body);
+      return;
+    }
+    if (encoder.batchOpen) encoder.endBatch();
+    if (frameType === FrameType.MESSAGE && this.compressFrom > 0 && body.length >= this.compressFrom && this.compressMessage(alias, encoding, kind, requestId, body)) {
+      return;
+    }
+    const sequence = this.startFrame();
+    if (frameType === FrameType.TYPE_DEF) {
+      encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
+      this.unconfirmedAliases.push({ alias, sequence });
+    } else if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
+      encoder.addWithWord(FrameType.MESSAGE, alias | (encoding << 16), body, 0, 0, sequence);
+    } else {
+      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+      encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
+    }
+  }
+
+  /**
+   * Sends a message LZ4-compressed (docs/PROTOCOL.md, "Compression") when that makes it smaller.
+   * Returns false, having sent nothing, when it does not.
+   */
+  private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
+    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
+    this.prefix.copy(plain, 0, 0, prefixLength);
+    plain.set(bytes, prefixLength);
+    const compressed = lz4Compress(plain);
+    if (compressed.length + 4 >= plain.length) return false;
+    const lengthPrefix = Buffer.allocUnsafe(4);
+    lengthPrefix.writeUInt32LE(plain.length, 0);
+    this.encoder.addPrefixed(FrameType.MESSAGE, lengthPrefix, 4, compressed, FrameFlag.COMPRESSED, 0, this.startFrame());
+    this.counters.compressedOut++;
+    return true;
+  }
+
+  /** Closes the open batch (if any) and opens a new BATCH frame, which takes a sequence number. */
+  private openBatch(): void {
+    const encoder = this.encoder;
+    if (encoder.batchOpen) encoder.endBatch();
+    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, this.startFrame(), BATCH_BYTES);
+  }
+
+  /** Takes the next sequence number for a frame about to be encoded. */
+  private startFrame(): number {
+    // A flush never holds more frames than the window (or it could never be released), and the
+    // encoder stays small.
+    if (this.batchCount >= this.sendWindow || this.encoder.pendingBytes >= FLUSH_BYTES) this.flush();
+    this.batchCount++;
+    this.scheduleFlush();
+    const sequence = this.nextSequence;
+    this.nextSequence = (sequence + 1) >>> 0;
+    return sequence;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
+    // AsyncResource and a bound function per call.
+    SETTLED.then(this.flushLater);
+  }
+
+  /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */
+  private encodeAck(encoder: FrameEncoder): void {
+    this.ackOwed = false;
+    encoder.add(FrameType.ACK, undefined, 0, 0, this.window.nextExpected);
+    this.window.acked();
+  }
+
+  private write(buffers: Buffer[]): void {
+    const socket = this.socket;
+    let bytes = 0;
+    if (buffers.length > 1 && buffers.length <= 4) {
+      for (const buffer of buffers) bytes += buffer.length;
+      if (bytes <= JOIN_BYTES) {
+        socket.write(Buffer.concat(buffers, bytes));
+        this.counters.tcp.bytesOut += bytes;
+        return;
+      }
+      bytes = 0;
+    }
+    if (buffers.length === 1) {
+      const only = buffers[0]!;
+      bytes = only.length;
+      socket.write(only);
+    } else {
+      socket.cork();
+      for (const buffer of buffers) {
+        bytes += buffer.length;
+        socket.write(buffer);
+      }
+      socket.uncork();
+    }
+    this.counters.tcp.bytesOut += bytes;
+  }
+
+  private checkHighWater(): boolean {
+    if (this.queuedBytes < this.limits.highWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  /** Writes held batches, oldest first, while the window has room for each whole batch. */
+  private releaseHeld(): void {
+    while (this.heldHead < this.held.length) {
+      const batch = this.held[this.heldHead]!;
+      if (batch.count > this.window.available) break;
+      this.held[this.heldHead++] = undefined as unknown as HeldBatch;
+      this.heldBytes -= batch.bytes;
+      this.window.reserve(batch.count);
+      this.write(batch.buffers);
+    }
+    if (this.heldHead === this.held.length && this.heldHead > 0) {
+      this.held.length = 0;
+      this.heldHead = 0;
+    }
+  }
+}
