@@ -1,6 +1,6 @@
 // The server side of the scale benchmark, run with --expose-gc: memory before and after N idle
 // connections (each read after forced GCs), and when the last one was accepted.
-import { notifyParent, serveParent } from './ipc.mjs';
+import { notifyParent, serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Child } from './ipc.mjs';
+import { Child } from './harness.mjs';
 import { describe, machine } from './machine.mjs';
 import { median } from './report.mjs';
 import { loadHybridwire } from './systems/hybridwire.mjs';

@@ -1,7 +1,7 @@
 // A benchmark server in a process of its own: runs one system as a sink (counting at the
 // receiver) or an echo server, and answers the runner over IPC.
 import { Counter } from './counter.mjs';
-import { serveParent } from './ipc.mjs';
+import { serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 let counter;
@@ -10,7 +10,7 @@ let server;
 serveParent({
   async start({ system: name, host, mode, stampEach }) {
     const system = await loadSystem(name);
-    counter = new Counter({ stampEach });
+    counter = new Counter({ stampEach, sample: mode !== 'echo' });
     server = await system.listen({ host, mode, counter });
     return { address: server.address };
   },
