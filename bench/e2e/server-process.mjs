@@ -1,5 +1,6 @@
 // A benchmark server in a process of its own: runs one system as a sink (counting at the
 // receiver) or an echo server, and answers the runner over IPC.
+import { probeOps } from './latency-probe.mjs'; // first: it wraps the timers of all that follows
 import { Counter } from './counter.mjs';
 import { serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
@@ -8,6 +9,7 @@ let counter;
 let server;
 
 serveParent({
+  ...probeOps,
   async start({ system: name, host, mode, stampEach }) {
     const system = await loadSystem(name);
     counter = new Counter({ stampEach, sample: mode !== 'echo' });
