@@ -7,12 +7,18 @@
 // system's monotonic clock (process.hrtime), which every process shares, so that events in the
 // server can be laid beside round trips timed in the client.
 //
-// HYBRIDWIRE_PROBES lists what to record: gc, timers, loop ('none' for nothing but the clock).
+// HYBRIDWIRE_PROBES lists what to record: gc, timers, loop ('none' for nothing but the clock),
+// and on request alloc: V8's sampling heap profiler, counting objects that die young too, says
+// how many bytes the window allocated and in which functions (what makes the GCs).
 // Every record is bounded: past MAX_EVENTS of a kind, events are counted but not kept.
+import { Session } from 'node:inspector/promises';
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import path from 'node:path';
 
 const MAX_EVENTS = 200_000;
+/** Bytes between two samples of the heap profiler: a sample per 16 KiB costs little. */
+const ALLOCATION_SAMPLE_BYTES = 16 * 1024;
+const ALLOCATION_SITES = 15;
 const LOOP_RESOLUTION_MS = 1;
 const KEY = Symbol.for('hybridwire.bench.latencyProbe');
 const GC_KINDS = {
@@ -105,6 +111,22 @@ function installTimers(log) {
   };
 }
 
+/** Bytes allocated per function (name and file:line), from a sampling heap profile's tree. */
+function allocationSites(profile) {
+  const sites = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || '(anonymous)'}${url ? ` ${path.basename(url)}:${lineNumber + 1}` : ''}`;
+    sites.set(key, (sites.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  const top = [...sites].sort((a, b) => b[1] - a[1]).slice(0, ALLOCATION_SITES).map(([site, bytes]) => ({ site, bytes }));
+  return { bytes: total, sites: top };
+}
+
 function install() {
   if (globalThis[KEY]) return globalThis[KEY];
   if (process.env.HYBRIDWIRE_PROBES === undefined) return undefined;
@@ -115,11 +137,24 @@ function install() {
   if (probes.has('timers')) installTimers(timers);
   let loop;
   let window;
+  let inspector;
   const probe = {
     probes: [...probes],
     toMonotonic,
     /** Starts a measuring window: resets the loop-delay histogram and takes the counters. */
-    begin() {
+    async begin() {
+      if (probes.has('alloc')) {
+        if (!inspector) {
+          inspector = new Session();
+          inspector.connect();
+          await inspector.post('HeapProfiler.enable');
+        }
+        await inspector.post('HeapProfiler.startSampling', {
+          samplingInterval: ALLOCATION_SAMPLE_BYTES,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      }
       if (probes.has('loop')) {
         loop ??= monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
         loop.disable();
@@ -129,8 +164,9 @@ function install() {
       window = { from: toMonotonic(performance.now()), utilization: performance.eventLoopUtilization(), usage: process.resourceUsage() };
     },
     /** What happened since begin(), events included (all of them that overlap the window). */
-    end() {
+    async end() {
       const to = toMonotonic(performance.now());
+      const allocation = inspector ? allocationSites((await inspector.post('HeapProfiler.stopSampling')).profile) : undefined;
       const { from } = window;
       const usage = process.resourceUsage();
       let loopDelay;
@@ -154,6 +190,7 @@ function install() {
         timers: timers.between(from, to),
         dropped: { gc: gc.dropped, timers: timers.dropped },
         loopDelay,
+        allocation,
         utilization: performance.eventLoopUtilization(window.utilization).utilization,
         contextSwitches: {
           voluntary: usage.voluntaryContextSwitches - window.usage.voluntaryContextSwitches,

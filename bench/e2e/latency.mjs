@@ -10,8 +10,9 @@
 //   npx tsc -p tsconfig.build.json
 //   node bench/e2e/latency.mjs                                   # net-coalesced and hybridwire, 1 round
 //   node bench/e2e/latency.mjs --systems net-coalesced,ws,hybridwire --rounds 3 --measure-ms 5000
-//   node bench/e2e/latency.mjs --node-options '--max-semi-space-size=64'    # test a GC hypothesis
+//   node bench/e2e/latency.mjs --node-options=--min-semi-space-size=32    # test a GC hypothesis
 //   node bench/e2e/latency.mjs --probes none                    # the distribution, no probe cost
+//   node bench/e2e/latency.mjs --probes gc,timers,loop,alloc    # also bytes allocated per round trip, by function
 //   node bench/e2e/latency.mjs --trace-gc bench/.cache/gc       # also node --trace-gc logs per process
 //   node bench/e2e/latency.mjs --json > lat.json; node bench/e2e/latency.mjs --from-json lat.json
 //
@@ -53,8 +54,8 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`usage: node bench/e2e/latency.mjs [--systems a,b] [--rounds N] [--measure-ms MS] [--warmup-ms MS]
-                                   [--inflight N] [--size BYTES] [--probes gc,timers,loop|none]
-                                   [--node-options '...'] [--trace-gc DIR] [--json]
+                                   [--inflight N] [--size BYTES] [--probes gc,timers,loop,alloc|none]
+                                   [--node-options=...] [--trace-gc DIR] [--json]
        node bench/e2e/latency.mjs --from-json FILE`);
   process.exit(0);
 }
@@ -145,6 +146,10 @@ function analyse(result, probes) {
       contextSwitches: report.contextSwitches,
       cpuMs: report.cpuMs,
       dropped: report.dropped,
+      allocation: report.allocation && {
+        bytesPerRoundTrip: result.count > 0 ? report.allocation.bytes / result.count : NaN,
+        sites: report.allocation.sites.map(({ site, bytes }) => ({ site, bytesPerRoundTrip: result.count > 0 ? bytes / result.count : NaN })),
+      },
     };
   };
   const p50Ms = result.p50Us / 1000;
@@ -261,6 +266,20 @@ function render({ meta, measurements }) {
       lines.push(
         `| ${[m.system, m.round, label, tally.count, cell(tally, 'clientGc'), cell(tally, 'serverGc'), cell(tally, 'clientTimers'), cell(tally, 'serverTimers'), percent(tally.nothing, tally.count), names || '–'].join(' | ')} |`,
       );
+    }
+  }
+  const allocating = systems.filter((system) => good(system).some((m) => m.result.client.allocation));
+  if (allocating.length) {
+    lines.push('', '### Bytes allocated per round trip, and where (probe alloc: sampled every 16 KiB, objects that die young included; last round)', '', '| system | process | bytes per round trip | functions allocating the most: bytes per round trip |', '|---|---|---|---|');
+    for (const system of allocating) {
+      const runs = good(system);
+      const last = runs[runs.length - 1].result;
+      for (const side of ['client', 'server']) {
+        const allocation = last[side].allocation;
+        if (!allocation) continue;
+        const sites = allocation.sites.slice(0, 6).map(({ site, bytesPerRoundTrip }) => `${site} ${Math.round(bytesPerRoundTrip)}`).join('; ');
+        lines.push(`| ${system} | ${side} | ${Math.round(median(runs.map((m) => m.result[side].allocation.bytesPerRoundTrip)))} | ${sites.replace(/\|/g, '\\|')} |`);
+      }
     }
   }
   lines.push('', '### Timers that ran during the measurement (last round)', '', '| system | process | timer | callbacks | total ms | longest µs | lateness p50 / max ms |', '|---|---|---|---|---|---|---|');
