@@ -6,7 +6,7 @@
 // round), and the tables give medians, spreads and the medians of per-round ratios.
 //
 //   npx tsc -p tsconfig.build.json                  # hybridwire is imported from dist/
-//   node bench/e2e/reliable-udp.mjs                 # everything, 5 rounds (about 12 minutes)
+//   node bench/e2e/reliable-udp.mjs                 # everything, 5 rounds
 //   node bench/e2e/reliable-udp.mjs --quick         # smoke run: one short round of every case
 //   node bench/e2e/reliable-udp.mjs --cases gp-64-direct,gp-64-5 --rounds 3
 //   node bench/e2e/reliable-udp.mjs --json > rudp.json; node bench/e2e/reliable-udp.mjs --from-json rudp.json

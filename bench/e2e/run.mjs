@@ -6,7 +6,7 @@
 // the per-round ratios — the machines are shared and noisy, so ratios are what to read.
 //
 //   npx tsc -p tsconfig.build.json             # hybridwire is imported from dist/
-//   node bench/e2e/run.mjs                     # full run (about 10 minutes)
+//   node bench/e2e/run.mjs                     # full run
 //   node bench/e2e/run.mjs --quick             # smoke run
 //   node bench/e2e/run.mjs --cases tput-64,rtt-1 --systems net-coalesced,hybridwire --rounds 7
 //   node bench/e2e/run.mjs --json > results.json
