@@ -3,7 +3,7 @@
 // driven by the runner over IPC. It relays both directions: client -> proxy.port -> server, and
 // the server's datagrams back to the client address it last heard from.
 import { pathToFileURL } from 'node:url';
-import { serveParent } from './ipc.mjs';
+import { serveParent } from './harness.mjs';
 
 let proxy;
 

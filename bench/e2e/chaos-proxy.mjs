@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Child } from './ipc.mjs';
+import { Child } from './harness.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const PROXY_SOURCE = `${root}test/chaos/udp-chaos-proxy.ts`;

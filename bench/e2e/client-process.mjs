@@ -1,63 +1,27 @@
 // Benchmark clients in a process of their own: one or more connections of one system, driven by
 // the runner over IPC — a one-way send of a fixed count (bounded in time), or a round-trip run
-// with a fixed number of requests in flight.
-import { serveParent } from './ipc.mjs';
-import { payloadOf } from './payload.mjs';
-import { percentile } from './report.mjs';
+// with a fixed number of requests in flight. The loops are those of `hybridwire bench`
+// (harness.mjs); a system only says how one connection sends and how it requests.
+import { monotonic, probeOps } from './latency-probe.mjs'; // first: it wraps the timers of all that follows
+import { Histogram, Phase, payloadOf, pump, roundTrips, serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 const CONNECT_BATCH = 16;
 let connections = [];
 
-/** Keeps `inflight` requests outstanding until `count` have completed or `maxMs` has passed. */
-function roundTrips(connection, payload, inflight, count, maxMs) {
-  return new Promise((resolve, reject) => {
-    const latencies = new Float64Array(count);
-    const starts = new Float64Array(inflight);
-    let head = 0;
-    let tail = 0;
-    let issued = 0;
-    let done = 0;
-    let stopping = false;
-    const began = performance.now();
-    const deadline = began + maxMs;
-    let request;
-    const issue = () => {
-      issued++;
-      starts[tail] = performance.now();
-      tail = tail + 1 === inflight ? 0 : tail + 1;
-      request(payload);
-    };
-    const onReply = () => {
-      const now = performance.now();
-      latencies[done++] = now - starts[head];
-      head = head + 1 === inflight ? 0 : head + 1;
-      if (!stopping && (issued >= count || now >= deadline)) stopping = true;
-      if (!stopping) issue();
-      else if (done === issued) {
-        const ended = performance.now();
-        const sorted = latencies.subarray(0, done).sort();
-        let sum = 0;
-        for (let i = 0; i < done; i++) sum += sorted[i];
-        resolve({
-          count: done,
-          elapsedMs: ended - began,
-          perSecond: (done * 1000) / (ended - began),
-          meanUs: (sum / done) * 1000,
-          p50Us: percentile(sorted, 0.5) * 1000,
-          p99Us: percentile(sorted, 0.99) * 1000,
-          p999Us: percentile(sorted, 0.999) * 1000,
-          maxUs: sorted[done - 1] * 1000,
-        });
-      }
-    };
-    request = connection.requester(onReply, reject);
-    const first = Math.min(inflight, count);
-    for (let i = 0; i < first; i++) issue();
-  });
+/** The smaller of two yield intervals, 0 meaning none. */
+function yieldInterval(asked, own) {
+  if (!asked) return own ?? 0;
+  return own ? Math.min(asked, own) : asked;
+}
+
+async function timedRoundTrips(connection, payload, inflight, count, maxMs, record) {
+  const requester = (onReply, onError) => connection.requester(onReply, onError);
+  return roundTrips(requester, payload, inflight, new Phase(maxMs, count), record);
 }
 
 serveParent({
+  ...probeOps,
   async connect({ system: name, address, connections: wanted, mode }) {
     const system = await loadSystem(name);
     for (let i = 0; i < wanted; i += CONNECT_BATCH) {
@@ -67,17 +31,54 @@ serveParent({
     }
     return { connections: connections.length };
   },
-  async send({ size, countPerConnection, maxMs }) {
+  /**
+   * Each connection sends `countPerConnection` messages or for `maxMs`, whichever ends first,
+   * yielding to the event loop every `yieldEvery` messages (and as often as its system must).
+   */
+  async send({ size, countPerConnection, maxMs, yieldEvery = 0 }) {
     const payload = payloadOf(size);
     const began = performance.now();
-    const deadline = began + maxMs;
-    const sent = await Promise.all(connections.map((connection) => connection.sendMany(payload, countPerConnection, deadline)));
+    const sent = await Promise.all(
+      connections.map((connection) => pump(connection.sender, payload, new Phase(maxMs, countPerConnection), yieldInterval(yieldEvery, connection.yieldEvery))),
+    );
     return { sent: sent.reduce((a, b) => a + b, 0), elapsedMs: performance.now() - began };
   },
-  async rtt({ size, inflight, count, maxMs, warmupCount, warmupMs }) {
+  /**
+   * Round trips after a warm-up. With `slowerThan` (a percentile, e.g. 0.99) the result also lists
+   * the round trips at or above it, and as many taken evenly from all of them (a control group), as
+   * [start on the shared monotonic clock, ms] (latency.mjs).
+   */
+  async rtt({ size, inflight, count, maxMs, warmupCount, warmupMs, slowerThan }) {
     const payload = payloadOf(size);
-    if (warmupCount > 0) await roundTrips(connections[0], payload, inflight, warmupCount, warmupMs);
-    return roundTrips(connections[0], payload, inflight, count, maxMs);
+    const connection = connections[0];
+    if (warmupCount > 0) await timedRoundTrips(connection, payload, inflight, warmupCount, warmupMs, () => {});
+    const histogram = new Histogram();
+    let record = (_startedAt, ms) => histogram.recordMs(ms);
+    const starts = slowerThan === undefined ? undefined : new Float64Array(count);
+    const latencies = slowerThan === undefined ? undefined : new Float64Array(count);
+    if (starts) {
+      let n = 0;
+      record = (startedAt, ms) => {
+        histogram.recordMs(ms);
+        starts[n] = startedAt;
+        latencies[n++] = ms;
+      };
+    }
+    const run = await timedRoundTrips(connection, payload, inflight, count, maxMs, record);
+    const { meanUs, p50Us, p99Us, p999Us, maxUs } = histogram.summary();
+    const result = { count: run.completed, elapsedMs: run.elapsedMs, perSecond: (run.completed * 1000) / run.elapsedMs, meanUs, p50Us, p99Us, p999Us, maxUs };
+    if (starts) {
+      if (!monotonic) throw new Error('slowerThan needs the latency probe (HYBRIDWIRE_PROBES)');
+      const threshold = histogram.percentileUs(slowerThan) / 1000;
+      const every = Math.max(1, Math.round(1 / (1 - slowerThan)));
+      result.slow = [];
+      result.control = [];
+      for (let i = 0; i < run.completed; i++) {
+        if (latencies[i] >= threshold) result.slow.push([monotonic(starts[i]), latencies[i]]);
+        if (i % every === 0) result.control.push([monotonic(starts[i]), latencies[i]]);
+      }
+    }
+    return result;
   },
   stats() {
     return connections[0]?.stats?.();

@@ -2,21 +2,24 @@
 // that reaches the target. The hot path is one increment, one add and one compare per message.
 // When the target is only known after the sender has finished (or is never reached, as with UDP
 // loss), the time of the last change comes from a 2 ms sampler, or from a stamp per message when
-// `stampEach` is set (UDP, where rates are low enough for it not to matter).
+// `stampEach` is set (UDP, where rates are low enough for it not to matter). An echo server
+// counts nothing, and runs no sampler: its timer would wake the loop the round trips are timed on.
 const SAMPLE_MS = 2;
 
 export class Counter {
-  constructor({ stampEach = false } = {}) {
+  constructor({ stampEach = false, sample = true } = {}) {
     this.stampEach = stampEach;
     this.reset();
     this.sampledCount = 0;
     this.lastChangeAt = 0;
-    this.sampler = setInterval(() => {
-      if (this.count !== this.sampledCount) {
-        this.sampledCount = this.count;
-        this.lastChangeAt = performance.now();
-      }
-    }, SAMPLE_MS);
+    this.sampler = sample
+      ? setInterval(() => {
+          if (this.count !== this.sampledCount) {
+            this.sampledCount = this.count;
+            this.lastChangeAt = performance.now();
+          }
+        }, SAMPLE_MS)
+      : undefined;
   }
 
   reset() {
@@ -33,6 +36,19 @@ export class Counter {
     if (this.count === 0) this.firstAt = performance.now();
     this.bytes += bytes;
     if (++this.count === this.target) {
+      this.doneAt = performance.now();
+      this.onTarget?.();
+    }
+    if (this.stampEach) this.lastAt = performance.now();
+  }
+
+  /** `messages` at once (a receiver that counts a chunk's messages without a call per message). */
+  addMany(messages, bytes) {
+    if (this.count === 0) this.firstAt = performance.now();
+    this.bytes += bytes;
+    const before = this.count;
+    this.count += messages;
+    if (before < this.target && this.count >= this.target) {
       this.doneAt = performance.now();
       this.onTarget?.();
     }

@@ -1,8 +1,9 @@
 // The hand-written baseline protocol: each message is a 4-byte little-endian length and the payload.
 // The parser hands every complete frame of a chunk to `onMessage` as a Uint8Array view (no copy);
-// only a frame that straddles chunks is copied, once. Two senders: one socket.write per message,
-// and one that copies frames into 64 KiB buffers and writes each buffer once (flushed when full
-// and at the end of the current tick).
+// only a frame that straddles chunks is copied, once. The walker only counts frames, touching
+// nothing but their prefixes. Two senders: one socket.write per message, and one that copies
+// frames into 64 KiB buffers and writes each buffer once (flushed when full and at the end of the
+// current tick).
 export const HEADER = 4;
 export const MAX_FRAME = 128 * 1024 * 1024;
 export const SLAB_SIZE = 64 * 1024;
@@ -77,6 +78,63 @@ export class FrameParser {
     this.partial = Buffer.allocUnsafe(HEADER + size);
     chunk.copy(this.partial, 0, offset);
     this.partialFilled = rest;
+  }
+}
+
+/**
+ * Counts the frames of a stream without a call per frame and without copying: it reads each
+ * length prefix (even one split across chunks) and skips the payload. The parse-only baseline's
+ * receiver.
+ */
+export class PrefixWalker {
+  constructor() {
+    this.skip = 0; // payload bytes of the current frame still to come
+    this.current = 0; // the current frame's payload size
+    this.header = 0; // prefix bytes of the next frame read so far, when it straddles chunks (0..3)
+    this.size = 0; // that prefix, as far as it is read
+    this.bytes = 0; // payload bytes of the frames completed since takeBytes()
+  }
+
+  /** Walks one chunk; returns how many frames it completed. */
+  push(chunk) {
+    const length = chunk.length;
+    let offset = 0;
+    let frames = 0;
+    let bytes = 0;
+    for (;;) {
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, length - offset);
+        this.skip -= take;
+        offset += take;
+        if (this.skip > 0) break;
+        frames++;
+        bytes += this.current;
+      }
+      let size;
+      if (this.header === 0 && length - offset >= HEADER) {
+        size = chunk[offset] | (chunk[offset + 1] << 8) | (chunk[offset + 2] << 16) | (chunk[offset + 3] << 24);
+        offset += HEADER;
+      } else {
+        while (this.header < HEADER && offset < length) this.size |= chunk[offset++] << (8 * this.header++);
+        if (this.header < HEADER) break;
+        size = this.size;
+        this.header = 0;
+        this.size = 0;
+      }
+      if (size < 0 || size > MAX_FRAME) throw new Error(`frame of ${size >>> 0} bytes exceeds the limit`);
+      if (size === 0) frames++;
+      this.skip = size;
+      this.current = size;
+    }
+    this.bytes += bytes;
+    return frames;
+  }
+
+  /** Payload bytes of the frames completed since the last call. */
+  takeBytes() {
+    const bytes = this.bytes;
+    this.bytes = 0;
+    return bytes;
   }
 }
 
@@ -167,20 +225,4 @@ export class CoalescingSender {
     this.socket.write(this.slab.subarray(this.start, this.used));
     this.start = this.used;
   }
-}
-
-/** Resolves on the stream's next 'drain'; rejects if it closes first. */
-export function drained(stream) {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      stream.off('close', onClose);
-      resolve();
-    };
-    const onClose = () => {
-      stream.off('drain', onDrain);
-      reject(new Error('closed while waiting for drain'));
-    };
-    stream.once('drain', onDrain);
-    stream.once('close', onClose);
-  });
 }

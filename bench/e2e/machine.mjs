@@ -1,8 +1,9 @@
-// What a result was measured on, for the record: machine, Node, and which hybridwire build.
+// What a result was measured on, for the record: the machine as `hybridwire bench` describes it,
+// and which hybridwire build (commit, dist/ build time).
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { machineOf } from './harness.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -21,14 +22,15 @@ export function machine() {
   } catch {
     distBuilt = undefined;
   }
+  const { cpu, cores, node, platform, osRelease, totalMemoryBytes, loadAverage } = machineOf();
   return {
     date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model,
-    cpus: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    platform: `${os.platform()} ${os.release()}`,
-    loadAverage: os.loadavg().map((load) => Number(load.toFixed(2))),
+    node,
+    cpu,
+    cpus: cores,
+    memoryGiB: Math.round(totalMemoryBytes / 2 ** 30),
+    platform: `${platform} ${osRelease}`,
+    loadAverage,
     commit: git('rev-parse', '--short', 'HEAD'),
     distBuilt,
   };

@@ -1,7 +1,7 @@
 // One measurement: a fresh server process and fresh client process(es) for one system and one
 // case, torn down afterwards whatever happens. Every wait is bounded.
 import { fileURLToPath } from 'node:url';
-import { Child } from './ipc.mjs';
+import { Child } from './harness.mjs';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const SERVER = here('./server-process.mjs');
@@ -45,7 +45,8 @@ export function throughput(systemName, benchCase, settings) {
   return withProcesses(systemName, { ...settings, mode: 'sink', stampEach: false, connections }, async (server, clients) => {
     const callTimeout = settings.measureMs * 4 + 20_000;
     await server.call('reset');
-    const warmSent = await sendAll(clients, { size: benchCase.size, countPerConnection: MAX_COUNT, maxMs: settings.warmupMs }, callTimeout);
+    const yieldEvery = settings.yieldEvery;
+    const warmSent = await sendAll(clients, { size: benchCase.size, countPerConnection: MAX_COUNT, maxMs: settings.warmupMs, yieldEvery }, callTimeout);
     const warm = await server.call('expect', { target: warmSent, quietMs: 1000, timeoutMs: 15_000 }, 20_000);
     if (!warm.complete) throw new Error(`warm-up: ${warm.count} of ${warmSent} messages arrived`);
     const rate = warm.elapsedMs > 0 ? (warm.count * 1000) / warm.elapsedMs : MIN_COUNT;
@@ -55,7 +56,7 @@ export function throughput(systemName, benchCase, settings) {
 
     await server.call('reset');
     const expecting = server.call('expect', { target, quietMs: 1000, timeoutMs: settings.measureMs * 4 + 10_000 }, callTimeout);
-    const sent = await sendAll(clients, { size: benchCase.size, countPerConnection, maxMs: settings.measureMs * 3 }, callTimeout);
+    const sent = await sendAll(clients, { size: benchCase.size, countPerConnection, maxMs: settings.measureMs * 3, yieldEvery }, callTimeout);
     const got = await expecting;
     if (got.count !== sent) throw new Error(`${got.count} of ${sent} messages arrived`);
     return {

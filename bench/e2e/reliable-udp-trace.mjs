@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileChaosProxy, startChaosProxy } from './chaos-proxy.mjs';
-import { Child } from './ipc.mjs';
+import { Child } from './harness.mjs';
 import { loadHybridwire } from './systems/hybridwire.mjs';
 
 const { values: args } = parseArgs({

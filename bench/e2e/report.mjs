@@ -20,6 +20,11 @@ const BASELINES = {
   udp: ['dgram', 'dgram-coalesced'],
 };
 
+/** The systems a case's ratios are taken against; throughput also against the parse-only floor. */
+function baselinesOf(benchCase) {
+  return benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
+}
+
 /** Per case and system: medians of every figure, the spread of the headline one, ratios per round. */
 export function summarize(benchCase, systemNames, measurements) {
   const rows = [];
@@ -41,7 +46,7 @@ export function summarize(benchCase, systemNames, measurements) {
         if (typeof good[0].result[key] === 'number') row.medians[key] = median(good.map((m) => m.result[key]));
       }
       row.ratios = {};
-      for (const baseline of BASELINES[benchCase.transport]) {
+      for (const baseline of baselinesOf(benchCase)) {
         const perRound = [];
         for (const run of good) {
           const base = of(baseline).find((m) => m.ok && m.round === run.round);
@@ -74,7 +79,7 @@ function ratioCells(row, baselines) {
 }
 
 export function formatCase(benchCase, rows, roundsWanted) {
-  const baselines = BASELINES[benchCase.transport];
+  const baselines = baselinesOf(benchCase);
   const lines = [];
   let header;
   let cells;

@@ -4,7 +4,12 @@
  * another, and logs one progress line per measurement. A measurement that throws is kept as a
  * failure, with the first line of its error.
  */
-export async function runRounds({ plan, rounds, total, measure, describe, log }) {
+export async function runRounds({ plan, rounds, measure, describe, log }) {
+  const total = plan.reduce((sum, entry) => sum + entry.systems.length, 0) * rounds;
+  if (total === 0) {
+    log('nothing to measure: no selected system takes any selected case');
+    process.exit(2);
+  }
   const measurements = [];
   let done = 0;
   for (let round = 1; round <= rounds; round++) {

@@ -1,6 +1,6 @@
 // Idle clients for the scale benchmark: opens `count` connections with at most `concurrency`
 // connects in flight, holds them, and closes them when told to.
-import { serveParent } from './ipc.mjs';
+import { serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 let connections = [];

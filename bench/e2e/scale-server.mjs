@@ -1,6 +1,8 @@
 // The server side of the scale benchmark, run with --expose-gc: memory before and after N idle
-// connections (each read after forced GCs), and when the last one was accepted.
-import { notifyParent, serveParent } from './ipc.mjs';
+// connections (each read after forced GCs), when the last one was accepted, and on request a heap
+// snapshot (bench/e2e/heap-summary.mjs compares two).
+import v8 from 'node:v8';
+import { notifyParent, serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -11,7 +13,8 @@ async function memory() {
     await pause(50);
   }
   const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
-  return { rss, heapUsed, heapTotal, external, arrayBuffers };
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { size: space.space_size, used: space.space_used_size }]));
+  return { rss, heapUsed, heapTotal, external, arrayBuffers, spaces };
 }
 
 let server;
@@ -37,6 +40,12 @@ serveParent({
   },
   async measure() {
     return { accepted, after: await memory() };
+  },
+  /** Writes a heap snapshot (after forced GCs) and returns memory as it is afterwards. */
+  async snapshot({ file }) {
+    await memory();
+    v8.writeHeapSnapshot(file);
+    return memory();
   },
   async stop() {
     await Promise.race([server?.close(), pause(15_000)]);

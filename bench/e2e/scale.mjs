@@ -6,11 +6,14 @@
 //
 //   bash bench/e2e/scale.sh [--connections 10000] [--systems net,ws,hybridwire] [--rounds 1] [--json]
 //   node bench/e2e/scale.mjs --from-json FILE     (prints the table of a saved --json run)
+//   bash bench/e2e/scale.sh --connections 2000 --systems hybridwire --heap-snapshot bench/.cache/heap
+//     (writes the server's heap before and after the connections; heap-summary.mjs compares them)
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Child } from './ipc.mjs';
+import { Child } from './harness.mjs';
 import { describe, machine } from './machine.mjs';
 import { median } from './report.mjs';
 import { loadHybridwire } from './systems/hybridwire.mjs';
@@ -29,6 +32,7 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     json: { type: 'boolean', default: false },
     'from-json': { type: 'string' },
+    'heap-snapshot': { type: 'string' },
   },
 });
 
@@ -77,6 +81,8 @@ if (args.host !== '127.0.0.1' && args.host !== '::1') {
   process.exit(2);
 }
 const log = (line) => process.stderr.write(`${line}\n`);
+const heapDir = args['heap-snapshot'] ? path.resolve(args['heap-snapshot']) : undefined;
+if (heapDir) mkdirSync(heapDir, { recursive: true });
 
 // Our children inherit our open-file limit; Node cannot read it, a shell can.
 const fdLimit = Number(execFileSync('bash', ['-c', 'ulimit -n']).toString().trim());
@@ -108,12 +114,15 @@ function shares(total, parts) {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0)).filter((n) => n > 0);
 }
 
-async function measure(name) {
+async function measure(name, round) {
   const system = SYSTEMS[name];
   const server = new Child(here('./scale-server.mjs'), { execArgv: ['--expose-gc'], name: `${name} scale server` });
   const clients = [];
   try {
-    const { address, before } = await server.call('start', { system, host: args.host, expected: connections }, 30_000);
+    let { address, before } = await server.call('start', { system, host: args.host, expected: connections }, 30_000);
+    const snapshot = (stage) => path.join(heapDir, `${name}.r${round}.${stage}.heapsnapshot`);
+    // The snapshot writer's own memory stays in RSS for a while: read "before" again after it.
+    if (heapDir) before = await server.call('snapshot', { file: snapshot('before') }, 120_000);
     const allAccepted = server.waitEvent('accepted', 180_000).then((event) => ({ ...event, at: performance.now() }));
     allAccepted.catch(() => {});
     const began = performance.now();
@@ -130,6 +139,10 @@ async function measure(name) {
     const acceptMs = accepted.at - began;
     await new Promise((resolve) => setTimeout(resolve, 1000)); // let handshakes, UDP probes and heartbeats settle
     const { after, accepted: held } = await server.call('measure', {}, 30_000);
+    if (heapDir) {
+      await server.call('snapshot', { file: snapshot('after') }, 300_000);
+      log(`heap snapshots: ${snapshot('before')} and ${snapshot('after')}; node bench/e2e/heap-summary.mjs ${snapshot('before')} ${snapshot('after')} --per ${connections}`);
+    }
     const per = (key) => (after[key] - before[key]) / connections;
     return {
       ok: true,
@@ -158,7 +171,7 @@ for (let round = 1; round <= rounds; round++) {
     const began = Date.now();
     let entry;
     try {
-      entry = { round, system: name, ...(await measure(name)) };
+      entry = { round, system: name, ...(await measure(name, round)) };
       log(
         `round ${round} ${name}: ${entry.connections} connections accepted in ${entry.acceptMs.toFixed(0)} ms; ` +
           `per connection RSS ${(entry.rssPerConnection / 1024).toFixed(1)} KiB, heap ${(entry.heapPerConnection / 1024).toFixed(1)} KiB, ` +

@@ -1,16 +1,18 @@
 // A benchmark server in a process of its own: runs one system as a sink (counting at the
 // receiver) or an echo server, and answers the runner over IPC.
+import { probeOps } from './latency-probe.mjs'; // first: it wraps the timers of all that follows
 import { Counter } from './counter.mjs';
-import { serveParent } from './ipc.mjs';
+import { serveParent } from './harness.mjs';
 import { loadSystem } from './systems/index.mjs';
 
 let counter;
 let server;
 
 serveParent({
+  ...probeOps,
   async start({ system: name, host, mode, stampEach }) {
     const system = await loadSystem(name);
-    counter = new Counter({ stampEach });
+    counter = new Counter({ stampEach, sample: mode !== 'echo' });
     server = await system.listen({ host, mode, counter });
     return { address: server.address };
   },

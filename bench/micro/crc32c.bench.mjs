@@ -16,7 +16,7 @@ import Benchmark from 'benchmark';
 import { crc32c } from '../../dist/index.js';
 import { crc32cJs, JS_MAX_LENGTH } from '../../dist/codec/crc32c.js';
 import { native } from '../../dist/native/addon.js';
-import { payloadOf } from '../e2e/payload.mjs';
+import { payloadOf } from '../e2e/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const nodeRs = require('@node-rs/crc32');

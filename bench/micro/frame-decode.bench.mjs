@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import Benchmark from 'benchmark';
 import { FrameDecoder, FrameEncoder, FrameType } from '../../dist/index.js';
-import { payloadOf } from '../e2e/payload.mjs';
+import { payloadOf } from '../e2e/harness.mjs';
 
 const { values: args } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, 'max-time': { type: 'string', default: '1' } },

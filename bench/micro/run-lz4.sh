@@ -5,7 +5,7 @@
 #   bash bench/micro/run-lz4.sh            print the results
 #   bash bench/micro/run-lz4.sh --write    also write them into bench/RESULTS.md ("## LZ4 (micro)")
 #
-# Needs cc/c++ and liblz4-dev (apt install liblz4-dev). Takes about six minutes.
+# Needs cc/c++ and liblz4-dev (apt install liblz4-dev).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

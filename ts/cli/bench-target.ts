@@ -3,11 +3,11 @@
  * process (the hidden `bench-server` command, which reports its ports over IPC), or a running
  * server such as `hybridwire serve`. Each gives a receiver-side count of the one-way messages.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from '../api/server.js';
 import { connect, type Client } from '../api/client.js';
 import type { Transport } from '../session/connection.js';
+import { Child, serveParent } from './bench-child.js';
 
 export type Where = 'in-process' | 'separate-process' | 'remote';
 
@@ -72,116 +72,53 @@ export async function inProcessTarget(host: string): Promise<Target> {
   };
 }
 
-interface ChildReply {
-  id?: number;
-  event?: string;
-  tcpPort?: number;
-  udpPort?: number;
-  messages?: number;
-  error?: string;
-}
-
-/** Forks `hybridwire bench-server HOST` (this very CLI) and talks to it over IPC. */
+/** Forks `hybridwire bench-server` (this very CLI) and talks to it over IPC. */
 export async function separateTarget(host: string): Promise<Target> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const child: ChildProcess = fork(main, ['bench-server', host], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
-  const pending = new Map<number, (reply: ChildReply) => void>();
-  let nextId = 1;
-  let onListening: ((reply: ChildReply) => void) | undefined;
-  child.on('message', (message: ChildReply) => {
-    if (message.event === 'listening') onListening?.(message);
-    else if (message.id !== undefined) pending.get(message.id)?.(message);
-  });
-  child.on('error', () => {});
-
-  const stop = async () => {
-    if (!exited && child.connected) child.send({ op: 'stop' }, () => {});
-    await within(exit, STOP_TIMEOUT_MS, 'the bench server exiting').catch(() => {
-      if (!exited) child.kill('SIGKILL');
-    });
-    await exit;
-  };
-
-  let listening: ChildReply;
+  const child = new Child(main, { args: ['bench-server'], name: 'the bench server process' });
+  const stop = () => child.stop(STOP_TIMEOUT_MS);
+  let ports: { tcpPort: number; udpPort: number | undefined };
   try {
-    listening = await within(
-      new Promise<ChildReply>((resolve, reject) => {
-        onListening = resolve;
-        exit.then(() => reject(new Error('the bench server process exited before it was listening')));
-      }),
-      START_TIMEOUT_MS,
-      'the bench server process listening',
-    );
+    ports = await child.call('start', { host }, START_TIMEOUT_MS);
   } catch (error) {
     await stop();
     throw error;
   }
-
-  const call = (op: string): Promise<ChildReply> => {
-    if (exited || !child.connected) return Promise.reject(new Error('the bench server process has exited'));
-    const id = nextId++;
-    return within(
-      new Promise<ChildReply>((resolve, reject) => {
-        pending.set(id, (reply) => {
-          pending.delete(id);
-          if (reply.error) reject(new Error(reply.error));
-          else resolve(reply);
-        });
-        exit.then(() => reject(new Error('the bench server process exited')));
-        child.send({ op, id });
-      }),
-      CALL_TIMEOUT_MS,
-      `the bench server answering '${op}'`,
-    ).finally(() => pending.delete(id));
-  };
-
   return {
     where: 'separate-process',
     pid: child.pid,
     host,
-    tcpPort: listening.tcpPort!,
-    udpPort: listening.udpPort,
+    tcpPort: ports.tcpPort,
+    udpPort: ports.udpPort,
     sinkType: 'bench',
     countedBy: 'receiver',
-    count: async () => (await call('count')).messages!,
+    count: async () => (await child.call<{ messages: number }>('count', {}, CALL_TIMEOUT_MS)).messages,
     close: stop,
   };
 }
 
 /**
- * The hidden `bench-server HOST` command: a counting server that reports its ports to the parent
- * over IPC, answers {op:'count'} and ends on {op:'stop'} or when the parent goes away.
+ * The hidden `bench-server` command: a counting server, started, counted and stopped by the
+ * parent (`hybridwire bench --separate`) over IPC; it ends when the parent goes away.
  */
-export async function benchServerChild(args: string[]): Promise<number> {
+export function benchServerChild(): Promise<number> {
   if (typeof process.send !== 'function') {
     process.stderr.write('hybridwire: bench-server is internal: `hybridwire bench --separate` starts it\n');
-    return 2;
+    return Promise.resolve(2);
   }
-  const host = args[0] ?? '127.0.0.1';
-  // Ctrl-C in a terminal reaches the whole process group: the parent decides when this one stops.
-  process.on('SIGINT', () => {});
-  const { server, counter, tcpPort, udpPort } = await sinkServer(host);
+  let sink: Awaited<ReturnType<typeof sinkServer>> | undefined;
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      closeServer(server).then(() => {
-        if (process.connected) process.disconnect();
+    serveParent({
+      start: async ({ host }: { host: string }) => {
+        sink = await sinkServer(host);
+        return { tcpPort: sink.tcpPort, udpPort: sink.udpPort };
+      },
+      count: () => ({ messages: sink?.counter.messages ?? 0 }),
+      stop: async () => {
+        if (sink) await closeServer(sink.server);
         resolve(0);
-      });
-    };
-    process.on('message', (message: { op?: string; id?: number }) => {
-      if (message.op === 'count') process.send!({ id: message.id, messages: counter.messages });
-      else if (message.op === 'stop') stop();
+      },
     });
-    process.once('disconnect', stop);
-    process.send!({ event: 'listening', tcpPort, udpPort });
   });
 }
 

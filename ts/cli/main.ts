@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // bench validates options of its own; bench-server is its hidden child (bench --separate).
   if (command === 'bench') return bench(rest);
-  if (command === 'bench-server') return benchServerChild(rest);
+  if (command === 'bench-server') return benchServerChild();
   const { values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
   if (values.help) {
     process.stdout.write(USAGE);

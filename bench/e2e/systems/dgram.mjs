@@ -3,9 +3,10 @@
 // library that batches small messages does). No acknowledgements, no retransmission: loss is
 // counted at the receiver.
 import dgram from 'node:dgram';
+import { yieldTurn } from '../harness.mjs';
 import { HEADER } from '../length-prefix.mjs';
 
-const YIELD_EVERY = 256;
+const YIELD_EVERY = 256; // datagrams leave only when the sender lets the event loop run
 const MAX_SEND_QUEUE = 256; // datagrams queued inside Node before the sender waits
 export const DATAGRAM_SIZE = 1200;
 
@@ -51,44 +52,55 @@ function makeSystem(name, coalesce, description) {
       const socket = await bound(host);
       await new Promise((resolve) => socket.connect(port, host, resolve));
       socket.on('error', () => {});
-      const waitQueue = async () => {
-        while (socket.getSendQueueCount() > MAX_SEND_QUEUE) await new Promise((resolve) => setImmediate(resolve));
+      const queueShort = () => socket.getSendQueueCount() <= MAX_SEND_QUEUE;
+      const drained = async () => {
+        while (!queueShort()) await yieldTurn();
       };
-      return {
-        async sendMany(payload, count, deadline) {
-          let sent = 0;
-          const size = payload.length;
-          if (coalesce && HEADER + size > DATAGRAM_SIZE) throw new Error(`a ${size}-byte message does not fit a ${DATAGRAM_SIZE}-byte datagram`);
-          let datagram = Buffer.allocUnsafe(DATAGRAM_SIZE);
-          let used = 0;
-          while (sent < count) {
-            const stop = Math.min(count, sent + YIELD_EVERY);
-            if (!coalesce) {
-              for (; sent < stop; sent++) socket.send(payload);
-            } else {
-              for (; sent < stop; sent++) {
-                if (used + HEADER + size > DATAGRAM_SIZE && used > 0) {
-                  socket.send(datagram.subarray(0, used));
-                  datagram = Buffer.allocUnsafe(DATAGRAM_SIZE);
-                  used = 0;
-                }
-                datagram.writeUInt32LE(size, used);
-                datagram.set(payload, used + HEADER);
-                used += HEADER + size;
-              }
-              // Flush at each yield, as a library flushing at the end of a tick would.
-              if (used > 0) {
-                socket.send(datagram.subarray(0, used));
-                datagram = Buffer.allocUnsafe(DATAGRAM_SIZE);
-                used = 0;
-              }
+      let sender;
+      if (!coalesce) {
+        sender = {
+          send(payload) {
+            socket.send(payload);
+            return queueShort();
+          },
+          drained,
+        };
+      } else {
+        // Messages are packed into the datagram being filled, which leaves when full and at the end
+        // of the tick (when the sender yields), as a library flushing at the end of a tick would.
+        let datagram = Buffer.allocUnsafe(DATAGRAM_SIZE);
+        let used = 0;
+        let flushScheduled = false;
+        const flush = () => {
+          if (used === 0) return;
+          socket.send(datagram.subarray(0, used));
+          datagram = Buffer.allocUnsafe(DATAGRAM_SIZE);
+          used = 0;
+        };
+        const flushLater = () => {
+          flushScheduled = false;
+          flush();
+        };
+        sender = {
+          send(payload) {
+            const size = payload.length;
+            if (HEADER + size > DATAGRAM_SIZE) throw new Error(`a ${size}-byte message does not fit a ${DATAGRAM_SIZE}-byte datagram`);
+            if (used + HEADER + size > DATAGRAM_SIZE) flush();
+            datagram.writeUInt32LE(size, used);
+            datagram.set(payload, used + HEADER);
+            used += HEADER + size;
+            if (!flushScheduled) {
+              flushScheduled = true;
+              process.nextTick(flushLater);
             }
-            await waitQueue();
-            await new Promise((resolve) => setImmediate(resolve));
-            if (performance.now() >= deadline) break;
-          }
-          return sent;
-        },
+            return queueShort();
+          },
+          drained,
+        };
+      }
+      return {
+        sender,
+        yieldEvery: YIELD_EVERY,
         /** One datagram out, one back; no retransmission, so a reply missing for 1 s fails the run. */
         requester(replyHandler, onError) {
           let outstanding = 0;

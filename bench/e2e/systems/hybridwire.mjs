@@ -1,6 +1,7 @@
 // hybridwire over TCP, UDP and reliable UDP, through its public API only (dist/index.js).
 import { pathToFileURL } from 'node:url';
-const CHECK_EVERY = 1024;
+import { drained } from '../harness.mjs';
+
 const UDP_YIELD_EVERY = 256; // let the event loop run: the UDP path sends what is queued at the end of the turn
 const UDP_READY_MS = 3000;
 
@@ -19,30 +20,6 @@ export async function loadHybridwire() {
   } catch (error) {
     return `dist/index.js failed to load: ${error.message}`;
   }
-}
-
-function drainOf(client) {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      client.off('close', onClose);
-      resolve();
-    };
-    const onClose = () => {
-      client.off('drain', onDrain);
-      reject(new Error('client closed while waiting for drain'));
-    };
-    client.once('drain', onDrain);
-    client.once('close', onClose);
-  });
-}
-
-/** Like drainOf(), but gives up at `deadline` (performance.now() time): resolves false then. */
-function drainBefore(client, deadline) {
-  let timer;
-  const late = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
-  });
-  return Promise.race([drainOf(client).then(() => true), late]).finally(() => clearTimeout(timer));
 }
 
 function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {} } = {}) {
@@ -88,36 +65,14 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       const options = sendOptions;
       return {
         client,
-        async sendMany(payload, count, deadline) {
-          let sent = 0;
-          if (transport === 'udp') {
-            // send() returns false once the UDP path's window and send buffer are full (the
-            // message is kept); then wait for 'drain', as for TCP, but never past the deadline.
-            while (sent < count) {
-              const stop = Math.min(count, sent + UDP_YIELD_EVERY);
-              let ok = true;
-              while (sent < stop && ok) {
-                ok = client.send('bench', payload, options);
-                sent++;
-              }
-              if (!ok && !(await drainBefore(client, deadline))) break;
-              await new Promise((resolve) => setImmediate(resolve));
-              if (performance.now() >= deadline) break;
-            }
-            return sent;
-          }
-          while (sent < count) {
-            const stop = Math.min(count, sent + CHECK_EVERY);
-            let ok = true;
-            while (sent < stop && ok) {
-              ok = client.send('bench', payload);
-              sent++;
-            }
-            if (performance.now() >= deadline) break;
-            if (!ok) await drainOf(client);
-          }
-          return sent;
-        },
+        // send() returns false once the send queue is past its high-water mark (over UDP: once the
+        // path's window and send buffer are full; the message is kept). Then wait for 'drain'; over
+        // UDP never past the deadline.
+        sender:
+          transport === 'udp'
+            ? { send: (payload) => client.send('bench', payload, options), drained: (phase) => drained(client, { deadline: phase.deadline }) }
+            : { send: (payload) => client.send('bench', payload), drained: () => drained(client) },
+        yieldEvery: transport === 'udp' ? UDP_YIELD_EVERY : 0,
         requester(replyHandler, onError) {
           if (pingPong) {
             client.handle('pong', () => replyHandler());

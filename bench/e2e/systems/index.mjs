@@ -1,9 +1,11 @@
 // Every system the runner can measure. TCP systems take the throughput, round-trip and
-// concurrent-client cases; UDP systems take the UDP cases. Each child process loads only the
-// module of the system it runs.
+// concurrent-client cases (or only the kinds they list); UDP systems take the UDP cases. Each
+// child process loads only the module of the system it runs.
 export const systems = [
   { name: 'net-write', transport: 'tcp', module: './net.mjs', export: 'netWrite' },
   { name: 'net-coalesced', transport: 'tcp', module: './net.mjs', export: 'netCoalesced' },
+  // A receiver that counts without a call per message has nothing to answer round trips with.
+  { name: 'net-parse-only', transport: 'tcp', kinds: ['throughput'], module: './net.mjs', export: 'netParseOnly' },
   { name: 'ws', transport: 'tcp', module: './ws.mjs', export: 'ws' },
   { name: 'zeromq', transport: 'tcp', module: './zeromq.mjs', export: 'zeromq' },
   { name: 'hybridwire', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' },

@@ -1,12 +1,13 @@
 // Baselines over plain `net`: length-prefixed frames, written one socket.write per message
 // ('net-write') or coalesced into 64 KiB writes ('net-coalesced'). The receiver parses the prefixes
-// and hands each payload view to a handler, as a messaging library would.
+// and hands each payload view to a handler, as a messaging library would; 'net-parse-only' is the
+// coalesced sender with a receiver that only walks the prefixes and counts a chunk's messages at
+// once, with no call per message: the floor of what any receiver can do with these bytes.
 import net from 'node:net';
-import { CoalescingSender, FrameParser, OneWriteSender, drained } from '../length-prefix.mjs';
+import { drained } from '../harness.mjs';
+import { CoalescingSender, FrameParser, OneWriteSender, PrefixWalker } from '../length-prefix.mjs';
 
-const CHECK_EVERY = 1024;
-
-function makeSystem(name, Sender, description) {
+function makeSystem(name, Sender, description, { parseOnly = false } = {}) {
   return {
     name,
     transport: 'tcp',
@@ -19,17 +20,24 @@ function makeSystem(name, Sender, description) {
         onConnection?.();
         socket.on('close', () => sockets.delete(socket));
         socket.on('error', () => {});
-        let onMessage;
+        let push;
         if (mode === 'echo') {
           const sender = new Sender(socket);
-          onMessage = (payload) => sender.write(payload);
+          const parser = new FrameParser((payload) => sender.write(payload));
+          push = (chunk) => parser.push(chunk);
+        } else if (parseOnly) {
+          const walker = new PrefixWalker();
+          push = (chunk) => {
+            const messages = walker.push(chunk);
+            if (messages > 0) counter.addMany(messages, walker.takeBytes());
+          };
         } else {
-          onMessage = (payload) => counter.add(payload.length);
+          const parser = new FrameParser((payload) => counter.add(payload.length));
+          push = (chunk) => parser.push(chunk);
         }
-        const parser = new FrameParser(onMessage);
         socket.on('data', (chunk) => {
           try {
-            parser.push(chunk);
+            push(chunk);
           } catch {
             socket.destroy();
           }
@@ -55,32 +63,18 @@ function makeSystem(name, Sender, description) {
         socket.once('error', reject);
       });
       socket.on('error', () => {});
-      const sender = new Sender(socket);
+      const writer = new Sender(socket);
       let onReply = () => {};
       const parser = new FrameParser(() => onReply());
       socket.on('data', (chunk) => parser.push(chunk));
       return {
-        async sendMany(payload, count, deadline) {
-          let sent = 0;
-          while (sent < count) {
-            const stop = Math.min(count, sent + CHECK_EVERY);
-            let ok = true;
-            while (sent < stop && ok) {
-              ok = sender.write(payload);
-              sent++;
-            }
-            if (performance.now() >= deadline) break;
-            if (!ok) {
-              sender.flush();
-              await drained(socket);
-            }
-          }
-          sender.flush();
-          return sent;
+        sender: {
+          send: (payload) => writer.write(payload),
+          drained: () => drained(socket),
         },
         requester(replyHandler) {
           onReply = replyHandler;
-          return (payload) => sender.write(payload);
+          return (payload) => writer.write(payload);
         },
         close() {
           socket.destroy();
@@ -92,3 +86,4 @@ function makeSystem(name, Sender, description) {
 
 export const netWrite = makeSystem('net-write', OneWriteSender, 'length-prefixed net, one socket.write per message');
 export const netCoalesced = makeSystem('net-coalesced', CoalescingSender, 'length-prefixed net, frames coalesced into 64 KiB writes');
+export const netParseOnly = makeSystem('net-parse-only', CoalescingSender, 'length-prefixed net, coalesced writes; the receiver only walks the prefixes (no call per message)', { parseOnly: true });

@@ -1,12 +1,11 @@
 // `ws` binary messages with bufferutil (ws loads it by itself when installed), no compression.
 import { createRequire } from 'node:module';
 import { WebSocket, WebSocketServer } from 'ws';
-import { drained, HIGH_WATER_MARK } from '../length-prefix.mjs';
+import { drained } from '../harness.mjs';
+import { HIGH_WATER_MARK } from '../length-prefix.mjs';
 
 const require = createRequire(import.meta.url);
 require('bufferutil'); // fail loudly rather than measure ws's JS fallback
-
-const CHECK_EVERY = 1024;
 
 export const ws = {
   name: 'ws',
@@ -47,20 +46,12 @@ export const ws = {
     // so the net socket's queue and 'drain' are its backpressure.
     const raw = socket._socket;
     return {
-      async sendMany(payload, count, deadline) {
-        let sent = 0;
-        while (sent < count) {
-          const stop = Math.min(count, sent + CHECK_EVERY);
-          let ok = true;
-          while (sent < stop && ok) {
-            socket.send(payload);
-            sent++;
-            ok = raw.writableLength < HIGH_WATER_MARK;
-          }
-          if (performance.now() >= deadline) break;
-          if (!ok) await drained(raw);
-        }
-        return sent;
+      sender: {
+        send(payload) {
+          socket.send(payload);
+          return raw.writableLength < HIGH_WATER_MARK;
+        },
+        drained: () => drained(raw),
       },
       requester(replyHandler) {
         onReply = replyHandler;

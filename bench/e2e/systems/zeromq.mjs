@@ -1,9 +1,9 @@
 // zeromq v6: push/pull for one-way throughput, dealer/router for round trips. Its API awaits a
 // Promise per send and per receive; that is how it is meant to be used (a send while another is
-// pending throws), so the sender awaits each one — the send queue (ZMQ_SNDHWM) is its backpressure.
+// pending throws), so the sender awaits each one (each send() asks the loop to wait for it) — the
+// send queue (ZMQ_SNDHWM) is its backpressure.
 import * as zmq from 'zeromq';
 
-const CHECK_EVERY = 1024;
 const endpointOf = (host, port) => `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 export const zeromq = {
@@ -43,18 +43,14 @@ export const zeromq = {
     if (mode !== 'echo') {
       const push = new zmq.Push(options);
       push.connect(endpoint);
+      let sending;
       return {
-        async sendMany(payload, count, deadline) {
-          let sent = 0;
-          while (sent < count) {
-            const stop = Math.min(count, sent + CHECK_EVERY);
-            while (sent < stop) {
-              await push.send(payload);
-              sent++;
-            }
-            if (performance.now() >= deadline) break;
-          }
-          return sent;
+        sender: {
+          send(payload) {
+            sending = push.send(payload);
+            return false;
+          },
+          drained: () => sending,
         },
         close() {
           push.close();
