@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
 const rounds = Number(args.rounds);
 const maxTime = Number(args['max-time']);
 
-let sink = 0; // every result is folded in here, so no call can be optimised away
+let _sink = 0; // every result is folded in here, so no call can be optimised away
 
 /** Runs each candidate once per round, interleaved; returns the calls per second of each. */
 function measure(candidates) {
@@ -54,9 +54,9 @@ for (const size of [64, 1024, 65536]) {
   const expected = nodeRs.crc32c(data);
   if (crc32c(data) !== expected || sse4.calculate(data) !== expected) throw new Error(`candidates disagree at ${size} B`);
   const hz = measure({
-    hybridwire: () => { sink ^= crc32c(data); },
-    '@node-rs/crc32': () => { sink ^= nodeRs.crc32c(data); },
-    sse4_crc32: () => { sink ^= sse4.calculate(data); },
+    hybridwire: () => { _sink ^= crc32c(data); },
+    '@node-rs/crc32': () => { _sink ^= nodeRs.crc32c(data); },
+    sse4_crc32: () => { _sink ^= sse4.calculate(data); },
   });
   const mbps = (name) => (hz.get(name) * size) / 1e6;
   const best = Math.max(...PEERS.map(mbps));
@@ -76,8 +76,8 @@ let crossover;
 for (const size of [0, 16, 32, 48, 56, 64, 72, 80, 96, 128]) {
   const data = payloadOf(size, size + 1);
   const hz = measure({
-    js: () => { sink ^= crc32cJs(data, 0); },
-    addon: () => { sink ^= native.crc32c(data); },
+    js: () => { _sink ^= crc32cJs(data, 0); },
+    addon: () => { _sink ^= native.crc32c(data); },
   });
   const ns = (name) => 1e9 / hz.get(name);
   if (crossover === undefined && ns('addon') < ns('js')) crossover = size;

@@ -37,7 +37,7 @@ const stream = Buffer.concat(encoder.flush());
 const chunks = [];
 for (let at = 0; at < stream.length; at += CHUNK_SIZE) chunks.push(stream.subarray(at, at + CHUNK_SIZE));
 
-let sink = 0; // every result is folded in here, so no work can be optimised away
+let _sink = 0; // every result is folded in here, so no work can be optimised away
 
 function decodeStream() {
   const decoder = new FrameDecoder();
@@ -45,7 +45,7 @@ function decodeStream() {
   for (const chunk of chunks) {
     const count = decoder.push(chunk);
     for (let i = 0; i < count; i++) {
-      sink += decoder.type(i) + decoder.payload(i).length;
+      _sink += decoder.type(i) + decoder.payload(i).length;
     }
     frames += count;
   }
@@ -61,7 +61,7 @@ function encodeBatches(batchSize) {
   return () => {
     for (let start = 0; start < payloads.length; start += batchSize) {
       for (let i = start; i < start + batchSize; i++) batchEncoder.add(FrameType.MESSAGE, payloads[i], 0, 0, i);
-      sink += batchEncoder.flush().length;
+      _sink += batchEncoder.flush().length;
     }
   };
 }

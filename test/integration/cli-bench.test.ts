@@ -155,6 +155,7 @@ describe('hybridwire bench, human output', () => {
     expect(progress.length, run.transcript()).toBeGreaterThan(0);
     for (const line of progress) expect(line).toMatch(/^progress \d{1,3}% \d+(\.\d+)?[kMG]? msg\/s$/);
     // No carriage returns or escape sequences when stdout is not a terminal.
+    // eslint-disable-next-line no-control-regex -- the escape character is what this looks for
     expect(lines.join('\n')).not.toMatch(/[\r\x1b]/);
     const header = lines.findIndex((line) => /^case\s+clients\s+size\s+sent\s+received\s+seconds\s+msg\/s\s+MB\/s$/.test(line));
     expect(header, run.transcript()).toBeGreaterThan(lines.indexOf(progress[0]!));

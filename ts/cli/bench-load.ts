@@ -210,14 +210,14 @@ export function roundTrips(
       failed = true;
       reject(error);
     };
-    let send: RequestSender | undefined;
+    // `send` is made below, from onReply; issue() runs only after that.
     const issue = (): boolean => {
       if (failed || phase.take(1) === 0) return false;
       starts[tail] = performance.now();
       tail = tail + 1 === inFlight ? 0 : tail + 1;
       outstanding++;
       try {
-        send!(payload);
+        send(payload);
       } catch (error) {
         onError(error as Error);
         return false;
@@ -234,7 +234,7 @@ export function roundTrips(
       record(startedAt, now - startedAt);
       if (!issue() && outstanding === 0 && !failed) resolve({ completed, elapsedMs: performance.now() - began });
     };
-    send = requester(onReply, onError);
+    const send: RequestSender = requester(onReply, onError);
     let started = 0;
     while (started < inFlight && issue()) started++;
     if (started === 0 && !failed) resolve({ completed: 0, elapsedMs: 0 });
