@@ -111,7 +111,10 @@ export class RawPeer {
   async waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
-      if (this.closed) throw new Error(`connection closed before ${what}`);
+      if (this.closed) {
+        const error = this.errorFrame();
+        throw new Error(`connection closed before ${what}${error ? ` (ERROR ${error.code}: ${error.message})` : ''}`);
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
