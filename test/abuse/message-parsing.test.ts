@@ -30,11 +30,15 @@ async function answerTo(peer: RawPeer, id: number): Promise<ParsedMessage> {
 }
 
 describe('a request whose payload cannot be parsed', () => {
-  it('gets an error reply HW_ERR_BAD_MESSAGE, and the session stays open', async () => {
+  it.each([
+    ['text that is not JSON', '{not json'],
+    // JSON.parse overflows the stack on it: RangeError, not SyntaxError.
+    ['JSON nested 200,000 deep', '['.repeat(200_000) + ']'.repeat(200_000)],
+  ])('%s gets an error reply HW_ERR_BAD_MESSAGE, and the session stays open', async (_, body) => {
     const { tcpPort } = await startServer(defer);
     const { peer } = await rawSession(defer, tcpPort);
     peer.sendFrame(FrameType.TYPE_DEF, typeDef(1, 'echo'), 0);
-    peer.sendFrame(FrameType.MESSAGE, message({ alias: 1, encoding: Encoding.JSON, kind: Kind.REQUEST, requestId: 7, body: '{not json' }), 1);
+    peer.sendFrame(FrameType.MESSAGE, message({ alias: 1, encoding: Encoding.JSON, kind: Kind.REQUEST, requestId: 7, body }), 1);
     const answer = await answerTo(peer, 7);
     expect(answer.kind).toBe(Kind.ERROR);
     expect(errorReply(answer).code).toBe('HW_ERR_BAD_MESSAGE');
