@@ -5,7 +5,7 @@
  * HW_ERR_SEND_QUEUE_FULL, while other peers keep being served. PINGs carry at most 64 bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { FrameEncoder, FrameFlag, FrameType, lz4Compress, type Peer, type Server } from '../../ts/index.js';
+import { FrameEncoder, FrameFlag, FrameType, lz4Compress, type FrameSpec, type Peer, type Server } from '../../ts/index.js';
 import { cleanupAfterEach, client, rawSession, startServer } from '../support/abuse.js';
 import { nextEvent } from '../support/raw-peer.js';
 import { within } from '../support/wait.js';
@@ -56,12 +56,12 @@ describe('a peer that never reads', () => {
     const [serverSide] = await connected;
     peer.socket.pause();
     // 32 requests of ~4 KiB on the wire, each answered with 1 MiB.
-    const frames = [{ type: FrameType.TYPE_DEF, sequence: 0, payload: typeDef(1, 'echo') }];
+    const frames: FrameSpec[] = [{ type: FrameType.TYPE_DEF, sequence: 0, payload: typeDef(1, 'echo') }];
     for (let id = 1; id <= 32; id++) {
       const plain = message({ alias: 1, encoding: Encoding.BINARY, kind: Kind.REQUEST, requestId: id, body: Buffer.alloc(MIB) });
       const size = Buffer.alloc(4);
       size.writeUInt32LE(plain.length, 0);
-      frames.push({ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: id, payload: Buffer.concat([size, lz4Compress(plain)]) } as (typeof frames)[number]);
+      frames.push({ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: id, payload: Buffer.concat([size, lz4Compress(plain)]) });
     }
     const bytes = Buffer.concat(new FrameEncoder().encode(frames));
     expect(bytes.length).toBeLessThan(256 * KIB);
