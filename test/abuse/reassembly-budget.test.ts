@@ -32,9 +32,9 @@ async function takeHostage(server: Server, tcpPort: number, udpPort: number): Pr
   const { peer, token } = await rawSession(defer, tcpPort, { udp: HELLO_UDP });
   const udp = await udpAttacker(defer);
   await validateUdpPath(peer, udp, token, udpPort);
-  const before = server.stats().udp.datagramsIn;
+  const before = server.stats().udpSocket!.datagramsReceived;
   await udp.send(datagram(token, [firstReliableFragment(HOSTAGE_LENGTH, MTU)]), udpPort);
-  await waitUntil(() => server.stats().udp.datagramsIn > before, 2000, 'the server to receive the first fragment');
+  await waitUntil(() => server.stats().udpSocket!.datagramsReceived > before, 2000, 'the server to receive the first fragment');
   return { udp, destroy: () => peer.destroy() };
 }
 

@@ -52,9 +52,9 @@ function forgedNote(text: string, flags = 0, sequence = 0) {
 
 /** Sends from the attacker and waits until the server has taken the datagram in. */
 async function inject(s: Scene, frames: Parameters<typeof datagram>[1]): Promise<void> {
-  const before = s.server.stats().udp.datagramsIn;
+  const before = s.server.stats().udpSocket!.datagramsReceived;
   await s.attacker.send(datagram(s.token, frames), s.udpPort);
-  await waitUntil(() => s.server.stats().udp.datagramsIn > before, 2000, 'the server to receive the injected datagram');
+  await waitUntil(() => s.server.stats().udpSocket!.datagramsReceived > before, 2000, 'the server to receive the injected datagram');
 }
 
 /** A reliable UDP message from the server to the victim arrives at the victim, and nothing of it at the attacker. */
