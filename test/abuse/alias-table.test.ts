@@ -4,9 +4,10 @@
  * peer may bind. Past it: ERROR HW_ERR_BAD_MESSAGE and close.
  */
 import { describe, expect, it } from 'vitest';
-import { FrameType } from '../../ts/index.js';
+import { FrameType, type Peer } from '../../ts/index.js';
 import { cleanupAfterEach, client, createHardenedServer, rawSession, startServer } from '../support/abuse.js';
 import type { RawPeer } from '../support/raw-peer.js';
+import { within } from '../support/wait.js';
 import { Encoding, Kind, message, messagesOf, typeDef } from '../support/wire.js';
 
 const defer = cleanupAfterEach();
@@ -68,5 +69,25 @@ describe('maxAliasBytes', () => {
     }
     expect(() => createHardenedServer({ maxAliasBytes: 256 })).not.toThrow();
     expect(() => createHardenedServer({ maxAliasBytes: 2 ** 30 })).not.toThrow();
+  });
+});
+
+describe('maxAliasBytes on the client side', () => {
+  it('a server that binds more bytes of names than the client allows gets ERROR HW_ERR_BAD_MESSAGE, and the client disconnects', async () => {
+    const { server, tcpPort } = await startServer(defer, { udpPort: false });
+    const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
+    const c = await client(defer, { tcpPort, udpPort: false, maxAliasBytes: 600 });
+    const peer = await connected;
+    const disconnected = new Promise<Error | undefined>((resolve) => c.once('disconnect', resolve));
+    const peerClosed = new Promise<Error | undefined>((resolve) => peer.once('close', resolve));
+    const received: string[] = [];
+    for (const i of [1, 2, 3]) c.handle(longName(i), () => received.push(longName(i).slice(0, 2)));
+    // 2 × 255 bytes of names are within 600; the third makes 765.
+    peer.send(longName(1), 'a');
+    peer.send(longName(2), 'b');
+    peer.send(longName(3), 'c');
+    expect((await within(disconnected, 2000, 'the client disconnecting')) as { code?: string }).toMatchObject({ code: 'HW_ERR_BAD_MESSAGE' });
+    expect((await within(peerClosed, 2000, 'the peer closing')) as { code?: string }).toMatchObject({ code: 'HW_ERR_BAD_MESSAGE' });
+    expect(received).toEqual(['1:', '2:']);
   });
 });

@@ -33,10 +33,10 @@ class Host implements DispatchHost {
 
 const CONTEXT = { who: 'the peer' };
 
-function setup(maxPendingHandlers = 1024) {
+function setup(maxPendingHandlers = 1024, maxAliasBytes = 65_536) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers };
+  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   outbound.open(new DeliveryWindow(64, 64), false);
   const host = new Host();
@@ -118,6 +118,26 @@ describe('Dispatcher: messages to handlers', () => {
     expect(() => receive(dispatch, Buffer.from([9, 0, 0, 0, 1]), FrameFlag.BATCH)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
     host.features = new Set();
     expect(() => receive(dispatch, Buffer.alloc(8), FrameFlag.COMPRESSED)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+  });
+
+  it('bounds the bytes of type names bound to aliases by maxAliasBytes: up to it they work, past it HW_ERR_BAD_MESSAGE', () => {
+    const { handlers, dispatch } = setup(1024, 300);
+    const got: string[] = [];
+    handlers.set('x'.repeat(255), () => got.push('long'));
+    handlers.set('é'.repeat(20), () => got.push('accented'));
+    dispatch.defineAlias(encodeTypeDef(1, 'x'.repeat(255)));
+    // 255 + 40 (two UTF-8 bytes a character) = 295 bytes of names: within 300.
+    dispatch.defineAlias(encodeTypeDef(2, 'é'.repeat(20)));
+    receive(dispatch, message(1, MessageKind.MESSAGE, undefined));
+    receive(dispatch, message(2, MessageKind.MESSAGE, undefined));
+    expect(got).toEqual(['long', 'accented']);
+    // 6 more bytes would make 301.
+    expect(() => dispatch.defineAlias(encodeTypeDef(3, 'sixsix'))).toThrow(
+      expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE', message: expect.stringContaining('maxAliasBytes is 300') }),
+    );
+    // A refused definition binds nothing.
+    expect(() => receive(dispatch, message(3, MessageKind.MESSAGE, undefined))).toThrow(expect.objectContaining({ code: 'HW_ERR_UNKNOWN_ALIAS' }));
+    dispatch.defineAlias(encodeTypeDef(3, 'five5'));
   });
 });
 

@@ -51,6 +51,8 @@ export interface DispatchLimits {
   maxFrameSize: number;
   maxPendingRequests: number;
   maxPendingHandlers: number;
+  /** Bytes of type names the peer may bind to aliases over the session (TYPE_DEF). */
+  maxAliasBytes: number;
 }
 
 interface AliasHandler {
@@ -84,6 +86,8 @@ export class Dispatcher {
   pendingHandlers = 0;
 
   private readonly inAliases: Array<string | undefined> = [];
+  /** UTF-8 bytes of the names in inAliases: they live as long as the session, so they are bounded. */
+  private aliasBytes = 0;
   private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
   private handlersVersion = -1;
   private readonly header = newMessageHeader();
@@ -119,6 +123,11 @@ export class Dispatcher {
   defineAlias(payload: Uint8Array): void {
     const { alias, name } = decodeTypeDef(payload);
     if (this.inAliases[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
+    const aliasBytes = this.aliasBytes + payload.length - 2;
+    if (aliasBytes > this.limits.maxAliasBytes) {
+      throw new HybridwireError('HW_ERR_BAD_MESSAGE', `type aliases would hold ${aliasBytes} bytes of names; maxAliasBytes is ${this.limits.maxAliasBytes}`);
+    }
+    this.aliasBytes = aliasBytes;
     this.inAliases[alias] = name;
   }
 
