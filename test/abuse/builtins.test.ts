@@ -86,9 +86,14 @@ describe('a relayed broadcast', () => {
     expect(relayed[0]).toEqual({ from: sender.sessionId, payload: { text: 'json' } });
     expect(await sender.request('broadcast', new Uint8Array([1, 2, 3]))).toBe(1);
     await next(2);
-    // Never the bare bytes: a receiver must be able to tell who sent them.
-    expect(relayed[1]).not.toBeInstanceOf(Uint8Array);
-    expect(relayed[1]).toMatchObject({ from: sender.sessionId });
+    // Never the bare bytes: a receiver must be able to tell who sent them. Bytes are relayed as
+    // bytes, prefixed by the sender's session id (docs/PROTOCOL.md, section 9: u8 length, id, payload).
+    const id = Buffer.from(sender.sessionId!, 'utf8');
+    expect(relayed[1]).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(relayed[1] as Uint8Array)).toEqual(Buffer.concat([Buffer.from([id.length]), id, Buffer.from([1, 2, 3])]));
+    expect(await sender.request('broadcast')).toBe(1);
+    await next(3);
+    expect(relayed[2]).toEqual({ from: sender.sessionId, payload: null });
   });
 });
 
