@@ -108,6 +108,9 @@ export class Dispatcher {
   /** A MESSAGE frame's payload, source[start, end), received over TCP. */
   receiveFrame(source: Buffer, start: number, end: number, flags: number): void {
     if ((flags & FrameFlag.BATCH) !== 0) {
+      // A batch is never compressed (docs/PROTOCOL.md, "Compression"): such a frame could be read
+      // two ways, so it is refused rather than guessed at.
+      if ((flags & FrameFlag.COMPRESSED) !== 0) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'a MESSAGE frame may not be both BATCH and COMPRESSED');
       this.receiveBatch(source, start, end);
     } else if ((flags & FrameFlag.COMPRESSED) !== 0) {
       this.counters.tcp.messagesIn++;
@@ -265,7 +268,15 @@ export class Dispatcher {
     const type = alias === INLINE_TYPE ? header.inlineName! : this.inAliases[alias];
     if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
     const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
-    const value = decodeBody(source, end, header);
+    let value: Payload;
+    try {
+      value = decodeBody(source, end, header);
+    } catch (error) {
+      // The request is bad, not the stream: its sender gets an error reply, the session stays.
+      if (requestId === undefined || !(error instanceof HybridwireError)) throw error;
+      this.replyError(requestId, error, via);
+      return;
+    }
     const entry = alias === INLINE_TYPE ? undefined : this.handlerForAlias(alias, type);
     const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : entry?.handler;
     if (handler === undefined) {
