@@ -72,6 +72,12 @@ function isPending(result: unknown): result is Promise<unknown> {
   return typeof (result as Promise<unknown>).then === 'function';
 }
 
+/**
+ * The parsed prefix of the message being received: one for all sessions, since its fields are
+ * read before anything that could receive another message (a handler) runs.
+ */
+const HEADER = newMessageHeader();
+
 /** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
 function readWord(source: Uint8Array, at: number): number {
   return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
@@ -90,7 +96,6 @@ export class Dispatcher {
   private aliasBytes = 0;
   private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
   private handlersVersion = -1;
-  private readonly header = newMessageHeader();
   private pausedForHandlers = false;
 
   constructor(
@@ -251,7 +256,7 @@ export class Dispatcher {
   }
 
   private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport, via: SendOptions | undefined): void {
-    const header = readMessageHeader(source, start, end, this.header);
+    const header = readMessageHeader(source, start, end, HEADER);
     const kind = header.kind;
     if (kind === MessageKind.RESPONSE) {
       this.requests.resolve(header.requestId, decodeBody(source, end, header));
