@@ -224,6 +224,9 @@ describe.each([
     const from = cli.stdout.length;
     await other.request('broadcast', { text: 'from the library' }, { timeoutMs: 5000 });
     await cli.waitForLine(new RegExp(`^\\[broadcast from ${other.sessionId!.slice(0, 8)}\\] from the library$`), { from });
+    // Bytes come with the sender's id before them.
+    await other.request('broadcast', new Uint8Array([1, 2, 3, 4, 5]), { timeoutMs: 5000 });
+    await cli.waitForLine(new RegExp(`^\\[broadcast from ${other.sessionId!.slice(0, 8)}\\] <5 bytes>$`), { from });
     other.send('chat', { text: 'chat from the library' });
     await cli.waitForLine(new RegExp(`^\\[${other.sessionId!.slice(0, 8)}\\] chat from the library$`), { from });
   });

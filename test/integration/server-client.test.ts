@@ -227,8 +227,8 @@ describe('requests', () => {
 });
 
 describe('built-in types and broadcast', () => {
-  it('answers ping, echo, stats and relays broadcasts to the other peers', async () => {
-    const { server, tcpPort, udpPort } = await startServer();
+  it('with builtins: true, answers ping, echo, stats and relays broadcasts to the other peers', async () => {
+    const { server, tcpPort, udpPort } = await startServer({ builtins: true });
     const a = await startClient({ tcpPort, udpPort });
     const b = await startClient({ tcpPort, udpPort });
     expect(await a.request('ping')).toBe('pong');

@@ -18,14 +18,20 @@ export class RawPeer {
   private readonly decoder = new FrameDecoder();
   private waiters: Array<() => void> = [];
   closed = false;
+  /** Set by acknowledgeAll(): every sequenced frame the server sends is acknowledged as it comes. */
+  private autoAck = false;
+  private sequencedReceived = 0;
   readonly closedPromise: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk) => {
       const count = this.decoder.push(chunk);
       for (let i = 0; i < count; i++) {
-        this.frames.push({ type: this.decoder.type(i), flags: this.decoder.flags(i), sequence: this.decoder.sequence(i), payload: Buffer.from(this.decoder.payload(i)) });
+        const type = this.decoder.type(i);
+        this.frames.push({ type, flags: this.decoder.flags(i), sequence: this.decoder.sequence(i), payload: Buffer.from(this.decoder.payload(i)) });
+        if (type === FrameType.MESSAGE || type === FrameType.TYPE_DEF) this.sequencedReceived++;
       }
+      if (this.autoAck && count > 0 && !this.socket.destroyed) this.sendFrame(FrameType.ACK, undefined, this.sequencedReceived);
       this.wake();
     });
     socket.on('error', () => {});
@@ -90,6 +96,35 @@ export class RawPeer {
     const ack = JSON.parse((await this.waitFor(FrameType.HELLO_ACK)).payload.toString()) as Record<string, unknown>;
     if (ack.accepted === true) this.sendJson(FrameType.HELLO_DONE, { sessionId: ack.sessionId });
     return ack;
+  }
+
+  /**
+   * From now on, acknowledges the server's sequenced frames (MESSAGE, TYPE_DEF) as they arrive, so
+   * that its delivery window never holds back what it has to send (docs/PROTOCOL.md, section 6).
+   */
+  acknowledgeAll(): void {
+    this.autoAck = true;
+    if (this.sequencedReceived > 0) this.sendFrame(FrameType.ACK, undefined, this.sequencedReceived);
+  }
+
+  /** Waits until `condition()` holds, checked whenever frames arrive; fails after `timeoutMs`. */
+  async waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (this.closed) {
+        const error = this.errorFrame();
+        throw new Error(`connection closed before ${what}${error ? ` (ERROR ${error.code}: ${error.message})` : ''}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
   }
 
   errorFrame(): { code: string; message: string } | undefined {

@@ -33,10 +33,10 @@ class Host implements DispatchHost {
 
 const CONTEXT = { who: 'the peer' };
 
-function setup(maxPendingHandlers = 1024) {
+function setup(maxPendingHandlers = 1024, maxAliasBytes = 65_536) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers };
+  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   outbound.open(new DeliveryWindow(64, 64), false);
   const host = new Host();
@@ -119,6 +119,43 @@ describe('Dispatcher: messages to handlers', () => {
     host.features = new Set();
     expect(() => receive(dispatch, Buffer.alloc(8), FrameFlag.COMPRESSED)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
   });
+
+  it('refuses a frame that is both BATCH and COMPRESSED (HW_ERR_BAD_MESSAGE), whichever way it would parse', () => {
+    const { handlers, dispatch, counters } = setup();
+    const got: unknown[] = [];
+    handlers.set('t', (value: unknown) => got.push(value));
+    dispatch.defineAlias(encodeTypeDef(1, 't'));
+    // An empty batch, and a valid compressed message: neither is delivered.
+    expect(() => receive(dispatch, Buffer.alloc(0), FrameFlag.BATCH | FrameFlag.COMPRESSED)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    const plain = message(1, MessageKind.MESSAGE, { n: 1 });
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(plain.length, 0);
+    expect(() => receive(dispatch, Buffer.concat([size, lz4Compress(plain)]), FrameFlag.BATCH | FrameFlag.COMPRESSED)).toThrow(
+      expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }),
+    );
+    expect(got).toEqual([]);
+    expect(counters.tcp.messagesIn).toBe(0);
+  });
+
+  it('bounds the bytes of type names bound to aliases by maxAliasBytes: up to it they work, past it HW_ERR_BAD_MESSAGE', () => {
+    const { handlers, dispatch } = setup(1024, 300);
+    const got: string[] = [];
+    handlers.set('x'.repeat(255), () => got.push('long'));
+    handlers.set('é'.repeat(20), () => got.push('accented'));
+    dispatch.defineAlias(encodeTypeDef(1, 'x'.repeat(255)));
+    // 255 + 40 (two UTF-8 bytes a character) = 295 bytes of names: within 300.
+    dispatch.defineAlias(encodeTypeDef(2, 'é'.repeat(20)));
+    receive(dispatch, message(1, MessageKind.MESSAGE, undefined));
+    receive(dispatch, message(2, MessageKind.MESSAGE, undefined));
+    expect(got).toEqual(['long', 'accented']);
+    // 6 more bytes would make 301.
+    expect(() => dispatch.defineAlias(encodeTypeDef(3, 'sixsix'))).toThrow(
+      expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE', message: expect.stringContaining('maxAliasBytes is 300') }),
+    );
+    // A refused definition binds nothing.
+    expect(() => receive(dispatch, message(3, MessageKind.MESSAGE, undefined))).toThrow(expect.objectContaining({ code: 'HW_ERR_UNKNOWN_ALIAS' }));
+    dispatch.defineAlias(encodeTypeDef(3, 'five5'));
+  });
 });
 
 describe('Dispatcher: requests and replies', () => {
@@ -160,6 +197,49 @@ describe('Dispatcher: requests and replies', () => {
       [MessageKind.ERROR, 3, 'HW_ERR_HANDLER_FAILED'],
     ]);
     expect(host.reported.map((error) => error.constructor.name)).toEqual(['TypeError']);
+  });
+
+  it('answers a request whose body does not decode with HW_ERR_BAD_MESSAGE, over TCP and UDP alike, and goes on', () => {
+    const { host, handlers, dispatch, replies, counters, outbound } = setup();
+    const udpReplies: Array<[number, number]> = [];
+    outbound.udpPath = {
+      token: Buffer.alloc(8),
+      send: (prefix: Buffer) => {
+        udpReplies.push([prefix[3]!, prefix.readUInt32LE(4)]);
+        return true;
+      },
+      close: () => {},
+      stats: () => undefined,
+    };
+    const got: unknown[] = [];
+    handlers.set('echo', (value: unknown) => {
+      got.push(value);
+      return value;
+    });
+    dispatch.defineAlias(encodeTypeDef(1, 'echo'));
+    const request = (id: number, body: string) => {
+      const prefix = Buffer.alloc(8);
+      writeMessagePrefix(prefix, 1, Encoding.JSON, MessageKind.REQUEST, id, undefined);
+      return Buffer.concat([prefix, Buffer.from(body)]);
+    };
+    receive(dispatch, request(1, '{not json'));
+    receive(dispatch, request(2, '['.repeat(5000) + ']'.repeat(5000)));
+    receive(dispatch, request(3, '"fine"'));
+    const bad = request(4, '{not json');
+    dispatch.receiveDatagramMessage(bad, 0, bad.length, { transport: 'udp' });
+    expect(replies().map(([kind, id, body]) => [kind, id, kind === MessageKind.ERROR ? JSON.parse(body as string).code : body])).toEqual([
+      [MessageKind.ERROR, 1, 'HW_ERR_BAD_MESSAGE'],
+      [MessageKind.ERROR, 2, 'HW_ERR_BAD_MESSAGE'],
+      [MessageKind.RESPONSE, 3, '"fine"'],
+    ]);
+    expect(udpReplies).toEqual([[MessageKind.ERROR, 4]]);
+    expect(got).toEqual(['fine']);
+    expect(counters.udp.dropped).toBe(0);
+    expect(host.reported).toEqual([]);
+    // A one-way message that does not decode is still a broken stream.
+    expect(() => receive(dispatch, Buffer.concat([message(1, MessageKind.MESSAGE, 'x').subarray(0, 4), Buffer.from('{')]))).toThrow(
+      expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }),
+    );
   });
 
   it('resolves our own requests with RESPONSE and rejects them with ERROR', async () => {

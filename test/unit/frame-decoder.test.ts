@@ -97,6 +97,27 @@ describe('FrameEncoder / FrameDecoder', () => {
     expect(() => split.push(header.subarray(9))).toThrow(expect.objectContaining({ code: 'HW_ERR_FRAME_TOO_LARGE' }));
   });
 
+  it('keeps the state of each decoder its own when two are fed by turns, chunks split inside headers included', () => {
+    const streams = [encodeAll(specs.slice(0, 100)), encodeAll(specs.slice(100))];
+    const decoders = [new FrameDecoder(), new FrameDecoder()];
+    const got: Frame[][] = [[], []];
+    const sizes = [1, 7, 15, 17, 333];
+    const at = [0, 0];
+    for (let turn = 0; at[0]! < streams[0]!.length || at[1]! < streams[1]!.length; turn++) {
+      for (const which of [0, 1]) {
+        const size = sizes[(turn + which) % sizes.length]!;
+        const chunk = streams[which]!.subarray(at[which], at[which]! + size);
+        at[which]! += chunk.length;
+        if (chunk.length > 0) {
+          decoders[which]!.push(chunk);
+          got[which]!.push(...[...decoders[which]!.frames()].map((frame) => ({ ...frame, payload: Buffer.from(frame.payload) })));
+        }
+      }
+    }
+    expect(got.map((frames) => frames.map((frame) => frame.sequence))).toEqual([specs.slice(0, 100).map((s) => s.sequence >>> 0), specs.slice(100).map((s) => s.sequence >>> 0)]);
+    expect(got[1]!.every((frame, i) => Buffer.compare(frame.payload, specs[100 + i]!.payload) === 0)).toBe(true);
+  });
+
   it('reports a stream that ends inside a frame as HW_ERR_TRUNCATED', () => {
     const stream = encodeAll([{ type: 4, payload: Buffer.alloc(100) }]);
     const decoder = new FrameDecoder();

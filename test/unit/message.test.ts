@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   Encoding,
   INLINE_TYPE,
+  MAX_JSON_DEPTH,
   MessageKind,
   bodyOf,
   checkTypeName,
@@ -71,6 +72,21 @@ describe('message body', () => {
     const frame = Buffer.concat([prefix(1, Encoding.JSON, MessageKind.MESSAGE, 0), Buffer.from('{nope')]);
     const header = readMessageHeader(frame, 0, frame.length, newMessageHeader());
     expect(() => decodeBody(frame, frame.length, header)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+  });
+
+  it(`takes JSON nested ${MAX_JSON_DEPTH} deep and refuses one level more (HW_ERR_BAD_MESSAGE); brackets inside strings do not count`, () => {
+    const decode = (text: string) => {
+      const frame = Buffer.concat([prefix(1, Encoding.JSON, MessageKind.MESSAGE, 0), Buffer.from(text)]);
+      return decodeBody(frame, frame.length, readMessageHeader(frame, 0, frame.length, newMessageHeader()));
+    };
+    const nested = (depth: number, open = '[', close = ']') => open.repeat(depth) + close.repeat(depth);
+    expect(JSON.stringify(decode(nested(MAX_JSON_DEPTH)))).toBe(nested(MAX_JSON_DEPTH));
+    expect(() => decode(nested(MAX_JSON_DEPTH + 1))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE', message: expect.stringContaining('nested more than 1000 deep') }));
+    const objects = '{"a":'.repeat(MAX_JSON_DEPTH + 1) + '1' + '}'.repeat(MAX_JSON_DEPTH + 1);
+    expect(() => decode(objects)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    // Brackets (and escaped quotes) inside strings are text, not nesting.
+    const text = `[${JSON.stringify('\\"[{'.repeat(2 * MAX_JSON_DEPTH))}]`;
+    expect(decode(text)).toEqual(['\\"[{'.repeat(2 * MAX_JSON_DEPTH)]);
   });
 });
 

@@ -23,6 +23,17 @@ describe('RequestTable', () => {
     expect(table.size).toBe(0);
   });
 
+  it('settles nothing before its first request, and works after', async () => {
+    const table = new RequestTable(4);
+    expect(table.resolve(1, 'x')).toBe(false);
+    expect(table.reject(0, new Error('x'))).toBe(false);
+    table.rejectAll(new Error('none pending'));
+    expect(table.size).toBe(0);
+    const a = open(table);
+    expect(table.resolve(a.id, 'first')).toBe(true);
+    await expect(a.reply).resolves.toBe('first');
+  });
+
   it('keeps ids unique past a request that stays pending while thousands come and go', async () => {
     const table = new RequestTable(10_000);
     const old = open(table);

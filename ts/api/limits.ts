@@ -26,6 +26,11 @@ export interface LimitOptions {
   maxPendingRequests?: number;
   /** Asynchronous handlers in progress before reading from the peer pauses. Default 1024. */
   maxPendingHandlers?: number;
+  /**
+   * Bytes of type names (UTF-8) the peer may bind to aliases over one session; past it the peer
+   * gets ERROR HW_ERR_BAD_MESSAGE and is closed. Default 65536 (256..2^30).
+   */
+  maxAliasBytes?: number;
   /** Default timeout of request() when the call names none, in ms; 0 waits for ever. Default 10000 ms. */
   requestTimeoutMs?: number;
   /** How long a graceful close waits for in-flight work before the socket is destroyed. Default 5000 ms. */
@@ -109,6 +114,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     maxQueueBytes: checkInteger('maxQueueBytes', options.maxQueueBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
     maxPendingRequests: checkInteger('maxPendingRequests', options.maxPendingRequests ?? 4096, 1, 1_000_000),
     maxPendingHandlers: checkInteger('maxPendingHandlers', options.maxPendingHandlers ?? 1024, 1, 1_000_000),
+    maxAliasBytes: checkInteger('maxAliasBytes', options.maxAliasBytes ?? 65_536, 256, 2 ** 30),
     requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 0, 3_600_000),
     closeTimeoutMs: checkInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0, 3_600_000),
     windowSize: checkInteger('windowSize', options.windowSize ?? 8192, 1, 1 << 20),

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection, type MessageInfo, type SendOptions } from '../session/connection.js';
 import type { HelloAccepted } from '../session/handshake.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
-import { HybridwireError, OptionError } from '../errors.js';
+import { HybridwireError } from '../errors.js';
 import { checkInteger, checkPort } from '../validate.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
@@ -12,7 +12,7 @@ import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
-import { builtinHandlers } from './builtins.js';
+import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { attachUdpSession, createUdpSocket, type DatagramRouter } from './udp-setup.js';
@@ -27,8 +27,12 @@ export interface ServerOptions extends LimitOptions {
   maxConnections?: number;
   /** A connection that has not completed the handshake in this time is closed. Default 5000 ms. */
   handshakeTimeoutMs?: number;
-  /** Answer the built-in types ping, echo, broadcast and stats. Default true. */
-  builtins?: boolean;
+  /**
+   * Which built-in types the server answers (docs/PROTOCOL.md, section 9): true for all of ping,
+   * echo, stats and broadcast, false for none, or a list of their names. Default ['ping', 'echo']:
+   * stats tells any client about the server and broadcast makes it send to every peer.
+   */
+  builtins?: BuiltinsOption;
   /** Reassembly memory of all UDP sessions together. Default 64 MiB. */
   udpReassemblyTotalBytes?: number;
 }
@@ -121,6 +125,7 @@ export class Server extends EventEmitter<ServerEvents> {
   constructor(options: ServerOptions = {}) {
     super();
     this.limits = resolveLimits(options);
+    const builtins = resolveBuiltins(options.builtins === undefined ? DEFAULT_BUILTINS : options.builtins);
     const udpPort = options.udpPort ?? 0;
     this.options = {
       host: options.host,
@@ -128,10 +133,9 @@ export class Server extends EventEmitter<ServerEvents> {
       udpPort: udpPort === false ? false : checkPort('udpPort', udpPort),
       maxConnections: checkInteger('maxConnections', options.maxConnections ?? 10_000, 1, 10_000_000),
       handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000, 1, 3_600_000),
-      builtins: options.builtins ?? true,
+      builtins: [...builtins],
     };
-    if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean');
-    this.handlers = new HandlerTable<Peer>(this.options.builtins ? builtinHandlers(this) : undefined);
+    this.handlers = new HandlerTable<Peer>(builtinHandlers(this, builtins));
     this.udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
     this.handshakeHost = this.newHandshakeHost();
   }

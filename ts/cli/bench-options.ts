@@ -37,7 +37,8 @@ where:
   --separate    a server in a child process of its own (forked from this command)
   --tcp-port N  a running server at --host (default 127.0.0.1), e.g. \`hybridwire serve\`: rtt uses its
                 echo; tput and udp send 'ping' messages and count them with its stats (which include
-                any other traffic it gets). --udp-port defaults to the one the server announces.
+                any other traffic it gets), so it needs the stats built-in (a library server:
+                builtins: true). --udp-port defaults to the one the server announces.
 
 options:
   --messages N      stop after N messages (or requests) in all, if the duration has not run out first

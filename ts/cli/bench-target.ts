@@ -128,7 +128,8 @@ interface RemoteStats {
 }
 
 /**
- * A running server (`hybridwire serve` or any hybridwire server with the builtins): one-way
+ * A running server (`hybridwire serve`, or any hybridwire server with the ping and stats
+ * built-ins enabled, e.g. `builtins: true`): one-way
  * messages are sent as `ping`, which the builtin answers without a reply (and which serve does not
  * print), and counted from deltas of the server's `stats` on a control connection of our own.
  */
@@ -141,7 +142,7 @@ export async function remoteTarget(host: string, tcpPort: number, udpPort: numbe
     requests++;
     const stats = (await control.request('stats', undefined, { timeoutMs: CALL_TIMEOUT_MS })) as RemoteStats;
     const messagesIn = stats?.[transport]?.messagesIn;
-    if (typeof messagesIn !== 'number') throw new Error(`the server's stats reply has no ${transport}.messagesIn: is it a hybridwire server with the builtins?`);
+    if (typeof messagesIn !== 'number') throw new Error(`the server's stats reply has no ${transport}.messagesIn: is it a hybridwire server with the stats built-in enabled (builtins: true, as hybridwire serve has)?`);
     return transport === 'tcp' ? messagesIn - requests : messagesIn;
   };
   // Fails early, with a clear message, if the server does not answer stats.

@@ -17,7 +17,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 /** Server and two clients in one process, showing TCP, UDP, request/response and broadcast. */
 export async function demo(): Promise<number> {
-  const server = createServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
+  const server = createServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0, builtins: true });
   server.handle<{ text: string }>('chat', (message, peer) => peer.send('chat_response', { text: `echo: ${message.text}` }));
   let resolveUdp!: (value: { x: number; y: number }) => void;
   const udpArrived = new Promise<{ x: number; y: number }>((resolve) => (resolveUdp = resolve));

@@ -21,6 +21,21 @@ function format(payload: Payload): string {
   return payload instanceof Uint8Array ? `<${payload.length} bytes>` : JSON.stringify(payload);
 }
 
+/**
+ * A relayed broadcast names its sender (docs/PROTOCOL.md, section 9): JSON ones as `{ from,
+ * payload }`, binary ones as a u8 length and that many bytes of the sender's id before the payload.
+ */
+function describeBroadcast(message: Payload): string {
+  if (message instanceof Uint8Array) {
+    const idEnd = Math.min(message.length, 1 + (message[0] ?? 0));
+    const from = Buffer.from(message.buffer, message.byteOffset, message.length).toString('utf8', 1, idEnd);
+    return `[broadcast from ${from.slice(0, 8)}] <${message.length - idEnd} bytes>`;
+  }
+  const { from, payload } = (message ?? {}) as { from?: unknown; payload?: { text?: unknown } | null };
+  const text = typeof payload?.text === 'string' ? payload.text : format(payload as Payload);
+  return `[broadcast from ${typeof from === 'string' ? from.slice(0, 8) : '?'}] ${text}`;
+}
+
 /** Runs one command line; returns false when the session should end. */
 async function run(client: Client, input: string): Promise<boolean> {
   const line = input.trim();
@@ -98,9 +113,7 @@ export async function interactive(options: InteractiveOptions): Promise<number> 
   show(`connected to ${options.host}:${options.tcpPort} (session ${client.sessionId}, mode ${options.mode}); ${HELP}`);
   client.handle<{ text?: string }>('chat_response', (message) => show(message?.text ?? format(message as Payload)));
   client.handle<{ from?: string; text?: string }>('chat', (message) => show(`[${message?.from ?? '?'}] ${message?.text ?? ''}`));
-  client.handle<{ from?: string; payload?: { text?: string } }>('broadcast', (message) =>
-    show(`[broadcast from ${message?.from?.slice(0, 8) ?? '?'}] ${message?.payload?.text ?? format(message as Payload)}`),
-  );
+  client.handle<Payload>('broadcast', (message) => show(describeBroadcast(message)));
   client.on('message', (type, payload) => show(`[${type}] ${format(payload)}`));
   client.on('reconnecting', ({ attempt, delayMs }) => show(`connection lost; reconnecting (attempt ${attempt}, in ${delayMs} ms)`));
   client.on('reconnect', () => show('reconnected'));

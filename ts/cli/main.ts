@@ -11,7 +11,9 @@ import { bench, benchServerChild } from './bench.js';
 const USAGE = `usage: hybridwire <command> [options]
 
 commands:
-  serve     --host H --tcp-port N --udp-port N     run a server until SIGINT/SIGTERM
+  serve     --host H --tcp-port N --udp-port N     run a server until SIGINT/SIGTERM; it answers all
+            four built-in types: ping, echo, stats (its counters, to anyone who asks) and
+            broadcast (relays to every connected client), like createServer({ builtins: true })
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
             interactive client: /ping /echo TEXT /broadcast TEXT /stats
             /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages

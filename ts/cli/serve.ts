@@ -13,9 +13,14 @@ function line(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
-/** Chat relay server: prints one JSON line per event; the first is {"event":"listening",...}. */
+/**
+ * Chat relay server: prints one JSON line per event; the first is {"event":"listening",...}. It
+ * answers all four built-in types, stats and broadcast included (a library server answers only
+ * ping and echo unless told otherwise): it is a tool to try hybridwire with, which `connect`'s
+ * /stats and /broadcast use.
+ */
 export async function serve(options: ServeOptions): Promise<number> {
-  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort });
+  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort, builtins: true });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });

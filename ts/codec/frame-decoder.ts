@@ -26,11 +26,15 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-const INITIAL_ROWS = 16;
+/** Rows grow (doubling) to the most frames a chunk has held: most idle sessions never need more. */
+const INITIAL_ROWS = 4;
 const RESULT_FRAMES = 0;
 const RESULT_CONSUMED = 1;
 const RESULT_ERROR = 2;
 const RESULT_NEEDED = 3;
+/** What the native decoder reports of a call, read at once after it: one serves every decoder. */
+const RESULT = new Uint32Array(4);
+const NO_CHUNK = new Uint8Array(0);
 
 /**
  * Decodes a byte stream of hybridwire frames, fed chunk by chunk as a socket delivers them.
@@ -51,12 +55,12 @@ export class FrameDecoder extends FrameRows {
   readonly maxFrameSize: number;
   /** Frames decoded by the last push. */
   count = 0;
-  private readonly result = new Uint32Array(4);
-  private chunk: Uint8Array = new Uint8Array(0);
+  private chunk: Uint8Array = NO_CHUNK;
   private joined: Uint8Array | undefined;
   private carry: Buffer | undefined;
   private carryFill = 0;
-  private readonly header = new Uint8Array(HEADER_SIZE);
+  /** The start of a frame header split across chunks; allocated the first time one is. */
+  private header: Uint8Array | undefined;
   private headerFill = 0;
   private failure: FrameError | undefined;
 
@@ -107,17 +111,17 @@ export class FrameDecoder extends FrameRows {
     let frames = this.decode(chunk, start, pending);
     while (
       frames === this.rows.length / ROW_WIDTH &&
-      this.result[RESULT_ERROR] === 0 &&
-      this.result[RESULT_CONSUMED]! < chunk.length
+      RESULT[RESULT_ERROR] === 0 &&
+      RESULT[RESULT_CONSUMED]! < chunk.length
     ) {
       this.rows = new Uint32Array(this.rows.length * 2);
       frames = this.decode(chunk, start, pending);
     }
     this.joined = pending;
     this.count = frames;
-    const error = this.result[RESULT_ERROR]!;
-    if (error !== 0) this.fail(error, this.result[RESULT_CONSUMED]!);
-    this.keepRemainder(chunk, this.result[RESULT_CONSUMED]!, this.result[RESULT_NEEDED]!);
+    const error = RESULT[RESULT_ERROR]!;
+    if (error !== 0) this.fail(error, RESULT[RESULT_CONSUMED]!);
+    this.keepRemainder(chunk, RESULT[RESULT_CONSUMED]!, RESULT[RESULT_NEEDED]!);
     return frames;
   }
 
@@ -163,25 +167,26 @@ export class FrameDecoder extends FrameRows {
   private decode(chunk: Uint8Array, start: number, pending: Uint8Array | undefined): number {
     // An explicit undefined costs the addon a type check (about 15 ns a call): leave it out.
     return pending === undefined
-      ? native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize)
-      : native.decodeFrames(chunk, start, this.rows, this.result, this.maxFrameSize, pending);
+      ? native.decodeFrames(chunk, start, this.rows, RESULT, this.maxFrameSize)
+      : native.decodeFrames(chunk, start, this.rows, RESULT, this.maxFrameSize, pending);
   }
 
   private fillHeader(chunk: Uint8Array): number {
     const take = Math.min(HEADER_SIZE - this.headerFill, chunk.length);
-    this.header.set(chunk.subarray(0, take), this.headerFill);
+    this.header!.set(chunk.subarray(0, take), this.headerFill);
     this.headerFill += take;
     return take;
   }
 
   /** The split header is complete: validate it natively, then size the carry buffer to its frame. */
   private startCarryFromHeader(): void {
-    native.decodeFrames(this.header, 0, this.rows, this.result, this.maxFrameSize);
-    const error = this.result[RESULT_ERROR]!;
+    const header = this.header!;
+    native.decodeFrames(header, 0, this.rows, RESULT, this.maxFrameSize);
+    const error = RESULT[RESULT_ERROR]!;
     if (error !== 0) this.fail(error, 0);
-    const size = this.result[RESULT_FRAMES] === 1 ? HEADER_SIZE : this.result[RESULT_NEEDED]!;
+    const size = RESULT[RESULT_FRAMES] === 1 ? HEADER_SIZE : RESULT[RESULT_NEEDED]!;
     this.carry = Buffer.allocUnsafe(size);
-    this.carry.set(this.header);
+    this.carry.set(header);
     this.carryFill = HEADER_SIZE;
     this.headerFill = 0;
   }
@@ -190,6 +195,7 @@ export class FrameDecoder extends FrameRows {
     const remaining = chunk.length - consumed;
     if (remaining === 0) return;
     if (remaining < HEADER_SIZE) {
+      this.header ??= new Uint8Array(HEADER_SIZE);
       this.header.set(chunk.subarray(consumed), 0);
       this.headerFill = remaining;
       return;

@@ -10,6 +10,12 @@ export interface FrameEncoderOptions {
   copyThreshold?: number;
   /** Largest payload accepted. Default 16 MiB. */
   maxFrameSize?: number;
+  /**
+   * Write into one slab shared by all encoders that set this, rather than into slabs of their own:
+   * for encoders that write a few small frames now and then (control frames), which would
+   * otherwise each keep a slab for their lifetime. Default false.
+   */
+  sharedSlab?: boolean;
 }
 
 /** A frame to encode; the fields other than `type` default to 0 / empty. */
@@ -23,7 +29,23 @@ export interface FrameSpec {
 
 const EMPTY = new Uint8Array(0);
 const EMPTY_SLAB = Buffer.alloc(0);
+const EMPTY_VIEW = new DataView(EMPTY_SLAB.buffer, EMPTY_SLAB.byteOffset, 0);
+const NO_OFFSETS = new Uint32Array(0);
+/** The output of an encoder with nothing queued; never added to (see emit()). */
+const NO_OUTPUT: Buffer[] = [];
 const MIN_SLAB = 1024;
+const MIN_OFFSETS = 16;
+const SHARED_SLAB_SIZE = 16 * 1024;
+/** addWithWord's prefix for payloads it does not copy: read at once by addPrefixed, so one serves all encoders. */
+const WORD_SCRATCH = Buffer.alloc(4);
+
+/**
+ * The slab of the encoders with `sharedSlab`, and the first byte of it that no encoder has
+ * reserved. Reservations only move forward: a region is written by the one encoder that reserved
+ * it and handed out once, so a socket may hold it as long as it likes. A full slab is replaced,
+ * and lives on only as long as buffers that view it.
+ */
+const shared = { slab: EMPTY_SLAB, view: EMPTY_VIEW, free: 0 };
 
 /**
  * Encodes batches of frames for `socket.writev()` or one datagram.
@@ -33,22 +55,27 @@ const MIN_SLAB = 1024;
  * native call at `flush()`. Payloads over `copyThreshold` are not copied: the output lists them as
  * they are, between slab segments. Regions of a slab that were handed out are never written again,
  * so the returned buffers stay valid however long a socket holds them.
+ *
+ * An idle encoder holds no memory of its own: its slab, offsets and output come with the first
+ * frame (or, with `sharedSlab`, are borrowed from the shared slab until the next flush).
  */
 export class FrameEncoder {
   readonly slabSize: number;
   readonly copyThreshold: number;
   readonly maxFrameSize: number;
-  private slab: Buffer;
+  readonly sharedSlab: boolean;
+  private slab = EMPTY_SLAB;
   /** Little-endian stores into the slab: a DataView store costs a third of Buffer#writeUInt32LE. */
-  private view: DataView;
+  private view = EMPTY_VIEW;
   private segmentStart = 0;
   private position = 0;
-  private offsets = new Uint32Array(16);
+  /** End of the slab region this encoder may write: the slab's end, or of its reservation in the shared one. */
+  private end = 0;
+  private offsets = NO_OFFSETS;
   private unsealed = 0;
-  private output: Buffer[] = [];
+  private output = NO_OUTPUT;
   private queuedBytes = 0;
   private nextSlabSize: number;
-  private readonly wordScratch = Buffer.allocUnsafe(4);
   /** Offset of the open BATCH frame's header, or -1; and where its payload may extend to. */
   private batchAt = -1;
   private batchLimit = 0;
@@ -57,9 +84,7 @@ export class FrameEncoder {
     this.slabSize = checkInteger('slabSize', options.slabSize ?? 64 * 1024, 256, 64 * 1024 * 1024);
     this.copyThreshold = checkInteger('copyThreshold', options.copyThreshold ?? 1024, 0, this.slabSize - HEADER_SIZE);
     this.maxFrameSize = checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 0, MAX_MAX_FRAME_SIZE);
-    // No memory until the first frame: an idle connection should cost next to nothing.
-    this.slab = EMPTY_SLAB;
-    this.view = new DataView(EMPTY_SLAB.buffer, EMPTY_SLAB.byteOffset, 0);
+    this.sharedSlab = options.sharedSlab === true;
     this.nextSlabSize = Math.min(MIN_SLAB, this.slabSize);
   }
 
@@ -84,7 +109,7 @@ export class FrameEncoder {
    * `maxBytes` bounds the payload. Call endBatch() before anything else is added.
    */
   beginBatch(type: number, flags: number, channel: number, sequence: number, maxBytes: number): void {
-    if (this.position + HEADER_SIZE + maxBytes > this.slab.length) this.nextSlab(HEADER_SIZE + maxBytes);
+    if (this.position + HEADER_SIZE + maxBytes > this.end) this.nextSlab(HEADER_SIZE + maxBytes);
     this.batchAt = this.beginHeader(type, flags, channel, sequence);
     this.position = this.batchAt + HEADER_SIZE;
     this.batchLimit = this.position + maxBytes;
@@ -160,11 +185,11 @@ export class FrameEncoder {
   addWithWord(type: number, word: number, body: Uint8Array, flags: number, channel: number, sequence: number): void {
     const length = 4 + body.length;
     if (body.length > this.copyThreshold || length > this.maxFrameSize) {
-      this.wordScratch.writeUInt32LE(word >>> 0, 0);
-      this.addPrefixed(type, this.wordScratch, 4, body, flags, channel, sequence);
+      WORD_SCRATCH.writeUInt32LE(word >>> 0, 0);
+      this.addPrefixed(type, WORD_SCRATCH, 4, body, flags, channel, sequence);
       return;
     }
-    if (this.position + HEADER_SIZE + length > this.slab.length) this.nextSlab(HEADER_SIZE + length);
+    if (this.position + HEADER_SIZE + length > this.end) this.nextSlab(HEADER_SIZE + length);
     const at = this.beginHeader(type, flags, channel, sequence);
     this.view.setUint32(at + HEADER_SIZE, word >>> 0, true);
     if (body.length > 0) this.slab.set(body, at + HEADER_SIZE + 4);
@@ -190,7 +215,7 @@ export class FrameEncoder {
       if (body.length * 3 > this.copyThreshold || room > this.slabSize) {
         body = Buffer.from(body, 'utf8');
       } else {
-        if (this.position + room > this.slab.length) this.nextSlab(room);
+        if (this.position + room > this.end) this.nextSlab(room);
         const at = this.beginHeader(type, flags, channel, sequence);
         const slab = this.slab;
         for (let i = 0; i < prefixLength; i++) slab[at + HEADER_SIZE + i] = prefix[i]!;
@@ -208,7 +233,7 @@ export class FrameEncoder {
     }
     const copy = body.length <= this.copyThreshold;
     const room = HEADER_SIZE + prefixLength + (copy ? body.length : 0);
-    if (this.position + room > this.slab.length) this.nextSlab(room);
+    if (this.position + room > this.end) this.nextSlab(room);
     const at = this.beginHeader(type, flags, channel, sequence);
     const slab = this.slab;
     const payloadAt = at + HEADER_SIZE;
@@ -225,17 +250,18 @@ export class FrameEncoder {
     this.position = payloadAt + prefixLength;
     this.queuedBytes += HEADER_SIZE + length;
     this.closeSegment();
-    this.output.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length));
+    this.emit(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length));
   }
 
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
   flush(): Buffer[] {
     this.endBatch();
     this.closeSegment();
+    if (this.sharedSlab) this.releaseShared();
     const output = this.output;
-    this.output = [];
+    this.output = NO_OUTPUT;
     this.queuedBytes = 0;
-    return output;
+    return output === NO_OUTPUT ? [] : output;
   }
 
   /** Encodes a whole batch: add() for each, then flush(). */
@@ -274,26 +300,66 @@ export class FrameEncoder {
       this.unsealed = 0;
     }
     if (this.position > this.segmentStart) {
-      const segment = this.slab.subarray(this.segmentStart, this.position);
-      // Most flushes return one segment: an array of exactly one costs less than growing an empty one.
-      if (this.output.length === 0) this.output = [segment];
-      else this.output.push(segment);
+      this.emit(this.slab.subarray(this.segmentStart, this.position));
       this.segmentStart = this.position;
     }
   }
 
-  /** Slabs start small and double as traffic fills them, up to slabSize. */
+  /** Appends a buffer to the output. */
+  private emit(buffer: Buffer): void {
+    // Most flushes return one segment: an array of exactly one costs less than growing an empty one.
+    if (this.output.length === 0) this.output = [buffer];
+    else this.output.push(buffer);
+  }
+
+  /** Room for `room` more bytes at `position`. Own slabs start small and double as traffic fills them, up to slabSize. */
   private nextSlab(room: number): void {
+    if (this.sharedSlab) {
+      this.reserveShared(room);
+      return;
+    }
     this.closeSegment();
-    this.slab = Buffer.allocUnsafe(Math.max(this.nextSlabSize, room));
+    // Never from Node's pool: a slab lives as long as its encoder, and would pin a pool slab.
+    this.slab = Buffer.allocUnsafeSlow(Math.max(this.nextSlabSize, room));
     this.nextSlabSize = Math.min(this.nextSlabSize * 2, this.slabSize);
     this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
     this.segmentStart = 0;
     this.position = 0;
+    this.end = this.slab.length;
+  }
+
+  /** Reserves `room` bytes of the shared slab: right after ours if nobody reserved since, else where it is free. */
+  private reserveShared(room: number): void {
+    if (this.slab === shared.slab && this.end === shared.free && this.position + room <= this.slab.length) {
+      this.end = shared.free = this.position + room;
+      return;
+    }
+    this.closeSegment();
+    if (shared.free + room > shared.slab.length) {
+      const slab = Buffer.allocUnsafeSlow(Math.max(SHARED_SLAB_SIZE, room));
+      shared.slab = slab;
+      shared.view = new DataView(slab.buffer, slab.byteOffset, slab.length);
+      shared.free = 0;
+    }
+    this.slab = shared.slab;
+    this.view = shared.view;
+    this.segmentStart = this.position = shared.free;
+    this.end = shared.free += room;
+  }
+
+  /**
+   * Gives back what this encoder reserved of the shared slab and did not use, when nobody has
+   * reserved after it, and lets go of the slab: an idle encoder holds none.
+   */
+  private releaseShared(): void {
+    if (this.slab === shared.slab && this.end === shared.free) shared.free = this.position;
+    this.slab = EMPTY_SLAB;
+    this.view = EMPTY_VIEW;
+    this.segmentStart = this.position = this.end = 0;
   }
 
   private growOffsets(): void {
-    const grown = new Uint32Array(this.offsets.length * 2);
+    const grown = new Uint32Array(Math.max(MIN_OFFSETS, this.offsets.length * 2));
     grown.set(this.offsets);
     this.offsets = grown;
   }

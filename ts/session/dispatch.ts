@@ -51,6 +51,8 @@ export interface DispatchLimits {
   maxFrameSize: number;
   maxPendingRequests: number;
   maxPendingHandlers: number;
+  /** Bytes of type names the peer may bind to aliases over the session (TYPE_DEF). */
+  maxAliasBytes: number;
 }
 
 interface AliasHandler {
@@ -70,6 +72,12 @@ function isPending(result: unknown): result is Promise<unknown> {
   return typeof (result as Promise<unknown>).then === 'function';
 }
 
+/**
+ * The parsed prefix of the message being received: one for all sessions, since its fields are
+ * read before anything that could receive another message (a handler) runs.
+ */
+const HEADER = newMessageHeader();
+
 /** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
 function readWord(source: Uint8Array, at: number): number {
   return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
@@ -84,9 +92,10 @@ export class Dispatcher {
   pendingHandlers = 0;
 
   private readonly inAliases: Array<string | undefined> = [];
+  /** UTF-8 bytes of the names in inAliases: they live as long as the session, so they are bounded. */
+  private aliasBytes = 0;
   private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
   private handlersVersion = -1;
-  private readonly header = newMessageHeader();
   private pausedForHandlers = false;
 
   constructor(
@@ -104,6 +113,9 @@ export class Dispatcher {
   /** A MESSAGE frame's payload, source[start, end), received over TCP. */
   receiveFrame(source: Buffer, start: number, end: number, flags: number): void {
     if ((flags & FrameFlag.BATCH) !== 0) {
+      // A batch is never compressed (docs/PROTOCOL.md, "Compression"): such a frame could be read
+      // two ways, so it is refused rather than guessed at.
+      if ((flags & FrameFlag.COMPRESSED) !== 0) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'a MESSAGE frame may not be both BATCH and COMPRESSED');
       this.receiveBatch(source, start, end);
     } else if ((flags & FrameFlag.COMPRESSED) !== 0) {
       this.counters.tcp.messagesIn++;
@@ -119,6 +131,11 @@ export class Dispatcher {
   defineAlias(payload: Uint8Array): void {
     const { alias, name } = decodeTypeDef(payload);
     if (this.inAliases[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
+    const aliasBytes = this.aliasBytes + payload.length - 2;
+    if (aliasBytes > this.limits.maxAliasBytes) {
+      throw new HybridwireError('HW_ERR_BAD_MESSAGE', `type aliases would hold ${aliasBytes} bytes of names; maxAliasBytes is ${this.limits.maxAliasBytes}`);
+    }
+    this.aliasBytes = aliasBytes;
     this.inAliases[alias] = name;
   }
 
@@ -239,7 +256,7 @@ export class Dispatcher {
   }
 
   private receiveGeneral(source: Buffer, start: number, end: number, transport: Transport, via: SendOptions | undefined): void {
-    const header = readMessageHeader(source, start, end, this.header);
+    const header = readMessageHeader(source, start, end, HEADER);
     const kind = header.kind;
     if (kind === MessageKind.RESPONSE) {
       this.requests.resolve(header.requestId, decodeBody(source, end, header));
@@ -256,7 +273,15 @@ export class Dispatcher {
     const type = alias === INLINE_TYPE ? header.inlineName! : this.inAliases[alias];
     if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
     const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
-    const value = decodeBody(source, end, header);
+    let value: Payload;
+    try {
+      value = decodeBody(source, end, header);
+    } catch (error) {
+      // The request is bad, not the stream: its sender gets an error reply, the session stays.
+      if (requestId === undefined || !(error instanceof HybridwireError)) throw error;
+      this.replyError(requestId, error, via);
+      return;
+    }
     const entry = alias === INLINE_TYPE ? undefined : this.handlerForAlias(alias, type);
     const handler = alias === INLINE_TYPE ? this.router.handlerFor(type) : entry?.handler;
     if (handler === undefined) {

@@ -16,6 +16,12 @@ export const MessageKind = { MESSAGE: 0, REQUEST: 1, RESPONSE: 2, ERROR: 3 } as 
 export const INLINE_TYPE = 0xffff;
 export const MAX_ALIASES = 0xfffe;
 export const MAX_TYPE_NAME_BYTES = 255;
+/**
+ * Deepest nesting of arrays and objects a JSON body may have. Deeper values are refused as
+ * undecodable: JSON.parse takes them, but the recursion in whatever touches them next (the
+ * JSON.stringify of an echo, structuredClone, the application's own code) overflows the stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
 
 /** Writes the message prefix into `out` (at least 8 + 256 bytes) and returns its length. */
 export function writeMessagePrefix(
@@ -109,12 +115,40 @@ export function decodeBody(source: Buffer, end: number, header: MessageHeader): 
   const { encoding, bodyOffset } = header;
   if (encoding === Encoding.BINARY) return new Uint8Array(source.buffer, source.byteOffset + bodyOffset, end - bodyOffset);
   if (encoding === Encoding.EMPTY) return undefined;
+  // Nesting deeper than the bound takes two bytes a level: shorter bodies need no scan.
+  if (end - bodyOffset > 2 * MAX_JSON_DEPTH && nestedTooDeep(source, bodyOffset, end)) {
+    throw new HybridwireError('HW_ERR_BAD_MESSAGE', `message body is JSON nested more than ${MAX_JSON_DEPTH} deep`);
+  }
   const text = source.toString('utf8', bodyOffset, end);
   try {
     return JSON.parse(text) as JsonValue;
   } catch (cause) {
     throw new HybridwireError('HW_ERR_BAD_MESSAGE', `message body is not valid JSON: ${(cause as Error).message}`);
   }
+}
+
+/**
+ * Whether the JSON text at source[start, end) nests arrays and objects more than MAX_JSON_DEPTH
+ * deep. Exact for valid JSON; for invalid text either answer is fine, as JSON.parse refuses it.
+ */
+function nestedTooDeep(source: Uint8Array, start: number, end: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < end; i++) {
+    const byte = source[i]!;
+    if (inString) {
+      // A backslash escapes the next byte (a quote or another backslash included).
+      if (byte === 0x5c) i++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (byte === 0x5d || byte === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 export function newMessageHeader(): MessageHeader {

@@ -114,7 +114,7 @@ export class Outbound {
     private readonly counters: SessionCounters,
   ) {
     this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
-    this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024 });
+    this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
   }
 
   /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */

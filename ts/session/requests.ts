@@ -32,25 +32,30 @@ const ignore = (): void => {};
 const INITIAL_SLOTS = 16;
 /** A table grown past this many slots goes back to INITIAL_SLOTS when it empties. */
 const KEEP_SLOTS = 1024;
+/** The slots of a table that has not had a request yet: a session that never sends one costs none. */
+const NO_SLOTS: ReadonlyArray<Pending | undefined> = [];
+
+// The one executor of every reply promise, which hands its functions over here (it runs at once,
+// inside `new Promise`): a closure per request, or per table, would cost an allocation more.
+let resolveNext: Resolve = ignore;
+let rejectNext: Reject = ignore;
+function capture(resolve: Resolve, reject: Reject): void {
+  resolveNext = resolve;
+  rejectNext = reject;
+}
 
 export class RequestTable {
   /** slots[id & mask] holds the pending request of that id; never more than half are taken. */
-  private slots: Array<Pending | undefined> = new Array<Pending | undefined>(INITIAL_SLOTS).fill(undefined);
-  private mask = INITIAL_SLOTS - 1;
+  private slots = NO_SLOTS as Array<Pending | undefined>;
+  private mask = 0;
   private count = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
   private timerDeadline = Infinity;
+  /** The timer's callback, made when a table first needs a timer. */
+  private expireLater: (() => void) | undefined;
   /** The id of the request that open() registered last. */
   lastId = 0;
-  // The one executor of every reply promise, which hands its functions over here: a closure per
-  // request would cost an allocation more.
-  private resolveNext: Resolve = ignore;
-  private rejectNext: Reject = ignore;
-  private readonly capture = (resolve: Resolve, reject: Reject): void => {
-    this.resolveNext = resolve;
-    this.rejectNext = reject;
-  };
 
   constructor(private readonly maxPending: number) {}
 
@@ -72,8 +77,8 @@ export class RequestTable {
     this.nextId = (id + 1) >>> 0 || 1;
     // `performance` imported, not the global: the global is an accessor that every read calls.
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
-    const reply = new Promise<Payload>(this.capture);
-    const entry = new Pending(id, type, this.resolveNext, this.rejectNext, deadline, timeoutMs, signal);
+    const reply = new Promise<Payload>(capture);
+    const entry = new Pending(id, type, resolveNext, rejectNext, deadline, timeoutMs, signal);
     if (signal) this.watchAbort(id, entry, signal);
     this.slots[id & this.mask] = entry;
     this.count++;
@@ -111,11 +116,12 @@ export class RequestTable {
   private arm(deadline: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerDeadline = deadline;
-    this.timer = setTimeout(this.expire, Math.max(0, deadline - performance.now()));
+    this.expireLater ??= () => this.expire();
+    this.timer = setTimeout(this.expireLater, Math.max(0, deadline - performance.now()));
     this.timer.unref();
   }
 
-  private readonly expire = (): void => {
+  private expire(): void {
     this.timer = undefined;
     this.timerDeadline = Infinity;
     const now = performance.now();
@@ -130,7 +136,7 @@ export class RequestTable {
       }
     }
     if (earliest !== Infinity) this.arm(earliest);
-  };
+  }
 
   private settle(id: number): Pending | undefined {
     const slot = id & this.mask;
@@ -151,7 +157,7 @@ export class RequestTable {
    * are equal modulo the old one, where they had different slots.
    */
   private grow(): void {
-    const slots = new Array<Pending | undefined>(this.slots.length * 2).fill(undefined);
+    const slots = new Array<Pending | undefined>(Math.max(INITIAL_SLOTS, this.slots.length * 2)).fill(undefined);
     const mask = slots.length - 1;
     for (const entry of this.slots) if (entry !== undefined) slots[entry.id & mask] = entry;
     this.slots = slots;

@@ -168,7 +168,7 @@ export class UdpSession implements UdpPath {
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
     const destination = this.destination();
     if (this.closed || destination === undefined) return;
-    this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256 });
+    this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSlab: true });
     this.control.add(type, payload, 0, 0, sequence);
     this.socket.send(Buffer.concat([this.token, ...this.control.flush()]), destination);
   }

@@ -1,0 +1,70 @@
+/**
+ * Issue 11, point 5: before its handshake completes a connection may make the server buffer no
+ * more than the HELLO limit (8 KiB). A frame header announcing more is refused as soon as it is
+ * complete, with ERROR HW_ERR_FRAME_TOO_LARGE, before its body is sent.
+ */
+import { describe, expect, it } from 'vitest';
+import { FrameEncoder, FrameType, PROTOCOL_SEMVER } from '../../ts/index.js';
+import { cleanupAfterEach, client, rawPeer, startServer } from '../support/abuse.js';
+import type { RawPeer } from '../support/raw-peer.js';
+
+const defer = cleanupAfterEach();
+
+const HELLO_LIMIT = 8192;
+
+/** A frame header alone, announcing `length` bytes of payload that never follow. */
+function headerOnly(type: number, length: number): Buffer {
+  const header = Buffer.concat(new FrameEncoder().encode([{ type, payload: Buffer.alloc(1) }])).subarray(0, 16);
+  header.writeUInt32LE(length, 8);
+  return header;
+}
+
+async function refusedAsTooLarge(peer: RawPeer): Promise<void> {
+  await peer.waitClosed(2000);
+  expect(peer.errorFrame()?.code).toBe('HW_ERR_FRAME_TOO_LARGE');
+}
+
+describe('frames before the handshake completes', () => {
+  it('32 connections announcing 16 MiB frames (HELLO or MESSAGE) before HELLO are each refused with HW_ERR_FRAME_TOO_LARGE and closed, without the body', async () => {
+    // The handshake timeout is far away: only the frame limit can close them in time.
+    const { tcpPort } = await startServer(defer, { handshakeTimeoutMs: 30_000 });
+    const bystander = await client(defer, { tcpPort, udpPort: false });
+    const peers: RawPeer[] = [];
+    for (let i = 0; i < 32; i++) {
+      const peer = await rawPeer(defer, tcpPort);
+      peer.socket.write(headerOnly(i % 2 === 0 ? FrameType.HELLO : FrameType.MESSAGE, 16 * 1024 * 1024));
+      peers.push(peer);
+    }
+    for (const peer of peers) await refusedAsTooLarge(peer);
+    expect(await bystander.request('echo', 'still served')).toBe('still served');
+  });
+
+  it('the limit is the HELLO limit: 8193 bytes announced is refused, a HELLO of exactly 8192 bytes is accepted', async () => {
+    const { tcpPort } = await startServer(defer, { handshakeTimeoutMs: 30_000 });
+    const over = await rawPeer(defer, tcpPort);
+    over.socket.write(headerOnly(FrameType.HELLO, HELLO_LIMIT + 1));
+    await refusedAsTooLarge(over);
+
+    const exact = await rawPeer(defer, tcpPort);
+    const hello = JSON.stringify({ version: PROTOCOL_SEMVER, features: ['json'], mode: 'burst', maxPacketSize: 1 << 20, windowSize: 64 });
+    exact.sendFrame(FrameType.HELLO, Buffer.from(hello.padEnd(HELLO_LIMIT, ' ')));
+    const ack = JSON.parse((await exact.waitFor(FrameType.HELLO_ACK)).payload.toString()) as Record<string, unknown>;
+    expect(ack.accepted).toBe(true);
+  });
+
+  it('between HELLO_ACK and HELLO_DONE the limit still holds', async () => {
+    const { tcpPort } = await startServer(defer, { handshakeTimeoutMs: 30_000 });
+    const peer = await rawPeer(defer, tcpPort);
+    peer.sendJson(FrameType.HELLO, { version: PROTOCOL_SEMVER, features: ['json'], mode: 'burst', maxPacketSize: 1 << 20, windowSize: 64 });
+    await peer.waitFor(FrameType.HELLO_ACK);
+    peer.socket.write(headerOnly(FrameType.HELLO_DONE, 16 * 1024 * 1024));
+    await refusedAsTooLarge(peer);
+  });
+
+  it('after the handshake, frames up to maxFrameSize are accepted as before', async () => {
+    const { tcpPort } = await startServer(defer);
+    const good = await client(defer, { tcpPort, udpPort: false });
+    const big = Buffer.alloc(1024 * 1024, 0x42);
+    expect(Buffer.from((await good.request('echo', big)) as Uint8Array).equals(big)).toBe(true);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Issue 11, point 6: a peer that never reads. Every byte the server sends it (replies, PONGs,
+ * ACKs, ERRORs) counts against its queue: past highWaterMark the server stops reading it, past
+ * maxQueueBytes (or with writes stalled for sendStallTimeoutMs) it is closed with
+ * HW_ERR_SEND_QUEUE_FULL, while other peers keep being served. PINGs carry at most 64 bytes.
+ */
+import { describe, expect, it } from 'vitest';
+import { FrameEncoder, FrameFlag, FrameType, lz4Compress, type FrameSpec, type Peer, type Server } from '../../ts/index.js';
+import { cleanupAfterEach, client, rawSession, startServer } from '../support/abuse.js';
+import { nextEvent } from '../support/raw-peer.js';
+import { within } from '../support/wait.js';
+import { Encoding, Kind, message, typeDef } from '../support/wire.js';
+
+const defer = cleanupAfterEach();
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const LIMITS = { maxQueueBytes: 256 * KIB, highWaterMark: 64 * KIB, sendStallTimeoutMs: 1000 };
+
+/**
+ * Waits until the server drops `peer`, sampling its queue meanwhile; resolves with the error it
+ * was dropped with and the largest queue seen.
+ */
+async function droppedWith(server: Server, peer: Peer, timeoutMs: number): Promise<{ code: string | undefined; largestQueue: number }> {
+  let largestQueue = 0;
+  const sample = setInterval(() => {
+    if (server.peers.get(peer.id) === peer) largestQueue = Math.max(largestQueue, peer.stats.queuedBytes);
+  }, 5);
+  try {
+    const [, error] = await within(
+      new Promise<[Peer, Error | undefined]>((resolve) => {
+        const listener = (gone: Peer, error: Error | undefined) => {
+          if (gone !== peer) return;
+          server.off('disconnect', listener);
+          resolve([gone, error]);
+        };
+        server.on('disconnect', listener);
+      }),
+      timeoutMs,
+      'the server to drop the peer that never reads',
+    );
+    return { code: (error as { code?: string } | undefined)?.code, largestQueue };
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (its queue reached ${largestQueue} bytes; maxQueueBytes is ${LIMITS.maxQueueBytes})`);
+  } finally {
+    clearInterval(sample);
+  }
+}
+
+describe('a peer that never reads', () => {
+  it('sending compressed echo requests is dropped with HW_ERR_SEND_QUEUE_FULL, its queue near maxQueueBytes, while another client is served', async () => {
+    const { server, tcpPort } = await startServer(defer, LIMITS);
+    const bystander = await client(defer, { tcpPort, udpPort: false });
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    const { peer } = await rawSession(defer, tcpPort, { features: ['json', 'binary', 'request', 'lz4'], windowSize: 1024 });
+    const [serverSide] = await connected;
+    peer.socket.pause();
+    // 32 requests of ~4 KiB on the wire, each answered with 1 MiB.
+    const frames: FrameSpec[] = [{ type: FrameType.TYPE_DEF, sequence: 0, payload: typeDef(1, 'echo') }];
+    for (let id = 1; id <= 32; id++) {
+      const plain = message({ alias: 1, encoding: Encoding.BINARY, kind: Kind.REQUEST, requestId: id, body: Buffer.alloc(MIB) });
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(plain.length, 0);
+      frames.push({ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: id, payload: Buffer.concat([size, lz4Compress(plain)]) });
+    }
+    const bytes = Buffer.concat(new FrameEncoder().encode(frames));
+    expect(bytes.length).toBeLessThan(256 * KIB);
+    peer.socket.write(bytes);
+    const served = bystander.request('echo', 'during', { timeoutMs: 3000 });
+    const { code, largestQueue } = await droppedWith(server, serverSide, 5000);
+    expect(code).toBe('HW_ERR_SEND_QUEUE_FULL');
+    // One reply may overshoot the bound before it is seen; never more.
+    expect(largestQueue, `largest queue seen for the slow peer: ${largestQueue} bytes`).toBeLessThanOrEqual(LIMITS.maxQueueBytes + MIB + 64 * KIB);
+    expect(await served).toBe('during');
+    expect(await bystander.request('echo', 'after')).toBe('after');
+  });
+
+  it('sending PINGs is dropped with HW_ERR_SEND_QUEUE_FULL: PONGs count against its queue', async () => {
+    const { server, tcpPort } = await startServer(defer, LIMITS);
+    const bystander = await client(defer, { tcpPort, udpPort: false });
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    const { peer } = await rawSession(defer, tcpPort);
+    const [serverSide] = await connected;
+    peer.socket.pause();
+    // 20 MiB of 64-byte PINGs: 20 MiB of PONGs, far past what the kernel's buffers hold.
+    const ping = Buffer.concat(new FrameEncoder().encode([{ type: FrameType.PING, sequence: 1, payload: Buffer.alloc(64, 0x70) }]));
+    peer.socket.write(Buffer.concat(Array(Math.ceil((20 * MIB) / ping.length)).fill(ping)));
+    const { code, largestQueue } = await droppedWith(server, serverSide, 5000);
+    expect(code).toBe('HW_ERR_SEND_QUEUE_FULL');
+    expect(largestQueue, `largest queue seen for the slow peer: ${largestQueue} bytes`).toBeLessThanOrEqual(LIMITS.maxQueueBytes + 128 * KIB);
+    expect(await bystander.request('echo', 'after')).toBe('after');
+  });
+});
+
+describe('PING payloads', () => {
+  it('64 bytes are echoed in the PONG; 65 bytes are a bad frame: ERROR and close', async () => {
+    const { tcpPort } = await startServer(defer);
+    const { peer: fine } = await rawSession(defer, tcpPort);
+    const payload = Buffer.alloc(64, 0x61);
+    fine.sendFrame(FrameType.PING, payload, 9);
+    const pong = await fine.waitFor(FrameType.PONG);
+    expect(pong.payload.equals(payload)).toBe(true);
+
+    const { peer: oversized } = await rawSession(defer, tcpPort);
+    oversized.sendFrame(FrameType.PING, Buffer.alloc(65, 0x61), 9);
+    await oversized.waitClosed(2000);
+    // The decision names HW_ERR_BAD_FRAME, or the decoder's existing code for a bad frame.
+    expect(['HW_ERR_BAD_FRAME', 'HW_ERR_FRAME_TOO_LARGE']).toContain(oversized.errorFrame()?.code);
+    expect(oversized.frames.some((frame) => frame.type === FrameType.PONG)).toBe(false);
+  });
+});
