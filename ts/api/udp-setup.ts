@@ -74,6 +74,16 @@ export interface UdpAgreement {
   negotiated: UdpParameters | undefined;
 }
 
+/** What differs between the two ends of a session's UDP side. */
+export interface UdpSide {
+  /** See UdpSessionOptions.holdUnreliable: a client holds, a server does not. */
+  holdUnreliable: boolean;
+  /** A PONG came (a client's announcement was answered). */
+  pong(): void;
+  /** A PATH_CHALLENGE came (a client answers it over TCP). */
+  challenge(payload: Uint8Array): void;
+}
+
 /**
  * The UDP side of `connection`'s session over `socket`, attached to it: messages it receives are
  * the connection's, its 'drain' the connection's. `target` says where its datagrams go now.
@@ -85,11 +95,13 @@ export function attachUdpSession(
   limits: ResolvedLimits,
   agreement: UdpAgreement,
   budget: ReassemblyBudget | undefined,
-  onPong: () => void,
+  side: UdpSide,
 ): UdpSession {
-  const session = new UdpSession(socket, agreement.token, target, udpSessionOptions(limits, agreement.step, agreement.negotiated, budget), {
+  const options = { ...udpSessionOptions(limits, agreement.step, agreement.negotiated, budget), holdUnreliable: side.holdUnreliable };
+  const session = new UdpSession(socket, agreement.token, target, options, {
     message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
-    pong: onPong,
+    pong: () => side.pong(),
+    challenge: (payload) => side.challenge(payload),
     drain: () => connection.udpDrained(),
   });
   connection.attachUdp(session);
