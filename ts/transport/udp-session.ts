@@ -188,8 +188,8 @@ export class UdpSession implements UdpPath {
   receive(datagram: Uint8Array): void {
     if (this.closed) return;
     this.answeredPing = false;
-    // Until a message is sent or received, PING/PONG probes are answered without building the
-    // endpoint and its buffers: an idle session that only announced its address stays cheap.
+    // Until a message is sent or received, probes are answered without building the endpoint and
+    // its buffers: an idle session that only announced its address stays cheap.
     if (this.endpoint === undefined && this.answerProbes(datagram)) return;
     const endpoint = this.ensureEndpoint();
     endpoint.receive(datagram);
@@ -251,11 +251,15 @@ export class UdpSession implements UdpPath {
     return reliable || !fragmented || Math.ceil(size / (mtu - FRAGMENT_OVERHEAD)) <= MAX_UNRELIABLE_FRAGMENTS;
   }
 
-  /** Handles a datagram of probes alone (PING, PONG, PATH_CHALLENGE); false if it holds anything else. */
+  /**
+   * Handles a datagram of probes alone (PING, PONG, PATH_CHALLENGE): true when it is done with,
+   * false when the endpoint must take it.
+   */
   private answerProbes(datagram: Uint8Array): boolean {
-    // A malformed datagram goes to the endpoint, which counts it in its drops.
     const count = decodeDatagram(PROBES, datagram);
-    if (count < 0) return false;
+    // A malformed datagram goes to the endpoint, which counts it in its drops; before the path is
+    // ready it is just dropped, since an endpoint built then would start path MTU probes.
+    if (count < 0) return !this.pathIsReady;
     for (let i = 0; i < count; i++) {
       const type = PROBES.type(i);
       if (type !== FrameType.PING && type !== FrameType.PONG && type !== FrameType.PATH_CHALLENGE) return false;
