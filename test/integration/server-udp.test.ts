@@ -123,6 +123,18 @@ describe('PATH_RESPONSE on TCP', () => {
     expect(s.session.peer.closed).toBe(false);
   });
 
+  it('on a server without UDP, one is ignored and counted too (no challenge went out, so it matches none)', async () => {
+    const { server, tcpPort } = await startServer(defer, { udpPort: false });
+    const session = await rawSession(defer, tcpPort);
+    await session.peer.waitFor(FrameType.ACK);
+    session.peer.sendFrame(PATH_RESPONSE, Buffer.alloc(8));
+    await waitUntil(() => udpCounters(server).unmatchedPathResponses === 1, 2000, 'the PATH_RESPONSE to be counted');
+    // Still served: a PING after it is answered.
+    session.peer.sendFrame(FrameType.PING, Buffer.from('still open'), 9);
+    await session.peer.waitUntil(() => session.peer.frames.some((frame) => frame.type === FrameType.PONG && frame.sequence === 9), 2000, 'the PONG');
+    expect(session.peer.closed).toBe(false);
+  });
+
   it('one whose payload is not 8 bytes is ERROR HW_ERR_BAD_MESSAGE and close', async () => {
     const { tcpPort } = await startServer(defer);
     const session = await rawSession(defer, tcpPort, { udp: NO_DISCOVERY });

@@ -118,7 +118,11 @@ export class ServerUdp implements DatagramRouter {
 
   /** The UDP side of an accepted session, keyed by the low half of its token. */
   bind(peer: Peer, answer: HelloAccepted, token: Buffer): void {
-    if (!this.socket) return;
+    if (!this.socket) {
+      // Without UDP no challenge goes out, so an answer matches none: ignored all the same (4.1).
+      peer.connection.pathResponse = (payload) => this.pathResponded(undefined, payload);
+      return;
+    }
     const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp };
     const side = { holdUnreliable: false, pong: IGNORE, challenge: IGNORE };
     const path = attachUdpSession(peer.connection, this.socket, () => peer.udpAddress, this.limits, agreement, this.budget, side);
@@ -164,7 +168,7 @@ export class ServerUdp implements DatagramRouter {
   }
 
   /**
-   * A datagram no known session took: `bytes[start, end)`, which it may keep. One with a session's
+   * A datagram no known session took: `bytes[start, end)`, lent for the call. One with a session's
    * token comes from an address that is not the session's validated one (docs/PROTOCOL.md 4): it
    * is used for nothing but to validate that address.
    */
@@ -195,13 +199,13 @@ export class ServerUdp implements DatagramRouter {
     counts.pathChallenges++;
   }
 
-  /** A PATH_RESPONSE on `binding`'s TCP connection (docs/PROTOCOL.md 4.1). */
-  private pathResponded(binding: UdpBinding, payload: Uint8Array): void {
+  /** A PATH_RESPONSE on the TCP connection of `binding` (undefined: a server without UDP), docs/PROTOCOL.md 4.1. */
+  private pathResponded(binding: UdpBinding | undefined, payload: Uint8Array): void {
     if (payload.length !== CHALLENGE_SIZE) {
       throw new HybridwireError('HW_ERR_BAD_MESSAGE', `a PATH_RESPONSE carries the ${CHALLENGE_SIZE} bytes of a challenge, not ${payload.length}`);
     }
-    const validated = binding.validator.responded(payload);
-    if (validated === undefined) {
+    const validated = binding?.validator.responded(payload);
+    if (binding === undefined || validated === undefined) {
       this.counters.unmatchedPathResponses++;
       return;
     }
