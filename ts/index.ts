@@ -16,6 +16,7 @@ export type { ErrorCode } from './errors.js';
 export { createServer, Server } from './api/server.js';
 export type { ServerOptions, ServerStats, ListenResult } from './api/server.js';
 export type { BuiltinName, BuiltinsOption } from './api/builtins.js';
+export type { UdpCounters, ReliableTotals } from './api/server-udp.js';
 export { connect, Client } from './api/client.js';
 export type { ClientOptions, ClientState, ReconnectOptions } from './api/client.js';
 export { Peer } from './api/peer.js';

@@ -798,18 +798,78 @@ describe('ReliableEndpoint', () => {
     link = new Link(5);
     const frames: Array<[number, string]> = [];
     link.b.on('frame', (type, _flags, _channel, _sequence, payload) => frames.push([type, payload.toString()]));
-    const ping = new FrameEncoder().encodeToBuffer([
+    const datagram = new FrameEncoder().encodeToBuffer([
       { type: FrameType.PING, payload: Buffer.from('ping') },
       { type: FrameType.MESSAGE, payload: Buffer.from('between') },
-      { type: FrameType.CLOSE, payload: Buffer.from('bye') },
+      { type: 0x0b, payload: Buffer.from('8 bytes!') },
+      { type: 0x9f, payload: Buffer.from('ignorable') },
     ]);
-    link.b.receive(ping);
+    link.b.receive(datagram);
     expect(frames).toEqual([
       [FrameType.PING, 'ping'],
-      [FrameType.CLOSE, 'bye'],
+      [0x0b, '8 bytes!'],
+      [0x9f, 'ignorable'],
     ]);
     expect(link.atB.map((m) => m.payload.toString())).toEqual(['between']);
-    expect(link.b.stats().framesDelivered).toBe(2);
+    expect(link.b.stats().framesDelivered).toBe(3);
+  });
+
+  describe('drops a datagram whole, using none of its frames, when one frame', () => {
+    // docs/PROTOCOL.md section 4: each case puts a good message and a PING before the bad frame.
+    const good = [
+      { type: FrameType.MESSAGE, payload: Buffer.from('before') },
+      { type: FrameType.PING, payload: Buffer.from('ping') },
+    ];
+    const cases: Array<[string, Parameters<FrameEncoder['encodeToBuffer']>[0][number], 'malformed' | 'badChecksum']> = [
+      ['is a TCP-only type (CLOSE)', { type: FrameType.CLOSE, payload: Buffer.from('bye') }, 'malformed'],
+      ['is a TCP-only type (PATH_RESPONSE)', { type: 0x0c, payload: Buffer.alloc(8) }, 'malformed'],
+      ['is an unknown critical type', { type: 0x7e }, 'malformed'],
+      ['is a COMPRESSED message', { type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, payload: Buffer.from('zz') }, 'malformed'],
+      ['is a BATCH message', { type: FrameType.MESSAGE, flags: FrameFlag.BATCH, payload: Buffer.alloc(0) }, 'malformed'],
+      ['is a PING of 65 bytes', { type: FrameType.PING, payload: Buffer.alloc(65) }, 'malformed'],
+      ['is a PONG of 65 bytes', { type: FrameType.PONG, payload: Buffer.alloc(65) }, 'malformed'],
+      ['is a PATH_CHALLENGE of 7 bytes', { type: 0x0b, payload: Buffer.alloc(7) }, 'malformed'],
+    ];
+    for (const [what, bad, counter] of cases) {
+      it(what, () => {
+        link = new Link(5);
+        const frames: number[] = [];
+        link.b.on('frame', (type) => frames.push(type));
+        link.b.receive(new FrameEncoder({ maxFrameSize: 1 << 20 }).encodeToBuffer([...good, bad]));
+        expect(link.atB).toEqual([]);
+        expect(frames).toEqual([]);
+        expect(link.b.stats().drops[counter]).toBe(1);
+      });
+    }
+
+    it('has a bad checksum, is truncated, or has a bad version', () => {
+      link = new Link(5);
+      const frames: number[] = [];
+      link.b.on('frame', (type) => frames.push(type));
+      const whole = new FrameEncoder().encodeToBuffer([...good, { type: FrameType.MESSAGE, payload: Buffer.from('last') }]);
+      const corrupt = Buffer.from(whole);
+      corrupt[corrupt.length - 1]! ^= 0xff;
+      const badVersion = Buffer.from(whole);
+      badVersion[whole.length - 20] = 2;
+      link.b.receive(corrupt);
+      link.b.receive(whole.subarray(0, whole.length - 1));
+      link.b.receive(badVersion);
+      expect(link.atB).toEqual([]);
+      expect(frames).toEqual([]);
+      expect(link.b.stats().drops.badChecksum).toBe(1);
+      expect(link.b.stats().drops.malformed).toBe(2);
+    });
+
+    it('is bad after more frames than one decode takes (the rows are checked in batches)', () => {
+      link = new Link(5);
+      const frames: number[] = [];
+      link.b.on('frame', (type) => frames.push(type));
+      const many = Array.from({ length: 300 }, (_, i) => ({ type: FrameType.PONG, sequence: i }));
+      link.b.receive(new FrameEncoder().encodeToBuffer([...good, ...many, { type: FrameType.HELLO, payload: Buffer.from('{}') }]));
+      expect(link.atB).toEqual([]);
+      expect(frames).toEqual([]);
+      expect(link.b.stats().drops.malformed).toBe(1);
+    });
   });
 
   it('delivers everything from a datagram with more frames than its row table holds', () => {
@@ -860,10 +920,10 @@ describe('ReliableEndpoint', () => {
 
     const v2 = make();
     v2.send(Buffer.from('ping'));
-    v2.send(Buffer.from('pong'), { reliable: true, ordered: false, channel: 7, flags: 0x01 });
+    v2.send(Buffer.from('pong'), { reliable: true, ordered: false, channel: 7 });
     v2.flush();
     expect(sent.pop()).toEqual(
-      hex('746f6b656e414141 0104000000000000 04000000aefa2be5 70696e67 0104890700000000 040000005c90dec3 706f6e67'),
+      hex('746f6b656e414141 0104000000000000 04000000aefa2be5 70696e67 0104880700000000 040000001ac5d997 706f6e67'),
     );
     v2.close();
 

@@ -54,6 +54,9 @@ interface ClientEvents {
 }
 
 const OFFERED_FEATURES = [...SUPPORTED_FEATURES];
+/** The UDP announcement (docs/PROTOCOL.md 4.3): 8 zero bytes, gaps growing by 50 ms. */
+const ANNOUNCE_PAYLOAD = Buffer.alloc(8);
+const ANNOUNCE_STEP_MS = 50;
 const ignoreCount = (): void => {};
 
 /** A hybridwire client: one session over TCP, with UDP beside it. Create it with `connect()`. */
@@ -61,7 +64,10 @@ export class Client extends SessionHandle<ClientEvents> {
   state: ClientState = 'connecting';
   /** The session id from the server's HELLO_ACK. */
   sessionId: string | undefined;
-  /** True once the server has answered a datagram on this session's token. */
+  /**
+   * True once the server has validated this session's UDP path (docs/PROTOCOL.md 4.3). Until
+   * then, UDP messages wait for it, up to udpSendBufferBytes.
+   */
   udpReady = false;
   private readonly limits: ResolvedLimits;
   private readonly host: string;
@@ -230,24 +236,38 @@ export class Client extends SessionHandle<ClientEvents> {
     const token = Buffer.from(ack.token, 'hex');
     // Assigned below, before the socket can receive anything.
     let path!: UdpSession;
-    // Only datagrams from the server's port with the session's token are the session's.
+    // Only datagrams from the server's address and port with the session's token are the session's.
     const socket = createUdpSocket(net.isIPv6(address) ? 'udp6' : 'udp4', this.limits, {
-      knownSession: (bytes, start, end, _address, remotePort) =>
-        remotePort === target.port && end - start >= TOKEN_SIZE && token.compare(bytes, start, start + TOKEN_SIZE) === 0 ? path : undefined,
+      knownSession: (bytes, start, end, remoteAddress, remotePort) =>
+        remotePort === target.port && remoteAddress === target.address && end - start >= TOKEN_SIZE && token.compare(bytes, start, start + TOKEN_SIZE) === 0
+          ? path
+          : undefined,
       otherDatagram: () => {},
     }, ignoreCount);
     this.udpSocket = socket;
     const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp };
-    path = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, () => {
-      if (this.udpPath === path) this.udpReady = true;
+    path = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
+      holdUnreliable: true,
+      pong: () => {
+        if (this.udpPath !== path) return;
+        this.udpReady = true;
+        path.pathReady();
+      },
+      // Answered over TCP, which an attacker who sniffed the token cannot write into (4.1).
+      challenge: (payload) => {
+        connection.sendControl(FrameType.PATH_RESPONSE, payload);
+        connection.flush();
+      },
     });
     this.udpPath = path;
-    // Announce our UDP address to the server: PINGs on the token until one is answered.
+    // Announce our UDP address to the server: PINGs on the token until the server's PONG says the
+    // path is validated (docs/PROTOCOL.md 4.3), each gap 50 ms longer than the one before.
     let probes = 0;
     const probe = () => {
-      if (this.udpReady || this.udpPath !== path || probes++ >= 20) return;
-      path.sendControl(FrameType.PING, Buffer.alloc(8), probes);
-      setTimeout(probe, 50 * probes).unref();
+      if (this.udpReady || this.udpPath !== path) return;
+      probes++;
+      path.sendControl(FrameType.PING, ANNOUNCE_PAYLOAD, probes);
+      setTimeout(probe, ANNOUNCE_STEP_MS * probes).unref();
     };
     socket.bind(0).then(
       () => probe(),

@@ -22,7 +22,10 @@ export class Peer extends SessionHandle<PeerEvents, Connection> {
   /** The id the client offered in HELLO, if any. */
   readonly clientId: string | undefined;
   readonly tcpAddress: Address;
-  /** Where this peer's UDP datagrams come from; undefined until the first authenticated datagram. */
+  /**
+   * The session's validated UDP address, where its datagrams go and the only one they are taken
+   * from (docs/PROTOCOL.md 4.1): undefined until the client has answered a PATH_CHALLENGE.
+   */
   udpAddress: Address | undefined;
 
   constructor(id: string, clientId: string | undefined, tcpAddress: Address, connection: Connection) {

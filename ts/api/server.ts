@@ -1,13 +1,9 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { Connection, type MessageInfo, type SendOptions } from '../session/connection.js';
-import type { HelloAccepted } from '../session/handshake.js';
-import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError } from '../errors.js';
 import { checkInteger, checkPort } from '../validate.js';
-import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
-import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
+import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
@@ -15,7 +11,8 @@ import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
-import { attachUdpSession, createUdpSocket, type DatagramRouter } from './udp-setup.js';
+import { ServerUdp, type ReliableTotals, type UdpCounters } from './server-udp.js';
+
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
@@ -54,12 +51,9 @@ export interface ServerStats {
   connectedClients: number;
   uptimeMs: number;
   tcp: TransportTotals;
-  /**
-   * droppedMalformed: datagrams with a valid token but a bad frame from an address the session
-   * did not have (they may not move it); from its own address they reach the session, whose
-   * udpStats() counts them in drops.
-   */
-  udp: TransportTotals & { datagramsIn: number; droppedUnauthenticated: number; droppedMalformed: number };
+  udp: TransportTotals & UdpCounters;
+  /** The reliable-UDP counters of every session (each one's peer.udpStats()), summed, closed sessions included. */
+  udpReliable: ReliableTotals;
   /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
   udpSocket: UdpSocketStats | undefined;
   refusedConnections: number;
@@ -80,12 +74,6 @@ interface ServerEvents {
   close: [];
 }
 
-interface UdpBinding {
-  peer: Peer;
-  tokenHigh: number;
-  path: UdpSession;
-}
-
 /**
  * A hybridwire server: one TCP listener and one UDP socket behind one set of handlers.
  *
@@ -101,26 +89,18 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
   private readonly connections = new Set<Connection>();
-  private readonly udpBindings = new Map<number, UdpBinding>();
   private tcp: net.Server | undefined;
-  private udpSocket: UdpSocket | undefined;
-  private readonly datagrams = new DatagramDecoder();
-  /** Bounds the reassembly memory of all sessions together. */
-  private readonly udpBudget: ReassemblyBudget;
+  private readonly udp: ServerUdp;
   private startedAt = 0;
   private closing: Promise<void> | undefined;
   private readonly totals = {
     tcp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
-    udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, datagramsIn: 0, droppedUnauthenticated: 0, droppedMalformed: 0 },
+    udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     refusedConnections: 0,
     protocolErrors: 0,
     broadcastDrops: 0,
   };
   private readonly handshakeHost: HandshakeHost;
-  private readonly datagramRouter: DatagramRouter = {
-    knownSession: (bytes, start, end, address, port) => this.knownSession(bytes, start, end, address, port),
-    otherDatagram: (bytes, start, end, address, port) => this.otherDatagram(bytes, start, end, address, port),
-  };
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -136,7 +116,8 @@ export class Server extends EventEmitter<ServerEvents> {
       builtins: [...builtins],
     };
     this.handlers = new HandlerTable<Peer>(builtinHandlers(this, builtins));
-    this.udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
+    const udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
+    this.udp = new ServerUdp(this.limits, udpBudget);
     this.handshakeHost = this.newHandshakeHost();
   }
 
@@ -169,17 +150,11 @@ export class Server extends EventEmitter<ServerEvents> {
     let udpPort: number | undefined;
     if (this.options.udpPort !== false) {
       const family = net.isIPv6(this.options.host ?? '') || (this.options.host === undefined && tcpAddress.family === 'IPv6') ? 'udp6' : 'udp4';
-      const socket = createUdpSocket(family, this.limits, this.datagramRouter, (count) => {
-        this.totals.udp.datagramsIn += count;
-      });
-      this.udpSocket = socket;
       try {
-        udpPort = await socket.bind(this.options.udpPort, this.options.host);
+        udpPort = await this.udp.listen(family, this.options.udpPort, this.options.host);
       } catch (error) {
         // Leave nothing half-open: the TCP listener goes too, and listen() can be retried.
-        this.udpSocket = undefined;
         this.tcp = undefined;
-        socket.close();
         await new Promise<void>((resolve) => tcp.close(() => resolve()));
         throw error;
       }
@@ -218,14 +193,16 @@ export class Server extends EventEmitter<ServerEvents> {
 
   stats(): ServerStats {
     const tcp = { ...this.totals.tcp };
-    const udp = { ...this.totals.udp };
+    const udpSide = this.udp.stats();
+    const udp = { ...this.totals.udp, ...udpSide.udp };
     for (const peer of this.sessions.values()) addTransportStats(tcp, udp, peer);
     return {
       connectedClients: this.sessions.size,
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       tcp,
       udp,
-      udpSocket: this.udpSocket?.stats(),
+      udpReliable: udpSide.reliable,
+      udpSocket: udpSide.socket,
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
@@ -246,7 +223,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
-    this.udpSocket?.close();
+    this.udp.close();
     this.emit('close');
   }
 
@@ -268,7 +245,7 @@ export class Server extends EventEmitter<ServerEvents> {
       handshake.end();
       this.connections.delete(connection);
       const peer = handshake.peer;
-      if (peer !== undefined) this.unbindUdp(peer);
+      if (peer !== undefined) this.udp.unbind(peer);
       if (error instanceof HybridwireError && error.name !== 'RemoteError') {
         this.totals.protocolErrors++;
         this.emit('peerError', peer, error);
@@ -298,90 +275,19 @@ export class Server extends EventEmitter<ServerEvents> {
         windowSize: limits.windowSize,
         heartbeatIntervalMs: limits.heartbeatIntervalMs,
         heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
-        udpPort: this.udpSocket ? this.udpSocket.port : 0,
+        udpPort: this.udp.port,
         udp: udpOffer(limits),
       }),
-      newToken: () => this.newToken(),
+      newToken: () => this.udp.newToken(),
       refused: () => {
         this.totals.refusedConnections++;
       },
-      accepted: (peer, answer, token) => this.bindUdp(peer, answer, token),
+      accepted: (peer, answer, token) => this.udp.bind(peer, answer, token),
       opened: (peer) => {
         this.sessions.set(peer.id, peer);
         this.emit('connection', peer);
       },
     };
-  }
-
-  /** The UDP side of an accepted session, keyed by the low half of its token. */
-  private bindUdp(peer: Peer, answer: HelloAccepted, token: Buffer): void {
-    if (!this.udpSocket) return;
-    const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp };
-    const path = attachUdpSession(peer.connection, this.udpSocket, () => peer.udpAddress, this.limits, agreement, this.udpBudget, () => {});
-    this.udpBindings.set(token.readUInt32LE(0), { peer, tokenHigh: token.readUInt32LE(4), path });
-  }
-
-  private unbindUdp(peer: Peer): void {
-    const token = peer.connection.udpPath?.token;
-    if (token === undefined) return;
-    const low = token.readUInt32LE(0);
-    if (this.udpBindings.get(low)?.peer === peer) this.udpBindings.delete(low);
-  }
-
-  /** 8 random bytes whose low 32 bits are unique among live sessions (they key the lookup). */
-  private newToken(): Buffer {
-    for (;;) {
-      const token = randomBytes(TOKEN_SIZE);
-      const low = token.readUInt32LE(0);
-      if (low !== 0 && !this.udpBindings.has(low)) return token;
-    }
-  }
-
-  /** The open session whose token bytes[start, end) carries, if it comes from that session's address. */
-  private knownSession(bytes: Buffer, start: number, end: number, address: string, port: number): UdpSession | undefined {
-    if (end - start < TOKEN_SIZE) return undefined;
-    const binding = this.udpBindings.get(bytes.readUInt32LE(start));
-    const known = binding?.peer.udpAddress;
-    if (
-      binding === undefined ||
-      known === undefined ||
-      known.port !== port ||
-      known.address !== address ||
-      binding.tokenHigh !== bytes.readUInt32LE(start + 4) ||
-      binding.peer.connection.state !== 'open'
-    ) {
-      return undefined;
-    }
-    return binding.path;
-  }
-
-  /** A datagram no known session took: `bytes[start, end)`, which it may keep. */
-  private otherDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void {
-    const counts = this.totals.udp;
-    counts.datagramsIn++;
-    if (end - start < TOKEN_SIZE) {
-      counts.droppedUnauthenticated++;
-      return;
-    }
-    const binding = this.udpBindings.get(bytes.readUInt32LE(start));
-    if (binding === undefined || binding.tokenHigh !== bytes.readUInt32LE(start + 4) || binding.peer.connection.state !== 'open') {
-      counts.droppedUnauthenticated++;
-      return;
-    }
-    const frames = bytes.subarray(start + TOKEN_SIZE, end);
-    const peer = binding.peer;
-    const known = peer.udpAddress;
-    if (known === undefined || known.port !== port || known.address !== address) {
-      // Checksums are verified before the datagram may move the peer's UDP address. From the
-      // address already known the session's endpoint verifies them itself (and counts what fails
-      // in the peer's udpStats()), so the common case decodes each datagram once.
-      if (this.datagrams.decode(frames) < 0) {
-        counts.droppedMalformed++;
-        return;
-      }
-      peer.udpAddress = { address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' };
-    }
-    binding.path.receive(frames);
   }
 
   private emitError(error: Error): void {

@@ -17,7 +17,10 @@ export interface DatagramRouter {
    * in the batch with its token from the same sender, at once.
    */
   knownSession(bytes: Buffer, start: number, end: number, address: string, port: number): UdpSession | undefined;
-  /** Any other datagram, at bytes[start, end) of a Buffer the router may keep. */
+  /**
+   * Any other datagram, at bytes[start, end). The bytes are lent, valid only during the call: such
+   * a datagram is judged, never delivered (path validation, docs/PROTOCOL.md 4).
+   */
   otherDatagram(bytes: Buffer, start: number, end: number, address: string, port: number): void;
 }
 
@@ -43,8 +46,8 @@ export function createUdpSocket(type: 'udp4' | 'udp6', limits: ResolvedLimits, r
 
 /**
  * Hands a batch of datagrams (see UdpSocket's rows) to their sessions: a run of one session's
- * datagrams from its known address in one call, anything else one at a time, copied out of the
- * lent receive area. Returns how many datagrams known sessions took.
+ * datagrams from its known address in one call, anything else one at a time. Returns how many
+ * datagrams known sessions took.
  */
 function routeBatch(router: DatagramRouter, bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): number {
   let known = 0;
@@ -60,7 +63,7 @@ function routeBatch(router: DatagramRouter, bytes: Buffer, rows: Uint32Array, co
       known += next - index;
       return next;
     }
-    router.otherDatagram(Buffer.from(bytes.subarray(start, end)), 0, end - start, address, port);
+    router.otherDatagram(bytes, start, end, address, port);
     return index + 1;
   });
   return known;
@@ -74,6 +77,16 @@ export interface UdpAgreement {
   negotiated: UdpParameters | undefined;
 }
 
+/** What differs between the two ends of a session's UDP side. */
+export interface UdpSide {
+  /** See UdpSessionOptions.holdUnreliable: a client holds, a server does not. */
+  holdUnreliable: boolean;
+  /** A PONG came (a client's announcement was answered). */
+  pong(): void;
+  /** A PATH_CHALLENGE came (a client answers it over TCP). */
+  challenge(payload: Uint8Array): void;
+}
+
 /**
  * The UDP side of `connection`'s session over `socket`, attached to it: messages it receives are
  * the connection's, its 'drain' the connection's. `target` says where its datagrams go now.
@@ -85,11 +98,13 @@ export function attachUdpSession(
   limits: ResolvedLimits,
   agreement: UdpAgreement,
   budget: ReassemblyBudget | undefined,
-  onPong: () => void,
+  side: UdpSide,
 ): UdpSession {
-  const session = new UdpSession(socket, agreement.token, target, udpSessionOptions(limits, agreement.step, agreement.negotiated, budget), {
+  const options = { ...udpSessionOptions(limits, agreement.step, agreement.negotiated, budget), holdUnreliable: side.holdUnreliable };
+  const session = new UdpSession(socket, agreement.token, target, options, {
     message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
-    pong: onPong,
+    pong: () => side.pong(),
+    challenge: (payload) => side.challenge(payload),
     drain: () => connection.udpDrained(),
   });
   connection.attachUdp(session);

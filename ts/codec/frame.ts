@@ -23,11 +23,19 @@ export const FrameType = {
   CLOSE: 0x08,
   ERROR: 0x09,
   TYPE_DEF: 0x0a,
+  /** Path validation (docs/PROTOCOL.md 4.1): the challenge travels by UDP, its answer by TCP. */
+  PATH_CHALLENGE: 0x0b,
+  PATH_RESPONSE: 0x0c,
   /** Reliable UDP's path MTU probe and its answer (ignorable: docs/PROTOCOL.md 7.7). */
   MTU_PROBE: 0x80,
   MTU_ACK: 0x81,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
+
+/** The largest PING or PONG payload. */
+export const MAX_PING_PAYLOAD = 64;
+/** Types from here up are ignorable: a receiver skips those it does not know. */
+export const FIRST_IGNORABLE_TYPE = 0x80;
 
 /** Flag bits of header byte 2. */
 export const FrameFlag = {

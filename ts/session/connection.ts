@@ -51,6 +51,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   awaitingReady = false;
   /** Counted as traffic goes; read them with stats(). */
   readonly counters: SessionCounters = newSessionCounters();
+  /** A server's answer to PATH_RESPONSE (docs/PROTOCOL.md 4.1); a client, which gets none, has none. */
+  pathResponse: ((payload: Uint8Array) => void) | undefined;
 
   private readonly decoder: FrameDecoder;
   private readonly outbound: Outbound;
@@ -376,7 +378,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
         throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', 'handshake frame after the handshake completed');
       default: {
         const type = decoder.type(i);
-        if (type < 0x80) throw new HybridwireError('HW_ERR_UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16)}`);
+        if (type === FrameType.PATH_RESPONSE && this.pathResponse) this.pathResponse(decoder.payload(i));
+        else if (type < 0x80) throw new HybridwireError('HW_ERR_UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16)}`);
       }
     }
   }

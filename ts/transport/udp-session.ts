@@ -1,12 +1,18 @@
 /**
  * The UDP side of one session. Every message goes through the session's reliable-UDP endpoint
  * (native state machine): unreliable ones are batched and fragmented there too, reliable ones are
- * retransmitted until acknowledged. PING/PONG, which only probe the path, travel as bare frames.
- * The endpoint is created on first use, so sessions that never touch UDP cost nothing here.
+ * retransmitted until acknowledged. PING/PONG and PATH_CHALLENGE, which only probe the path,
+ * travel as bare frames. The endpoint is created on first use, so sessions that never touch UDP
+ * cost nothing here.
+ *
+ * Until the path is ready (docs/PROTOCOL.md 4.1: on a server, the session has a validated
+ * address; on a client, the server's PONG came) nothing but those probes is sent: messages wait,
+ * bounded by sendBufferBytes, and path MTU discovery has not started.
  */
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameType } from '../codec/frame.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
+import { decodeDatagram } from './datagram-rule.js';
 import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
 import type { SendOptions, UdpPath } from '../session/connection.js';
@@ -40,6 +46,16 @@ const ACK_EVERY = 128;
  */
 const ACK_EVERY_BYTES = 128 * 1024;
 
+/**
+ * The endpoint's size rules (docs/PROTOCOL.md 7.3.1, 7.5): what each held message is charged, the
+ * datagram bytes around a whole message and around a fragment, and the fragments an unreliable
+ * message may have.
+ */
+const MESSAGE_OVERHEAD = 64;
+const SINGLE_FRAME_OVERHEAD = 8 + 16 + 32;
+const FRAGMENT_OVERHEAD = SINGLE_FRAME_OVERHEAD + 12;
+const MAX_UNRELIABLE_FRAGMENTS = 1024;
+
 /** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
 const PROBES = new DatagramDecoder();
 
@@ -63,13 +79,30 @@ export interface UdpSessionOptions {
   maxRtoMs: number;
   batchDelayMs: number;
   budget: ReassemblyBudget | undefined;
+  /**
+   * Until the path is ready, unreliable messages wait like reliable ones (a client: what its
+   * application sends after connect() must not be lost to the path's validation), rather than
+   * being lost as datagrams may be (a server, which must not hold messages for every session
+   * that never uses UDP). Default false.
+   */
+  holdUnreliable?: boolean;
+}
+
+/** A message sent before the path was ready, waiting for it. */
+interface HeldMessage {
+  payload: Buffer;
+  reliable: boolean;
+  ordered: boolean;
+  channel: number;
 }
 
 export interface UdpSessionEvents {
   /** A message (a MESSAGE payload: prefix and body) arrived, the way `via` says. */
   message(payload: Buffer, via: SendOptions): void;
-  /** A PONG answered one of our PINGs. */
+  /** A PONG answered one of our PINGs (a client's announcement: the path is ready). */
   pong(): void;
+  /** A PATH_CHALLENGE came, to be answered over TCP (a client; a server ignores them). */
+  challenge(payload: Uint8Array): void;
   drain(): void;
 }
 
@@ -82,6 +115,13 @@ export class UdpSession implements UdpPath {
   /** The last target seen and its parsed form: a new address object means a new destination. */
   private lastTarget: UdpTarget | undefined;
   private lastDestination: UdpDestination | undefined;
+  private pathIsReady = false;
+  private held: HeldMessage[] = [];
+  private heldBytes = 0;
+  /** A send was held past half the bound: 'drain' is owed once the held messages are out. */
+  private heldNeedDrain = false;
+  /** A PING was answered in the current receive call: one PONG per datagram at most (4.2). */
+  private answeredPing = false;
 
   constructor(
     private readonly socket: UdpSocket,
@@ -96,14 +136,60 @@ export class UdpSession implements UdpPath {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
+    if (!this.pathIsReady) return this.hold(prefix, prefixLength, body, reliable, ordered, channel);
     return this.ensureEndpoint().sendParts(prefix, prefixLength, body, { reliable, ordered, channel });
+  }
+
+  /** Whether the path is ready: see the top of this file. */
+  get ready(): boolean {
+    return this.pathIsReady;
+  }
+
+  /** The path is ready (validated, or the server answered): what waited for it goes out. */
+  pathReady(): void {
+    if (this.pathIsReady || this.closed) return;
+    this.pathIsReady = true;
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.heldBytes = 0;
+    const endpoint = this.ensureEndpoint();
+    // The endpoint takes them all: they are at most sendBufferBytes, and it queues as much again.
+    let taken = true;
+    for (const message of held) taken = endpoint.send(message.payload, message) && taken;
+    if (this.heldNeedDrain && taken) this.events.drain();
+    this.heldNeedDrain = false;
+  }
+
+  private hold(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
+    if (!reliable && this.options.holdUnreliable !== true) return true;
+    const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    const size = prefixLength + bodyLength;
+    const bound = this.options.sendBufferBytes;
+    if (!this.fits(size, reliable)) {
+      throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `a ${size}-byte message exceeds what the UDP send buffer or the peer's reassembly budget can hold`);
+    }
+    if (this.heldBytes + size > bound) {
+      throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `${this.heldBytes} bytes wait for the UDP path to be ready; udpSendBufferBytes is ${bound}`);
+    }
+    // A copy: the caller may reuse its buffers once send() returns.
+    const payload = Buffer.allocUnsafe(size);
+    prefix.copy(payload, 0, 0, prefixLength);
+    if (typeof body === 'string') payload.write(body, prefixLength);
+    else payload.set(body, prefixLength);
+    this.held.push({ payload, reliable, ordered, channel });
+    this.heldBytes += size;
+    if (this.heldBytes < bound / 2) return true;
+    this.heldNeedDrain = true;
+    return false;
   }
 
   /** Feeds a datagram for this session, its token checked and removed. */
   receive(datagram: Uint8Array): void {
     if (this.closed) return;
-    // Until a message is sent or received, PING/PONG probes are answered without building the
-    // endpoint and its buffers: an idle session that only announced its address stays cheap.
+    this.answeredPing = false;
+    // Until a message is sent or received, probes are answered without building the endpoint and
+    // its buffers: an idle session that only announced its address stays cheap.
     if (this.endpoint === undefined && this.answerProbes(datagram)) return;
     const endpoint = this.ensureEndpoint();
     endpoint.receive(datagram);
@@ -124,6 +210,9 @@ export class UdpSession implements UdpPath {
   receiveRows(bytes: Buffer, rows: Uint32Array, from: number, to: number): number {
     if (this.closed) return from + 1;
     const endpoint = this.endpoint;
+    // One PONG for the run at most, however many PINGs its datagrams carry (the endpoint's frame
+    // rows do not say which datagram a frame came in).
+    this.answeredPing = false;
     if (endpoint === undefined) {
       // `bytes` is lent, and the endpoint this may build could keep views of the datagram.
       const offset = rows[from * 4]!;
@@ -150,27 +239,66 @@ export class UdpSession implements UdpPath {
     return Math.max(index, from + 1);
   }
 
+  /**
+   * Whether the endpoint will take a message of `size` bytes (docs/PROTOCOL.md 7.3.1 and 7.5), so
+   * that one it would refuse is refused at once rather than after waiting for the path.
+   */
+  private fits(size: number, reliable: boolean): boolean {
+    const { mtu, sendBufferBytes, reassemblyBytes } = this.options;
+    const charge = size + MESSAGE_OVERHEAD;
+    const fragmented = size > mtu - SINGLE_FRAME_OVERHEAD;
+    if (charge > sendBufferBytes || ((reliable || fragmented) && charge > reassemblyBytes)) return false;
+    return reliable || !fragmented || Math.ceil(size / (mtu - FRAGMENT_OVERHEAD)) <= MAX_UNRELIABLE_FRAGMENTS;
+  }
+
+  /**
+   * Handles a datagram of probes alone (PING, PONG, PATH_CHALLENGE): true when it is done with,
+   * false when the endpoint must take it.
+   */
   private answerProbes(datagram: Uint8Array): boolean {
-    const count = PROBES.decode(datagram);
-    if (count <= 0) return false;
+    const count = decodeDatagram(PROBES, datagram);
+    // A malformed datagram goes to the endpoint, which counts it in its drops; before the path is
+    // ready it is just dropped, since an endpoint built then would start path MTU probes.
+    if (count < 0) return !this.pathIsReady;
     for (let i = 0; i < count; i++) {
       const type = PROBES.type(i);
-      if (type !== FrameType.PING && type !== FrameType.PONG) return false;
+      if (type !== FrameType.PING && type !== FrameType.PONG && type !== FrameType.PATH_CHALLENGE) return false;
     }
-    for (let i = 0; i < count; i++) {
-      if (PROBES.type(i) === FrameType.PING) this.sendControl(FrameType.PONG, PROBES.payload(i), PROBES.sequence(i));
-      else this.events.pong();
-    }
+    for (let i = 0; i < count; i++) this.onFrame(PROBES.type(i), PROBES.sequence(i), PROBES.payload(i));
     return true;
+  }
+
+  /** A frame that is not the endpoint's own. */
+  private onFrame(type: number, sequence: number, payload: Uint8Array): void {
+    if (type === FrameType.PING) {
+      if (this.answeredPing) return;
+      this.answeredPing = true;
+      this.sendControl(FrameType.PONG, payload, sequence);
+    } else if (type === FrameType.PONG) {
+      this.events.pong();
+    } else if (type === FrameType.PATH_CHALLENGE) {
+      this.events.challenge(payload);
+    }
+  }
+
+  /** Sends the PATH_CHALLENGE `challenge` to `destination`, an address being validated. */
+  sendChallenge(challenge: Uint8Array, destination: UdpDestination): void {
+    if (this.closed) return;
+    this.socket.send(this.controlDatagram(FrameType.PATH_CHALLENGE, challenge, 0), destination);
   }
 
   /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
     const destination = this.destination();
     if (this.closed || destination === undefined) return;
+    this.socket.send(this.controlDatagram(type, payload, sequence), destination);
+  }
+
+  /** The token and one frame. */
+  private controlDatagram(type: number, payload: Uint8Array, sequence: number): Buffer {
     this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSlab: true });
     this.control.add(type, payload, 0, 0, sequence);
-    this.socket.send(Buffer.concat([this.token, ...this.control.flush()]), destination);
+    return Buffer.concat([this.token, ...this.control.flush()]);
   }
 
   /** Where datagrams go now, parsed once per address; undefined while the peer has none. */
@@ -193,10 +321,12 @@ export class UdpSession implements UdpPath {
     return this.endpoint?.stats();
   }
 
-  /** Sends what is queued, then stops. */
+  /** Sends what is queued, then stops; what waits for the path is dropped. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.held = [];
+    this.heldBytes = 0;
     if (this.endpoint) {
       this.endpoint.flush();
       this.endpoint.close();
@@ -227,10 +357,7 @@ export class UdpSession implements UdpPath {
       ...(options.budget ? { budget: options.budget } : {}),
     });
     endpoint.on('message', (payload, channel, mode) => this.events.message(payload, VIA[mode]![channel]!));
-    endpoint.on('frame', (type, _flags, _channel, sequence, payload) => {
-      if (type === FrameType.PING) this.sendControl(FrameType.PONG, payload, sequence);
-      else if (type === FrameType.PONG) this.events.pong();
-    });
+    endpoint.on('frame', (type, _flags, _channel, sequence, payload) => this.onFrame(type, sequence, payload));
     endpoint.on('drain', () => this.events.drain());
     this.endpoint = endpoint;
     return endpoint;

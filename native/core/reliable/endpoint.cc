@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/reliable/datagram-rule.h"
+
 namespace hybridwire::reliable {
 namespace {
 
@@ -446,11 +448,20 @@ Endpoint::ReceiveSpace& Endpoint::receive_space(uint32_t space) {
 void Endpoint::receive(const uint8_t* data, size_t size, uint64_t now, DeliverySink& sink) {
   ++stats_.datagrams_received;
   stats_.bytes_received += size + kTokenSize;
+  frame::DecodeResult result;
+  const datagram_rule::Verdict verdict = datagram_rule::check(data, size, kMaxFramePayload, rows_, kRowBatch, &result);
+  if (verdict == datagram_rule::Verdict::kBadChecksum) {
+    ++stats_.drops_bad_checksum;
+    return;
+  }
+  if (verdict == datagram_rule::Verdict::kMalformed) {
+    ++stats_.drops_malformed;
+    return;
+  }
+  // More frames than one batch of rows: checking the rest overwrote the first ones.
+  if (result.consumed < size) result = frame::decode_stream(data, size, 0, kMaxFramePayload, rows_, kRowBatch);
   bool eliciting = false;
-  size_t position = 0;
-  while (position < size) {
-    frame::DecodeResult result =
-        frame::decode_stream(data, size, position, kMaxFramePayload, rows_, kRowBatch);
+  for (;;) {
     for (size_t i = 0; i < result.frames; ++i) {
       const uint32_t* row = rows_ + i * frame::kRowWidth;
       frame::Header header;
@@ -478,17 +489,8 @@ void Endpoint::receive(const uint8_t* data, size_t size, uint64_t now, DeliveryS
         sink.on_frame(header, payload);
       }
     }
-    // The frames before a bad one were verified and stand; the rest of the datagram cannot be
-    // trusted, since even its lengths may be wrong.
-    if (result.error == frame::DecodeError::kBadChecksum) {
-      ++stats_.drops_bad_checksum;
-      break;
-    }
-    if (result.error != frame::DecodeError::kNone || result.needed != 0 || result.frames == 0) {
-      ++stats_.drops_malformed;
-      break;
-    }
-    position = result.consumed;
+    if (result.consumed >= size) break;
+    result = frame::decode_stream(data, size, result.consumed, kMaxFramePayload, rows_, kRowBatch);
   }
   if (eliciting && ++eliciting_datagrams_ >= 2) ack_immediate_ = true;
 }
