@@ -18,6 +18,7 @@
         "native/binding/crc32c-binding.cc",
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",
+        "native/binding/layouts.cc",
         "native/binding/reliable-binding.cc",
         "native/binding/udp-socket-binding.cc"
       ],

@@ -11,13 +11,7 @@ void InitLz4(Napi::Env env, Napi::Object exports);
 void InitFrame(Napi::Env env, Napi::Object exports);
 void InitReliable(Napi::Env env, Napi::Object exports);
 void InitUdpSocket(Napi::Env env, Napi::Object exports);
-
-// What the reliable endpoint's flush and the UDP socket's sendBatch share: a length with this bit
-// set is a datagram to send without IP fragmentation (a path MTU probe).
-constexpr uint32_t kDontFragment = 0x80000000u;
-// The UDP socket's rows of a received batch, read by the reliable endpoint's receiveRows: offset,
-// length, port, sender index.
-constexpr size_t kSocketRowWidth = 4;
+void InitLayouts(Napi::Env env, Napi::Object exports);
 
 // Throws a JS Error whose `code` property is `code` and returns an empty value; used by every
 // binding so that native errors reach JS with stable codes.

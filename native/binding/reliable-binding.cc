@@ -1,25 +1,26 @@
 // ReliableEndpoint: the reliable-UDP state machine of native/core/reliable for JS, one N-API
 // crossing per datagram received, per flush and per timer, plus one per message sent.
 //
-// Deliveries are written as rows of kRowWidth uint32 into a caller-owned Uint32Array:
-//   kind, offset, length, channel, mode (messages) or frame type (frames), flags, sequence
-// kind 0: message bytes at `offset` in the datagram given to receive(); kind 1: message bytes at
-// `offset` in the caller-owned output buffer (copied there: reassembled or held for order);
-// kind 2: a frame of a type this layer does not own, payload at `offset` in the datagram;
-// kind 3: such a frame, its payload copied to the output buffer;
-// kind 4: message bytes (reassembled or held for order, at least kOwnBufferMin of them) copied
-// into a Buffer of their own, stored at index `offset` of the caller-owned extras array: one copy
-// where the output buffer costs two (into it, then out of it into the message's Buffer).
+// Deliveries are written as delivery rows (layouts.h) into a caller-owned Uint32Array: kind,
+// offset, length, channel, mode (messages) or frame type (frames), flags, sequence. By kind:
+// kInDatagram: message bytes at `offset` in the datagram given to receive(); kInOutput: message
+// bytes at `offset` in the caller-owned output buffer (copied there: reassembled or held for
+// order); kFrame: a frame of a type this layer does not own, payload at `offset` in the datagram;
+// kFrameInOutput: such a frame, its payload copied to the output buffer; kOwnBuffer: message bytes
+// (reassembled or held for order, at least kOwnBufferMin of them) copied into a Buffer of their
+// own, stored at index `offset` of the caller-owned extras array: one copy where the output
+// buffer costs two (into it, then out of it into the message's Buffer).
 // When rows or output bytes run out, the rest are kept (copied) and taken with takePending().
 //
 // receiveRows() feeds a run of a socket batch in one crossing: the datagrams laid out by the
-// UDP socket's rows (offset, length, port, sender), while they carry this endpoint's token and
-// come from the first one's sender.
+// UDP socket's rows (layouts.h), while they carry this endpoint's token and come from the first
+// one's sender.
 #include <cstring>
 #include <deque>
 #include <vector>
 
 #include "binding/bindings.h"
+#include "binding/layouts.h"
 #include "core/reliable/endpoint.h"
 
 namespace hybridwire::binding {
@@ -28,15 +29,13 @@ namespace {
 using reliable::Endpoint;
 using reliable::Mode;
 
-constexpr size_t kRowWidth = 7;
-constexpr uint32_t kInDatagram = 0;
-constexpr uint32_t kInOutput = 1;
-constexpr uint32_t kFrame = 2;
-constexpr uint32_t kFrameInOutput = 3;
-constexpr uint32_t kOwnBuffer = 4;
+using namespace layout::delivery_kind;
+namespace delivery_row = layout::delivery_row;
+namespace endpoint_option = layout::endpoint_option;
+namespace endpoint_state = layout::endpoint_state;
+namespace socket_row = layout::socket_row;
+constexpr size_t kRowWidth = delivery_row::kWidth;
 constexpr size_t kOwnBufferMin = 4096;
-constexpr size_t kOptionCount = 10;
-constexpr size_t kStatCount = 31;
 
 uint64_t ToMicroseconds(const Napi::Value& value) {
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
@@ -90,9 +89,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
                        });
   }
 
-  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array(10), budget?: ReassemblyBudget)
-  // options: mtu, window, sendBufferBytes, reassemblyBytes, reassemblyTimeoutUs, maxAckDelayUs,
-  // minRtoUs, maxRtoUs, span, maxMtu (validated by the JS wrapper; clamped here to what is safe).
+  // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array, budget?: ReassemblyBudget)
+  // options: as layouts.h's endpoint options (validated by the JS wrapper; clamped here to what is
+  // safe).
   explicit ReliableEndpoint(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(ParseOptions(info)) {
     // Holds the shared budget while the endpoint has charges against it (released when
@@ -113,8 +112,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     }
     std::memcpy(options.token, token, reliable::kTokenSize);
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-        info[1].As<Napi::Float64Array>().ElementLength() < kOptionCount) {
-      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of 10 values");
+        info[1].As<Napi::Float64Array>().ElementLength() < endpoint_option::kCount) {
+      ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "options must be a Float64Array of the endpoint options");
       return options;
     }
     const double* values = info[1].As<Napi::Float64Array>().Data();
@@ -122,16 +121,17 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       double value = values[index];
       return value >= 0 && value < 9.0e15 ? static_cast<uint64_t>(value) : fallback;
     };
-    options.mtu = static_cast<uint32_t>(std::min<uint64_t>(get(0, options.mtu), reliable::kMaxMtu));
-    options.window = static_cast<uint32_t>(std::min<uint64_t>(get(1, options.window), UINT32_MAX));
-    options.send_buffer_bytes = get(2, options.send_buffer_bytes);
-    options.reassembly_bytes = get(3, options.reassembly_bytes);
-    options.reassembly_timeout_us = get(4, options.reassembly_timeout_us);
-    options.max_ack_delay_us = get(5, options.max_ack_delay_us);
-    options.min_rto_us = get(6, options.min_rto_us);
-    options.max_rto_us = get(7, options.max_rto_us);
-    options.span = reliable::clamp_span(get(8, options.span));
-    options.max_mtu = static_cast<uint32_t>(std::min<uint64_t>(get(9, options.mtu), reliable::kMaxMtu));
+    using namespace endpoint_option;
+    options.mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMtu, options.mtu), reliable::kMaxMtu));
+    options.window = static_cast<uint32_t>(std::min<uint64_t>(get(kWindow, options.window), UINT32_MAX));
+    options.send_buffer_bytes = get(kSendBufferBytes, options.send_buffer_bytes);
+    options.reassembly_bytes = get(kReassemblyBytes, options.reassembly_bytes);
+    options.reassembly_timeout_us = get(kReassemblyTimeoutUs, options.reassembly_timeout_us);
+    options.max_ack_delay_us = get(kMaxAckDelayUs, options.max_ack_delay_us);
+    options.min_rto_us = get(kMinRtoUs, options.min_rto_us);
+    options.max_rto_us = get(kMaxRtoUs, options.max_rto_us);
+    options.span = reliable::clamp_span(get(kSpan, options.span));
+    options.max_mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMaxMtu, options.mtu), reliable::kMaxMtu));
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object object = info[2].As<Napi::Object>();
       bool tagged = false;
@@ -144,11 +144,11 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     return options;
   }
 
-  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array(5), extras?: unknown[]).
-  // Kept (referenced) until replaced. state receives [pending deliveries, bytes of the next
-  // pending one, after receiveRows() the index it stopped at and the bytes it consumed, and the
-  // largest datagram the next flush may write (flush's `out` must have that much room)].
-  // Without extras, every copied delivery goes through the output buffer.
+  // setOutputs(output: Uint8Array, rows: Uint32Array, state: Uint32Array, extras?: unknown[]).
+  // Kept (referenced) until replaced. state (layouts.h) receives the pending deliveries and the
+  // bytes of the next pending one, after receiveRows() the index it stopped at and the bytes it
+  // consumed, and the largest datagram the next flush may write (flush's `out` must have that
+  // much room). Without extras, every copied delivery goes through the output buffer.
   Napi::Value SetOutputs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t* output = nullptr;
@@ -160,8 +160,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (!GetMutableBytes(info[0], "output", &output, &output_length)) return Napi::Value();
     if (!GetUint32Array(info[1], "rows", &rows, &row_values)) return Napi::Value();
     if (!GetUint32Array(info[2], "state", &state, &state_values)) return Napi::Value();
-    if (row_values < kRowWidth || state_values < 5) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state 5 values");
+    if (row_values < kRowWidth || state_values < endpoint_state::kCount) {
+      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "rows must hold a row and state every state value");
     }
     if (info.Length() > 3 && info[3].IsArray()) {
       extras_ref_ = Napi::Persistent(info[3].As<Napi::Object>());
@@ -176,7 +176,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     rows_ = rows;
     row_capacity_ = row_values / kRowWidth;
     state_ = state;
-    state_[4] = endpoint_.datagram_limit();
+    state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
     return env.Undefined();
   }
 
@@ -271,13 +271,13 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   // receiveRows(bytes, rows: Uint32Array, from, to, nowUs, maxDatagrams, maxBytes) -> rows written.
-  // Feeds the datagrams bytes[rows[4i], +rows[4i+1]) for i in [from, to), token included, while
-  // each carries this endpoint's token and comes from the sender (rows[4i+2], rows[4i+3]) of the
-  // first: the caller has matched the first to this endpoint, and stops at anything else. Stops
-  // too after maxDatagrams (at least one) or maxBytes, or once half the delivery rows or output
-  // are used, so that the caller can deliver and send acknowledgements in between. state[2] gets
-  // the index it stopped at, state[3] the bytes (tokens included) it fed. Deliveries' offsets are
-  // into `bytes`.
+  // Feeds the datagrams of socket rows [from, to) (offset and length into bytes), token included,
+  // while each carries this endpoint's token and comes from the sender (port and sender index) of
+  // the first: the caller has matched the first to this endpoint, and stops at anything else.
+  // Stops too after maxDatagrams (at least one) or maxBytes, or once half the delivery rows or
+  // output are used, so that the caller can deliver and send acknowledgements in between. The
+  // state's kStoppedAt gets the index it stopped at, kBytesFed the bytes (tokens included) it fed.
+  // Deliveries' offsets are into `bytes`.
   Napi::Value ReceiveRows(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
@@ -287,7 +287,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     size_t socket_values = 0;
     if (!FastArg(info[0], "bytes must be a Uint8Array", &bytes, &bytes_length)) return Napi::Value();
     if (!FastArg(info[1], "rows must be a Uint32Array", &socket_rows, &socket_values)) return Napi::Value();
-    const size_t available = socket_values / kSocketRowWidth;
+    const size_t available = socket_values / socket_row::kWidth;
     size_t from = static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue());
     size_t to = static_cast<size_t>(info[3].As<Napi::Number>().DoubleValue());
     if (to > available) to = available;
@@ -299,13 +299,13 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     size_t index = from;
     size_t fed = 0;
     double fed_bytes = 0;
-    const uint32_t* first = socket_rows + from * kSocketRowWidth;
+    const uint32_t* first = socket_rows + from * socket_row::kWidth;
     for (; index < to; ++index) {
-      const uint32_t* row = socket_rows + index * kSocketRowWidth;
-      const size_t offset = row[0];
-      const size_t length = row[1];
+      const uint32_t* row = socket_rows + index * socket_row::kWidth;
+      const size_t offset = row[socket_row::kOffset];
+      const size_t length = row[socket_row::kLength];
       if (offset > bytes_length || length > bytes_length - offset || length < reliable::kTokenSize ||
-          row[2] != first[2] || row[3] != first[3] ||
+          row[socket_row::kPort] != first[socket_row::kPort] || row[socket_row::kSender] != first[socket_row::kSender] ||
           std::memcmp(bytes + offset, endpoint_.token(), reliable::kTokenSize) != 0) {
         break;
       }
@@ -319,8 +319,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       fed_bytes += static_cast<double>(length);
     }
     datagram_ = nullptr;
-    state_[2] = static_cast<uint32_t>(index);
-    state_[3] = static_cast<uint32_t>(fed_bytes);
+    state_[endpoint_state::kStoppedAt] = static_cast<uint32_t>(index);
+    state_[endpoint_state::kBytesFed] = static_cast<uint32_t>(fed_bytes);
     PublishPending();
     return Napi::Number::New(env, static_cast<double>(row_count_));
   }
@@ -334,7 +334,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       if (next.bytes.size() > output_capacity_ - output_used_) break;
       uint32_t* row = rows_ + row_count_ * kRowWidth;
       std::memcpy(row, next.row, sizeof(next.row));
-      row[1] = static_cast<uint32_t>(output_used_);
+      row[delivery_row::kOffset] = static_cast<uint32_t>(output_used_);
       if (!next.bytes.empty()) std::memcpy(output_ + output_used_, next.bytes.data(), next.bytes.size());
       output_used_ += next.bytes.size();
       ++row_count_;
@@ -345,7 +345,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   // flush(nowUs, out, offset, lengths) -> datagrams written back to back from out[offset]; a
-  // length with kDontFragment set is a path MTU probe, to be sent without IP fragmentation.
+  // length with layout::kDontFragment set is a path MTU probe, to be sent without IP fragmentation.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     uint8_t* out = nullptr;
     size_t out_length = 0;
@@ -360,10 +360,10 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     while (count < length_capacity) {
       size_t written = endpoint_.poll_transmit(now, out + position, out_length - position);
       if (written == 0) break;
-      lengths[count++] = static_cast<uint32_t>(written) | (endpoint_.last_was_probe() ? kDontFragment : 0);
+      lengths[count++] = static_cast<uint32_t>(written) | (endpoint_.last_was_probe() ? layout::kDontFragment : 0);
       position += written;
     }
-    if (state_ != nullptr) state_[4] = endpoint_.datagram_limit();
+    if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
     return Napi::Number::New(info.Env(), static_cast<double>(count));
   }
 
@@ -376,30 +376,22 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
 
   Napi::Value OnTimeout(const Napi::CallbackInfo& info) {
     endpoint_.on_timeout(ToMicroseconds(info[0]));
-    if (state_ != nullptr) state_[4] = endpoint_.datagram_limit();
+    if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
     return info.Env().Undefined();
   }
 
-  // stats(out: Float64Array(31)): the order of reliable::Stats
+  // stats(out: Float64Array): the endpoint statistics of layouts.h
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-        info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
-      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 31 values");
+        info[0].As<Napi::Float64Array>().ElementLength() < layout::endpoint_stat::kCount) {
+      return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of the endpoint statistics");
     }
     double* out = info[0].As<Napi::Float64Array>().Data();
-    reliable::Stats stats = endpoint_.stats();
-    const uint64_t values[kStatCount] = {
-        stats.srtt_us, stats.rttvar_us, stats.min_rtt_us, stats.rto_us, stats.cwnd,
-        stats.bytes_in_flight, stats.messages_in_flight, stats.send_buffer_bytes,
-        stats.reassembly_bytes, stats.datagrams_sent, stats.bytes_sent, stats.datagrams_received,
-        stats.bytes_received, stats.messages_sent, stats.messages_delivered, stats.frames_delivered,
-        stats.retransmissions, stats.lost, stats.timeouts, stats.drops_bad_checksum,
-        stats.drops_malformed, stats.drops_duplicate, stats.drops_stale, stats.drops_window_overflow,
-        stats.drops_reassembly_overflow, stats.drops_expired, stats.drops_send_buffer,
-        stats.spurious_losses, stats.path_mtu, stats.mtu_probes_sent, stats.mtu_probes_lost,
-    };
-    for (size_t i = 0; i < kStatCount; ++i) out[i] = static_cast<double>(values[i]);
+    const reliable::Stats stats = endpoint_.stats();
+#define HYBRIDWIRE_STAT_COPY(constant, name, field) out[layout::endpoint_stat::constant] = static_cast<double>(stats.field);
+    HYBRIDWIRE_ENDPOINT_STAT(HYBRIDWIRE_STAT_COPY)
+#undef HYBRIDWIRE_STAT_COPY
     return env.Undefined();
   }
 
@@ -417,25 +409,21 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (pending_.empty() && row_count_ < row_capacity_) {
       uint32_t* row = rows_ + row_count_ * kRowWidth;
       if (in_datagram) {
-        row[0] = kind;
-        row[1] = static_cast<uint32_t>(data - datagram_);
+        row[delivery_row::kKind] = kind;
+        row[delivery_row::kOffset] = static_cast<uint32_t>(data - datagram_);
       } else if (kind == kInDatagram && size >= kOwnBufferMin && OwnBuffer(data, size)) {
-        row[0] = kOwnBuffer;
-        row[1] = static_cast<uint32_t>(extra_count_++);
+        row[delivery_row::kKind] = kOwnBuffer;
+        row[delivery_row::kOffset] = static_cast<uint32_t>(extra_count_++);
       } else if (size <= output_capacity_ - output_used_) {
-        row[0] = kind == kFrame ? kFrameInOutput : kInOutput;
-        row[1] = static_cast<uint32_t>(output_used_);
+        row[delivery_row::kKind] = kind == kFrame ? kFrameInOutput : kInOutput;
+        row[delivery_row::kOffset] = static_cast<uint32_t>(output_used_);
         if (size > 0) std::memcpy(output_ + output_used_, data, size);
         output_used_ += size;
       } else {
         row = nullptr;
       }
       if (row != nullptr) {
-        row[2] = static_cast<uint32_t>(size);
-        row[3] = channel;
-        row[4] = mode_or_type;
-        row[5] = flags;
-        row[6] = sequence;
+        FillRow(row, size, channel, mode_or_type, flags, sequence);
         ++row_count_;
         return;
       }
@@ -443,14 +431,19 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     // Kept in order behind what did not fit; copied, since the datagram will be gone.
     Pending pending;
     pending.bytes.assign(data, data + size);
-    pending.row[0] = kind == kFrame ? kFrameInOutput : kInOutput;
-    pending.row[1] = 0;
-    pending.row[2] = static_cast<uint32_t>(size);
-    pending.row[3] = channel;
-    pending.row[4] = mode_or_type;
-    pending.row[5] = flags;
-    pending.row[6] = sequence;
+    pending.row[delivery_row::kKind] = kind == kFrame ? kFrameInOutput : kInOutput;
+    pending.row[delivery_row::kOffset] = 0;
+    FillRow(pending.row, size, channel, mode_or_type, flags, sequence);
     pending_.push_back(std::move(pending));
+  }
+
+  static void FillRow(uint32_t* row, size_t size, uint32_t channel, uint32_t mode_or_type, uint32_t flags,
+                      uint32_t sequence) {
+    row[delivery_row::kLength] = static_cast<uint32_t>(size);
+    row[delivery_row::kChannel] = channel;
+    row[delivery_row::kModeOrType] = mode_or_type;
+    row[delivery_row::kFlags] = flags;
+    row[delivery_row::kSequence] = sequence;
   }
 
   void on_message(const uint8_t* data, size_t size, uint8_t channel, Mode mode, uint8_t flags,
@@ -473,9 +466,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   void PublishPending() {
-    state_[4] = endpoint_.datagram_limit();
-    state_[0] = static_cast<uint32_t>(pending_.size());
-    state_[1] = pending_.empty() ? 0 : static_cast<uint32_t>(pending_.front().bytes.size());
+    state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
+    state_[endpoint_state::kPendingCount] = static_cast<uint32_t>(pending_.size());
+    state_[endpoint_state::kPendingBytes] = pending_.empty() ? 0 : static_cast<uint32_t>(pending_.front().bytes.size());
   }
 
   Napi::ObjectReference budget_ref_;

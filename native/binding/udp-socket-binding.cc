@@ -52,6 +52,7 @@
 #endif
 
 #include "binding/bindings.h"
+#include "binding/layouts.h"
 
 namespace hybridwire::binding {
 namespace {
@@ -59,12 +60,14 @@ namespace {
 constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
 constexpr size_t kMaxPayload = 65527;       // the largest UDP payload (IPv6; 65507 over IPv4)
 constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
-constexpr size_t kMaxRows = 1024;           // datagrams per JS call (GRO can pack 64 in one read)
+constexpr size_t kMaxRows = layout::kSocketRows;  // datagrams per JS call (GRO can pack 64 in one read)
 constexpr size_t kReadRounds = 4;           // recvmmsg calls per readable event, then others' turn
 constexpr size_t kMaxSendBatch = 64;        // messages per sendmmsg call
 constexpr size_t kMaxGsoSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;      // one GSO message must fit an IP datagram
-constexpr size_t kStatCount = 6;
+using namespace layout::socket_stat;
+namespace socket_row = layout::socket_row;
+constexpr size_t kStatCount = layout::socket_stat::kCount;
 
 // The receive area, shared by the socket's handles and the external Buffer that lends it to JS:
 // freed by whichever lets go last (both on the JS thread).
@@ -123,8 +126,6 @@ struct Received {
   uint16_t port;
   uint32_t sender;
 };
-
-enum Stat { kDatagramsSent = 0, kDatagramsReceived, kQueued, kQueueDrops, kSendErrors, kReceiveErrors };
 
 class UdpSocket;
 
@@ -246,14 +247,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
                        });
   }
 
-  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kSocketRowWidth * 16 or more), queueLimit: number,
+  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kMaxRows socket rows), queueLimit: number,
   //               onBatch: (buffer, count, senders: string[]) => void)
   explicit UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
     Napi::Env env = info.Env();
     uint32_t* rows = nullptr;
     size_t row_count = 0;
     if (!GetUint32Array(info[1], "rows", &rows, &row_count)) return;
-    if (row_count < kSocketRowWidth * kMaxRows) {
+    if (row_count < socket_row::kWidth * kMaxRows) {
       ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "rows must hold 4096 or more values");
       return;
     }
@@ -362,7 +363,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
   }
 
-  // Whether datagrams flagged kDontFragment (path MTU probes) can leave unfragmented.
+  // Whether datagrams flagged layout::kDontFragment (path MTU probes) can leave unfragmented.
   Napi::Value DontFragment(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dont_fragment_); }
 
   bool Open(Napi::Env env) {
@@ -479,13 +480,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     } else if (!connected_) {
       return ThrowCoded(env, "ERR_SOCKET_DGRAM_NOT_CONNECTED", "an unconnected socket needs a target");
     }
-    // Every datagram must lie inside the slab. A length may carry kDontFragment (a path MTU
+    // Every datagram must lie inside the slab. A length may carry layout::kDontFragment (a path MTU
     // probe): that datagram leaves alone, unfragmented, or not at all (it is never queued).
     size_t end = offset;
     bool flagged = false;
     for (size_t i = 0; i < count; i++) {
-      const uint32_t length = lengths[i] & ~kDontFragment;
-      flagged = flagged || (lengths[i] & kDontFragment) != 0;
+      const uint32_t length = lengths[i] & ~layout::kDontFragment;
+      flagged = flagged || (lengths[i] & layout::kDontFragment) != 0;
       if (length > kMaxPayload || length > slab_length - end) {
         return ThrowCoded(env, "ERR_OUT_OF_RANGE", "datagram lengths run past the slab");
       }
@@ -497,13 +498,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t position = offset;
     for (size_t first = 0; first < count;) {
       size_t last = first;
-      while (last < count && (lengths[last] & kDontFragment) == 0) ++last;
+      while (last < count && (lengths[last] & layout::kDontFragment) == 0) ++last;
       if (last > first) {
         sent += SendOrQueue(slab + position, lengths + first, last - first, target);
         for (size_t i = first; i < last; i++) position += lengths[i];
       }
       if (last == count) break;
-      const uint32_t length = lengths[last] & ~kDontFragment;
+      const uint32_t length = lengths[last] & ~layout::kDontFragment;
       if (SendProbe(slab + position, length, target)) ++sent;
       position += length;
       first = last + 1;
@@ -773,12 +774,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     return info.Env().Undefined();
   }
 
-  // stats(out: Float64Array(6)): datagrams sent, received, queued, dropped (queue full), send
-  // errors, receive errors.
+  // stats(out: Float64Array): the socket statistics of layouts.h: datagrams sent, received,
+  // queued, dropped (queue full), send errors, receive errors.
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
-      return ThrowCoded(info.Env(), "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 6 values");
+      return ThrowCoded(info.Env(), "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of the socket statistics");
     }
     double* out = info[0].As<Napi::Float64Array>().Data();
     const uint64_t* stats = native_ != nullptr ? native_->stats : final_stats_;
@@ -974,7 +975,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t rows_length = 0;
     void* rows_data = nullptr;
     if (napi_get_typedarray_info(env, rows_ref_.Value(), &rows_type, &rows_length, &rows_data, nullptr, nullptr) != napi_ok ||
-        rows_type != napi_uint32_array || rows_data == nullptr || rows_length < received_.size() * kSocketRowWidth) {
+        rows_type != napi_uint32_array || rows_data == nullptr || rows_length < received_.size() * socket_row::kWidth) {
       native_->stats[kReceiveErrors] += received_.size();
       received_.clear();
       senders_.clear();
@@ -1000,17 +1001,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       size_t offset = 0;
       for (size_t i = 0; i < count; i++) {
         const Received& r = received_[i];
-        uint32_t* row = rows + i * kSocketRowWidth;
+        uint32_t* row = rows + i * socket_row::kWidth;
         if (lent) {
-          row[0] = static_cast<uint32_t>(r.data - bytes);
+          row[socket_row::kOffset] = static_cast<uint32_t>(r.data - bytes);
         } else {
           if (r.length > 0) std::memcpy(bytes + offset, r.data, r.length);
-          row[0] = static_cast<uint32_t>(offset);
+          row[socket_row::kOffset] = static_cast<uint32_t>(offset);
           offset += r.length;
         }
-        row[1] = r.length;
-        row[2] = r.port;
-        row[3] = r.sender;
+        row[socket_row::kLength] = r.length;
+        row[socket_row::kPort] = r.port;
+        row[socket_row::kSender] = r.sender;
       }
       for (size_t i = 0; i < senders_.size() && ok; i++) {
         std::string text;

@@ -7,6 +7,7 @@ import {
   type DeliveryModeValue,
   type ReliableEndpointOptions,
 } from '../../ts/reliable/reliable-endpoint.js';
+import { SOCKET_ROW_WIDTH, SocketRow } from '../../ts/native/layouts.js';
 import { pseudoRandomBytes as pattern } from '../support/bytes.js';
 
 // Two endpoints joined by an in-memory link with a fixed one-way latency, on a fake clock: every
@@ -184,12 +185,17 @@ describe('ReliableEndpoint', () => {
       const run = [...datagrams];
       run.splice(3, 0, foreign);
       run.push(datagrams[0]!); // a copy, from another sender (below)
-      // Lay the batch out as the socket does: datagrams back to back, rows of offset, length,
-      // port, sender index.
+      // Lay the batch out as the socket does: datagrams back to back, a socket row each.
       const bytes = Buffer.concat([Buffer.alloc(3), ...run]);
-      const rows = new Uint32Array(run.length * 4);
-      for (let i = 0, offset = 3; i < run.length; offset += run[i]!.length, i++) rows.set([offset, run[i]!.length, 4000, 0], i * 4);
-      rows[(run.length - 1) * 4 + 3] = 1; // the last one from another sender
+      const rows = new Uint32Array(run.length * SOCKET_ROW_WIDTH);
+      for (let i = 0, offset = 3; i < run.length; offset += run[i]!.length, i++) {
+        const base = i * SOCKET_ROW_WIDTH;
+        rows[base + SocketRow.OFFSET] = offset;
+        rows[base + SocketRow.LENGTH] = run[i]!.length;
+        rows[base + SocketRow.PORT] = 4000;
+        rows[base + SocketRow.SENDER] = 0;
+      }
+      rows[(run.length - 1) * SOCKET_ROW_WIDTH + SocketRow.SENDER] = 1; // the last one from another sender
 
       expect(receiver.receiveRows(bytes, rows, 0, run.length, 1000, 1 << 20)).toBe(3);
       expect(receiver.lastBytes).toBe(run[0]!.length + run[1]!.length + run[2]!.length);
@@ -199,7 +205,7 @@ describe('ReliableEndpoint', () => {
       expect(index).toBe(run.length - 1);
       // What it delivered does not share the lent bytes.
       bytes.fill(0xee);
-      token.copy(bytes, rows[(run.length - 1) * 4]!);
+      token.copy(bytes, rows[(run.length - 1) * SOCKET_ROW_WIDTH + SocketRow.OFFSET]!);
       expect(receiver.receiveRows(bytes, rows, run.length - 1, run.length, 1000, 1 << 20)).toBe(run.length);
       expect(firstDifference(delivered, sent)).toBe(-1);
       // The last one, overwritten but for its token, is refused.

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UdpSocket, type DatagramListener } from '../../ts/transport/udp-socket.js';
+import { SOCKET_ROW_WIDTH, SocketRow } from '../../ts/native/layouts.js';
 
 interface Arrival {
   datagram: Buffer;
@@ -109,10 +110,11 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
       onBatch: (bytes, rows, count, senders) => {
         batches++;
         lent.add(bytes);
-        for (let i = 0; i < count; i++) {
-          expect(senders[rows[i * 4 + 3]!]).toBe(host);
+        for (let i = 0, base = 0; i < count; i++, base += SOCKET_ROW_WIDTH) {
+          expect(senders[rows[base + SocketRow.SENDER]!]).toBe(host);
           // Copied now: the next read writes the same memory.
-          copies.push(Buffer.from(bytes.subarray(rows[i * 4]!, rows[i * 4]! + rows[i * 4 + 1]!)));
+          const offset = rows[base + SocketRow.OFFSET]!;
+          copies.push(Buffer.from(bytes.subarray(offset, offset + rows[base + SocketRow.LENGTH]!)));
         }
         if (copies.length >= wanted) wake?.();
       },

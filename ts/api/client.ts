@@ -13,6 +13,7 @@ import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
+import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
@@ -314,9 +315,9 @@ export class Client extends EventEmitter<ClientEvents> {
       // token goes to the endpoint in one call.
       onBatch: (bytes, rows, count) =>
         walkBatch(count, (index) => {
-          const base = index * 4;
-          const start = rows[base]!;
-          if (rows[base + 2] !== target.port || rows[base + 1]! < TOKEN_SIZE || token.compare(bytes, start, start + TOKEN_SIZE) !== 0) return index + 1;
+          const base = index * SOCKET_ROW_WIDTH;
+          const start = rows[base + SocketRow.OFFSET]!;
+          if (rows[base + SocketRow.PORT] !== target.port || rows[base + SocketRow.LENGTH]! < TOKEN_SIZE || token.compare(bytes, start, start + TOKEN_SIZE) !== 0) return index + 1;
           return path.receiveRows(bytes, rows, index, count);
         }),
     });

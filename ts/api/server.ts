@@ -10,6 +10,7 @@ import { checkInteger } from '../options.js';
 import { TOKEN_SIZE, UdpSession } from '../transport/udp-session.js';
 import { UdpSocket, walkBatch, type UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
+import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import type { Payload } from '../session/message.js';
 import { checkPort, resolveLimits, udpOffer, udpSessionOptions, type LimitOptions, type ResolvedLimits } from './options.js';
 import { Peer, type Address } from './peer.js';
@@ -342,11 +343,11 @@ export class Server extends EventEmitter<ServerEvents> {
    */
   private onBatch(bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): void {
     walkBatch(count, (index) => {
-      const base = index * 4;
-      const start = rows[base]!;
-      const end = start + rows[base + 1]!;
-      const address = senders[rows[base + 3]!]!;
-      const port = rows[base + 2]!;
+      const base = index * SOCKET_ROW_WIDTH;
+      const start = rows[base + SocketRow.OFFSET]!;
+      const end = start + rows[base + SocketRow.LENGTH]!;
+      const address = senders[rows[base + SocketRow.SENDER]!]!;
+      const port = rows[base + SocketRow.PORT]!;
       const binding = end - start >= TOKEN_SIZE ? this.udpBindings.get(bytes.readUInt32LE(start)) : undefined;
       const known = binding?.peer.udpAddress;
       if (

@@ -47,7 +47,11 @@ export interface NativeReassemblyBudget {
   used(): number;
 }
 
+/** The addon's own copy of ts/native/layouts.ts (native/binding/layouts.h), for the test that holds them together. */
+export type NativeLayouts = Record<string, Record<string, number>>;
+
 export interface NativeAddon {
+  layouts: NativeLayouts;
   crc32c(data: Uint8Array, seed?: number): number;
   crc32cSoftware(data: Uint8Array, seed?: number): number;
   crc32cHardware(data: Uint8Array, seed?: number): number;

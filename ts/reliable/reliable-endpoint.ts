@@ -15,6 +15,21 @@
  */
 import { EventEmitter } from 'node:events';
 import { native, type NativeReassemblyBudget, type NativeReliableEndpoint } from '../native/addon.js';
+import {
+  DELIVERY_ROW_WIDTH,
+  DeliveryKind,
+  DeliveryRow,
+  ENDPOINT_OPTION_COUNT,
+  ENDPOINT_STATE_COUNT,
+  ENDPOINT_STAT_COUNT,
+  EndpointOption,
+  EndpointStat,
+  EndpointState,
+  LENGTH_MASK,
+  SendStatus,
+  SOCKET_ROW_WIDTH,
+  SocketRow,
+} from '../native/layouts.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkInteger } from '../options.js';
 
@@ -168,19 +183,9 @@ export class ReassemblyBudget {
   }
 }
 
-const SEND_OK = 0;
-const SEND_WOULD_BLOCK = 1;
-const SEND_TOO_LARGE = 2;
-
-const ROW_WIDTH = 7;
-const KIND_IN_DATAGRAM = 0;
-const KIND_IN_OUTPUT = 1;
-const KIND_FRAME = 2;
-const KIND_OWN_BUFFER = 4;
 const INITIAL_ROWS = 1024;
 const INITIAL_OUTPUT = 64 * 1024;
 const FLUSH_DATAGRAMS = 64;
-const STAT_COUNT = 31;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
@@ -193,9 +198,6 @@ const EMPTY = Buffer.alloc(0);
  */
 let batchSlab = Buffer.allocUnsafeSlow(0);
 let batchSlabInUse = false;
-/** In a flushed length: send this datagram without IP fragmentation (a path MTU probe). */
-export const DONT_FRAGMENT = 0x80000000;
-const LENGTH_MASK = 0x7fffffff;
 
 /** Whether `value` is a valid reliable-UDP span: a power of two from 1024 to 65536. */
 export function isSpan(value: number): boolean {
@@ -239,14 +241,14 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private readonly onDatagrams: ((slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void) | undefined;
   private readonly clock: () => number;
   private output = Buffer.allocUnsafe(INITIAL_OUTPUT);
-  private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
-  private readonly state = new Uint32Array(5);
+  private rows = new Uint32Array(INITIAL_ROWS * DELIVERY_ROW_WIDTH);
+  private readonly state = new Uint32Array(ENDPOINT_STATE_COUNT);
   /** Large copied deliveries arrive in Buffers of their own, here (see the binding). */
   private readonly extras: Array<Buffer | undefined> = [];
   private slab: Buffer;
   private slabPosition = 0;
   private readonly lengths = new Uint32Array(FLUSH_DATAGRAMS);
-  private readonly statValues = new Float64Array(STAT_COUNT);
+  private readonly statValues = new Float64Array(ENDPOINT_STAT_COUNT);
   private waiting: Array<Waiting | undefined> = [];
   private waitingHead = 0;
   private waitingBytes = 0;
@@ -298,18 +300,17 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.onDatagrams = typeof options.onDatagrams === 'function' ? options.onDatagrams : undefined;
     this.onDatagram = this.onDatagrams === undefined ? options.onDatagram : undefined;
     this.clock = options.now ?? (() => performance.now());
-    const values = new Float64Array([
-      this.mtu,
-      this.window,
-      this.sendBufferBytes,
-      reassemblyBytes,
-      reassemblyTimeoutMs * 1000,
-      maxAckDelayMs * 1000,
-      minRtoMs * 1000,
-      maxRtoMs * 1000,
-      span,
-      this.maxMtu,
-    ]);
+    const values = new Float64Array(ENDPOINT_OPTION_COUNT);
+    values[EndpointOption.MTU] = this.mtu;
+    values[EndpointOption.WINDOW] = this.window;
+    values[EndpointOption.SEND_BUFFER_BYTES] = this.sendBufferBytes;
+    values[EndpointOption.REASSEMBLY_BYTES] = reassemblyBytes;
+    values[EndpointOption.REASSEMBLY_TIMEOUT_US] = reassemblyTimeoutMs * 1000;
+    values[EndpointOption.MAX_ACK_DELAY_US] = maxAckDelayMs * 1000;
+    values[EndpointOption.MIN_RTO_US] = minRtoMs * 1000;
+    values[EndpointOption.MAX_RTO_US] = maxRtoMs * 1000;
+    values[EndpointOption.SPAN] = span;
+    values[EndpointOption.MAX_MTU] = this.maxMtu;
     this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
     // With onDatagrams the shared slab is used (a slab of its own only when flushing re-entrantly).
@@ -356,27 +357,27 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       }
     }
     // Behind waiting messages, a message waits too, so that order is kept.
-    let status = SEND_WOULD_BLOCK;
+    let status: number = SendStatus.WOULD_BLOCK;
     if (this.waitingHead === this.waiting.length) {
       status =
         prefix === undefined && typeof body !== 'string'
           ? this.handle.send(body, mode, channel, flags)
           : this.handle.sendParts(prefix ?? EMPTY, prefixLength, body, mode, channel, flags);
     }
-    if (status === SEND_OK) {
+    if (status === SendStatus.OK) {
       this.scheduleFlush();
       return true;
     }
     // The slow path keeps the message, so it needs it whole.
     const payload = prefix === undefined && typeof body !== 'string' ? body : join(prefix ?? EMPTY, prefixLength, body);
-    if (status === SEND_TOO_LARGE) {
+    if (status === SendStatus.TOO_LARGE) {
       throw new HybridwireError(
         'HW_ERR_FRAME_TOO_LARGE',
         `a ${payload.length}-byte message exceeds what the send buffer (${this.sendBufferBytes} bytes) ` +
           'or the peer\'s reassembly budget can hold',
       );
     }
-    if (status !== SEND_WOULD_BLOCK) {
+    if (status !== SendStatus.WOULD_BLOCK) {
       throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'invalid message mode, channel or flags');
     }
     this.needDrain = true;
@@ -385,7 +386,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     }
     if (policy === 'drop-oldest-unreliable' && this.waitingHead === this.waiting.length) {
       this.handle.dropOldestUnreliable(payload.length);
-      if (this.handle.send(payload, mode, channel, flags) === SEND_OK) {
+      if (this.handle.send(payload, mode, channel, flags) === SendStatus.OK) {
         this.scheduleFlush();
         return false;
       }
@@ -440,17 +441,19 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     }
     if (this.receiving) {
       // Fed from inside one of its own events: the first datagram waits in the backlog.
-      const offset = rows[from * 4]!;
-      this.backlog.push(Buffer.from(bytes.subarray(offset + 8, offset + rows[from * 4 + 1]!)));
-      this.lastBytes = rows[from * 4 + 1]!;
+      const row = from * SOCKET_ROW_WIDTH;
+      const offset = rows[row + SocketRow.OFFSET]!;
+      const length = rows[row + SocketRow.LENGTH]!;
+      this.backlog.push(Buffer.from(bytes.subarray(offset + 8, offset + length)));
+      this.lastBytes = length;
       return from + 1;
     }
     this.receiving = true;
     let next: number;
     try {
       this.deliver(bytes, this.handle.receiveRows(bytes, rows, from, to, this.nowUs(), maxDatagrams, maxBytes), true);
-      next = this.state[2]!;
-      this.lastBytes = this.state[3]!;
+      next = this.state[EndpointState.STOPPED_AT]!;
+      this.lastBytes = this.state[EndpointState.BYTES_FED]!;
       this.finishReceive();
     } finally {
       this.receiving = false;
@@ -462,11 +465,11 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   /** After a native receive: the deliveries that did not fit, then datagrams fed meanwhile. */
   private finishReceive(): void {
-    while (this.state[0]! > 0) this.takePending();
+    while (this.state[EndpointState.PENDING_COUNT]! > 0) this.takePending();
     while (this.backlog.length > 0) {
       const next = this.backlog.shift()!;
       this.deliver(next, this.handle.receive(next, this.nowUs()));
-      while (this.state[0]! > 0) this.takePending();
+      while (this.state[EndpointState.PENDING_COUNT]! > 0) this.takePending();
     }
   }
 
@@ -485,7 +488,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     try {
       for (;;) {
         // The largest datagram the endpoint may write next (its datagram size, or a path MTU probe).
-        const limit = this.state[4]!;
+        const limit = this.state[EndpointState.DATAGRAM_LIMIT]!;
         let slab: Buffer;
         let position: number;
         if (this.onDatagrams !== undefined) {
@@ -522,7 +525,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
           this.slabPosition = position;
         }
         // Done unless it stopped for want of room: lengths, or slab after what it wrote.
-        if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[4]!)) break;
+        if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[EndpointState.DATAGRAM_LIMIT]!)) break;
       }
     } finally {
       if (shared) batchSlabInUse = false;
@@ -532,42 +535,42 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   }
 
   stats(): ReliableStats {
-    const v = this.statValues;
-    this.handle.stats(v);
+    const values = this.statValues;
+    this.handle.stats(values);
     return {
-      rttMs: v[0]! / 1000,
-      rttVarianceMs: v[1]! / 1000,
-      minRttMs: v[2]! / 1000,
-      rtoMs: v[3]! / 1000,
-      congestionWindow: v[4]!,
-      bytesInFlight: v[5]!,
-      messagesInFlight: v[6]!,
+      rttMs: values[EndpointStat.SRTT_US]! / 1000,
+      rttVarianceMs: values[EndpointStat.RTTVAR_US]! / 1000,
+      minRttMs: values[EndpointStat.MIN_RTT_US]! / 1000,
+      rtoMs: values[EndpointStat.RTO_US]! / 1000,
+      congestionWindow: values[EndpointStat.CWND]!,
+      bytesInFlight: values[EndpointStat.BYTES_IN_FLIGHT]!,
+      messagesInFlight: values[EndpointStat.MESSAGES_IN_FLIGHT]!,
       window: this.window,
-      sendBufferBytes: v[7]! + this.waitingBytes,
-      reassemblyBytes: v[8]!,
-      datagramsSent: v[9]!,
-      bytesSent: v[10]!,
-      datagramsReceived: v[11]!,
-      bytesReceived: v[12]!,
-      messagesSent: v[13]!,
-      messagesDelivered: v[14]!,
-      framesDelivered: v[15]!,
-      retransmissions: v[16]!,
-      lost: v[17]!,
-      spuriousLosses: v[27]!,
-      pathMtu: v[28]!,
-      mtuProbesSent: v[29]!,
-      mtuProbesLost: v[30]!,
-      timeouts: v[18]!,
+      sendBufferBytes: values[EndpointStat.SEND_BUFFER_BYTES]! + this.waitingBytes,
+      reassemblyBytes: values[EndpointStat.REASSEMBLY_BYTES]!,
+      datagramsSent: values[EndpointStat.DATAGRAMS_SENT]!,
+      bytesSent: values[EndpointStat.BYTES_SENT]!,
+      datagramsReceived: values[EndpointStat.DATAGRAMS_RECEIVED]!,
+      bytesReceived: values[EndpointStat.BYTES_RECEIVED]!,
+      messagesSent: values[EndpointStat.MESSAGES_SENT]!,
+      messagesDelivered: values[EndpointStat.MESSAGES_DELIVERED]!,
+      framesDelivered: values[EndpointStat.FRAMES_DELIVERED]!,
+      retransmissions: values[EndpointStat.RETRANSMISSIONS]!,
+      lost: values[EndpointStat.LOST]!,
+      spuriousLosses: values[EndpointStat.SPURIOUS_LOSSES]!,
+      pathMtu: values[EndpointStat.PATH_MTU]!,
+      mtuProbesSent: values[EndpointStat.MTU_PROBES_SENT]!,
+      mtuProbesLost: values[EndpointStat.MTU_PROBES_LOST]!,
+      timeouts: values[EndpointStat.TIMEOUTS]!,
       drops: {
-        badChecksum: v[19]!,
-        malformed: v[20]!,
-        duplicate: v[21]!,
-        stale: v[22]!,
-        windowOverflow: v[23]!,
-        reassemblyOverflow: v[24]!,
-        expired: v[25]!,
-        sendBuffer: v[26]! + this.droppedUnreliable,
+        badChecksum: values[EndpointStat.DROPS_BAD_CHECKSUM]!,
+        malformed: values[EndpointStat.DROPS_MALFORMED]!,
+        duplicate: values[EndpointStat.DROPS_DUPLICATE]!,
+        stale: values[EndpointStat.DROPS_STALE]!,
+        windowOverflow: values[EndpointStat.DROPS_WINDOW_OVERFLOW]!,
+        reassemblyOverflow: values[EndpointStat.DROPS_REASSEMBLY_OVERFLOW]!,
+        expired: values[EndpointStat.DROPS_EXPIRED]!,
+        sendBuffer: values[EndpointStat.DROPS_SEND_BUFFER]! + this.droppedUnreliable,
       },
     };
   }
@@ -591,35 +594,37 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private deliver(datagram: Uint8Array, count: number, lent = false): void {
     const rows = this.rows;
     const output = this.output;
-    for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
-      const kind = rows[base]!;
-      const offset = rows[base + 1]!;
-      const end = offset + rows[base + 2]!;
+    for (let i = 0, base = 0; i < count; i++, base += DELIVERY_ROW_WIDTH) {
+      const kind = rows[base + DeliveryRow.KIND]!;
+      const offset = rows[base + DeliveryRow.OFFSET]!;
+      const end = offset + rows[base + DeliveryRow.LENGTH]!;
       // Bytes in the datagram are handed out as views; bytes in the reused output buffer are copied.
       let payload: Buffer;
-      if (kind === KIND_IN_DATAGRAM || kind === KIND_FRAME) {
+      if (kind === DeliveryKind.IN_DATAGRAM || kind === DeliveryKind.FRAME) {
         if (lent) {
           payload = Buffer.allocUnsafe(end - offset);
           payload.set(datagram.subarray(offset, end));
         } else {
           payload = Buffer.from(datagram.buffer, datagram.byteOffset + offset, end - offset);
         }
-      } else if (kind === KIND_OWN_BUFFER) {
+      } else if (kind === DeliveryKind.OWN_BUFFER) {
         payload = this.extras[offset]!;
         this.extras[offset] = undefined;
       } else {
         payload = Buffer.from(output.subarray(offset, end));
       }
-      if (kind <= KIND_IN_OUTPUT || kind === KIND_OWN_BUFFER) {
-        this.emit('message', payload, rows[base + 3]!, rows[base + 4]! as DeliveryModeValue, rows[base + 5]!);
+      const channel = rows[base + DeliveryRow.CHANNEL]!;
+      const flags = rows[base + DeliveryRow.FLAGS]!;
+      if (kind === DeliveryKind.FRAME || kind === DeliveryKind.FRAME_IN_OUTPUT) {
+        this.emit('frame', rows[base + DeliveryRow.MODE_OR_TYPE]!, flags, channel, rows[base + DeliveryRow.SEQUENCE]!, payload);
       } else {
-        this.emit('frame', rows[base + 4]!, rows[base + 5]!, rows[base + 3]!, rows[base + 6]!, payload);
+        this.emit('message', payload, channel, rows[base + DeliveryRow.MODE_OR_TYPE]! as DeliveryModeValue, flags);
       }
     }
   }
 
   private takePending(): void {
-    const needed = this.state[1]!;
+    const needed = this.state[EndpointState.PENDING_BYTES]!;
     if (needed > this.output.length) {
       this.output = Buffer.allocUnsafe(Math.max(needed, this.output.length * 2));
       this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
@@ -632,7 +637,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     let moved = false;
     while (this.waitingHead < this.waiting.length) {
       const next = this.waiting[this.waitingHead]!;
-      if (this.handle.send(next.payload, next.mode, next.channel, next.flags) !== SEND_OK) break;
+      if (this.handle.send(next.payload, next.mode, next.channel, next.flags) !== SendStatus.OK) break;
       this.waiting[this.waitingHead++] = undefined;
       this.waitingBytes -= next.payload.length;
       moved = true;
