@@ -14,152 +14,36 @@
  * ```
  */
 import { EventEmitter } from 'node:events';
-import { native, type NativeReassemblyBudget, type NativeReliableEndpoint } from '../native/addon.js';
+import { native, type NativeReliableEndpoint } from '../native/addon.js';
 import {
   DELIVERY_ROW_WIDTH,
   DeliveryKind,
   DeliveryRow,
-  ENDPOINT_OPTION_COUNT,
   ENDPOINT_STATE_COUNT,
   ENDPOINT_STAT_COUNT,
-  EndpointOption,
-  EndpointStat,
   EndpointState,
   LENGTH_MASK,
   SendStatus,
   SOCKET_ROW_WIDTH,
   SocketRow,
 } from '../native/layouts.js';
-import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger } from '../options.js';
+import { HybridwireError } from '../errors.js';
+import {
+  checkPolicy,
+  DeliveryMode,
+  resolveEndpointOptions,
+  type DeliveryModeValue,
+  type OverflowPolicy,
+  type ReliableEndpointOptions,
+  type ReliableSendOptions,
+} from './endpoint-options.js';
+import { readStats, type ReliableStats } from './endpoint-stats.js';
+import { join, WaitQueue } from './wait-queue.js';
 
-/** How a message travels: see {@link ReliableEndpoint.send}. */
-export const DeliveryMode = {
-  UNRELIABLE: 0,
-  RELIABLE_ORDERED: 1,
-  RELIABLE_UNORDERED: 2,
-} as const;
-export type DeliveryModeValue = (typeof DeliveryMode)[keyof typeof DeliveryMode];
-
-/**
- * What send() does with a message when the window and send buffer are full:
- * - `'wait'` keeps it (in order, up to another `sendBufferBytes`) and sends it when room returns;
- * - `'drop-oldest-unreliable'` drops queued unreliable messages, oldest first, to make room; an
- *   unreliable message that still does not fit is dropped, a reliable one waits;
- * - `'error'` throws `HW_ERR_SEND_QUEUE_FULL`.
- * In every case send() returns false and 'drain' follows once there is room.
- */
-export type OverflowPolicy = 'wait' | 'drop-oldest-unreliable' | 'error';
-
-export interface ReliableEndpointOptions {
-  /** The 8-byte session token written at the start of every datagram. */
-  token: Uint8Array;
-  /** Called with each datagram to send, token included. The buffer is never reused. */
-  onDatagram?: (datagram: Buffer) => void;
-  /**
-   * Instead of onDatagram: called once per batch with `count` datagrams laid back to back in
-   * `slab` from `offset`, their lengths in `lengths`. Both are reused once it returns, so it must
-   * send (or copy) them at once, as a socket's synchronous batch send does. A length with the
-   * DONT_FRAGMENT bit (0x80000000) set is a path MTU probe, to be sent without IP fragmentation
-   * (UdpSocket.sendBatch does); the length is the other bits.
-   */
-  onDatagrams?: (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void;
-  /** Bytes per datagram, token and frame headers included. Default 1200. */
-  mtu?: number;
-  /**
-   * Path MTU discovery: datagrams grow from `mtu` up to this when probes show the path carries
-   * them (RFC 8899). The socket must not fragment datagrams (sessions set it so on Linux). Default
-   * `mtu`: discovery off.
-   */
-  maxMtu?: number;
-  /** Reliable messages in flight at once: 1 is step-by-step mode, N burst mode. Default 1024. */
-  window?: number;
-  /** Bytes of queued and unacknowledged messages kept for retransmission. Default 4 MiB. */
-  sendBufferBytes?: number;
-  /**
-   * Bytes this endpoint buffers for its peer (partial and out-of-order messages), and lets its
-   * peer buffer for it: both ends must agree. Default 4 MiB.
-   */
-  reassemblyBytes?: number;
-  /**
-   * Sequence numbers in flight per reliable space (ordered or unordered channel), and so tracked
-   * by the receiver past a gap: a power of two from 1024 to 65536. Both ends must agree (a
-   * session negotiates it). Default 16384.
-   */
-  span?: number;
-  /** Unreliable partial messages are dropped after this long. Default 5000. */
-  reassemblyTimeoutMs?: number;
-  /** Longest an acknowledgement is held back to ride on other traffic. Default 10. */
-  maxAckDelayMs?: number;
-  /** Bounds of the retransmission timeout. Defaults 100 and 60000. */
-  minRtoMs?: number;
-  maxRtoMs?: number;
-  /** How long sends are batched: 0 sends at the end of the current event-loop turn. Default 0. */
-  batchDelayMs?: number;
-  /** Default overflow policy of send(). Default 'wait'. */
-  overflow?: OverflowPolicy;
-  /** A reassembly budget shared with other endpoints, bounding their total. */
-  budget?: ReassemblyBudget;
-  /** The clock, in milliseconds. Default `performance.now`. */
-  now?: () => number;
-}
-
-export interface ReliableSendOptions {
-  /** Retransmit until acknowledged. Default false (fire and forget). */
-  reliable?: boolean;
-  /** Reliable only: false delivers on arrival instead of in order. Default true. */
-  ordered?: boolean;
-  /** The ordering domain (and a label for unreliable messages), 0..255. Default 0. */
-  channel?: number;
-  /** Frame flag bits that describe the payload (compressed 0x01, encrypted 0x02, ...). Default 0. */
-  flags?: number;
-  overflow?: OverflowPolicy;
-}
-
-export interface ReliableStats {
-  /** Smoothed round-trip time, its variation, the minimum seen, and the retransmission timeout. */
-  rttMs: number;
-  rttVarianceMs: number;
-  minRttMs: number;
-  rtoMs: number;
-  /** Congestion window and what is in flight against it, in bytes. */
-  congestionWindow: number;
-  bytesInFlight: number;
-  messagesInFlight: number;
-  window: number;
-  sendBufferBytes: number;
-  reassemblyBytes: number;
-  datagramsSent: number;
-  bytesSent: number;
-  datagramsReceived: number;
-  bytesReceived: number;
-  messagesSent: number;
-  messagesDelivered: number;
-  framesDelivered: number;
-  retransmissions: number;
-  /** The datagram size in use: `mtu`, or what path MTU discovery found. */
-  pathMtu: number;
-  /** Path MTU probes sent, and of those lost (too large for the path, or lost by chance). */
-  mtuProbesSent: number;
-  mtuProbesLost: number;
-  /** Frames declared lost by acknowledgements of later ones (fast retransmit). */
-  lost: number;
-  /** Of those, frames found to have arrived after all (reordered): their loss was taken back. */
-  spuriousLosses: number;
-  /** Retransmission timer expiries. */
-  timeouts: number;
-  drops: {
-    badChecksum: number;
-    malformed: number;
-    duplicate: number;
-    stale: number;
-    windowOverflow: number;
-    reassemblyOverflow: number;
-    expired: number;
-    /** Unreliable messages dropped by the 'drop-oldest-unreliable' policy. */
-    sendBuffer: number;
-  };
-}
+export { DeliveryMode, isSpan } from './endpoint-options.js';
+export type { DeliveryModeValue, OverflowPolicy, ReliableEndpointOptions, ReliableSendOptions } from './endpoint-options.js';
+export type { ReliableStats } from './endpoint-stats.js';
+export { ReassemblyBudget } from './reassembly-budget.js';
 
 interface ReliableEndpointEvents {
   /** A message. Its payload is a view into the received datagram when it came whole in one. */
@@ -169,24 +53,9 @@ interface ReliableEndpointEvents {
   drain: [];
 }
 
-/** A reassembly memory budget shared by many endpoints (a server's total). */
-export class ReassemblyBudget {
-  /** @internal */
-  readonly handle: NativeReassemblyBudget;
-
-  constructor(bytes: number) {
-    this.handle = new native.ReassemblyBudget(checkInteger('bytes', bytes, 0, Number.MAX_SAFE_INTEGER));
-  }
-
-  get usedBytes(): number {
-    return this.handle.used();
-  }
-}
-
 const INITIAL_ROWS = 1024;
 const INITIAL_OUTPUT = 64 * 1024;
 const FLUSH_DATAGRAMS = 64;
-const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
 const EMPTY = Buffer.alloc(0);
@@ -198,35 +67,6 @@ const EMPTY = Buffer.alloc(0);
  */
 let batchSlab = Buffer.allocUnsafeSlow(0);
 let batchSlabInUse = false;
-
-/** Whether `value` is a valid reliable-UDP span: a power of two from 1024 to 65536. */
-export function isSpan(value: number): boolean {
-  return Number.isInteger(value) && value >= 1024 && value <= 65536 && (value & (value - 1)) === 0;
-}
-
-/** prefix[0, prefixLength) followed by body, in one new buffer. */
-function join(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): Buffer {
-  const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const joined = Buffer.allocUnsafe(prefixLength + bodyLength);
-  joined.set(prefix.subarray(0, prefixLength), 0);
-  if (typeof body === 'string') joined.write(body, prefixLength);
-  else joined.set(body, prefixLength);
-  return joined;
-}
-
-interface Waiting {
-  payload: Uint8Array;
-  mode: number;
-  channel: number;
-  flags: number;
-}
-
-function checkPolicy(name: string, value: unknown): OverflowPolicy {
-  if (!OVERFLOW_POLICIES.includes(value as OverflowPolicy)) {
-    throw new OptionError(`option ${name} must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${String(value)}`);
-  }
-  return value as OverflowPolicy;
-}
 
 export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   readonly mtu: number;
@@ -249,9 +89,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private slabPosition = 0;
   private readonly lengths = new Uint32Array(FLUSH_DATAGRAMS);
   private readonly statValues = new Float64Array(ENDPOINT_STAT_COUNT);
-  private waiting: Array<Waiting | undefined> = [];
-  private waitingHead = 0;
-  private waitingBytes = 0;
+  private readonly waiting = new WaitQueue();
   private droppedUnreliable = 0;
   private needDrain = false;
   private flushScheduled = false;
@@ -271,47 +109,17 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   constructor(options: ReliableEndpointOptions) {
     super();
-    const token = options.token;
-    if (!(token instanceof Uint8Array) || token.length !== 8) {
-      throw new OptionError(`option token must be a Uint8Array of 8 bytes, got ${String(token)}`);
-    }
-    if (typeof options.onDatagram !== 'function' && typeof options.onDatagrams !== 'function') {
-      throw new OptionError('option onDatagram (or onDatagrams) must be a function');
-    }
-    this.mtu = checkInteger('mtu', options.mtu ?? 1200, 128, 65507);
-    this.maxMtu = checkInteger('maxMtu', options.maxMtu ?? this.mtu, this.mtu, 65507);
-    this.window = checkInteger('window', options.window ?? 1024, 1, 65536);
-    this.sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
-    const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
-    const span = checkInteger('span', options.span ?? 16384, 1024, 65536);
-    if (!isSpan(span)) throw new OptionError(`option span must be a power of two from 1024 to 65536, got ${span}`);
-    const reassemblyTimeoutMs = checkInteger('reassemblyTimeoutMs', options.reassemblyTimeoutMs ?? 5000, 1, 3_600_000);
-    const maxAckDelayMs = checkInteger('maxAckDelayMs', options.maxAckDelayMs ?? 10, 0, 1000);
-    const minRtoMs = checkInteger('minRtoMs', options.minRtoMs ?? 100, 1, 60_000);
-    const maxRtoMs = checkInteger('maxRtoMs', options.maxRtoMs ?? 60_000, minRtoMs, 3_600_000);
-    this.batchDelayMs = checkInteger('batchDelayMs', options.batchDelayMs ?? 0, 0, 1000);
-    this.overflow = checkPolicy('overflow', options.overflow ?? 'wait');
-    if (options.budget !== undefined && !(options.budget instanceof ReassemblyBudget)) {
-      throw new OptionError('option budget must be a ReassemblyBudget');
-    }
-    if (options.now !== undefined && typeof options.now !== 'function') {
-      throw new OptionError('option now must be a function returning milliseconds');
-    }
+    const resolved = resolveEndpointOptions(options);
+    this.mtu = resolved.mtu;
+    this.maxMtu = resolved.maxMtu;
+    this.window = resolved.window;
+    this.sendBufferBytes = resolved.sendBufferBytes;
+    this.batchDelayMs = resolved.batchDelayMs;
+    this.overflow = resolved.overflow;
     this.onDatagrams = typeof options.onDatagrams === 'function' ? options.onDatagrams : undefined;
     this.onDatagram = this.onDatagrams === undefined ? options.onDatagram : undefined;
     this.clock = options.now ?? (() => performance.now());
-    const values = new Float64Array(ENDPOINT_OPTION_COUNT);
-    values[EndpointOption.MTU] = this.mtu;
-    values[EndpointOption.WINDOW] = this.window;
-    values[EndpointOption.SEND_BUFFER_BYTES] = this.sendBufferBytes;
-    values[EndpointOption.REASSEMBLY_BYTES] = reassemblyBytes;
-    values[EndpointOption.REASSEMBLY_TIMEOUT_US] = reassemblyTimeoutMs * 1000;
-    values[EndpointOption.MAX_ACK_DELAY_US] = maxAckDelayMs * 1000;
-    values[EndpointOption.MIN_RTO_US] = minRtoMs * 1000;
-    values[EndpointOption.MAX_RTO_US] = maxRtoMs * 1000;
-    values[EndpointOption.SPAN] = span;
-    values[EndpointOption.MAX_MTU] = this.maxMtu;
-    this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
+    this.handle = new native.ReliableEndpoint(options.token, resolved.native, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
     // With onDatagrams the shared slab is used (a slab of its own only when flushing re-entrantly).
     this.slab = this.onDatagrams === undefined ? Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS) : EMPTY;
@@ -358,7 +166,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     }
     // Behind waiting messages, a message waits too, so that order is kept.
     let status: number = SendStatus.WOULD_BLOCK;
-    if (this.waitingHead === this.waiting.length) {
+    if (this.waiting.empty) {
       status =
         prefix === undefined && typeof body !== 'string'
           ? this.handle.send(body, mode, channel, flags)
@@ -384,7 +192,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     if (policy === 'error') {
       throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `the send buffer (${this.sendBufferBytes} bytes) and window are full`);
     }
-    if (policy === 'drop-oldest-unreliable' && this.waitingHead === this.waiting.length) {
+    if (policy === 'drop-oldest-unreliable' && this.waiting.empty) {
       this.handle.dropOldestUnreliable(payload.length);
       if (this.handle.send(payload, mode, channel, flags) === SendStatus.OK) {
         this.scheduleFlush();
@@ -395,14 +203,13 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
         return false;
       }
     }
-    if (this.waitingBytes + payload.length > this.sendBufferBytes) {
+    if (this.waiting.bytes + payload.length > this.sendBufferBytes) {
       throw new HybridwireError(
         'HW_ERR_SEND_QUEUE_FULL',
         `more than sendBufferBytes (${this.sendBufferBytes}) are waiting for room; wait for 'drain'`,
       );
     }
-    this.waiting.push({ payload, mode, channel, flags });
-    this.waitingBytes += payload.length;
+    this.waiting.push(payload, mode, channel, flags);
     return false;
   }
 
@@ -535,44 +342,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   }
 
   stats(): ReliableStats {
-    const values = this.statValues;
-    this.handle.stats(values);
-    return {
-      rttMs: values[EndpointStat.SRTT_US]! / 1000,
-      rttVarianceMs: values[EndpointStat.RTTVAR_US]! / 1000,
-      minRttMs: values[EndpointStat.MIN_RTT_US]! / 1000,
-      rtoMs: values[EndpointStat.RTO_US]! / 1000,
-      congestionWindow: values[EndpointStat.CWND]!,
-      bytesInFlight: values[EndpointStat.BYTES_IN_FLIGHT]!,
-      messagesInFlight: values[EndpointStat.MESSAGES_IN_FLIGHT]!,
-      window: this.window,
-      sendBufferBytes: values[EndpointStat.SEND_BUFFER_BYTES]! + this.waitingBytes,
-      reassemblyBytes: values[EndpointStat.REASSEMBLY_BYTES]!,
-      datagramsSent: values[EndpointStat.DATAGRAMS_SENT]!,
-      bytesSent: values[EndpointStat.BYTES_SENT]!,
-      datagramsReceived: values[EndpointStat.DATAGRAMS_RECEIVED]!,
-      bytesReceived: values[EndpointStat.BYTES_RECEIVED]!,
-      messagesSent: values[EndpointStat.MESSAGES_SENT]!,
-      messagesDelivered: values[EndpointStat.MESSAGES_DELIVERED]!,
-      framesDelivered: values[EndpointStat.FRAMES_DELIVERED]!,
-      retransmissions: values[EndpointStat.RETRANSMISSIONS]!,
-      lost: values[EndpointStat.LOST]!,
-      spuriousLosses: values[EndpointStat.SPURIOUS_LOSSES]!,
-      pathMtu: values[EndpointStat.PATH_MTU]!,
-      mtuProbesSent: values[EndpointStat.MTU_PROBES_SENT]!,
-      mtuProbesLost: values[EndpointStat.MTU_PROBES_LOST]!,
-      timeouts: values[EndpointStat.TIMEOUTS]!,
-      drops: {
-        badChecksum: values[EndpointStat.DROPS_BAD_CHECKSUM]!,
-        malformed: values[EndpointStat.DROPS_MALFORMED]!,
-        duplicate: values[EndpointStat.DROPS_DUPLICATE]!,
-        stale: values[EndpointStat.DROPS_STALE]!,
-        windowOverflow: values[EndpointStat.DROPS_WINDOW_OVERFLOW]!,
-        reassemblyOverflow: values[EndpointStat.DROPS_REASSEMBLY_OVERFLOW]!,
-        expired: values[EndpointStat.DROPS_EXPIRED]!,
-        sendBuffer: values[EndpointStat.DROPS_SEND_BUFFER]! + this.droppedUnreliable,
-      },
-    };
+    this.handle.stats(this.statValues);
+    return readStats(this.statValues, this.window, this.waiting.bytes, this.droppedUnreliable);
   }
 
   /** Stops the timer and drops what is queued; later sends throw, later datagrams are ignored. */
@@ -581,9 +352,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.waiting = [];
-    this.waitingHead = 0;
-    this.waitingBytes = 0;
+    this.waiting.clear();
   }
 
   private nowUs(): number {
@@ -634,21 +403,9 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   /** Moves waiting messages into the native send buffer as room allows; emits 'drain'. */
   private pump(): void {
-    let moved = false;
-    while (this.waitingHead < this.waiting.length) {
-      const next = this.waiting[this.waitingHead]!;
-      if (this.handle.send(next.payload, next.mode, next.channel, next.flags) !== SendStatus.OK) break;
-      this.waiting[this.waitingHead++] = undefined;
-      this.waitingBytes -= next.payload.length;
-      moved = true;
-    }
-    if (this.waitingHead === this.waiting.length && this.waitingHead > 0) {
-      this.waiting = [];
-      this.waitingHead = 0;
-    }
-    if (moved) this.scheduleFlush();
+    if (this.waiting.moveInto(this.handle)) this.scheduleFlush();
     // Hysteresis: 'drain' once half the send buffer is free, not at the first free byte.
-    if (this.needDrain && this.waitingHead === this.waiting.length && this.handle.hasRoom(this.sendBufferBytes / 2)) {
+    if (this.needDrain && this.waiting.empty && this.handle.hasRoom(this.sendBufferBytes / 2)) {
       this.needDrain = false;
       this.emit('drain');
     }
