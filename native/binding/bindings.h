@@ -27,6 +27,15 @@ void ExportFunction(napi_env env, napi_value exports, const char* name, napi_cal
 // Reads a Uint32Array argument; `count` is its number of elements.
 bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count);
 
+// The largest whole number a JS number holds exactly (2^53).
+constexpr uint64_t kMaxWholeNumber = uint64_t{1} << 53;
+// Reads a whole number from 0 to `max` (at most kMaxWholeNumber): no NaN, negative, fractional or
+// too large value ever becomes a size or an index. Otherwise throws a JS error, ERR_INVALID_ARG_TYPE
+// (not a number) or ERR_OUT_OF_RANGE, naming `what`, and returns false.
+bool GetWholeNumber(napi_env env, napi_value value, const char* what, uint64_t max, uint64_t* out);
+// Whether `number` is a whole number from 0 to `max`, for callers that report the error themselves.
+bool IsWholeNumber(double number, uint64_t max);
+
 // For hot internal calls, whose JS wrappers pass the right kinds of arrays (the public functions
 // use the checked readers above): the memory of a typed-array argument, as `count` values of T. napi_get_buffer_info takes any
 // ArrayBufferView and skips napi_get_typedarray_info's test of the view against the typed-array

@@ -37,11 +37,9 @@ namespace socket_row = layout::socket_row;
 constexpr size_t kRowWidth = delivery_row::kWidth;
 constexpr size_t kOwnBufferMin = 4096;
 
-uint64_t ToMicroseconds(const Napi::Value& value) {
-  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
-  if (!(number > 0)) return 0;
-  if (number >= 18446744073709549568.0) return UINT64_MAX;
-  return static_cast<uint64_t>(number);
+// A whole number argument (bindings.h); false with a JS error thrown otherwise.
+bool Whole(const Napi::Value& value, const char* what, uint64_t max, uint64_t* out) {
+  return GetWholeNumber(value.Env(), value, what, max, out);
 }
 
 // Marks ReassemblyBudget objects, so that an endpoint never takes another object for one.
@@ -53,15 +51,21 @@ class ReassemblyBudget : public Napi::ObjectWrap<ReassemblyBudget> {
     return DefineClass(env, "ReassemblyBudget", {InstanceMethod<&ReassemblyBudget::Used>("used")});
   }
 
+  // new ReassemblyBudget(bytes)
   explicit ReassemblyBudget(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<ReassemblyBudget>(info),
-        budget_(info[0].IsNumber() ? static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()) : 0) {
+      : Napi::ObjectWrap<ReassemblyBudget>(info), budget_(Limit(info)) {
     napi_type_tag_object(info.Env(), info.This(), &kBudgetTag);
   }
 
   reliable::MemoryBudget* budget() { return &budget_; }
 
  private:
+  // The limit, or 0 with a JS error thrown (`new` then throws it).
+  static uint64_t Limit(const Napi::CallbackInfo& info) {
+    uint64_t bytes = 0;
+    return Whole(info[0], "bytes", kMaxWholeNumber, &bytes) ? bytes : 0;
+  }
+
   Napi::Value Used(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(budget_.used()));
   }
@@ -90,8 +94,8 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   // new ReliableEndpoint(token: Uint8Array(8), options: Float64Array, budget?: ReassemblyBudget)
-  // options: as layouts.h's endpoint options (validated by the JS wrapper; clamped here to what is
-  // safe).
+  // options: as layouts.h's endpoint options, whole numbers (validated by the JS wrapper; clamped
+  // here to what is safe).
   explicit ReliableEndpoint(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(ParseOptions(info)) {
     // Holds the shared budget while the endpoint has charges against it (released when
@@ -117,21 +121,24 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       return options;
     }
     const double* values = info[1].As<Napi::Float64Array>().Data();
-    auto get = [&](size_t index, uint64_t fallback) {
-      double value = values[index];
-      return value >= 0 && value < 9.0e15 ? static_cast<uint64_t>(value) : fallback;
-    };
+    for (size_t i = 0; i < endpoint_option::kCount; ++i) {
+      if (!IsWholeNumber(values[i], kMaxWholeNumber)) {
+        ThrowCoded(env, "ERR_OUT_OF_RANGE", "options must be whole numbers from 0 to 2^53");
+        return options;
+      }
+    }
+    auto get = [&](size_t index) { return static_cast<uint64_t>(values[index]); };
     using namespace endpoint_option;
-    options.mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMtu, options.mtu), reliable::kMaxMtu));
-    options.window = static_cast<uint32_t>(std::min<uint64_t>(get(kWindow, options.window), UINT32_MAX));
-    options.send_buffer_bytes = get(kSendBufferBytes, options.send_buffer_bytes);
-    options.reassembly_bytes = get(kReassemblyBytes, options.reassembly_bytes);
-    options.reassembly_timeout_us = get(kReassemblyTimeoutUs, options.reassembly_timeout_us);
-    options.max_ack_delay_us = get(kMaxAckDelayUs, options.max_ack_delay_us);
-    options.min_rto_us = get(kMinRtoUs, options.min_rto_us);
-    options.max_rto_us = get(kMaxRtoUs, options.max_rto_us);
-    options.span = reliable::clamp_span(get(kSpan, options.span));
-    options.max_mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMaxMtu, options.mtu), reliable::kMaxMtu));
+    options.mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMtu), reliable::kMaxMtu));
+    options.window = static_cast<uint32_t>(std::min<uint64_t>(get(kWindow), UINT32_MAX));
+    options.send_buffer_bytes = get(kSendBufferBytes);
+    options.reassembly_bytes = get(kReassemblyBytes);
+    options.reassembly_timeout_us = get(kReassemblyTimeoutUs);
+    options.max_ack_delay_us = get(kMaxAckDelayUs);
+    options.min_rto_us = get(kMinRtoUs);
+    options.max_rto_us = get(kMaxRtoUs);
+    options.span = reliable::clamp_span(static_cast<uint32_t>(std::min<uint64_t>(get(kSpan), UINT32_MAX)));
+    options.max_mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMaxMtu), reliable::kMaxMtu));
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object object = info[2].As<Napi::Object>();
       bool tagged = false;
@@ -185,9 +192,13 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     const uint8_t* data = nullptr;
     size_t length = 0;
     if (!FastArg(info[0], "payload must be a Uint8Array", &data, &length)) return Napi::Value();
-    uint32_t mode = info[1].As<Napi::Number>().Uint32Value();
-    uint32_t channel = info[2].As<Napi::Number>().Uint32Value();
-    uint32_t flags = info[3].As<Napi::Number>().Uint32Value();
+    uint64_t mode = 0;
+    uint64_t channel = 0;
+    uint64_t flags = 0;
+    if (!Whole(info[1], "mode", UINT32_MAX, &mode) || !Whole(info[2], "channel", UINT32_MAX, &channel) ||
+        !Whole(info[3], "flags", UINT32_MAX, &flags)) {
+      return Napi::Value();
+    }
     reliable::SendStatus status = reliable::SendStatus::kInvalid;
     if (mode <= 2 && channel < reliable::kChannels && flags <= 0xFF) {
       status = endpoint_.send(data, length, static_cast<Mode>(mode), static_cast<uint8_t>(channel),
@@ -204,17 +215,14 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     const uint8_t* prefix = nullptr;
     size_t prefix_capacity = 0;
     if (!FastArg(info[0], "prefix must be a Uint8Array", &prefix, &prefix_capacity)) return Napi::Value();
-    double prefix_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    if (!(prefix_number >= 0 && prefix_number <= static_cast<double>(prefix_capacity))) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "prefixLength is out of range");
+    uint64_t prefix_length = 0;
+    uint64_t mode = 0;
+    uint64_t channel = 0;
+    uint64_t flags = 0;
+    if (!Whole(info[1], "prefixLength", prefix_capacity, &prefix_length) || !Whole(info[3], "mode", UINT32_MAX, &mode) ||
+        !Whole(info[4], "channel", UINT32_MAX, &channel) || !Whole(info[5], "flags", UINT32_MAX, &flags)) {
+      return Napi::Value();
     }
-    size_t prefix_length = static_cast<size_t>(prefix_number);
-    if (!info[3].IsNumber() || !info[4].IsNumber() || !info[5].IsNumber()) {
-      return Napi::Number::New(env, static_cast<double>(reliable::SendStatus::kInvalid));
-    }
-    uint32_t mode = info[3].As<Napi::Number>().Uint32Value();
-    uint32_t channel = info[4].As<Napi::Number>().Uint32Value();
-    uint32_t flags = info[5].As<Napi::Number>().Uint32Value();
     if (mode > 2 || channel >= reliable::kChannels || flags > 0xFF) {
       return Napi::Number::New(env, static_cast<double>(reliable::SendStatus::kInvalid));
     }
@@ -237,11 +245,14 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   Napi::Value HasRoom(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), endpoint_.has_room(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())));
+    uint64_t size = 0;
+    if (!Whole(info[0], "size", kMaxWholeNumber, &size)) return Napi::Value();
+    return Napi::Boolean::New(info.Env(), endpoint_.has_room(size));
   }
 
   Napi::Value DropOldestUnreliable(const Napi::CallbackInfo& info) {
-    uint64_t size = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+    uint64_t size = 0;
+    if (!Whole(info[0], "size", kMaxWholeNumber, &size)) return Napi::Value();
     return Napi::Number::New(info.Env(), static_cast<double>(endpoint_.drop_oldest_unreliable(size)));
   }
 
@@ -262,9 +273,11 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
     const uint8_t* data = nullptr;
     size_t length = 0;
+    uint64_t now = 0;
     if (!FastArg(info[0], "datagram must be a Uint8Array", &data, &length)) return Napi::Value();
+    if (!Whole(info[1], "nowUs", kMaxWholeNumber, &now)) return Napi::Value();
     BeginDelivery(env, data, length);
-    endpoint_.receive(data, length, ToMicroseconds(info[1]), *this);
+    endpoint_.receive(data, length, now, *this);
     datagram_ = nullptr;
     PublishPending();
     return Napi::Number::New(env, static_cast<double>(row_count_));
@@ -288,17 +301,22 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (!FastArg(info[0], "bytes must be a Uint8Array", &bytes, &bytes_length)) return Napi::Value();
     if (!FastArg(info[1], "rows must be a Uint32Array", &socket_rows, &socket_values)) return Napi::Value();
     const size_t available = socket_values / socket_row::kWidth;
-    size_t from = static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue());
-    size_t to = static_cast<size_t>(info[3].As<Napi::Number>().DoubleValue());
+    uint64_t from = 0;
+    uint64_t to = 0;
+    uint64_t now = 0;
+    uint64_t max_datagrams = 0;
+    uint64_t max_bytes = 0;
+    if (!Whole(info[2], "from", kMaxWholeNumber, &from) || !Whole(info[3], "to", kMaxWholeNumber, &to) ||
+        !Whole(info[4], "nowUs", kMaxWholeNumber, &now) || !Whole(info[5], "maxDatagrams", kMaxWholeNumber, &max_datagrams) ||
+        !Whole(info[6], "maxBytes", kMaxWholeNumber, &max_bytes)) {
+      return Napi::Value();
+    }
     if (to > available) to = available;
     if (from > to) from = to;
-    const uint64_t now = ToMicroseconds(info[4]);
-    const double max_datagrams = info[5].As<Napi::Number>().DoubleValue();
-    const double max_bytes = info[6].As<Napi::Number>().DoubleValue();
     BeginDelivery(env, bytes, bytes_length);
     size_t index = from;
     size_t fed = 0;
-    double fed_bytes = 0;
+    uint64_t fed_bytes = 0;
     const uint32_t* first = socket_rows + from * socket_row::kWidth;
     for (; index < to; ++index) {
       const uint32_t* row = socket_rows + index * socket_row::kWidth;
@@ -309,14 +327,14 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
           std::memcmp(bytes + offset, endpoint_.token(), reliable::kTokenSize) != 0) {
         break;
       }
-      if (fed > 0 && (static_cast<double>(fed) >= max_datagrams || fed_bytes >= max_bytes ||
+      if (fed > 0 && (fed >= max_datagrams || fed_bytes >= max_bytes ||
                       !pending_.empty() || row_count_ * 2 >= row_capacity_ ||
                       output_used_ * 2 >= output_capacity_)) {
         break;
       }
       endpoint_.receive(bytes + offset + reliable::kTokenSize, length - reliable::kTokenSize, now, *this);
       ++fed;
-      fed_bytes += static_cast<double>(length);
+      fed_bytes += length;
     }
     datagram_ = nullptr;
     state_[endpoint_state::kStoppedAt] = static_cast<uint32_t>(index);
@@ -353,9 +371,11 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     size_t length_capacity = 0;
     if (!GetMutableBytes(info[1], "out", &out, &out_length)) return Napi::Value();
     if (!GetUint32Array(info[3], "lengths", &lengths, &length_capacity)) return Napi::Value();
-    uint64_t now = ToMicroseconds(info[0]);
-    size_t position = info[2].As<Napi::Number>().Uint32Value();
-    if (position > out_length) position = out_length;
+    uint64_t now = 0;
+    uint64_t position = 0;
+    if (!Whole(info[0], "nowUs", kMaxWholeNumber, &now) || !Whole(info[2], "offset", out_length, &position)) {
+      return Napi::Value();
+    }
     size_t count = 0;
     while (count < length_capacity) {
       size_t written = endpoint_.poll_transmit(now, out + position, out_length - position);
@@ -375,7 +395,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   Napi::Value OnTimeout(const Napi::CallbackInfo& info) {
-    endpoint_.on_timeout(ToMicroseconds(info[0]));
+    uint64_t now = 0;
+    if (!Whole(info[0], "nowUs", kMaxWholeNumber, &now)) return Napi::Value();
+    endpoint_.on_timeout(now);
     if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
     return info.Env().Undefined();
   }

@@ -116,8 +116,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket>
       ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "onBatch must be a function");
       return;
     }
-    double limit = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
-    queue_limit_ = limit > 0 && limit < 1e15 ? static_cast<size_t>(limit) : 0;
+    uint64_t limit = 0;
+    if (!GetWholeNumber(env, info[2], "queueLimit", kMaxWholeNumber, &limit)) return;
+    queue_limit_ = static_cast<size_t>(limit);
     rows_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
     on_batch_ = Napi::Persistent(info[3].As<Napi::Function>());
     uv_loop_t* loop = nullptr;
@@ -264,8 +265,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket>
   Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
     if (!Open(info.Env())) return info.Env().Undefined();
     for (int i = 0; i < 2; i++) {
-      int value = info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0;
-      if (value <= 0) continue;
+      uint64_t size = 0;
+      if (!GetWholeNumber(info.Env(), info[i], i == 0 ? "receive" : "send", INT32_MAX, &size)) return info.Env().Undefined();
+      int value = static_cast<int>(size);
+      if (value == 0) continue;
       int status = i == 0 ? uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &value)
                           : uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &value);
       if (status != 0) return ThrowUv(info.Env(), status, "cannot set the UDP socket buffer size");
@@ -304,14 +307,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket>
     size_t length_count = 0;
     if (!FastArg(info[0], "slab must be a Uint8Array", &slab, &slab_length)) return env.Undefined();
     if (!FastArg(info[2], "lengths must be a Uint32Array", &lengths, &length_count)) return env.Undefined();
-    double offset_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    double count_number = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
-    if (!(offset_number >= 0 && offset_number <= static_cast<double>(slab_length)) ||
-        !(count_number >= 0 && count_number <= static_cast<double>(length_count))) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "offset or count out of range");
+    uint64_t offset = 0;
+    uint64_t count = 0;
+    if (!GetWholeNumber(env, info[1], "offset", slab_length, &offset) ||
+        !GetWholeNumber(env, info[3], "count", length_count, &count)) {
+      return env.Undefined();
     }
-    size_t offset = static_cast<size_t>(offset_number);
-    size_t count = static_cast<size_t>(count_number);
     const sockaddr* target = nullptr;
     sockaddr_storage target_copy;
     if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {

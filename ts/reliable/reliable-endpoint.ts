@@ -405,7 +405,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private pump(): void {
     if (this.waiting.moveInto(this.handle)) this.scheduleFlush();
     // Hysteresis: 'drain' once half the send buffer is free, not at the first free byte.
-    if (this.needDrain && this.waiting.empty && this.handle.hasRoom(this.sendBufferBytes / 2)) {
+    if (this.needDrain && this.waiting.empty && this.handle.hasRoom(Math.floor(this.sendBufferBytes / 2))) {
       this.needDrain = false;
       this.emit('drain');
     }
