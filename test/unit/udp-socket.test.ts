@@ -202,6 +202,30 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
     }
   });
 
+  it('tells apart the many senders of one batch: each datagram comes with its own sender\'s port', async () => {
+    const received = collector();
+    const socket = new UdpSocket({ type, bufferBytes: 1 << 20, queueBytes: 1 << 20, onDatagram: received.listener });
+    const peers = Array.from({ length: 40 }, () => dgram.createSocket(type));
+    try {
+      const port = await socket.bind(0, host);
+      for (const peer of peers) peer.bind(0, host);
+      await Promise.all(peers.map((peer) => once(peer, 'listening')));
+      // Sent in one turn, so that they are read together: batches of up to 16, each from 16 senders.
+      for (const peer of peers) {
+        peer.send(Buffer.from(String(peer.address().port)), port, host);
+        peer.send(Buffer.from(String(peer.address().port)), port, host);
+      }
+      await received.wait(2 * peers.length);
+      for (const arrival of received.arrivals) {
+        expect([arrival.address, arrival.port]).toEqual([host, Number(arrival.datagram.toString())]);
+      }
+      expect(new Set(received.arrivals.map((arrival) => arrival.port)).size).toBe(peers.length);
+    } finally {
+      socket.close();
+      for (const peer of peers) peer.close();
+    }
+  });
+
   it('talks to Node dgram sockets both ways', async () => {
     const received = collector();
     const socket = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: received.listener });
