@@ -227,14 +227,27 @@ void ProbeOption::Learn(int fd, bool ipv6) {
 }
 
 bool ProbeOption::Send(int fd, const uint8_t* data, size_t length, const sockaddr* target, uint64_t* stats) {
-  setsockopt(fd, level_, option_, &probe_value_, sizeof probe_value_);
+  // Without the probe setting the datagram could leave in IP fragments, and its answer would
+  // vouch for a size the path does not carry: then it does not leave at all.
+  if (setsockopt(fd, level_, option_, &probe_value_, sizeof probe_value_) != 0) {
+    ++stats[kSendErrors];
+    return false;
+  }
   ssize_t result;
   do {
     result = sendto(fd, data, length, MSG_DONTWAIT, target, NameLength(target));
   } while (result < 0 && errno == EINTR);
-  setsockopt(fd, level_, option_, &default_value_, sizeof default_value_);
   ++stats[result < 0 ? kSendErrors : kDatagramsSent];
+  if (!Restore(fd)) {
+    usable_ = false;
+    ++stats[kSendErrors];
+  }
   return result >= 0;
+}
+
+bool ProbeOption::Restore(int fd) {
+  unrestored_ = setsockopt(fd, level_, option_, &default_value_, sizeof default_value_) != 0;
+  return !unrestored_;
 }
 
 }  // namespace hybridwire::binding::linux_udp

@@ -59,6 +59,11 @@ bool EnableGro(int fd);
 // Path MTU probes (docs/PROTOCOL.md 7.7) leave with the don't-fragment bit and without the
 // kernel's path MTU cache (IP_PMTUDISC_PROBE), set for that one send; every other datagram keeps
 // the socket's own setting.
+//
+// Should the socket's own setting fail to come back after a probe, every datagram would go on
+// leaving unfragmentable and past the kernel's path MTU cache: probing stops for the socket
+// (usable() turns false, and the failure is counted as a send error), and the setting is put back
+// before the next send, as many times as it takes.
 class ProbeOption {
  public:
   // Learns, once, whether the option can be set and put back on this socket.
@@ -66,9 +71,14 @@ class ProbeOption {
   bool usable() const { return usable_; }
   // Sends one datagram as a probe, at once or not at all; false if it did not leave.
   bool Send(int fd, const uint8_t* data, size_t length, const sockaddr* target, uint64_t* stats);
+  // Whether the socket's own setting still has to be put back (a restore failed).
+  bool unrestored() const { return unrestored_; }
+  // Tries to put the socket's own setting back; true once it is.
+  bool Restore(int fd);
 
  private:
   bool usable_ = false;
+  bool unrestored_ = false;
   int level_ = 0;
   int option_ = 0;
   int probe_value_ = 0;

@@ -393,6 +393,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket>
 
   // Writes what the kernel takes without blocking; returns how many datagrams that was.
   size_t SendNow(const uint8_t* data, const uint32_t* lengths, size_t count, const sockaddr* target) {
+#ifdef __linux__
+    // A probe's setting that could not be taken off is taken off before anything else leaves.
+    if (probe_.unrestored()) probe_.Restore(fd_);
+#endif
     // Behind queued datagrams, new ones queue too, so that they leave in order.
     if (uv_udp_get_send_queue_count(handle_) > 0) return 0;
 #ifdef __linux__
@@ -559,6 +563,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket>
       return;
     }
     if (events & UV_WRITABLE) {
+      if (self->probe_.unrestored()) self->probe_.Restore(self->fd_);
       // Once everything queued has gone, stop watching for the kernel to take writes.
       if (linux_udp::DrainQueue(self->fd_, self->native_->queue, &self->native_->queued_bytes, self->native_->stats)) {
         self->WatchPoll(self->native_->poll_events & ~UV_WRITABLE);

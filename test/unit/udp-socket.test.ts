@@ -1,11 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UdpSocket, type DatagramListener } from '../../ts/transport/udp-socket.js';
-import { SOCKET_ROW_WIDTH, SocketRow } from '../../ts/native/layouts.js';
+import { DONT_FRAGMENT, SOCKET_ROW_WIDTH, SOCKET_STAT_COUNT, SocketRow, SocketStat } from '../../ts/native/layouts.js';
 
 interface Arrival {
   datagram: Buffer;
@@ -330,6 +332,79 @@ describe.each([
     } finally {
       socket.close();
     }
+  });
+});
+
+const INTERPOSER_SOURCE = path.join(ROOT, 'test/support/fail-pmtu-restore.c');
+const noInterposer =
+  process.platform !== 'linux' ? 'not Linux' : spawnSync('cc', ['--version']).error !== undefined ? 'no C compiler (cc)' : undefined;
+if (noInterposer) console.warn(`SKIPPING the failed probe restore test: ${noInterposer}.`);
+
+describe.skipIf(noInterposer !== undefined)('UdpSocket path MTU probes (Linux)', () => {
+  let directory: string;
+  let interposer: string;
+
+  beforeAll(() => {
+    directory = mkdtempSync(path.join(tmpdir(), 'hybridwire-pmtu-'));
+    interposer = path.join(directory, 'fail-pmtu-restore.so');
+    const build = spawnSync('cc', ['-shared', '-fPIC', '-O1', INTERPOSER_SOURCE, '-o', interposer, '-ldl'], { encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`cannot build ${INTERPOSER_SOURCE}: ${build.stderr}`);
+  });
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('when the socket\'s own setting cannot be put back after a probe, probing stops and the setting is put back before the next send', () => {
+    // The third restore fails: the first two are the sockets' own tests of the option, when built.
+    const result = runScript(
+      `
+      const rows = new Uint32Array(4096);
+      const received = [];
+      const receiver = new UdpSocket(false, rows, 1 << 20, (buffer, count) => {
+        for (let i = 0; i < count; i++) received.push(rows[i * ${SOCKET_ROW_WIDTH} + ${SocketRow.LENGTH}]);
+        if (received.length >= 2) finish();
+      });
+      receiver.bind('127.0.0.1', 0);
+      receiver.start();
+      const sender = new UdpSocket(false, new Uint32Array(4096), 1 << 20, () => {});
+      sender.bind('127.0.0.1', 0);
+      const target = sender.target('127.0.0.1', receiver.localPort());
+      const slab = Buffer.alloc(2000, 7);
+      const report = { usableBefore: sender.dontFragment() };
+      report.probeSent = sender.sendBatch(slab, 0, Uint32Array.of(1000 | ${DONT_FRAGMENT}), 1, target);
+      report.usableAfter = sender.dontFragment();
+      report.nextProbeSent = sender.sendBatch(slab, 0, Uint32Array.of(1000 | ${DONT_FRAGMENT}), 1, target);
+      report.plainSent = sender.sendBatch(slab, 0, Uint32Array.of(100), 1, target);
+      const stats = new Float64Array(${SOCKET_STAT_COUNT});
+      sender.stats(stats);
+      report.sendErrors = stats[${SocketStat.SEND_ERRORS}];
+      report.datagramsSent = stats[${SocketStat.DATAGRAMS_SENT}];
+      const timer = setTimeout(() => { console.error('only', received); process.exit(4); }, 10000);
+      function finish() {
+        clearTimeout(timer);
+        report.received = received;
+        console.log(JSON.stringify(report));
+        receiver.close();
+        sender.close();
+      }
+      `,
+      { LD_PRELOAD: interposer, HYBRIDWIRE_TEST_FAIL_RESTORE: '3' },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      usableBefore: true,
+      probeSent: 1,
+      usableAfter: false,
+      nextProbeSent: 0,
+      plainSent: 1,
+      // The failed restore, then the probe refused once probing stopped.
+      sendErrors: 2,
+      datagramsSent: 2,
+      received: [1000, 100],
+    });
+    // Both sockets built: tried and put back. The probe: set, then the restore that fails. The
+    // next send puts it back.
+    const calls = result.stderr.split('\n').filter((line) => /^(probe|restore) /.test(line));
+    expect(calls).toEqual(['probe ok', 'restore ok', 'probe ok', 'restore ok', 'probe ok', 'restore failed', 'restore ok']);
   });
 });
 
