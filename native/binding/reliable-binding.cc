@@ -17,6 +17,7 @@
 // one's sender.
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "binding/bindings.h"
@@ -48,7 +49,12 @@ constexpr napi_type_tag kBudgetTag = {0x6879627269647769, 0x7265627564676574};
 class ReassemblyBudget : public Napi::ObjectWrap<ReassemblyBudget> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "ReassemblyBudget", {InstanceMethod<&ReassemblyBudget::Used>("used")});
+    return DefineClass(env, "ReassemblyBudget",
+                       {
+                           InstanceMethod<&ReassemblyBudget::Used>("used"),
+                           InstanceMethod<&ReassemblyBudget::Holders>("holders"),
+                           InstanceMethod<&ReassemblyBudget::Refused>("refused"),
+                       });
   }
 
   // new ReassemblyBudget(bytes)
@@ -68,6 +74,14 @@ class ReassemblyBudget : public Napi::ObjectWrap<ReassemblyBudget> {
 
   Napi::Value Used(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(budget_.used()));
+  }
+  // The endpoints holding memory in the budget.
+  Napi::Value Holders(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(budget_.holders()));
+  }
+  // The charges it refused (over the total, or over a fair share: memory-budget.h).
+  Napi::Value Refused(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(budget_.refused()));
   }
 
   reliable::MemoryBudget budget_;
@@ -90,6 +104,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
                            InstanceMethod<&ReliableEndpoint::NextDeadline>("nextDeadline"),
                            InstanceMethod<&ReliableEndpoint::OnTimeout>("onTimeout"),
                            InstanceMethod<&ReliableEndpoint::Stats>("stats"),
+                           InstanceMethod<&ReliableEndpoint::Close>("close"),
                        });
   }
 
@@ -97,9 +112,9 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   // options: as layouts.h's endpoint options, whole numbers (validated by the JS wrapper; clamped
   // here to what is safe).
   explicit ReliableEndpoint(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(ParseOptions(info)) {
+      : Napi::ObjectWrap<ReliableEndpoint>(info), endpoint_(std::in_place, ParseOptions(info)) {
     // Holds the shared budget while the endpoint has charges against it (released when
-    // endpoint_, declared after this reference, is destroyed first).
+    // endpoint_, declared after this reference, is destroyed first, or by close()).
     if (info.Length() > 2 && info[2].IsObject()) budget_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
   }
 
@@ -158,6 +173,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   // much room). Without extras, every copied delivery goes through the output buffer.
   Napi::Value SetOutputs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!Open(env)) return Napi::Value();
     uint8_t* output = nullptr;
     size_t output_length = 0;
     uint32_t* rows = nullptr;
@@ -183,12 +199,13 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     rows_ = rows;
     row_capacity_ = row_values / kRowWidth;
     state_ = state;
-    state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
+    state_[endpoint_state::kDatagramLimit] = endpoint_->datagram_limit();
     return env.Undefined();
   }
 
   // send(payload, mode, channel, flags) -> 0 ok, 1 would block, 2 too large, 3 invalid
   Napi::Value Send(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return Napi::Value();
     const uint8_t* data = nullptr;
     size_t length = 0;
     if (!FastArg(info[0], "payload must be a Uint8Array", &data, &length)) return Napi::Value();
@@ -201,7 +218,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     }
     reliable::SendStatus status = reliable::SendStatus::kInvalid;
     if (mode <= 2 && channel < reliable::kChannels && flags <= 0xFF) {
-      status = endpoint_.send(data, length, static_cast<Mode>(mode), static_cast<uint8_t>(channel),
+      status = endpoint_->send(data, length, static_cast<Mode>(mode), static_cast<uint8_t>(channel),
                               static_cast<uint8_t>(flags));
     }
     return Napi::Number::New(info.Env(), static_cast<double>(status));
@@ -212,6 +229,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   // once into the endpoint's send buffer rather than joined in a fresh JS Buffer per message.
   Napi::Value SendParts(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!Open(env)) return Napi::Value();
     const uint8_t* prefix = nullptr;
     size_t prefix_capacity = 0;
     if (!FastArg(info[0], "prefix must be a Uint8Array", &prefix, &prefix_capacity)) return Napi::Value();
@@ -237,7 +255,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     } else if (!FastArg(info[2], "body must be a Uint8Array or a string", &body, &body_length)) {
       return Napi::Value();
     }
-    reliable::SendStatus status = endpoint_.send(prefix, prefix_length, body, body_length, static_cast<Mode>(mode),
+    reliable::SendStatus status = endpoint_->send(prefix, prefix_length, body, body_length, static_cast<Mode>(mode),
                                                  static_cast<uint8_t>(channel), static_cast<uint8_t>(flags));
     // A one-off huge string does not pin its size here.
     if (scratch_.capacity() > kScratchKeep) std::vector<uint8_t>().swap(scratch_);
@@ -245,15 +263,17 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   Napi::Value HasRoom(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return Napi::Value();
     uint64_t size = 0;
     if (!Whole(info[0], "size", kMaxWholeNumber, &size)) return Napi::Value();
-    return Napi::Boolean::New(info.Env(), endpoint_.has_room(size));
+    return Napi::Boolean::New(info.Env(), endpoint_->has_room(size));
   }
 
   Napi::Value DropOldestUnreliable(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return Napi::Value();
     uint64_t size = 0;
     if (!Whole(info[0], "size", kMaxWholeNumber, &size)) return Napi::Value();
-    return Napi::Number::New(info.Env(), static_cast<double>(endpoint_.drop_oldest_unreliable(size)));
+    return Napi::Number::New(info.Env(), static_cast<double>(endpoint_->drop_oldest_unreliable(size)));
   }
 
   // Deliveries of the next call start afresh: rows, output and extras from their beginning, and
@@ -270,6 +290,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   // receive(datagramWithoutToken, nowUs) -> rows written
   Napi::Value Receive(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!Open(env)) return Napi::Value();
     if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
     const uint8_t* data = nullptr;
     size_t length = 0;
@@ -277,7 +298,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     if (!FastArg(info[0], "datagram must be a Uint8Array", &data, &length)) return Napi::Value();
     if (!Whole(info[1], "nowUs", kMaxWholeNumber, &now)) return Napi::Value();
     BeginDelivery(env, data, length);
-    endpoint_.receive(data, length, now, *this);
+    endpoint_->receive(data, length, now, *this);
     datagram_ = nullptr;
     PublishPending();
     return Napi::Number::New(env, static_cast<double>(row_count_));
@@ -293,6 +314,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   // Deliveries' offsets are into `bytes`.
   Napi::Value ReceiveRows(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!Open(env)) return Napi::Value();
     if (rows_ == nullptr) return ThrowCoded(env, "ERR_INVALID_STATE", "setOutputs() must be called first");
     const uint8_t* bytes = nullptr;
     size_t bytes_length = 0;
@@ -324,7 +346,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       const size_t length = row[socket_row::kLength];
       if (offset > bytes_length || length > bytes_length - offset || length < reliable::kTokenSize ||
           row[socket_row::kPort] != first[socket_row::kPort] || row[socket_row::kSender] != first[socket_row::kSender] ||
-          std::memcmp(bytes + offset, endpoint_.token(), reliable::kTokenSize) != 0) {
+          std::memcmp(bytes + offset, endpoint_->token(), reliable::kTokenSize) != 0) {
         break;
       }
       if (fed > 0 && (fed >= max_datagrams || fed_bytes >= max_bytes ||
@@ -332,7 +354,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
                       output_used_ * 2 >= output_capacity_)) {
         break;
       }
-      endpoint_.receive(bytes + offset + reliable::kTokenSize, length - reliable::kTokenSize, now, *this);
+      endpoint_->receive(bytes + offset + reliable::kTokenSize, length - reliable::kTokenSize, now, *this);
       ++fed;
       fed_bytes += length;
     }
@@ -345,6 +367,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
 
   // takePending() -> rows written (all kind 1), from deliveries that did not fit before.
   Napi::Value TakePending(const Napi::CallbackInfo& info) {
+    if (!endpoint_) return Napi::Number::New(info.Env(), 0);
     row_count_ = 0;
     output_used_ = 0;
     while (!pending_.empty() && row_count_ < row_capacity_) {
@@ -365,6 +388,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   // flush(nowUs, out, offset, lengths) -> datagrams written back to back from out[offset]; a
   // length with layout::kDontFragment set is a path MTU probe, to be sent without IP fragmentation.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return Napi::Value();
     uint8_t* out = nullptr;
     size_t out_length = 0;
     uint32_t* lengths = nullptr;
@@ -378,28 +402,54 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     }
     size_t count = 0;
     while (count < length_capacity) {
-      size_t written = endpoint_.poll_transmit(now, out + position, out_length - position);
+      size_t written = endpoint_->poll_transmit(now, out + position, out_length - position);
       if (written == 0) break;
-      lengths[count++] = static_cast<uint32_t>(written) | (endpoint_.last_was_probe() ? layout::kDontFragment : 0);
+      lengths[count++] = static_cast<uint32_t>(written) | (endpoint_->last_was_probe() ? layout::kDontFragment : 0);
       position += written;
     }
-    if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
+    if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_->datagram_limit();
     return Napi::Number::New(info.Env(), static_cast<double>(count));
   }
 
-  // nextDeadline() -> microseconds, or -1 when nothing is scheduled
+  // nextDeadline() -> microseconds, or -1 when nothing is scheduled (or the endpoint is closed)
   Napi::Value NextDeadline(const Napi::CallbackInfo& info) {
-    uint64_t deadline = endpoint_.next_deadline();
+    const uint64_t deadline = endpoint_ ? endpoint_->next_deadline() : Endpoint::kNoDeadline;
     double value = deadline == Endpoint::kNoDeadline ? -1.0 : static_cast<double>(deadline);
     return Napi::Number::New(info.Env(), value);
   }
 
+  // onTimeout(nowUs) -> whether the endpoint has failed: a reliable message it holds stopped
+  // making progress (endpoint.h); the owner then closes it and tells the peer.
   Napi::Value OnTimeout(const Napi::CallbackInfo& info) {
+    if (!Open(info.Env())) return Napi::Value();
     uint64_t now = 0;
     if (!Whole(info[0], "nowUs", kMaxWholeNumber, &now)) return Napi::Value();
-    endpoint_.on_timeout(now);
-    if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
+    endpoint_->on_timeout(now);
+    if (state_ != nullptr) state_[endpoint_state::kDatagramLimit] = endpoint_->datagram_limit();
+    return Napi::Boolean::New(info.Env(), endpoint_->failed());
+  }
+
+  // close(): frees the state machine at once, so that what it holds goes back to the shared
+  // reassembly budget now rather than when this object is collected. Only stats(), nextDeadline(),
+  // takePending() and close() may be called afterwards; stats() then gives the last values.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (endpoint_) {
+      final_stats_ = endpoint_->stats();
+      endpoint_.reset();
+      budget_ref_.Reset();
+      pending_.clear();
+      if (state_ != nullptr) {
+        state_[endpoint_state::kPendingCount] = 0;
+        state_[endpoint_state::kPendingBytes] = 0;
+      }
+    }
     return info.Env().Undefined();
+  }
+
+  bool Open(Napi::Env env) {
+    if (endpoint_) return true;
+    ThrowCoded(env, "ERR_INVALID_STATE", "the endpoint is closed");
+    return false;
   }
 
   // stats(out: Float64Array): the endpoint statistics of layouts.h
@@ -410,7 +460,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
       return ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of the endpoint statistics");
     }
     double* out = info[0].As<Napi::Float64Array>().Data();
-    const reliable::Stats stats = endpoint_.stats();
+    const reliable::Stats stats = endpoint_ ? endpoint_->stats() : final_stats_;
 #define HYBRIDWIRE_STAT_COPY(constant, name, field) out[layout::endpoint_stat::constant] = static_cast<double>(stats.field);
     HYBRIDWIRE_ENDPOINT_STAT(HYBRIDWIRE_STAT_COPY)
 #undef HYBRIDWIRE_STAT_COPY
@@ -488,13 +538,14 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
   }
 
   void PublishPending() {
-    state_[endpoint_state::kDatagramLimit] = endpoint_.datagram_limit();
+    state_[endpoint_state::kDatagramLimit] = endpoint_->datagram_limit();
     state_[endpoint_state::kPendingCount] = static_cast<uint32_t>(pending_.size());
     state_[endpoint_state::kPendingBytes] = pending_.empty() ? 0 : static_cast<uint32_t>(pending_.front().bytes.size());
   }
 
   Napi::ObjectReference budget_ref_;
-  Endpoint endpoint_;
+  std::optional<Endpoint> endpoint_;
+  reliable::Stats final_stats_;  // as they were at close()
   Napi::ObjectReference output_ref_;
   Napi::ObjectReference rows_ref_;
   Napi::ObjectReference state_ref_;

@@ -749,7 +749,10 @@ describe('ReliableEndpoint', () => {
   });
 
   it('shares a reassembly budget across endpoints', () => {
-    const budget = new ReassemblyBudget(8000);
+    // Alone, an endpoint may hold half the total (a share is kept for the next: 12000 / 2); with
+    // two holding memory, a share is 12000 / 3 and the second one's 5064 bytes would take the
+    // last one (test/unit/reassembly-budget.test.ts has the rule).
+    const budget = new ReassemblyBudget(12000);
     const options = { budget, onDatagram: () => {}, now: () => Date.now() };
     const one = new ReliableEndpoint({ ...options, token: TOKEN_A });
     const two = new ReliableEndpoint({ ...options, token: TOKEN_B });
@@ -760,6 +763,77 @@ describe('ReliableEndpoint', () => {
     expect(budget.usedBytes).toBe(5064);
     one.close();
     two.close();
+  });
+
+  describe('a reliable message that stops making progress', () => {
+    const timeoutMs = 200;
+
+    function receiver(): { endpoint: ReliableEndpoint; errors: Error[]; delivered: Buffer[] } {
+      const endpoint = new ReliableEndpoint({ token: TOKEN_B, onDatagram: () => {}, reassemblyTimeoutMs: timeoutMs, now: () => Date.now() });
+      const errors: Error[] = [];
+      const delivered: Buffer[] = [];
+      endpoint.on('error', (error) => errors.push(error));
+      endpoint.on('message', (payload) => delivered.push(Buffer.from(payload)));
+      return { endpoint, errors, delivered };
+    }
+
+    it('a partial one with no fragment for reassemblyTimeoutMs closes the endpoint with HW_ERR_REASSEMBLY_TIMEOUT and frees its memory', () => {
+      const { endpoint, errors, delivered } = receiver();
+      const message = pattern(3000, 5);
+      endpoint.receive(fragmentFrame(0, message, 0, 3, FrameFlag.RELIABLE));
+      endpoint.receive(fragmentFrame(1, message, 1, 3, FrameFlag.RELIABLE));
+      expect(endpoint.stats().reassemblyBytes).toBe(3064);
+      vi.advanceTimersByTime(timeoutMs - 20);
+      expect(errors).toEqual([]);
+      vi.advanceTimersByTime(40);
+      expect(errors).toEqual([expect.objectContaining({ code: 'HW_ERR_REASSEMBLY_TIMEOUT' })]);
+      expect(endpoint.stats().reassemblyBytes).toBe(0);
+      // Closed: the last fragment, arriving now, delivers nothing, and sending throws.
+      endpoint.receive(fragmentFrame(2, message, 2, 3, FrameFlag.RELIABLE));
+      expect(delivered).toEqual([]);
+      expect(endpoint.stats().datagramsReceived).toBe(2);
+      expect(() => endpoint.send(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'HW_ERR_CONNECTION_CLOSED' }));
+    });
+
+    it('a whole one held for the gap before it fails the same way: it was acknowledged too', () => {
+      const { endpoint, errors, delivered } = receiver();
+      endpoint.receive(reliableFrame(1, pattern(500, 1)));
+      expect(endpoint.stats().reassemblyBytes).toBe(564);
+      vi.advanceTimersByTime(timeoutMs + 20);
+      expect(errors).toEqual([expect.objectContaining({ code: 'HW_ERR_REASSEMBLY_TIMEOUT' })]);
+      expect(endpoint.stats().reassemblyBytes).toBe(0);
+      endpoint.receive(reliableFrame(0, pattern(500, 0)));
+      expect(delivered).toEqual([]);
+    });
+
+    it('one that keeps getting fragments lives on, however long it takes, and is delivered', () => {
+      const { endpoint, errors, delivered } = receiver();
+      const message = pattern(6000, 6);
+      for (let index = 0; index < 6; index++) {
+        endpoint.receive(fragmentFrame(index, message, index, 6, FrameFlag.RELIABLE | FrameFlag.UNORDERED));
+        vi.advanceTimersByTime(timeoutMs * 0.7);
+      }
+      expect(errors).toEqual([]);
+      expect(delivered.map((payload) => payload.equals(message))).toEqual([true]);
+      endpoint.close();
+    });
+
+    it('a peer that stops sending in the middle of a message gets no further acknowledgements, and its message is never delivered in part', () => {
+      link = new Link(5, { reassemblyTimeoutMs: timeoutMs });
+      const errors: Error[] = [];
+      link.b.on('error', (error) => errors.push(error));
+      // From the 4th datagram of a's on, nothing reaches b: a message of 20 fragments stops.
+      let carried = 0;
+      link.filter = (_, from) => from === 'b' || ++carried <= 3;
+      link.a.send(pattern(20_000, 9), { reliable: true });
+      runUntil(() => errors.length > 0, 10 * timeoutMs);
+      expect(errors[0]).toMatchObject({ code: 'HW_ERR_REASSEMBLY_TIMEOUT' });
+      expect(link.atB).toEqual([]);
+      expect(link.b.stats().reassemblyBytes).toBe(0);
+      const acknowledgementsBefore = link.sentByB.length;
+      vi.advanceTimersByTime(10 * timeoutMs);
+      expect(link.sentByB.length).toBe(acknowledgementsBefore);
+    });
   });
 
   it('rejects corrupted datagrams by checksum and counts them', () => {

@@ -328,6 +328,7 @@ export class Client extends EventEmitter<ClientEvents> {
         if (this.udpPath === path) this.udpReady = true;
       },
       drain: () => connection.udpDrained(),
+      failed: (error) => connection.fail(error),
     });
     this.udpPath = path;
     connection.attachUdp(path);

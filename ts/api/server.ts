@@ -58,6 +58,8 @@ export interface ServerStats {
   udp: TransportTotals & { datagramsIn: number; droppedUnauthenticated: number; droppedMalformed: number };
   /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
   udpSocket: UdpSocketStats | undefined;
+  /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
+  udpReassembly: { usedBytes: number; holders: number; refusedCharges: number };
   refusedConnections: number;
   protocolErrors: number;
 }
@@ -207,6 +209,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tcp,
       udp,
       udpSocket: this.udp?.stats(),
+      udpReassembly: { usedBytes: this.udpBudget.usedBytes, holders: this.udpBudget.holders, refusedCharges: this.udpBudget.refusedCharges },
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
     };
@@ -274,6 +277,7 @@ export class Server extends EventEmitter<ServerEvents> {
             message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
             pong: () => {},
             drain: () => connection.udpDrained(),
+            failed: (error) => connection.fail(error),
           });
           this.udpBindings.set(tokenLow, { peer, tokenHigh: token.readUInt32LE(4), udp: session });
           connection.attachUdp(session);

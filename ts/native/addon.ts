@@ -22,8 +22,11 @@ export interface NativeReliableEndpoint {
   flush(nowUs: number, out: Uint8Array, offset: number, lengths: Uint32Array): number;
   /** Microseconds, or -1 when nothing is scheduled. */
   nextDeadline(): number;
-  onTimeout(nowUs: number): void;
+  /** Returns whether the endpoint failed (a held reliable message stopped making progress). */
+  onTimeout(nowUs: number): boolean;
   stats(out: Float64Array): void;
+  /** Frees the state machine (and its reassembly charges) now; stats() keeps the last values. */
+  close(): void;
 }
 
 /** The UDP socket of native/binding/udp-socket-binding.cc (wrapped by ts/transport/udp-socket.ts). */
@@ -45,6 +48,8 @@ export interface NativeUdpSocket {
 
 export interface NativeReassemblyBudget {
   used(): number;
+  holders(): number;
+  refused(): number;
 }
 
 /** The addon's own copy of ts/native/layouts.ts (native/binding/layouts.h), for the test that holds them together. */

@@ -61,7 +61,12 @@ export interface ReliableEndpointOptions {
    * session negotiates it). Default 16384.
    */
   span?: number;
-  /** Unreliable partial messages are dropped after this long. Default 5000. */
+  /**
+   * Partial messages from the peer that get no fragment for this long are given up: unreliable
+   * ones are dropped (counted in drops.expired); a reliable one, whose fragments were acknowledged,
+   * closes the endpoint with an 'error' (HW_ERR_REASSEMBLY_TIMEOUT) rather than be lost silently.
+   * The same holds for a reliable message held this long for the gap before it. Default 5000.
+   */
   reassemblyTimeoutMs?: number;
   /** Longest an acknowledgement is held back to ride on other traffic. Default 10. */
   maxAckDelayMs?: number;
@@ -112,6 +117,7 @@ export interface ResolvedEndpointOptions {
   sendBufferBytes: number;
   batchDelayMs: number;
   overflow: OverflowPolicy;
+  reassemblyTimeoutMs: number;
   /** The endpoint options of ts/native/layouts.ts, times in microseconds. */
   native: Float64Array;
 }
@@ -155,5 +161,5 @@ export function resolveEndpointOptions(options: ReliableEndpointOptions): Resolv
   values[EndpointOption.MAX_RTO_US] = maxRtoMs * 1000;
   values[EndpointOption.SPAN] = span;
   values[EndpointOption.MAX_MTU] = maxMtu;
-  return { mtu, maxMtu, window, sendBufferBytes, batchDelayMs, overflow, native: values };
+  return { mtu, maxMtu, window, sendBufferBytes, batchDelayMs, overflow, reassemblyTimeoutMs, native: values };
 }

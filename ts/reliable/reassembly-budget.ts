@@ -2,7 +2,12 @@
 import { native, type NativeReassemblyBudget } from '../native/addon.js';
 import { checkInteger } from '../options.js';
 
-/** A reassembly memory budget shared by many endpoints (a server's total). */
+/**
+ * A reassembly memory budget shared by many endpoints (a server's total), divided fairly among
+ * those holding memory in it: with n of them (an asking one included), each may hold a share of
+ * total / (n + 1) and more only while a share stays free, so that the next one always finds room
+ * (native/core/reliable/memory-budget.h has the rule).
+ */
 export class ReassemblyBudget {
   /** @internal */
   readonly handle: NativeReassemblyBudget;
@@ -11,7 +16,21 @@ export class ReassemblyBudget {
     this.handle = new native.ReassemblyBudget(checkInteger('bytes', bytes, 0, Number.MAX_SAFE_INTEGER));
   }
 
+  /** Bytes the endpoints sharing it hold for their peers. */
   get usedBytes(): number {
     return this.handle.used();
+  }
+
+  /** Endpoints holding memory in it now. */
+  get holders(): number {
+    return this.handle.holders();
+  }
+
+  /**
+   * Charges refused: over the total, or over an endpoint's fair share while that share was needed
+   * (native/core/reliable/memory-budget.h).
+   */
+  get refusedCharges(): number {
+    return this.handle.refused();
   }
 }

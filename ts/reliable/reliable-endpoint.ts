@@ -51,6 +51,13 @@ interface ReliableEndpointEvents {
   /** A frame of a type the reliable layer does not own (session frames), in arrival order. */
   frame: [type: number, flags: number, channel: number, sequence: number, payload: Buffer];
   drain: [];
+  /**
+   * HW_ERR_REASSEMBLY_TIMEOUT: a reliable message the peer was sending (partial, or whole and
+   * waiting for the gap before it) got no fragment for reassemblyTimeoutMs. Its fragments were
+   * acknowledged, so rather than drop it as if delivered the endpoint has closed: the owner tells
+   * the peer (a session fails with this code).
+   */
+  error: [error: HybridwireError];
 }
 
 const INITIAL_ROWS = 1024;
@@ -75,6 +82,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   readonly sendBufferBytes: number;
   readonly batchDelayMs: number;
   readonly overflow: OverflowPolicy;
+  readonly reassemblyTimeoutMs: number;
 
   private readonly handle: NativeReliableEndpoint;
   private readonly onDatagram: ((datagram: Buffer) => void) | undefined;
@@ -116,6 +124,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.sendBufferBytes = resolved.sendBufferBytes;
     this.batchDelayMs = resolved.batchDelayMs;
     this.overflow = resolved.overflow;
+    this.reassemblyTimeoutMs = resolved.reassemblyTimeoutMs;
     this.onDatagrams = typeof options.onDatagrams === 'function' ? options.onDatagrams : undefined;
     this.onDatagram = this.onDatagrams === undefined ? options.onDatagram : undefined;
     this.clock = options.now ?? (() => performance.now());
@@ -273,7 +282,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   /** After a native receive: the deliveries that did not fit, then datagrams fed meanwhile. */
   private finishReceive(): void {
     while (this.state[EndpointState.PENDING_COUNT]! > 0) this.takePending();
-    while (this.backlog.length > 0) {
+    while (this.backlog.length > 0 && !this.closed) {
       const next = this.backlog.shift()!;
       this.deliver(next, this.handle.receive(next, this.nowUs()));
       while (this.state[EndpointState.PENDING_COUNT]! > 0) this.takePending();
@@ -346,13 +355,20 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     return readStats(this.statValues, this.window, this.waiting.bytes, this.droppedUnreliable);
   }
 
-  /** Stops the timer and drops what is queued; later sends throw, later datagrams are ignored. */
+  /**
+   * Stops the timer, drops what is queued and frees the native state machine (what it held for
+   * the peer goes back to a shared budget at once); later sends throw, later datagrams are ignored.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.waiting.clear();
+    this.backlog.length = 0;
+    // Frees the native state machine now: what it holds for the peer goes back to a shared
+    // reassembly budget at once, not when the collector gets to it.
+    this.handle.close();
   }
 
   private nowUs(): number {
@@ -403,6 +419,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   /** Moves waiting messages into the native send buffer as room allows; emits 'drain'. */
   private pump(): void {
+    if (this.closed) return;
     if (this.waiting.moveInto(this.handle)) this.scheduleFlush();
     // Hysteresis: 'drain' once half the send buffer is free, not at the first free byte.
     if (this.needDrain && this.waiting.empty && this.handle.hasRoom(Math.floor(this.sendBufferBytes / 2))) {
@@ -442,7 +459,19 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.timer = undefined;
     this.timerDue = -1;
     if (this.closed) return;
-    this.handle.onTimeout(this.nowUs());
+    if (this.handle.onTimeout(this.nowUs())) {
+      // A reliable message from the peer stopped making progress (native/core/reliable/endpoint.h).
+      this.close();
+      this.emit(
+        'error',
+        new HybridwireError(
+          'HW_ERR_REASSEMBLY_TIMEOUT',
+          `a reliable message from the peer got no fragment for reassemblyTimeoutMs (${this.reassemblyTimeoutMs} ms); ` +
+            'its fragments were acknowledged, so the endpoint closed rather than drop it',
+        ),
+      );
+      return;
+    }
     this.flush();
   }
 }

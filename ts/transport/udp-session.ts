@@ -73,6 +73,11 @@ export interface UdpSessionEvents {
   /** A PONG answered one of our PINGs. */
   pong(): void;
   drain(): void;
+  /**
+   * The UDP path failed and is closed: HW_ERR_REASSEMBLY_TIMEOUT, a reliable message from the
+   * peer stopped making progress (see ReliableEndpoint's 'error'). The session must fail with it.
+   */
+  failed(error: HybridwireError): void;
 }
 
 export class UdpSession implements UdpPath {
@@ -234,6 +239,7 @@ export class UdpSession implements UdpPath {
       else if (type === FrameType.PONG) this.events.pong();
     });
     endpoint.on('drain', () => this.events.drain());
+    endpoint.on('error', (error) => this.events.failed(error));
     this.endpoint = endpoint;
     return endpoint;
   }

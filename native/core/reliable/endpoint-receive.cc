@@ -16,6 +16,7 @@ Endpoint::ReceiveSpace& Endpoint::receive_space(uint32_t space) {
 }
 
 void Endpoint::receive(const uint8_t* data, size_t size, uint64_t now, DeliverySink& sink) {
+  if (failed_) return;
   ++stats_.datagrams_received;
   stats_.bytes_received += size + kTokenSize;
   bool eliciting = false;
@@ -217,6 +218,7 @@ bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWind
     uint32_t store = TakePooled(stored_, free_stored_, pooled_bytes_);
     stored_[store].data.assign(body, body + size);
     stored_[store].flags = flags;
+    stored_progress_.touch(stored_, store, now);
     ReceiveSlot& slot = receive.window.slot(seq);
     slot.state = SlotState::kStored;
     slot.store = store;
@@ -237,9 +239,7 @@ void Endpoint::drain_ordered(uint32_t space, ReceiveSpace& receive, DeliverySink
       StoredMessage& stored = stored_[slot->store];
       deliver(sink, stored.data.data(), stored.data.size(), channel, Mode::kReliableOrdered,
               stored.flags, seq);
-      budget_.release(stored.data.size() + kMessageOverhead);
-      RecycleBuffer(stored.data, pooled_bytes_, reassembly_bytes_, kPooledCapacity);
-      free_stored_.push_back(slot->store);
+      release_stored(slot->store);
     } else if (slot->state == SlotState::kFragment && slot->fragment_index + 1 == slot->fragment_count) {
       uint32_t id = reassembly_.find(space, seq - slot->fragment_index);
       if (id != Reassembly::kNotFound && reassembly_.get(id).received == reassembly_.get(id).count) {
@@ -251,6 +251,14 @@ void Endpoint::drain_ordered(uint32_t space, ReceiveSpace& receive, DeliverySink
     }
     receive.window.advance();
   }
+}
+
+void Endpoint::release_stored(uint32_t store) {
+  StoredMessage& stored = stored_[store];
+  stored_progress_.remove(stored_, store);
+  budget_.release(stored.data.size() + kMessageOverhead);
+  RecycleBuffer(stored.data, pooled_bytes_, reassembly_bytes_, kPooledCapacity);
+  free_stored_.push_back(store);
 }
 
 bool Endpoint::accept_unordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,

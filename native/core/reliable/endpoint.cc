@@ -201,7 +201,12 @@ uint64_t Endpoint::next_deadline() {
       deadline = std::min(deadline, newest->sent_time + rtt_.timeout(window.timeouts, single));
     }
   }
-  return std::min(deadline, reassembly_.next_expiry());
+  deadline = std::min(deadline, reassembly_.next_expiry());
+  if (failed_) return deadline;
+  deadline = std::min(deadline, reassembly_.next_stall());
+  const uint32_t stored = stored_progress_.oldest();
+  if (stored != ProgressList::kNone) deadline = std::min(deadline, stored_[stored].progressed + reassembly_.timeout());
+  return deadline;
 }
 
 void Endpoint::on_timeout(uint64_t now) {
@@ -235,6 +240,25 @@ void Endpoint::on_timeout(uint64_t now) {
     probes_.push_back({space, window.oldest_in_flight()->seq});
   }
   stats_.drops_expired += reassembly_.expire(now);
+  if (failed_) return;
+  const uint32_t stored = stored_progress_.oldest();
+  if (reassembly_.stalled(now) ||
+      (stored != ProgressList::kNone && stored_[stored].progressed + reassembly_.timeout() <= now)) {
+    fail();
+  }
+}
+
+void Endpoint::fail() {
+  failed_ = true;
+  reassembly_.clear();
+  for (uint32_t stored = stored_progress_.oldest(); stored != ProgressList::kNone; stored = stored_progress_.oldest()) {
+    release_stored(stored);
+  }
+  // What it received before is not acknowledged any more: the peer learns of the failure from
+  // the owner (endpoint.h), not from acknowledgements of messages that will never be delivered.
+  ack_list_.clear();
+  ack_immediate_ = false;
+  ack_armed_ = false;
 }
 
 Stats Endpoint::stats() const {
