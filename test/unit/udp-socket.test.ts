@@ -253,7 +253,8 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
 });
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const LOAD_ADDON = `const { UdpSocket } = require('node-gyp-build')(${JSON.stringify(ROOT)});`;
+// As ts/native/addon.ts loads it: HYBRIDWIRE_ADDON names another build (scripts/asan-tests.sh).
+const LOAD_ADDON = `const { UdpSocket } = process.env.HYBRIDWIRE_ADDON ? require(require('node:path').resolve(process.env.HYBRIDWIRE_ADDON)) : require('node-gyp-build')(${JSON.stringify(ROOT)});`;
 
 /** Runs a CommonJS script in a fresh Node process (from the package root), with extra env. */
 function runScript(source: string, env: Record<string, string> = {}) {
@@ -387,7 +388,8 @@ describe.skipIf(noInterposer !== undefined)('UdpSocket path MTU probes (Linux)',
         sender.close();
       }
       `,
-      { LD_PRELOAD: interposer, HYBRIDWIRE_TEST_FAIL_RESTORE: '3' },
+      // After what is preloaded already (a sanitizer runtime must stay first).
+      { LD_PRELOAD: [process.env.LD_PRELOAD, interposer].filter(Boolean).join(' '), HYBRIDWIRE_TEST_FAIL_RESTORE: '3' },
     );
     expect(result.status, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({

@@ -2,6 +2,10 @@
  * The one place that loads the native addon. node-gyp-build picks a prebuilt binary from
  * prebuilds/<platform>-<arch>/ (so an install with scripts skipped still works), or a local build
  * from build/Release.
+ *
+ * HYBRIDWIRE_ADDON=<path to a .node file> loads that build instead, for development: the
+ * sanitizer build of scripts/asan-tests.sh (build-asan/Release/hybridwire.node) runs the test suite
+ * this way. Unset, or empty, the addon is found as above.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +92,14 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
+  const chosen = process.env.HYBRIDWIRE_ADDON;
+  if (chosen !== undefined && chosen !== '') {
+    try {
+      return require(path.resolve(chosen)) as NativeAddon;
+    } catch (cause) {
+      throw new HybridwireError('HW_ERR_NATIVE_UNAVAILABLE', `HYBRIDWIRE_ADDON names ${chosen}, which does not load: ${(cause as Error).message}`, { cause });
+    }
+  }
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
   try {
     return nodeGypBuild(packageRoot);
