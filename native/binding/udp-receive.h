@@ -3,10 +3,11 @@
 //
 // The area is *lent* to JS: an external Buffer over it (the same object every time; one area per
 // JS environment, shared by its sockets), valid only during the call and written by the next read.
-// JS copies what it keeps. (Copying each batch into a fresh Buffer cost the receiver of 16 KiB
-// messages a sixth of its time.) The area is freed when the environment, the sockets' handles and
-// that Buffer have all let go, so a Buffer kept against the rules reads stale bytes, never freed
-// memory. Where external Buffers are not allowed, each batch is copied into a new Buffer instead.
+// JS copies what it keeps. (Copying each batch into a fresh Buffer was a large share of the time
+// of a receiver of large messages: bench/RESULTS.md.) The area is freed when the environment, the
+// sockets' handles and that Buffer have all let go, so a Buffer kept against the rules reads stale
+// bytes, never freed memory. Where external Buffers are not allowed, each batch is copied into a
+// new Buffer instead.
 #pragma once
 #include <napi.h>
 #include <uv.h>
