@@ -55,7 +55,8 @@ interface ReliableEndpointEvents {
    * HW_ERR_REASSEMBLY_TIMEOUT: a reliable message the peer was sending (partial, or whole and
    * waiting for the gap before it) got no fragment for reassemblyTimeoutMs. Its fragments were
    * acknowledged, so rather than drop it as if delivered the endpoint has closed: the owner tells
-   * the peer (a session fails with this code).
+   * the peer (a session fails with this code). As with any EventEmitter, an 'error' nobody listens
+   * for is thrown (from the endpoint's timer).
    */
   error: [error: HybridwireError];
 }
