@@ -8,6 +8,8 @@
         "native/core/frame-codec.cc",
         "native/core/reliable/congestion.cc",
         "native/core/reliable/endpoint.cc",
+        "native/core/reliable/endpoint-receive.cc",
+        "native/core/reliable/endpoint-send.cc",
         "native/core/reliable/reassembly.cc",
         "native/core/reliable/receive-window.cc",
         "native/core/reliable/rtt-estimator.cc",
@@ -18,7 +20,11 @@
         "native/binding/crc32c-binding.cc",
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",
+        "native/binding/layouts.cc",
         "native/binding/reliable-binding.cc",
+        "native/binding/udp-address.cc",
+        "native/binding/udp-linux.cc",
+        "native/binding/udp-receive.cc",
         "native/binding/udp-socket-binding.cc"
       ],
       "include_dirs": [

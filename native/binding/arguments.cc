@@ -2,6 +2,8 @@
 // (the node-addon-api accessors make several, which cost more than the work of a small call).
 #include "binding/bindings.h"
 
+#include <cmath>
+#include <cstdio>
 #include <string>
 
 namespace hybridwire::binding {
@@ -53,6 +55,28 @@ bool GetBytes(const Napi::Value& value, const char* what, const uint8_t** data, 
   uint8_t* mutable_data = nullptr;
   if (!GetMutableBytes(value, what, &mutable_data, length)) return false;
   *data = mutable_data;
+  return true;
+}
+
+bool IsWholeNumber(double number, uint64_t max) {
+  return number >= 0 && number <= static_cast<double>(max) && std::trunc(number) == number;
+}
+
+bool GetWholeNumber(napi_env env, napi_value value, const char* what, uint64_t max, uint64_t* out) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok) {
+    std::string message = std::string(what) + " must be a number";
+    ThrowCoded(env, "ERR_INVALID_ARG_TYPE", message.c_str());
+    return false;
+  }
+  if (!IsWholeNumber(number, max)) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%s must be a whole number from 0 to %llu, got %.17g", what,
+                  static_cast<unsigned long long>(max), number);
+    ThrowCoded(env, "ERR_OUT_OF_RANGE", text);
+    return false;
+  }
+  *out = static_cast<uint64_t>(number);
   return true;
 }
 

@@ -11,13 +11,7 @@ void InitLz4(Napi::Env env, Napi::Object exports);
 void InitFrame(Napi::Env env, Napi::Object exports);
 void InitReliable(Napi::Env env, Napi::Object exports);
 void InitUdpSocket(Napi::Env env, Napi::Object exports);
-
-// What the reliable endpoint's flush and the UDP socket's sendBatch share: a length with this bit
-// set is a datagram to send without IP fragmentation (a path MTU probe).
-constexpr uint32_t kDontFragment = 0x80000000u;
-// The UDP socket's rows of a received batch, read by the reliable endpoint's receiveRows: offset,
-// length, port, sender index.
-constexpr size_t kSocketRowWidth = 4;
+void InitLayouts(Napi::Env env, Napi::Object exports);
 
 // Throws a JS Error whose `code` property is `code` and returns an empty value; used by every
 // binding so that native errors reach JS with stable codes.
@@ -33,10 +27,20 @@ void ExportFunction(napi_env env, napi_value exports, const char* name, napi_cal
 // Reads a Uint32Array argument; `count` is its number of elements.
 bool GetUint32Array(const Napi::Value& value, const char* what, uint32_t** data, size_t* count);
 
+// The largest whole number a JS number holds exactly (2^53).
+constexpr uint64_t kMaxWholeNumber = uint64_t{1} << 53;
+// Reads a whole number from 0 to `max` (at most kMaxWholeNumber): no NaN, negative, fractional or
+// too large value ever becomes a size or an index. Otherwise throws a JS error, ERR_INVALID_ARG_TYPE
+// (not a number) or ERR_OUT_OF_RANGE, naming `what`, and returns false.
+bool GetWholeNumber(napi_env env, napi_value value, const char* what, uint64_t max, uint64_t* out);
+// Whether `number` is a whole number from 0 to `max`, for callers that report the error themselves.
+bool IsWholeNumber(double number, uint64_t max);
+
 // For hot internal calls, whose JS wrappers pass the right kinds of arrays (the public functions
 // use the checked readers above): the memory of a typed-array argument, as `count` values of T. napi_get_buffer_info takes any
 // ArrayBufferView and skips napi_get_typedarray_info's test of the view against the typed-array
-// kinds one by one: decodeFrames, with three such arguments, went from 173 to 135 ns a call.
+// kinds one by one, a cost that counts in calls made once per chunk (bench/micro/
+// frame-decode.bench.mjs measures it).
 // The element type is not checked: whatever the view, only its own bytes are read or written, at
 // T's alignment, so a wrong kind of array can give wrong results but never reach other memory.
 template <typename T>

@@ -16,8 +16,13 @@ napi_value ThrowArg(napi_env env, const char* code, const char* message) {
   return nullptr;
 }
 
+// A whole number from 0 to 2^32 - 1; false for anything else (not a number, NaN, negative,
+// fractional or too large), which the caller reports with the call's signature.
 bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
-  return napi_get_value_uint32(env, value, out) == napi_ok;
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok || !IsWholeNumber(number, UINT32_MAX)) return false;
+  *out = static_cast<uint32_t>(number);
+  return true;
 }
 
 napi_value Count(napi_env env, size_t count) {

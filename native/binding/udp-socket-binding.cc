@@ -1,140 +1,45 @@
 // UdpSocket: a UDP socket on the addon's libuv loop, for the session's UDP path.
 //
-// On Linux the socket is read by this file (recvmmsg with UDP GRO, through a uv_poll_t on the
-// fd, libuv never polling it itself) and its send queue is this file's own; elsewhere libuv reads it
-// (uv_udp_recv_start with UV_UDP_RECVMMSG) and queues sends (uv_udp_send).
+// On Linux the socket is read by this binding (recvmmsg with UDP GRO, through a uv_poll_t on the
+// fd, libuv never polling it itself: udp-linux.h) and its send queue is its own; elsewhere libuv
+// reads it (uv_udp_recv_start with UV_UDP_RECVMMSG) and queues sends (uv_udp_send).
 //
 // Node's dgram socket costs a JS callback, a Buffer and an address object per datagram received,
 // and a JS send() (argument checks, a send request, often a nextTick) per datagram sent. The
 // reliable-UDP endpoint already works in batches, so this socket does too:
-// - receiving, it asks libuv for recvmmsg (UV_UDP_RECVMMSG: up to kChunks datagrams per system
-//   call) and calls JS once per batch with one row per datagram (offset, length, port, sender
-//   index) in a caller-owned Uint32Array, the offsets into a Buffer that is *lent*: it is the
-//   receive area itself (an external Buffer over it, the same object every time; one area per JS
-//   environment, shared by its sockets, see EnvArea), valid only during the call and written by
-//   the next read. JS copies what it keeps. (Copying each batch into a fresh Buffer cost the
-//   receiver of 16 KiB messages a sixth of its time.) The area is freed when the environment, the
-//   sockets' handles and that Buffer have all let go, so a Buffer kept against the rules reads
-//   stale bytes, never freed memory. Where external Buffers are not allowed, each batch is copied
-//   into a new Buffer instead;
+// - receiving, it reads up to kChunks datagrams per system call and calls JS once per batch with
+//   one socket row per datagram (layouts.h: offset, length, port, sender index) in a caller-owned
+//   Uint32Array, the offsets into the receive area, which is lent to JS (udp-receive.h);
 // - sending, it takes a whole flush (a slab, a start offset and a Uint32Array of lengths) and
 //   writes it with one sendmmsg on Linux (runs of equal-length datagrams as one UDP GSO message
-//   each), or uv_udp_try_send per datagram elsewhere. What the
-//   kernel does not take at once (EAGAIN, ENOBUFS) is copied and queued through uv_udp_send, up
-//   to `queueLimit` bytes; past that it is dropped and counted, as a full socket drops datagrams.
+//   each), or uv_udp_try_send per datagram elsewhere. What the kernel does not take at once
+//   (EAGAIN, ENOBUFS) is copied and queued, up to `queueLimit` bytes; past that it is dropped and
+//   counted, as a full socket drops datagrams.
 //
 // This is the binding layer's only I/O; native/core stays sans-IO. Every JS-visible value is
 // validated here; errors reach JS as Error objects with a `code` (libuv's name, e.g. EADDRINUSE).
 #include <uv.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <string>
-#include <vector>
-
-#ifdef __linux__
-#include <netinet/in.h>
-#include <netinet/udp.h>
-#include <sys/socket.h>
-
-#include <cerrno>
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#endif
 
 #include "binding/bindings.h"
+#include "binding/layouts.h"
+#include "binding/udp-address.h"
+#include "binding/udp-linux.h"
+#include "binding/udp-receive.h"
 
 namespace hybridwire::binding {
 namespace {
 
-constexpr size_t kDatagramMax = 64 * 1024;  // libuv's stride between recvmmsg chunks
-constexpr size_t kMaxPayload = 65527;       // the largest UDP payload (IPv6; 65507 over IPv4)
-constexpr size_t kChunks = 16;              // datagrams per recvmmsg call
-constexpr size_t kMaxRows = 1024;           // datagrams per JS call (GRO can pack 64 in one read)
-constexpr size_t kReadRounds = 4;           // recvmmsg calls per readable event, then others' turn
-constexpr size_t kMaxSendBatch = 64;        // messages per sendmmsg call
-constexpr size_t kMaxGsoSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
-constexpr size_t kMaxGsoBytes = 65000;      // one GSO message must fit an IP datagram
-constexpr size_t kStatCount = 6;
-
-// The receive area, shared by the socket's handles and the external Buffer that lends it to JS:
-// freed by whichever lets go last (both on the JS thread).
-struct ReceiveArea {
-  char* data = nullptr;
-  int holders = 1;
-
-  static ReceiveArea* Create() {
-    auto* area = new ReceiveArea;
-    // Only the pages datagrams land in are touched, so this costs far less memory than its size.
-    area->data = static_cast<char*>(std::malloc(kChunks * kDatagramMax));
-    if (area->data == nullptr) {
-      delete area;
-      return nullptr;
-    }
-    return area;
-  }
-
-  void Release() {
-    if (--holders > 0) return;
-    std::free(data);
-    delete this;
-  }
-};
-
-// One receive area per JS environment (the main thread, each worker), shared by all its sockets:
-// a socket reads into it and hands it to JS within one callback, and none other reads meanwhile
-// (every read happens on that environment's loop, one callback at a time). So a process with
-// thousands of client sockets has one area and one lent Buffer, not one of each per socket (V8
-// counts each lent Buffer's megabyte as external memory, and collects more often for it). Kept in
-// the addon's instance data; the environment's teardown lets go of it.
-struct EnvArea {
-  ReceiveArea* area = nullptr;
-  Napi::ObjectReference lent;
-  bool refused = false;  // the runtime allows no external Buffers: batches are copied
-  ~EnvArea() {
-    lent.Reset();
-    if (area != nullptr) area->Release();
-  }
-
-  static EnvArea* Of(napi_env env) {
-    void* data = nullptr;
-    if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) return static_cast<EnvArea*>(data);
-    auto* created = new EnvArea;
-    if (napi_set_instance_data(env, created, [](napi_env, void* finalized, void*) { delete static_cast<EnvArea*>(finalized); }, nullptr) != napi_ok) {
-      delete created;
-      return nullptr;
-    }
-    return created;
-  }
-};
-
-struct Received {
-  const char* data;
-  uint32_t length;
-  uint16_t port;
-  uint32_t sender;
-};
-
-enum Stat { kDatagramsSent = 0, kDatagramsReceived, kQueued, kQueueDrops, kSendErrors, kReceiveErrors };
+constexpr size_t kMaxPayload = 65527;  // the largest UDP payload (IPv6; 65507 over IPv4)
+constexpr size_t kReadRounds = 4;      // recvmmsg calls per readable event, then others' turn
+using namespace layout::socket_stat;
+constexpr size_t kStatCount = layout::socket_stat::kCount;
 
 class UdpSocket;
-
-// A datagram waiting for the kernel to take writes again (Linux path), with its destination.
-struct Pending {
-  sockaddr_storage target;
-  bool has_target;
-  size_t length;
-  char data[1];  // allocated with the datagram's length
-};
 
 // What libuv's callbacks may touch: it lives until the handle's close callback, which libuv runs
 // after every send callback, so a queued send never outlives it (the JS object may go first).
@@ -152,12 +57,12 @@ struct Native {
   uint64_t stats[kStatCount] = {0};
 #ifdef __linux__
   // Linux: the socket belongs to `handle`, but libuv never polls it. `poll` watches its fd and
-  // this file reads it (recvmmsg with UDP GRO) and drains `queue` when the kernel takes writes
+  // this binding reads it (recvmmsg with UDP GRO) and drains `queue` when the kernel takes writes
   // again, so only one watcher ever exists per fd.
   uv_poll_t poll;
   bool poll_open = false;
   int poll_events = 0;
-  std::deque<Pending*> queue;
+  std::deque<linux_udp::Pending*> queue;
 #endif
 };
 
@@ -167,66 +72,16 @@ struct QueuedSend {
   char data[1];  // allocated with the datagram's length
 };
 
-// Decodes a sockaddr into its port and a printable address; false for other families.
-bool Describe(const sockaddr* address, std::string* text, uint16_t* port) {
-  char buffer[INET6_ADDRSTRLEN + UV_IF_NAMESIZE + 2] = {0};
-  if (address->sa_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-    if (uv_ip4_name(v4, buffer, sizeof buffer) != 0) return false;
-    *port = ntohs(v4->sin_port);
-  } else if (address->sa_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
-    if (uv_ip6_name(v6, buffer, sizeof buffer) != 0) return false;
-    *port = ntohs(v6->sin6_port);
-    if (v6->sin6_scope_id != 0) {
-      // A link-local peer is only reachable through its interface: keep it, as Node's dgram does
-      // ("fe80::1%eth0"), so that the address parses back into the same destination.
-      char scope[UV_IF_NAMESIZE] = {0};
-      size_t scope_length = sizeof scope;
-      if (uv_if_indextoiid(v6->sin6_scope_id, scope, &scope_length) == 0) {
-        *text = std::string(buffer) + "%" + scope;
-        return true;
-      }
-    }
-  } else {
-    return false;
-  }
-  *text = buffer;
-  return true;
-}
-
-bool SameAddress(const sockaddr_storage& a, const sockaddr* b) {
-  if (a.ss_family != b->sa_family) return false;
-  if (b->sa_family == AF_INET) {
-    const auto* x = reinterpret_cast<const sockaddr_in*>(&a);
-    const auto* y = reinterpret_cast<const sockaddr_in*>(b);
-    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  const auto* x = reinterpret_cast<const sockaddr_in6*>(&a);
-  const auto* y = reinterpret_cast<const sockaddr_in6*>(b);
-  return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-         std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-}
-
-size_t AddressLength(const sockaddr* address) {
-  return address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-}
-
-// Parses "address" and port into a sockaddr; IPv6 when the text has a colon.
-int ParseAddress(const std::string& text, int port, sockaddr_storage* out) {
-  std::memset(out, 0, sizeof *out);
-  if (text.find(':') != std::string::npos) {
-    return uv_ip6_addr(text.c_str(), port, reinterpret_cast<sockaddr_in6*>(out));
-  }
-  return uv_ip4_addr(text.c_str(), port, reinterpret_cast<sockaddr_in*>(out));
-}
-
 Napi::Value ThrowUv(Napi::Env env, int status, const char* what) {
   std::string message = std::string(what) + ": " + uv_strerror(status);
   return ThrowCoded(env, uv_err_name(status), message.c_str());
 }
 
-class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
+class UdpSocket : public Napi::ObjectWrap<UdpSocket>
+#ifdef __linux__
+    , private linux_udp::DatagramSink
+#endif
+{
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "UdpSocket",
@@ -246,14 +101,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
                        });
   }
 
-  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kSocketRowWidth * 16 or more), queueLimit: number,
+  // new UdpSocket(ipv6: boolean, rows: Uint32Array (kMaxRows socket rows), queueLimit: number,
   //               onBatch: (buffer, count, senders: string[]) => void)
   explicit UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
     Napi::Env env = info.Env();
     uint32_t* rows = nullptr;
     size_t row_count = 0;
     if (!GetUint32Array(info[1], "rows", &rows, &row_count)) return;
-    if (row_count < kSocketRowWidth * kMaxRows) {
+    if (row_count < layout::socket_row::kWidth * kMaxRows) {
       ThrowCoded(env, "ERR_INVALID_ARG_VALUE", "rows must hold 4096 or more values");
       return;
     }
@@ -261,8 +116,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       ThrowCoded(env, "ERR_INVALID_ARG_TYPE", "onBatch must be a function");
       return;
     }
-    double limit = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
-    queue_limit_ = limit > 0 && limit < 1e15 ? static_cast<size_t>(limit) : 0;
+    uint64_t limit = 0;
+    if (!GetWholeNumber(env, info[2], "queueLimit", kMaxWholeNumber, &limit)) return;
+    queue_limit_ = static_cast<size_t>(limit);
     rows_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
     on_batch_ = Napi::Persistent(info[3].As<Napi::Function>());
     uv_loop_t* loop = nullptr;
@@ -288,26 +144,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
       fd_ = fd;
-      // Path MTU probes (docs/PROTOCOL.md 7.7) leave with the don't-fragment bit and without the
-      // kernel's path MTU cache (IP_PMTUDISC_PROBE), set for that one send; every other datagram
-      // keeps the socket's own setting. Whether that works is learned here, once.
-      socklen_t size = sizeof pmtu_default_;
-      probe_level_ = ipv6_ ? IPPROTO_IPV6 : IPPROTO_IP;
-      probe_option_ = ipv6_ ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
-      probe_value_ = ipv6_ ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
-      dont_fragment_ = getsockopt(fd, probe_level_, probe_option_, &pmtu_default_, &size) == 0 &&
-                       setsockopt(fd, probe_level_, probe_option_, &probe_value_, sizeof probe_value_) == 0 &&
-                       setsockopt(fd, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_) == 0;
+      probe_.Learn(fd_, ipv6_);
     }
     if (std::getenv("HYBRIDWIRE_UDP_LIBUV") == nullptr && fd_ >= 0 && uv_poll_init_socket(loop, &native_->poll, fd_) == 0) {
       native_->poll.data = native_;
       native_->poll_open = true;
-      if (std::getenv("HYBRIDWIRE_UDP_NO_GRO") == nullptr) {
-        // UDP GRO: runs of same-sized datagrams from one sender arrive as one buffer plus their
-        // size, so a GSO sender's run costs the kernel one pass on this side too.
-        int on = 1;
-        gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
-      }
+      // UDP GRO: runs of same-sized datagrams from one sender arrive as one buffer plus their
+      // size, so a GSO sender's run costs the kernel one pass on this side too.
+      if (std::getenv("HYBRIDWIRE_UDP_NO_GRO") == nullptr) gro_ = linux_udp::EnableGro(fd_);
     }
 #endif
     napi_value name;
@@ -347,7 +191,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         uv_poll_stop(&native_->poll);
         ++native_->open_handles;
         uv_close(reinterpret_cast<uv_handle_t*>(&native_->poll), &UdpSocket::OnHandleClosed);
-        for (Pending* pending : native_->queue) std::free(pending);
+        for (linux_udp::Pending* pending : native_->queue) std::free(pending);
         native_->queue.clear();
         native_->poll_open = false;
       }
@@ -363,7 +207,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   }
 
   // Whether datagrams flagged kDontFragment (path MTU probes) can leave unfragmented.
-  Napi::Value DontFragment(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dont_fragment_); }
+  Napi::Value DontFragment(const Napi::CallbackInfo& info) {
+#ifdef __linux__
+    return Napi::Boolean::New(info.Env(), probe_.usable());
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
+  }
 
   bool Open(Napi::Env env) {
     if (handle_ != nullptr) return true;
@@ -415,8 +265,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
     if (!Open(info.Env())) return info.Env().Undefined();
     for (int i = 0; i < 2; i++) {
-      int value = info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0;
-      if (value <= 0) continue;
+      uint64_t size = 0;
+      if (!GetWholeNumber(info.Env(), info[i], i == 0 ? "receive" : "send", INT32_MAX, &size)) return info.Env().Undefined();
+      int value = static_cast<int>(size);
+      if (value == 0) continue;
       int status = i == 0 ? uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &value)
                           : uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &value);
       if (status != 0) return ThrowUv(info.Env(), status, "cannot set the UDP socket buffer size");
@@ -455,14 +307,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t length_count = 0;
     if (!FastArg(info[0], "slab must be a Uint8Array", &slab, &slab_length)) return env.Undefined();
     if (!FastArg(info[2], "lengths must be a Uint32Array", &lengths, &length_count)) return env.Undefined();
-    double offset_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    double count_number = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
-    if (!(offset_number >= 0 && offset_number <= static_cast<double>(slab_length)) ||
-        !(count_number >= 0 && count_number <= static_cast<double>(length_count))) {
-      return ThrowCoded(env, "ERR_OUT_OF_RANGE", "offset or count out of range");
+    uint64_t offset = 0;
+    uint64_t count = 0;
+    if (!GetWholeNumber(env, info[1], "offset", slab_length, &offset) ||
+        !GetWholeNumber(env, info[3], "count", length_count, &count)) {
+      return env.Undefined();
     }
-    size_t offset = static_cast<size_t>(offset_number);
-    size_t count = static_cast<size_t>(count_number);
     const sockaddr* target = nullptr;
     sockaddr_storage target_copy;
     if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {
@@ -484,8 +334,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t end = offset;
     bool flagged = false;
     for (size_t i = 0; i < count; i++) {
-      const uint32_t length = lengths[i] & ~kDontFragment;
-      flagged = flagged || (lengths[i] & kDontFragment) != 0;
+      const uint32_t length = lengths[i] & ~layout::kDontFragment;
+      flagged = flagged || (lengths[i] & layout::kDontFragment) != 0;
       if (length > kMaxPayload || length > slab_length - end) {
         return ThrowCoded(env, "ERR_OUT_OF_RANGE", "datagram lengths run past the slab");
       }
@@ -497,13 +347,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     size_t position = offset;
     for (size_t first = 0; first < count;) {
       size_t last = first;
-      while (last < count && (lengths[last] & kDontFragment) == 0) ++last;
+      while (last < count && (lengths[last] & layout::kDontFragment) == 0) ++last;
       if (last > first) {
         sent += SendOrQueue(slab + position, lengths + first, last - first, target);
         for (size_t i = first; i < last; i++) position += lengths[i];
       }
       if (last == count) break;
-      const uint32_t length = lengths[last] & ~kDontFragment;
+      const uint32_t length = lengths[last] & ~layout::kDontFragment;
       if (SendProbe(slab + position, length, target)) ++sent;
       position += length;
       first = last + 1;
@@ -527,19 +377,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // failed probe). Where that cannot be asked for, nothing is sent.
   bool SendProbe(const uint8_t* data, size_t length, const sockaddr* target) {
 #ifdef __linux__
-    if (!dont_fragment_ || uv_udp_get_send_queue_count(handle_) > 0 || !native_->queue.empty()) {
+    if (!probe_.usable() || uv_udp_get_send_queue_count(handle_) > 0 || !native_->queue.empty()) {
       ++native_->stats[kSendErrors];
       return false;
     }
-    setsockopt(fd_, probe_level_, probe_option_, &probe_value_, sizeof probe_value_);
-    ssize_t result;
-    do {
-      result = sendto(fd_, data, length, MSG_DONTWAIT, target,
-                      target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0);
-    } while (result < 0 && errno == EINTR);
-    setsockopt(fd_, probe_level_, probe_option_, &pmtu_default_, sizeof pmtu_default_);
-    ++native_->stats[result < 0 ? kSendErrors : kDatagramsSent];
-    return result >= 0;
+    return probe_.Send(fd_, data, length, target, native_->stats);
 #else
     (void)data;
     (void)length;
@@ -551,15 +393,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // Writes what the kernel takes without blocking; returns how many datagrams that was.
   size_t SendNow(const uint8_t* data, const uint32_t* lengths, size_t count, const sockaddr* target) {
+#ifdef __linux__
+    // A probe's setting that could not be taken off is taken off before anything else leaves.
+    if (probe_.unrestored()) probe_.Restore(fd_);
+#endif
     // Behind queued datagrams, new ones queue too, so that they leave in order.
     if (uv_udp_get_send_queue_count(handle_) > 0) return 0;
 #ifdef __linux__
     if (native_->poll_open) {
       if (!native_->queue.empty()) return 0;
-      return SendLinux(fd_, data, lengths, count, target);
+      return linux_udp::SendMessages(fd_, data, lengths, count, target, &gso_, native_->stats);
     }
     uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) return SendLinux(fd, data, lengths, count, target);
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
+      return linux_udp::SendMessages(fd, data, lengths, count, target, &gso_, native_->stats);
+    }
 #endif
     size_t sent = 0;
     const uint8_t* cursor = data;
@@ -574,97 +422,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     return sent;
   }
 
-#ifdef __linux__
-  // One sendmmsg carries up to kMaxSendBatch messages, and with UDP GSO (UDP_SEGMENT, Linux 4.18)
-  // each message is a run of datagrams: consecutive ones of one length, the last possibly shorter,
-  // that the kernel cuts apart after a single pass through the stack (a flush of full datagrams
-  // is mostly such runs). Where GSO is refused (no checksum offload, a segment above the device
-  // MTU) it is switched off for this socket and every datagram goes as a message of its own.
-  size_t SendLinux(int fd, const uint8_t* data, const uint32_t* lengths, size_t count, const sockaddr* target) {
-    mmsghdr messages[kMaxSendBatch];
-    iovec vectors[kMaxSendBatch];
-    size_t run_lengths[kMaxSendBatch];
-    alignas(cmsghdr) char controls[kMaxSendBatch][CMSG_SPACE(sizeof(uint16_t))];
-    const socklen_t name_length = target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0;
-    size_t sent = 0;
-    const uint8_t* cursor = data;
-    size_t plain_until = 0;  // datagrams before this index go one message each (a refused run)
-    while (sent < count) {
-      size_t used = 0;
-      size_t next = sent;
-      const uint8_t* position = cursor;
-      while (next < count && used < kMaxSendBatch) {
-        const size_t size = lengths[next];
-        size_t run = 1;
-        size_t bytes = size;
-        if (gso_ && size > 0 && next >= plain_until) {
-          while (next + run < count && run < kMaxGsoSegments) {
-            const size_t following = lengths[next + run];
-            if (following == 0 || following > size || bytes + following > kMaxGsoBytes) break;
-            bytes += following;
-            ++run;
-            if (following < size) break;  // only the last segment may be shorter
-          }
-        }
-        mmsghdr& message = messages[used];
-        std::memset(&message, 0, sizeof message);
-        vectors[used].iov_base = const_cast<uint8_t*>(position);
-        vectors[used].iov_len = bytes;
-        message.msg_hdr.msg_iov = &vectors[used];
-        message.msg_hdr.msg_iovlen = 1;
-        if (target != nullptr) {
-          message.msg_hdr.msg_name = const_cast<sockaddr*>(target);
-          message.msg_hdr.msg_namelen = name_length;
-        }
-        if (run > 1) {
-          message.msg_hdr.msg_control = controls[used];
-          message.msg_hdr.msg_controllen = sizeof controls[used];
-          cmsghdr* control = CMSG_FIRSTHDR(&message.msg_hdr);
-          control->cmsg_level = SOL_UDP;
-          control->cmsg_type = UDP_SEGMENT;
-          control->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-          const uint16_t segment = static_cast<uint16_t>(size);
-          std::memcpy(CMSG_DATA(control), &segment, sizeof segment);
-        }
-        run_lengths[used] = run;
-        position += bytes;
-        next += run;
-        ++used;
-      }
-      int result;
-      do {
-        result = sendmmsg(fd, messages, static_cast<unsigned int>(used), 0);
-      } while (result < 0 && errno == EINTR);
-      if (result <= 0) {
-        const int error = result < 0 ? errno : EAGAIN;
-        if (error == EAGAIN || error == EWOULDBLOCK) return sent;
-        if (run_lengths[0] > 1 &&
-            (error == EIO || error == EINVAL || error == EMSGSIZE || error == EOPNOTSUPP || error == ENOPROTOOPT)) {
-          // EINVAL and EMSGSIZE may be about this destination only (a segment above its path
-          // MTU, which a plain datagram may still cross in IP fragments): send this run as plain
-          // datagrams. The others mean no GSO here at all.
-          if (error != EINVAL && error != EMSGSIZE) gso_ = false;
-          plain_until = sent + run_lengths[0];
-          continue;
-        }
-        // ENOBUFS: a full device queue dropped it, as it drops datagrams; retrying from the
-        // queue would spin, since the socket itself still polls writable. Other errors
-        // (ECONNREFUSED after an ICMP answer, EMSGSIZE...) lose this message only.
-        native_->stats[kSendErrors] += run_lengths[0];
-        sent += run_lengths[0];
-        cursor += vectors[0].iov_len;
-        continue;
-      }
-      for (int i = 0; i < result; i++) {
-        sent += run_lengths[i];
-        cursor += vectors[i].iov_len;
-        native_->stats[kDatagramsSent] += run_lengths[i];
-      }
-    }
-    return sent;
-  }
-#endif
-
   // Copies a datagram the kernel would not take into a queued send, within queue_limit_ bytes.
   void Queue(const uint8_t* data, size_t length, const sockaddr* target) {
     if (native_->queued_bytes + length > queue_limit_) {
@@ -673,15 +430,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
 #ifdef __linux__
     if (native_->poll_open) {
-      auto* pending = static_cast<Pending*>(std::malloc(sizeof(Pending) + length));
+      linux_udp::Pending* pending = linux_udp::MakePending(data, length, target);
       if (pending == nullptr) {
         ++native_->stats[kQueueDrops];
         return;
       }
-      pending->has_target = target != nullptr;
-      if (target != nullptr) std::memcpy(&pending->target, target, AddressLength(target));
-      pending->length = length;
-      std::memcpy(pending->data, data, length);
       native_->queue.push_back(pending);
       native_->queued_bytes += length;
       ++native_->stats[kQueued];
@@ -773,12 +526,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     return info.Env().Undefined();
   }
 
-  // stats(out: Float64Array(6)): datagrams sent, received, queued, dropped (queue full), send
-  // errors, receive errors.
+  // stats(out: Float64Array): the socket statistics of layouts.h: datagrams sent, received,
+  // queued, dropped (queue full), send errors, receive errors.
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[0].As<Napi::Float64Array>().ElementLength() < kStatCount) {
-      return ThrowCoded(info.Env(), "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of 6 values");
+      return ThrowCoded(info.Env(), "ERR_INVALID_ARG_TYPE", "stats needs a Float64Array of the socket statistics");
     }
     double* out = info[0].As<Napi::Float64Array>().Data();
     const uint64_t* stats = native_ != nullptr ? native_->stats : final_stats_;
@@ -809,118 +562,50 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       self->WatchPoll(wanted);
       return;
     }
-    if (events & UV_WRITABLE) self->DrainQueue();
+    if (events & UV_WRITABLE) {
+      if (self->probe_.unrestored()) self->probe_.Restore(self->fd_);
+      // Once everything queued has gone, stop watching for the kernel to take writes.
+      if (linux_udp::DrainQueue(self->fd_, self->native_->queue, &self->native_->queued_bytes, self->native_->stats)) {
+        self->WatchPoll(self->native_->poll_events & ~UV_WRITABLE);
+      }
+    }
     if ((events & UV_READABLE) && self->native_ != nullptr) self->ReadAll();
   }
 
-  // Sends what waited for the kernel to take writes; stops watching for that once all went.
-  void DrainQueue() {
-    auto& queue = native_->queue;
-    while (!queue.empty()) {
-      Pending* pending = queue.front();
-      const sockaddr* target = pending->has_target ? reinterpret_cast<const sockaddr*>(&pending->target) : nullptr;
-      ssize_t result;
-      do {
-        result = sendto(fd_, pending->data, pending->length, 0, target,
-                        target != nullptr ? static_cast<socklen_t>(AddressLength(target)) : 0);
-      } while (result < 0 && errno == EINTR);
-      if (result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      // ENOBUFS and other errors lose this datagram (see SendLinux).
-      ++native_->stats[result < 0 ? kSendErrors : kDatagramsSent];
-      native_->queued_bytes -= pending->length;
-      queue.pop_front();
-      std::free(pending);
+  // Reads what is waiting, kReadRounds recvmmsg calls at most (then the loop's other handles get
+  // their turn); one JS call per read.
+  void ReadAll() {
+    if (!HoldArea()) return;
+    for (size_t round = 0; round < kReadRounds; round++) {
+      const linux_udp::ReadResult result = linux_udp::ReceiveMessages(fd_, native_->area->data, gro_, native_->stats, *this);
+      if (result == linux_udp::ReadResult::kStopped) return;
+      Deliver();
+      if (native_ == nullptr || result == linux_udp::ReadResult::kDrained) return;
     }
-    WatchPoll(native_->poll_events & ~UV_WRITABLE);
   }
 
-  // Reads what is waiting, kReadRounds recvmmsg calls at most (then the loop's other handles get
-  // their turn), splitting GRO buffers into the datagrams they carry; one JS call per read.
-  void ReadAll() {
-    if (!HoldArea(Env(), native_)) return;
-    char* base = native_->area->data;
-    for (size_t round = 0; round < kReadRounds; round++) {
-      mmsghdr messages[kChunks];
-      iovec vectors[kChunks];
-      sockaddr_storage names[kChunks];
-      alignas(cmsghdr) char controls[kChunks][CMSG_SPACE(sizeof(int))];
-      for (size_t i = 0; i < kChunks; i++) {
-        vectors[i].iov_base = base + i * kDatagramMax;
-        vectors[i].iov_len = kDatagramMax;
-        std::memset(&messages[i], 0, sizeof messages[i]);
-        messages[i].msg_hdr.msg_name = &names[i];
-        messages[i].msg_hdr.msg_namelen = sizeof names[i];
-        messages[i].msg_hdr.msg_iov = &vectors[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-        if (gro_) {
-          messages[i].msg_hdr.msg_control = controls[i];
-          messages[i].msg_hdr.msg_controllen = sizeof controls[i];
-        }
-      }
-      int count;
-      do {
-        count = recvmmsg(fd_, messages, kChunks, MSG_DONTWAIT, nullptr);
-      } while (count < 0 && errno == EINTR);
-      if (count < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        // An ICMP error reported on this socket (ECONNREFUSED...): counted, and reading goes on.
-        ++native_->stats[kReceiveErrors];
-        continue;
-      }
-      for (int i = 0; i < count; i++) {
-        const msghdr& header = messages[i].msg_hdr;
-        const size_t length = messages[i].msg_len;
-        const char* data = base + static_cast<size_t>(i) * kDatagramMax;
-        // A cut control message could hide the GRO segment size, and the buffer would pass as one.
-        if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || header.msg_namelen == 0) {
-          ++native_->stats[kReceiveErrors];
-          continue;
-        }
-        size_t segment = 0;
-        for (cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr;
-             control = CMSG_NXTHDR(const_cast<msghdr*>(&header), control)) {
-          if (control->cmsg_level == SOL_UDP && control->cmsg_type == UDP_GRO && control->cmsg_len >= CMSG_LEN(sizeof(int))) {
-            int size = 0;
-            std::memcpy(&size, CMSG_DATA(control), sizeof size);
-            if (size > 0) segment = static_cast<size_t>(size);
-          }
-        }
-        const auto* sender = reinterpret_cast<const sockaddr*>(&names[i]);
-        if (segment == 0 || segment >= length) segment = length > 0 ? length : 1;
-        for (size_t offset = 0; offset < length || (length == 0 && offset == 0); offset += segment) {
-          // The rows are full: hand these over first (the buffer is not read again until later).
-          if (received_.size() >= kMaxRows) {
-            Deliver();
-            if (native_ == nullptr) return;  // a handler closed the socket
-          }
-          Collect(data + offset, std::min(segment, length - offset), sender);
-          if (length == 0) break;
-        }
-      }
+  bool OnDatagram(const char* data, size_t length, const sockaddr* sender) override {
+    // The rows are full: hand these over first (the area is not read again until later).
+    if (batch_.full()) {
       Deliver();
-      if (native_ == nullptr) return;
-      if (static_cast<size_t>(count) < kChunks) return;
+      if (native_ == nullptr) return false;  // a handler closed the socket
     }
+    Collect(data, length, sender);
+    return true;
   }
 #endif
 
   static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buffer) {
     auto* native = static_cast<Native*>(handle->data);
-    const bool held = native->area != nullptr || (native->owner != nullptr && HoldArea(native->owner->Env(), native));
-    *buffer = held ? uv_buf_init(native->area->data, kChunks * kDatagramMax) : uv_buf_init(nullptr, 0);
+    const bool held = native->area != nullptr || (native->owner != nullptr && native->owner->HoldArea());
+    *buffer = held ? uv_buf_init(native->area->data, kAreaBytes) : uv_buf_init(nullptr, 0);
   }
 
-  // Gives the socket its environment's receive area (made on first use), holding it until the
-  // handles close; false if there is none.
-  static bool HoldArea(napi_env env, Native* native) {
-    if (native->area != nullptr) return true;
-    EnvArea* shared = EnvArea::Of(env);
-    if (shared == nullptr) return false;
-    if (shared->area == nullptr) shared->area = ReceiveArea::Create();
-    if (shared->area == nullptr) return false;
-    native->area = shared->area;
-    ++native->area->holders;
-    return true;
+  // Gives the socket its environment's receive area, held until the handles close; false if
+  // there is none.
+  bool HoldArea() {
+    if (native_->area == nullptr) native_->area = HoldEnvironmentArea(Env());
+    return native_->area != nullptr;
   }
 
   static void OnReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffer, const sockaddr* address, unsigned flags) {
@@ -941,133 +626,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       self->Collect(buffer->base, static_cast<size_t>(nread), address);
     }
     // Without recvmmsg each datagram comes alone: deliver it now.
-    if (!(flags & UV_UDP_MMSG_CHUNK) || self->received_.size() >= kChunks) self->Deliver();
+    if (!(flags & UV_UDP_MMSG_CHUNK) || self->batch_.size() >= kChunks) self->Deliver();
   }
 
   void Collect(const char* data, size_t length, const sockaddr* address) {
-    uint32_t sender = 0;
-    while (sender < senders_.size() && !SameAddress(senders_[sender], address)) ++sender;
-    if (sender == senders_.size()) {
-      sockaddr_storage copy;
-      std::memset(&copy, 0, sizeof copy);
-      std::memcpy(&copy, address, AddressLength(address));
-      senders_.push_back(copy);
-    }
-    uint16_t port = address->sa_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port)
-                                                  : ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port);
-    received_.push_back({data, static_cast<uint32_t>(length), port, sender});
+    batch_.Add(data, length, address);
     ++native_->stats[kDatagramsReceived];
   }
 
-  // Calls onBatch(buffer, count, senders): the lent receive area (or a copy of the datagrams).
+  // Calls onBatch(buffer, count, senders) with what was collected.
   void Deliver() {
-    if (received_.empty()) return;
-    napi_env env = Env();
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(env, &scope) != napi_ok) {
-      received_.clear();
-      senders_.clear();
-      return;
-    }
-    // The rows array is the caller's: take its memory afresh (it could have been detached).
-    napi_typedarray_type rows_type;
-    size_t rows_length = 0;
-    void* rows_data = nullptr;
-    if (napi_get_typedarray_info(env, rows_ref_.Value(), &rows_type, &rows_length, &rows_data, nullptr, nullptr) != napi_ok ||
-        rows_type != napi_uint32_array || rows_data == nullptr || rows_length < received_.size() * kSocketRowWidth) {
-      native_->stats[kReceiveErrors] += received_.size();
-      received_.clear();
-      senders_.clear();
-      napi_close_handle_scope(env, scope);
-      return;
-    }
-    uint32_t* rows = static_cast<uint32_t*>(rows_data);
-    napi_value buffer = Lent(env);
-    char* bytes = native_->area->data;
-    if (buffer == nullptr) {
-      size_t total = 0;
-      for (const Received& r : received_) total += r.length;
-      void* copy = nullptr;
-      if (napi_create_buffer(env, total, &copy, &buffer) != napi_ok) buffer = nullptr;
-      bytes = static_cast<char*>(copy);
-    }
-    bool ok = buffer != nullptr;
-    napi_value senders;
-    ok = ok && napi_create_array_with_length(env, senders_.size(), &senders) == napi_ok;
-    size_t count = received_.size();
-    if (ok) {
-      const bool lent = bytes == native_->area->data;
-      size_t offset = 0;
-      for (size_t i = 0; i < count; i++) {
-        const Received& r = received_[i];
-        uint32_t* row = rows + i * kSocketRowWidth;
-        if (lent) {
-          row[0] = static_cast<uint32_t>(r.data - bytes);
-        } else {
-          if (r.length > 0) std::memcpy(bytes + offset, r.data, r.length);
-          row[0] = static_cast<uint32_t>(offset);
-          offset += r.length;
-        }
-        row[1] = r.length;
-        row[2] = r.port;
-        row[3] = r.sender;
-      }
-      for (size_t i = 0; i < senders_.size() && ok; i++) {
-        std::string text;
-        uint16_t port = 0;
-        Describe(reinterpret_cast<const sockaddr*>(&senders_[i]), &text, &port);
-        napi_value value;
-        ok = napi_create_string_utf8(env, text.c_str(), text.size(), &value) == napi_ok &&
-             napi_set_element(env, senders, static_cast<uint32_t>(i), value) == napi_ok;
-      }
-    }
-    received_.clear();
-    senders_.clear();
-    if (ok) {
-      napi_value argv[3];
-      argv[0] = buffer;
-      napi_create_uint32(env, static_cast<uint32_t>(count), &argv[1]);
-      argv[2] = senders;
-      napi_value receiver;
-      napi_value result;
-      napi_get_global(env, &receiver);
-      napi_make_callback(env, async_context_, receiver, on_batch_.Value(), 3, argv, &result);
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) {
-        // A handler threw: report it as Node does for any event handler (uncaughtException).
-        napi_value error;
-        if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
-      }
-    }
-    napi_close_handle_scope(env, scope);
+    if (batch_.empty()) return;
+    const size_t lost = batch_.Deliver(Env(), native_->area, rows_ref_, on_batch_, async_context_);
+    // The handler may have closed the socket; what was lost never reached it.
+    if (lost > 0 && native_ != nullptr) native_->stats[kReceiveErrors] += lost;
   }
-
-  // The external Buffer over the environment's receive area, made on first use; nullptr if the
-  // runtime refuses external Buffers (batches are then copied).
-  napi_value Lent(napi_env env) {
-    EnvArea* shared = EnvArea::Of(env);
-    if (shared == nullptr || shared->refused || shared->area == nullptr || native_->area != shared->area) return nullptr;
-    if (shared->lent.IsEmpty()) {
-      ReceiveArea* area = shared->area;
-      napi_value buffer;
-      if (napi_create_external_buffer(env, kChunks * kDatagramMax, area->data, &UdpSocket::OnLentFreed, area, &buffer) != napi_ok) {
-        bool pending = false;
-        napi_is_exception_pending(env, &pending);
-        if (pending) {
-          napi_value ignored;
-          napi_get_and_clear_last_exception(env, &ignored);
-        }
-        shared->refused = true;
-        return nullptr;
-      }
-      ++area->holders;
-      shared->lent = Napi::Persistent(Napi::Object(env, buffer));
-    }
-    return shared->lent.Value();
-  }
-
-  static void OnLentFreed(napi_env, void*, void* hint) { static_cast<ReceiveArea*>(hint)->Release(); }
 
   Native* native_ = nullptr;
   uv_udp_t* handle_ = nullptr;
@@ -1075,24 +648,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool connected_ = false;
   bool receiving_ = false;
   bool ipv6_ = false;
-  // Path MTU probes: the socket option and value that send without fragmentation, and the
-  // socket's own value, restored after each probe.
-  bool dont_fragment_ = false;
-  int probe_level_ = 0;
-  int probe_option_ = 0;
-  int probe_value_ = 0;
-  int pmtu_default_ = 0;
 #ifdef __linux__
   bool gso_ = true;
   bool gro_ = false;
   // The socket's descriptor; read and written here only on the poll path (poll_open), and for probes.
   int fd_ = -1;
+  linux_udp::ProbeOption probe_;
 #endif
   size_t queue_limit_ = 0;
   Napi::ObjectReference rows_ref_;
   Napi::FunctionReference on_batch_;
-  std::vector<Received> received_;
-  std::vector<sockaddr_storage> senders_;
+  ReceivedBatch batch_;
   uint64_t final_stats_[kStatCount] = {0};  // the counters as they were at close
 };
 

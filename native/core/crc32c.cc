@@ -111,8 +111,8 @@ uint32_t MultiplyModP(uint32_t a, uint32_t b) {
 // Longest block of one three-stream round: a round ends with two joins (about twenty cycles), so long
 // blocks make it negligible, while the table of join constants grows with this.
 constexpr size_t kMaxBlock = 8192;
-// Below this the two joins cost more than the three streams save (measured on a Xeon with
-// AVX-512: break-even near 100 bytes).
+// Below this the two joins cost more than the three streams save (the break-even is measured by
+// bench/micro/crc32c-core-bench.cc).
 constexpr size_t kMinInterleaved = 128;
 
 // join[i] carries a CRC register past a block of 8 * (i + 1) bytes; see Join() for the exponent.

@@ -21,6 +21,7 @@ namespace {
 using hybridwire::frame::Header;
 using hybridwire::reliable::DeliverySink;
 using hybridwire::reliable::Endpoint;
+using hybridwire::reliable::MemoryBudget;
 using hybridwire::reliable::Mode;
 using hybridwire::reliable::Options;
 using hybridwire::reliable::SendStatus;
@@ -103,6 +104,22 @@ void check_stats(const Endpoint& endpoint, const Options& options) {
   if (stats.messages_in_flight > options.window) __builtin_trap();
 }
 
+// The shared budget holds exactly what its endpoints hold, counts those holding something, and
+// stays within its total.
+void check_shared(const Side (&sides)[2], const MemoryBudget& shared) {
+  uint64_t used = 0;
+  uint64_t holders = 0;
+  for (const Side& side : sides) {
+    const uint64_t held = side.endpoint.stats().reassembly_bytes;
+    used += held;
+    holders += held > 0 ? 1 : 0;
+  }
+  if (shared.used() != used || shared.holders() != holders || shared.used() > shared.limit()) __builtin_trap();
+}
+
+// Drives two endpoints joined by a link, as the rest of the input says.
+void Run(Input& in, const Options& options, const MemoryBudget& shared);
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -121,6 +138,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Path MTU discovery on for some inputs, up to a few times the base.
   options.max_mtu = options.mtu + static_cast<uint32_t>(options.max_rto_us % 4) * options.mtu;
   std::memcpy(options.token, "fuzzfuzz", 8);
+  // A total shared by both sides, from half to one and a half of one side's own budget, so that
+  // its fair shares refuse what each side's own budget would take.
+  MemoryBudget shared(options.reassembly_bytes * (1 + options.window % 3) / 2);
+  options.shared_budget = &shared;
+  Run(in, options, shared);
+  // Endpoints gone, everything they held is back.
+  if (shared.used() != 0 || shared.holders() != 0) __builtin_trap();
+  return 0;
+}
+
+namespace {
+
+void Run(Input& in, const Options& options, const MemoryBudget& shared) {
   Side sides[2] = {Side(options), Side(options)};
   uint64_t now = in.u32();
   std::vector<uint8_t> out(65536);
@@ -188,9 +218,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 7:
         check_stats(self.endpoint, options);
+        check_shared(sides, shared);
         break;
     }
   }
   for (Side& side : sides) check_stats(side.endpoint, options);
-  return 0;
+  check_shared(sides, shared);
 }
+
+}  // namespace

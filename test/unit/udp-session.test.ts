@@ -61,12 +61,13 @@ async function harness(options: Partial<UdpSessionOptions> = {}): Promise<Harnes
   await socket.bind(0, '127.0.0.1');
   cleanup.push(() => socket.close());
   const peer = await peerSocket();
-  const events = { pongs: 0, challenges: [] as Buffer[], drains: 0, messages: [] as Buffer[] };
+  const events = { pongs: 0, challenges: [] as Buffer[], drains: 0, messages: [] as Buffer[], failures: [] as Error[] };
   const handlers: UdpSessionEvents = {
     message: (payload) => events.messages.push(Buffer.from(payload)),
     pong: () => events.pongs++,
     challenge: (payload) => events.challenges.push(Buffer.from(payload)),
     drain: () => events.drains++,
+    failed: (error) => events.failures.push(error),
   };
   const target = { address: '127.0.0.1', port: peer.port };
   const session = new UdpSession(socket, TOKEN, () => target, {

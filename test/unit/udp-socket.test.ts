@@ -1,10 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UdpSocket, type DatagramListener } from '../../ts/transport/udp-socket.js';
+import { DONT_FRAGMENT, SOCKET_ROW_WIDTH, SOCKET_STAT_COUNT, SocketRow, SocketStat } from '../../ts/native/layouts.js';
 
 interface Arrival {
   datagram: Buffer;
@@ -109,10 +112,11 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
       onBatch: (bytes, rows, count, senders) => {
         batches++;
         lent.add(bytes);
-        for (let i = 0; i < count; i++) {
-          expect(senders[rows[i * 4 + 3]!]).toBe(host);
+        for (let i = 0, base = 0; i < count; i++, base += SOCKET_ROW_WIDTH) {
+          expect(senders[rows[base + SocketRow.SENDER]!]).toBe(host);
           // Copied now: the next read writes the same memory.
-          copies.push(Buffer.from(bytes.subarray(rows[i * 4]!, rows[i * 4]! + rows[i * 4 + 1]!)));
+          const offset = rows[base + SocketRow.OFFSET]!;
+          copies.push(Buffer.from(bytes.subarray(offset, offset + rows[base + SocketRow.LENGTH]!)));
         }
         if (copies.length >= wanted) wake?.();
       },
@@ -200,6 +204,30 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
     }
   });
 
+  it('tells apart the many senders of one batch: each datagram comes with its own sender\'s port', async () => {
+    const received = collector();
+    const socket = new UdpSocket({ type, bufferBytes: 1 << 20, queueBytes: 1 << 20, onDatagram: received.listener });
+    const peers = Array.from({ length: 40 }, () => dgram.createSocket(type));
+    try {
+      const port = await socket.bind(0, host);
+      for (const peer of peers) peer.bind(0, host);
+      await Promise.all(peers.map((peer) => once(peer, 'listening')));
+      // Sent in one turn, so that they are read together: batches of up to 16, each from 16 senders.
+      for (const peer of peers) {
+        peer.send(Buffer.from(String(peer.address().port)), port, host);
+        peer.send(Buffer.from(String(peer.address().port)), port, host);
+      }
+      await received.wait(2 * peers.length);
+      for (const arrival of received.arrivals) {
+        expect([arrival.address, arrival.port]).toEqual([host, Number(arrival.datagram.toString())]);
+      }
+      expect(new Set(received.arrivals.map((arrival) => arrival.port)).size).toBe(peers.length);
+    } finally {
+      socket.close();
+      for (const peer of peers) peer.close();
+    }
+  });
+
   it('talks to Node dgram sockets both ways', async () => {
     const received = collector();
     const socket = new UdpSocket({ type, bufferBytes: 0, queueBytes: 1 << 20, onDatagram: received.listener });
@@ -225,7 +253,8 @@ describe.each(FAMILIES)('UdpSocket over $type', ({ type, host }) => {
 });
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const LOAD_ADDON = `const { UdpSocket } = require('node-gyp-build')(${JSON.stringify(ROOT)});`;
+// As ts/native/addon.ts loads it: HYBRIDWIRE_ADDON names another build (scripts/asan-tests.sh).
+const LOAD_ADDON = `const { UdpSocket } = process.env.HYBRIDWIRE_ADDON ? require(require('node:path').resolve(process.env.HYBRIDWIRE_ADDON)) : require('node-gyp-build')(${JSON.stringify(ROOT)});`;
 
 /** Runs a CommonJS script in a fresh Node process (from the package root), with extra env. */
 function runScript(source: string, env: Record<string, string> = {}) {
@@ -304,6 +333,80 @@ describe.each([
     } finally {
       socket.close();
     }
+  });
+});
+
+const INTERPOSER_SOURCE = path.join(ROOT, 'test/support/fail-pmtu-restore.c');
+const noInterposer =
+  process.platform !== 'linux' ? 'not Linux' : spawnSync('cc', ['--version']).error !== undefined ? 'no C compiler (cc)' : undefined;
+if (noInterposer) console.warn(`SKIPPING the failed probe restore test: ${noInterposer}.`);
+
+describe.skipIf(noInterposer !== undefined)('UdpSocket path MTU probes (Linux)', () => {
+  let directory: string;
+  let interposer: string;
+
+  beforeAll(() => {
+    directory = mkdtempSync(path.join(tmpdir(), 'hybridwire-pmtu-'));
+    interposer = path.join(directory, 'fail-pmtu-restore.so');
+    const build = spawnSync('cc', ['-shared', '-fPIC', '-O1', INTERPOSER_SOURCE, '-o', interposer, '-ldl'], { encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`cannot build ${INTERPOSER_SOURCE}: ${build.stderr}`);
+  });
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('when the socket\'s own setting cannot be put back after a probe, probing stops and the setting is put back before the next send', () => {
+    // The third restore fails: the first two are the sockets' own tests of the option, when built.
+    const result = runScript(
+      `
+      const rows = new Uint32Array(4096);
+      const received = [];
+      const receiver = new UdpSocket(false, rows, 1 << 20, (buffer, count) => {
+        for (let i = 0; i < count; i++) received.push(rows[i * ${SOCKET_ROW_WIDTH} + ${SocketRow.LENGTH}]);
+        if (received.length >= 2) finish();
+      });
+      receiver.bind('127.0.0.1', 0);
+      receiver.start();
+      const sender = new UdpSocket(false, new Uint32Array(4096), 1 << 20, () => {});
+      sender.bind('127.0.0.1', 0);
+      const target = sender.target('127.0.0.1', receiver.localPort());
+      const slab = Buffer.alloc(2000, 7);
+      const report = { usableBefore: sender.dontFragment() };
+      report.probeSent = sender.sendBatch(slab, 0, Uint32Array.of(1000 | ${DONT_FRAGMENT}), 1, target);
+      report.usableAfter = sender.dontFragment();
+      report.nextProbeSent = sender.sendBatch(slab, 0, Uint32Array.of(1000 | ${DONT_FRAGMENT}), 1, target);
+      report.plainSent = sender.sendBatch(slab, 0, Uint32Array.of(100), 1, target);
+      const stats = new Float64Array(${SOCKET_STAT_COUNT});
+      sender.stats(stats);
+      report.sendErrors = stats[${SocketStat.SEND_ERRORS}];
+      report.datagramsSent = stats[${SocketStat.DATAGRAMS_SENT}];
+      const timer = setTimeout(() => { console.error('only', received); process.exit(4); }, 10000);
+      function finish() {
+        clearTimeout(timer);
+        report.received = received;
+        console.log(JSON.stringify(report));
+        receiver.close();
+        sender.close();
+      }
+      `,
+      // After what is preloaded already (a sanitizer runtime must stay first).
+      { LD_PRELOAD: [process.env.LD_PRELOAD, interposer].filter(Boolean).join(' '), HYBRIDWIRE_TEST_FAIL_RESTORE: '3' },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      usableBefore: true,
+      probeSent: 1,
+      usableAfter: false,
+      nextProbeSent: 0,
+      plainSent: 1,
+      // The failed restore, then the probe refused once probing stopped.
+      sendErrors: 2,
+      datagramsSent: 2,
+      received: [1000, 100],
+    });
+    // Both sockets built: tried and put back. The probe: set, then the restore that fails. The
+    // next send puts it back.
+    const calls = result.stderr.split('\n').filter((line) => /^(probe|restore) /.test(line));
+    expect(calls).toEqual(['probe ok', 'restore ok', 'probe ok', 'restore ok', 'probe ok', 'restore failed', 'restore ok']);
   });
 });
 

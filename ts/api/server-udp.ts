@@ -56,6 +56,13 @@ interface UdpBinding {
   validator: PathValidator;
 }
 
+/** The shared reassembly budget (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
+export interface ReassemblyTotals {
+  usedBytes: number;
+  holders: number;
+  refusedCharges: number;
+}
+
 /** A PATH_CHALLENGE datagram's bytes: token, frame header and the challenge. */
 const CHALLENGE_DATAGRAM_BYTES = TOKEN_SIZE + HEADER_SIZE + CHALLENGE_SIZE;
 const NO_PAYLOAD = Buffer.alloc(0);
@@ -142,11 +149,13 @@ export class ServerUdp implements DatagramRouter {
   }
 
   /** The counters of server.stats(): the server's own and the sessions' reliable ones, summed. */
-  stats(): { udp: UdpCounters; reliable: ReliableTotals; socket: UdpSocketStats | undefined } {
+  stats(): { udp: UdpCounters; reliable: ReliableTotals; socket: UdpSocketStats | undefined; reassembly: ReassemblyTotals } {
     const udp = { ...this.counters };
     const reliable = { ...this.closedTotals, drops: { ...this.closedTotals.drops } };
     for (const binding of this.bindings.values()) addReliableStats(udp, reliable, binding.peer);
-    return { udp, reliable, socket: this.socket?.stats() };
+    const budget = this.budget;
+    const reassembly = { usedBytes: budget.usedBytes, holders: budget.holders, refusedCharges: budget.refusedCharges };
+    return { udp, reliable, socket: this.socket?.stats(), reassembly };
   }
 
   /** The open session whose token bytes[start, end) carries, if it comes from that session's validated address. */

@@ -11,7 +11,7 @@ import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
-import { ServerUdp, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
 
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
@@ -56,6 +56,8 @@ export interface ServerStats {
   udpReliable: ReliableTotals;
   /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
   udpSocket: UdpSocketStats | undefined;
+  /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
+  udpReassembly: ReassemblyTotals;
   refusedConnections: number;
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
@@ -203,6 +205,7 @@ export class Server extends EventEmitter<ServerEvents> {
       udp,
       udpReliable: udpSide.reliable,
       udpSocket: udpSide.socket,
+      udpReassembly: udpSide.reassembly,
       refusedConnections: this.totals.refusedConnections,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,

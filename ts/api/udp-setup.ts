@@ -8,6 +8,7 @@ import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpParameters } from '../session/handshake.js';
 import { TOKEN_SIZE, UdpSession, type UdpTarget } from '../transport/udp-session.js';
 import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
+import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import { udpSessionOptions, type ResolvedLimits } from './limits.js';
 
 export interface DatagramRouter {
@@ -52,11 +53,11 @@ export function createUdpSocket(type: 'udp4' | 'udp6', limits: ResolvedLimits, r
 function routeBatch(router: DatagramRouter, bytes: Buffer, rows: Uint32Array, count: number, senders: string[]): number {
   let known = 0;
   walkBatch(count, (index) => {
-    const base = index * 4;
-    const start = rows[base]!;
-    const end = start + rows[base + 1]!;
-    const port = rows[base + 2]!;
-    const address = senders[rows[base + 3]!]!;
+    const base = index * SOCKET_ROW_WIDTH;
+    const start = rows[base + SocketRow.OFFSET]!;
+    const end = start + rows[base + SocketRow.LENGTH]!;
+    const port = rows[base + SocketRow.PORT]!;
+    const address = senders[rows[base + SocketRow.SENDER]!]!;
     const session = router.knownSession(bytes, start, end, address, port);
     if (session !== undefined) {
       const next = session.receiveRows(bytes, rows, index, count);
@@ -106,6 +107,7 @@ export function attachUdpSession(
     pong: () => side.pong(),
     challenge: (payload) => side.challenge(payload),
     drain: () => connection.udpDrained(),
+    failed: (error) => connection.fail(error),
   });
   connection.attachUdp(session);
   return session;

@@ -2,6 +2,10 @@
  * The one place that loads the native addon. node-gyp-build picks a prebuilt binary from
  * prebuilds/<platform>-<arch>/ (so an install with scripts skipped still works), or a local build
  * from build/Release.
+ *
+ * HYBRIDWIRE_ADDON=<path to a .node file> loads that build instead, for development: the
+ * sanitizer build of scripts/asan-tests.sh (build-asan/Release/hybridwire.node) runs the test suite
+ * this way. Unset, or empty, the addon is found as above.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +26,11 @@ export interface NativeReliableEndpoint {
   flush(nowUs: number, out: Uint8Array, offset: number, lengths: Uint32Array): number;
   /** Microseconds, or -1 when nothing is scheduled. */
   nextDeadline(): number;
-  onTimeout(nowUs: number): void;
+  /** Returns whether the endpoint failed (a held reliable message stopped making progress). */
+  onTimeout(nowUs: number): boolean;
   stats(out: Float64Array): void;
+  /** Frees the state machine (and its reassembly charges) now; stats() keeps the last values. */
+  close(): void;
 }
 
 /** The UDP socket of native/binding/udp-socket-binding.cc (wrapped by ts/transport/udp-socket.ts). */
@@ -45,9 +52,15 @@ export interface NativeUdpSocket {
 
 export interface NativeReassemblyBudget {
   used(): number;
+  holders(): number;
+  refused(): number;
 }
 
+/** The addon's own copy of ts/native/layouts.ts (native/binding/layouts.h), for the test that holds them together. */
+export type NativeLayouts = Record<string, Record<string, number>>;
+
 export interface NativeAddon {
+  layouts: NativeLayouts;
   crc32c(data: Uint8Array, seed?: number): number;
   crc32cSoftware(data: Uint8Array, seed?: number): number;
   crc32cHardware(data: Uint8Array, seed?: number): number;
@@ -79,6 +92,14 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
+  const chosen = process.env.HYBRIDWIRE_ADDON;
+  if (chosen !== undefined && chosen !== '') {
+    try {
+      return require(path.resolve(chosen)) as NativeAddon;
+    } catch (cause) {
+      throw new HybridwireError('HW_ERR_NATIVE_UNAVAILABLE', `HYBRIDWIRE_ADDON names ${chosen}, which does not load: ${(cause as Error).message}`, { cause });
+    }
+  }
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
   try {
     return nodeGypBuild(packageRoot);

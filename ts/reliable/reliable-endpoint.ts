@@ -14,137 +14,36 @@
  * ```
  */
 import { EventEmitter } from 'node:events';
-import { native, type NativeReassemblyBudget, type NativeReliableEndpoint } from '../native/addon.js';
-import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger } from '../validate.js';
+import { native, type NativeReliableEndpoint } from '../native/addon.js';
+import {
+  DELIVERY_ROW_WIDTH,
+  DeliveryKind,
+  DeliveryRow,
+  ENDPOINT_STATE_COUNT,
+  ENDPOINT_STAT_COUNT,
+  EndpointState,
+  LENGTH_MASK,
+  SendStatus,
+  SOCKET_ROW_WIDTH,
+  SocketRow,
+} from '../native/layouts.js';
+import { HybridwireError } from '../errors.js';
+import {
+  checkPolicy,
+  DeliveryMode,
+  resolveEndpointOptions,
+  type DeliveryModeValue,
+  type OverflowPolicy,
+  type ReliableEndpointOptions,
+  type ReliableSendOptions,
+} from './endpoint-options.js';
+import { readStats, type ReliableStats } from './endpoint-stats.js';
+import { join, WaitQueue } from './wait-queue.js';
 
-/** How a message travels: see {@link ReliableEndpoint.send}. */
-export const DeliveryMode = {
-  UNRELIABLE: 0,
-  RELIABLE_ORDERED: 1,
-  RELIABLE_UNORDERED: 2,
-} as const;
-export type DeliveryModeValue = (typeof DeliveryMode)[keyof typeof DeliveryMode];
-
-/**
- * What send() does with a message when the window and send buffer are full:
- * - `'wait'` keeps it (in order, up to another `sendBufferBytes`) and sends it when room returns;
- * - `'drop-oldest-unreliable'` drops queued unreliable messages, oldest first, to make room; an
- *   unreliable message that still does not fit is dropped, a reliable one waits;
- * - `'error'` throws `HW_ERR_SEND_QUEUE_FULL`.
- * In every case send() returns false and 'drain' follows once there is room.
- */
-export type OverflowPolicy = 'wait' | 'drop-oldest-unreliable' | 'error';
-
-export interface ReliableEndpointOptions {
-  /** The 8-byte session token written at the start of every datagram. */
-  token: Uint8Array;
-  /** Called with each datagram to send, token included. The buffer is never reused. */
-  onDatagram?: (datagram: Buffer) => void;
-  /**
-   * Instead of onDatagram: called once per batch with `count` datagrams laid back to back in
-   * `slab` from `offset`, their lengths in `lengths`. Both are reused once it returns, so it must
-   * send (or copy) them at once, as a socket's synchronous batch send does. A length with the
-   * DONT_FRAGMENT bit (0x80000000) set is a path MTU probe, to be sent without IP fragmentation
-   * (UdpSocket.sendBatch does); the length is the other bits.
-   */
-  onDatagrams?: (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void;
-  /** Bytes per datagram, token and frame headers included. Default 1200. */
-  mtu?: number;
-  /**
-   * Path MTU discovery: datagrams grow from `mtu` up to this when probes show the path carries
-   * them (RFC 8899). The socket must not fragment datagrams (sessions set it so on Linux). Default
-   * `mtu`: discovery off.
-   */
-  maxMtu?: number;
-  /** Reliable messages in flight at once: 1 is step-by-step mode, N burst mode. Default 1024. */
-  window?: number;
-  /** Bytes of queued and unacknowledged messages kept for retransmission. Default 4 MiB. */
-  sendBufferBytes?: number;
-  /**
-   * Bytes this endpoint buffers for its peer (partial and out-of-order messages), and lets its
-   * peer buffer for it: both ends must agree. Default 4 MiB.
-   */
-  reassemblyBytes?: number;
-  /**
-   * Sequence numbers in flight per reliable space (ordered or unordered channel), and so tracked
-   * by the receiver past a gap: a power of two from 1024 to 65536. Both ends must agree (a
-   * session negotiates it). Default 16384.
-   */
-  span?: number;
-  /** Unreliable partial messages are dropped after this long. Default 5000. */
-  reassemblyTimeoutMs?: number;
-  /** Longest an acknowledgement is held back to ride on other traffic. Default 10. */
-  maxAckDelayMs?: number;
-  /** Bounds of the retransmission timeout. Defaults 100 and 60000. */
-  minRtoMs?: number;
-  maxRtoMs?: number;
-  /** How long sends are batched: 0 sends at the end of the current event-loop turn. Default 0. */
-  batchDelayMs?: number;
-  /** Default overflow policy of send(). Default 'wait'. */
-  overflow?: OverflowPolicy;
-  /** A reassembly budget shared with other endpoints, bounding their total. */
-  budget?: ReassemblyBudget;
-  /** The clock, in milliseconds. Default `performance.now`. */
-  now?: () => number;
-}
-
-export interface ReliableSendOptions {
-  /** Retransmit until acknowledged. Default false (fire and forget). */
-  reliable?: boolean;
-  /** Reliable only: false delivers on arrival instead of in order. Default true. */
-  ordered?: boolean;
-  /** The ordering domain (and a label for unreliable messages), 0..255. Default 0. */
-  channel?: number;
-  /** Frame flag bits that describe the payload (compressed 0x01, encrypted 0x02, ...). Default 0. */
-  flags?: number;
-  overflow?: OverflowPolicy;
-}
-
-export interface ReliableStats {
-  /** Smoothed round-trip time, its variation, the minimum seen, and the retransmission timeout. */
-  rttMs: number;
-  rttVarianceMs: number;
-  minRttMs: number;
-  rtoMs: number;
-  /** Congestion window and what is in flight against it, in bytes. */
-  congestionWindow: number;
-  bytesInFlight: number;
-  messagesInFlight: number;
-  window: number;
-  sendBufferBytes: number;
-  reassemblyBytes: number;
-  datagramsSent: number;
-  bytesSent: number;
-  datagramsReceived: number;
-  bytesReceived: number;
-  messagesSent: number;
-  messagesDelivered: number;
-  framesDelivered: number;
-  retransmissions: number;
-  /** The datagram size in use: `mtu`, or what path MTU discovery found. */
-  pathMtu: number;
-  /** Path MTU probes sent, and of those lost (too large for the path, or lost by chance). */
-  mtuProbesSent: number;
-  mtuProbesLost: number;
-  /** Frames declared lost by acknowledgements of later ones (fast retransmit). */
-  lost: number;
-  /** Of those, frames found to have arrived after all (reordered): their loss was taken back. */
-  spuriousLosses: number;
-  /** Retransmission timer expiries. */
-  timeouts: number;
-  drops: {
-    badChecksum: number;
-    malformed: number;
-    duplicate: number;
-    stale: number;
-    windowOverflow: number;
-    reassemblyOverflow: number;
-    expired: number;
-    /** Unreliable messages dropped by the 'drop-oldest-unreliable' policy. */
-    sendBuffer: number;
-  };
-}
+export { DeliveryMode, isSpan } from './endpoint-options.js';
+export type { DeliveryModeValue, OverflowPolicy, ReliableEndpointOptions, ReliableSendOptions } from './endpoint-options.js';
+export type { ReliableStats } from './endpoint-stats.js';
+export { ReassemblyBudget } from './reassembly-budget.js';
 
 interface ReliableEndpointEvents {
   /** A message. Its payload is a view into the received datagram when it came whole in one. */
@@ -152,36 +51,19 @@ interface ReliableEndpointEvents {
   /** A frame of a type the reliable layer does not own (session frames), in arrival order. */
   frame: [type: number, flags: number, channel: number, sequence: number, payload: Buffer];
   drain: [];
+  /**
+   * HW_ERR_REASSEMBLY_TIMEOUT: a reliable message the peer was sending (partial, or whole and
+   * waiting for the gap before it) got no fragment for reassemblyTimeoutMs. Its fragments were
+   * acknowledged, so rather than drop it as if delivered the endpoint has closed: the owner tells
+   * the peer (a session fails with this code). As with any EventEmitter, an 'error' nobody listens
+   * for is thrown (from the endpoint's timer).
+   */
+  error: [error: HybridwireError];
 }
 
-/** A reassembly memory budget shared by many endpoints (a server's total). */
-export class ReassemblyBudget {
-  /** @internal */
-  readonly handle: NativeReassemblyBudget;
-
-  constructor(bytes: number) {
-    this.handle = new native.ReassemblyBudget(checkInteger('bytes', bytes, 0, Number.MAX_SAFE_INTEGER));
-  }
-
-  get usedBytes(): number {
-    return this.handle.used();
-  }
-}
-
-const SEND_OK = 0;
-const SEND_WOULD_BLOCK = 1;
-const SEND_TOO_LARGE = 2;
-
-const ROW_WIDTH = 7;
-const KIND_IN_DATAGRAM = 0;
-const KIND_IN_OUTPUT = 1;
-const KIND_FRAME = 2;
-const KIND_OWN_BUFFER = 4;
 const INITIAL_ROWS = 1024;
 const INITIAL_OUTPUT = 64 * 1024;
 const FLUSH_DATAGRAMS = 64;
-const STAT_COUNT = 31;
-const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['wait', 'drop-oldest-unreliable', 'error'];
 const PASS_THROUGH_FLAGS = 0x01 | 0x02 | 0x10 | 0x20 | 0x40;
 
 const EMPTY = Buffer.alloc(0);
@@ -193,38 +75,6 @@ const EMPTY = Buffer.alloc(0);
  */
 let batchSlab = Buffer.allocUnsafeSlow(0);
 let batchSlabInUse = false;
-/** In a flushed length: send this datagram without IP fragmentation (a path MTU probe). */
-export const DONT_FRAGMENT = 0x80000000;
-const LENGTH_MASK = 0x7fffffff;
-
-/** Whether `value` is a valid reliable-UDP span: a power of two from 1024 to 65536. */
-export function isSpan(value: number): boolean {
-  return Number.isInteger(value) && value >= 1024 && value <= 65536 && (value & (value - 1)) === 0;
-}
-
-/** prefix[0, prefixLength) followed by body, in one new buffer. */
-function join(prefix: Uint8Array, prefixLength: number, body: Uint8Array | string): Buffer {
-  const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const joined = Buffer.allocUnsafe(prefixLength + bodyLength);
-  joined.set(prefix.subarray(0, prefixLength), 0);
-  if (typeof body === 'string') joined.write(body, prefixLength);
-  else joined.set(body, prefixLength);
-  return joined;
-}
-
-interface Waiting {
-  payload: Uint8Array;
-  mode: number;
-  channel: number;
-  flags: number;
-}
-
-function checkPolicy(name: string, value: unknown): OverflowPolicy {
-  if (!OVERFLOW_POLICIES.includes(value as OverflowPolicy)) {
-    throw new OptionError(`option ${name} must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${String(value)}`);
-  }
-  return value as OverflowPolicy;
-}
 
 export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   readonly mtu: number;
@@ -233,23 +83,22 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   readonly sendBufferBytes: number;
   readonly batchDelayMs: number;
   readonly overflow: OverflowPolicy;
+  readonly reassemblyTimeoutMs: number;
 
   private readonly handle: NativeReliableEndpoint;
   private readonly onDatagram: ((datagram: Buffer) => void) | undefined;
   private readonly onDatagrams: ((slab: Buffer, offset: number, lengths: Uint32Array, count: number) => void) | undefined;
   private readonly clock: () => number;
   private output = Buffer.allocUnsafe(INITIAL_OUTPUT);
-  private rows = new Uint32Array(INITIAL_ROWS * ROW_WIDTH);
-  private readonly state = new Uint32Array(5);
+  private rows = new Uint32Array(INITIAL_ROWS * DELIVERY_ROW_WIDTH);
+  private readonly state = new Uint32Array(ENDPOINT_STATE_COUNT);
   /** Large copied deliveries arrive in Buffers of their own, here (see the binding). */
   private readonly extras: Array<Buffer | undefined> = [];
   private slab: Buffer;
   private slabPosition = 0;
   private readonly lengths = new Uint32Array(FLUSH_DATAGRAMS);
-  private readonly statValues = new Float64Array(STAT_COUNT);
-  private waiting: Array<Waiting | undefined> = [];
-  private waitingHead = 0;
-  private waitingBytes = 0;
+  private readonly statValues = new Float64Array(ENDPOINT_STAT_COUNT);
+  private readonly waiting = new WaitQueue();
   private droppedUnreliable = 0;
   private needDrain = false;
   private flushScheduled = false;
@@ -269,48 +118,18 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   constructor(options: ReliableEndpointOptions) {
     super();
-    const token = options.token;
-    if (!(token instanceof Uint8Array) || token.length !== 8) {
-      throw new OptionError(`option token must be a Uint8Array of 8 bytes, got ${String(token)}`);
-    }
-    if (typeof options.onDatagram !== 'function' && typeof options.onDatagrams !== 'function') {
-      throw new OptionError('option onDatagram (or onDatagrams) must be a function');
-    }
-    this.mtu = checkInteger('mtu', options.mtu ?? 1200, 128, 65507);
-    this.maxMtu = checkInteger('maxMtu', options.maxMtu ?? this.mtu, this.mtu, 65507);
-    this.window = checkInteger('window', options.window ?? 1024, 1, 65536);
-    this.sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
-    const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
-    const span = checkInteger('span', options.span ?? 16384, 1024, 65536);
-    if (!isSpan(span)) throw new OptionError(`option span must be a power of two from 1024 to 65536, got ${span}`);
-    const reassemblyTimeoutMs = checkInteger('reassemblyTimeoutMs', options.reassemblyTimeoutMs ?? 5000, 1, 3_600_000);
-    const maxAckDelayMs = checkInteger('maxAckDelayMs', options.maxAckDelayMs ?? 10, 0, 1000);
-    const minRtoMs = checkInteger('minRtoMs', options.minRtoMs ?? 100, 1, 60_000);
-    const maxRtoMs = checkInteger('maxRtoMs', options.maxRtoMs ?? 60_000, minRtoMs, 3_600_000);
-    this.batchDelayMs = checkInteger('batchDelayMs', options.batchDelayMs ?? 0, 0, 1000);
-    this.overflow = checkPolicy('overflow', options.overflow ?? 'wait');
-    if (options.budget !== undefined && !(options.budget instanceof ReassemblyBudget)) {
-      throw new OptionError('option budget must be a ReassemblyBudget');
-    }
-    if (options.now !== undefined && typeof options.now !== 'function') {
-      throw new OptionError('option now must be a function returning milliseconds');
-    }
+    const resolved = resolveEndpointOptions(options);
+    this.mtu = resolved.mtu;
+    this.maxMtu = resolved.maxMtu;
+    this.window = resolved.window;
+    this.sendBufferBytes = resolved.sendBufferBytes;
+    this.batchDelayMs = resolved.batchDelayMs;
+    this.overflow = resolved.overflow;
+    this.reassemblyTimeoutMs = resolved.reassemblyTimeoutMs;
     this.onDatagrams = typeof options.onDatagrams === 'function' ? options.onDatagrams : undefined;
     this.onDatagram = this.onDatagrams === undefined ? options.onDatagram : undefined;
     this.clock = options.now ?? (() => performance.now());
-    const values = new Float64Array([
-      this.mtu,
-      this.window,
-      this.sendBufferBytes,
-      reassemblyBytes,
-      reassemblyTimeoutMs * 1000,
-      maxAckDelayMs * 1000,
-      minRtoMs * 1000,
-      maxRtoMs * 1000,
-      span,
-      this.maxMtu,
-    ]);
-    this.handle = new native.ReliableEndpoint(token, values, options.budget?.handle);
+    this.handle = new native.ReliableEndpoint(options.token, resolved.native, options.budget?.handle);
     this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
     // With onDatagrams the shared slab is used (a slab of its own only when flushing re-entrantly).
     this.slab = this.onDatagrams === undefined ? Buffer.allocUnsafe(this.mtu * FLUSH_DATAGRAMS) : EMPTY;
@@ -356,36 +175,36 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       }
     }
     // Behind waiting messages, a message waits too, so that order is kept.
-    let status = SEND_WOULD_BLOCK;
-    if (this.waitingHead === this.waiting.length) {
+    let status: number = SendStatus.WOULD_BLOCK;
+    if (this.waiting.empty) {
       status =
         prefix === undefined && typeof body !== 'string'
           ? this.handle.send(body, mode, channel, flags)
           : this.handle.sendParts(prefix ?? EMPTY, prefixLength, body, mode, channel, flags);
     }
-    if (status === SEND_OK) {
+    if (status === SendStatus.OK) {
       this.scheduleFlush();
       return true;
     }
     // The slow path keeps the message, so it needs it whole.
     const payload = prefix === undefined && typeof body !== 'string' ? body : join(prefix ?? EMPTY, prefixLength, body);
-    if (status === SEND_TOO_LARGE) {
+    if (status === SendStatus.TOO_LARGE) {
       throw new HybridwireError(
         'HW_ERR_FRAME_TOO_LARGE',
         `a ${payload.length}-byte message exceeds what the send buffer (${this.sendBufferBytes} bytes) ` +
           'or the peer\'s reassembly budget can hold',
       );
     }
-    if (status !== SEND_WOULD_BLOCK) {
+    if (status !== SendStatus.WOULD_BLOCK) {
       throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'invalid message mode, channel or flags');
     }
     this.needDrain = true;
     if (policy === 'error') {
       throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `the send buffer (${this.sendBufferBytes} bytes) and window are full`);
     }
-    if (policy === 'drop-oldest-unreliable' && this.waitingHead === this.waiting.length) {
+    if (policy === 'drop-oldest-unreliable' && this.waiting.empty) {
       this.handle.dropOldestUnreliable(payload.length);
-      if (this.handle.send(payload, mode, channel, flags) === SEND_OK) {
+      if (this.handle.send(payload, mode, channel, flags) === SendStatus.OK) {
         this.scheduleFlush();
         return false;
       }
@@ -394,14 +213,13 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
         return false;
       }
     }
-    if (this.waitingBytes + payload.length > this.sendBufferBytes) {
+    if (this.waiting.bytes + payload.length > this.sendBufferBytes) {
       throw new HybridwireError(
         'HW_ERR_SEND_QUEUE_FULL',
         `more than sendBufferBytes (${this.sendBufferBytes}) are waiting for room; wait for 'drain'`,
       );
     }
-    this.waiting.push({ payload, mode, channel, flags });
-    this.waitingBytes += payload.length;
+    this.waiting.push(payload, mode, channel, flags);
     return false;
   }
 
@@ -440,17 +258,19 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     }
     if (this.receiving) {
       // Fed from inside one of its own events: the first datagram waits in the backlog.
-      const offset = rows[from * 4]!;
-      this.backlog.push(Buffer.from(bytes.subarray(offset + 8, offset + rows[from * 4 + 1]!)));
-      this.lastBytes = rows[from * 4 + 1]!;
+      const row = from * SOCKET_ROW_WIDTH;
+      const offset = rows[row + SocketRow.OFFSET]!;
+      const length = rows[row + SocketRow.LENGTH]!;
+      this.backlog.push(Buffer.from(bytes.subarray(offset + 8, offset + length)));
+      this.lastBytes = length;
       return from + 1;
     }
     this.receiving = true;
     let next: number;
     try {
       this.deliver(bytes, this.handle.receiveRows(bytes, rows, from, to, this.nowUs(), maxDatagrams, maxBytes), true);
-      next = this.state[2]!;
-      this.lastBytes = this.state[3]!;
+      next = this.state[EndpointState.STOPPED_AT]!;
+      this.lastBytes = this.state[EndpointState.BYTES_FED]!;
       this.finishReceive();
     } finally {
       this.receiving = false;
@@ -462,11 +282,11 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   /** After a native receive: the deliveries that did not fit, then datagrams fed meanwhile. */
   private finishReceive(): void {
-    while (this.state[0]! > 0) this.takePending();
-    while (this.backlog.length > 0) {
+    while (this.state[EndpointState.PENDING_COUNT]! > 0) this.takePending();
+    while (this.backlog.length > 0 && !this.closed) {
       const next = this.backlog.shift()!;
       this.deliver(next, this.handle.receive(next, this.nowUs()));
-      while (this.state[0]! > 0) this.takePending();
+      while (this.state[EndpointState.PENDING_COUNT]! > 0) this.takePending();
     }
   }
 
@@ -485,7 +305,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     try {
       for (;;) {
         // The largest datagram the endpoint may write next (its datagram size, or a path MTU probe).
-        const limit = this.state[4]!;
+        const limit = this.state[EndpointState.DATAGRAM_LIMIT]!;
         let slab: Buffer;
         let position: number;
         if (this.onDatagrams !== undefined) {
@@ -522,7 +342,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
           this.slabPosition = position;
         }
         // Done unless it stopped for want of room: lengths, or slab after what it wrote.
-        if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[4]!)) break;
+        if (count === 0 || (count < this.lengths.length && slab.length - end >= this.state[EndpointState.DATAGRAM_LIMIT]!)) break;
       }
     } finally {
       if (shared) batchSlabInUse = false;
@@ -532,55 +352,24 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   }
 
   stats(): ReliableStats {
-    const v = this.statValues;
-    this.handle.stats(v);
-    return {
-      rttMs: v[0]! / 1000,
-      rttVarianceMs: v[1]! / 1000,
-      minRttMs: v[2]! / 1000,
-      rtoMs: v[3]! / 1000,
-      congestionWindow: v[4]!,
-      bytesInFlight: v[5]!,
-      messagesInFlight: v[6]!,
-      window: this.window,
-      sendBufferBytes: v[7]! + this.waitingBytes,
-      reassemblyBytes: v[8]!,
-      datagramsSent: v[9]!,
-      bytesSent: v[10]!,
-      datagramsReceived: v[11]!,
-      bytesReceived: v[12]!,
-      messagesSent: v[13]!,
-      messagesDelivered: v[14]!,
-      framesDelivered: v[15]!,
-      retransmissions: v[16]!,
-      lost: v[17]!,
-      spuriousLosses: v[27]!,
-      pathMtu: v[28]!,
-      mtuProbesSent: v[29]!,
-      mtuProbesLost: v[30]!,
-      timeouts: v[18]!,
-      drops: {
-        badChecksum: v[19]!,
-        malformed: v[20]!,
-        duplicate: v[21]!,
-        stale: v[22]!,
-        windowOverflow: v[23]!,
-        reassemblyOverflow: v[24]!,
-        expired: v[25]!,
-        sendBuffer: v[26]! + this.droppedUnreliable,
-      },
-    };
+    this.handle.stats(this.statValues);
+    return readStats(this.statValues, this.window, this.waiting.bytes, this.droppedUnreliable);
   }
 
-  /** Stops the timer and drops what is queued; later sends throw, later datagrams are ignored. */
+  /**
+   * Stops the timer, drops what is queued and frees the native state machine (what it held for
+   * the peer goes back to a shared budget at once); later sends throw, later datagrams are ignored.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.waiting = [];
-    this.waitingHead = 0;
-    this.waitingBytes = 0;
+    this.waiting.clear();
+    this.backlog.length = 0;
+    // Frees the native state machine now: what it holds for the peer goes back to a shared
+    // reassembly budget at once, not when the collector gets to it.
+    this.handle.close();
   }
 
   private nowUs(): number {
@@ -591,35 +380,37 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
   private deliver(datagram: Uint8Array, count: number, lent = false): void {
     const rows = this.rows;
     const output = this.output;
-    for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) {
-      const kind = rows[base]!;
-      const offset = rows[base + 1]!;
-      const end = offset + rows[base + 2]!;
+    for (let i = 0, base = 0; i < count; i++, base += DELIVERY_ROW_WIDTH) {
+      const kind = rows[base + DeliveryRow.KIND]!;
+      const offset = rows[base + DeliveryRow.OFFSET]!;
+      const end = offset + rows[base + DeliveryRow.LENGTH]!;
       // Bytes in the datagram are handed out as views; bytes in the reused output buffer are copied.
       let payload: Buffer;
-      if (kind === KIND_IN_DATAGRAM || kind === KIND_FRAME) {
+      if (kind === DeliveryKind.IN_DATAGRAM || kind === DeliveryKind.FRAME) {
         if (lent) {
           payload = Buffer.allocUnsafe(end - offset);
           payload.set(datagram.subarray(offset, end));
         } else {
           payload = Buffer.from(datagram.buffer, datagram.byteOffset + offset, end - offset);
         }
-      } else if (kind === KIND_OWN_BUFFER) {
+      } else if (kind === DeliveryKind.OWN_BUFFER) {
         payload = this.extras[offset]!;
         this.extras[offset] = undefined;
       } else {
         payload = Buffer.from(output.subarray(offset, end));
       }
-      if (kind <= KIND_IN_OUTPUT || kind === KIND_OWN_BUFFER) {
-        this.emit('message', payload, rows[base + 3]!, rows[base + 4]! as DeliveryModeValue, rows[base + 5]!);
+      const channel = rows[base + DeliveryRow.CHANNEL]!;
+      const flags = rows[base + DeliveryRow.FLAGS]!;
+      if (kind === DeliveryKind.FRAME || kind === DeliveryKind.FRAME_IN_OUTPUT) {
+        this.emit('frame', rows[base + DeliveryRow.MODE_OR_TYPE]!, flags, channel, rows[base + DeliveryRow.SEQUENCE]!, payload);
       } else {
-        this.emit('frame', rows[base + 4]!, rows[base + 5]!, rows[base + 3]!, rows[base + 6]!, payload);
+        this.emit('message', payload, channel, rows[base + DeliveryRow.MODE_OR_TYPE]! as DeliveryModeValue, flags);
       }
     }
   }
 
   private takePending(): void {
-    const needed = this.state[1]!;
+    const needed = this.state[EndpointState.PENDING_BYTES]!;
     if (needed > this.output.length) {
       this.output = Buffer.allocUnsafe(Math.max(needed, this.output.length * 2));
       this.handle.setOutputs(this.output, this.rows, this.state, this.extras);
@@ -629,21 +420,10 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   /** Moves waiting messages into the native send buffer as room allows; emits 'drain'. */
   private pump(): void {
-    let moved = false;
-    while (this.waitingHead < this.waiting.length) {
-      const next = this.waiting[this.waitingHead]!;
-      if (this.handle.send(next.payload, next.mode, next.channel, next.flags) !== SEND_OK) break;
-      this.waiting[this.waitingHead++] = undefined;
-      this.waitingBytes -= next.payload.length;
-      moved = true;
-    }
-    if (this.waitingHead === this.waiting.length && this.waitingHead > 0) {
-      this.waiting = [];
-      this.waitingHead = 0;
-    }
-    if (moved) this.scheduleFlush();
+    if (this.closed) return;
+    if (this.waiting.moveInto(this.handle)) this.scheduleFlush();
     // Hysteresis: 'drain' once half the send buffer is free, not at the first free byte.
-    if (this.needDrain && this.waitingHead === this.waiting.length && this.handle.hasRoom(this.sendBufferBytes / 2)) {
+    if (this.needDrain && this.waiting.empty && this.handle.hasRoom(Math.floor(this.sendBufferBytes / 2))) {
       this.needDrain = false;
       this.emit('drain');
     }
@@ -680,7 +460,19 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     this.timer = undefined;
     this.timerDue = -1;
     if (this.closed) return;
-    this.handle.onTimeout(this.nowUs());
+    if (this.handle.onTimeout(this.nowUs())) {
+      // A reliable message from the peer stopped making progress (native/core/reliable/endpoint.h).
+      this.close();
+      this.emit(
+        'error',
+        new HybridwireError(
+          'HW_ERR_REASSEMBLY_TIMEOUT',
+          `a reliable message from the peer got no fragment for reassemblyTimeoutMs (${this.reassemblyTimeoutMs} ms); ` +
+            'its fragments were acknowledged, so the endpoint closed rather than drop it',
+        ),
+      );
+      return;
+    }
     this.flush();
   }
 }

@@ -17,6 +17,7 @@ import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
 import type { SendOptions, UdpPath } from '../session/connection.js';
 import { DeliveryMode } from '../reliable/reliable-endpoint.js';
+import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import type { UdpDestination, UdpSocket } from './udp-socket.js';
 
 /** How each (mode, channel) arrived, as send options for a reply; built once, shared. */
@@ -104,6 +105,11 @@ export interface UdpSessionEvents {
   /** A PATH_CHALLENGE came, to be answered over TCP (a client; a server ignores them). */
   challenge(payload: Uint8Array): void;
   drain(): void;
+  /**
+   * The UDP path failed and is closed: HW_ERR_REASSEMBLY_TIMEOUT, a reliable message from the
+   * peer stopped making progress (see ReliableEndpoint's 'error'). The session must fail with it.
+   */
+  failed(error: HybridwireError): void;
 }
 
 export class UdpSession implements UdpPath {
@@ -215,8 +221,8 @@ export class UdpSession implements UdpPath {
     this.answeredPing = false;
     if (endpoint === undefined) {
       // `bytes` is lent, and the endpoint this may build could keep views of the datagram.
-      const offset = rows[from * 4]!;
-      this.receive(Buffer.from(bytes.subarray(offset + TOKEN_SIZE, offset + rows[from * 4 + 1]!)));
+      const offset = rows[from * SOCKET_ROW_WIDTH + SocketRow.OFFSET]!;
+      this.receive(Buffer.from(bytes.subarray(offset + TOKEN_SIZE, offset + rows[from * SOCKET_ROW_WIDTH + SocketRow.LENGTH]!)));
       return from + 1;
     }
     let index = from;
@@ -234,7 +240,7 @@ export class UdpSession implements UdpPath {
       // Stopped before the end of the run for its own reasons, or at another token or sender.
       // The endpoint checks the token, and the sender against the first of each call: so the
       // next call may start only with the run's sender (another may be moving the session).
-      if (index < to && (rows[index * 4 + 2] !== rows[from * 4 + 2] || rows[index * 4 + 3] !== rows[from * 4 + 3])) break;
+      if (index < to && (rows[index * SOCKET_ROW_WIDTH + SocketRow.PORT] !== rows[from * SOCKET_ROW_WIDTH + SocketRow.PORT] || rows[index * SOCKET_ROW_WIDTH + SocketRow.SENDER] !== rows[from * SOCKET_ROW_WIDTH + SocketRow.SENDER])) break;
     }
     return Math.max(index, from + 1);
   }
@@ -359,6 +365,7 @@ export class UdpSession implements UdpPath {
     endpoint.on('message', (payload, channel, mode) => this.events.message(payload, VIA[mode]![channel]!));
     endpoint.on('frame', (type, _flags, _channel, sequence, payload) => this.onFrame(type, sequence, payload));
     endpoint.on('drain', () => this.events.drain());
+    endpoint.on('error', (error) => this.events.failed(error));
     this.endpoint = endpoint;
     return endpoint;
   }

@@ -15,9 +15,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { native, type NativeUdpSocket } from '../native/addon.js';
-
-const ROW_WIDTH = 4;
-const ROWS = 1024;
+import { SOCKET_ROW_WIDTH, SOCKET_ROWS, SOCKET_STAT_COUNT, SocketRow, SocketStat } from '../native/layouts.js';
 
 /**
  * Called with each datagram received: its bytes are `bytes[start, end)` (the batch's Buffer, which
@@ -27,9 +25,10 @@ const ROWS = 1024;
 export type DatagramListener = (bytes: Buffer, start: number, end: number, address: string, port: number) => void;
 
 /**
- * Called with each batch instead, when given: `count` datagrams, datagram i being
- * `bytes[rows[4i], rows[4i] + rows[4i+1])` from port `rows[4i+2]` of `senders[rows[4i+3]]` (the
- * same index means the same address within a batch). `bytes` is lent: it is the receive area,
+ * Called with each batch instead, when given: `count` datagrams in socket rows
+ * (ts/native/layouts.ts), datagram i being `bytes[offset, offset + length)` from port `port` of
+ * `senders[sender]`, those four read from row i (the same sender index means the same address
+ * within a batch). `bytes` is lent: it is the receive area,
  * rewritten by the next read, so nothing may keep it or a view of it past the call (copy what is
  * kept). `rows` is reused for the next batch.
  */
@@ -88,11 +87,11 @@ const ONE = new Uint32Array(1);
  * The rows of a received batch, shared by every socket of the process (16 KiB once rather than
  * per socket): a batch is read in full inside its own callback, before any other can arrive.
  */
-const ROWS_ARRAY = new Uint32Array(ROW_WIDTH * ROWS);
+const ROWS_ARRAY = new Uint32Array(SOCKET_ROW_WIDTH * SOCKET_ROWS);
 
 export class UdpSocket {
   private readonly handle: NativeUdpSocket;
-  private readonly statValues = new Float64Array(6);
+  private readonly statValues = new Float64Array(SOCKET_STAT_COUNT);
   private closed = false;
 
   constructor(private readonly options: UdpSocketOptions) {
@@ -106,16 +105,19 @@ export class UdpSocket {
       }
       // The buffer is lent: the datagrams are copied back to back into one of their own.
       let total = 0;
-      for (let i = 0, base = 0; i < count; i++, base += ROW_WIDTH) total += rows[base + 1]!;
+      for (let i = 0, base = 0; i < count; i++, base += SOCKET_ROW_WIDTH) total += rows[base + SocketRow.LENGTH]!;
       const own = Buffer.allocUnsafeSlow(total);
-      for (let i = 0, base = 0, offset = 0; i < count; i++, base += ROW_WIDTH) {
-        buffer.copy(own, offset, rows[base]!, rows[base]! + rows[base + 1]!);
-        rows[base] = offset;
-        offset += rows[base + 1]!;
+      for (let i = 0, base = 0, offset = 0; i < count; i++, base += SOCKET_ROW_WIDTH) {
+        const start = rows[base + SocketRow.OFFSET]!;
+        const length = rows[base + SocketRow.LENGTH]!;
+        buffer.copy(own, offset, start, start + length);
+        rows[base + SocketRow.OFFSET] = offset;
+        offset += length;
       }
       walkBatch(count, (i) => {
-        const base = i * ROW_WIDTH;
-        onDatagram(own, rows[base]!, rows[base]! + rows[base + 1]!, senders[rows[base + 3]!]!, rows[base + 2]!);
+        const base = i * SOCKET_ROW_WIDTH;
+        const start = rows[base + SocketRow.OFFSET]!;
+        onDatagram(own, start, start + rows[base + SocketRow.LENGTH]!, senders[rows[base + SocketRow.SENDER]!]!, rows[base + SocketRow.PORT]!);
         return i + 1;
       });
     });
@@ -177,9 +179,16 @@ export class UdpSocket {
   }
 
   stats(): UdpSocketStats {
-    const v = this.statValues;
-    this.handle.stats(v);
-    return { datagramsSent: v[0]!, datagramsReceived: v[1]!, queued: v[2]!, queueDrops: v[3]!, sendErrors: v[4]!, receiveErrors: v[5]! };
+    const values = this.statValues;
+    this.handle.stats(values);
+    return {
+      datagramsSent: values[SocketStat.DATAGRAMS_SENT]!,
+      datagramsReceived: values[SocketStat.DATAGRAMS_RECEIVED]!,
+      queued: values[SocketStat.QUEUED]!,
+      queueDrops: values[SocketStat.QUEUE_DROPS]!,
+      sendErrors: values[SocketStat.SEND_ERRORS]!,
+      receiveErrors: values[SocketStat.RECEIVE_ERRORS]!,
+    };
   }
 
   unref(): void {

@@ -39,10 +39,8 @@
 // threshold, which a lossy path also crosses by chance, or through reordering that cannot be told
 // from loss (a late original that arrives after its retransmission was acknowledged), a fixed
 // halving cost more than the one-datagram-per-round-trip increase won back. Through the chaos
-// proxy at 5% loss, 2% duplication and 5% reordering (bench/e2e/reliable-udp.mjs, cases gp-*-5)
-// the window settled near 15 KB with halving, 20 KB with CUBIC's 0.7 and 30 KB with this cut,
-// against 90 KB and more without loss; goodput at 5% went from 0.37-0.50 of the loss-free figure
-// to about 0.6 (0.51-0.57 with 0.7).
+// proxy with loss, duplication and reordering (bench/e2e/reliable-udp.mjs, cases gp-*-5) this cut
+// keeps a larger window, and more goodput, than halving or CUBIC's 0.7 (bench/RESULTS.md).
 #pragma once
 #include <cstdint>
 

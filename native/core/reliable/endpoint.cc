@@ -1,41 +1,12 @@
+// The reliable endpoint: construction, the datagrams poll_transmit builds (acknowledgements and
+// path MTU probes included), what acknowledgements and timers tell the sender, and statistics.
+// Sending and receiving messages are endpoint-send.cc and endpoint-receive.cc.
 #include "core/reliable/endpoint.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "core/reliable/datagram-rule.h"
-
 namespace hybridwire::reliable {
-namespace {
-
-// Message buffers and stored messages are pooled: a freed slot keeps its vector's capacity (up to
-// kPooledCapacity each, and `limit` in all) so that steady traffic allocates nothing.
-
-// Takes a slot of `items`, reusing a freed one when there is one.
-template <typename Item>
-uint32_t TakePooled(std::vector<Item>& items, std::vector<uint32_t>& free, uint64_t& pooled_bytes) {
-  if (free.empty()) {
-    items.emplace_back();
-    return static_cast<uint32_t>(items.size() - 1);
-  }
-  uint32_t id = free.back();
-  free.pop_back();
-  pooled_bytes -= items[id].data.capacity();
-  return id;
-}
-
-// Empties a freed slot's buffer, keeping its capacity for reuse unless that would pass the bounds.
-void RecycleBuffer(std::vector<uint8_t>& data, uint64_t& pooled_bytes, uint64_t limit, size_t max_capacity) {
-  size_t capacity = data.capacity();
-  if (capacity > max_capacity || pooled_bytes + capacity > limit) {
-    std::vector<uint8_t>().swap(data);
-  } else {
-    data.clear();
-    pooled_bytes += capacity;
-  }
-}
-
-}  // namespace
 
 // Applies what a space's send window reports to the endpoint: congestion control, message
 // lifetimes and the retransmission queue.
@@ -103,243 +74,6 @@ Endpoint::Endpoint(const Options& options)
   std::memcpy(token_, options.token, kTokenSize);
   // Room for two windows' rings at the full span, and never less than 1 MiB.
   ring_budget_.limit = std::max<uint64_t>(uint64_t{1} << 20, 2 * (uint64_t{span_} * (sizeof(ReceiveSlot) + 1)));
-}
-
-// ---- Sending ----------------------------------------------------------------------------------
-
-Endpoint::SendSpace& Endpoint::send_space(uint32_t space) {
-  if (!send_spaces_[space]) {
-    send_spaces_[space].reset(new SendSpace());
-    send_spaces_[space]->window.set_span(span_);
-    used_send_spaces_.push_back(space);
-  }
-  return *send_spaces_[space];
-}
-
-uint32_t Endpoint::allocate_message() { return TakePooled(messages_, free_messages_, pooled_bytes_); }
-
-void Endpoint::release_message(uint32_t id) {
-  OutMessage& message = messages_[id];
-  send_buffered_ -= message.charge;
-  if (message.started) {
-    credit_used_ -= message.charge;
-    --messages_in_flight_;
-  }
-  message.live = false;
-  message.started = false;
-  RecycleBuffer(message.data, pooled_bytes_, send_buffer_bytes_, kPooledCapacity);
-  free_messages_.push_back(id);
-}
-
-void Endpoint::push(Queue& queue, uint32_t id) {
-  messages_[id].next = kNone;
-  if (queue.tail == kNone) {
-    queue.head = id;
-  } else {
-    messages_[queue.tail].next = id;
-  }
-  queue.tail = id;
-}
-
-void Endpoint::pop(Queue& queue) {
-  uint32_t id = queue.head;
-  queue.head = messages_[id].next;
-  if (queue.head == kNone) queue.tail = kNone;
-  messages_[id].next = kNone;
-}
-
-SendStatus Endpoint::send(const uint8_t* head, size_t head_size, const uint8_t* body, size_t body_size, Mode mode,
-                          uint8_t channel, uint8_t flags) {
-  if ((flags & flag::kOwned) != 0 || static_cast<uint8_t>(mode) > 2) return SendStatus::kInvalid;
-  if (head_size > UINT32_MAX || body_size > UINT32_MAX - head_size) return SendStatus::kTooLarge;
-  const size_t size = head_size + body_size;
-  const uint64_t count = fragmenter_.count(size);
-  const uint64_t charge = size + kMessageOverhead;
-  const bool reliable = mode != Mode::kUnreliable;
-  // Larger than the send buffer, than what the peer will hold for us (reliable or fragmented),
-  // or than the unreliable duplicate filter spans: it could never be delivered.
-  if (charge > send_buffer_bytes_ || ((reliable || count > 1) && charge > reassembly_bytes_) ||
-      (!reliable && count > kReplaySpan)) {
-    return SendStatus::kTooLarge;
-  }
-  if (send_buffered_ + charge > send_buffer_bytes_) return SendStatus::kWouldBlock;
-  const uint32_t id = allocate_message();
-  OutMessage& message = messages_[id];
-  message.data.clear();
-  message.data.reserve(size);
-  if (head_size > 0) message.data.insert(message.data.end(), head, head + head_size);
-  if (body_size > 0) message.data.insert(message.data.end(), body, body + body_size);
-  message.charge = charge;
-  message.size = static_cast<uint32_t>(size);
-  message.count = static_cast<uint32_t>(count);
-  message.fragment_size = fragmenter_.fragment_size();
-  message.next_fragment = 0;
-  message.unacked = reliable ? message.count : 0;
-  message.mode = mode;
-  message.channel = channel;
-  message.flags = flags;
-  message.started = false;
-  message.live = true;
-  if (reliable) {
-    const uint32_t space = space_of(mode, channel);
-    SendSpace& target = send_space(space);
-    message.space = space;
-    message.first_seq = target.next_assign;
-    target.next_assign += message.count;
-    push(target.queue, id);
-    if (!target.ready) {
-      target.ready = true;
-      ready_.push_back(space);
-    }
-  } else {
-    message.space = Reassembly::kUnreliableSpace;
-    message.first_seq = unreliable_next_;
-    unreliable_next_ += message.count;
-    push(unreliable_queue_, id);
-  }
-  send_buffered_ += charge;
-  ++stats_.messages_sent;
-  return SendStatus::kOk;
-}
-
-uint64_t Endpoint::drop_oldest_unreliable(uint64_t size) {
-  uint64_t dropped = 0;
-  while (unreliable_queue_.head != kNone && !has_room(size)) {
-    uint32_t id = unreliable_queue_.head;
-    pop(unreliable_queue_);
-    release_message(id);
-    ++dropped;
-  }
-  stats_.drops_send_buffer += dropped;
-  return dropped;
-}
-
-size_t Endpoint::write_message_frame(uint8_t* out, const OutMessage& message, uint32_t fragment,
-                                     uint32_t seq) const {
-  const uint32_t data_size = Fragmenter::data_size(message.fragment_size, message.size, message.count, fragment);
-  frame::Header header;
-  header.type = kTypeMessage;
-  header.flags = message.flags;
-  if (message.mode != Mode::kUnreliable) header.flags |= flag::kReliable;
-  if (message.mode == Mode::kReliableUnordered) header.flags |= flag::kUnordered;
-  header.channel = message.channel;
-  header.sequence = seq;
-  uint8_t* payload = out + frame::kHeaderSize;
-  size_t payload_length = data_size;
-  size_t offset = 0;
-  if (message.count > 1) {
-    header.flags |= flag::kFragment;
-    wire::write_fragment_prefix(payload, {message.size, fragment, message.count});
-    payload_length += wire::kFragmentPrefixSize;
-    offset = size_t{fragment} * message.fragment_size;
-  }
-  if (data_size > 0) {
-    std::memcpy(out + frame::kHeaderSize + (payload_length - data_size), message.data.data() + offset,
-                data_size);
-  }
-  frame::write_header(header, payload, payload_length, out);
-  return frame::kHeaderSize + payload_length;
-}
-
-size_t Endpoint::write_data_frame(uint64_t now, uint8_t* out, size_t capacity, uint64_t datagram) {
-  // Timeout probes first, outside the congestion window (RFC 9002 §7.5).
-  while (!probes_.empty()) {
-    const Retransmission probe = probes_.front();
-    SendWindow& window = send_spaces_[probe.space]->window;
-    FlightRecord* record = window.find(probe.seq);
-    if (record == nullptr || record->state != FlightState::kInFlight) {
-      probes_.pop_front();
-      window.probe_pending = false;
-      continue;
-    }
-    const OutMessage& message = messages_[record->message];
-    if (Fragmenter::frame_size(message.fragment_size, message.size, message.count, record->fragment) > capacity) return 0;
-    probes_.pop_front();
-    window.probe_pending = false;
-    size_t written = write_message_frame(out, message, record->fragment, probe.seq);
-    window.retransmit(*record, now, datagram);
-    ++stats_.retransmissions;
-    return written;
-  }
-  // Then what was declared lost, within the congestion window.
-  while (!lost_.empty()) {
-    const Retransmission lost = lost_.front();
-    SendWindow& window = send_spaces_[lost.space]->window;
-    FlightRecord* record = window.find(lost.seq);
-    if (record == nullptr || record->state != FlightState::kLost) {
-      if (record != nullptr) record->queued = false;
-      lost_.pop_front();
-      continue;
-    }
-    if (!congestion_.can_send(record->bytes)) break;
-    if (record->bytes > capacity) return 0;
-    lost_.pop_front();
-    record->queued = false;
-    size_t written = write_message_frame(out, messages_[record->message], record->fragment, lost.seq);
-    window.retransmit(*record, now, datagram);
-    congestion_.on_sent(record->bytes);
-    ++stats_.retransmissions;
-    return written;
-  }
-  // Unreliable messages are fire and forget: neither windowed nor congestion controlled.
-  if (unreliable_queue_.head != kNone) {
-    const uint32_t id = unreliable_queue_.head;
-    OutMessage& message = messages_[id];
-    if (Fragmenter::frame_size(message.fragment_size, message.size, message.count, message.next_fragment) > capacity) return 0;
-    size_t written = write_message_frame(out, message, message.next_fragment,
-                                         message.first_seq + message.next_fragment);
-    if (++message.next_fragment == message.count) {
-      pop(unreliable_queue_);
-      release_message(id);
-    }
-    return written;
-  }
-  return write_new_reliable(now, out, capacity, datagram);
-}
-
-size_t Endpoint::write_new_reliable(uint64_t now, uint8_t* out, size_t capacity, uint64_t datagram) {
-  // Spaces take turns frame by frame, so that a busy or blocked channel does not starve others.
-  for (size_t tried = 0; tried < ready_.size(); ++tried, ++ready_cursor_) {
-    if (ready_cursor_ >= ready_.size()) ready_cursor_ = 0;
-    const uint32_t space = ready_[ready_cursor_];
-    SendSpace& source = *send_spaces_[space];
-    const uint32_t id = source.queue.head;
-    OutMessage& message = messages_[id];
-    if (!source.window.has_room()) continue;
-    if (!message.started &&
-        (messages_in_flight_ >= window_ || credit_used_ + message.charge > reassembly_bytes_)) {
-      continue;
-    }
-    const uint32_t size = Fragmenter::frame_size(message.fragment_size, message.size, message.count, message.next_fragment);
-    if (!congestion_.can_send(size)) {
-      congestion_.set_app_limited(false);
-      return 0;
-    }
-    if (size > capacity) return 0;
-    if (!message.started) {
-      message.started = true;
-      ++messages_in_flight_;
-      credit_used_ += message.charge;
-    }
-    const uint32_t seq = message.first_seq + message.next_fragment;
-    size_t written = write_message_frame(out, message, message.next_fragment, seq);
-    source.window.transmit_new(id, message.next_fragment, size, now, datagram);
-    congestion_.on_sent(size);
-    if (++message.next_fragment == message.count) {
-      pop(source.queue);
-      if (source.queue.head == kNone) {
-        source.ready = false;
-        ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(ready_cursor_));
-        return written;  // the cursor already names the next space
-      }
-    }
-    ++ready_cursor_;
-    return written;
-  }
-  // Out of data, or held back by the window, the peer's credit or a full span: the congestion
-  // window is not what limits, so acknowledgements must not grow it.
-  congestion_.set_app_limited(true);
-  return 0;
 }
 
 size_t Endpoint::write_acks(uint64_t now, uint8_t* out, size_t position) {
@@ -435,276 +169,6 @@ void Endpoint::set_mtu(uint32_t size) {
   largest_cut_ = std::max(largest_cut_, size);
 }
 
-// ---- Receiving --------------------------------------------------------------------------------
-
-Endpoint::ReceiveSpace& Endpoint::receive_space(uint32_t space) {
-  if (!receive_spaces_[space]) {
-    receive_spaces_[space].reset(new ReceiveSpace());
-    receive_spaces_[space]->window.set_span(span_, &ring_budget_);
-  }
-  return *receive_spaces_[space];
-}
-
-void Endpoint::receive(const uint8_t* data, size_t size, uint64_t now, DeliverySink& sink) {
-  ++stats_.datagrams_received;
-  stats_.bytes_received += size + kTokenSize;
-  frame::DecodeResult result;
-  const datagram_rule::Verdict verdict = datagram_rule::check(data, size, kMaxFramePayload, rows_, kRowBatch, &result);
-  if (verdict == datagram_rule::Verdict::kBadChecksum) {
-    ++stats_.drops_bad_checksum;
-    return;
-  }
-  if (verdict == datagram_rule::Verdict::kMalformed) {
-    ++stats_.drops_malformed;
-    return;
-  }
-  // More frames than one batch of rows: checking the rest overwrote the first ones.
-  if (result.consumed < size) result = frame::decode_stream(data, size, 0, kMaxFramePayload, rows_, kRowBatch);
-  bool eliciting = false;
-  for (;;) {
-    for (size_t i = 0; i < result.frames; ++i) {
-      const uint32_t* row = rows_ + i * frame::kRowWidth;
-      frame::Header header;
-      header.length = row[1];
-      header.type = static_cast<uint8_t>(row[2]);
-      header.flags = static_cast<uint8_t>(row[3]);
-      header.channel = static_cast<uint8_t>(row[4]);
-      header.sequence = row[5];
-      const uint8_t* payload = data + row[0];
-      if (header.type == kTypeMessage) {
-        on_message_frame(header, payload, now, sink, &eliciting);
-      } else if (header.type == kTypeAck) {
-        on_ack_frame(header, payload, now);
-      } else if (header.type == kTypeMtuProbe) {
-        // Answered in the next datagram with the size it arrived in (a few at most are owed).
-        if (mtu_acks_.size() < kMaxMtuAcks) mtu_acks_.push_back({header.sequence, static_cast<uint32_t>(size + kTokenSize)});
-      } else if (header.type == kTypeMtuAck) {
-        if (header.length != 4) {
-          ++stats_.drops_malformed;
-        } else if (path_mtu_.on_probe_acked(header.sequence, wire::load32(payload), now)) {
-          set_mtu(path_mtu_.current());
-        }
-      } else {
-        ++stats_.frames_delivered;
-        sink.on_frame(header, payload);
-      }
-    }
-    if (result.consumed >= size) break;
-    result = frame::decode_stream(data, size, result.consumed, kMaxFramePayload, rows_, kRowBatch);
-  }
-  if (eliciting && ++eliciting_datagrams_ >= 2) ack_immediate_ = true;
-}
-
-void Endpoint::deliver(DeliverySink& sink, const uint8_t* data, size_t size, uint8_t channel,
-                       Mode mode, uint8_t flags, uint32_t sequence) {
-  ++stats_.messages_delivered;
-  sink.on_message(data, size, channel, mode, flags, sequence);
-}
-
-void Endpoint::deliver_assembly(uint32_t id, DeliverySink& sink) {
-  const Assembly& assembly = reassembly_.get(id);
-  deliver(sink, assembly.data.get(), assembly.length, assembly.channel, assembly.mode,
-          assembly.flags, assembly.first);
-  reassembly_.release(id);
-}
-
-void Endpoint::request_ack(uint32_t space, ReceiveSpace& receive, uint64_t now, bool immediate) {
-  if (!receive.ack_listed) {
-    receive.ack_listed = true;
-    ack_list_.push_back(space);
-  }
-  if (!ack_armed_) {
-    ack_armed_ = true;
-    ack_deadline_ = now + max_ack_delay_;
-  }
-  if (immediate) ack_immediate_ = true;
-}
-
-void Endpoint::on_message_frame(const frame::Header& header, const uint8_t* payload, uint64_t now,
-                                DeliverySink& sink, bool* eliciting) {
-  const uint8_t* body = payload;
-  size_t size = header.length;
-  wire::FragmentPrefix prefix;
-  const bool fragmented = (header.flags & flag::kFragment) != 0;
-  if (fragmented) {
-    if (!wire::read_fragment_prefix(payload, size, &prefix)) {
-      ++stats_.drops_malformed;
-      return;
-    }
-    body += wire::kFragmentPrefixSize;
-    size -= wire::kFragmentPrefixSize;
-  }
-  const uint8_t flags = header.flags & static_cast<uint8_t>(~flag::kOwned);
-  const uint32_t seq = header.sequence;
-
-  if ((header.flags & flag::kReliable) == 0) {
-    switch (replay_.check(seq)) {
-      case ReplayWindow::Verdict::kDuplicate: ++stats_.drops_duplicate; return;
-      case ReplayWindow::Verdict::kStale: ++stats_.drops_stale; return;
-      case ReplayWindow::Verdict::kNew: break;
-    }
-    if (!fragmented) {
-      replay_.mark(seq);
-      deliver(sink, body, size, header.channel, Mode::kUnreliable, flags, seq);
-      return;
-    }
-    uint32_t id = 0;
-    Reassembly::Result result = reassembly_.add(Reassembly::kUnreliableSpace, seq, prefix, body, size,
-                                                Mode::kUnreliable, header.channel, flags, now, &id);
-    if (result == Reassembly::Result::kMalformed) {
-      ++stats_.drops_malformed;
-      return;
-    }
-    replay_.mark(seq);
-    if (result == Reassembly::Result::kOverflow) {
-      ++stats_.drops_reassembly_overflow;
-    } else if (result == Reassembly::Result::kComplete) {
-      deliver_assembly(id, sink);
-    }
-    return;
-  }
-
-  const Mode mode = (header.flags & flag::kUnordered) != 0 ? Mode::kReliableUnordered : Mode::kReliableOrdered;
-  const uint32_t space = space_of(mode, header.channel);
-  ReceiveSpace& receive = receive_space(space);
-  const ReceiveWindow::Arrival arrival = receive.window.classify(seq);
-  if (arrival == ReceiveWindow::Arrival::kDuplicate) {
-    // Acknowledge again at once: the sender retransmitted, so our ack was probably lost.
-    ++stats_.drops_duplicate;
-    request_ack(space, receive, now, true);
-    return;
-  }
-  // Beyond the span, or more reordering than the rings may track: refused unacknowledged, so the
-  // sender sends it again once the gap before it has filled.
-  if (arrival == ReceiveWindow::Arrival::kBeyond ||
-      (arrival == ReceiveWindow::Arrival::kAhead && !receive.window.reserve(seq))) {
-    ++stats_.drops_window_overflow;
-    return;
-  }
-  const wire::FragmentPrefix* fragment = fragmented ? &prefix : nullptr;
-  const bool had_gap = receive.window.has_gap();
-  bool accepted = mode == Mode::kReliableOrdered
-                      ? accept_ordered(space, receive, arrival, header, fragment, body, size, now, sink)
-                      : accept_unordered(space, receive, arrival, header, fragment, body, size, now, sink);
-  // A refused frame is not acknowledged, so the sender will send it again.
-  if (!accepted) return;
-  receive.window.on_arrival(seq, now);
-  *eliciting = true;
-  // Out of order, or filling a gap (RFC 9000 §13.2.1): ack at once, so that the sender learns of
-  // a loss quickly, and of a late arrival before it takes it for lost (or soon after, while it
-  // can still tell that the loss was spurious).
-  request_ack(space, receive, now, had_gap || receive.window.has_gap());
-}
-
-// Counts a fragment the reassembly refused (malformed, or over the memory budget); true if it was.
-bool Endpoint::refused(Reassembly::Result result) {
-  if (result == Reassembly::Result::kMalformed) {
-    ++stats_.drops_malformed;
-    return true;
-  }
-  if (result == Reassembly::Result::kOverflow) {
-    ++stats_.drops_reassembly_overflow;
-    return true;
-  }
-  return false;
-}
-
-bool Endpoint::accept_ordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
-                              const frame::Header& header, const wire::FragmentPrefix* prefix,
-                              const uint8_t* body, size_t size, uint64_t now, DeliverySink& sink) {
-  const uint8_t flags = header.flags & static_cast<uint8_t>(~flag::kOwned);
-  const uint32_t seq = header.sequence;
-  uint32_t id = 0;
-  Reassembly::Result result = Reassembly::Result::kIncomplete;
-  if (prefix != nullptr) {
-    result = reassembly_.add(space, seq, *prefix, body, size, Mode::kReliableOrdered, header.channel,
-                             flags, now, &id);
-    if (refused(result)) return false;
-  }
-  if (arrival == ReceiveWindow::Arrival::kNext) {
-    if (prefix == nullptr) {
-      deliver(sink, body, size, header.channel, Mode::kReliableOrdered, flags, seq);
-    } else if (prefix->index + 1 == prefix->count) {
-      // Every earlier fragment is below the cumulative point, so was received: complete, unless
-      // the peer sent fragments that do not add up.
-      if (result == Reassembly::Result::kComplete) {
-        deliver_assembly(id, sink);
-      } else {
-        ++stats_.drops_malformed;
-        reassembly_.release(id);
-      }
-    }
-    receive.window.advance();
-    drain_ordered(space, receive, sink);
-    return true;
-  }
-  if (prefix == nullptr) {
-    // Out of order and whole: keep a copy until the cumulative point reaches it.
-    if (!reassembly_.charge(size + kMessageOverhead)) {
-      ++stats_.drops_reassembly_overflow;
-      return false;
-    }
-    uint32_t store = TakePooled(stored_, free_stored_, pooled_bytes_);
-    stored_[store].data.assign(body, body + size);
-    stored_[store].flags = flags;
-    ReceiveSlot& slot = receive.window.slot(seq);
-    slot.state = SlotState::kStored;
-    slot.store = store;
-  } else {
-    ReceiveSlot& slot = receive.window.slot(seq);
-    slot.state = SlotState::kFragment;
-    slot.fragment_index = prefix->index;
-    slot.fragment_count = prefix->count;
-  }
-  return true;
-}
-
-void Endpoint::drain_ordered(uint32_t space, ReceiveSpace& receive, DeliverySink& sink) {
-  const uint8_t channel = static_cast<uint8_t>(space % kChannels);
-  while (ReceiveSlot* slot = receive.window.waiting()) {
-    const uint32_t seq = receive.window.next_expected();
-    if (slot->state == SlotState::kStored) {
-      StoredMessage& stored = stored_[slot->store];
-      deliver(sink, stored.data.data(), stored.data.size(), channel, Mode::kReliableOrdered,
-              stored.flags, seq);
-      budget_.release(stored.data.size() + kMessageOverhead);
-      RecycleBuffer(stored.data, pooled_bytes_, reassembly_bytes_, kPooledCapacity);
-      free_stored_.push_back(slot->store);
-    } else if (slot->state == SlotState::kFragment && slot->fragment_index + 1 == slot->fragment_count) {
-      uint32_t id = reassembly_.find(space, seq - slot->fragment_index);
-      if (id != Reassembly::kNotFound && reassembly_.get(id).received == reassembly_.get(id).count) {
-        deliver_assembly(id, sink);
-      } else {
-        ++stats_.drops_malformed;
-        if (id != Reassembly::kNotFound) reassembly_.release(id);
-      }
-    }
-    receive.window.advance();
-  }
-}
-
-bool Endpoint::accept_unordered(uint32_t space, ReceiveSpace& receive, ReceiveWindow::Arrival arrival,
-                                const frame::Header& header, const wire::FragmentPrefix* prefix,
-                                const uint8_t* body, size_t size, uint64_t now, DeliverySink& sink) {
-  const uint8_t flags = header.flags & static_cast<uint8_t>(~flag::kOwned);
-  if (prefix == nullptr) {
-    deliver(sink, body, size, header.channel, Mode::kReliableUnordered, flags, header.sequence);
-  } else {
-    uint32_t id = 0;
-    Reassembly::Result result = reassembly_.add(space, header.sequence, *prefix, body, size,
-                                                Mode::kReliableUnordered, header.channel, flags, now, &id);
-    if (refused(result)) return false;
-    if (result == Reassembly::Result::kComplete) deliver_assembly(id, sink);
-  }
-  if (arrival == ReceiveWindow::Arrival::kNext) {
-    receive.window.advance();
-    while (receive.window.waiting() != nullptr) receive.window.advance();
-  } else {
-    receive.window.slot(header.sequence).state = SlotState::kReceived;
-  }
-  return true;
-}
-
 void Endpoint::on_ack_frame(const frame::Header& header, const uint8_t* payload, uint64_t now) {
   const uint32_t space = (header.flags & flag::kUnordered) != 0 ? kChannels + header.channel : header.channel;
   SendSpace* source = send_spaces_[space].get();
@@ -737,7 +201,12 @@ uint64_t Endpoint::next_deadline() {
       deadline = std::min(deadline, newest->sent_time + rtt_.timeout(window.timeouts, single));
     }
   }
-  return std::min(deadline, reassembly_.next_expiry());
+  deadline = std::min(deadline, reassembly_.next_expiry());
+  if (failed_) return deadline;
+  deadline = std::min(deadline, reassembly_.next_stall());
+  const uint32_t stored = stored_progress_.oldest();
+  if (stored != ProgressList::kNone) deadline = std::min(deadline, stored_[stored].progressed + reassembly_.timeout());
+  return deadline;
 }
 
 void Endpoint::on_timeout(uint64_t now) {
@@ -771,6 +240,25 @@ void Endpoint::on_timeout(uint64_t now) {
     probes_.push_back({space, window.oldest_in_flight()->seq});
   }
   stats_.drops_expired += reassembly_.expire(now);
+  if (failed_) return;
+  const uint32_t stored = stored_progress_.oldest();
+  if (reassembly_.stalled(now) ||
+      (stored != ProgressList::kNone && stored_[stored].progressed + reassembly_.timeout() <= now)) {
+    fail();
+  }
+}
+
+void Endpoint::fail() {
+  failed_ = true;
+  reassembly_.clear();
+  for (uint32_t stored = stored_progress_.oldest(); stored != ProgressList::kNone; stored = stored_progress_.oldest()) {
+    release_stored(stored);
+  }
+  // What it received before is not acknowledged any more: the peer learns of the failure from
+  // the owner (endpoint.h), not from acknowledgements of messages that will never be delivered.
+  ack_list_.clear();
+  ack_immediate_ = false;
+  ack_armed_ = false;
 }
 
 Stats Endpoint::stats() const {

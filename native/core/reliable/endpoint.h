@@ -9,6 +9,13 @@
 //
 // Driving it: send() queues; poll_transmit() until it returns 0 after each send batch, receive()
 // or on_timeout(); call on_timeout() when next_deadline() passes.
+//
+// Failure: a reliable message this endpoint holds for its peer (partial, or whole and waiting for
+// the gap before it) that gets no fragment for the reassembly timeout has stopped making progress.
+// Its fragments were acknowledged, so dropping it would lose it silently; holding it would keep its
+// memory for ever. The endpoint fails instead: on_timeout() releases everything it holds, it
+// receives nothing more and acknowledges nothing more, and failed() turns true, for its owner to
+// close the path and tell the peer (docs/PROTOCOL.md 7.3.2).
 #pragma once
 #include <cstddef>
 #include <algorithm>
@@ -22,6 +29,7 @@
 #include "core/reliable/fragmenter.h"
 #include "core/reliable/memory-budget.h"
 #include "core/reliable/path-mtu.h"
+#include "core/reliable/progress-list.h"
 #include "core/reliable/reassembly.h"
 #include "core/reliable/receive-window.h"
 #include "core/reliable/reorder-window.h"
@@ -138,6 +146,8 @@ class Endpoint {
 
   uint64_t next_deadline();
   void on_timeout(uint64_t now);
+  // A held reliable message stopped making progress (see above): the endpoint is done.
+  bool failed() const { return failed_; }
 
   Stats stats() const;
   // The datagram size in use (the base `mtu` until discovery finds more).
@@ -191,6 +201,8 @@ class Endpoint {
   };
   struct StoredMessage {
     std::vector<uint8_t> data;
+    uint64_t progressed = 0;  // when it was stored: it waits only for the gap before it
+    ProgressLinks links;      // its place in stored_progress_
     uint8_t flags = 0;
   };
   struct Retransmission {
@@ -220,6 +232,9 @@ class Endpoint {
   void deliver_assembly(uint32_t id, DeliverySink& sink);
   void drain_ordered(uint32_t space, ReceiveSpace& receive, DeliverySink& sink);
   void request_ack(uint32_t space, ReceiveSpace& receive, uint64_t now, bool immediate);
+  void release_stored(uint32_t store);
+  // A held reliable message stopped making progress: releases everything held (see above).
+  void fail();
   void on_ack_frame(const frame::Header& header, const uint8_t* payload, uint64_t now);
 
   size_t write_data_frame(uint64_t now, uint8_t* out, size_t capacity, uint64_t datagram);
@@ -279,6 +294,8 @@ class Endpoint {
   uint32_t eliciting_datagrams_ = 0;
   std::vector<StoredMessage> stored_;
   std::vector<uint32_t> free_stored_;
+  ProgressList stored_progress_;  // stored messages, oldest first
+  bool failed_ = false;
   uint32_t rows_[kRowBatch * frame::kRowWidth];
 };
 

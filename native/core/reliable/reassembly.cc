@@ -63,6 +63,7 @@ Reassembly::Result Reassembly::add(uint32_t space, uint32_t seq, const wire::Fra
     index_.emplace(key(space, first), handle);
     if (mode == Mode::kUnreliable) unreliable_order_.emplace_back(handle, assembly->generation);
   }
+  if (mode != Mode::kUnreliable) reliable_progress_.touch(assemblies_, handle, now);
   uint64_t offset;
   if (last) {
     assembly->last_size = static_cast<uint32_t>(size);
@@ -85,6 +86,7 @@ void Reassembly::release(uint32_t id) {
   Assembly& assembly = assemblies_[id];
   if (!assembly.live) return;
   index_.erase(key(assembly.space, assembly.first));
+  reliable_progress_.remove(assemblies_, id);
   budget_->release(assembly.charge);
   assembly.data.reset();
   assembly.live = false;
@@ -127,6 +129,18 @@ uint64_t Reassembly::expire(uint64_t now) {
     ++expired;
   }
   return expired;
+}
+
+uint64_t Reassembly::next_stall() const {
+  const uint32_t oldest = reliable_progress_.oldest();
+  if (oldest == ProgressList::kNone) return std::numeric_limits<uint64_t>::max();
+  return assemblies_[oldest].progressed + timeout_;
+}
+
+void Reassembly::clear() {
+  for (uint32_t id = 0; id < assemblies_.size(); ++id) release(id);
+  unreliable_order_.clear();
+  reliable_progress_.clear();
 }
 
 uint64_t Reassembly::next_expiry() {

@@ -7,11 +7,13 @@
 //
 // Memory: unreliable partial messages expire after a timeout and are evicted, oldest first, when
 // something needs their room; a fragment that still does not fit is refused (and, if reliable,
-// not acknowledged, so the sender retransmits it later). Reliable partial messages never expire or
-// get evicted: their fragments were acknowledged, and the sender's credit (it lets no more than
-// the budget be outstanding) guarantees they fit this endpoint's own budget. A shared parent
-// budget can still refuse them while other endpoints hold the room; they are then retransmitted
-// until it frees.
+// not acknowledged, so the sender retransmits it later). Reliable partial messages are never
+// evicted to make room: their fragments were acknowledged, and the sender's credit (it lets no more
+// than the budget be outstanding) guarantees they fit this endpoint's own budget. A shared parent
+// budget can still refuse them while other endpoints hold the room (memory-budget.h); they are
+// then retransmitted until it frees. But one that stops making progress (no fragment of it for the
+// timeout) would hold its memory for ever: stalled() says so, and its endpoint fails rather than
+// drop what it acknowledged (endpoint.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "core/reliable/memory-budget.h"
+#include "core/reliable/progress-list.h"
 #include "core/reliable/sequence.h"
 #include "core/reliable/wire.h"
 
@@ -38,6 +41,8 @@ struct Assembly {
   uint32_t last_size = 0;      // 0 until the last fragment has arrived
   uint32_t received = 0;
   uint32_t generation = 0;
+  uint64_t progressed = 0;  // reliable: when its last fragment arrived
+  ProgressLinks links;      // reliable: its place in the reassembly's progress list
   Mode mode = Mode::kUnreliable;
   uint8_t channel = 0;
   uint8_t flags = 0;
@@ -70,6 +75,14 @@ class Reassembly {
   // When the oldest unreliable partial message expires; UINT64_MAX if there is none.
   uint64_t next_expiry();
 
+  // Whether a reliable message (partial, or whole and held for order) has had no fragment for the
+  // timeout by `now`, and from when one may have; UINT64_MAX if none is held.
+  bool stalled(uint64_t now) const { return next_stall() <= now; }
+  uint64_t next_stall() const;
+  // Releases every message held (the endpoint has failed or closed).
+  void clear();
+  uint64_t timeout() const { return timeout_; }
+
   uint64_t evicted() const { return evicted_; }
   size_t partial_count() const { return index_.size(); }
 
@@ -86,6 +99,8 @@ class Reassembly {
   // Unreliable assemblies in creation order, as (id, generation); entries whose assembly has
   // since been released are skipped when they reach the front.
   std::deque<std::pair<uint32_t, uint32_t>> unreliable_order_;
+  // Reliable assemblies, least recently progressed first.
+  ProgressList reliable_progress_;
   uint64_t evicted_ = 0;
 };
 
