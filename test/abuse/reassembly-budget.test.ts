@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import { FrameType, type Server } from '../../ts/index.js';
 import { pseudoRandomBytes } from '../support/bytes.js';
 import { cleanupAfterEach, client, rawSession, startServer, udpAttacker } from '../support/abuse.js';
-import { nextEvent } from '../support/raw-peer.js';
 import { validateUdpPath, type UdpAttacker } from '../support/udp-attacker.js';
 import { waitUntil, within } from '../support/wait.js';
 import { datagram, firstReliableFragment } from '../support/wire.js';
@@ -59,14 +58,19 @@ describe('the shared reassembly budget', () => {
     await goodClientDelivers(server, tcpPort, 4000);
   });
 
-  it('a closed session returns its charges at once: the next client\'s large message gets through right after', async () => {
-    const { server, tcpPort, udpPort } = await startServer(defer, { udpReassemblyTotalBytes: 4 * MIB });
+  it('a closed session returns its charges at once: the budget is free when its disconnect is reported', async () => {
+    // A session alone may hold half the shared total (its fair share), so 8 MiB lets it hold 4 MiB.
+    const { server, tcpPort, udpPort } = await startServer(defer, { udpReassemblyTotalBytes: 8 * MIB + 4096 });
     const hostage = await takeHostage(server, tcpPort, udpPort);
     // Acknowledged: the server holds the fragment, and so the whole 4 MiB.
     await hostage.udp.waitForFrame(FrameType.ACK, 2000);
-    const gone = nextEvent(server, 'disconnect', 3000);
+    expect(server.stats().udpReassembly.usedBytes).toBeGreaterThanOrEqual(HOSTAGE_LENGTH);
+    expect(server.stats().udpReassembly.holders).toBe(1);
+    const released = new Promise<number>((resolve) => server.once('disconnect', () => resolve(server.stats().udpReassembly.usedBytes)));
     hostage.destroy();
-    await gone;
+    // Read in the disconnect event itself: no garbage collection can have run in between.
+    expect(await within(released, 3000, "the hostage's disconnect")).toBe(0);
+    expect(server.stats().udpReassembly.holders).toBe(0);
     await goodClientDelivers(server, tcpPort, 2000);
   });
 });
