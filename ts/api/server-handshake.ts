@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
 import type { Connection } from '../session/connection.js';
-import { answerHello, encodeJson, parseHello, parseHelloDone, refuse, type Hello, type HelloAccepted, type ServerLimits } from '../session/handshake.js';
+import { MAX_HANDSHAKE_BYTES, answerHello, encodeJson, parseHello, parseHelloDone, refuse, type Hello, type HelloAccepted, type ServerLimits } from '../session/handshake.js';
 import { Peer, type Address } from './peer.js';
 
 /** What the handshake asks of the server it works for. */
@@ -51,6 +51,8 @@ export class ServerHandshake {
       connection.fail(new HybridwireError('HW_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${host.handshakeTimeoutMs} ms`));
     }, host.handshakeTimeoutMs);
     this.timer.unref();
+    // A connection that has not completed its handshake may make us buffer no more than a HELLO.
+    connection.limitFramesUntilOpen(MAX_HANDSHAKE_BYTES);
     connection.on('handshake', (type, payload) => this.onFrame(type, payload));
   }
 

@@ -1,12 +1,13 @@
 /**
  * One hybridwire session over a TCP socket, from either side: the session's states from the
- * handshake hand-off to shutdown, the delivery window and the ACK policy, heartbeats, backpressure,
- * and the control frames. The send path is ./outbound.ts, the receive path past the frame decoder
- * ./dispatch.ts; the UDP side of the session plugs in through `attachUdp()`.
+ * handshake hand-off to shutdown, backpressure, and the control frames. The send path is
+ * ./outbound.ts, the receive path ./inbound.ts (decoding, the window and the ACK policy) then
+ * ./dispatch.ts (messages), the heartbeat ./heartbeat.ts; the UDP side of the session plugs in
+ * through `attachUdp()`.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { FrameDecoder } from '../codec/frame-decoder.js';
+import type { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { DeliveryWindow } from './delivery-window.js';
@@ -14,6 +15,8 @@ import { MessageKind, type Payload } from './message.js';
 import { encodeJson } from './handshake.js';
 import { Outbound, type SendLimits, type SendOptions, type UdpPath } from './outbound.js';
 import { Dispatcher, type DispatchHost, type DispatchLimits, type MessageInfo, type Router } from './dispatch.js';
+import { Heartbeat } from './heartbeat.js';
+import { Inbound } from './inbound.js';
 import { newSessionCounters, snapshotStats, type ConnectionStats, type SessionCounters } from './session-stats.js';
 
 export type { SendOptions, Transport, UdpPath } from './outbound.js';
@@ -39,8 +42,6 @@ interface ConnectionEvents {
   ready: [];
 }
 
-/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
-const ACK_DELAY_MS = 1;
 const NO_FEATURES: ReadonlySet<string> = new Set();
 
 export class Connection extends EventEmitter<ConnectionEvents> implements DispatchHost {
@@ -52,28 +53,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   /** Counted as traffic goes; read them with stats(). */
   readonly counters: SessionCounters = newSessionCounters();
 
-  private readonly decoder: FrameDecoder;
+  private readonly inbound: Inbound;
   private readonly outbound: Outbound;
   private readonly dispatch: Dispatcher;
   /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
   private window = new DeliveryWindow(1, 1);
-  private readonly acknowledgeLater = () => {
-    this.ackTimer = undefined;
-    this.acknowledge();
-  };
-  private ackTimer: NodeJS.Timeout | undefined;
-  private ackThreshold = 1;
-  private heartbeat: NodeJS.Timeout | undefined;
-  /** When the heartbeat last saw that frames had come (see startHeartbeat). */
-  private lastReceivedAt = 0;
-  /** Set by every socket chunk, cleared by the heartbeat. */
-  private receivedSinceBeat = false;
-  private pingSequence = 0;
+  private readonly heartbeat: Heartbeat;
   private closeTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
   /** close() or fail() was called here, rather than the peer asking to close. */
   private closingLocally = false;
   private peerEnded = false;
+  /** fail() was called: what the peer still sends is discarded. */
+  private failedAlready = false;
 
   constructor(
     readonly socket: Socket,
@@ -82,9 +74,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     private readonly limits: ConnectionLimits,
   ) {
     super();
-    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
     this.outbound = new Outbound(socket, limits, this.counters);
     this.dispatch = new Dispatcher(this, router, this.outbound, this.counters, limits, context);
+    this.inbound = new Inbound(this, this.dispatch, this.outbound, limits.maxFrameSize);
+    this.heartbeat = new Heartbeat({
+      readingPaused: () => this.socket.isPaused(),
+      sendPing: (payload, sequence) => this.sendControl(FrameType.PING, payload, sequence),
+      timedOut: (timeoutMs) => this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`), false),
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeDrain());
@@ -122,10 +119,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.outbound.flush();
   }
 
+  /**
+   * Server side: until the session opens, frames are refused (HW_ERR_FRAME_TOO_LARGE) as soon as
+   * a header announces more than `maxPayload` bytes, so that a connection that has not completed
+   * its handshake cannot make the server buffer more than that (docs/PROTOCOL.md, section 3.3).
+   */
+  limitFramesUntilOpen(maxPayload: number): void {
+    this.inbound.limitFramesUntilOpen(maxPayload);
+  }
+
   /** Switches from the handshake to the open session with the negotiated window and features. */
   open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
     this.window = new DeliveryWindow(sendWindow, receiveWindow);
-    this.ackThreshold = Math.max(1, receiveWindow >>> 2);
+    this.inbound.open(this.window);
     this.features = new Set(features);
     this.outbound.open(this.window, this.features.has('lz4'));
     this.state = 'open';
@@ -189,27 +195,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   startHeartbeat(intervalMs: number, timeoutMs: number): void {
-    // Chunks only raise a flag (a clock read on every chunk of both sides would cost more than
-    // the rest of the chunk's bookkeeping). The heartbeat takes the time when it finds the flag
-    // raised, which is no earlier than the data came, so a peer is never declared dead before it
-    // has been silent for timeoutMs; it may be declared so up to one interval later than if every
-    // chunk read the clock.
-    this.lastReceivedAt = Date.now();
-    this.receivedSinceBeat = false;
-    this.heartbeat = setInterval(() => {
-      const now = Date.now();
-      if (this.receivedSinceBeat) {
-        this.receivedSinceBeat = false;
-        this.lastReceivedAt = now;
-      } else if (now - this.lastReceivedAt > timeoutMs) {
-        this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`), false);
-        return;
-      }
-      const payload = Buffer.allocUnsafe(8);
-      payload.writeDoubleLE(performance.now(), 0);
-      this.sendControl(FrameType.PING, payload, ++this.pingSequence);
-    }, intervalMs);
-    this.heartbeat.unref();
+    this.heartbeat.start(intervalMs, timeoutMs);
   }
 
   /** A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; see Dispatcher. */
@@ -242,7 +228,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** Closes at once after telling the peer why, with an ERROR frame carrying the code. */
   fail(error: HybridwireError, report = true): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.failedAlready) return;
+    this.failedAlready = true;
     this.closeError = error;
     if (report) {
       this.sendControl(FrameType.ERROR, encodeJson({ code: error.code, message: error.message }));
@@ -259,7 +246,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.socket.destroy();
   }
 
-  // ---- what the receive path asks of the session (DispatchHost) ----
+  // ---- what the receive path asks of the session (InboundHost, DispatchHost) ----
+
+  /** @internal */
+  get failed(): boolean {
+    return this.failedAlready;
+  }
+
+  /** @internal */
+  handshakeFrame(type: number, payload: Uint8Array): void {
+    this.emit('handshake', type, payload);
+  }
 
   /** @internal */
   unhandledMessage(type: string, value: Payload, info: MessageInfo): void {
@@ -285,73 +282,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   // ---- receiving ----
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    this.receivedSinceBeat = true;
+    if (this.state === 'closed' || this.failedAlready) return;
+    this.heartbeat.received = true;
     this.counters.tcp.bytesIn += chunk.length;
-    let count: number;
-    try {
-      count = this.decoder.push(chunk);
-    } catch (error) {
-      this.fail(error as HybridwireError);
-      return;
-    }
-    try {
-      this.handleFrames(0, count);
-    } catch (error) {
-      if (error instanceof HybridwireError) this.fail(error);
-      else this.fail(new HybridwireError('HW_ERR_HANDLER_FAILED', (error as Error).message));
-    }
+    this.inbound.push(chunk);
   }
 
-  private handleFrames(start: number, count: number): void {
-    const decoder = this.decoder;
-    let i = start;
-    for (; i < count && this.state === 'handshake'; i++) {
-      const type = decoder.type(i);
-      if (type === FrameType.HELLO || type === FrameType.HELLO_ACK || type === FrameType.HELLO_DONE || type === FrameType.ERROR || type === FrameType.CLOSE) {
-        if (type === FrameType.ERROR || type === FrameType.CLOSE) this.handleFrame(i);
-        else this.emit('handshake', type, decoder.payload(i));
-      } else if (type < 0x80) {
-        throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `frame type 0x${type.toString(16)} arrived before the handshake completed`);
-      }
-    }
-    if (i >= count || this.state === 'handshake' || this.state === 'closed') return;
-    const window = this.window;
-    const accepted = window.accept(decoder.rowTable, i, count);
-    if (accepted !== count) {
-      throw new HybridwireError('HW_ERR_SEQUENCE', `frame ${decoder.sequence(accepted)} arrived out of sequence (expected ${window.nextExpected})`);
-    }
-    if (window.unacknowledged > window.receiveWindow) {
-      throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${window.unacknowledged} unacknowledged messages; the window is ${window.receiveWindow}`);
-    }
-    for (; i < count && !this.isClosed(); i++) this.handleFrame(i);
-    const unacknowledged = window.unacknowledged;
-    if (unacknowledged === 0 || this.isClosed()) return;
-    // Acknowledge at once when a quarter of the window is used (so the sender never stalls),
-    // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
-    if (unacknowledged >= this.ackThreshold || this.outbound.batchCount > 0) this.acknowledge();
-    else if (this.ackTimer === undefined) {
-      this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
-    }
-  }
-
-  /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
-  private acknowledge(): void {
-    // The delay timer is left to run out rather than cleared: re-arming it for every message
-    // costs more than a wake-up with nothing to do.
-    if (this.window.unacknowledged === 0 || this.state === 'closed') return;
-    this.outbound.oweAck();
-  }
-
-  private handleFrame(i: number): void {
-    const decoder = this.decoder;
+  /** @internal A frame other than MESSAGE (those go to dispatch): row `i` of the decoder's last push. */
+  controlFrame(decoder: FrameDecoder, i: number): void {
     switch (decoder.type(i)) {
-      case FrameType.MESSAGE: {
-        const start = decoder.payloadOffset(i);
-        // Socket chunks, and the buffers split frames are joined in, are Buffers.
-        this.dispatch.receiveFrame(decoder.payloadSource(i) as Buffer, start, start + decoder.payloadLength(i), decoder.flags(i));
-        return;
-      }
       case FrameType.TYPE_DEF:
         this.dispatch.defineAlias(decoder.payload(i));
         return;
@@ -465,8 +404,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   private finish(error: Error | undefined): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.heartbeat.stop();
+    this.inbound.stop();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const reason = this.closeError ?? error;
     this.dispatch.requests.rejectAll(
@@ -475,11 +414,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.udpPath?.close();
     this.socket.destroy();
     this.emit('close', reason);
-  }
-
-  /** A method rather than a comparison, which TypeScript would narrow across the calls that change the state. */
-  private isClosed(): boolean {
-    return this.state === 'closed';
   }
 
   private assertOpen(): void {
