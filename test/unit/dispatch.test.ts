@@ -36,7 +36,7 @@ const CONTEXT = { who: 'the peer' };
 function setup(maxPendingHandlers = 1024) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers };
+  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   outbound.open(new DeliveryWindow(64, 64), false);
   const host = new Host();

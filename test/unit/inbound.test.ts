@@ -47,7 +47,7 @@ class Host implements InboundHost, DispatchHost {
 function setup(maxFrameSize = 1 << 20) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers: 1024 };
+  const limits = { compressThreshold: 0, maxFrameSize, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers: 1024 };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   const host = new Host();
   const dispatch = new Dispatcher(host, new HandlerTable(), outbound, counters, limits, undefined);

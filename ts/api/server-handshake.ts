@@ -53,6 +53,7 @@ export class ServerHandshake {
     this.timer.unref();
     // A connection that has not completed its handshake may make us buffer no more than a HELLO.
     connection.limitFramesUntilOpen(MAX_HANDSHAKE_BYTES);
+    connection.pauseReadingWhenCongested();
     connection.on('handshake', (type, payload) => this.onFrame(type, payload));
   }
 

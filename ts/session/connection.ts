@@ -43,6 +43,11 @@ interface ConnectionEvents {
 }
 
 const NO_FEATURES: ReadonlySet<string> = new Set();
+/** PING and PONG payloads are at most this long (docs/PROTOCOL.md, section 1). */
+const MAX_PING_PAYLOAD = 64;
+/** Why reading from the peer is paused: bits of Connection.pausedBy. */
+const PAUSED_FOR_HANDLERS = 1;
+const PAUSED_FOR_QUEUE = 2;
 
 export class Connection extends EventEmitter<ConnectionEvents> implements DispatchHost {
   state: SessionState = 'handshake';
@@ -66,6 +71,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   private peerEnded = false;
   /** fail() was called: what the peer still sends is discarded. */
   private failedAlready = false;
+  /** Why this side has stopped reading the peer (PAUSED_* bits); 0 while it reads. */
+  private pausedBy = 0;
 
   constructor(
     readonly socket: Socket,
@@ -74,17 +81,23 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     private readonly limits: ConnectionLimits,
   ) {
     super();
-    this.outbound = new Outbound(socket, limits, this.counters);
+    this.outbound = new Outbound(socket, limits, this.counters, {
+      pauseForQueue: (paused) => this.pauseReading(PAUSED_FOR_QUEUE, paused),
+      queueFailed: (error) => this.fail(error),
+    });
     this.dispatch = new Dispatcher(this, router, this.outbound, this.counters, limits, context);
     this.inbound = new Inbound(this, this.dispatch, this.outbound, limits.maxFrameSize);
     this.heartbeat = new Heartbeat({
-      readingPaused: () => this.socket.isPaused(),
+      readingPaused: () => this.pausedBy !== 0,
       sendPing: (payload, sequence) => this.sendControl(FrameType.PING, payload, sequence),
       timedOut: (timeoutMs) => this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`), false),
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeDrain());
+    socket.on('drain', () => {
+      this.outbound.watch?.drained();
+      this.maybeDrain();
+    });
     socket.on('error', (error) => this.finish(error));
     socket.on('close', () => this.finish(undefined));
     socket.on('end', () => this.onEnd());
@@ -126,6 +139,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
    */
   limitFramesUntilOpen(maxPayload: number): void {
     this.inbound.limitFramesUntilOpen(maxPayload);
+  }
+
+  /**
+   * Server side: stop reading the peer while the socket is congested and more than highWaterMark
+   * bytes wait for it, so that what it sends cannot queue more for it. (A client does not: two
+   * sides that both stopped reading with data queued each way would wait for each other.)
+   */
+  pauseReadingWhenCongested(): void {
+    const watch = this.outbound.watch;
+    if (watch) watch.pauseReading = true;
   }
 
   /** Switches from the handshake to the open session with the negotiated window and features. */
@@ -239,6 +262,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.closingLocally = true;
     this.socket.end();
     this.armCloseTimer();
+    // What the peer still sends is read and discarded, so that its FIN (or its reset) is seen.
+    this.pausedBy = 0;
+    this.socket.resume();
   }
 
   destroy(error?: Error): void {
@@ -270,8 +296,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** @internal */
   pauseForHandlers(paused: boolean): void {
-    if (paused) this.socket.pause();
-    else this.socket.resume();
+    this.pauseReading(PAUSED_FOR_HANDLERS, paused);
   }
 
   /** @internal */
@@ -298,9 +323,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
         this.onAck(decoder.sequence(i));
         return;
       case FrameType.PING:
+        checkPingPayload(decoder.payloadLength(i));
         this.sendControl(FrameType.PONG, Buffer.from(decoder.payload(i)), decoder.sequence(i));
         return;
       case FrameType.PONG:
+        checkPingPayload(decoder.payloadLength(i));
         this.onPong(decoder.payload(i));
         return;
       case FrameType.CLOSE:
@@ -384,6 +411,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (this.state === 'closing') this.endWhenIdle();
   }
 
+  /** Stops reading the peer for `reason`, or resumes once no reason is left. */
+  private pauseReading(reason: number, paused: boolean): void {
+    const before = this.pausedBy;
+    const after = paused ? before | reason : before & ~reason;
+    if (after === before || this.failedAlready || this.state === 'closed') return;
+    this.pausedBy = after;
+    if (after === 0) {
+      // The peer's silence counts again from now, not from before the pause.
+      this.heartbeat.received = true;
+      this.socket.resume();
+    } else if (before === 0) {
+      this.socket.pause();
+    }
+  }
+
   /** Bounds every way of closing: past closeTimeoutMs the socket is destroyed, work or not. */
   private armCloseTimer(): void {
     if (this.closeTimer) return;
@@ -405,6 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.heartbeat.stop();
+    this.outbound.watch?.stop();
     this.inbound.stop();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const reason = this.closeError ?? error;
@@ -422,5 +465,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (this.state !== 'open') {
       throw new HybridwireError('HW_ERR_NOT_CONNECTED', `cannot send: the connection is ${this.state}`);
     }
+  }
+}
+
+function checkPingPayload(length: number): void {
+  if (length > MAX_PING_PAYLOAD) {
+    throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `PING or PONG payload of ${length} bytes; at most ${MAX_PING_PAYLOAD} are allowed`);
   }
 }
