@@ -230,4 +230,22 @@ describe('Dispatcher: failures that leave the session open', () => {
     expect(host.pauses).toEqual([true, false]);
     expect(dispatch.pendingHandlers).toBe(2);
   });
+
+  it('stops a BATCH frame before the entry that would pass maxPendingHandlers, and says where', () => {
+    const { handlers, dispatch, counters } = setup(2);
+    let calls = 0;
+    handlers.set('slow', () => {
+      calls++;
+      return new Promise<void>(() => {});
+    });
+    dispatch.defineAlias(encodeTypeDef(1, 'slow'));
+    const entries = [1, 2, 3].map(() => message(1, MessageKind.MESSAGE, new Uint8Array(1)));
+    const payload = Buffer.concat(entries.flatMap((entry) => [Buffer.from([entry.length, 0, 0, 0]), entry]));
+    const entrySize = 4 + entries[0]!.length;
+    expect(dispatch.receiveFrame(payload, 0, payload.length, FrameFlag.BATCH)).toBe(2 * entrySize);
+    expect(calls).toBe(2);
+    expect(counters.tcp.messagesIn).toBe(2);
+    // Below the limit it takes the rest and reports the end.
+    expect(setup().dispatch.receiveFrame(Buffer.alloc(0), 0, 0, FrameFlag.BATCH)).toBe(0);
+  });
 });

@@ -11,7 +11,7 @@ import { Encoding, INLINE_TYPE, MessageKind, encodeTypeDef, writeMessagePrefix, 
 import { Outbound } from '../../ts/session/outbound.js';
 import { newSessionCounters } from '../../ts/session/session-stats.js';
 import type { SessionState } from '../../ts/session/connection.js';
-import { FakeSocket } from '../support/fake-socket.js';
+import { FakeSocket, messagesOf } from '../support/fake-socket.js';
 
 const HELLO_LIMIT = 8192;
 
@@ -29,8 +29,11 @@ class Host implements InboundHost, DispatchHost {
     this.handshakes.push(type);
     this.onHandshake(type);
   }
+  /** Set to define aliases as the session does with the TYPE_DEF frames it is given. */
+  dispatch: Dispatcher | undefined;
   controlFrame(decoder: FrameDecoder, i: number): void {
     this.controls.push(decoder.type(i));
+    if (decoder.type(i) === FrameType.TYPE_DEF) this.dispatch?.defineAlias(decoder.payload(i));
   }
   fail(error: HybridwireError): void {
     this.failed = true;
@@ -39,19 +42,32 @@ class Host implements InboundHost, DispatchHost {
   unhandledMessage(type: string, value: Payload, _info: MessageInfo): void {
     this.messages.push([type, value]);
   }
+  /** Reading held for frames that wait (true) or released (false), in order. */
+  readonly holds: boolean[] = [];
+  holdReading(held: boolean): void {
+    this.holds.push(held);
+  }
+  /** What the session does when handlers are few enough again: the receive path goes on. */
+  onHandlersResumed: () => void = () => {};
+  readonly pauses: boolean[] = [];
   reportError(): void {}
-  pauseForHandlers(): void {}
+  pauseForHandlers(paused: boolean): void {
+    this.pauses.push(paused);
+    if (!paused) this.onHandlersResumed();
+  }
   handlerSettled(): void {}
 }
 
-function setup(maxFrameSize = 1 << 20) {
+function setup(maxFrameSize = 1 << 20, maxPendingHandlers = 1024) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers: 1024 };
+  const limits = { compressThreshold: 0, maxFrameSize, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   const host = new Host();
-  const dispatch = new Dispatcher(host, new HandlerTable(), outbound, counters, limits, undefined);
-  const inbound = new Inbound(host, dispatch, outbound, maxFrameSize);
+  const handlers = new HandlerTable();
+  const dispatch = new Dispatcher(host, handlers, outbound, counters, limits, undefined);
+  const inbound = new Inbound(host, dispatch, outbound, limits);
+  host.onHandlersResumed = () => inbound.resume();
   /** Opens the session as the server does on HELLO_DONE. */
   const open = () => {
     host.state = 'open';
@@ -59,7 +75,7 @@ function setup(maxFrameSize = 1 << 20) {
     outbound.open(window, false);
     inbound.open(window);
   };
-  return { socket, host, inbound, open };
+  return { socket, host, inbound, open, handlers, outbound, dispatch };
 }
 
 function frames(specs: FrameSpec[]): Buffer {
@@ -163,5 +179,87 @@ describe('Inbound: sequenced frames', () => {
     const flood = Array.from({ length: 65 }, (_, sequence): FrameSpec => ({ type: FrameType.MESSAGE, sequence, flags: FrameFlag.BATCH, payload: Buffer.alloc(0) }));
     second.inbound.push(frames(flood));
     expect(second.host.failures).toEqual(['HW_ERR_WINDOW_OVERFLOW']);
+  });
+});
+
+describe('Inbound: the handler limit', () => {
+  /** A binary request of alias 1 with id `id`, as one BATCH entry or a frame's payload. */
+  function request(id: number): Buffer {
+    const prefix = Buffer.alloc(8);
+    writeMessagePrefix(prefix, 1, Encoding.BINARY, MessageKind.REQUEST, id, undefined);
+    return prefix;
+  }
+
+  function batch(entries: Buffer[]): Buffer {
+    return Buffer.concat(entries.flatMap((entry) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(entry.length, 0);
+      return [length, entry];
+    }));
+  }
+
+  it('stops in the middle of a BATCH frame at maxPendingHandlers, acknowledges only what came before, and goes on in order as handlers finish', async () => {
+    const { host, inbound, open, handlers, outbound, socket, dispatch } = setup(1 << 20, 2);
+    host.dispatch = dispatch;
+    open();
+    const started: number[] = [];
+    const finish: Array<() => void> = [];
+    handlers.set('slow', (_payload: Uint8Array, _context: unknown, info: MessageInfo) => {
+      started.push(info.requestId!);
+      return new Promise<string>((resolve) => finish.push(() => resolve(`done ${info.requestId}`)));
+    });
+    inbound.push(frames([
+      { type: FrameType.TYPE_DEF, sequence: 0, payload: encodeTypeDef(1, 'slow') },
+      { type: FrameType.MESSAGE, sequence: 1, flags: FrameFlag.BATCH, payload: batch([1, 2, 3, 4, 5].map(request)) },
+      { type: FrameType.PING, sequence: 9 },
+    ]));
+    expect(started).toEqual([1, 2]);
+    expect(host.controls).toEqual([FrameType.TYPE_DEF]);
+    expect(host.holds).toEqual([true]);
+    expect(inbound.waiting).toBe(true);
+    // An ACK now says 1: the BATCH frame (sequence 1) is not processed yet.
+    expect(inbound.window.nextExpected).toBe(1);
+
+    // Each handler that finishes lets one more start (the limit is 2; dispatch resumes at 1).
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    for (let done = 0; done < 5; done++) {
+      finish[done]!();
+      await settle();
+    }
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+    expect(host.controls).toEqual([FrameType.TYPE_DEF, FrameType.PING]);
+    expect(host.holds.at(-1)).toBe(false);
+    expect(inbound.waiting).toBe(false);
+    expect(inbound.window.nextExpected).toBe(2);
+    expect(host.failures).toEqual([]);
+    outbound.flush();
+    const replies = socket.takeFrames().filter((frame) => frame.type === FrameType.MESSAGE).flatMap((frame) => messagesOf(frame));
+    expect(replies.map(({ header, body }) => [header.requestId, JSON.parse(body.toString())])).toEqual([1, 2, 3, 4, 5].map((id) => [id, `done ${id}`]));
+  });
+
+  it('stops before a frame, not only inside a BATCH: later frames of the chunk wait too', async () => {
+    const { host, inbound, open, handlers, dispatch } = setup(1 << 20, 1);
+    host.dispatch = dispatch;
+    open();
+    const finish: Array<() => void> = [];
+    handlers.set('slow', () => new Promise<void>((resolve) => finish.push(resolve)));
+    inbound.push(frames([
+      { type: FrameType.TYPE_DEF, sequence: 0, payload: encodeTypeDef(1, 'slow') },
+      { type: FrameType.MESSAGE, sequence: 1, payload: request(1) },
+      { type: FrameType.MESSAGE, sequence: 2, payload: request(2) },
+      { type: FrameType.PING, sequence: 9 },
+    ]));
+    expect(finish).toHaveLength(1);
+    expect(host.controls).toEqual([FrameType.TYPE_DEF]);
+    expect(inbound.window.nextExpected).toBe(2);
+    finish[0]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(finish).toHaveLength(2);
+    expect(host.controls).toEqual([FrameType.TYPE_DEF]);
+    finish[1]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(host.controls).toEqual([FrameType.TYPE_DEF, FrameType.PING]);
+    expect(inbound.window.nextExpected).toBe(3);
+    expect(host.holds).toEqual([true, false]);
   });
 });

@@ -48,6 +48,8 @@ const MAX_PING_PAYLOAD = 64;
 /** Why reading from the peer is paused: bits of Connection.pausedBy. */
 const PAUSED_FOR_HANDLERS = 1;
 const PAUSED_FOR_QUEUE = 2;
+/** Frames already read wait for handlers to finish. */
+const PAUSED_FOR_FRAMES = 4;
 
 export class Connection extends EventEmitter<ConnectionEvents> implements DispatchHost {
   state: SessionState = 'handshake';
@@ -86,7 +88,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
       queueFailed: (error) => this.fail(error),
     });
     this.dispatch = new Dispatcher(this, router, this.outbound, this.counters, limits, context);
-    this.inbound = new Inbound(this, this.dispatch, this.outbound, limits.maxFrameSize);
+    this.inbound = new Inbound(this, this.dispatch, this.outbound, limits);
     this.heartbeat = new Heartbeat({
       readingPaused: () => this.pausedBy !== 0,
       sendPing: (payload, sequence) => this.sendControl(FrameType.PING, payload, sequence),
@@ -297,6 +299,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   /** @internal */
   pauseForHandlers(paused: boolean): void {
     this.pauseReading(PAUSED_FOR_HANDLERS, paused);
+    // Frames held for the handler limit come first; the socket is read again once they are done.
+    if (!paused) this.inbound.resume();
+  }
+
+  /** @internal */
+  holdReading(held: boolean): void {
+    this.pauseReading(PAUSED_FOR_FRAMES, held);
   }
 
   /** @internal */
@@ -438,7 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (!this.closingLocally && !this.peerEnded) return;
     // Once the peer has sent its FIN it can acknowledge nothing more: stop waiting for acks then.
     const inFlight = !this.peerEnded && (this.window.inFlight > 0 || this.outbound.hasUnsent);
-    if (this.dispatch.pendingHandlers > 0 || inFlight) return;
+    if (this.dispatch.pendingHandlers > 0 || this.inbound.waiting || inFlight) return;
     this.flush();
     if (!this.socket.writableEnded) this.socket.end();
   }

@@ -3,6 +3,11 @@
  * frames that come before the session opens, the sequence and window checks and the
  * acknowledgement policy (docs/PROTOCOL.md, section 6). MESSAGE frames go to ./dispatch.ts, every
  * other frame back to the session.
+ *
+ * While maxPendingHandlers handlers are in progress nothing more is dispatched, even in the middle
+ * of a chunk or of a BATCH frame: the place is kept (the socket is paused meanwhile, so the
+ * decoder's rows stay valid) and dispatch goes on from it once handlers finish. The check costs
+ * one comparison per frame and per BATCH entry.
  */
 import { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameType, HEADER_SIZE } from '../codec/frame.js';
@@ -23,6 +28,13 @@ export interface InboundHost {
   controlFrame(decoder: FrameDecoder, i: number): void;
   /** The peer broke the protocol (or a handler failed in a way that ends the session). */
   fail(error: HybridwireError): void;
+  /** Frames of the last chunk wait for handlers to finish (true), or no longer (false). */
+  holdReading(held: boolean): void;
+}
+
+export interface InboundLimits {
+  maxFrameSize: number;
+  maxPendingHandlers: number;
 }
 
 /** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
@@ -38,14 +50,27 @@ export class Inbound {
     this.ackTimer = undefined;
     this.acknowledge();
   };
+  private readonly maxFrameSize: number;
+  private readonly maxPendingHandlers: number;
+  /** Where dispatch stopped at the handler limit: a row of the decoder's last push, or -1. */
+  private resumeRow = -1;
+  /** In that row, a BATCH frame's next entry, or -1 to start the frame from its beginning. */
+  private resumeOffset = -1;
 
   constructor(
     private readonly host: InboundHost,
     private readonly dispatch: Dispatcher,
     private readonly outbound: Outbound,
-    private readonly maxFrameSize: number,
+    limits: InboundLimits,
   ) {
-    this.decoder = new FrameDecoder({ maxFrameSize });
+    this.maxFrameSize = limits.maxFrameSize;
+    this.maxPendingHandlers = limits.maxPendingHandlers;
+    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
+  }
+
+  /** Frames wait for handlers to finish (see resume()). */
+  get waiting(): boolean {
+    return this.resumeRow >= 0;
   }
 
   /**
@@ -77,6 +102,20 @@ export class Inbound {
     } catch (error) {
       this.failWith(error);
     }
+    if (this.resumeRow >= 0) this.host.holdReading(true);
+  }
+
+  /** Handlers have finished: dispatch goes on from where it stopped, if it did. */
+  resume(): void {
+    const row = this.resumeRow;
+    if (row < 0) return;
+    this.resumeRow = -1;
+    try {
+      this.takeFrames(row, this.decoder.count, this.resumeOffset);
+    } catch (error) {
+      this.failWith(error);
+    }
+    if (this.resumeRow < 0) this.host.holdReading(false);
   }
 
   stop(): void {
@@ -130,7 +169,8 @@ export class Inbound {
     return i;
   }
 
-  private takeFrames(start: number, count: number): void {
+  /** Takes rows [start, count); `firstOffset` (not -1) is where to go on in the first, a BATCH frame. */
+  private takeFrames(start: number, count: number, firstOffset = -1): void {
     const decoder = this.decoder;
     const host = this.host;
     const i = host.state === 'handshake' ? this.handshakeFrames(start, count) : start;
@@ -143,15 +183,10 @@ export class Inbound {
     if (window.unacknowledged > window.receiveWindow) {
       throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${window.unacknowledged} unacknowledged messages; the window is ${window.receiveWindow}`);
     }
-    const dispatch = this.dispatch;
-    for (let row = i; row < count && !this.hostIs('closed') && !host.failed; row++) {
-      if (decoder.type(row) === FrameType.MESSAGE) {
-        const payloadStart = decoder.payloadOffset(row);
-        // Socket chunks, and the buffers split frames are joined in, are Buffers.
-        dispatch.receiveFrame(decoder.payloadSource(row) as Buffer, payloadStart, payloadStart + decoder.payloadLength(row), decoder.flags(row));
-      } else {
-        host.controlFrame(decoder, row);
-      }
+    const stopped = this.dispatchFrames(i, count, firstOffset);
+    if (stopped < count) {
+      window.unaccept(decoder.rowTable, stopped, count);
+      this.resumeRow = stopped;
     }
     const unacknowledged = window.unacknowledged;
     if (unacknowledged === 0 || this.hostIs('closed')) return;
@@ -161,6 +196,39 @@ export class Inbound {
     else if (this.ackTimer === undefined) {
       this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
     }
+  }
+
+  /**
+   * Dispatches rows [start, count), the first from `firstOffset` if that is not -1. Returns
+   * `count`, or the row where it stopped at the handler limit (resumeOffset then says where in it).
+   */
+  private dispatchFrames(start: number, count: number, firstOffset: number): number {
+    const decoder = this.decoder;
+    const dispatch = this.dispatch;
+    const host = this.host;
+    const maxPendingHandlers = this.maxPendingHandlers;
+    let offset = firstOffset;
+    for (let row = start; row < count; row++) {
+      if (this.hostIs('closed') || host.failed) return count;
+      if (dispatch.pendingHandlers >= maxPendingHandlers) {
+        this.resumeOffset = offset;
+        return row;
+      }
+      if (decoder.type(row) !== FrameType.MESSAGE) {
+        host.controlFrame(decoder, row);
+        continue;
+      }
+      const payloadStart = decoder.payloadOffset(row);
+      const end = payloadStart + decoder.payloadLength(row);
+      // Socket chunks, and the buffers split frames are joined in, are Buffers.
+      const reached = dispatch.receiveFrame(decoder.payloadSource(row) as Buffer, offset < 0 ? payloadStart : offset, end, decoder.flags(row));
+      offset = -1;
+      if (reached !== end) {
+        this.resumeOffset = reached;
+        return row;
+      }
+    }
+    return count;
   }
 
   /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
