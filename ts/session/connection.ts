@@ -92,7 +92,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.heartbeat = new Heartbeat({
       readingPaused: () => this.pausedBy !== 0,
       sendPing: (payload, sequence) => this.sendControl(FrameType.PING, payload, sequence),
-      timedOut: (timeoutMs) => this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`), false),
+      // docs/PROTOCOL.md, sections 6 and 8: the peer is told, in case it is alive but cut off from us.
+      timedOut: (timeoutMs) => this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`)),
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -252,14 +253,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   /** Closes at once after telling the peer why, with an ERROR frame carrying the code. */
-  fail(error: HybridwireError, report = true): void {
+  fail(error: HybridwireError): void {
     if (this.state === 'closed' || this.failedAlready) return;
     this.failedAlready = true;
     this.closeError = error;
-    if (report) {
-      this.sendControl(FrameType.ERROR, encodeJson({ code: error.code, message: error.message }));
-      this.flush();
-    }
+    this.sendControl(FrameType.ERROR, encodeJson({ code: error.code, message: error.message }));
+    this.flush();
     this.state = 'closing';
     this.closingLocally = true;
     this.socket.end();
