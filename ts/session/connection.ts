@@ -263,6 +263,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.closingLocally = true;
     this.socket.end();
     this.armCloseTimer();
+    this.heartbeat.stop();
+    this.outbound.watch?.stop();
     // What the peer still sends is read and discarded, so that its FIN (or its reset) is seen.
     this.pausedBy = 0;
     this.socket.resume();
