@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameEncoder, FrameType, PROTOCOL_SEMVER } from '../../ts/index.js';
 import { cleanupAfterEach, client, rawPeer, startServer } from '../support/abuse.js';
 import type { RawPeer } from '../support/raw-peer.js';
+import { Encoding, Kind, message, messagesOf, typeDef } from '../support/wire.js';
 
 const defer = cleanupAfterEach();
 
@@ -66,5 +67,24 @@ describe('frames before the handshake completes', () => {
     const good = await client(defer, { tcpPort, udpPort: false });
     const big = Buffer.alloc(1024 * 1024, 0x42);
     expect(Buffer.from((await good.request('echo', big)) as Uint8Array).equals(big)).toBe(true);
+  });
+
+  it('a frame over the HELLO limit in the same write as the HELLO_DONE that completes the handshake is the open session\'s: accepted', async () => {
+    const { tcpPort } = await startServer(defer, { handshakeTimeoutMs: 30_000 });
+    const peer = await rawPeer(defer, tcpPort);
+    peer.sendJson(FrameType.HELLO, { version: PROTOCOL_SEMVER, features: ['json', 'binary', 'request'], mode: 'burst', maxPacketSize: 1 << 20, windowSize: 64 });
+    const ack = JSON.parse((await peer.waitFor(FrameType.HELLO_ACK)).payload.toString()) as Record<string, unknown>;
+    const body = Buffer.alloc(3 * HELLO_LIMIT, 0x5a);
+    // docs/PROTOCOL.md 3.3: a client may send messages right after HELLO_DONE, in the same segment.
+    const frames = new FrameEncoder().encode([
+      { type: FrameType.HELLO_DONE, payload: Buffer.from(JSON.stringify({ sessionId: ack.sessionId })) },
+      { type: FrameType.TYPE_DEF, sequence: 0, payload: typeDef(1, 'echo') },
+      { type: FrameType.MESSAGE, sequence: 1, payload: message({ alias: 1, encoding: Encoding.BINARY, kind: Kind.REQUEST, requestId: 7, body }) },
+    ]);
+    peer.socket.write(Buffer.concat(frames));
+    await peer.waitUntil(() => peer.frames.some((frame) => frame.type === FrameType.MESSAGE), 3000, 'the echo reply');
+    const reply = peer.frames.filter((frame) => frame.type === FrameType.MESSAGE).flatMap((frame) => messagesOf(frame));
+    expect(reply.map((entry) => [entry.kind, entry.requestId, entry.body.equals(body)])).toEqual([[Kind.RESPONSE, 7, true]]);
+    expect(peer.errorFrame()).toBeUndefined();
   });
 });

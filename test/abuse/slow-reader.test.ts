@@ -4,12 +4,14 @@
  * maxQueueBytes (or with writes stalled for sendStallTimeoutMs) it is closed with
  * HW_ERR_SEND_QUEUE_FULL, while other peers keep being served. PINGs carry at most 64 bytes.
  */
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { FrameEncoder, FrameFlag, FrameType, lz4Compress, type FrameSpec, type Peer, type Server } from '../../ts/index.js';
+import { FrameDecoder, FrameEncoder, FrameFlag, FrameType, lz4Compress, type FrameSpec, type Peer, type Server } from '../../ts/index.js';
+import { answerHello, parseHello } from '../../ts/session/handshake.js';
 import { cleanupAfterEach, client, rawSession, startServer } from '../support/abuse.js';
 import { nextEvent } from '../support/raw-peer.js';
-import { within } from '../support/wait.js';
-import { Encoding, Kind, message, typeDef } from '../support/wire.js';
+import { waitUntil, within } from '../support/wait.js';
+import { Encoding, Kind, message, messagesOf, typeDef } from '../support/wire.js';
 
 const defer = cleanupAfterEach();
 
@@ -92,6 +94,86 @@ describe('a peer that never reads', () => {
   });
 });
 
+describe('a peer that reads slowly', () => {
+  it('is no longer read once its queue passes highWaterMark, and is read again, losing nothing, once it drains', async () => {
+    const HIGH_WATER = 256 * KIB;
+    const { server, tcpPort } = await startServer(defer, { highWaterMark: HIGH_WATER, sendStallTimeoutMs: 30_000, udpPort: false });
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    const { peer } = await rawSession(defer, tcpPort);
+    const [serverSide] = await connected;
+    peer.socket.pause();
+    // 32 echo requests of 1 MiB: 32 MiB of replies, far more than the kernel's buffers hold.
+    const body = Buffer.alloc(MIB, 0x33);
+    const frames: FrameSpec[] = [{ type: FrameType.TYPE_DEF, sequence: 0, payload: typeDef(1, 'echo') }];
+    for (let id = 1; id <= 32; id++) frames.push({ type: FrameType.MESSAGE, sequence: id, payload: message({ alias: 1, encoding: Encoding.BINARY, kind: Kind.REQUEST, requestId: id, body }) });
+    for (const buffer of peer.encoder.encode(frames)) peer.socket.write(buffer);
+    let largestQueue = 0;
+    await waitUntil(() => {
+      largestQueue = Math.max(largestQueue, serverSide.stats.queuedBytes);
+      return largestQueue >= HIGH_WATER;
+    }, 5000, 'the queue for the peer to pass highWaterMark');
+    // It stays there while the peer does not read: what the peer sends is not taken. (The wait
+    // is the load's, a fixed number of the server's turns, not a synchronisation.)
+    for (let i = 0; i < 20; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      largestQueue = Math.max(largestQueue, serverSide.stats.queuedBytes);
+    }
+    // At most the reply that crossed the mark, and one more whose request was already read.
+    expect(largestQueue, `largest queue seen: ${largestQueue} bytes`).toBeLessThanOrEqual(HIGH_WATER + 2 * MIB + 64 * KIB);
+    expect(serverSide.stats.tcp.bytesIn, 'bytes the server read').toBeLessThan(32 * MIB);
+    peer.acknowledgeAll();
+    peer.socket.resume();
+    const replies = () => peer.frames.filter((frame) => frame.type === FrameType.MESSAGE).flatMap((frame) => messagesOf(frame));
+    await peer.waitUntil(() => replies().length >= 32, 20_000, '32 echo replies');
+    expect(replies().map((reply) => [reply.requestId, reply.body.equals(body)])).toEqual(Array.from({ length: 32 }, (_, i) => [i + 1, true]));
+    expect(server.peers.get(serverSide.id)).toBe(serverSide);
+  });
+});
+
+describe('a server that never reads', () => {
+  it('is closed by the client with HW_ERR_SEND_QUEUE_FULL once the PONGs it is owed pass maxQueueBytes', async () => {
+    // The server, played by hand: it completes the handshake, then stops reading and sends PINGs.
+    const hostile = net.createServer((socket) => {
+      const decoder = new FrameDecoder();
+      const encoder = new FrameEncoder();
+      socket.on('error', () => {});
+      socket.on('data', (chunk) => {
+        const count = decoder.push(chunk);
+        for (let i = 0; i < count; i++) {
+          if (decoder.type(i) === FrameType.HELLO) {
+            const limits = { maxPacketSize: MIB, windowSize: 64, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, udpPort: 0, udp: { mtu: 1200, window: 64, reassemblyBytes: MIB } };
+            const ack = answerHello(parseHello(decoder.payload(i)), limits, 'hostile', '0011223344556677');
+            for (const buffer of encoder.encode([{ type: FrameType.HELLO_ACK, payload: Buffer.from(JSON.stringify(ack)) }])) socket.write(buffer);
+          } else if (decoder.type(i) === FrameType.HELLO_DONE) {
+            socket.pause();
+            const ping = Buffer.concat(encoder.encode([{ type: FrameType.PING, sequence: 1, payload: Buffer.alloc(64, 0x70) }]));
+            const ready = Buffer.concat(encoder.encode([{ type: FrameType.ACK, sequence: 0 }]));
+            socket.write(Buffer.concat([ready, ...Array<Buffer>(Math.ceil((40 * MIB) / ping.length)).fill(ping)]));
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    defer(() => new Promise<void>((resolve) => hostile.close(() => resolve())));
+    const sockets: net.Socket[] = [];
+    hostile.on('connection', (socket) => sockets.push(socket));
+    defer(() => sockets.forEach((socket) => socket.destroy()));
+    // The ERROR can never reach a server that does not read: the socket goes at closeTimeoutMs.
+    const victim = await client(defer, { tcpPort: (hostile.address() as net.AddressInfo).port, udpPort: false, closeTimeoutMs: 200, ...LIMITS });
+    let largestQueue = 0;
+    const sample = setInterval(() => {
+      largestQueue = Math.max(largestQueue, victim.stats?.queuedBytes ?? 0);
+    }, 5);
+    try {
+      const [error] = await nextEvent<[Error | undefined]>(victim, 'disconnect', 5000);
+      expect((error as { code?: string } | undefined)?.code).toBe('HW_ERR_SEND_QUEUE_FULL');
+    } finally {
+      clearInterval(sample);
+    }
+    expect(largestQueue, `largest queue seen at the client: ${largestQueue} bytes`).toBeLessThanOrEqual(LIMITS.maxQueueBytes + 128 * KIB);
+  });
+});
+
 describe('PING payloads', () => {
   it('64 bytes are echoed in the PONG; 65 bytes are a bad frame: ERROR and close', async () => {
     const { tcpPort } = await startServer(defer);
@@ -107,5 +189,13 @@ describe('PING payloads', () => {
     // The decision names HW_ERR_BAD_FRAME, or the decoder's existing code for a bad frame.
     expect(['HW_ERR_BAD_FRAME', 'HW_ERR_FRAME_TOO_LARGE']).toContain(oversized.errorFrame()?.code);
     expect(oversized.frames.some((frame) => frame.type === FrameType.PONG)).toBe(false);
+  });
+
+  it('a PONG over 64 bytes is refused the same way', async () => {
+    const { tcpPort } = await startServer(defer);
+    const { peer } = await rawSession(defer, tcpPort);
+    peer.sendFrame(FrameType.PONG, Buffer.alloc(65, 0x61), 1);
+    await peer.waitClosed(2000);
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_FRAME_TOO_LARGE');
   });
 });

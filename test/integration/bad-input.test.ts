@@ -187,7 +187,49 @@ describe('bad input closes only the offending peer, with an ERROR frame and a co
     expect(server.peers.has(peer.id)).toBe(false);
     expect(silent.frames.some((frame) => frame.type === FrameType.PING)).toBe(true);
     await silent.waitClosed();
+    expect(silent.errorFrame()?.code).toBe('HW_ERR_HEARTBEAT_TIMEOUT');
     await stillServed(bystander);
+  });
+
+  it('a client whose server goes silent tells it HW_ERR_HEARTBEAT_TIMEOUT in an ERROR frame, then disconnects', async () => {
+    const net = await import('node:net');
+    const { answerHello, parseHello } = await import('../../ts/session/handshake.js');
+    const { FrameDecoder } = await import('../../ts/index.js');
+    // A raw "server": it completes the handshake with a short heartbeat, then sends nothing more.
+    const received: number[] = [];
+    let errorCode: string | undefined;
+    const serverSockets: Array<import('node:net').Socket> = [];
+    const listener = net.createServer((socket) => {
+      serverSockets.push(socket);
+      const decoder = new FrameDecoder();
+      const encoder = new FrameEncoder();
+      socket.on('error', () => {});
+      socket.on('data', (chunk) => {
+        const count = decoder.push(chunk);
+        for (let i = 0; i < count; i++) {
+          const type = decoder.type(i);
+          received.push(type);
+          if (type === FrameType.HELLO) {
+            const limits = { maxPacketSize: 1 << 20, windowSize: 64, heartbeatIntervalMs: 20, heartbeatTimeoutMs: 150, udpPort: 0, udp: { mtu: 1200, window: 64, reassemblyBytes: 1 << 20 } };
+            const ack = answerHello(parseHello(decoder.payload(i)), limits, 'silent', '0011223344556677');
+            for (const buffer of encoder.encode([{ type: FrameType.HELLO_ACK, payload: Buffer.from(JSON.stringify(ack)) }])) socket.write(buffer);
+          } else if (type === FrameType.HELLO_DONE) {
+            for (const buffer of encoder.encode([{ type: FrameType.ACK, sequence: 0 }])) socket.write(buffer);
+          } else if (type === FrameType.ERROR) {
+            errorCode = (JSON.parse(Buffer.from(decoder.payload(i)).toString()) as { code: string }).code;
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+    cleanup.push(() => serverSockets.forEach((socket) => socket.destroy()));
+    const client = await connect({ host: '127.0.0.1', tcpPort: (listener.address() as import('node:net').AddressInfo).port, udpPort: false, closeTimeoutMs: 200 });
+    cleanup.push(() => client.close());
+    const [error] = await nextEvent<[Error | undefined]>(client, 'disconnect', 5000);
+    expect((error as { code?: string } | undefined)?.code).toBe('HW_ERR_HEARTBEAT_TIMEOUT');
+    expect(received).toContain(FrameType.PING);
+    expect(errorCode).toBe('HW_ERR_HEARTBEAT_TIMEOUT');
   });
 
   it('a connection that never completes the handshake is closed after handshakeTimeoutMs', async () => {

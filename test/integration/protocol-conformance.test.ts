@@ -249,6 +249,9 @@ describe('sections 6 and 8: heartbeats and closing', () => {
     const [gone, error] = await nextEvent<[Peer, Error]>(server, 'disconnect', 10_000);
     expect(gone).toBe(serverSide);
     expect((error as { code?: string }).code).toBe('HW_ERR_HEARTBEAT_TIMEOUT');
+    // Sections 6 and 8: the peer is told why, in an ERROR frame, before the connection closes.
+    await peer.waitClosed();
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_HEARTBEAT_TIMEOUT');
   });
 
   it('answers a CLOSE by ending the stream, not with a CLOSE', async () => {

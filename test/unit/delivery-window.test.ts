@@ -119,4 +119,27 @@ describe('DeliveryWindow, receive side', () => {
     expect(window.accept(table, 0, 4)).toBe(4);
     expect(window.nextExpected).toBe(2);
   });
+
+  it('goes back to the first sequenced frame not yet processed, so that no ACK covers it, and takes it again later', () => {
+    const window = new DeliveryWindow(8, 8);
+    const table = rows([
+      [FrameType.TYPE_DEF, 0],
+      [FrameType.MESSAGE, 1],
+      [FrameType.PING, 7],
+      [FrameType.MESSAGE, 2],
+    ]);
+    expect(window.accept(table, 0, 4)).toBe(4);
+    expect(window.nextExpected).toBe(3);
+    // Processing stopped at row 1: rows 1 to 3 wait.
+    window.unaccept(table, 1, 4);
+    expect(window.nextExpected).toBe(1);
+    expect(window.unacknowledged).toBe(1);
+    window.acked();
+    expect(window.accept(table, 1, 4)).toBe(4);
+    expect(window.nextExpected).toBe(3);
+    expect(window.unacknowledged).toBe(2);
+    // Stopped at a frame without a stream sequence, with none after it: nothing to go back on.
+    window.unaccept(table, 2, 3);
+    expect(window.nextExpected).toBe(3);
+  });
 });

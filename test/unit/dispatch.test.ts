@@ -36,7 +36,7 @@ const CONTEXT = { who: 'the peer' };
 function setup(maxPendingHandlers = 1024, maxAliasBytes = 65_536) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
+  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   outbound.open(new DeliveryWindow(64, 64), false);
   const host = new Host();
@@ -309,5 +309,23 @@ describe('Dispatcher: failures that leave the session open', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(host.pauses).toEqual([true, false]);
     expect(dispatch.pendingHandlers).toBe(2);
+  });
+
+  it('stops a BATCH frame before the entry that would pass maxPendingHandlers, and says where', () => {
+    const { handlers, dispatch, counters } = setup(2);
+    let calls = 0;
+    handlers.set('slow', () => {
+      calls++;
+      return new Promise<void>(() => {});
+    });
+    dispatch.defineAlias(encodeTypeDef(1, 'slow'));
+    const entries = [1, 2, 3].map(() => message(1, MessageKind.MESSAGE, new Uint8Array(1)));
+    const payload = Buffer.concat(entries.flatMap((entry) => [Buffer.from([entry.length, 0, 0, 0]), entry]));
+    const entrySize = 4 + entries[0]!.length;
+    expect(dispatch.receiveFrame(payload, 0, payload.length, FrameFlag.BATCH)).toBe(2 * entrySize);
+    expect(calls).toBe(2);
+    expect(counters.tcp.messagesIn).toBe(2);
+    // Below the limit it takes the rest and reports the end.
+    expect(setup().dispatch.receiveFrame(Buffer.alloc(0), 0, 0, FrameFlag.BATCH)).toBe(0);
   });
 });

@@ -118,6 +118,23 @@ describe('FrameEncoder / FrameDecoder', () => {
     expect(got[1]!.every((frame, i) => Buffer.compare(frame.payload, specs[100 + i]!.payload) === 0)).toBe(true);
   });
 
+  it('after an error, keeps the frames decoded before it; the error gives where the refused frame starts', () => {
+    const stream = encodeAll([{ type: 4, payload: Buffer.from('a') }, { type: 6, payload: Buffer.from('bc') }, { type: 4, payload: Buffer.alloc(2000) }]);
+    const decoder = new FrameDecoder({ maxFrameSize: 1024 });
+    expect(() => decoder.push(stream)).toThrow(expect.objectContaining({ code: 'HW_ERR_FRAME_TOO_LARGE', offset: 17 + 18 }));
+    expect(decoder.count).toBe(2);
+    expect([...decoder.frames()].map((frame) => [frame.type, Buffer.from(frame.payload).toString()])).toEqual([[4, 'a'], [6, 'bc']]);
+  });
+
+  it('applies a changed maxFrameSize from the next push on', () => {
+    const big = encodeAll([{ type: 4, payload: Buffer.alloc(2000, 1) }]);
+    const decoder = new FrameDecoder({ maxFrameSize: 1024 });
+    expect(decoder.push(big.subarray(0, 10))).toBe(0);
+    decoder.maxFrameSize = 4096;
+    expect(decoder.push(big.subarray(10))).toBe(1);
+    expect(decoder.payloadLength(0)).toBe(2000);
+  });
+
   it('reports a stream that ends inside a frame as HW_ERR_TRUNCATED', () => {
     const stream = encodeAll([{ type: 4, payload: Buffer.alloc(100) }]);
     const decoder = new FrameDecoder();

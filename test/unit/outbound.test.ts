@@ -8,7 +8,7 @@ import { Outbound, type SendLimits, type UdpPath } from '../../ts/session/outbou
 import { newSessionCounters } from '../../ts/session/session-stats.js';
 import { FakeSocket, messagesOf } from '../support/fake-socket.js';
 
-const LIMITS: SendLimits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20 };
+const LIMITS: SendLimits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000 };
 
 function setup(options: { window?: number; limits?: Partial<SendLimits>; lz4?: boolean } = {}) {
   const socket = new FakeSocket();

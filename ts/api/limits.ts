@@ -20,8 +20,17 @@ export interface LimitOptions {
   maxFrameSize?: number;
   /** Queued bytes past which send() returns false and 'drain' is emitted later. Default 1 MiB. */
   highWaterMark?: number;
-  /** Queued bytes past which send() throws HW_ERR_SEND_QUEUE_FULL. Default 64 MiB. */
+  /**
+   * Queued bytes past which send() throws HW_ERR_SEND_QUEUE_FULL; every byte for the peer counts
+   * (replies, acknowledgements, PONGs, ERRORs...), and a peer whose queue passes it is closed with
+   * HW_ERR_SEND_QUEUE_FULL. Default 64 MiB.
+   */
   maxQueueBytes?: number;
+  /**
+   * A peer to which the socket could write nothing for this long, with bytes waiting for it, is
+   * closed with HW_ERR_SEND_QUEUE_FULL. Default 30000 ms.
+   */
+  sendStallTimeoutMs?: number;
   /** Requests awaiting a reply at once; more throw HW_ERR_TOO_MANY_REQUESTS. Default 4096. */
   maxPendingRequests?: number;
   /** Asynchronous handlers in progress before reading from the peer pauses. Default 1024. */
@@ -112,6 +121,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     maxFrameSize: checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 1024, MAX_MAX_FRAME_SIZE),
     highWaterMark: checkInteger('highWaterMark', options.highWaterMark ?? 1024 * 1024, 1, 2 ** 40),
     maxQueueBytes: checkInteger('maxQueueBytes', options.maxQueueBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
+    sendStallTimeoutMs: checkInteger('sendStallTimeoutMs', options.sendStallTimeoutMs ?? 30_000, 1000, 3_600_000),
     maxPendingRequests: checkInteger('maxPendingRequests', options.maxPendingRequests ?? 4096, 1, 1_000_000),
     maxPendingHandlers: checkInteger('maxPendingHandlers', options.maxPendingHandlers ?? 1024, 1, 1_000_000),
     maxAliasBytes: checkInteger('maxAliasBytes', options.maxAliasBytes ?? 65_536, 256, 2 ** 30),

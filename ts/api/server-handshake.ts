@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
 import type { Connection } from '../session/connection.js';
-import { answerHello, encodeJson, parseHello, parseHelloDone, refuse, type Hello, type HelloAccepted, type ServerLimits } from '../session/handshake.js';
+import { MAX_HANDSHAKE_BYTES, answerHello, encodeJson, parseHello, parseHelloDone, refuse, type Hello, type HelloAccepted, type ServerLimits } from '../session/handshake.js';
 import { Peer, type Address } from './peer.js';
 
 /** What the handshake asks of the server it works for. */
@@ -16,7 +16,7 @@ export interface HandshakeHost {
   readonly handshakeTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
-  /** Sessions open now. */
+  /** Sessions counted against maxConnections: those whose HELLO was accepted and that are not closed. */
   readonly sessionCount: number;
   /** What the server offers in HELLO_ACK. */
   handshakeLimits(): ServerLimits;
@@ -24,7 +24,11 @@ export interface HandshakeHost {
   newToken(): Buffer;
   /** A HELLO was refused (counted). */
   refused(): void;
-  /** A HELLO was accepted: the peer exists, its session is not open yet (its UDP side may be set up). */
+  /**
+   * A HELLO was accepted: the peer exists and counts in sessionCount from now on (so that HELLOs
+   * arriving together cannot overshoot maxConnections); its session is not open yet (its UDP side
+   * may be set up).
+   */
   accepted(peer: Peer, answer: HelloAccepted, token: Buffer): void;
   /** HELLO_DONE came: the session is open. */
   opened(peer: Peer): void;
@@ -33,6 +37,8 @@ export interface HandshakeHost {
 export class ServerHandshake {
   /** The session's peer, once HELLO has been accepted. */
   peer: Peer | undefined;
+  /** HELLO_DONE came and the session opened. */
+  completed = false;
   private answer: HelloAccepted | undefined;
   private readonly timer: NodeJS.Timeout;
 
@@ -45,6 +51,9 @@ export class ServerHandshake {
       connection.fail(new HybridwireError('HW_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${host.handshakeTimeoutMs} ms`));
     }, host.handshakeTimeoutMs);
     this.timer.unref();
+    // A connection that has not completed its handshake may make us buffer no more than a HELLO.
+    connection.limitFramesUntilOpen(MAX_HANDSHAKE_BYTES);
+    connection.pauseReadingWhenCongested();
     connection.on('handshake', (type, payload) => this.onFrame(type, payload));
   }
 
@@ -92,6 +101,7 @@ export class ServerHandshake {
     const done = parseHelloDone(payload);
     if (done.sessionId !== answer.sessionId) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', 'HELLO_DONE names another session');
     clearTimeout(this.timer);
+    this.completed = true;
     const connection = this.connection;
     connection.open(answer.windowSize, answer.windowSize, answer.features);
     connection.startHeartbeat(this.host.heartbeatIntervalMs, this.host.heartbeatTimeoutMs);

@@ -20,8 +20,16 @@ export interface ServerOptions extends LimitOptions {
   tcpPort?: number;
   /** UDP port; 0 picks a free one; false disables UDP. Default 0. */
   udpPort?: number | false;
-  /** Sessions at once; more are refused in HELLO_ACK with HW_ERR_SERVER_FULL. Default 10000. */
+  /**
+   * Sessions at once, each counted from the moment its HELLO is accepted; more are refused in
+   * HELLO_ACK with HW_ERR_SERVER_FULL. Default 10000.
+   */
   maxConnections?: number;
+  /**
+   * TCP connections accepted but not past the handshake (HELLO_DONE); more are closed at once,
+   * without a frame, and counted in stats().refusedConnections. Default 256.
+   */
+  maxPendingHandshakes?: number;
   /** A connection that has not completed the handshake in this time is closed. Default 5000 ms. */
   handshakeTimeoutMs?: number;
   /**
@@ -86,11 +94,15 @@ interface ServerEvents {
  * ```
  */
 export class Server extends EventEmitter<ServerEvents> {
-  readonly options: Readonly<Required<Pick<ServerOptions, 'tcpPort' | 'maxConnections' | 'handshakeTimeoutMs' | 'builtins'>>> & { host: string | undefined; udpPort: number | false };
+  readonly options: Readonly<Required<Pick<ServerOptions, 'tcpPort' | 'maxConnections' | 'maxPendingHandshakes' | 'handshakeTimeoutMs' | 'builtins'>>> & { host: string | undefined; udpPort: number | false };
   private readonly limits: ResolvedLimits;
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
   private readonly connections = new Set<Connection>();
+  /** Sessions counted against maxConnections: from an accepted HELLO until the connection closes. */
+  private admittedSessions = 0;
+  /** Connections accepted whose handshake has not completed (maxPendingHandshakes). */
+  private pendingHandshakes = 0;
   private tcp: net.Server | undefined;
   private readonly udp: ServerUdp;
   private startedAt = 0;
@@ -114,6 +126,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
       udpPort: udpPort === false ? false : checkPort('udpPort', udpPort),
       maxConnections: checkInteger('maxConnections', options.maxConnections ?? 10_000, 1, 10_000_000),
+      maxPendingHandshakes: checkInteger('maxPendingHandshakes', options.maxPendingHandshakes ?? 256, 1, 1_000_000),
       handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000, 1, 3_600_000),
       builtins: [...builtins],
     };
@@ -235,6 +248,14 @@ export class Server extends EventEmitter<ServerEvents> {
       socket.destroy();
       return;
     }
+    if (this.pendingHandshakes >= this.options.maxPendingHandshakes) {
+      // Turned away before anything is allocated for it: a flood of connections that never
+      // finish their handshake costs the server a bounded amount.
+      this.totals.refusedConnections++;
+      socket.destroy();
+      return;
+    }
+    this.pendingHandshakes++;
     const tcpAddress: Address = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
     const connection = new Connection(socket, this.handlers, undefined, this.limits);
     this.connections.add(connection);
@@ -247,8 +268,13 @@ export class Server extends EventEmitter<ServerEvents> {
     connection.on('close', (error) => {
       handshake.end();
       this.connections.delete(connection);
+      if (!handshake.completed) this.pendingHandshakes--;
       const peer = handshake.peer;
-      if (peer !== undefined) this.udp.unbind(peer);
+      // A session holds its place under maxConnections from its accepted HELLO to its close.
+      if (peer !== undefined) {
+        this.admittedSessions--;
+        this.udp.unbind(peer);
+      }
       if (error instanceof HybridwireError && error.name !== 'RemoteError') {
         this.totals.protocolErrors++;
         this.emit('peerError', peer, error);
@@ -271,7 +297,7 @@ export class Server extends EventEmitter<ServerEvents> {
       heartbeatIntervalMs: limits.heartbeatIntervalMs,
       heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
       get sessionCount() {
-        return server.sessions.size;
+        return server.admittedSessions;
       },
       handshakeLimits: () => ({
         maxPacketSize: limits.maxFrameSize,
@@ -285,8 +311,12 @@ export class Server extends EventEmitter<ServerEvents> {
       refused: () => {
         this.totals.refusedConnections++;
       },
-      accepted: (peer, answer, token) => this.udp.bind(peer, answer, token),
+      accepted: (peer, answer, token) => {
+        this.admittedSessions++;
+        this.udp.bind(peer, answer, token);
+      },
       opened: (peer) => {
+        this.pendingHandshakes--;
         this.sessions.set(peer.id, peer);
         this.emit('connection', peer);
       },

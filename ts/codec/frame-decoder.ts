@@ -50,9 +50,15 @@ const NO_CHUNK = new Uint8Array(0);
  * ```
  *
  * After a decode error the stream cannot be resynchronised: every later push throws the same error.
+ * The push that finds it still leaves the frames before it in `count` and the rows, and the
+ * error's `offset` says where the refused frame starts in the chunk.
  */
 export class FrameDecoder extends FrameRows {
-  readonly maxFrameSize: number;
+  /**
+   * Largest payload accepted. It may change between pushes: a server holds it at the handshake
+   * bound until the handshake completes (docs/PROTOCOL.md, section 3.3).
+   */
+  maxFrameSize: number;
   /** Frames decoded by the last push. */
   count = 0;
   private chunk: Uint8Array = NO_CHUNK;
@@ -207,7 +213,6 @@ export class FrameDecoder extends FrameRows {
 
   private fail(error: number, offset: number): never {
     const [code, message] = DECODE_ERRORS[error] ?? ['HW_ERR_DECODER_FAILED', `decoder error ${error}`];
-    this.count = 0;
     this.failure = new FrameError(code, message, offset);
     throw this.failure;
   }

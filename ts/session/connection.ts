@@ -1,12 +1,13 @@
 /**
  * One hybridwire session over a TCP socket, from either side: the session's states from the
- * handshake hand-off to shutdown, the delivery window and the ACK policy, heartbeats, backpressure,
- * and the control frames. The send path is ./outbound.ts, the receive path past the frame decoder
- * ./dispatch.ts; the UDP side of the session plugs in through `attachUdp()`.
+ * handshake hand-off to shutdown, backpressure, and the control frames. The send path is
+ * ./outbound.ts, the receive path ./inbound.ts (decoding, the window and the ACK policy) then
+ * ./dispatch.ts (messages), the heartbeat ./heartbeat.ts; the UDP side of the session plugs in
+ * through `attachUdp()`.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { FrameDecoder } from '../codec/frame-decoder.js';
+import type { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { DeliveryWindow } from './delivery-window.js';
@@ -14,6 +15,8 @@ import { MessageKind, type Payload } from './message.js';
 import { encodeJson } from './handshake.js';
 import { Outbound, type SendLimits, type SendOptions, type UdpPath } from './outbound.js';
 import { Dispatcher, type DispatchHost, type DispatchLimits, type MessageInfo, type Router } from './dispatch.js';
+import { Heartbeat } from './heartbeat.js';
+import { Inbound } from './inbound.js';
 import { newSessionCounters, snapshotStats, type ConnectionStats, type SessionCounters } from './session-stats.js';
 
 export type { SendOptions, Transport, UdpPath } from './outbound.js';
@@ -39,9 +42,14 @@ interface ConnectionEvents {
   ready: [];
 }
 
-/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
-const ACK_DELAY_MS = 1;
 const NO_FEATURES: ReadonlySet<string> = new Set();
+/** PING and PONG payloads are at most this long (docs/PROTOCOL.md, section 1). */
+const MAX_PING_PAYLOAD = 64;
+/** Why reading from the peer is paused: bits of Connection.pausedBy. */
+const PAUSED_FOR_HANDLERS = 1;
+const PAUSED_FOR_QUEUE = 2;
+/** Frames already read wait for handlers to finish. */
+const PAUSED_FOR_FRAMES = 4;
 
 export class Connection extends EventEmitter<ConnectionEvents> implements DispatchHost {
   state: SessionState = 'handshake';
@@ -54,28 +62,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   /** A server's answer to PATH_RESPONSE (docs/PROTOCOL.md 4.1); a client, which gets none, has none. */
   pathResponse: ((payload: Uint8Array) => void) | undefined;
 
-  private readonly decoder: FrameDecoder;
+  private readonly inbound: Inbound;
   private readonly outbound: Outbound;
   private readonly dispatch: Dispatcher;
   /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
   private window = new DeliveryWindow(1, 1);
-  private readonly acknowledgeLater = () => {
-    this.ackTimer = undefined;
-    this.acknowledge();
-  };
-  private ackTimer: NodeJS.Timeout | undefined;
-  private ackThreshold = 1;
-  private heartbeat: NodeJS.Timeout | undefined;
-  /** When the heartbeat last saw that frames had come (see startHeartbeat). */
-  private lastReceivedAt = 0;
-  /** Set by every socket chunk, cleared by the heartbeat. */
-  private receivedSinceBeat = false;
-  private pingSequence = 0;
+  private readonly heartbeat: Heartbeat;
   private closeTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
   /** close() or fail() was called here, rather than the peer asking to close. */
   private closingLocally = false;
   private peerEnded = false;
+  /** fail() was called: what the peer still sends is discarded. */
+  private failedAlready = false;
+  /** Why this side has stopped reading the peer (PAUSED_* bits); 0 while it reads. */
+  private pausedBy = 0;
 
   constructor(
     readonly socket: Socket,
@@ -84,12 +85,24 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     private readonly limits: ConnectionLimits,
   ) {
     super();
-    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
-    this.outbound = new Outbound(socket, limits, this.counters);
+    this.outbound = new Outbound(socket, limits, this.counters, {
+      pauseForQueue: (paused) => this.pauseReading(PAUSED_FOR_QUEUE, paused),
+      queueFailed: (error) => this.fail(error),
+    });
     this.dispatch = new Dispatcher(this, router, this.outbound, this.counters, limits, context);
+    this.inbound = new Inbound(this, this.dispatch, this.outbound, limits);
+    this.heartbeat = new Heartbeat({
+      readingPaused: () => this.pausedBy !== 0,
+      sendPing: (payload, sequence) => this.sendControl(FrameType.PING, payload, sequence),
+      // docs/PROTOCOL.md, sections 6 and 8: the peer is told, in case it is alive but cut off from us.
+      timedOut: (timeoutMs) => this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`)),
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeDrain());
+    socket.on('drain', () => {
+      this.outbound.watch?.drained();
+      this.maybeDrain();
+    });
     socket.on('error', (error) => this.finish(error));
     socket.on('close', () => this.finish(undefined));
     socket.on('end', () => this.onEnd());
@@ -124,10 +137,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.outbound.flush();
   }
 
+  /**
+   * Server side: until the session opens, frames are refused (HW_ERR_FRAME_TOO_LARGE) as soon as
+   * a header announces more than `maxPayload` bytes, so that a connection that has not completed
+   * its handshake cannot make the server buffer more than that (docs/PROTOCOL.md, section 3.3).
+   */
+  limitFramesUntilOpen(maxPayload: number): void {
+    this.inbound.limitFramesUntilOpen(maxPayload);
+  }
+
+  /**
+   * Server side: stop reading the peer while the socket is congested and more than highWaterMark
+   * bytes wait for it, so that what it sends cannot queue more for it. (A client does not: two
+   * sides that both stopped reading with data queued each way would wait for each other.)
+   */
+  pauseReadingWhenCongested(): void {
+    const watch = this.outbound.watch;
+    if (watch) watch.pauseReading = true;
+  }
+
   /** Switches from the handshake to the open session with the negotiated window and features. */
   open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
     this.window = new DeliveryWindow(sendWindow, receiveWindow);
-    this.ackThreshold = Math.max(1, receiveWindow >>> 2);
+    this.inbound.open(this.window);
     this.features = new Set(features);
     this.outbound.open(this.window, this.features.has('lz4'));
     this.state = 'open';
@@ -191,27 +223,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   startHeartbeat(intervalMs: number, timeoutMs: number): void {
-    // Chunks only raise a flag (a clock read on every chunk of both sides would cost more than
-    // the rest of the chunk's bookkeeping). The heartbeat takes the time when it finds the flag
-    // raised, which is no earlier than the data came, so a peer is never declared dead before it
-    // has been silent for timeoutMs; it may be declared so up to one interval later than if every
-    // chunk read the clock.
-    this.lastReceivedAt = Date.now();
-    this.receivedSinceBeat = false;
-    this.heartbeat = setInterval(() => {
-      const now = Date.now();
-      if (this.receivedSinceBeat) {
-        this.receivedSinceBeat = false;
-        this.lastReceivedAt = now;
-      } else if (now - this.lastReceivedAt > timeoutMs) {
-        this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`), false);
-        return;
-      }
-      const payload = Buffer.allocUnsafe(8);
-      payload.writeDoubleLE(performance.now(), 0);
-      this.sendControl(FrameType.PING, payload, ++this.pingSequence);
-    }, intervalMs);
-    this.heartbeat.unref();
+    this.heartbeat.start(intervalMs, timeoutMs);
   }
 
   /** A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; see Dispatcher. */
@@ -243,17 +255,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   /** Closes at once after telling the peer why, with an ERROR frame carrying the code. */
-  fail(error: HybridwireError, report = true): void {
-    if (this.state === 'closed') return;
+  fail(error: HybridwireError): void {
+    if (this.state === 'closed' || this.failedAlready) return;
+    this.failedAlready = true;
     this.closeError = error;
-    if (report) {
-      this.sendControl(FrameType.ERROR, encodeJson({ code: error.code, message: error.message }));
-      this.flush();
-    }
+    this.sendControl(FrameType.ERROR, encodeJson({ code: error.code, message: error.message }));
+    this.flush();
     this.state = 'closing';
     this.closingLocally = true;
     this.socket.end();
     this.armCloseTimer();
+    this.heartbeat.stop();
+    this.outbound.watch?.stop();
+    // What the peer still sends is read and discarded, so that its FIN (or its reset) is seen.
+    this.pausedBy = 0;
+    this.socket.resume();
   }
 
   destroy(error?: Error): void {
@@ -261,7 +277,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.socket.destroy();
   }
 
-  // ---- what the receive path asks of the session (DispatchHost) ----
+  // ---- what the receive path asks of the session (InboundHost, DispatchHost) ----
+
+  /** @internal */
+  get failed(): boolean {
+    return this.failedAlready;
+  }
+
+  /** @internal */
+  handshakeFrame(type: number, payload: Uint8Array): void {
+    this.emit('handshake', type, payload);
+  }
 
   /** @internal */
   unhandledMessage(type: string, value: Payload, info: MessageInfo): void {
@@ -275,8 +301,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** @internal */
   pauseForHandlers(paused: boolean): void {
-    if (paused) this.socket.pause();
-    else this.socket.resume();
+    this.pauseReading(PAUSED_FOR_HANDLERS, paused);
+    // Frames held for the handler limit come first; the socket is read again once they are done.
+    if (!paused) this.inbound.resume();
+  }
+
+  /** @internal */
+  holdReading(held: boolean): void {
+    this.pauseReading(PAUSED_FOR_FRAMES, held);
   }
 
   /** @internal */
@@ -287,73 +319,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   // ---- receiving ----
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    this.receivedSinceBeat = true;
+    if (this.state === 'closed' || this.failedAlready) return;
+    this.heartbeat.received = true;
     this.counters.tcp.bytesIn += chunk.length;
-    let count: number;
-    try {
-      count = this.decoder.push(chunk);
-    } catch (error) {
-      this.fail(error as HybridwireError);
-      return;
-    }
-    try {
-      this.handleFrames(0, count);
-    } catch (error) {
-      if (error instanceof HybridwireError) this.fail(error);
-      else this.fail(new HybridwireError('HW_ERR_HANDLER_FAILED', (error as Error).message));
-    }
+    this.inbound.push(chunk);
   }
 
-  private handleFrames(start: number, count: number): void {
-    const decoder = this.decoder;
-    let i = start;
-    for (; i < count && this.state === 'handshake'; i++) {
-      const type = decoder.type(i);
-      if (type === FrameType.HELLO || type === FrameType.HELLO_ACK || type === FrameType.HELLO_DONE || type === FrameType.ERROR || type === FrameType.CLOSE) {
-        if (type === FrameType.ERROR || type === FrameType.CLOSE) this.handleFrame(i);
-        else this.emit('handshake', type, decoder.payload(i));
-      } else if (type < 0x80) {
-        throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `frame type 0x${type.toString(16)} arrived before the handshake completed`);
-      }
-    }
-    if (i >= count || this.state === 'handshake' || this.state === 'closed') return;
-    const window = this.window;
-    const accepted = window.accept(decoder.rowTable, i, count);
-    if (accepted !== count) {
-      throw new HybridwireError('HW_ERR_SEQUENCE', `frame ${decoder.sequence(accepted)} arrived out of sequence (expected ${window.nextExpected})`);
-    }
-    if (window.unacknowledged > window.receiveWindow) {
-      throw new HybridwireError('HW_ERR_WINDOW_OVERFLOW', `peer sent ${window.unacknowledged} unacknowledged messages; the window is ${window.receiveWindow}`);
-    }
-    for (; i < count && !this.isClosed(); i++) this.handleFrame(i);
-    const unacknowledged = window.unacknowledged;
-    if (unacknowledged === 0 || this.isClosed()) return;
-    // Acknowledge at once when a quarter of the window is used (so the sender never stalls),
-    // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
-    if (unacknowledged >= this.ackThreshold || this.outbound.batchCount > 0) this.acknowledge();
-    else if (this.ackTimer === undefined) {
-      this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
-    }
-  }
-
-  /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
-  private acknowledge(): void {
-    // The delay timer is left to run out rather than cleared: re-arming it for every message
-    // costs more than a wake-up with nothing to do.
-    if (this.window.unacknowledged === 0 || this.state === 'closed') return;
-    this.outbound.oweAck();
-  }
-
-  private handleFrame(i: number): void {
-    const decoder = this.decoder;
+  /** @internal A frame other than MESSAGE (those go to dispatch): row `i` of the decoder's last push. */
+  controlFrame(decoder: FrameDecoder, i: number): void {
     switch (decoder.type(i)) {
-      case FrameType.MESSAGE: {
-        const start = decoder.payloadOffset(i);
-        // Socket chunks, and the buffers split frames are joined in, are Buffers.
-        this.dispatch.receiveFrame(decoder.payloadSource(i) as Buffer, start, start + decoder.payloadLength(i), decoder.flags(i));
-        return;
-      }
       case FrameType.TYPE_DEF:
         this.dispatch.defineAlias(decoder.payload(i));
         return;
@@ -361,9 +335,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
         this.onAck(decoder.sequence(i));
         return;
       case FrameType.PING:
+        checkPingPayload(decoder.payloadLength(i));
         this.sendControl(FrameType.PONG, Buffer.from(decoder.payload(i)), decoder.sequence(i));
         return;
       case FrameType.PONG:
+        checkPingPayload(decoder.payloadLength(i));
         this.onPong(decoder.payload(i));
         return;
       case FrameType.CLOSE:
@@ -448,6 +424,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (this.state === 'closing') this.endWhenIdle();
   }
 
+  /** Stops reading the peer for `reason`, or resumes once no reason is left. */
+  private pauseReading(reason: number, paused: boolean): void {
+    const before = this.pausedBy;
+    const after = paused ? before | reason : before & ~reason;
+    if (after === before || this.failedAlready || this.state === 'closed') return;
+    this.pausedBy = after;
+    if (after === 0) {
+      // The peer's silence counts again from now, not from before the pause.
+      this.heartbeat.received = true;
+      this.socket.resume();
+    } else if (before === 0) {
+      this.socket.pause();
+    }
+  }
+
   /** Bounds every way of closing: past closeTimeoutMs the socket is destroyed, work or not. */
   private armCloseTimer(): void {
     if (this.closeTimer) return;
@@ -460,7 +451,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (!this.closingLocally && !this.peerEnded) return;
     // Once the peer has sent its FIN it can acknowledge nothing more: stop waiting for acks then.
     const inFlight = !this.peerEnded && (this.window.inFlight > 0 || this.outbound.hasUnsent);
-    if (this.dispatch.pendingHandlers > 0 || inFlight) return;
+    if (this.dispatch.pendingHandlers > 0 || this.inbound.waiting || inFlight) return;
     this.flush();
     if (!this.socket.writableEnded) this.socket.end();
   }
@@ -468,8 +459,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   private finish(error: Error | undefined): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.heartbeat.stop();
+    this.outbound.watch?.stop();
+    this.inbound.stop();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const reason = this.closeError ?? error;
     this.dispatch.requests.rejectAll(
@@ -480,16 +472,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.emit('close', reason);
   }
 
-  /** A method rather than a comparison, which TypeScript would narrow across the calls that change the state. */
-  private isClosed(): boolean {
-    return this.state === 'closed';
-  }
-
   private assertOpen(): void {
     // While the peer closes, we may still answer it until our own side ends.
     if (this.state === 'closing' && !this.closingLocally && !this.socket.writableEnded) return;
     if (this.state !== 'open') {
       throw new HybridwireError('HW_ERR_NOT_CONNECTED', `cannot send: the connection is ${this.state}`);
     }
+  }
+}
+
+function checkPingPayload(length: number): void {
+  if (length > MAX_PING_PAYLOAD) {
+    throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `PING or PONG payload of ${length} bytes; at most ${MAX_PING_PAYLOAD} are allowed`);
   }
 }

@@ -82,6 +82,21 @@ export class DeliveryWindow {
     return i;
   }
 
+  /**
+   * Rows [first, end) were accepted but are not processed yet (dispatch stopped at its handler
+   * limit): the stream goes back to the first sequenced frame among them, so that no ACK covers
+   * them (an ACK says every lower number is processed), and accept() takes them again later.
+   */
+  unaccept(rows: Uint32Array, first: number, end: number): void {
+    for (let i = first; i < end; i++) {
+      const base = i * ROW_WIDTH;
+      const type = rows[base + Row.TYPE];
+      if (type !== FrameType.MESSAGE && type !== FrameType.TYPE_DEF) continue;
+      this.nextExpected = rows[base + Row.SEQUENCE]!;
+      return;
+    }
+  }
+
   /** An ACK carrying nextExpected is going out: everything received so far counts as acknowledged. */
   acked(): void {
     this.receivedAcknowledged = this.nextExpected;

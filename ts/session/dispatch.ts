@@ -110,13 +110,17 @@ export class Dispatcher {
     this.requests = new RequestTable(limits.maxPendingRequests);
   }
 
-  /** A MESSAGE frame's payload, source[start, end), received over TCP. */
-  receiveFrame(source: Buffer, start: number, end: number, flags: number): void {
+  /**
+   * A MESSAGE frame's payload, source[start, end), received over TCP. Returns `end`, or, for a
+   * BATCH frame in which dispatch stopped at maxPendingHandlers, the offset of the entry to go on
+   * from once handlers have finished.
+   */
+  receiveFrame(source: Buffer, start: number, end: number, flags: number): number {
     if ((flags & FrameFlag.BATCH) !== 0) {
       // A batch is never compressed (docs/PROTOCOL.md, "Compression"): such a frame could be read
       // two ways, so it is refused rather than guessed at.
       if ((flags & FrameFlag.COMPRESSED) !== 0) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'a MESSAGE frame may not be both BATCH and COMPRESSED');
-      this.receiveBatch(source, start, end);
+      return this.receiveBatch(source, start, end);
     } else if ((flags & FrameFlag.COMPRESSED) !== 0) {
       this.counters.tcp.messagesIn++;
       const plain = this.decompress(source, start, end);
@@ -125,6 +129,7 @@ export class Dispatcher {
       this.counters.tcp.messagesIn++;
       this.receiveMessage(source, start, end, 'tcp');
     }
+    return end;
   }
 
   /** A TYPE_DEF frame: the peer names the type behind an alias, once per alias. */
@@ -172,15 +177,20 @@ export class Dispatcher {
     return plain;
   }
 
-  /** A BATCH frame's payload: entries of a u32 length and a message, back to back. */
-  private receiveBatch(source: Buffer, start: number, end: number): void {
+  /**
+   * A BATCH frame's payload: entries of a u32 length and a message, back to back. Stops before an
+   * entry while maxPendingHandlers handlers are in progress; returns where it stopped, or `end`.
+   */
+  private receiveBatch(source: Buffer, start: number, end: number): number {
     let at = start;
     let entries = 0;
     // Read once per frame, not per entry: `buffer` is an accessor that optimized code still calls.
     const memory = source.buffer;
     const base = source.byteOffset;
+    const maxPendingHandlers = this.limits.maxPendingHandlers;
     try {
       while (at < end && this.host.state !== 'closed') {
+        if (this.pendingHandlers >= maxPendingHandlers) return at;
         if (end - at < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'batch entry length truncated');
         // Byte loads: cheaper here than Buffer#readUInt32LE and its checks, which the bound below makes redundant.
         const length = readWord(source, at);
@@ -192,6 +202,7 @@ export class Dispatcher {
     } finally {
       this.counters.tcp.messagesIn += entries;
     }
+    return end;
   }
 
   /** `memory` and `base` are source's buffer and byteOffset, when the caller has them already. */

@@ -5,6 +5,8 @@
  *
  * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
  * per flush), no Promise, no closure, and the type name is looked up once, then sent as an alias.
+ * Every byte for the peer (replies and control frames too) counts in queuedBytes, which the
+ * SendWatch bounds per write and per flush (./send-watch.ts).
  */
 import type { Socket } from 'node:net';
 import { lz4Compress } from '../codec/lz4.js';
@@ -25,6 +27,7 @@ import {
   type Payload,
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
+import { SendWatch, type SendWatchHost } from './send-watch.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -54,6 +57,8 @@ export interface SendLimits {
   maxFrameSize: number;
   highWaterMark: number;
   maxQueueBytes: number;
+  /** Writes that make no progress for this long close the peer (with a SendWatchHost). */
+  sendStallTimeoutMs: number;
 }
 
 /** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
@@ -81,6 +86,8 @@ export class Outbound {
   batchCount = 0;
   /** A send found the queue past the high-water mark: the session owes its sender a 'drain'. */
   needDrain = false;
+  /** Bounds the queue, when the session gives a host to tell (tests of the encoding leave it out). */
+  readonly watch: SendWatch | undefined;
 
   private readonly encoder: FrameEncoder;
   /** Control frames (ACK, PING, CLOSE, ...) never wait behind the window: they have their own encoder. */
@@ -112,9 +119,11 @@ export class Outbound {
     private readonly socket: Socket,
     private readonly limits: SendLimits,
     private readonly counters: SessionCounters,
+    watchHost?: SendWatchHost,
   ) {
     this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
+    this.watch = watchHost && new SendWatch(socket, limits, counters, watchHost);
   }
 
   /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */
@@ -124,9 +133,9 @@ export class Outbound {
     this.compressFrom = this.limits.compressThreshold > 0 && lz4 ? this.limits.compressThreshold : 0;
   }
 
-  /** Bytes encoded, held behind the window, or in the socket's buffer. */
+  /** Bytes encoded (control frames included), held behind the window, or in the socket's buffer. */
   get queuedBytes(): number {
-    return this.socket.writableLength + this.encoder.pendingBytes + this.heldBytes;
+    return this.socket.writableLength + this.encoder.pendingBytes + this.control.pendingBytes + this.heldBytes;
   }
 
   /** Whether sequenced frames wait to be encoded into a write or for room in the window. */
@@ -209,7 +218,16 @@ export class Outbound {
    */
   flush(): void {
     this.flushScheduled = false;
-    if (this.socket.destroyed) return;
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) {
+      this.discard();
+      return;
+    }
+    this.writeOut();
+    this.watch?.checkBound(this.queuedBytes);
+  }
+
+  private writeOut(): void {
     const count = this.batchCount;
     // Outgoing data carries any acknowledgement that is due, for free.
     if (count > 0 && this.window.unacknowledged > 0) this.ackOwed = true;
@@ -377,11 +395,13 @@ export class Outbound {
   private write(buffers: Buffer[]): void {
     const socket = this.socket;
     let bytes = 0;
+    let room = true;
     if (buffers.length > 1 && buffers.length <= 4) {
       for (const buffer of buffers) bytes += buffer.length;
       if (bytes <= JOIN_BYTES) {
-        socket.write(Buffer.concat(buffers, bytes));
+        room = socket.write(Buffer.concat(buffers, bytes));
         this.counters.tcp.bytesOut += bytes;
+        if (!room) this.watch?.congested(this.queuedBytes);
         return;
       }
       bytes = 0;
@@ -389,16 +409,28 @@ export class Outbound {
     if (buffers.length === 1) {
       const only = buffers[0]!;
       bytes = only.length;
-      socket.write(only);
+      room = socket.write(only);
     } else {
       socket.cork();
       for (const buffer of buffers) {
         bytes += buffer.length;
-        socket.write(buffer);
+        room = socket.write(buffer);
       }
       socket.uncork();
     }
     this.counters.tcp.bytesOut += bytes;
+    if (!room) this.watch?.congested(this.queuedBytes);
+  }
+
+  /** The socket is ending or gone: what is encoded or held can never be written. */
+  private discard(): void {
+    if (this.encoder.pendingBytes > 0) this.encoder.flush();
+    if (this.control.pendingBytes > 0) this.control.flush();
+    this.batchCount = 0;
+    this.ackOwed = false;
+    this.held.length = 0;
+    this.heldHead = 0;
+    this.heldBytes = 0;
   }
 
   private checkHighWater(): boolean {
