@@ -46,7 +46,7 @@ async function serve(options) {
   const baseRss = process.memoryUsage.rss();
   let peakRss = baseRss;
   let peakQueued = 0;
-  const sampler = setInterval(() => {
+  setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
     for (const peer of server.peers.values()) peakQueued = Math.max(peakQueued, peer.queuedBytes);
   }, 5);

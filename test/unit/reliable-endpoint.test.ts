@@ -293,21 +293,20 @@ describe('ReliableEndpoint', () => {
   it('a flush from inside another endpoint\'s onDatagrams does not overwrite the datagrams still being handed out', () => {
     // Two endpoints joined synchronously; b answers each message at once and flushes.
     const token = Buffer.from('SESSION1');
-    let a: ReliableEndpoint | undefined;
-    let b: ReliableEndpoint | undefined;
     const forward = (to: () => ReliableEndpoint) => (slab: Buffer, offset: number, lengths: Uint32Array, count: number) => {
       for (let i = 0, at = offset; i < count; at += lengths[i]! & 0x7fffffff, i++) {
         to().receive(Buffer.from(slab.subarray(at + 8, at + (lengths[i]! & 0x7fffffff))));
       }
     };
-    a = new ReliableEndpoint({ token, onDatagrams: forward(() => b!) });
-    b = new ReliableEndpoint({ token, onDatagrams: forward(() => a!) });
+    // Each names the other, which exists by the time a datagram flows.
+    const a: ReliableEndpoint = new ReliableEndpoint({ token, onDatagrams: forward(() => b) });
+    const b: ReliableEndpoint = new ReliableEndpoint({ token, onDatagrams: forward(() => a) });
     const atA: string[] = [];
     const atB: string[] = [];
     b.on('message', (m) => {
       atB.push(m.subarray(0, 5).toString());
-      b!.send(Buffer.from(`reply-${m.subarray(0, 5).toString()}`));
-      b!.flush();
+      b.send(Buffer.from(`reply-${m.subarray(0, 5).toString()}`));
+      b.flush();
     });
     a.on('message', (m) => atA.push(m.toString()));
     try {

@@ -234,8 +234,7 @@ export class Client extends SessionHandle<ClientEvents> {
     const address = connection.socket.remoteAddress ?? this.host;
     const target = { address, port };
     const token = Buffer.from(ack.token, 'hex');
-    // Assigned below, before the socket can receive anything.
-    let path!: UdpSession;
+    // `path` is made below, before the socket can receive anything.
     // Only datagrams from the server's address and port with the session's token are the session's.
     const socket = createUdpSocket(net.isIPv6(address) ? 'udp6' : 'udp4', this.limits, {
       knownSession: (bytes, start, end, remoteAddress, remotePort) =>
@@ -246,7 +245,7 @@ export class Client extends SessionHandle<ClientEvents> {
     }, ignoreCount);
     this.udpSocket = socket;
     const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp };
-    path = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
+    const path: UdpSession = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
       holdUnreliable: true,
       pong: () => {
         if (this.udpPath !== path) return;
