@@ -25,6 +25,8 @@ export type { MessageInfo, SendOptions, Transport, ConnectionStats } from './ses
 export type { Payload, JsonValue } from './session/message.js';
 export { PROTOCOL_SEMVER, SUPPORTED_FEATURES } from './session/handshake.js';
 export type { DeliveryMode } from './session/handshake.js';
-export { RemoteError, AbortError } from './errors.js';
+export { RemoteError, AbortError, ConfigError } from './errors.js';
+export { loadConfig, readConfig } from './config/load-config.js';
+export type { ConfigOptions, ConfigSetting, Configuration, ConfigLayers } from './config/load-config.js';
 export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint.js';
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';

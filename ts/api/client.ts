@@ -3,7 +3,8 @@ import { Connection, type MessageInfo } from '../session/connection.js';
 import { PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger, checkPort } from '../validate.js';
+import { checkPort } from '../validate.js';
+import { integerOption } from './option-ranges.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
@@ -85,18 +86,18 @@ export class Client extends SessionHandle<ClientEvents> {
     this.tcpPort = checkPort('tcpPort', options.tcpPort);
     this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
     const mode = options.mode ?? 'burst';
-    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`);
+    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`, 'mode');
     this.mode = mode;
-    this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1, 3_600_000);
+    this.connectTimeoutMs = integerOption('connectTimeoutMs', options.connectTimeoutMs);
     this.clientId = options.clientId;
     if (options.reconnect) {
       const r = options.reconnect === true ? {} : options.reconnect;
       const jitter = r.jitter ?? 0.2;
-      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`);
+      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`, 'reconnect.jitter');
       this.reconnect = {
-        maxAttempts: checkInteger('reconnect.maxAttempts', r.maxAttempts ?? 10, 1, 1_000_000),
-        initialDelayMs: checkInteger('reconnect.initialDelayMs', r.initialDelayMs ?? 100, 1, 3_600_000),
-        maxDelayMs: checkInteger('reconnect.maxDelayMs', r.maxDelayMs ?? 10_000, 1, 3_600_000),
+        maxAttempts: integerOption('reconnect.maxAttempts', r.maxAttempts),
+        initialDelayMs: integerOption('reconnect.initialDelayMs', r.initialDelayMs),
+        maxDelayMs: integerOption('reconnect.maxDelayMs', r.maxDelayMs),
         jitter,
       };
     }

@@ -5,7 +5,8 @@ import { Connection, type MessageInfo, type SendOptions } from '../session/conne
 import type { HelloAccepted } from '../session/handshake.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger, checkPort } from '../validate.js';
+import { checkPort } from '../validate.js';
+import { integerOption } from './option-ranges.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
@@ -126,13 +127,13 @@ export class Server extends EventEmitter<ServerEvents> {
       host: options.host,
       tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
       udpPort: udpPort === false ? false : checkPort('udpPort', udpPort),
-      maxConnections: checkInteger('maxConnections', options.maxConnections ?? 10_000, 1, 10_000_000),
-      handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000, 1, 3_600_000),
+      maxConnections: integerOption('maxConnections', options.maxConnections),
+      handshakeTimeoutMs: integerOption('handshakeTimeoutMs', options.handshakeTimeoutMs),
       builtins: options.builtins ?? true,
     };
-    if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean');
+    if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean', 'builtins');
     this.handlers = new HandlerTable<Peer>(this.options.builtins ? builtinHandlers(this) : undefined);
-    this.udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
+    this.udpBudget = new ReassemblyBudget(integerOption('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes));
     this.handshakeHost = this.newHandshakeHost();
   }
 

@@ -3,7 +3,9 @@
  * The `hybridwire` command: serve, connect (interactive), demo, bench.
  */
 import { parseArgs } from 'node:util';
-import { serve } from './serve.js';
+import { serve, serveLayers } from './serve.js';
+import { printConfig } from './config.js';
+import type { ConfigSetting } from '../config/load-config.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
 import { bench, benchServerChild } from './bench.js';
@@ -11,7 +13,11 @@ import { bench, benchServerChild } from './bench.js';
 const USAGE = `usage: hybridwire <command> [options]
 
 commands:
-  serve     --host H --tcp-port N --udp-port N     run a server until SIGINT/SIGTERM
+  serve     --host H --tcp-port N --udp-port N [--config FILE]
+            run a server until SIGINT/SIGTERM; options from FILE (TOML) and HYBRIDWIRE_
+            variables, below the flags
+  config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
+            the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
             interactive client: /ping /echo TEXT /broadcast TEXT /stats
             /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages
@@ -27,6 +33,8 @@ const options = {
   'udp-port': { type: 'string' },
   mode: { type: 'string' },
   window: { type: 'string' },
+  config: { type: 'string' },
+  print: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -53,13 +61,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // serve's own flags, the top layer of its configuration.
+  const serveFlags = (): ConfigSetting[] => [
+    ...(values.host === undefined ? [] : [{ key: 'host', value: values.host, source: '--host' }]),
+    ...(values['tcp-port'] === undefined ? [] : [{ key: 'tcpPort', value: port(values['tcp-port'], 'tcp-port', 0), source: '--tcp-port' }]),
+    ...(values['udp-port'] === undefined ? [] : [{ key: 'udpPort', value: port(values['udp-port'], 'udp-port', 0), source: '--udp-port' }]),
+  ];
   switch (command) {
     case 'serve':
-      return serve({
-        host: values.host ?? '0.0.0.0',
-        tcpPort: port(values['tcp-port'], 'tcp-port', 5000),
-        udpPort: port(values['udp-port'], 'udp-port', 5001),
-      });
+      return serve({ configPath: values.config, flags: serveFlags() });
+    case 'config':
+      if (!values.print) throw new Error('config needs --print');
+      return printConfig(values.config, serveLayers(serveFlags()));
     case 'connect': {
       const mode = values.mode ?? 'burst';
       if (mode !== 'step' && mode !== 'burst') throw new Error(`--mode must be step or burst, got '${mode}'`);
@@ -86,7 +99,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: Error) => {
-    process.stderr.write(`hybridwire: ${error.message}\n`);
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(`hybridwire: ${error.message}${typeof code === 'string' && code.startsWith('HW_ERR_') ? ` [${code}]` : ''}\n`);
     process.exitCode = 2;
   },
 );

@@ -1,10 +1,23 @@
 import { createServer } from '../api/server.js';
 import type { Peer } from '../api/peer.js';
+import { readConfig, type ConfigLayers, type ConfigSetting } from '../config/load-config.js';
 
 export interface ServeOptions {
-  host: string;
-  tcpPort: number;
-  udpPort: number;
+  /** A TOML configuration file (--config). */
+  configPath: string | undefined;
+  /** Options given as flags (--host, --tcp-port, --udp-port), above the file and the environment. */
+  flags: ConfigSetting[];
+}
+
+/** Where `hybridwire serve` listens unless told otherwise. */
+export const SERVE_DEFAULTS: ConfigSetting[] = [
+  { key: 'host', value: '0.0.0.0', source: 'default' },
+  { key: 'tcpPort', value: 5000, source: 'default' },
+  { key: 'udpPort', value: 5001, source: 'default' },
+];
+
+export function serveLayers(flags: ConfigSetting[]): ConfigLayers {
+  return { flags, defaults: SERVE_DEFAULTS };
 }
 
 const UNHANDLED_SHOWN = 5;
@@ -15,7 +28,8 @@ function line(event: Record<string, unknown>): void {
 
 /** Chat relay server: prints one JSON line per event; the first is {"event":"listening",...}. */
 export async function serve(options: ServeOptions): Promise<number> {
-  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort });
+  const { options: config } = readConfig(options.configPath, undefined, serveLayers(options.flags));
+  const server = createServer(config);
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
