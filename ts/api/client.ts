@@ -12,6 +12,8 @@ import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from 
 import { HandlerTable } from './handler-table.js';
 import { SessionHandle } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
+import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { logClient } from '../features/logging/client-log.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -36,6 +38,8 @@ export interface ClientOptions extends LimitOptions {
   connectTimeoutMs?: number;
   /** Reconnect automatically after an unexpected disconnect. Default false. */
   reconnect?: boolean | ReconnectOptions;
+  /** A pino-compatible logger (info, warn, error, debug, child) for the session's events. Default: silent. */
+  logger?: Logger;
 }
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closing' | 'closed';
@@ -101,6 +105,8 @@ export class Client extends SessionHandle<ClientEvents> {
         jitter,
       };
     }
+    const logger = checkLogger(options.logger);
+    if (logger) logClient(this, logger, { host: this.host, tcpPort: this.tcpPort });
   }
 
   /** Routes messages of `type` from the server to `handler(payload, client, info)`; its return value answers requests. */

@@ -17,6 +17,8 @@ import { builtinHandlers } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { attachUdpSession, createUdpSocket, type DatagramRouter } from './udp-setup.js';
+import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { ServerLog } from '../features/logging/server-log.js';
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
@@ -32,6 +34,8 @@ export interface ServerOptions extends LimitOptions {
   builtins?: boolean;
   /** Reassembly memory of all UDP sessions together. Default 64 MiB. */
   udpReassemblyTotalBytes?: number;
+  /** A pino-compatible logger (info, warn, error, debug, child) for the server's events. Default: silent. */
+  logger?: Logger;
 }
 
 export interface ListenResult {
@@ -114,6 +118,7 @@ export class Server extends EventEmitter<ServerEvents> {
     broadcastDrops: 0,
   };
   private readonly handshakeHost: HandshakeHost;
+  private readonly log: ServerLog | undefined;
   private readonly datagramRouter: DatagramRouter = {
     knownSession: (bytes, start, end, address, port) => this.knownSession(bytes, start, end, address, port),
     otherDatagram: (bytes, start, end, address, port) => this.otherDatagram(bytes, start, end, address, port),
@@ -135,6 +140,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.handlers = new HandlerTable<Peer>(this.options.builtins ? builtinHandlers(this) : undefined);
     this.udpBudget = new ReassemblyBudget(integerOption('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes));
     this.handshakeHost = this.newHandshakeHost();
+    const logger = checkLogger(options.logger);
+    this.log = logger && new ServerLog(this, logger);
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -299,8 +306,9 @@ export class Server extends EventEmitter<ServerEvents> {
         udp: udpOffer(limits),
       }),
       newToken: () => this.newToken(),
-      refused: () => {
+      refused: (address, code, reason) => {
         this.totals.refusedConnections++;
+        this.log?.refused(address, code, reason);
       },
       accepted: (peer, answer, token) => this.bindUdp(peer, answer, token),
       opened: (peer) => {

@@ -3,7 +3,7 @@
  * The `hybridwire` command: serve, connect (interactive), demo, bench.
  */
 import { parseArgs } from 'node:util';
-import { serve, serveLayers } from './serve.js';
+import { logLevel, serve, serveLayers } from './serve.js';
 import { printConfig } from './config.js';
 import type { ConfigSetting } from '../config/load-config.js';
 import { interactive } from './interactive.js';
@@ -13,9 +13,10 @@ import { bench, benchServerChild } from './bench.js';
 const USAGE = `usage: hybridwire <command> [options]
 
 commands:
-  serve     --host H --tcp-port N --udp-port N [--config FILE]
+  serve     --host H --tcp-port N --udp-port N [--config FILE] [--log-level LEVEL]
             run a server until SIGINT/SIGTERM; options from FILE (TOML) and HYBRIDWIRE_
-            variables, below the flags
+            variables, below the flags; event lines on stdout, pino JSON logs on stderr
+            (LEVEL: fatal error warn info debug trace silent; default warn)
   config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
             the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
@@ -35,6 +36,7 @@ const options = {
   window: { type: 'string' },
   config: { type: 'string' },
   print: { type: 'boolean' },
+  'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -69,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   ];
   switch (command) {
     case 'serve':
-      return serve({ configPath: values.config, flags: serveFlags() });
+      return serve({ configPath: values.config, flags: serveFlags(), logLevel: logLevel(values['log-level']) });
     case 'config':
       if (!values.print) throw new Error('config needs --print');
       return printConfig(values.config, serveLayers(serveFlags()));

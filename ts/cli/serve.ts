@@ -1,12 +1,26 @@
 import { createServer } from '../api/server.js';
 import type { Peer } from '../api/peer.js';
 import { readConfig, type ConfigLayers, type ConfigSetting } from '../config/load-config.js';
+import { pino } from 'pino';
 
 export interface ServeOptions {
   /** A TOML configuration file (--config). */
   configPath: string | undefined;
   /** Options given as flags (--host, --tcp-port, --udp-port), above the file and the environment. */
   flags: ConfigSetting[];
+  /** The server's pino log (JSON lines on stderr) from this level up (--log-level). */
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Warnings and errors only: a quiet server's stderr stays empty. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
+
+export function logLevel(value: string | undefined): LogLevel {
+  if (value === undefined) return DEFAULT_LOG_LEVEL;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${value}'`);
+  return value as LogLevel;
 }
 
 /** Where `hybridwire serve` listens unless told otherwise. */
@@ -29,7 +43,9 @@ function line(event: Record<string, unknown>): void {
 /** Chat relay server: prints one JSON line per event; the first is {"event":"listening",...}. */
 export async function serve(options: ServeOptions): Promise<number> {
   const { options: config } = readConfig(options.configPath, undefined, serveLayers(options.flags));
-  const server = createServer(config);
+  // Logs go to stderr, synchronously: stdout carries the event lines below, which scripts read.
+  const logger = pino({ level: options.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  const server = createServer({ ...config, logger });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
