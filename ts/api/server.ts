@@ -19,6 +19,8 @@ import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { attachUdpSession, createUdpSocket, type DatagramRouter } from './udp-setup.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { ServerLog } from '../features/logging/server-log.js';
+import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
+import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
@@ -36,6 +38,12 @@ export interface ServerOptions extends LimitOptions {
   udpReassemblyTotalBytes?: number;
   /** A pino-compatible logger (info, warn, error, debug, child) for the server's events. Default: silent. */
   logger?: Logger;
+  /**
+   * Metrics (see metrics()): true, or `{ registry }` to register them in a prom-client Registry
+   * the application has. Default off; the first call of metrics(), summary() or metricsCsv() turns
+   * them on with a registry of the server's own.
+   */
+  metrics?: boolean | MetricsOptions;
 }
 
 export interface ListenResult {
@@ -119,6 +127,7 @@ export class Server extends EventEmitter<ServerEvents> {
   };
   private readonly handshakeHost: HandshakeHost;
   private readonly log: ServerLog | undefined;
+  private metricsState: ServerMetrics | undefined;
   private readonly datagramRouter: DatagramRouter = {
     knownSession: (bytes, start, end, address, port) => this.knownSession(bytes, start, end, address, port),
     otherDatagram: (bytes, start, end, address, port) => this.otherDatagram(bytes, start, end, address, port),
@@ -142,6 +151,9 @@ export class Server extends EventEmitter<ServerEvents> {
     this.handshakeHost = this.newHandshakeHost();
     const logger = checkLogger(options.logger);
     this.log = logger && new ServerLog(this, logger);
+    const metrics = options.metrics ?? false;
+    if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
+    if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -234,6 +246,21 @@ export class Server extends EventEmitter<ServerEvents> {
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
     };
+  }
+
+  /** The server's metrics in the Prometheus text exposition format (turns metrics on). */
+  metrics(): Promise<string> {
+    return this.metricsFeature().text();
+  }
+
+  /** The figures behind metrics(), summary() and `hybridwire top` at this moment (turns metrics on). */
+  metricsSnapshot(): MetricsSnapshot {
+    return this.metricsFeature().snapshot();
+  }
+
+  private metricsFeature(): ServerMetrics {
+    this.metricsState ??= new ServerMetrics(this, this.handlers);
+    return this.metricsState;
   }
 
   /**

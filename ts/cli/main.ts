@@ -17,6 +17,7 @@ commands:
             run a server until SIGINT/SIGTERM; options from FILE (TOML) and HYBRIDWIRE_
             variables, below the flags; event lines on stdout, pino JSON logs on stderr
             (LEVEL: fatal error warn info debug trace silent; default warn)
+            [--metrics-port N]  GET /metrics in the Prometheus text format
   config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
             the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
@@ -37,6 +38,7 @@ const options = {
   config: { type: 'string' },
   print: { type: 'boolean' },
   'log-level': { type: 'string' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -71,7 +73,12 @@ async function main(argv: string[]): Promise<number> {
   ];
   switch (command) {
     case 'serve':
-      return serve({ configPath: values.config, flags: serveFlags(), logLevel: logLevel(values['log-level']) });
+      return serve({
+        configPath: values.config,
+        flags: serveFlags(),
+        logLevel: logLevel(values['log-level']),
+        metricsPort: values['metrics-port'] === undefined ? undefined : port(values['metrics-port'], 'metrics-port', 0),
+      });
     case 'config':
       if (!values.print) throw new Error('config needs --print');
       return printConfig(values.config, serveLayers(serveFlags()));

@@ -2,6 +2,8 @@ import { createServer } from '../api/server.js';
 import type { Peer } from '../api/peer.js';
 import { readConfig, type ConfigLayers, type ConfigSetting } from '../config/load-config.js';
 import { pino } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { serveMetrics, type HttpEndpoint } from './metrics-endpoint.js';
 
 export interface ServeOptions {
   /** A TOML configuration file (--config). */
@@ -10,6 +12,8 @@ export interface ServeOptions {
   flags: ConfigSetting[];
   /** The server's pino log (JSON lines on stderr) from this level up (--log-level). */
   logLevel: LogLevel;
+  /** Serve GET /metrics on this port (--metrics-port; 0 picks one). */
+  metricsPort?: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -45,7 +49,10 @@ export async function serve(options: ServeOptions): Promise<number> {
   const { options: config } = readConfig(options.configPath, undefined, serveLayers(options.flags));
   // Logs go to stderr, synchronously: stdout carries the event lines below, which scripts read.
   const logger = pino({ level: options.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
-  const server = createServer({ ...config, logger });
+  // With --metrics-port: the server's metrics and the process's own (memory, CPU, event loop).
+  const registry = options.metricsPort === undefined ? undefined : new Registry();
+  if (registry) collectDefaultMetrics({ register: registry });
+  const server = createServer({ ...config, logger, ...(registry ? { metrics: { registry } } : {}) });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
@@ -73,10 +80,20 @@ export async function serve(options: ServeOptions): Promise<number> {
   const stopped = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const { tcpPort, udpPort } = await server.listen();
-  line({ event: 'listening', tcpPort, udpPort });
+  const endpoints: HttpEndpoint[] = [];
+  let ports: Record<string, number>;
+  try {
+    const metrics = registry && (await serveMetrics(config.host, options.metricsPort!, registry));
+    if (metrics) endpoints.push(metrics);
+    const { tcpPort, udpPort } = await server.listen();
+    ports = { tcpPort, ...(udpPort === undefined ? {} : { udpPort }), ...(metrics ? { metricsPort: metrics.port } : {}) };
+  } catch (error) {
+    await Promise.all(endpoints.map((endpoint) => endpoint.close()));
+    throw error;
+  }
+  line({ event: 'listening', ...ports });
   line({ event: 'shutdown', signal: await stopped });
-  await server.close();
+  await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
   line({ event: 'closed' });
   return 0;
 }
