@@ -20,9 +20,13 @@ const BASELINES = {
   udp: ['dgram', 'dgram-coalesced'],
 };
 
-/** The systems a case's ratios are taken against; throughput also against the parse-only floor. */
+/**
+ * The systems a case's ratios are taken against; throughput also against the parse-only floor.
+ * Over TCP also against hybridwire itself, shown when hybridwire-metrics ran: the cost of metrics.
+ */
 function baselinesOf(benchCase) {
-  return benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
+  const baselines = benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
+  return benchCase.transport === 'tcp' ? [...baselines, 'hybridwire'] : baselines;
 }
 
 /** Per case and system: medians of every figure, the spread of the headline one, ratios per round. */
@@ -79,7 +83,7 @@ function ratioCells(row, baselines) {
 }
 
 export function formatCase(benchCase, rows, roundsWanted) {
-  const baselines = baselinesOf(benchCase);
+  const baselines = baselinesOf(benchCase).filter((baseline) => baseline !== 'hybridwire' || rows.some((row) => row.system === 'hybridwire-metrics'));
   const lines = [];
   let header;
   let cells;

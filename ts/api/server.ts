@@ -21,6 +21,8 @@ import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { ServerLog } from '../features/logging/server-log.js';
 import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
 import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
+import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
+import { formatSummary } from '../features/metrics/summary.js';
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
@@ -256,6 +258,22 @@ export class Server extends EventEmitter<ServerEvents> {
   /** The figures behind metrics(), summary() and `hybridwire top` at this moment (turns metrics on). */
   metricsSnapshot(): MetricsSnapshot {
     return this.metricsFeature().snapshot();
+  }
+
+  /**
+   * Appends a row of the server's figures to a CSV file every `intervalMs` (default 1000), after a
+   * header line when the file is new. Returns the export: `stop()` ends it. It ends with close() too.
+   */
+  metricsCsv(options: MetricsCsvOptions): MetricsCsv {
+    const metrics = this.metricsFeature();
+    const csv = new MetricsCsv(options, () => metrics.snapshot());
+    this.once('close', () => void csv.stop().catch(() => {}));
+    return csv;
+  }
+
+  /** A few lines for people: uptime, sessions, handshakes, traffic per transport, RTT, drops, busiest types. */
+  summary(): string {
+    return formatSummary(this.metricsFeature().snapshot());
   }
 
   private metricsFeature(): ServerMetrics {

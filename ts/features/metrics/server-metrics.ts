@@ -66,18 +66,22 @@ export class ServerMetrics {
     handlers.instrumentWith((type, handler) => this.timing.wrap(type, handler));
     this.names = ['hybridwire_rtt_seconds', 'hybridwire_handler_duration_seconds', ...registerServerMetrics(registers, () => this.scrape())];
 
-    server.on('connection', (peer: Peer) => {
-      this.accepted++;
-      peer.connection.on('pong', (rttMs: number) => {
-        this.rttSamples++;
-        this.rttSumSeconds += rttMs / 1000;
-        this.rttHistogram.observe(rttMs / 1000);
-      });
-    });
+    // Turned on while sessions are open: they count as accepted, and their round trips are timed.
+    for (const peer of server.peers.values()) this.track(peer);
+    server.on('connection', (peer: Peer) => this.track(peer));
     server.on('disconnect', (peer: Peer) => addShare(this.retired, peer));
     server.on('peerError', (peer: Peer | undefined) => {
       // An error before the session opened is a failed handshake.
       if (peer === undefined || server.peers.get(peer.id) !== peer) this.failed++;
+    });
+  }
+
+  private track(peer: Peer): void {
+    this.accepted++;
+    peer.connection.on('pong', (rttMs: number) => {
+      this.rttSamples++;
+      this.rttSumSeconds += rttMs / 1000;
+      this.rttHistogram.observe(rttMs / 1000);
     });
   }
 
