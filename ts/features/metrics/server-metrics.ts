@@ -5,11 +5,12 @@
  * and prom-client's collect() callbacks at each scrape.
  */
 import type { EventEmitter } from 'node:events';
-import { Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { Peer } from '../../api/peer.js';
 import type { ServerStats } from '../../api/server.js';
 import type { Handler } from '../../session/connection.js';
 import { HandlerTiming } from './handler-timing.js';
+import { PlainHistogram, type HistogramSeries } from './histogram.js';
 import { registerServerMetrics } from './prometheus.js';
 import { emptyDrops, type MetricsSnapshot, type SessionShare } from './snapshot.js';
 
@@ -37,11 +38,9 @@ export class ServerMetrics {
   /** Names of the metrics this server registered, for metrics() to print them alone. */
   readonly names: string[];
   private readonly timing: HandlerTiming;
-  private readonly rttHistogram: Histogram<never>;
+  private readonly rtt: HistogramSeries;
   private accepted = 0;
   private failed = 0;
-  private rttSamples = 0;
-  private rttSumSeconds = 0;
   /** What ended sessions counted (retransmissions, drops): counters never go back. */
   private readonly retired: SessionShare = { retransmissions: 0, drops: emptyDrops() };
   /** One snapshot per scrape: prom-client asks every metric's collect() in turn. */
@@ -54,15 +53,17 @@ export class ServerMetrics {
   ) {
     this.registry = options.registry ?? new Registry();
     const registers = [this.registry];
-    this.rttHistogram = new Histogram({ name: 'hybridwire_rtt_seconds', help: 'Heartbeat round-trip time of the sessions, in seconds.', buckets: RTT_BUCKETS, registers });
-    const handlerHistogram = new Histogram({
-      name: 'hybridwire_handler_duration_seconds',
-      help: 'Time spent in message handlers, by message type, in seconds (one call in 64 is timed; asynchronous handlers until they settle).',
-      labelNames: ['type'],
-      buckets: HANDLER_BUCKETS,
-      registers,
-    });
-    this.timing = new HandlerTiming((type) => handlerHistogram.labels(type));
+    const rttHistogram = new PlainHistogram('hybridwire_rtt_seconds', 'Heartbeat round-trip time of the sessions, in seconds.', RTT_BUCKETS);
+    const handlerHistogram = new PlainHistogram(
+      'hybridwire_handler_duration_seconds',
+      'Time spent in message handlers, by message type, in seconds (one call in 64 is timed; asynchronous handlers until they settle).',
+      HANDLER_BUCKETS,
+      'type',
+    );
+    rttHistogram.register(this.registry);
+    handlerHistogram.register(this.registry);
+    this.rtt = rttHistogram.seriesFor();
+    this.timing = new HandlerTiming((type) => handlerHistogram.seriesFor(type));
     handlers.instrumentWith((type, handler) => this.timing.wrap(type, handler));
     this.names = ['hybridwire_rtt_seconds', 'hybridwire_handler_duration_seconds', ...registerServerMetrics(registers, () => this.scrape())];
 
@@ -78,11 +79,7 @@ export class ServerMetrics {
 
   private track(peer: Peer): void {
     this.accepted++;
-    peer.connection.on('pong', (rttMs: number) => {
-      this.rttSamples++;
-      this.rttSumSeconds += rttMs / 1000;
-      this.rttHistogram.observe(rttMs / 1000);
-    });
+    peer.connection.on('pong', (rttMs: number) => this.rtt.observe(rttMs / 1000));
   }
 
   /** The server's figures now. */
@@ -113,7 +110,7 @@ export class ServerMetrics {
       udp: { messagesIn: stats.udp.messagesIn, messagesOut: stats.udp.messagesOut, bytesIn: stats.udp.bytesIn, bytesOut: stats.udp.bytesOut },
       drops,
       retransmissions: share.retransmissions,
-      rtt: { samples: this.rttSamples, sumSeconds: this.rttSumSeconds, meanMs: rttCount === 0 ? undefined : rttSum / rttCount },
+      rtt: { samples: this.rtt.count, sumSeconds: this.rtt.sum, meanMs: rttCount === 0 ? undefined : rttSum / rttCount },
       types: this.timing.types(),
     };
   }
