@@ -38,7 +38,8 @@ export type ErrorCode =
   | 'HW_ERR_CONNECT_TIMEOUT'
   | 'HW_ERR_HEARTBEAT_TIMEOUT'
   | 'HW_ERR_UDP_UNAVAILABLE'
-  | 'HW_ERR_SHUTDOWN';
+  | 'HW_ERR_SHUTDOWN'
+  | 'HW_ERR_FORBIDDEN';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;

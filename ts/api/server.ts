@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Connection, type MessageInfo, type SendOptions } from '../session/connection.js';
+import { Connection, type Handler, type MessageInfo, type SendOptions } from '../session/connection.js';
 import type { HelloAccepted } from '../session/handshake.js';
 import { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { HybridwireError, OptionError } from '../errors.js';
@@ -23,6 +23,7 @@ import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-m
 import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
 import { formatSummary } from '../features/metrics/summary.js';
+import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
@@ -46,6 +47,11 @@ export interface ServerOptions extends LimitOptions {
    * them on with a registry of the server's own.
    */
   metrics?: boolean | MetricsOptions;
+  /**
+   * Lets peers from other addresses than loopback make the admin request (`hybridwire top`) by
+   * presenting it; from loopback it needs none. 8 to 1024 characters. Default: loopback only.
+   */
+  adminToken?: string;
 }
 
 export interface ListenResult {
@@ -148,7 +154,10 @@ export class Server extends EventEmitter<ServerEvents> {
       builtins: options.builtins ?? true,
     };
     if (typeof this.options.builtins !== 'boolean') throw new OptionError('option builtins must be a boolean', 'builtins');
-    this.handlers = new HandlerTable<Peer>(this.options.builtins ? builtinHandlers(this) : undefined);
+    // The admin request is answered with or without the built-ins (only to whom it allows).
+    const fallback = this.options.builtins ? builtinHandlers(this) : new Map<string, Handler<Peer>>();
+    fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
+    this.handlers = new HandlerTable<Peer>(fallback);
     this.udpBudget = new ReassemblyBudget(integerOption('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes));
     this.handshakeHost = this.newHandshakeHost();
     const logger = checkLogger(options.logger);

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { logLevel, serve, serveLayers } from './serve.js';
 import { printConfig } from './config.js';
+import { top } from './top.js';
 import type { ConfigSetting } from '../config/load-config.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
@@ -23,6 +24,9 @@ commands:
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
             interactive client: /ping /echo TEXT /broadcast TEXT /stats
             /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages
+  top       --host H --tcp-port N [--admin-token T]
+            live view of a running server (peers, msg/s, RTT, drops, busiest types), each second;
+            the server answers from loopback, or with its adminToken
   demo                                           server and client in one process over TCP and UDP
   bench     [--case tput|rtt|udp|udp-reliable|all] [--host H --tcp-port N --udp-port N] [--separate]
             [--messages N] [--duration-ms MS] [--size BYTES] [--clients N] [--in-flight N] [--json]
@@ -39,6 +43,7 @@ const options = {
   print: { type: 'boolean' },
   'log-level': { type: 'string' },
   'metrics-port': { type: 'string' },
+  'admin-token': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -95,6 +100,8 @@ async function main(argv: string[]): Promise<number> {
         windowSize: window,
       });
     }
+    case 'top':
+      return top({ host: values.host ?? '127.0.0.1', tcpPort: port(values['tcp-port'], 'tcp-port', 5000), adminToken: values['admin-token'] });
     case 'demo':
       return demo();
     default:
