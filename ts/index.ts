@@ -31,6 +31,8 @@ export type { Logger } from './features/logging/logger.js';
 export type { MetricsOptions } from './features/metrics/server-metrics.js';
 export type { MetricsSnapshot, DropCause, TransportFigures } from './features/metrics/snapshot.js';
 export { MetricsCsv } from './features/metrics/csv-export.js';
+export { serveDashboard } from './features/dashboard/dashboard-server.js';
+export type { Dashboard, DashboardOptions } from './features/dashboard/dashboard-server.js';
 export type { MetricsCsvOptions } from './features/metrics/csv-export.js';
 export type { ConfigOptions, ConfigSetting, Configuration, ConfigLayers } from './config/load-config.js';
 export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint.js';

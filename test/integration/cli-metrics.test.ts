@@ -57,3 +57,21 @@ describe('hybridwire serve --metrics-port', () => {
     expect(await serve.waitForExit()).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('hybridwire serve --dashboard-port', () => {
+  it('serves the dashboard page; its listening line gains dashboardPort (after metricsPort when both are asked for)', async () => {
+    const serve = startCli(['serve', '--host', '127.0.0.1', '--tcp-port', '0', '--udp-port', '0', '--metrics-port', '0', '--dashboard-port', '0']);
+    const { line } = await serve.waitForLine(/^\{"event":"listening"/, { timeoutMs: 10_000 });
+    const listening = JSON.parse(line) as { tcpPort: number; metricsPort: number; dashboardPort: number };
+    expect(Object.keys(listening)).toEqual(['event', 'tcpPort', 'udpPort', 'metricsPort', 'dashboardPort']);
+    const page = await get(listening.dashboardPort, '/');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<title>hybridwire dashboard</title>');
+    expect((await get(listening.dashboardPort, '/uPlot.iife.min.js')).status).toBe(200);
+    const figures = JSON.parse((await get(listening.dashboardPort, '/api/figures')).body) as { target: string; stats: { connectedClients: number } };
+    expect(figures.target).toBe(`127.0.0.1:${listening.tcpPort}`);
+    expect(figures.stats.connectedClients).toBe(0);
+    serve.signal('SIGTERM');
+    expect(await serve.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+});

@@ -19,6 +19,7 @@ commands:
             variables, below the flags; event lines on stdout, pino JSON logs on stderr
             (LEVEL: fatal error warn info debug trace silent; default warn)
             [--metrics-port N]  GET /metrics in the Prometheus text format
+            [--dashboard-port N]  a page of live charts (message rates, RTT, sessions) at /
   config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
             the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
@@ -44,6 +45,7 @@ const options = {
   'log-level': { type: 'string' },
   'metrics-port': { type: 'string' },
   'admin-token': { type: 'string' },
+  'dashboard-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -83,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
         flags: serveFlags(),
         logLevel: logLevel(values['log-level']),
         metricsPort: values['metrics-port'] === undefined ? undefined : port(values['metrics-port'], 'metrics-port', 0),
+        dashboardPort: values['dashboard-port'] === undefined ? undefined : port(values['dashboard-port'], 'dashboard-port', 0),
       });
     case 'config':
       if (!values.print) throw new Error('config needs --print');

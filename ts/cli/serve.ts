@@ -4,6 +4,7 @@ import { readConfig, type ConfigLayers, type ConfigSetting } from '../config/loa
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { serveMetrics, type HttpEndpoint } from './metrics-endpoint.js';
+import { serveDashboard } from '../features/dashboard/dashboard-server.js';
 
 export interface ServeOptions {
   /** A TOML configuration file (--config). */
@@ -14,6 +15,8 @@ export interface ServeOptions {
   logLevel: LogLevel;
   /** Serve GET /metrics on this port (--metrics-port; 0 picks one). */
   metricsPort?: number;
+  /** Serve the dashboard page on this port (--dashboard-port; 0 picks one). */
+  dashboardPort?: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -85,10 +88,12 @@ export async function serve(options: ServeOptions): Promise<number> {
   try {
     const metrics = registry && (await serveMetrics(config.host, options.metricsPort!, registry));
     if (metrics) endpoints.push(metrics);
-    const { tcpPort, udpPort } = await server.listen();
-    ports = { tcpPort, ...(udpPort === undefined ? {} : { udpPort }), ...(metrics ? { metricsPort: metrics.port } : {}) };
+    const { host, tcpPort, udpPort } = await server.listen();
+    const dashboard = options.dashboardPort === undefined ? undefined : await serveDashboard(server, { host: config.host, port: options.dashboardPort, title: `${host}:${tcpPort}` });
+    if (dashboard) endpoints.push(dashboard);
+    ports = { tcpPort, ...(udpPort === undefined ? {} : { udpPort }), ...(metrics ? { metricsPort: metrics.port } : {}), ...(dashboard ? { dashboardPort: dashboard.port } : {}) };
   } catch (error) {
-    await Promise.all(endpoints.map((endpoint) => endpoint.close()));
+    await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
     throw error;
   }
   line({ event: 'listening', ...ports });
