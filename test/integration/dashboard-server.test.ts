@@ -7,6 +7,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, serveDashboard, type Server } from '../../ts/index.js';
 import { chromiumFound, launchChromium } from '../support/browser.js';
 
+/** The page's document, as the callbacks run in the browser use it (this program has no DOM types). */
+declare const document: {
+  getElementById(id: string): { textContent: string | null } | null;
+  querySelector(selector: string): { width: number; height: number } | null;
+  body: { dataset: Record<string, string | undefined> };
+};
+
 if (!chromiumFound) console.warn('test/integration/dashboard-server.test.ts: browser test skipped, /usr/bin/chromium is missing (apt-get install chromium)');
 
 const BROWSER_TEST_MS = 60_000;
@@ -108,7 +115,7 @@ describe('serveDashboard', () => {
       // The three charts drew onto canvases; the busiest type is listed.
       for (const id of ['chart-rates', 'chart-rtt', 'chart-sessions']) {
         const size = await page.evaluate((chartId) => {
-          const canvas = document.querySelector(`#${chartId} canvas`) as HTMLCanvasElement | null;
+          const canvas = document.querySelector(`#${chartId} canvas`);
           return canvas ? [canvas.width, canvas.height] : [0, 0];
         }, id);
         expect(size[0]).toBeGreaterThan(0);
