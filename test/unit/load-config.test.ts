@@ -106,6 +106,7 @@ describe('loadConfig', () => {
     ['builtins = "yes"', 'builtins', 'true or false'],
     ['mode = "fast"', 'mode', '"burst" or "step"'],
     ['host = 127', 'host', 'a string'],
+    ['adminToken = "short"', 'adminToken', 'a string of 8 to 1024 characters'],
     ['[reconnect]\njitter = 2', 'reconnect.jitter', 'a number from 0 to 1'],
   ])('refuses %j, naming the key, the file and line, and the range', (text, key, allowed) => {
     const name = file(`# first line\n${text}\n`);
@@ -116,6 +117,12 @@ describe('loadConfig', () => {
     expect(error.message).toContain(key);
     expect(error.message).toContain(error.source);
     expect(error.message).toContain(allowed);
+  });
+
+  it('does not repeat a secret it refuses', () => {
+    const error = configError(() => loadConfig(undefined, { HYBRIDWIRE_ADMIN_TOKEN: 'hunter2' }));
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message).toContain('got 7 characters');
   });
 
   it('takes its ranges from the options the library validates (no range restated)', () => {

@@ -10,7 +10,6 @@ function tomlValue(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-const SECRET_KEYS = new Set(['adminToken']);
 const COLUMN = 36;
 
 function entryLine(name: string, value: unknown, source: string): string {
@@ -30,7 +29,7 @@ export function describeConfig(settings: readonly ConfigSetting[]): string[] {
     const inTable = entry.key.startsWith('reconnect.');
     const name = inTable ? entry.key.slice('reconnect.'.length) : entry.key;
     const lines = inTable ? reconnect : top;
-    if (setting !== undefined && SECRET_KEYS.has(entry.key)) lines.push(`# ${name} is set (${setting.source}); not shown`);
+    if (setting !== undefined && entry.secret) lines.push(`# ${name} is set (${setting.source}); not shown`);
     else if (setting !== undefined) lines.push(entryLine(name, setting.value, setting.source));
     else if (entry.default !== undefined) lines.push(entryLine(name, entry.default, 'default'));
     else lines.push(`# ${name} is not set`);

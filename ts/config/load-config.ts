@@ -146,7 +146,7 @@ function valueOk(value: unknown, kind: OptionKind): boolean {
     case 'boolean-or-table':
       return typeof value === 'boolean';
     case 'string':
-      return typeof value === 'string';
+      return typeof value === 'string' && value.length >= (kind.minLength ?? 0) && value.length <= (kind.maxLength ?? Infinity);
     case 'choice':
       return typeof value === 'string' && kind.values.includes(value);
     case 'number':
@@ -174,7 +174,9 @@ function describeSource(source: string): string {
 }
 
 function invalid(setting: ConfigSetting, allowed: string, why?: string): ConfigError {
-  const message = `option ${setting.key} (${describeSource(setting.source)}) must be ${allowed}, got ${shown(setting.value)}${why ? `: ${why}` : ''}`;
+  // A secret is not repeated in messages.
+  const value = optionKey(setting.key)?.secret && typeof setting.value === 'string' ? `${setting.value.length} characters` : shown(setting.value);
+  const message = `option ${setting.key} (${describeSource(setting.source)}) must be ${allowed}, got ${value}${why ? `: ${why}` : ''}`;
   return new ConfigError(message, { key: setting.key, source: setting.source, allowed });
 }
 

@@ -5,13 +5,14 @@
  * its variable is HYBRIDWIRE_ plus the path in upper snake case.
  */
 import { CLIENT_RANGES, LIMIT_RANGES, SERVER_RANGES } from '../api/option-ranges.js';
+import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
 
 export type OptionKind =
   | { type: 'integer'; min: number; max: number }
   | { type: 'port' }
   | { type: 'port-or-false' }
   | { type: 'boolean' }
-  | { type: 'string' }
+  | { type: 'string'; minLength?: number; maxLength?: number }
   | { type: 'choice'; values: readonly string[] }
   | { type: 'number'; min: number; max: number }
   /** An object option that may also be given as `true` or `false` (reconnect). */
@@ -26,6 +27,8 @@ export interface OptionKey {
   use: OptionUse;
   /** The library's default, where it has one that can be printed. */
   default?: unknown;
+  /** Never printed nor repeated in an error. */
+  secret?: boolean;
 }
 
 /** The options that are not integers with a range, by who takes them. */
@@ -36,7 +39,7 @@ const ADDRESS_KEYS: OptionKey[] = [
 ];
 const OTHER_SERVER_KEYS: OptionKey[] = [
   { key: 'builtins', kind: { type: 'boolean' }, use: 'server', default: true },
-  { key: 'adminToken', kind: { type: 'string' }, use: 'server' },
+  { key: 'adminToken', kind: { type: 'string', minLength: ADMIN_TOKEN_LENGTH.min, maxLength: ADMIN_TOKEN_LENGTH.max }, use: 'server', secret: true },
 ];
 const OTHER_CLIENT_KEYS: OptionKey[] = [
   { key: 'mode', kind: { type: 'choice', values: ['burst', 'step'] }, use: 'client', default: 'burst' },
@@ -102,7 +105,7 @@ export function describeKind(kind: OptionKind): string {
     case 'boolean':
       return 'true or false';
     case 'string':
-      return 'a string';
+      return kind.minLength === undefined ? 'a string' : `a string of ${kind.minLength} to ${kind.maxLength} characters`;
     case 'choice':
       return kind.values.map((value) => `"${value}"`).join(' or ');
     case 'number':

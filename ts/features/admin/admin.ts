@@ -44,10 +44,14 @@ export interface AdminHost {
   metricsSnapshot(): MetricsSnapshot;
 }
 
+/** The lengths an adminToken may have. */
+export const ADMIN_TOKEN_LENGTH = { min: 8, max: 1024 } as const;
+
 export function checkAdminToken(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length < 8 || value.length > 1024) {
-    throw new OptionError('option adminToken must be a string of 8 to 1024 characters', 'adminToken');
+  const { min, max } = ADMIN_TOKEN_LENGTH;
+  if (typeof value !== 'string' || value.length < min || value.length > max) {
+    throw new OptionError(`option adminToken must be a string of ${min} to ${max} characters`, 'adminToken');
   }
   return value;
 }
