@@ -47,7 +47,7 @@ describe('hybridwire config --print', () => {
   });
 
   it('shows client options and the [reconnect] table when they are set, and does not show the admin token', async () => {
-    const config = file('client.toml', 'mode = "step"\nadminToken = "s3cret"\n[reconnect]\nmaxAttempts = 4\n');
+    const config = file('client.toml', 'mode = "step"\nadminToken = "s3cret-token"\n[reconnect]\nmaxAttempts = 4\n');
     const run = await runCli(['config', '--print', '--config', config]);
     expect(run.exit, run.transcript()).toEqual({ code: 0, signal: null });
     const text = run.stdout.join('\n');
