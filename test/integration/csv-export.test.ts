@@ -85,6 +85,13 @@ describe('server.metricsCsv()', () => {
     expect(() => server.metricsCsv({ file: path.join(dir, 'x.csv'), intervalMs: 5 })).toThrow(/option intervalMs must be an integer from 10 to 86400000/);
   });
 
+  it('lets go of the server once stopped: many exports one after the other leave no listener behind', async () => {
+    const { server } = await started();
+    const before = server.listenerCount('close');
+    for (let i = 0; i < 12; i++) await server.metricsCsv({ file: path.join(dir, 'many.csv'), intervalMs: 1000 }).stop();
+    expect(server.listenerCount('close')).toBe(before);
+  });
+
   it('ends when the server closes', async () => {
     const { server } = await started();
     const file = path.join(dir, 'closing.csv');

@@ -276,7 +276,9 @@ export class Server extends EventEmitter<ServerEvents> {
   metricsCsv(options: MetricsCsvOptions): MetricsCsv {
     const metrics = this.metricsFeature();
     const csv = new MetricsCsv(options, () => metrics.snapshot());
-    this.once('close', () => void csv.stop().catch(() => {}));
+    const end = () => void csv.stop().catch(() => {});
+    this.once('close', end);
+    csv.once('stop', () => this.off('close', end));
     return csv;
   }
 

@@ -51,8 +51,8 @@ export function csvRow(now: MetricsSnapshot, previous: MetricsSnapshot | undefin
   return COLUMNS.map((column) => column.value(now, previous, seconds)).join(',');
 }
 
-/** A running CSV export; stop() ends it. A failed write stops it too, and is emitted as 'error'. */
-export class MetricsCsv extends EventEmitter<{ row: [line: string]; error: [error: Error] }> {
+/** A running CSV export; stop() ends it ('stop'). A failed write stops it too, and is emitted as 'error'. */
+export class MetricsCsv extends EventEmitter<{ row: [line: string]; error: [error: Error]; stop: [] }> {
   readonly file: string;
   readonly intervalMs: number;
   private readonly timer: NodeJS.Timeout;
@@ -80,6 +80,7 @@ export class MetricsCsv extends EventEmitter<{ row: [line: string]; error: [erro
 
   /** Stops the rows; resolves once the last one is written (rejects with a write's failure). */
   async stop(): Promise<void> {
+    if (!this.stopped) this.emit('stop');
     this.stopped = true;
     clearInterval(this.timer);
     await this.writing;
@@ -113,6 +114,7 @@ export class MetricsCsv extends EventEmitter<{ row: [line: string]; error: [erro
       await fs.appendFile(this.file, text);
     } catch (error) {
       this.failure = error as Error;
+      if (!this.stopped) this.emit('stop');
       this.stopped = true;
       clearInterval(this.timer);
       if (this.listenerCount('error') > 0) this.emit('error', this.failure);
