@@ -7,7 +7,7 @@
 import type { Handler } from '../../session/connection.js';
 
 /** One call in this many is timed: a power of two, so the test is a mask. */
-export const SAMPLE_EVERY = 64;
+export const SAMPLE_EVERY = 256;
 const SAMPLE_MASK = SAMPLE_EVERY - 1;
 
 export interface TypeCount {
@@ -58,11 +58,12 @@ export class HandlerTiming {
     const sink = this.sinkFor(type);
     // Small enough for V8 to inline where dispatch calls it, and the handler into it: a payload
     // view the handler does not keep is then never allocated. The timed call is out of line.
-    const wrapped: Handler<Context> = (payload, context, info) =>
-      (++counted.messages & SAMPLE_MASK) !== 0 ? handler(payload, context, info) : timedCall(handler, sink, payload, context, info);
-    // Dispatch gives a MessageInfo only to handlers that declare a third parameter.
-    Object.defineProperty(wrapped, 'length', { value: handler.length });
-    return wrapped;
+    // Dispatch gives a MessageInfo only to handlers that declare a third parameter: the wrapper
+    // declares one when its handler does.
+    if (handler.length > 2) {
+      return (payload, context, info) => ((++counted.messages & SAMPLE_MASK) !== 0 ? handler(payload, context, info) : timedCall(handler, sink, payload, context, info));
+    }
+    return (payload, context) => ((++counted.messages & SAMPLE_MASK) !== 0 ? handler(payload, context, undefined as never) : timedCall(handler, sink, payload, context, undefined as never));
   }
 
   /** The counts by type, busiest first. */

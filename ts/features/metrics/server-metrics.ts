@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import type { Peer } from '../../api/peer.js';
 import type { ServerStats } from '../../api/server.js';
 import type { Handler } from '../../session/connection.js';
-import { HandlerTiming } from './handler-timing.js';
+import { HandlerTiming, SAMPLE_EVERY } from './handler-timing.js';
 import { PlainHistogram, type HistogramSeries } from './histogram.js';
 import { registerServerMetrics } from './prometheus.js';
 import { emptyDrops, type MetricsSnapshot, type SessionShare } from './snapshot.js';
@@ -56,7 +56,7 @@ export class ServerMetrics {
     const rttHistogram = new PlainHistogram('hybridwire_rtt_seconds', 'Heartbeat round-trip time of the sessions, in seconds.', RTT_BUCKETS);
     const handlerHistogram = new PlainHistogram(
       'hybridwire_handler_duration_seconds',
-      'Time spent in message handlers, by message type, in seconds (one call in 64 is timed; asynchronous handlers until they settle).',
+      `Time spent in message handlers, by message type, in seconds (one call in ${SAMPLE_EVERY} is timed; asynchronous handlers until they settle).`,
       HANDLER_BUCKETS,
       'type',
     );
