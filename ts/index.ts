@@ -27,6 +27,15 @@ export type { MessageInfo, SendOptions, Transport, ConnectionStats } from './ses
 export type { Payload, JsonValue } from './session/message.js';
 export { PROTOCOL_SEMVER, SUPPORTED_FEATURES } from './session/handshake.js';
 export type { DeliveryMode } from './session/handshake.js';
-export { RemoteError, AbortError } from './errors.js';
+export { RemoteError, AbortError, ConfigError } from './errors.js';
+export { loadConfig, readConfig } from './config/load-config.js';
+export type { Logger } from './features/logging/logger.js';
+export type { MetricsOptions } from './features/metrics/server-metrics.js';
+export type { MetricsSnapshot, DropCause, TransportFigures } from './features/metrics/snapshot.js';
+export { MetricsCsv } from './features/metrics/csv-export.js';
+export { serveDashboard } from './features/dashboard/dashboard-server.js';
+export type { Dashboard, DashboardOptions } from './features/dashboard/dashboard-server.js';
+export type { MetricsCsvOptions } from './features/metrics/csv-export.js';
+export type { ConfigOptions, ConfigSetting, Configuration, ConfigLayers } from './config/load-config.js';
 export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint.js';
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';

@@ -141,8 +141,9 @@ export class CliProcess {
   private readonly partial = { stdout: '', stderr: '' };
   private waiters = new Set<() => void>();
 
-  constructor(readonly args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  /** `env`: variables added to (or, as undefined, removed from) this process's environment. */
+  constructor(readonly args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
     running.add(this);
     for (const stream of ['stdout', 'stderr'] as const) {
       this.child[stream].setEncoding('utf8');
@@ -252,13 +253,13 @@ export class CliProcess {
 }
 
 /** Starts `hybridwire ...args`. */
-export function startCli(args: string[]): CliProcess {
-  return new CliProcess(args);
+export function startCli(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
+  return new CliProcess(args, env);
 }
 
 /** Runs `hybridwire ...args` to completion (stdin closed at once) with a deadline. */
-export async function runCli(args: string[], timeoutMs = 20_000): Promise<CliProcess & { exit: Exit }> {
-  const cli = startCli(args);
+export async function runCli(args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<CliProcess & { exit: Exit }> {
+  const cli = startCli(args, env);
   cli.endInput();
   await cli.waitForExit(timeoutMs);
   return cli as CliProcess & { exit: Exit };

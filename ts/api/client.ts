@@ -3,7 +3,8 @@ import { Connection, type MessageInfo } from '../session/connection.js';
 import { PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger, checkPort } from '../validate.js';
+import { checkPort } from '../validate.js';
+import { integerOption } from './option-ranges.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
@@ -11,6 +12,8 @@ import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from 
 import { HandlerTable } from './handler-table.js';
 import { SessionHandle } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
+import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { logClient } from '../features/logging/client-log.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -35,6 +38,8 @@ export interface ClientOptions extends LimitOptions {
   connectTimeoutMs?: number;
   /** Reconnect automatically after an unexpected disconnect. Default false. */
   reconnect?: boolean | ReconnectOptions;
+  /** A pino-compatible logger (info, warn, error, debug, child) for the session's events. Default: silent. */
+  logger?: Logger;
 }
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closing' | 'closed';
@@ -91,21 +96,23 @@ export class Client extends SessionHandle<ClientEvents> {
     this.tcpPort = checkPort('tcpPort', options.tcpPort);
     this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
     const mode = options.mode ?? 'burst';
-    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`);
+    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`, 'mode');
     this.mode = mode;
-    this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1, 3_600_000);
+    this.connectTimeoutMs = integerOption('connectTimeoutMs', options.connectTimeoutMs);
     this.clientId = options.clientId;
     if (options.reconnect) {
       const r = options.reconnect === true ? {} : options.reconnect;
       const jitter = r.jitter ?? 0.2;
-      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`);
+      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`, 'reconnect.jitter');
       this.reconnect = {
-        maxAttempts: checkInteger('reconnect.maxAttempts', r.maxAttempts ?? 10, 1, 1_000_000),
-        initialDelayMs: checkInteger('reconnect.initialDelayMs', r.initialDelayMs ?? 100, 1, 3_600_000),
-        maxDelayMs: checkInteger('reconnect.maxDelayMs', r.maxDelayMs ?? 10_000, 1, 3_600_000),
+        maxAttempts: integerOption('reconnect.maxAttempts', r.maxAttempts),
+        initialDelayMs: integerOption('reconnect.initialDelayMs', r.initialDelayMs),
+        maxDelayMs: integerOption('reconnect.maxDelayMs', r.maxDelayMs),
         jitter,
       };
     }
+    const logger = checkLogger(options.logger);
+    if (logger) logClient(this, logger, { host: this.host, tcpPort: this.tcpPort });
   }
 
   /** Routes messages of `type` from the server to `handler(payload, client, info)`; its return value answers requests. */

@@ -22,8 +22,8 @@ export interface HandshakeHost {
   handshakeLimits(): ServerLimits;
   /** A fresh session token (8 bytes), unique among live sessions. */
   newToken(): Buffer;
-  /** A HELLO was refused (counted). */
-  refused(): void;
+  /** A HELLO from `address` was refused with `code` (counted, logged). */
+  refused(address: Address, code: string, reason: string): void;
   /**
    * A HELLO was accepted: the peer exists and counts in sessionCount from now on (so that HELLOs
    * arriving together cannot overshoot maxConnections); its session is not open yet (its UDP side
@@ -77,8 +77,9 @@ export class ServerHandshake {
   private onHello(hello: Hello): void {
     const { connection, host } = this;
     if (host.sessionCount >= host.maxConnections) {
-      host.refused();
-      connection.sendControl(FrameType.HELLO_ACK, encodeJson(refuse('HW_ERR_SERVER_FULL', `server is at maxConnections (${host.maxConnections})`)));
+      const reason = `server is at maxConnections (${host.maxConnections})`;
+      host.refused(this.tcpAddress, 'HW_ERR_SERVER_FULL', reason);
+      connection.sendControl(FrameType.HELLO_ACK, encodeJson(refuse('HW_ERR_SERVER_FULL', reason)));
       connection.close('refused');
       return;
     }
@@ -86,7 +87,7 @@ export class ServerHandshake {
     const answer = answerHello(hello, host.handshakeLimits(), randomUUID(), token.toString('hex'));
     connection.sendControl(FrameType.HELLO_ACK, encodeJson(answer));
     if (!answer.accepted) {
-      host.refused();
+      host.refused(this.tcpAddress, answer.code, answer.reason);
       connection.close('refused');
       return;
     }

@@ -1,8 +1,9 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { Connection, type MessageInfo, type SendOptions } from '../session/connection.js';
-import { HybridwireError } from '../errors.js';
-import { checkInteger, checkPort } from '../validate.js';
+import { HybridwireError, OptionError } from '../errors.js';
+import { checkPort } from '../validate.js';
+import { integerOption } from './option-ranges.js';
 import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
@@ -12,6 +13,13 @@ import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { ServerLog } from '../features/logging/server-log.js';
+import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
+import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
+import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
+import { formatSummary } from '../features/metrics/summary.js';
+import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 
 export interface ServerOptions extends LimitOptions {
   /** Interface to listen on (both transports). Default: all interfaces. */
@@ -40,6 +48,19 @@ export interface ServerOptions extends LimitOptions {
   builtins?: BuiltinsOption;
   /** Reassembly memory of all UDP sessions together. Default 64 MiB. */
   udpReassemblyTotalBytes?: number;
+  /** A pino-compatible logger (info, warn, error, debug, child) for the server's events. Default: silent. */
+  logger?: Logger;
+  /**
+   * Metrics (see metrics()): true, or `{ registry }` to register them in a prom-client Registry
+   * the application has. Default off; the first call of metrics(), summary() or metricsCsv() turns
+   * them on with a registry of the server's own.
+   */
+  metrics?: boolean | MetricsOptions;
+  /**
+   * Lets peers from other addresses than loopback make the admin request (`hybridwire top`) by
+   * presenting it; from loopback it needs none. 8 to 1024 characters. Default: loopback only.
+   */
+  adminToken?: string;
 }
 
 export interface ListenResult {
@@ -115,6 +136,8 @@ export class Server extends EventEmitter<ServerEvents> {
     broadcastDrops: 0,
   };
   private readonly handshakeHost: HandshakeHost;
+  private readonly log: ServerLog | undefined;
+  private metricsState: ServerMetrics | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -125,15 +148,23 @@ export class Server extends EventEmitter<ServerEvents> {
       host: options.host,
       tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
       udpPort: udpPort === false ? false : checkPort('udpPort', udpPort),
-      maxConnections: checkInteger('maxConnections', options.maxConnections ?? 10_000, 1, 10_000_000),
-      maxPendingHandshakes: checkInteger('maxPendingHandshakes', options.maxPendingHandshakes ?? 256, 1, 1_000_000),
-      handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000, 1, 3_600_000),
+      maxConnections: integerOption('maxConnections', options.maxConnections),
+      maxPendingHandshakes: integerOption('maxPendingHandshakes', options.maxPendingHandshakes),
+      handshakeTimeoutMs: integerOption('handshakeTimeoutMs', options.handshakeTimeoutMs),
       builtins: [...builtins],
     };
-    this.handlers = new HandlerTable<Peer>(builtinHandlers(this, builtins));
-    const udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
+    // The admin request is answered with or without the built-ins (only to whom it allows).
+    const fallback = builtinHandlers(this, builtins);
+    fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
+    this.handlers = new HandlerTable<Peer>(fallback);
+    const udpBudget = new ReassemblyBudget(integerOption('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes));
     this.udp = new ServerUdp(this.limits, udpBudget);
     this.handshakeHost = this.newHandshakeHost();
+    const logger = checkLogger(options.logger);
+    this.log = logger && new ServerLog(this, logger);
+    const metrics = options.metrics ?? false;
+    if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
+    if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -225,6 +256,39 @@ export class Server extends EventEmitter<ServerEvents> {
     };
   }
 
+  /** The server's metrics in the Prometheus text exposition format (turns metrics on). */
+  metrics(): Promise<string> {
+    return this.metricsFeature().text();
+  }
+
+  /** The figures behind metrics(), summary() and `hybridwire top` at this moment (turns metrics on). */
+  metricsSnapshot(): MetricsSnapshot {
+    return this.metricsFeature().snapshot();
+  }
+
+  /**
+   * Appends a row of the server's figures to a CSV file every `intervalMs` (default 1000), after a
+   * header line when the file is new. Returns the export: `stop()` ends it. It ends with close() too.
+   */
+  metricsCsv(options: MetricsCsvOptions): MetricsCsv {
+    const metrics = this.metricsFeature();
+    const csv = new MetricsCsv(options, () => metrics.snapshot());
+    const end = () => void csv.stop().catch(() => {});
+    this.once('close', end);
+    csv.once('stop', () => this.off('close', end));
+    return csv;
+  }
+
+  /** A few lines for people: uptime, sessions, handshakes, traffic per transport, RTT, drops, busiest types. */
+  summary(): string {
+    return formatSummary(this.metricsFeature().snapshot());
+  }
+
+  private metricsFeature(): ServerMetrics {
+    this.metricsState ??= new ServerMetrics(this, this.handlers);
+    return this.metricsState;
+  }
+
   /**
    * Graceful shutdown: stop accepting, send CLOSE to every peer, wait for in-flight work (up to
    * closeTimeoutMs per peer), then close the sockets.
@@ -308,8 +372,9 @@ export class Server extends EventEmitter<ServerEvents> {
         udp: udpOffer(limits),
       }),
       newToken: () => this.udp.newToken(),
-      refused: () => {
+      refused: (address, code, reason) => {
         this.totals.refusedConnections++;
+        this.log?.refused(address, code, reason);
       },
       accepted: (peer, answer, token) => {
         this.admittedSessions++;

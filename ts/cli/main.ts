@@ -3,7 +3,10 @@
  * The `hybridwire` command: serve, connect (interactive), demo, bench.
  */
 import { parseArgs } from 'node:util';
-import { serve } from './serve.js';
+import { logLevel, serve, serveLayers } from './serve.js';
+import { printConfig } from './config.js';
+import { top } from './top.js';
+import type { ConfigSetting } from '../config/load-config.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
 import { bench, benchServerChild } from './bench.js';
@@ -11,12 +14,23 @@ import { bench, benchServerChild } from './bench.js';
 const USAGE = `usage: hybridwire <command> [options]
 
 commands:
-  serve     --host H --tcp-port N --udp-port N     run a server until SIGINT/SIGTERM; it answers all
-            four built-in types: ping, echo, stats (its counters, to anyone who asks) and
-            broadcast (relays to every connected client), like createServer({ builtins: true })
+  serve     --host H --tcp-port N --udp-port N [--config FILE] [--log-level LEVEL]
+            run a server until SIGINT/SIGTERM; options from FILE (TOML) and HYBRIDWIRE_
+            variables, below the flags; event lines on stdout, pino JSON logs on stderr;
+            it answers all four built-in types: ping, echo, stats (its counters, to anyone who
+            asks) and broadcast (relays to every connected client), like
+            createServer({ builtins: true })
+            (LEVEL: fatal error warn info debug trace silent; default warn)
+            [--metrics-port N]  GET /metrics in the Prometheus text format
+            [--dashboard-port N]  a page of live charts (message rates, RTT, sessions) at /
+  config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
+            the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
             interactive client: /ping /echo TEXT /broadcast TEXT /stats
             /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages
+  top       --host H --tcp-port N [--admin-token T]
+            live view of a running server (peers, msg/s, RTT, drops, busiest types), each second;
+            the server answers from loopback, or with its adminToken
   demo                                           server and client in one process over TCP and UDP
   bench     [--case tput|rtt|udp|udp-reliable|all] [--host H --tcp-port N --udp-port N] [--separate]
             [--messages N] [--duration-ms MS] [--size BYTES] [--clients N] [--in-flight N] [--json]
@@ -29,6 +43,12 @@ const options = {
   'udp-port': { type: 'string' },
   mode: { type: 'string' },
   window: { type: 'string' },
+  config: { type: 'string' },
+  print: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'admin-token': { type: 'string' },
+  'dashboard-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -55,13 +75,24 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // serve's own flags, the top layer of its configuration.
+  const serveFlags = (): ConfigSetting[] => [
+    ...(values.host === undefined ? [] : [{ key: 'host', value: values.host, source: '--host' }]),
+    ...(values['tcp-port'] === undefined ? [] : [{ key: 'tcpPort', value: port(values['tcp-port'], 'tcp-port', 0), source: '--tcp-port' }]),
+    ...(values['udp-port'] === undefined ? [] : [{ key: 'udpPort', value: port(values['udp-port'], 'udp-port', 0), source: '--udp-port' }]),
+  ];
   switch (command) {
     case 'serve':
       return serve({
-        host: values.host ?? '0.0.0.0',
-        tcpPort: port(values['tcp-port'], 'tcp-port', 5000),
-        udpPort: port(values['udp-port'], 'udp-port', 5001),
+        configPath: values.config,
+        flags: serveFlags(),
+        logLevel: logLevel(values['log-level']),
+        metricsPort: values['metrics-port'] === undefined ? undefined : port(values['metrics-port'], 'metrics-port', 0),
+        dashboardPort: values['dashboard-port'] === undefined ? undefined : port(values['dashboard-port'], 'dashboard-port', 0),
       });
+    case 'config':
+      if (!values.print) throw new Error('config needs --print');
+      return printConfig(values.config, serveLayers(serveFlags()));
     case 'connect': {
       const mode = values.mode ?? 'burst';
       if (mode !== 'step' && mode !== 'burst') throw new Error(`--mode must be step or burst, got '${mode}'`);
@@ -75,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
         windowSize: window,
       });
     }
+    case 'top':
+      return top({ host: values.host ?? '127.0.0.1', tcpPort: port(values['tcp-port'], 'tcp-port', 5000), adminToken: values['admin-token'] });
     case 'demo':
       return demo();
     default:
@@ -88,7 +121,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: Error) => {
-    process.stderr.write(`hybridwire: ${error.message}\n`);
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(`hybridwire: ${error.message}${typeof code === 'string' && code.startsWith('HW_ERR_') ? ` [${code}]` : ''}\n`);
     process.exitCode = 2;
   },
 );

@@ -1,10 +1,44 @@
 import { createServer } from '../api/server.js';
 import type { Peer } from '../api/peer.js';
+import { readConfig, type ConfigLayers, type ConfigSetting } from '../config/load-config.js';
+import { pino } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { serveMetrics, type HttpEndpoint } from './metrics-endpoint.js';
+import { serveDashboard } from '../features/dashboard/dashboard-server.js';
 
 export interface ServeOptions {
-  host: string;
-  tcpPort: number;
-  udpPort: number;
+  /** A TOML configuration file (--config). */
+  configPath: string | undefined;
+  /** Options given as flags (--host, --tcp-port, --udp-port), above the file and the environment. */
+  flags: ConfigSetting[];
+  /** The server's pino log (JSON lines on stderr) from this level up (--log-level). */
+  logLevel: LogLevel;
+  /** Serve GET /metrics on this port (--metrics-port; 0 picks one). */
+  metricsPort?: number;
+  /** Serve the dashboard page on this port (--dashboard-port; 0 picks one). */
+  dashboardPort?: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Warnings and errors only: a quiet server's stderr stays empty. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
+
+export function logLevel(value: string | undefined): LogLevel {
+  if (value === undefined) return DEFAULT_LOG_LEVEL;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${value}'`);
+  return value as LogLevel;
+}
+
+/** Where `hybridwire serve` listens unless told otherwise. */
+export const SERVE_DEFAULTS: ConfigSetting[] = [
+  { key: 'host', value: '0.0.0.0', source: 'default' },
+  { key: 'tcpPort', value: 5000, source: 'default' },
+  { key: 'udpPort', value: 5001, source: 'default' },
+];
+
+export function serveLayers(flags: ConfigSetting[]): ConfigLayers {
+  return { flags, defaults: SERVE_DEFAULTS };
 }
 
 const UNHANDLED_SHOWN = 5;
@@ -20,7 +54,13 @@ function line(event: Record<string, unknown>): void {
  * /stats and /broadcast use.
  */
 export async function serve(options: ServeOptions): Promise<number> {
-  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort, builtins: true });
+  const { options: config } = readConfig(options.configPath, undefined, serveLayers(options.flags));
+  // Logs go to stderr, synchronously: stdout carries the event lines below, which scripts read.
+  const logger = pino({ level: options.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  // With --metrics-port: the server's metrics and the process's own (memory, CPU, event loop).
+  const registry = options.metricsPort === undefined ? undefined : new Registry();
+  if (registry) collectDefaultMetrics({ register: registry });
+  const server = createServer({ builtins: true, ...config, logger, ...(registry ? { metrics: { registry } } : {}) });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
@@ -48,10 +88,22 @@ export async function serve(options: ServeOptions): Promise<number> {
   const stopped = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const { tcpPort, udpPort } = await server.listen();
-  line({ event: 'listening', tcpPort, udpPort });
+  const endpoints: HttpEndpoint[] = [];
+  let ports: Record<string, number>;
+  try {
+    const metrics = registry && (await serveMetrics(config.host, options.metricsPort!, registry));
+    if (metrics) endpoints.push(metrics);
+    const { host, tcpPort, udpPort } = await server.listen();
+    const dashboard = options.dashboardPort === undefined ? undefined : await serveDashboard(server, { host: config.host, port: options.dashboardPort, title: `${host}:${tcpPort}` });
+    if (dashboard) endpoints.push(dashboard);
+    ports = { tcpPort, ...(udpPort === undefined ? {} : { udpPort }), ...(metrics ? { metricsPort: metrics.port } : {}), ...(dashboard ? { dashboardPort: dashboard.port } : {}) };
+  } catch (error) {
+    await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
+    throw error;
+  }
+  line({ event: 'listening', ...ports });
   line({ event: 'shutdown', signal: await stopped });
-  await server.close();
+  await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
   line({ event: 'closed' });
   return 0;
 }

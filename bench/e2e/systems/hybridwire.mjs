@@ -4,6 +4,7 @@ import { drained } from '../harness.mjs';
 
 const UDP_YIELD_EVERY = 256; // let the event loop run: the UDP path sends what is queued at the end of the turn
 const UDP_READY_MS = 3000;
+const SCRAPE_EVERY_MS = 1000;
 
 let api;
 /** Loads dist/index.js; returns a reason string when the API is not there yet. */
@@ -22,7 +23,7 @@ export async function loadHybridwire() {
   }
 }
 
-function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {} } = {}) {
+function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, metrics = false } = {}) {
   return {
     name,
     transport,
@@ -30,7 +31,9 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
     available: loadHybridwire,
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
-      const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...limits, ...(maxConnections ? { maxConnections } : {}) });
+      const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...limits, ...(maxConnections ? { maxConnections } : {}), ...(metrics ? { metrics: true } : {}) });
+      // Metrics on, and scraped once a second (Prometheus scrapes every 15 s by default).
+      const scraper = metrics ? setInterval(() => server.metrics().catch(() => {}), SCRAPE_EVERY_MS) : undefined;
       if (mode === 'echo') {
         server.handle('echo', (payload) => payload);
         // Ping-pong through handlers: the reply is a message of its own, sent the same way.
@@ -48,7 +51,10 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       return {
         server,
         address: { host, tcpPort, udpPort },
-        close: () => server.close(),
+        close: () => {
+          clearInterval(scraper);
+          return server.close();
+        },
         /** The last peer's session counters and reliable-UDP statistics, and the server's totals. */
         stats: () => ({ peer: lastPeer ? { ...lastPeer.stats, udpStats: lastPeer.udpStats() } : undefined, server: server.stats() }),
       };
@@ -91,6 +97,7 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 }
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
+export const hybridwireMetrics = makeSystem('hybridwire-metrics', 'tcp', undefined, 'hybridwire over TCP with metrics on (the metrics option), scraped every second', { metrics: true });
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
 // Path MTU discovery off: datagrams stay at the 1200-byte base, as on an internet path, so a
 // message over 1144 bytes is fragmented (16 KiB: 15 datagrams). On loopback the default finds

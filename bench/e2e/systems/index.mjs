@@ -9,6 +9,8 @@ export const systems = [
   { name: 'ws', transport: 'tcp', module: './ws.mjs', export: 'ws' },
   { name: 'zeromq', transport: 'tcp', module: './zeromq.mjs', export: 'zeromq' },
   { name: 'hybridwire', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' },
+  // Metrics on and scraped: its ratio to hybridwire is the cost of metrics.
+  { name: 'hybridwire-metrics', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireMetrics' },
   { name: 'dgram', transport: 'udp', module: './dgram.mjs', export: 'dgramPlain' },
   { name: 'dgram-coalesced', transport: 'udp', module: './dgram.mjs', export: 'dgramCoalesced' },
   { name: 'hybridwire-udp', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdp' },
