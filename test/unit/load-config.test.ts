@@ -103,7 +103,7 @@ describe('loadConfig', () => {
     ['maxFrameSize = 1023', 'maxFrameSize', 'an integer from 1024 to'],
     ['tcpPort = 70000', 'tcpPort', 'an integer from 0 to 65535'],
     ['udpPort = true', 'udpPort', 'an integer from 0 to 65535, or false'],
-    ['builtins = "yes"', 'builtins', 'true or false'],
+    ['builtins = "yes"', 'builtins', 'true, false, or a list of "ping", "echo", "stats", "broadcast"'],
     ['mode = "fast"', 'mode', '"burst" or "step"'],
     ['host = 127', 'host', 'a string'],
     ['adminToken = "short"', 'adminToken', 'a string of 8 to 1024 characters'],
@@ -162,6 +162,15 @@ describe('loadConfig', () => {
   it('refuses reconnect = false together with reconnect options', () => {
     const error = configError(() => loadConfig(file('reconnect = false\n'), { HYBRIDWIRE_RECONNECT_MAX_ATTEMPTS: '3' }));
     expect(error.key).toBe('reconnect');
+  });
+
+  it('takes builtins as true, false or a list of names, from the file or a comma-separated variable', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hw-config-')), 'builtins.toml');
+    fs.writeFileSync(file, 'builtins = ["ping", "stats"]\n');
+    expect(loadConfig(file, {}).builtins).toEqual(['ping', 'stats']);
+    expect(loadConfig(undefined, { HYBRIDWIRE_BUILTINS: 'echo, broadcast' }).builtins).toEqual(['echo', 'broadcast']);
+    expect(loadConfig(undefined, { HYBRIDWIRE_BUILTINS: 'false' }).builtins).toBe(false);
+    expect(() => loadConfig(undefined, { HYBRIDWIRE_BUILTINS: 'ping,shell' })).toThrow(expect.objectContaining({ code: 'HW_ERR_CONFIG' }));
   });
 
   it('loads the commented example in docs/', () => {

@@ -124,6 +124,9 @@ function fromText(text: string, kind: OptionKind): unknown {
     case 'boolean':
     case 'boolean-or-table':
       return trimmed === 'true' ? true : trimmed === 'false' ? false : text;
+    case 'boolean-or-list':
+      // A list in a variable is its names separated by commas: HYBRIDWIRE_BUILTINS=ping,echo.
+      return trimmed === 'true' ? true : trimmed === 'false' ? false : trimmed === '' ? [] : trimmed.split(',').map((name) => name.trim());
     case 'string':
     case 'choice':
       return text;
@@ -145,6 +148,8 @@ function valueOk(value: unknown, kind: OptionKind): boolean {
     case 'boolean':
     case 'boolean-or-table':
       return typeof value === 'boolean';
+    case 'boolean-or-list':
+      return typeof value === 'boolean' || (Array.isArray(value) && value.every((name) => typeof name === 'string' && kind.values.includes(name)));
     case 'string':
       return typeof value === 'string' && value.length >= (kind.minLength ?? 0) && value.length <= (kind.maxLength ?? Infinity);
     case 'choice':

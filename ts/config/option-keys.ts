@@ -6,6 +6,7 @@
  */
 import { CLIENT_RANGES, LIMIT_RANGES, SERVER_RANGES } from '../api/option-ranges.js';
 import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
+import { BUILTIN_NAMES, DEFAULT_BUILTINS } from '../api/builtins.js';
 
 export type OptionKind =
   | { type: 'integer'; min: number; max: number }
@@ -16,7 +17,9 @@ export type OptionKind =
   | { type: 'choice'; values: readonly string[] }
   | { type: 'number'; min: number; max: number }
   /** An object option that may also be given as `true` or `false` (reconnect). */
-  | { type: 'boolean-or-table' };
+  | { type: 'boolean-or-table' }
+  /** `true` (all), `false` (none), or a list of some of `values` (builtins). */
+  | { type: 'boolean-or-list'; values: readonly string[] };
 
 /** Who takes an option: createServer(), connect(), or both. */
 export type OptionUse = 'server' | 'client' | 'both';
@@ -38,7 +41,7 @@ const ADDRESS_KEYS: OptionKey[] = [
   { key: 'udpPort', kind: { type: 'port-or-false' }, use: 'both', default: 0 },
 ];
 const OTHER_SERVER_KEYS: OptionKey[] = [
-  { key: 'builtins', kind: { type: 'boolean' }, use: 'server', default: true },
+  { key: 'builtins', kind: { type: 'boolean-or-list', values: BUILTIN_NAMES }, use: 'server', default: DEFAULT_BUILTINS },
   { key: 'adminToken', kind: { type: 'string', minLength: ADMIN_TOKEN_LENGTH.min, maxLength: ADMIN_TOKEN_LENGTH.max }, use: 'server', secret: true },
 ];
 const OTHER_CLIENT_KEYS: OptionKey[] = [
@@ -112,6 +115,8 @@ export function describeKind(kind: OptionKind): string {
       return `a number from ${kind.min} to ${kind.max}`;
     case 'boolean-or-table':
       return 'true, false, or a table of maxAttempts, initialDelayMs, maxDelayMs and jitter';
+    case 'boolean-or-list':
+      return `true, false, or a list of ${kind.values.map((value) => `"${value}"`).join(', ')}`;
   }
 }
 
