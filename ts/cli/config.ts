@@ -7,7 +7,8 @@ import { OPTION_KEYS } from '../config/option-keys.js';
 
 /** Values are written as TOML writes them: strings quoted, numbers and booleans bare. */
 function tomlValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  // Strings and lists of strings (builtins) are written as TOML writes them, which is JSON's form.
+  return typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
 const COLUMN = 36;

@@ -35,6 +35,8 @@ export const SERVE_DEFAULTS: ConfigSetting[] = [
   { key: 'host', value: '0.0.0.0', source: 'default' },
   { key: 'tcpPort', value: 5000, source: 'default' },
   { key: 'udpPort', value: 5001, source: 'default' },
+  // A tool to try hybridwire with answers all four built-in types (see serve() below).
+  { key: 'builtins', value: true, source: 'default' },
 ];
 
 export function serveLayers(flags: ConfigSetting[]): ConfigLayers {
@@ -60,7 +62,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   // With --metrics-port: the server's metrics and the process's own (memory, CPU, event loop).
   const registry = options.metricsPort === undefined ? undefined : new Registry();
   if (registry) collectDefaultMetrics({ register: registry });
-  const server = createServer({ builtins: true, ...config, logger, ...(registry ? { metrics: { registry } } : {}) });
+  const server = createServer({ ...config, logger, ...(registry ? { metrics: { registry } } : {}) });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
