@@ -61,7 +61,7 @@ describe('Child.call and serveParent', () => {
   it('rejects a call the child does not answer in time, and later replies still find their calls', async () => {
     const child = fork();
     await expect(child.call('never', {}, 50)).rejects.toThrow("the test child: 'never' timed out after 50 ms");
-    expect(await child.call('echo', 'after', 5000)).toBe('after');
+    expect(await child.call('echo', { value: 'after' }, 5000)).toEqual({ value: 'after' });
   });
 
   it('rejects the calls pending when the child exits, and any call after that', async () => {
@@ -116,7 +116,7 @@ describe('the options of a child', () => {
 describe('Child.stop', () => {
   it('asks the child to stop; the child answers, disconnects and exits 0', async () => {
     const child = fork();
-    expect(await child.call('echo', 'alive', 5000)).toBe('alive');
+    expect(await child.call('echo', { value: 'alive' }, 5000)).toEqual({ value: 'alive' });
     const exit = exitOf(child);
     await child.stop(5000);
     expect(child.exited).toBe(true);
@@ -127,7 +127,7 @@ describe('Child.stop', () => {
 
   it('kills, by its PID, a child that does not stop within the timeout', async () => {
     const child = fork({ args: ['stubborn'] });
-    expect(await child.call('echo', 'alive', 5000)).toBe('alive');
+    expect(await child.call('echo', { value: 'alive' }, 5000)).toEqual({ value: 'alive' });
     const exit = exitOf(child);
     await child.stop(100);
     expect(await exit).toEqual({ code: null, signal: 'SIGKILL' });
@@ -135,7 +135,7 @@ describe('Child.stop', () => {
 
   it('a child exits when its parent goes away (the IPC channel closes)', async () => {
     const child = fork({ args: ['stubborn'] });
-    expect(await child.call('echo', 'alive', 5000)).toBe('alive');
+    expect(await child.call('echo', { value: 'alive' }, 5000)).toEqual({ value: 'alive' });
     const exit = exitOf(child);
     child.process.disconnect();
     expect(await exit).toEqual({ code: 0, signal: null });
