@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { FrameType } from '../../ts/codec/frame.js';
 import type { Peer } from '../../ts/api/peer.js';
 import { RawPeer, nextEvent } from '../support/raw-peer.js';
-import { closeAfterEach, startClient, startServer } from '../support/sessions.js';
-import { waitUntil, within } from '../support/wait.js';
+import { closeAfterEach, startClient, startServer, waitUntil } from '../support/sessions.js';
+import { within } from '../support/wait.js';
 
 closeAfterEach();
 
