@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameEncoder, FrameFlag, FrameType, ReliableEndpoint, lz4Compress, lz4Decompress, type FrameSpec } from '../../ts/index.js';
 import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
-import { DeliveryMode } from '../../ts/reliable/reliable-endpoint.js';
+import { Reliability } from '../../ts/reliable/reliable-endpoint.js';
 import { Encoding, MessageKind, decodeBody, decodeTypeDef, encodeTypeDef, newMessageHeader, readMessageHeader, writeMessagePrefix } from '../../ts/session/message.js';
 
 /** Frame types section 4.1 adds; the codec names them in ts/codec/frame.ts once the server handles them. */
@@ -133,13 +133,13 @@ function readMessage(bytes: Buffer): { alias: number; encoding: number; kind: nu
 /** A reliable endpoint on a clock the test sets, collecting what it sends and delivers. */
 class TestEndpoint {
   readonly sent: Buffer[] = [];
-  readonly delivered: Array<{ text: string; channel: number; mode: number; flags: number }> = [];
+  readonly delivered: Array<{ text: string; channel: number; reliability: number; flags: number }> = [];
   clockMs = 0;
   readonly endpoint: ReliableEndpoint;
 
   constructor(options: { mtu?: number; maxMtu?: number } = {}) {
     this.endpoint = new ReliableEndpoint({ token: TOKEN, onDatagram: (d) => this.sent.push(Buffer.from(d)), now: () => this.clockMs, ...options });
-    this.endpoint.on('message', (payload, channel, mode, flags) => this.delivered.push({ text: payload.toString(), channel, mode, flags }));
+    this.endpoint.on('message', (payload, channel, reliability, flags) => this.delivered.push({ text: payload.toString(), channel, reliability, flags }));
   }
 
   /** Feeds a datagram of the document (token included, as it travels). */
@@ -225,7 +225,7 @@ const checks: Record<string, () => void> = {
     expect(sender.sent).toEqual([datagram]);
     const receiver = new TestEndpoint();
     receiver.receive(datagram!);
-    expect(receiver.delivered).toEqual([{ text: 'hi', channel: 2, mode: DeliveryMode.RELIABLE_ORDERED, flags: 0 }]);
+    expect(receiver.delivered).toEqual([{ text: 'hi', channel: 2, reliability: Reliability.RELIABLE_ORDERED, flags: 0 }]);
     sender.endpoint.close();
     receiver.endpoint.close();
   },
@@ -240,8 +240,8 @@ const checks: Record<string, () => void> = {
     const receiver = new TestEndpoint();
     receiver.receive(datagram!);
     expect(receiver.delivered).toEqual([
-      { text: 'ping', channel: 0, mode: DeliveryMode.UNRELIABLE, flags: 0 },
-      { text: 'pong', channel: 7, mode: DeliveryMode.RELIABLE_UNORDERED, flags: 0 },
+      { text: 'ping', channel: 0, reliability: Reliability.UNRELIABLE, flags: 0 },
+      { text: 'pong', channel: 7, reliability: Reliability.RELIABLE_UNORDERED, flags: 0 },
     ]);
     // No payload flag is left set: COMPRESSED in particular is TCP-only (section 1).
     expect(decodeDatagram(datagram!).map((frame) => frame.flags)).toEqual([0, FrameFlag.UNORDERED | FrameFlag.RELIABLE]);
@@ -303,7 +303,7 @@ const checks: Record<string, () => void> = {
     receiver.receive(first!);
     expect(receiver.delivered).toEqual([]);
     receiver.receive(second!);
-    expect(receiver.delivered).toEqual([{ text, channel: 0, mode: DeliveryMode.UNRELIABLE, flags: 0 }]);
+    expect(receiver.delivered).toEqual([{ text, channel: 0, reliability: Reliability.UNRELIABLE, flags: 0 }]);
     sender.endpoint.close();
     receiver.endpoint.close();
   },

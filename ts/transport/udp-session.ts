@@ -16,16 +16,16 @@ import { decodeDatagram } from './datagram-rule.js';
 import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
 import type { SendOptions, UdpPath } from '../session/connection.js';
-import { DeliveryMode } from '../reliable/reliable-endpoint.js';
+import { Reliability } from '../reliable/reliable-endpoint.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import type { UdpDestination, UdpSocket } from './udp-socket.js';
 
-/** How each (mode, channel) arrived, as send options for a reply; built once, shared. */
+/** How each (reliability, channel) arrived, as send options for a reply; built once, shared. */
 const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
   const table: SendOptions[][] = [];
-  table[DeliveryMode.UNRELIABLE] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', channel }));
-  table[DeliveryMode.RELIABLE_ORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, channel }));
-  table[DeliveryMode.RELIABLE_UNORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, ordered: false, channel }));
+  table[Reliability.UNRELIABLE] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', channel }));
+  table[Reliability.RELIABLE_ORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, channel }));
+  table[Reliability.RELIABLE_UNORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, ordered: false, channel }));
   return table;
 })();
 
@@ -362,7 +362,7 @@ export class UdpSession implements UdpPath {
       batchDelayMs: options.batchDelayMs,
       ...(options.budget ? { budget: options.budget } : {}),
     });
-    endpoint.on('message', (payload, channel, mode) => this.events.message(payload, VIA[mode]![channel]!));
+    endpoint.on('message', (payload, channel, reliability) => this.events.message(payload, VIA[reliability]![channel]!));
     endpoint.on('frame', (type, _flags, _channel, sequence, payload) => this.onFrame(type, sequence, payload));
     endpoint.on('drain', () => this.events.drain());
     endpoint.on('error', (error) => this.events.failed(error));
