@@ -39,7 +39,6 @@ export type ErrorCode =
   | 'HW_ERR_HEARTBEAT_TIMEOUT'
   | 'HW_ERR_UDP_UNAVAILABLE'
   | 'HW_ERR_REASSEMBLY_TIMEOUT'
-  | 'HW_ERR_SHUTDOWN'
   | 'HW_ERR_FORBIDDEN';
 
 export class HybridwireError extends Error {

@@ -138,6 +138,17 @@ describe('remoteTarget', () => {
     );
   });
 
+  it('against a server without the stats built-in: a clear HW_ERR_NO_HANDLER, and its control connection closed', async () => {
+    const { server, tcpPort } = await startServer({ udpPort: false });
+    const closed = nextEvent(server, 'disconnect', 2000);
+    await expect(remoteTarget('127.0.0.1', tcpPort, undefined)).rejects.toMatchObject({
+      code: 'HW_ERR_NO_HANDLER',
+      message: expect.stringContaining('stats built-in'),
+    });
+    await closed;
+    expect(server.stats().connectedClients).toBe(0);
+  });
+
   it('fails at once when nothing listens there', async () => {
     const { server, tcpPort } = await startServer({ udpPort: false });
     await server.close();
