@@ -6,7 +6,8 @@ import { resolveLimits } from '../../ts/api/limits.js';
 import type { Peer } from '../../ts/api/peer.js';
 import { ServerHandshake, type HandshakeHost } from '../../ts/api/server-handshake.js';
 import { Connection } from '../../ts/session/connection.js';
-import type { HelloAccepted } from '../../ts/session/handshake.js';
+import type { Hello, HelloAccepted, HelloRefused } from '../../ts/session/handshake.js';
+import type { SessionOrigin } from '../../ts/api/admission.js';
 import { RawPeer, nextEvent } from '../support/raw-peer.js';
 
 const ADDRESS = { address: '127.0.0.1', port: 1, family: 'IPv4' };
@@ -25,6 +26,9 @@ class Host {
   refusals = 0;
   readonly acceptances: Array<[Peer, HelloAccepted, Buffer]> = [];
   readonly openings: Peer[] = [];
+  /** What admit() answers; each call is recorded with what it was given. */
+  admission: (hello: Hello, origin: SessionOrigin) => HelloRefused | undefined | Promise<HelloRefused | undefined> = () => undefined;
+  readonly admitted: Array<[Hello, SessionOrigin]> = [];
 
   constructor(options: { maxConnections?: number; handshakeTimeoutMs?: number } = {}) {
     this.maxConnections = options.maxConnections ?? 10;
@@ -43,6 +47,10 @@ class Host {
       },
       handshakeLimits: () => ({ maxPacketSize: 1 << 20, windowSize: 32, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, udpPort: 0, udp: { mtu: 1200, window: 8, reassemblyBytes: 4096 } }),
       newToken: () => Buffer.from('0011223344556677', 'hex'),
+      admit: (hello, origin) => {
+        this.admitted.push([hello, origin]);
+        return this.admission(hello, origin);
+      },
       refused: () => {
         this.refusals++;
       },
