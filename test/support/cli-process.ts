@@ -141,8 +141,11 @@ export class CliProcess {
   private readonly partial = { stdout: '', stderr: '' };
   private waiters = new Set<() => void>();
 
-  constructor(readonly args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  constructor(
+    readonly args: string[],
+    cwd = REPO,
+  ) {
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
     running.add(this);
     for (const stream of ['stdout', 'stderr'] as const) {
       this.child[stream].setEncoding('utf8');
@@ -251,14 +254,14 @@ export class CliProcess {
   }
 }
 
-/** Starts `hybridwire ...args`. */
-export function startCli(args: string[]): CliProcess {
-  return new CliProcess(args);
+/** Starts `hybridwire ...args` (in the repository, or in `cwd`). */
+export function startCli(args: string[], cwd?: string): CliProcess {
+  return new CliProcess(args, cwd);
 }
 
 /** Runs `hybridwire ...args` to completion (stdin closed at once) with a deadline. */
-export async function runCli(args: string[], timeoutMs = 20_000): Promise<CliProcess & { exit: Exit }> {
-  const cli = startCli(args);
+export async function runCli(args: string[], timeoutMs = 20_000, cwd?: string): Promise<CliProcess & { exit: Exit }> {
+  const cli = startCli(args, cwd);
   cli.endInput();
   await cli.waitForExit(timeoutMs);
   return cli as CliProcess & { exit: Exit };

@@ -1,13 +1,15 @@
 /**
  * `hybridwire cert`: a development CA and a server and a client certificate signed by it, as PEM
- * files, for trying TLS and mutual TLS. The certificates come from `selfsigned` (over
- * @peculiar/x509 and WebCrypto): P-256 keys, ECDSA with SHA-256.
+ * files, for trying TLS and mutual TLS. The certificates are built by @peculiar/x509 and signed
+ * through WebCrypto (Node's OpenSSL): P-256 keys, ECDSA with SHA-256, the extensions RFC 5280 asks
+ * of a CA and its certificates (key identifiers included, which OpenSSL's strict verification,
+ * Python's default since 3.13, requires).
  */
-import { X509Certificate } from 'node:crypto';
+import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { generate } from 'selfsigned';
+import * as x509 from '@peculiar/x509';
 import { publicKeyPin } from '../transport/tls.js';
 
 export interface IssuedCertificate {
@@ -32,41 +34,83 @@ export interface CertificateRequest extends Validity {
 
 export const DEFAULT_HOSTS = ['localhost', '127.0.0.1', '::1'];
 export const DEFAULT_DAYS = 90;
-const KEY = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' } as const;
 const DAY_MS = 86_400_000;
 /** Certificates start a little in the past, so that a clock slightly behind does not refuse them. */
 const CLOCK_SKEW_MS = 5 * 60_000;
+const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' };
+const SIGNATURE_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' };
+/** Node's WebCrypto, as @peculiar/x509 types it (the DOM's Crypto, which Node's matches). */
+type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.create>[1]>;
+type X509Key = Parameters<typeof x509.SubjectKeyIdentifierExtension.create>[0];
+type X509KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+const crypto = webcrypto as unknown as X509Crypto;
+
+function newKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
+}
+
+/** A positive 128-bit serial number, random as the CA/Browser Forum asks (at least 64 bits). */
+function serialNumber(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x7f) | 0x01;
+  return bytes.toString('hex');
+}
+
+function pemKey(key: webcrypto.CryptoKey): string {
+  return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string;
+}
 
 /** A CA certificate that may sign end-entity certificates only (path length 0). */
 export async function createAuthority(commonName: string, validity: Validity): Promise<IssuedCertificate> {
-  const pems = await generate([{ name: 'commonName', value: commonName }], {
-    ...KEY,
-    notBeforeDate: validity.notBefore,
-    notAfterDate: validity.notAfter,
-    extensions: [
-      { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
+  const keys = await newKeys();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: serialNumber(),
+      name: [{ CN: [commonName] }],
+      notBefore: validity.notBefore,
+      notAfter: validity.notAfter,
+      signingAlgorithm: SIGNATURE_ALGORITHM,
+      keys: keys as unknown as X509KeyPair,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as X509Key, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return { cert: certificate.toString('pem'), key: pemKey(keys.privateKey) };
 }
 
 /** A server or client certificate signed by `authority`. */
 export async function issueCertificate(authority: IssuedCertificate, request: CertificateRequest): Promise<IssuedCertificate> {
+  const issuer = new x509.X509Certificate(authority.cert);
+  const issuerKeyId = issuer.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+  const signingKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(authority.key).export({ type: 'pkcs8', format: 'der' }), KEY_ALGORITHM, false, ['sign']);
+  const keys = await newKeys();
   const hosts = request.hosts ?? [];
-  const pems = await generate([{ name: 'commonName', value: request.commonName }], {
-    ...KEY,
-    notBeforeDate: request.notBefore,
-    notAfterDate: request.notAfter,
-    ca: { key: authority.key, cert: authority.cert },
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      request.purpose === 'server' ? { name: 'extKeyUsage', serverAuth: true } : { name: 'extKeyUsage', clientAuth: true },
-      ...(hosts.length === 0 ? [] : [{ name: 'subjectAltName' as const, altNames: hosts.map((host) => (net.isIP(host) === 0 ? { type: 2 as const, value: host } : { type: 7 as const, ip: host })) }]),
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
+  const certificate = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serialNumber(),
+      subject: [{ CN: [request.commonName] }],
+      issuer: issuer.subject,
+      notBefore: request.notBefore,
+      notAfter: request.notAfter,
+      signingAlgorithm: SIGNATURE_ALGORITHM,
+      publicKey: keys.publicKey as unknown as X509Key,
+      signingKey: signingKey as unknown as X509KeyPair['privateKey'],
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([request.purpose === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as X509Key, false, crypto),
+        issuerKeyId === undefined ? await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey, false, crypto) : new x509.AuthorityKeyIdentifierExtension(issuerKeyId),
+        ...(hosts.length === 0 ? [] : [new x509.SubjectAlternativeNameExtension(hosts.map((host) => ({ type: net.isIP(host) === 0 ? ('dns' as const) : ('ip' as const), value: host })))]),
+      ],
+    },
+    crypto,
+  );
+  return { cert: certificate.toString('pem'), key: pemKey(keys.privateKey) };
 }
 
 export interface DevelopmentCertificates {

@@ -1,10 +1,13 @@
 import { createServer } from '../api/server.js';
 import type { Peer } from '../api/peer.js';
+import type { ServerTlsOptions } from '../transport/tls.js';
 
 export interface ServeOptions {
   host: string;
   tcpPort: number;
   udpPort: number;
+  /** TLS (plaintext clients are then refused); none without. */
+  tls?: ServerTlsOptions;
 }
 
 const UNHANDLED_SHOWN = 5;
@@ -20,7 +23,7 @@ function line(event: Record<string, unknown>): void {
  * /stats and /broadcast use.
  */
 export async function serve(options: ServeOptions): Promise<number> {
-  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort, builtins: true });
+  const server = createServer({ host: options.host, tcpPort: options.tcpPort, udpPort: options.udpPort, builtins: true, ...(options.tls ? { tls: options.tls } : {}) });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
@@ -40,7 +43,16 @@ export async function serve(options: ServeOptions): Promise<number> {
     }
     line({ event: 'message', peer: peer.id, type, transport: info.transport, payload: payload instanceof Uint8Array ? `<${payload.length} bytes>` : payload });
   });
-  server.on('connection', (peer: Peer) => line({ event: 'connection', peer: peer.id, address: peer.tcpAddress.address, port: peer.tcpAddress.port }));
+  server.on('connection', (peer: Peer) =>
+    line({
+      event: 'connection',
+      peer: peer.id,
+      address: peer.tcpAddress.address,
+      port: peer.tcpAddress.port,
+      ...(peer.encrypted ? { tls: true } : {}),
+      ...(peer.certificate ? { certificate: { subject: peer.certificate.subject, fingerprint: peer.certificate.fingerprint } } : {}),
+    }),
+  );
   server.on('disconnect', (peer: Peer, error) => line({ event: 'disconnect', peer: peer.id, ...(error ? { code: (error as { code?: string }).code, reason: error.message } : {}) }));
   server.on('peerError', (peer, error) => line({ event: 'peerError', peer: peer?.id, code: (error as { code?: string }).code, reason: error.message }));
   // Signal handlers go in before the listening line: whoever reads that line may signal at once.
