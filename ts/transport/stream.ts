@@ -53,6 +53,8 @@ export class StreamAcceptor {
     });
     this.tlsServer.on('secureConnection', (socket) => this.onSecure(socket));
     this.tlsServer.on('tlsClientError', (error, socket) => {
+      // node:tls destroys a connection whose handshake failed, but not one whose handshake timed out.
+      socket.destroy();
       this.events.failed(tlsFailure(error, `a client at ${socket.remoteAddress}:${socket.remotePort}`) ?? new HybridwireError('HW_ERR_TLS_HANDSHAKE_FAILED', error.message, { cause: error }));
     });
   }
