@@ -79,6 +79,14 @@ function contextOptionsOf(options: tls.SecureContextOptions): { contextOptions: 
   const { minVersion = 'TLSv1.3', maxVersion } = options;
   if (!VERSIONS.includes(minVersion)) throw new OptionError(`option tls.minVersion must be 'TLSv1.3' (the default) or 'TLSv1.2', got ${String(minVersion)}`);
   if (maxVersion !== undefined && !VERSIONS.includes(maxVersion)) throw new OptionError(`option tls.maxVersion must be 'TLSv1.3' or 'TLSv1.2', got ${String(maxVersion)}`);
+  // node:tls ignores a `ca` it cannot read, leaving nothing to verify against: say so now.
+  for (const ca of options.ca === undefined ? [] : [options.ca].flat()) {
+    try {
+      new X509Certificate(ca);
+    } catch {
+      throw new OptionError('option tls.ca must be certificates (PEM or DER): one of them is not');
+    }
+  }
   const contextOptions = { ...options, minVersion };
   try {
     return { contextOptions, context: tls.createSecureContext(contextOptions) };
