@@ -13,6 +13,9 @@ import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { Admission, type AdmissionOptions } from './admission.js';
+import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
+import { StreamAcceptor } from '../transport/stream.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { ServerLog } from '../features/logging/server-log.js';
 import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
@@ -21,7 +24,14 @@ import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-expo
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 
-export interface ServerOptions extends LimitOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions {
+  /**
+   * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
+   * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
+   * TLS 1.3 only unless `minVersion: 'TLSv1.2'`. Plaintext clients are then refused (see
+   * requireEncryption). Default: none.
+   */
+  tls?: ServerTlsOptions;
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
   /** TCP port; 0 picks a free one. Default 0. */
@@ -38,7 +48,10 @@ export interface ServerOptions extends LimitOptions {
    * without a frame, and counted in stats().refusedConnections. Default 256.
    */
   maxPendingHandshakes?: number;
-  /** A connection that has not completed the handshake in this time is closed. Default 5000 ms. */
+  /**
+   * A connection that has not completed the handshake in this time is closed. With TLS, the TLS
+   * handshake (from the first byte) has this long too, before it. Default 5000 ms.
+   */
   handshakeTimeoutMs?: number;
   /**
    * Which built-in types the server answers (docs/PROTOCOL.md, section 9): true for all of ping,
@@ -88,6 +101,12 @@ export interface ServerStats {
   /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
   udpReassembly: ReassemblyTotals;
   refusedConnections: number;
+  /** HELLOs refused with HW_ERR_AUTH_REFUSED (authenticate said no, threw, or the address was blocked). */
+  authRefused: number;
+  /** Of authRefused, those refused without asking authenticate: their address had failed authFailureLimit times. */
+  authBlocked: number;
+  /** Connections that failed before the handshake: TLS handshake, client certificate, or silence. */
+  tlsFailures: number;
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
@@ -125,6 +144,8 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Connections accepted whose handshake has not completed (maxPendingHandshakes). */
   private pendingHandshakes = 0;
   private tcp: net.Server | undefined;
+  private readonly acceptor: StreamAcceptor;
+  private readonly admission: Admission;
   private readonly udp: ServerUdp;
   private startedAt = 0;
   private closing: Promise<void> | undefined;
@@ -132,6 +153,9 @@ export class Server extends EventEmitter<ServerEvents> {
     tcp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     refusedConnections: 0,
+    authRefused: 0,
+    authBlocked: 0,
+    tlsFailures: 0,
     protocolErrors: 0,
     broadcastDrops: 0,
   };
@@ -157,6 +181,15 @@ export class Server extends EventEmitter<ServerEvents> {
     const fallback = builtinHandlers(this, builtins);
     fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
     this.handlers = new HandlerTable<Peer>(fallback);
+    const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
+    this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
+    this.acceptor = new StreamAcceptor(tls, this.options.handshakeTimeoutMs, {
+      stream: (socket, certificate) => this.accept(socket, certificate),
+      failed: (error) => {
+        this.totals.tlsFailures++;
+        this.emit('peerError', undefined, error);
+      },
+    });
     const udpBudget = new ReassemblyBudget(integerOption('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes));
     this.udp = new ServerUdp(this.limits, udpBudget);
     this.handshakeHost = this.newHandshakeHost();
@@ -181,7 +214,10 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<ListenResult> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
-    const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+      if (this.closing) socket.destroy();
+      else this.acceptor.accept(socket);
+    });
     this.tcp = tcp;
     tcp.listen(this.options.tcpPort, this.options.host);
     try {
@@ -251,6 +287,9 @@ export class Server extends EventEmitter<ServerEvents> {
       udpSocket: udpSide.socket,
       udpReassembly: udpSide.reassembly,
       refusedConnections: this.totals.refusedConnections,
+      authRefused: this.totals.authRefused,
+      authBlocked: this.totals.authBlocked,
+      tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
     };
@@ -301,13 +340,15 @@ export class Server extends EventEmitter<ServerEvents> {
   private async shutdown(): Promise<void> {
     const tcp = this.tcp;
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
+    this.acceptor.close();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
     this.udp.close();
     this.emit('close');
   }
 
-  private accept(socket: net.Socket): void {
+  /** A stream ready for the handshake (after TLS, if any). */
+  private accept(socket: net.Socket, certificate: PeerCertificate | undefined): void {
     if (this.closing) {
       socket.destroy();
       return;
@@ -323,7 +364,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcpAddress: Address = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
     const connection = new Connection(socket, this.handlers, undefined, this.limits);
     this.connections.add(connection);
-    const handshake = new ServerHandshake(connection, this.handshakeHost, tcpAddress);
+    const handshake = new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
     connection.on('message', (type, payload, info) => {
       if (handshake.peer) this.emit('message', type, payload, handshake.peer, info);
     });
@@ -372,6 +413,7 @@ export class Server extends EventEmitter<ServerEvents> {
         udp: udpOffer(limits),
       }),
       newToken: () => this.udp.newToken(),
+      admit: (hello, origin) => this.admission.admit(hello, origin),
       refused: (address, code, reason) => {
         this.totals.refusedConnections++;
         this.log?.refused(address, code, reason);

@@ -7,6 +7,7 @@ import { HybridwireError } from '../errors.js';
 import type { Connection, ConnectionStats, SendOptions } from '../session/connection.js';
 import type { Payload } from '../session/message.js';
 import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import { isEncrypted } from '../transport/tls.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -52,6 +53,12 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** The session runs over TLS (false between a client's sessions). */
+  get encrypted(): boolean {
+    const connection = this.connection;
+    return connection !== undefined && isEncrypted(connection.socket);
   }
 
   supportsFeature(name: string): boolean {

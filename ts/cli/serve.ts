@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { serveMetrics, type HttpEndpoint } from './metrics-endpoint.js';
 import { serveDashboard } from '../features/dashboard/dashboard-server.js';
+import type { ServerTlsOptions } from '../transport/tls.js';
 
 export interface ServeOptions {
   /** A TOML configuration file (--config). */
@@ -17,6 +18,8 @@ export interface ServeOptions {
   metricsPort?: number;
   /** Serve the dashboard page on this port (--dashboard-port; 0 picks one). */
   dashboardPort?: number;
+  /** TLS (--tls-cert, --tls-key, --tls-ca, --require-client-cert); plaintext clients are then refused. */
+  tls?: ServerTlsOptions;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -62,7 +65,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   // With --metrics-port: the server's metrics and the process's own (memory, CPU, event loop).
   const registry = options.metricsPort === undefined ? undefined : new Registry();
   if (registry) collectDefaultMetrics({ register: registry });
-  const server = createServer({ ...config, logger, ...(registry ? { metrics: { registry } } : {}) });
+  const server = createServer({ ...config, ...(options.tls ? { tls: options.tls } : {}), logger, ...(registry ? { metrics: { registry } } : {}) });
   server.handle<{ text?: unknown }>('chat', (message, peer, info) => {
     const text = typeof message?.text === 'string' ? message.text : JSON.stringify(message);
     line({ event: 'chat', peer: peer.id, transport: info.transport, text });
@@ -82,7 +85,16 @@ export async function serve(options: ServeOptions): Promise<number> {
     }
     line({ event: 'message', peer: peer.id, type, transport: info.transport, payload: payload instanceof Uint8Array ? `<${payload.length} bytes>` : payload });
   });
-  server.on('connection', (peer: Peer) => line({ event: 'connection', peer: peer.id, address: peer.tcpAddress.address, port: peer.tcpAddress.port }));
+  server.on('connection', (peer: Peer) =>
+    line({
+      event: 'connection',
+      peer: peer.id,
+      address: peer.tcpAddress.address,
+      port: peer.tcpAddress.port,
+      ...(peer.encrypted ? { tls: true } : {}),
+      ...(peer.certificate ? { certificate: { subject: peer.certificate.subject, fingerprint: peer.certificate.fingerprint } } : {}),
+    }),
+  );
   server.on('disconnect', (peer: Peer, error) => line({ event: 'disconnect', peer: peer.id, ...(error ? { code: (error as { code?: string }).code, reason: error.message } : {}) }));
   server.on('peerError', (peer, error) => line({ event: 'peerError', peer: peer?.id, code: (error as { code?: string }).code, reason: error.message }));
   // Signal handlers go in before the listening line: whoever reads that line may signal at once.

@@ -1,6 +1,7 @@
 // hybridwire over TCP, UDP and reliable UDP, through its public API only (dist/index.js).
 import { pathToFileURL } from 'node:url';
 import { drained } from '../harness.mjs';
+import { serverCertificates } from '../tls-certificates.mjs';
 
 const UDP_YIELD_EVERY = 256; // let the event loop run: the UDP path sends what is queued at the end of the turn
 const UDP_READY_MS = 3000;
@@ -23,7 +24,7 @@ export async function loadHybridwire() {
   }
 }
 
-function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, metrics = false } = {}) {
+function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, metrics = false, tls = false } = {}) {
   return {
     name,
     transport,
@@ -31,7 +32,16 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
     available: loadHybridwire,
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
-      const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...limits, ...(maxConnections ? { maxConnections } : {}), ...(metrics ? { metrics: true } : {}) });
+      const certificates = tls ? await serverCertificates() : undefined;
+      const server = api.createServer({
+        host,
+        tcpPort: 0,
+        udpPort: 0,
+        ...limits,
+        ...(maxConnections ? { maxConnections } : {}),
+        ...(metrics ? { metrics: true } : {}),
+        ...(certificates ? { tls: { key: certificates.key, cert: certificates.cert } } : {}),
+      });
       // Metrics on, and scraped once a second (Prometheus scrapes every 15 s by default).
       const scraper = metrics ? setInterval(() => server.metrics().catch(() => {}), SCRAPE_EVERY_MS) : undefined;
       if (mode === 'echo') {
@@ -50,7 +60,7 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       const { tcpPort, udpPort } = await server.listen();
       return {
         server,
-        address: { host, tcpPort, udpPort },
+        address: { host, tcpPort, udpPort, ...(certificates ? { ca: certificates.ca } : {}) },
         close: () => {
           clearInterval(scraper);
           return server.close();
@@ -60,8 +70,8 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       };
     },
 
-    async connect({ host, tcpPort, udpPort }) {
-      const client = await api.connect({ host, tcpPort, udpPort, ...limits });
+    async connect({ host, tcpPort, udpPort, ca }) {
+      const client = await api.connect({ host, tcpPort, udpPort, ...limits, ...(tls ? { tls: { ca } } : {}) });
       client.on('error', () => {});
       if (transport === 'udp') {
         const until = performance.now() + UDP_READY_MS;
@@ -98,6 +108,9 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
 export const hybridwireMetrics = makeSystem('hybridwire-metrics', 'tcp', undefined, 'hybridwire over TCP with metrics on (the metrics option), scraped every second', { metrics: true });
+// TLS 1.3 under the same framing (node:tls, OpenSSL's default suite: AES-256-GCM), verified
+// against the server's CA.
+export const hybridwireTls = makeSystem('hybridwire-tls', 'tcp', undefined, 'hybridwire client.send()/request() over TCP with TLS 1.3', { tls: true });
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
 // Path MTU discovery off: datagrams stay at the 1200-byte base, as on an internet path, so a
 // message over 1144 bytes is fragmented (16 KiB: 15 datagrams). On loopback the default finds

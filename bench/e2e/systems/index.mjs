@@ -7,10 +7,12 @@ export const systems = [
   // A receiver that counts without a call per message has nothing to answer round trips with.
   { name: 'net-parse-only', transport: 'tcp', kinds: ['throughput'], module: './net.mjs', export: 'netParseOnly' },
   { name: 'ws', transport: 'tcp', module: './ws.mjs', export: 'ws' },
+  { name: 'wss', transport: 'tcp', module: './ws.mjs', export: 'wss' },
   { name: 'zeromq', transport: 'tcp', module: './zeromq.mjs', export: 'zeromq' },
   { name: 'hybridwire', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' },
   // Metrics on and scraped: its ratio to hybridwire is the cost of metrics.
   { name: 'hybridwire-metrics', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireMetrics' },
+  { name: 'hybridwire-tls', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireTls' },
   { name: 'dgram', transport: 'udp', module: './dgram.mjs', export: 'dgramPlain' },
   { name: 'dgram-coalesced', transport: 'udp', module: './dgram.mjs', export: 'dgramCoalesced' },
   { name: 'hybridwire-udp', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdp' },
