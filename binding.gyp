@@ -6,6 +6,8 @@
         "native/core/crc32c.cc",
         "native/core/lz4.cc",
         "native/core/frame-codec.cc",
+        "native/core/crypto/aead.cc",
+        "native/core/crypto/datagram-seal.cc",
         "native/core/reliable/congestion.cc",
         "native/core/reliable/endpoint.cc",
         "native/core/reliable/reassembly.cc",
@@ -19,7 +21,8 @@
         "native/binding/lz4-binding.cc",
         "native/binding/frame-binding.cc",
         "native/binding/reliable-binding.cc",
-        "native/binding/udp-socket-binding.cc"
+        "native/binding/udp-socket-binding.cc",
+        "native/binding/seal-binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

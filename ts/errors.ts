@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'HW_ERR_CONNECT_TIMEOUT'
   | 'HW_ERR_HEARTBEAT_TIMEOUT'
   | 'HW_ERR_UDP_UNAVAILABLE'
+  | 'HW_ERR_AEAD_LIMIT_REACHED'
   | 'HW_ERR_SHUTDOWN';
 
 export class HybridwireError extends Error {

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hybridwire::binding::InitFrame(env, exports);
   hybridwire::binding::InitReliable(env, exports);
   hybridwire::binding::InitUdpSocket(env, exports);
+  hybridwire::binding::InitSeal(env, exports);
   return exports;
 }
 

@@ -11,6 +11,7 @@ void InitLz4(Napi::Env env, Napi::Object exports);
 void InitFrame(Napi::Env env, Napi::Object exports);
 void InitReliable(Napi::Env env, Napi::Object exports);
 void InitUdpSocket(Napi::Env env, Napi::Object exports);
+void InitSeal(Napi::Env env, Napi::Object exports);
 
 // What the reliable endpoint's flush and the UDP socket's sendBatch share: a length with this bit
 // set is a datagram to send without IP fragmentation (a path MTU probe).
