@@ -30,3 +30,5 @@ export type { DeliveryMode } from './session/handshake.js';
 export { RemoteError, AbortError } from './errors.js';
 export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint.js';
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';
+export type { UdpStats } from './transport/udp-session.js';
+export type { SealAlgorithm, SealingStats } from './transport/datagram-seal.js';

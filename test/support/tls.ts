@@ -73,10 +73,10 @@ export async function sessionsOverTls(client: tls.ConnectionOptions = {}): Promi
   const createServer = vi
     .spyOn(net, 'createServer')
     .mockImplementation(((options: net.ServerOpts, listener: (socket: net.Socket) => void) =>
-      tls.createServer({ ...options, key, cert }, listener)) as typeof net.createServer);
+      tls.createServer({ ...options, key, cert }, listener)) as unknown as typeof net.createServer);
   const connect = vi
     .spyOn(net, 'connect')
-    .mockImplementation(((options: net.NetConnectOpts) => tls.connect({ ...(options as tls.ConnectionOptions), ca: cert, servername: 'localhost', ...client })) as typeof net.connect);
+    .mockImplementation(((options: net.NetConnectOpts) => tls.connect({ ...(options as tls.ConnectionOptions), ca: cert, servername: 'localhost', ...client })) as unknown as typeof net.connect);
   return () => {
     createServer.mockRestore();
     connect.mockRestore();

@@ -3,7 +3,7 @@
  * node:crypto's own AEADs, batches and socket rows, key epochs asked for as they come, the
  * integrity limit, and keys that cannot be had.
  */
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DatagramSeal, EPOCH_RECORDS, OpenResult, SEAL_OVERHEAD, type EpochKeys, type SealAlgorithm, type UdpSealing } from '../../ts/transport/datagram-seal.js';
 import { DONT_FRAGMENT } from '../../ts/reliable/reliable-endpoint.js';
@@ -38,7 +38,7 @@ function reference(algorithm: SealAlgorithm, key: Buffer, iv: Buffer, record: bi
   const number = Buffer.alloc(12);
   number.writeBigUInt64BE(record, 4);
   for (let i = 0; i < 12; i++) nonce[i]! ^= number[i]!;
-  const cipher = createCipheriv(algorithm, key, nonce, { authTagLength: 16 });
+  const cipher = createCipheriv(algorithm as CipherGCMTypes, key, nonce, { authTagLength: 16 });
   cipher.setAAD(header);
   return Buffer.concat([header, cipher.update(frames), cipher.final(), cipher.getAuthTag()]);
 }

@@ -7,6 +7,7 @@ import { checkInteger, checkPort } from '../validate.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket } from '../transport/udp-socket.js';
 import type { Payload } from '../session/message.js';
+import { udpSealingFor } from '../session/udp-keys.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import { HandlerTable } from './handler-table.js';
 import { SessionHandle } from './session-handle.js';
@@ -245,7 +246,7 @@ export class Client extends SessionHandle<ClientEvents> {
       otherDatagram: () => {},
     }, ignoreCount);
     this.udpSocket = socket;
-    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp };
+    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp, sealing: udpSealingFor(connection.socket, 'client') };
     path = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
       holdUnreliable: true,
       pong: () => {

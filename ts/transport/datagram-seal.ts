@@ -169,14 +169,25 @@ export class DatagramSeal {
     return this.openerState[OPENER_FRAMES_LENGTH]!;
   }
 
+  /** {@link open}, giving the frames (a view of `sealed`) when it opens, else what it found. */
+  openFrames(sealed: Uint8Array, accept: boolean): Uint8Array | OpenResultValue {
+    const result = this.open(sealed, accept);
+    return result === OpenResult.OPENED ? sealed.subarray(8, 8 + this.framesLength) : result;
+  }
+
   /** The datagrams that failed authentication reached the integrity limit: the session must close. */
   get limitReached(): boolean {
     return this.openerState[OPENER_LIMIT_REACHED] === 1;
   }
 
-  /** Why sealing stopped (keys that could not be derived), if it did. */
+  /**
+   * Why the session must close, once it must: the integrity limit reached, or keys that could
+   * not be had (after which nothing is sealed).
+   */
   get failure(): HybridwireError | undefined {
-    return this.keyFailure;
+    if (this.keyFailure !== undefined) return this.keyFailure;
+    if (!this.limitReached) return undefined;
+    return new HybridwireError('HW_ERR_AEAD_LIMIT_REACHED', 'the UDP datagrams that failed authentication reached the integrity limit of the AEAD');
   }
 
   stats(): SealingStats {
