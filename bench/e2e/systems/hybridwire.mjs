@@ -1,6 +1,7 @@
 // hybridwire over TCP, UDP and reliable UDP, through its public API only (dist/index.js).
 import { pathToFileURL } from 'node:url';
 import { drained } from '../harness.mjs';
+import { connectOverTls, serveOverTls } from './tls-sessions.mjs';
 
 const UDP_YIELD_EVERY = 256; // let the event loop run: the UDP path sends what is queued at the end of the turn
 const UDP_READY_MS = 3000;
@@ -22,7 +23,7 @@ export async function loadHybridwire() {
   }
 }
 
-function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {} } = {}) {
+function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, sealed = false } = {}) {
   return {
     name,
     transport,
@@ -30,6 +31,7 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
     available: loadHybridwire,
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
+      const tlsCa = sealed ? await serveOverTls() : undefined;
       const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...limits, ...(maxConnections ? { maxConnections } : {}) });
       if (mode === 'echo') {
         server.handle('echo', (payload) => payload);
@@ -47,14 +49,15 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       const { tcpPort, udpPort } = await server.listen();
       return {
         server,
-        address: { host, tcpPort, udpPort },
+        address: { host, tcpPort, udpPort, ...(tlsCa ? { tlsCa } : {}) },
         close: () => server.close(),
         /** The last peer's session counters and reliable-UDP statistics, and the server's totals. */
         stats: () => ({ peer: lastPeer ? { ...lastPeer.stats, udpStats: lastPeer.udpStats() } : undefined, server: server.stats() }),
       };
     },
 
-    async connect({ host, tcpPort, udpPort }) {
+    async connect({ host, tcpPort, udpPort, tlsCa }) {
+      if (sealed) connectOverTls(tlsCa);
       const client = await api.connect({ host, tcpPort, udpPort, ...limits });
       client.on('error', () => {});
       if (transport === 'udp') {
@@ -103,6 +106,22 @@ export const hybridwireUdpReliable1200 = makeSystem(
   { limits: { udpMaxMtu: 1200 } },
 );
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
+// The same over TLS sessions, whose datagrams are sealed (docs/PROTOCOL.md 4.4).
+export const hybridwireUdpSealed = makeSystem('hybridwire-udp-sealed', 'udp', { transport: 'udp' }, "hybridwire-udp on a TLS session: every datagram sealed (AES-256-GCM)", { sealed: true });
+export const hybridwireUdpReliableSealed = makeSystem(
+  'hybridwire-udp-reliable-sealed',
+  'udp',
+  { transport: 'udp', reliable: true },
+  'hybridwire-udp-reliable on a TLS session: every datagram sealed (AES-256-GCM)',
+  { sealed: true },
+);
+export const hybridwireUdpReliable1200Sealed = makeSystem(
+  'hybridwire-udp-reliable-1200-sealed',
+  'udp',
+  { transport: 'udp', reliable: true },
+  'hybridwire-udp-reliable-1200 on a TLS session: every datagram sealed (AES-256-GCM)',
+  { limits: { udpMaxMtu: 1200 }, sealed: true },
+);
 export const hybridwireUdpReliablePingPong = makeSystem(
   'hybridwire-udp-reliable-pp',
   'udp',
