@@ -164,11 +164,6 @@ export class UdpSession implements UdpPath {
     this.endpointMaxMtu = Math.max(this.endpointMtu, options.maxMtu - overhead);
   }
 
-  /** Whether its datagrams are sealed. */
-  get sealed(): boolean {
-    return this.options.sealing !== undefined;
-  }
-
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session is closed');
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
