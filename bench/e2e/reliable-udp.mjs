@@ -182,6 +182,10 @@ async function measureGoodput(system, benchCase, settings, round) {
       deliveredPercent: sent > 0 ? (100 * total.count) / sent : 0,
       ...udpFigures(clientStats, serverStats),
       ...(sealing ? { sealing, receiverSealing: serverStats?.peer?.udpStats?.sealing } : {}),
+      // CPU time per MB of payload, each side: steadier than goodput on a loaded machine, since
+      // time spent waiting for a core is not counted.
+      receiverCpuMsPerMB: window.bytes > 0 ? window.cpuMs / (window.bytes / 1e6) : NaN,
+      senderCpuMsPerMB: sent > 0 ? sending.cpuMs / ((sent * benchCase.size) / 1e6) : NaN,
       proxy: proxyCounts,
     };
   });
@@ -327,6 +331,22 @@ function renderSealed(measurements, selected) {
     const cells = SEALED_PAIRS.map(([plain, sealed]) => {
       const r = perRoundRatio(measurements, [benchCase.name, sealed], [benchCase.name, plain]);
       return Number.isFinite(r.value) ? `${ratio(r.value)} ${r.value >= 0.5 ? 'met' : '**missed**'} (rounds ${r.values.map((v) => v.toFixed(2)).join(', ')})` : '–';
+    });
+    lines.push(`| ${benchCase.size} B | ${cells.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    '### Sealed ÷ plain: CPU time per MB of payload, sender · receiver (medians of per-round ratios; above 1, sealing costs more)',
+    '',
+    `| payload | ${SEALED_PAIRS.map(([plain, , title]) => `${title}: ${plain}`).join(' | ')} |`,
+    `|---|${SEALED_PAIRS.map(() => '---').join('|')}|`,
+  );
+  for (const benchCase of sealCases) {
+    const cells = SEALED_PAIRS.map(([plain, sealed]) => {
+      const sides = ['senderCpuMsPerMB', 'receiverCpuMsPerMB'].map((key) => perRoundRatio(measurements, [benchCase.name, sealed], [benchCase.name, plain], key));
+      if (!sides.every((r) => Number.isFinite(r.value))) return '–';
+      const cpu = (key) => median(goodRuns(measurements, benchCase.name, sealed).map((m) => m.result[key]).filter(Number.isFinite));
+      return `${sides.map((r) => ratio(r.value)).join(' · ')} (sealed: ${fixed(1)(cpu('senderCpuMsPerMB'))} · ${fixed(1)(cpu('receiverCpuMsPerMB'))} ms/MB)`;
     });
     lines.push(`| ${benchCase.size} B | ${cells.join(' | ')} |`);
   }
