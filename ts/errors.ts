@@ -47,7 +47,8 @@ export type ErrorCode =
   | 'HW_ERR_TLS_CERT_REQUIRED'
   | 'HW_ERR_TLS_HANDSHAKE_FAILED'
   | 'HW_ERR_ENCRYPTION_REQUIRED'
-  | 'HW_ERR_AUTH_REFUSED';
+  | 'HW_ERR_AUTH_REFUSED'
+  | 'HW_ERR_AEAD_LIMIT_REACHED';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;

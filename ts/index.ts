@@ -41,3 +41,5 @@ export type { MetricsCsvOptions } from './features/metrics/csv-export.js';
 export type { ConfigOptions, ConfigSetting, Configuration, ConfigLayers } from './config/load-config.js';
 export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint.js';
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';
+export type { UdpStats } from './transport/udp-session.js';
+export type { SealAlgorithm, SealingStats } from './transport/datagram-seal.js';

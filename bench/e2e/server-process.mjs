@@ -35,8 +35,11 @@ serveParent({
     const count = counter.count;
     const bytes = counter.bytes;
     const began = performance.now();
+    const cpu = process.cpuUsage();
     await new Promise((resolve) => setTimeout(resolve, durationMs));
-    return { count: counter.count - count, bytes: counter.bytes - bytes, elapsedMs: performance.now() - began };
+    const used = process.cpuUsage(cpu);
+    // cpuMs: this process's CPU time (user + system) during the window, what its counting cost.
+    return { count: counter.count - count, bytes: counter.bytes - bytes, elapsedMs: performance.now() - began, cpuMs: (used.user + used.system) / 1000 };
   },
   stats() {
     return server?.stats?.();

@@ -10,6 +10,7 @@ import type { UdpSocket } from '../transport/udp-socket.js';
 import type { JsonValue, Payload } from '../session/message.js';
 import { resolveClientTls, tlsFailure, type ClientTls, type ClientTlsOptions, type PeerCertificate } from '../transport/tls.js';
 import { dial } from '../transport/stream.js';
+import { udpSealingFor } from '../session/udp-keys.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import { HandlerTable } from './handler-table.js';
 import { SessionHandle } from './session-handle.js';
@@ -284,7 +285,7 @@ export class Client extends SessionHandle<ClientEvents> {
       otherDatagram: () => {},
     }, ignoreCount);
     this.udpSocket = socket;
-    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp };
+    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp, sealing: udpSealingFor(connection.socket, 'client') };
     const path: UdpSession = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
       holdUnreliable: true,
       pong: () => {

@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events';
 import { HybridwireError } from '../errors.js';
 import type { Connection, ConnectionStats, SendOptions } from '../session/connection.js';
 import type { Payload } from '../session/message.js';
-import type { ReliableStats } from '../reliable/reliable-endpoint.js';
 import { isEncrypted } from '../transport/tls.js';
+import type { UdpStats } from '../transport/udp-session.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -65,8 +65,12 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
     return this.connection?.features.has(name) ?? false;
   }
 
-  /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
-  udpStats(): ReliableStats | undefined {
+  /**
+   * Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was
+   * used; with `sealing` (what was sealed, opened, and dropped as unopened or replayed) when the
+   * session is TLS and so its datagrams are sealed.
+   */
+  udpStats(): UdpStats | undefined {
     return this.connection?.udpPath?.stats();
   }
 

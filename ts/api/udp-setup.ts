@@ -6,6 +6,7 @@
 import type { Connection } from '../session/connection.js';
 import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpParameters } from '../session/handshake.js';
+import type { UdpSealing } from '../transport/datagram-seal.js';
 import { TOKEN_SIZE, UdpSession, type UdpTarget } from '../transport/udp-session.js';
 import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
@@ -76,6 +77,8 @@ export interface UdpAgreement {
   token: Buffer;
   step: boolean;
   negotiated: UdpParameters | undefined;
+  /** How its datagrams are sealed: a TLS session's keys (docs/PROTOCOL.md 4.4); none without TLS. */
+  sealing: UdpSealing | undefined;
 }
 
 /** What differs between the two ends of a session's UDP side. */
@@ -101,7 +104,11 @@ export function attachUdpSession(
   budget: ReassemblyBudget | undefined,
   side: UdpSide,
 ): UdpSession {
-  const options = { ...udpSessionOptions(limits, agreement.step, agreement.negotiated, budget), holdUnreliable: side.holdUnreliable };
+  const options = {
+    ...udpSessionOptions(limits, agreement.step, agreement.negotiated, budget),
+    holdUnreliable: side.holdUnreliable,
+    ...(agreement.sealing === undefined ? {} : { sealing: agreement.sealing }),
+  };
   const session = new UdpSession(socket, agreement.token, target, options, {
     message: (payload, via) => connection.receiveDatagramMessage(payload, 0, payload.length, via),
     pong: () => side.pong(),

@@ -13,7 +13,7 @@ import { lz4Compress } from '../codec/lz4.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
-import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import type { UdpStats } from '../transport/udp-session.js';
 import { DeliveryWindow } from './delivery-window.js';
 import {
   INLINE_TYPE,
@@ -47,7 +47,7 @@ export interface UdpPath {
   readonly token: Buffer;
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
   close(): void;
-  stats(): ReliableStats | undefined;
+  stats(): UdpStats | undefined;
 }
 
 /** The limits the send path enforces. */

@@ -123,6 +123,22 @@ export const hybridwireUdpReliable1200 = makeSystem(
   { limits: { udpMaxMtu: 1200 } },
 );
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
+// The same over TLS sessions, whose datagrams are sealed (docs/PROTOCOL.md 4.4).
+export const hybridwireUdpSealed = makeSystem('hybridwire-udp-sealed', 'udp', { transport: 'udp' }, "hybridwire-udp on a TLS session: every datagram sealed (AES-256-GCM)", { tls: true });
+export const hybridwireUdpReliableSealed = makeSystem(
+  'hybridwire-udp-reliable-sealed',
+  'udp',
+  { transport: 'udp', reliable: true },
+  'hybridwire-udp-reliable on a TLS session: every datagram sealed (AES-256-GCM)',
+  { tls: true },
+);
+export const hybridwireUdpReliable1200Sealed = makeSystem(
+  'hybridwire-udp-reliable-1200-sealed',
+  'udp',
+  { transport: 'udp', reliable: true },
+  'hybridwire-udp-reliable-1200 on a TLS session: every datagram sealed (AES-256-GCM)',
+  { limits: { udpMaxMtu: 1200 }, tls: true },
+);
 export const hybridwireUdpReliablePingPong = makeSystem(
   'hybridwire-udp-reliable-pp',
   'udp',

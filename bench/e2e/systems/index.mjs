@@ -18,6 +18,10 @@ export const systems = [
   { name: 'hybridwire-udp', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdp' },
   { name: 'hybridwire-udp-reliable', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable' },
   { name: 'hybridwire-udp-reliable-1200', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable1200' },
+  // The same on TLS sessions, every datagram sealed (bench/e2e/reliable-udp.mjs's seal-* cases).
+  { name: 'hybridwire-udp-sealed', transport: 'udp-sealed', module: './hybridwire.mjs', export: 'hybridwireUdpSealed' },
+  { name: 'hybridwire-udp-reliable-sealed', transport: 'udp-sealed', module: './hybridwire.mjs', export: 'hybridwireUdpReliableSealed' },
+  { name: 'hybridwire-udp-reliable-1200-sealed', transport: 'udp-sealed', module: './hybridwire.mjs', export: 'hybridwireUdpReliable1200Sealed' },
   // Round trips only (bench/e2e/reliable-udp.mjs): its own transport name keeps run.mjs's UDP cases off it.
   { name: 'hybridwire-udp-reliable-pp', transport: 'udp-pingpong', module: './hybridwire.mjs', export: 'hybridwireUdpReliablePingPong' },
 ];
