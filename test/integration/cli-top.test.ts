@@ -53,7 +53,8 @@ describe.skipIf(!tmuxFound)(`hybridwire top in a terminal${tmuxFound ? '' : ' (s
     const stopLoad = setTimeout(() => clearInterval(load), 20_000);
     try {
       const name = 'top';
-      tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', REPO, `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} top --host 127.0.0.1 --tcp-port ${serve.tcpPort}`);
+      // Should top exit early, its pane stays with what it printed, so the failure says why.
+      tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', REPO, `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} top --host 127.0.0.1 --tcp-port ${serve.tcpPort}; echo "top exited $?"; sleep 30`);
       const peerPrefix = client.sessionId!.slice(0, 8);
       // A second frame has rates: msg/s in is a number, and the ping type shows its rate.
       const screen = await screenWhen(name, (text) => /msg\/s in [1-9][\d,]* {2}out [1-9]/.test(text) && new RegExp(`^  ping +[1-9]`, 'm').test(text) && text.includes(peerPrefix));
@@ -64,7 +65,7 @@ describe.skipIf(!tmuxFound)(`hybridwire top in a terminal${tmuxFound ? '' : ' (s
       // Refreshed: the uptime moves on.
       await screenWhen(name, (text) => /up (\S+)/.exec(text)?.[1] !== uptime);
       tmux('send-keys', '-t', name, 'q');
-      await screenWhen(name, () => !sessionAlive(name), 5000);
+      await screenWhen(name, (text) => /^top exited 0$/m.test(text), 5000);
       expect(sent).toBeGreaterThan(0);
     } finally {
       clearInterval(load);

@@ -33,8 +33,12 @@ export async function top(options: TopOptions): Promise<number> {
       process.stdout.write(tty ? `\x1b[H\x1b[2J${lines.join('\n')}\n` : `${lines.join('\n')}\n\n`);
       timer = setTimeout(() => void draw(), REFRESH_MS);
     } catch (error) {
-      process.stderr.write(`hybridwire top: ${(error as Error).message}${(error as { code?: string }).code ? ` [${(error as { code?: string }).code}]` : ''}\n`);
-      finish(1);
+      const code = (error as { code?: string }).code;
+      process.stderr.write(`hybridwire top: ${(error as Error).message}${code ? ` [${code}]` : ''}\n`);
+      // Refused (no admin access) is final; anything else (a slow reply, a busy server) is tried
+      // again at the next refresh, as a live view should. A closed session ends it (below).
+      if (code === 'HW_ERR_FORBIDDEN') finish(1);
+      else timer = setTimeout(() => void draw(), REFRESH_MS);
     }
   };
 
