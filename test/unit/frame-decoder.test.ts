@@ -49,6 +49,23 @@ describe('FrameEncoder / FrameDecoder', () => {
     expect(collect(new FrameDecoder(), chunks)).toEqual(whole);
   });
 
+  it('release() lets go of the chunk between pushes and keeps a frame split across them', () => {
+    const stream = encodeAll(specs);
+    const whole = collect(new FrameDecoder(), [stream]);
+    const decoder = new FrameDecoder();
+    const frames: Frame[] = [];
+    for (let at = 0; at < stream.length; at += 1000) {
+      const count = decoder.push(stream.subarray(at, at + 1000));
+      for (let i = 0; i < count; i++) {
+        frames.push({ type: decoder.type(i), flags: decoder.flags(i), channel: decoder.channel(i), sequence: decoder.sequence(i), payload: Buffer.from(decoder.payload(i)) });
+      }
+      decoder.release();
+      expect(decoder.count).toBe(0);
+      expect(decoder.payloadSource(0)).toHaveLength(0);
+    }
+    expect(frames).toEqual(whole.map((frame) => ({ ...frame, payload: Buffer.from(frame.payload) })));
+  });
+
   it('gives payload views into the chunk without copying', () => {
     const stream = encodeAll([{ type: 4, payload: Buffer.from('zero copy') }]);
     const decoder = new FrameDecoder();

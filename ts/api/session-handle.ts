@@ -7,6 +7,7 @@ import { HybridwireError } from '../errors.js';
 import type { Connection, ConnectionStats, SendOptions } from '../session/connection.js';
 import type { Payload } from '../session/message.js';
 import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import { deferListenerTable } from '../session/session-events.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -24,6 +25,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
 
   constructor(connection: C) {
     super();
+    deferListenerTable(this);
     this.connection = connection;
   }
 

@@ -131,6 +131,16 @@ export class FrameDecoder extends FrameRows {
     return frames;
   }
 
+  /**
+   * Lets go of the last chunk (and of the buffer a split frame was joined in) once its frames have
+   * been taken, so that an idle stream holds none: the rows of the last push are gone with it.
+   */
+  release(): void {
+    this.chunk = NO_CHUNK;
+    this.joined = undefined;
+    this.count = 0;
+  }
+
   /** Signals the end of the stream: throws HW_ERR_TRUNCATED if a frame was left incomplete. */
   end(): void {
     if (this.failure) throw this.failure;

@@ -38,6 +38,8 @@ const MIN_OFFSETS = 16;
 const SHARED_SLAB_SIZE = 16 * 1024;
 /** addWithWord's prefix for payloads it does not copy: read at once by addPrefixed, so one serves all encoders. */
 const WORD_SCRATCH = Buffer.alloc(4);
+/** The one offset of a frame sealed alone (see endCopied()). */
+const ONE_OFFSET = new Uint32Array(1);
 
 /**
  * The slab of the encoders with `sharedSlab`, and the first byte of it that no encoder has
@@ -57,7 +59,9 @@ const shared = { slab: EMPTY_SLAB, view: EMPTY_VIEW, free: 0 };
  * so the returned buffers stay valid however long a socket holds them.
  *
  * An idle encoder holds no memory of its own: its slab, offsets and output come with the first
- * frame (or, with `sharedSlab`, are borrowed from the shared slab until the next flush).
+ * frame (or, with `sharedSlab`, are borrowed from the shared slab until the next flush). An
+ * encoder with `sharedSlab` seals each frame as it is finished, so that it needs no offsets either:
+ * it writes a few frames per flush (often one), each a native call either way.
  */
 export class FrameEncoder {
   readonly slabSize: number;
@@ -290,6 +294,11 @@ export class FrameEncoder {
     this.view.setUint32(at + 8, length, true);
     this.position = at + HEADER_SIZE + length;
     this.queuedBytes += HEADER_SIZE + length;
+    if (this.sharedSlab) {
+      ONE_OFFSET[0] = at;
+      native.sealFrames(this.slab, ONE_OFFSET, 1);
+      return;
+    }
     if (this.unsealed === this.offsets.length) this.growOffsets();
     this.offsets[this.unsealed++] = at;
   }

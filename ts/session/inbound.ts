@@ -46,10 +46,8 @@ export class Inbound {
   private decoder: FrameDecoder;
   private ackThreshold = 1;
   private ackTimer: NodeJS.Timeout | undefined;
-  private readonly acknowledgeLater = () => {
-    this.ackTimer = undefined;
-    this.acknowledge();
-  };
+  /** The timer's callback, made the first time an acknowledgement waits. */
+  private acknowledgeLater: (() => void) | undefined;
   private readonly maxFrameSize: number;
   private readonly maxPendingHandlers: number;
   /** Where dispatch stopped at the handler limit: a row of the decoder's last push, or -1. */
@@ -103,6 +101,7 @@ export class Inbound {
       this.failWith(error);
     }
     if (this.resumeRow >= 0) this.host.holdReading(true);
+    else this.decoder.release();
   }
 
   /** Handlers have finished: dispatch goes on from where it stopped, if it did. */
@@ -115,7 +114,10 @@ export class Inbound {
     } catch (error) {
       this.failWith(error);
     }
-    if (this.resumeRow < 0) this.host.holdReading(false);
+    if (this.resumeRow < 0) {
+      this.decoder.release();
+      this.host.holdReading(false);
+    }
   }
 
   stop(): void {
@@ -194,6 +196,10 @@ export class Inbound {
     // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
     if (unacknowledged >= this.ackThreshold || this.outbound.batchCount > 0) this.acknowledge();
     else if (this.ackTimer === undefined) {
+      this.acknowledgeLater ??= () => {
+        this.ackTimer = undefined;
+        this.acknowledge();
+      };
       this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
     }
   }

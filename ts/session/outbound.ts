@@ -27,7 +27,7 @@ import {
   type Payload,
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
-import { SendWatch, type SendWatchHost } from './send-watch.js';
+import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -79,6 +79,14 @@ const NO_ALIAS = 0;
 const SETTLED = Promise.resolve();
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
+/** What `held` is until a batch is first held: never added to. */
+const NO_HELD: HeldBatch[] = [];
+/**
+ * Where a message prefix is written just before the encoder or the UDP path copies it: one for
+ * every session (264 bytes each, and the share of Node's buffer pool they pinned, were most of an
+ * idle session's send path). Nothing may run between its writing and its copying.
+ */
+const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
 export class Outbound {
   udpPath: UdpPath | undefined;
@@ -86,10 +94,12 @@ export class Outbound {
   batchCount = 0;
   /** A send found the queue past the high-water mark: the session owes its sender a 'drain'. */
   needDrain = false;
-  /** Bounds the queue, when the session gives a host to tell (tests of the encoding leave it out). */
-  readonly watch: SendWatch | undefined;
+  /** Watches the socket once it has been congested (see SendWatch), when the session gives a host to tell. */
+  watch: SendWatch | undefined;
 
   private readonly encoder: FrameEncoder;
+  /** The watch stops reading the peer while the socket is congested past highWaterMark (servers). */
+  private pauseReadingWhenCongested = false;
   /** Control frames (ACK, PING, CLOSE, ...) never wait behind the window: they have their own encoder. */
   private readonly control: FrameEncoder;
   /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
@@ -98,17 +108,17 @@ export class Outbound {
   private sendWindow = 1;
   /** Sequence number of the next sequenced frame to encode. */
   private nextSequence = 0;
-  private readonly held: HeldBatch[] = [];
+  private held: HeldBatch[] = NO_HELD;
   private heldHead = 0;
   private heldBytes = 0;
-  private readonly aliases = new Map<string, number>();
+  /** The aliases, and what follows, are made on first use: many sessions never send a message. */
+  private aliases: Map<string, number> | undefined;
   private lastType: string | symbol = NO_TYPE;
   private lastAlias = 0;
-  private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
+  private unconfirmedAliases: Array<{ alias: number; sequence: number }> | undefined;
   /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
-  private readonly confirmedAliases: boolean[] = [];
+  private confirmedAliases: boolean[] | undefined;
   private nextAlias = 1;
-  private readonly prefix = Buffer.allocUnsafe(8 + 1 + 255);
   private flushScheduled = false;
   private readonly flushLater = () => this.flush();
   private ackOwed = false;
@@ -119,11 +129,17 @@ export class Outbound {
     private readonly socket: Socket,
     private readonly limits: SendLimits,
     private readonly counters: SessionCounters,
-    watchHost?: SendWatchHost,
+    /** Told when the queue passes its bounds; without one (tests of the encoding), nothing bounds it. */
+    private readonly watchHost?: SendWatchHost,
   ) {
     this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
-    this.watch = watchHost && new SendWatch(socket, limits, counters, watchHost);
+  }
+
+  /** Stop reading the peer while the socket is congested past highWaterMark (see SendWatch). */
+  stopReadingWhenCongested(): void {
+    this.pauseReadingWhenCongested = true;
+    if (this.watch !== undefined) this.watch.pauseReading = true;
   }
 
   /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */
@@ -202,12 +218,13 @@ export class Outbound {
 
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
   acknowledged(nextExpected: number): void {
-    while (this.unconfirmedAliases.length > 0) {
-      const { alias, sequence } = this.unconfirmedAliases[0]!;
+    const unconfirmed = this.unconfirmedAliases;
+    while (unconfirmed !== undefined && unconfirmed.length > 0) {
+      const { alias, sequence } = unconfirmed[0]!;
       // Acknowledged when the ack has moved past it, modulo 2^32 within the window.
       if (((nextExpected - sequence - 1) >>> 0) >= 0x80000000) break;
-      this.confirmedAliases[alias] = true;
-      this.unconfirmedAliases.shift();
+      (this.confirmedAliases ??= [])[alias] = true;
+      unconfirmed.shift();
     }
     this.releaseHeld();
   }
@@ -224,7 +241,7 @@ export class Outbound {
       return;
     }
     this.writeOut();
-    this.watch?.checkBound(this.queuedBytes);
+    if (this.watchHost !== undefined) checkQueueBound(this.queuedBytes, this.limits, this.watchHost);
   }
 
   private writeOut(): void {
@@ -257,6 +274,7 @@ export class Outbound {
     if (control) this.write(control);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.length;
+    if (this.held === NO_HELD) this.held = [];
     this.held.push({ buffers, count, bytes });
     this.heldBytes += bytes;
   }
@@ -267,9 +285,9 @@ export class Outbound {
     let alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
     // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
     // until the peer has acknowledged the definition.
-    if (alias !== NO_ALIAS && this.confirmedAliases[alias] !== true) alias = INLINE_TYPE;
-    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
-    const accepted = path.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    if (alias !== NO_ALIAS && this.confirmedAliases?.[alias] !== true) alias = INLINE_TYPE;
+    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, type);
+    const accepted = path.send(PREFIX, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
     this.counters.udp.messagesOut++;
     this.counters.udp.bytesOut += prefixLength + body.length;
     return accepted;
@@ -279,7 +297,7 @@ export class Outbound {
   private aliasFor(type: string): number {
     // Most senders repeat one type: compare with the last before hashing.
     if (type === this.lastType) return this.lastAlias;
-    const known = this.aliases.get(type);
+    const known = this.aliases?.get(type);
     if (known !== undefined) {
       this.lastType = type;
       this.lastAlias = known;
@@ -290,7 +308,7 @@ export class Outbound {
     checkTypeName(type);
     if (this.nextAlias > MAX_ALIASES) return INLINE_TYPE;
     const alias = this.nextAlias++;
-    this.aliases.set(type, alias);
+    (this.aliases ??= new Map()).set(type, alias);
     this.encodeSequenced(FrameType.TYPE_DEF, alias, 0, 0, 0, encodeTypeDef(alias, type));
     return alias;
   }
@@ -317,10 +335,10 @@ export class Outbound {
         encoder.batchWords(word, requestId, body);
         return;
       }
-      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
-      if (encoder.batchOpen && encoder.batchPrefixed(this.prefix, prefixLength, body)) return;
+      if (encoder.batchOpen && encoder.batchPrefixed(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body)) return;
+      // Written again after openBatch(), which may flush (and a flush may run other code).
       this.openBatch();
-      encoder.batchPrefixed(this.prefix, prefixLength, body);
+      encoder.batchPrefixed(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body);
       return;
     }
     if (encoder.batchOpen) encoder.endBatch();
@@ -330,12 +348,12 @@ export class Outbound {
     const sequence = this.startFrame();
     if (frameType === FrameType.TYPE_DEF) {
       encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
-      this.unconfirmedAliases.push({ alias, sequence });
+      (this.unconfirmedAliases ??= []).push({ alias, sequence });
     } else if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
       encoder.addWithWord(FrameType.MESSAGE, alias | (encoding << 16), body, 0, 0, sequence);
     } else {
-      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
-      encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
+      const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
+      encoder.addPrefixed(FrameType.MESSAGE, PREFIX, prefixLength, body, 0, 0, sequence);
     }
   }
 
@@ -344,10 +362,10 @@ export class Outbound {
    * Returns false, having sent nothing, when it does not.
    */
   private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
-    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
-    this.prefix.copy(plain, 0, 0, prefixLength);
+    PREFIX.copy(plain, 0, 0, prefixLength);
     plain.set(bytes, prefixLength);
     const compressed = lz4Compress(plain);
     if (compressed.length + 4 >= plain.length) return false;
@@ -401,7 +419,7 @@ export class Outbound {
       if (bytes <= JOIN_BYTES) {
         room = socket.write(Buffer.concat(buffers, bytes));
         this.counters.tcp.bytesOut += bytes;
-        if (!room) this.watch?.congested(this.queuedBytes);
+        if (!room) this.congested();
         return;
       }
       bytes = 0;
@@ -419,7 +437,19 @@ export class Outbound {
       socket.uncork();
     }
     this.counters.tcp.bytesOut += bytes;
-    if (!room) this.watch?.congested(this.queuedBytes);
+    if (!room) this.congested();
+  }
+
+  /** The socket's buffer is full: the watch (made the first time) follows its progress. */
+  private congested(): void {
+    const host = this.watchHost;
+    if (host === undefined) return;
+    let watch = this.watch;
+    if (watch === undefined) {
+      watch = this.watch = new SendWatch(this.socket, this.limits, this.counters, host);
+      watch.pauseReading = this.pauseReadingWhenCongested;
+    }
+    watch.congested(this.queuedBytes);
   }
 
   /** The socket is ending or gone: what is encoded or held can never be written. */

@@ -59,6 +59,8 @@ const MAX_UNRELIABLE_FRAGMENTS = 1024;
 
 /** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
 const PROBES = new DatagramDecoder();
+/** Encodes the frames that go outside the endpoint, flushed at once, so shared. */
+const CONTROL = new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSlab: true });
 
 export interface UdpTarget {
   address: string;
@@ -114,7 +116,6 @@ export interface UdpSessionEvents {
 
 export class UdpSession implements UdpPath {
   private endpoint: ReliableEndpoint | undefined;
-  private control: FrameEncoder | undefined;
   private closed = false;
   private receivedSinceFlush = 0;
   private bytesSinceFlush = 0;
@@ -302,9 +303,8 @@ export class UdpSession implements UdpPath {
 
   /** The token and one frame. */
   private controlDatagram(type: number, payload: Uint8Array, sequence: number): Buffer {
-    this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSlab: true });
-    this.control.add(type, payload, 0, 0, sequence);
-    return Buffer.concat([this.token, ...this.control.flush()]);
+    CONTROL.add(type, payload, 0, 0, sequence);
+    return Buffer.concat([this.token, ...CONTROL.flush()]);
   }
 
   /** Where datagrams go now, parsed once per address; undefined while the peer has none. */
