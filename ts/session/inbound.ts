@@ -63,7 +63,7 @@ export class Inbound {
   ) {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxPendingHandlers = limits.maxPendingHandlers;
-    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
+    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize, sharedRows: true });
   }
 
   /** Frames wait for handlers to finish (see resume()). */
@@ -100,8 +100,13 @@ export class Inbound {
     } catch (error) {
       this.failWith(error);
     }
-    if (this.resumeRow >= 0) this.host.holdReading(true);
-    else this.decoder.release();
+    if (this.resumeRow >= 0) {
+      // The rows wait for handlers to finish, past other sessions' pushes.
+      this.decoder.keepRows();
+      this.host.holdReading(true);
+    } else {
+      this.decoder.release();
+    }
   }
 
   /** Handlers have finished: dispatch goes on from where it stopped, if it did. */
@@ -137,7 +142,7 @@ export class Inbound {
         const next = this.handshakeFrames(0, before);
         if (this.hostIs('open')) {
           const rest = next < before ? decoder.payloadOffset(next) - HEADER_SIZE : error.offset;
-          this.decoder = new FrameDecoder({ maxFrameSize: this.maxFrameSize });
+          this.decoder = new FrameDecoder({ maxFrameSize: this.maxFrameSize, sharedRows: true });
           this.push(chunk.subarray(rest));
           return;
         }

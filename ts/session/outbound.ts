@@ -77,6 +77,17 @@ const BATCH_BYTES = 32 * 1024;
 const JOIN_BYTES = 4096;
 const NO_ALIAS = 0;
 const SETTLED = Promise.resolve();
+/**
+ * The data encoder of a session that has not sent a sequenced frame yet (many never do): never
+ * written to, since dataEncoder() replaces it first.
+ */
+const NO_ENCODER = new FrameEncoder();
+/**
+ * Sessions whose flush is due at the end of this turn: one microtask flushes them all, so that a
+ * session holds no callback of its own for it. `dueHead` is the next to flush.
+ */
+const DUE: Outbound[] = [];
+let dueHead = 0;
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
@@ -97,7 +108,7 @@ export class Outbound {
   /** Watches the socket once it has been congested (see SendWatch), when the session gives a host to tell. */
   watch: SendWatch | undefined;
 
-  private readonly encoder: FrameEncoder;
+  private encoder = NO_ENCODER;
   /** The watch stops reading the peer while the socket is congested past highWaterMark (servers). */
   private pauseReadingWhenCongested = false;
   /** Control frames (ACK, PING, CLOSE, ...) never wait behind the window: they have their own encoder. */
@@ -120,7 +131,6 @@ export class Outbound {
   private confirmedAliases: boolean[] | undefined;
   private nextAlias = 1;
   private flushScheduled = false;
-  private readonly flushLater = () => this.flush();
   private ackOwed = false;
   /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
   private compressFrom = 0;
@@ -132,7 +142,6 @@ export class Outbound {
     /** Told when the queue passes its bounds; without one (tests of the encoding), nothing bounds it. */
     private readonly watchHost?: SendWatchHost,
   ) {
-    this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
   }
 
@@ -318,7 +327,8 @@ export class Outbound {
    * written, not when it is encoded, so a full window costs no per-message bookkeeping.
    */
   private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
-    const encoder = this.encoder;
+    let encoder = this.encoder;
+    if (encoder === NO_ENCODER) encoder = this.encoder = new FrameEncoder({ maxFrameSize: this.limits.maxFrameSize });
     if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
       // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
       if (typeof body !== 'string') {
@@ -400,7 +410,24 @@ export class Outbound {
     this.flushScheduled = true;
     // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
     // AsyncResource and a bound function per call.
-    SETTLED.then(this.flushLater);
+    if (DUE.push(this) === 1) SETTLED.then(Outbound.flushDue);
+  }
+
+  /** Flushes the sessions whose flush is due (those flushed meanwhile have nothing to do). */
+  private static flushDue(): void {
+    try {
+      while (dueHead < DUE.length) {
+        const outbound = DUE[dueHead++]!;
+        if (outbound.flushScheduled) outbound.flush();
+      }
+    } finally {
+      // After a flush that threw, the others still go, in a microtask of their own.
+      if (dueHead < DUE.length) SETTLED.then(Outbound.flushDue);
+      else {
+        DUE.length = 0;
+        dueHead = 0;
+      }
+    }
   }
 
   /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */

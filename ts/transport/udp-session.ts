@@ -99,6 +99,9 @@ interface HeldMessage {
   channel: number;
 }
 
+/** What `held` is while nothing waits: never added to. */
+const NO_HELD: HeldMessage[] = [];
+
 export interface UdpSessionEvents {
   /** A message (a MESSAGE payload: prefix and body) arrived, the way `via` says. */
   message(payload: Buffer, via: SendOptions): void;
@@ -123,7 +126,7 @@ export class UdpSession implements UdpPath {
   private lastTarget: UdpTarget | undefined;
   private lastDestination: UdpDestination | undefined;
   private pathIsReady = false;
-  private held: HeldMessage[] = [];
+  private held: HeldMessage[] = NO_HELD;
   private heldBytes = 0;
   /** A send was held past half the bound: 'drain' is owed once the held messages are out. */
   private heldNeedDrain = false;
@@ -158,7 +161,7 @@ export class UdpSession implements UdpPath {
     this.pathIsReady = true;
     const held = this.held;
     if (held.length === 0) return;
-    this.held = [];
+    this.held = NO_HELD;
     this.heldBytes = 0;
     const endpoint = this.ensureEndpoint();
     // The endpoint takes them all: they are at most sendBufferBytes, and it queues as much again.
@@ -184,6 +187,7 @@ export class UdpSession implements UdpPath {
     prefix.copy(payload, 0, 0, prefixLength);
     if (typeof body === 'string') payload.write(body, prefixLength);
     else payload.set(body, prefixLength);
+    if (this.held === NO_HELD) this.held = [];
     this.held.push({ payload, reliable, ordered, channel });
     this.heldBytes += size;
     if (this.heldBytes < bound / 2) return true;
@@ -331,7 +335,7 @@ export class UdpSession implements UdpPath {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.held = [];
+    this.held = NO_HELD;
     this.heldBytes = 0;
     if (this.endpoint) {
       this.endpoint.flush();
