@@ -300,7 +300,9 @@ export class UdpSession implements UdpPath {
 
   /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
-    const destination = this.destination();
+    // Until messages flow (an idle session only answers probes) the address is parsed for each
+    // such datagram rather than kept: the parsed form costs about 300 bytes.
+    const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target());
     if (this.closed || destination === undefined) return;
     this.socket.send(this.controlDatagram(type, payload, sequence), destination);
   }
@@ -317,14 +319,19 @@ export class UdpSession implements UdpPath {
     if (target === undefined) return undefined;
     if (target !== this.lastTarget) {
       this.lastTarget = target;
-      try {
-        this.lastDestination = this.socket.destination(target.address, target.port);
-      } catch {
-        // Not an IP address: nothing can be sent there (and UDP is best effort beside TCP).
-        this.lastDestination = undefined;
-      }
+      this.lastDestination = this.parse(target);
     }
     return this.lastDestination;
+  }
+
+  private parse(target: UdpTarget | undefined): UdpDestination | undefined {
+    if (target === undefined) return undefined;
+    try {
+      return this.socket.destination(target.address, target.port);
+    } catch {
+      // Not an IP address: nothing can be sent there (and UDP is best effort beside TCP).
+      return undefined;
+    }
   }
 
   stats(): ReliableStats | undefined {
