@@ -77,6 +77,8 @@ export class FrameEncoder {
   private end = 0;
   private offsets = NO_OFFSETS;
   private unsealed = 0;
+  /** The output's first buffer; with more than one, all of them are in `output`. */
+  private first: Buffer | undefined;
   private output = NO_OUTPUT;
   private queuedBytes = 0;
   private nextSlabSize: number;
@@ -259,13 +261,38 @@ export class FrameEncoder {
 
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
   flush(): Buffer[] {
+    const first = this.seal();
+    const output = this.output;
+    this.output = NO_OUTPUT;
+    if (output !== NO_OUTPUT) return output;
+    return first === undefined ? [] : [first];
+  }
+
+  /**
+   * flush(), storing the buffers into out[at...] rather than into an array of its own (which a
+   * flush of one segment does not need); returns the index after the last.
+   */
+  flushInto(out: Buffer[], at: number): number {
+    const first = this.seal();
+    const output = this.output;
+    if (output === NO_OUTPUT) {
+      if (first !== undefined) out[at++] = first;
+      return at;
+    }
+    this.output = NO_OUTPUT;
+    for (let i = 0; i < output.length; i++) out[at++] = output[i]!;
+    return at;
+  }
+
+  /** Seals what is queued and returns the output's first buffer (see `first`), leaving none. */
+  private seal(): Buffer | undefined {
     this.endBatch();
     this.closeSegment();
     if (this.sharedSlab) this.releaseShared();
-    const output = this.output;
-    this.output = NO_OUTPUT;
     this.queuedBytes = 0;
-    return output === NO_OUTPUT ? [] : output;
+    const first = this.first;
+    this.first = undefined;
+    return first;
   }
 
   /** Encodes a whole batch: add() for each, then flush(). */
@@ -316,8 +343,9 @@ export class FrameEncoder {
 
   /** Appends a buffer to the output. */
   private emit(buffer: Buffer): void {
-    // Most flushes return one segment: an array of exactly one costs less than growing an empty one.
-    if (this.output.length === 0) this.output = [buffer];
+    // Most flushes have one segment, which needs no array (see flushTo()).
+    if (this.first === undefined) this.first = buffer;
+    else if (this.output === NO_OUTPUT) this.output = [this.first, buffer];
     else this.output.push(buffer);
   }
 

@@ -471,7 +471,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.state = 'closed';
     this.heartbeat.stop();
     this.outbound.watch?.stop();
-    this.inbound.stop();
+    this.outbound.stop();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const reason = this.closeError ?? error;
     this.dispatch.rejectRequests(

@@ -37,17 +37,11 @@ export interface InboundLimits {
   maxPendingHandlers: number;
 }
 
-/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
-const ACK_DELAY_MS = 1;
-
 export class Inbound {
   /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
   window = new DeliveryWindow(1, 1);
   private decoder: FrameDecoder;
   private ackThreshold = 1;
-  private ackTimer: NodeJS.Timeout | undefined;
-  /** The timer's callback, made the first time an acknowledgement waits. */
-  private acknowledgeLater: (() => void) | undefined;
   private readonly maxFrameSize: number;
   private readonly maxPendingHandlers: number;
   /** Where dispatch stopped at the handler limit: a row of the decoder's last push, or -1. */
@@ -125,10 +119,6 @@ export class Inbound {
     }
   }
 
-  stop(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-  }
-
   /**
    * A chunk did not decode. Before the handshake completes, the frame refused as too large may
    * follow the HELLO_DONE that completes it, in the same chunk: then the handshake frames before
@@ -198,15 +188,10 @@ export class Inbound {
     const unacknowledged = window.unacknowledged;
     if (unacknowledged === 0 || this.hostIs('closed')) return;
     // Acknowledge at once when a quarter of the window is used (so the sender never stalls),
-    // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
+    // otherwise with data sent in this turn, or within a millisecond (see Outbound.oweAckSoon):
+    // one small write per millisecond at most instead of one per chunk.
     if (unacknowledged >= this.ackThreshold || this.outbound.batchCount > 0) this.acknowledge();
-    else if (this.ackTimer === undefined) {
-      this.acknowledgeLater ??= () => {
-        this.ackTimer = undefined;
-        this.acknowledge();
-      };
-      this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
-    }
+    else this.outbound.oweAckSoon();
   }
 
   /**
@@ -244,8 +229,6 @@ export class Inbound {
 
   /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
   private acknowledge(): void {
-    // The delay timer is left to run out rather than cleared: re-arming it for every message
-    // costs more than a wake-up with nothing to do.
     if (this.window.unacknowledged === 0 || this.host.state === 'closed') return;
     this.outbound.oweAck();
   }

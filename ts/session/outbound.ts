@@ -75,6 +75,15 @@ const BATCH_ENTRY_MAX = 1024;
 const BATCH_BYTES = 32 * 1024;
 /** Buffers totalling at most this much are copied into one write rather than sent by writev. */
 const JOIN_BYTES = 4096;
+/**
+ * What a flush writes, gathered from the encoders into OUT[0, count) and written at once
+ * (socket.write() takes the buffers before it returns, and nothing it calls flushes): one array
+ * for every session, whose entries are cleared after each write but not its storage.
+ */
+const OUT: Buffer[] = [];
+const NO_BUFFER = Buffer.alloc(0);
+/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
+const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
 const SETTLED = Promise.resolve();
 /**
@@ -83,11 +92,13 @@ const SETTLED = Promise.resolve();
  */
 const NO_ENCODER = new FrameEncoder();
 /**
- * Sessions whose flush is due at the end of this turn: one microtask flushes them all, so that a
- * session holds no callback of its own for it. `dueHead` is the next to flush.
+ * Sessions whose flush is due at the end of this turn, DUE[dueHead, dueCount): one microtask
+ * flushes them all, so that a session holds no callback of its own for it. Entries are cleared,
+ * never the array's length (which would give up its storage, to be allocated again next turn).
  */
-const DUE: Outbound[] = [];
+const DUE: Array<Outbound | undefined> = [];
 let dueHead = 0;
+let dueCount = 0;
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
@@ -132,6 +143,11 @@ export class Outbound {
   private nextAlias = 1;
   private flushScheduled = false;
   private ackOwed = false;
+  /** An ACK is owed within ACK_DELAY_MS, unless data sent in this turn carries it. */
+  private ackSoon = false;
+  private ackTimer: NodeJS.Timeout | undefined;
+  /** The timer's callback, made the first time an acknowledgement waits for it. */
+  private acknowledgeLater: (() => void) | undefined;
   /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
   private compressFrom = 0;
 
@@ -225,6 +241,23 @@ export class Outbound {
     this.scheduleFlush();
   }
 
+  /**
+   * The session owes the peer an ACK that may wait ACK_DELAY_MS. Whether data will carry it is
+   * known at the end of the turn, once the application has reacted to what came (a client's next
+   * request, typically): the flush decides then, and only an ACK that no data carried waits for
+   * the timer. (A timer armed at once nearly always woke up with nothing left to do.)
+   */
+  oweAckSoon(): void {
+    this.ackSoon = true;
+    this.scheduleFlush();
+  }
+
+  /** The session has closed: no acknowledgement waits any more. */
+  stop(): void {
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
   acknowledged(nextExpected: number): void {
     const unconfirmed = this.unconfirmedAliases;
@@ -250,7 +283,19 @@ export class Outbound {
       return;
     }
     this.writeOut();
+    if (this.ackSoon) this.delayAck();
     if (this.watchHost !== undefined) checkQueueBound(this.queuedBytes, this.limits, this.watchHost);
+  }
+
+  /** An owed ACK that the data just written did not carry goes within ACK_DELAY_MS. */
+  private delayAck(): void {
+    this.ackSoon = false;
+    if (this.window.unacknowledged === 0 || this.ackTimer !== undefined) return;
+    this.acknowledgeLater ??= () => {
+      this.ackTimer = undefined;
+      if (this.window.unacknowledged > 0) this.oweAck();
+    };
+    this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
   }
 
   private writeOut(): void {
@@ -267,20 +312,20 @@ export class Outbound {
         this.encodeAck(this.control);
       }
     }
-    const control = this.control.pendingBytes > 0 ? this.control.flush() : undefined;
+    let buffered = this.control.pendingBytes > 0 ? this.control.flushInto(OUT, 0) : 0;
     if (count === 0) {
-      if (control) this.write(control);
+      this.writeOutBuffers(buffered);
       return;
     }
     this.batchCount = 0;
-    const buffers = this.encoder.flush();
     if (releasable) {
       this.window.reserve(count);
-      if (control) buffers.unshift(...control);
-      this.write(buffers);
+      buffered = this.encoder.flushInto(OUT, buffered);
+      this.writeOutBuffers(buffered);
       return;
     }
-    if (control) this.write(control);
+    this.writeOutBuffers(buffered);
+    const buffers = this.encoder.flush();
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.length;
     if (this.held === NO_HELD) this.held = [];
@@ -410,23 +455,22 @@ export class Outbound {
     this.flushScheduled = true;
     // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
     // AsyncResource and a bound function per call.
-    if (DUE.push(this) === 1) SETTLED.then(Outbound.flushDue);
+    DUE[dueCount++] = this;
+    if (dueCount === 1) SETTLED.then(Outbound.flushDue);
   }
 
   /** Flushes the sessions whose flush is due (those flushed meanwhile have nothing to do). */
   private static flushDue(): void {
     try {
-      while (dueHead < DUE.length) {
-        const outbound = DUE[dueHead++]!;
+      while (dueHead < dueCount) {
+        const outbound = DUE[dueHead]!;
+        DUE[dueHead++] = undefined;
         if (outbound.flushScheduled) outbound.flush();
       }
     } finally {
       // After a flush that threw, the others still go, in a microtask of their own.
-      if (dueHead < DUE.length) SETTLED.then(Outbound.flushDue);
-      else {
-        DUE.length = 0;
-        dueHead = 0;
-      }
+      if (dueHead < dueCount) SETTLED.then(Outbound.flushDue);
+      else dueHead = dueCount = 0;
     }
   }
 
@@ -437,30 +481,34 @@ export class Outbound {
     this.window.acked();
   }
 
-  private write(buffers: Buffer[]): void {
+  /** Writes OUT[0, count), and clears those entries. */
+  private writeOutBuffers(count: number): void {
+    if (count === 0) return;
+    try {
+      this.write(OUT, count);
+    } finally {
+      for (let i = 0; i < count; i++) OUT[i] = NO_BUFFER;
+    }
+  }
+
+  /** Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev. */
+  private write(buffers: Buffer[], count = buffers.length): void {
     const socket = this.socket;
     let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += buffers[i]!.length;
     let room = true;
-    if (buffers.length > 1 && buffers.length <= 4) {
-      for (const buffer of buffers) bytes += buffer.length;
-      if (bytes <= JOIN_BYTES) {
-        room = socket.write(Buffer.concat(buffers, bytes));
-        this.counters.tcp.bytesOut += bytes;
-        if (!room) this.congested();
-        return;
+    if (count === 1) {
+      room = socket.write(buffers[0]!);
+    } else if (count <= 4 && bytes <= JOIN_BYTES) {
+      const joined = Buffer.allocUnsafe(bytes);
+      for (let i = 0, at = 0; i < count; i++) {
+        joined.set(buffers[i]!, at);
+        at += buffers[i]!.length;
       }
-      bytes = 0;
-    }
-    if (buffers.length === 1) {
-      const only = buffers[0]!;
-      bytes = only.length;
-      room = socket.write(only);
+      room = socket.write(joined);
     } else {
       socket.cork();
-      for (const buffer of buffers) {
-        bytes += buffer.length;
-        room = socket.write(buffer);
-      }
+      for (let i = 0; i < count; i++) room = socket.write(buffers[i]!);
       socket.uncork();
     }
     this.counters.tcp.bytesOut += bytes;
