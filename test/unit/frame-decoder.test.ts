@@ -49,6 +49,41 @@ describe('FrameEncoder / FrameDecoder', () => {
     expect(collect(new FrameDecoder(), chunks)).toEqual(whole);
   });
 
+  it('release() lets go of the chunk between pushes and keeps a frame split across them', () => {
+    const stream = encodeAll(specs);
+    const whole = collect(new FrameDecoder(), [stream]);
+    const decoder = new FrameDecoder();
+    const frames: Frame[] = [];
+    for (let at = 0; at < stream.length; at += 1000) {
+      const count = decoder.push(stream.subarray(at, at + 1000));
+      for (let i = 0; i < count; i++) {
+        frames.push({ type: decoder.type(i), flags: decoder.flags(i), channel: decoder.channel(i), sequence: decoder.sequence(i), payload: Buffer.from(decoder.payload(i)) });
+      }
+      decoder.release();
+      expect(decoder.count).toBe(0);
+      expect(decoder.payloadSource(0)).toHaveLength(0);
+    }
+    expect(frames).toEqual(whole.map((frame) => ({ ...frame, payload: Buffer.from(frame.payload) })));
+  });
+
+  it('sharedRows: decoders share one row table; keepRows() keeps a push valid past the others, and the table grows', () => {
+    const many = Array.from({ length: 100 }, (_, i) => ({ type: FrameType.PING, sequence: i, payload: Buffer.from(`p${i}`) }));
+    const one = encodeAll([{ type: FrameType.PONG, sequence: 7, payload: Buffer.from('b') }]);
+    const a = new FrameDecoder({ sharedRows: true });
+    const b = new FrameDecoder({ sharedRows: true });
+    expect(a.push(encodeAll(many))).toBe(100);
+    a.keepRows();
+    expect(b.push(one)).toBe(1);
+    expect(Array.from({ length: 100 }, (_, i) => [a.type(i), a.sequence(i), Buffer.from(a.payload(i)).toString()])).toEqual(
+      many.map((frame) => [FrameType.PING, frame.sequence, frame.payload.toString()]),
+    );
+    // Without keepRows(), the next push of any of them is what the rows hold.
+    expect(b.push(one)).toBe(1);
+    expect(a.push(encodeAll(many.slice(0, 2)))).toBe(2);
+    expect([b.type(0), b.sequence(0)]).toEqual([FrameType.PING, 0]);
+    expect([a.type(1), a.sequence(1)]).toEqual([FrameType.PING, 1]);
+  });
+
   it('gives payload views into the chunk without copying', () => {
     const stream = encodeAll([{ type: 4, payload: Buffer.from('zero copy') }]);
     const decoder = new FrameDecoder();

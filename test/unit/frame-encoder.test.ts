@@ -114,4 +114,29 @@ describe('FrameEncoder without sharedSlab', () => {
     expect(decodeOne(a.flush())).toEqual(Buffer.concat([Buffer.from([0x44, 0x33, 0x22, 0x11]), body]));
     expect(decodeOne(b.flush())).toEqual(Buffer.concat([Buffer.from([0x88, 0x77, 0x66, 0x55]), body]));
   });
+
+  it('flushInto() stores into an array, from an index, what flush() would return, one segment or several, and leaves nothing queued', () => {
+    const big = Buffer.alloc(2000, 0x62);
+    const fill = (encoder: FrameEncoder, withBig: boolean) => {
+      encoder.add(FrameType.PING, Buffer.from('x'), 0, 0, 1);
+      if (withBig) {
+        encoder.add(FrameType.MESSAGE, big, 0, 0, 2);
+        encoder.add(FrameType.PONG, Buffer.from('y'), 0, 0, 3);
+      }
+    };
+    for (const withBig of [false, true]) {
+      const a = new FrameEncoder();
+      const b = new FrameEncoder();
+      fill(a, withBig);
+      fill(b, withBig);
+      const out: Buffer[] = [Buffer.from('before')];
+      expect(a.flushInto(out, 1)).toBe(withBig ? 4 : 2);
+      const returned = b.flush();
+      expect(out.slice(1).map((buffer) => buffer.length)).toEqual(returned.map((buffer) => buffer.length));
+      expect(out).toHaveLength(withBig ? 4 : 2);
+      expect(decode(out.slice(1))).toEqual(decode(returned));
+      expect(a.pendingBytes).toBe(0);
+      expect(a.flushInto(out, 1)).toBe(1);
+    }
+  });
 });

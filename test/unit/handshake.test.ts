@@ -8,10 +8,12 @@ import {
   answerHello,
   encodeJson,
   majorOf,
+  negotiatedFeatures,
   parseHello,
   parseHelloAck,
   parseHelloDone,
   refuse,
+  remoteErrorOf,
   type Hello,
   type ServerLimits,
 } from '../../ts/session/handshake.js';
@@ -105,5 +107,29 @@ describe('HELLO_ACK and HELLO_DONE', () => {
   it('reads the session id of HELLO_DONE', () => {
     expect(parseHelloDone(encodeJson({ sessionId: 'abc' }))).toEqual({ sessionId: 'abc' });
     expect(() => parseHelloDone(encodeJson({ sessionId: 5 }))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+  });
+});
+
+describe('negotiatedFeatures', () => {
+  it('gives sessions that negotiated the same list one set between them, and another list its own', () => {
+    const first = negotiatedFeatures(['json', 'lz4']);
+    expect([...first]).toEqual(['json', 'lz4']);
+    expect(negotiatedFeatures(new Set(['json', 'lz4']))).toBe(first);
+    const other = negotiatedFeatures(['json']);
+    expect(other).not.toBe(first);
+    expect([...other]).toEqual(['json']);
+    expect([...negotiatedFeatures([])]).toEqual([]);
+  });
+});
+
+describe('remoteErrorOf', () => {
+  it("reads an ERROR frame's code and message", () => {
+    const error = remoteErrorOf(encodeJson({ code: 'HW_ERR_SERVER_FULL', message: 'full' }));
+    expect(error).toMatchObject({ name: 'RemoteError', code: 'HW_ERR_SERVER_FULL', message: 'peer reported: full' });
+  });
+
+  it('stands for an unreadable or partial payload with a generic error', () => {
+    expect(remoteErrorOf(Buffer.from('not json'))).toMatchObject({ code: 'HW_ERR_REMOTE', message: 'the peer closed the connection with an error' });
+    expect(remoteErrorOf(encodeJson({ code: 7, message: 'why' }))).toMatchObject({ code: 'HW_ERR_REMOTE', message: 'peer reported: why' });
   });
 });

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Heartbeat, type HeartbeatHost } from '../../ts/session/heartbeat.js';
+import { Heartbeat, HeartbeatWheel, type HeartbeatHost } from '../../ts/session/heartbeat.js';
 
 class Host implements HeartbeatHost {
   paused = false;
   readonly pings: number[] = [];
+  /** Date.now() at each PING. */
+  readonly pingTimes: number[] = [];
   readonly timeouts: number[] = [];
   readingPaused(): boolean {
     return this.paused;
@@ -11,6 +13,7 @@ class Host implements HeartbeatHost {
   sendPing(payload: Buffer, sequence: number): void {
     expect(payload).toHaveLength(8);
     this.pings.push(sequence);
+    this.pingTimes.push(Date.now());
   }
   timedOut(timeoutMs: number): void {
     this.timeouts.push(timeoutMs);
@@ -72,5 +75,72 @@ describe('Heartbeat', () => {
     expect(host.timeouts).toEqual([]);
     vi.advanceTimersByTime(200);
     expect(host.timeouts).toEqual([500]);
+  });
+});
+
+describe('HeartbeatWheel', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('beats every heartbeat of its interval once per interval, the first between one slot and one interval after its start', () => {
+    const wheel = new HeartbeatWheel(160);
+    const hosts = Array.from({ length: 5 }, () => new Host());
+    const starts: number[] = [];
+    for (const host of hosts) {
+      starts.push(Date.now());
+      new Heartbeat(host).start(160, 10_000, wheel);
+      vi.advanceTimersByTime(37);
+    }
+    vi.advanceTimersByTime(1000);
+    hosts.forEach((host, i) => {
+      // 160 ms in 16 slots of 10 ms: the first beat within (150, 160] ms of the start.
+      const first = host.pingTimes[0]! - starts[i]!;
+      expect(first).toBeGreaterThan(150);
+      expect(first).toBeLessThanOrEqual(160);
+      // Then one PING per interval, in sequence.
+      expect(host.pingTimes.map((at, n) => at - host.pingTimes[0]! - n * 160)).toEqual(host.pingTimes.map(() => 0));
+      expect(host.pings).toEqual(host.pings.map((_, n) => n + 1));
+    });
+    expect(hosts[0]!.pings.length).toBe(7);
+  });
+
+  it('runs a timer only while it has heartbeats', () => {
+    const wheel = new HeartbeatWheel(100);
+    const heartbeats = [new Heartbeat(new Host()), new Heartbeat(new Host())];
+    expect(vi.getTimerCount()).toBe(0);
+    for (const heartbeat of heartbeats) heartbeat.start(100, 1000, wheel);
+    expect(vi.getTimerCount()).toBe(1);
+    heartbeats[0]!.stop();
+    expect(vi.getTimerCount()).toBe(1);
+    heartbeats[1]!.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a heartbeat whose interval is not the wheel\'s beats on a wheel of its own', () => {
+    const wheel = new HeartbeatWheel(1000);
+    const host = new Host();
+    new Heartbeat(host).start(100, 1000, wheel);
+    vi.advanceTimersByTime(350);
+    expect(host.pings).toEqual([1, 2, 3]);
+  });
+
+  it('keeps beating the others when heartbeats of the same slot stop during a turn', () => {
+    const wheel = new HeartbeatWheel(100);
+    const hosts = Array.from({ length: 4 }, () => new Host());
+    const heartbeats = hosts.map((host) => new Heartbeat(host));
+    // Silent peers time out together, in one turn; a live one keeps its beat.
+    for (const heartbeat of heartbeats) heartbeat.start(100, 150, wheel);
+    const live = heartbeats[1]!;
+    for (let i = 0; i < 4; i++) {
+      live.received = true;
+      vi.advanceTimersByTime(100);
+    }
+    expect(hosts.map((host) => host.timeouts)).toEqual([[150], [], [150], [150]]);
+    expect(hosts[1]!.pings).toEqual([1, 2, 3, 4]);
+    expect(vi.getTimerCount()).toBe(1);
   });
 });

@@ -262,4 +262,36 @@ describe('Inbound: the handler limit', () => {
     expect(inbound.window.nextExpected).toBe(3);
     expect(host.holds).toEqual([true, false]);
   });
+
+  it('frames that wait for handlers stay as they were while other sessions decode', async () => {
+    const { host, inbound, open, handlers, dispatch } = setup(1 << 20, 1);
+    host.dispatch = dispatch;
+    open();
+    const started: number[] = [];
+    const finish: Array<() => void> = [];
+    handlers.set('slow', (_payload: Uint8Array, _context: unknown, info: MessageInfo) => {
+      started.push(info.requestId!);
+      return new Promise<void>((resolve) => finish.push(resolve));
+    });
+    inbound.push(frames([
+      { type: FrameType.TYPE_DEF, sequence: 0, payload: encodeTypeDef(1, 'slow') },
+      { type: FrameType.MESSAGE, sequence: 1, payload: request(1) },
+      { type: FrameType.MESSAGE, sequence: 2, payload: request(2) },
+      { type: FrameType.PING, sequence: 9 },
+    ]));
+    expect(started).toEqual([1]);
+    // Another session decodes more frames than the first's chunk held, of other types.
+    const other = setup();
+    other.open();
+    other.inbound.push(frames(Array.from({ length: 8 }, (_, i): FrameSpec => ({ type: FrameType.PONG, sequence: 100 + i }))));
+    expect(other.host.controls).toEqual(Array.from({ length: 8 }, () => FrameType.PONG));
+    finish[0]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    finish[1]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([1, 2]);
+    expect(host.controls).toEqual([FrameType.TYPE_DEF, FrameType.PING]);
+    expect(host.failures).toEqual([]);
+    expect(inbound.window.nextExpected).toBe(3);
+  });
 });

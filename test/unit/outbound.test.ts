@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FrameFlag, FrameType } from '../../ts/codec/frame.js';
 import { lz4Decompress } from '../../ts/codec/lz4.js';
 import { HybridwireError } from '../../ts/errors.js';
@@ -167,6 +167,59 @@ describe('Outbound: batching, compression and the window', () => {
     outbound.flush();
     expect(socket.takeFrames().map((frame) => [frame.type, frame.sequence])).toEqual([[FrameType.ACK, 1]]);
     expect(window.unacknowledged).toBe(0);
+  });
+});
+
+describe('Outbound: an ACK that may wait (oweAckSoon)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  /** Lets the microtasks queued so far run (the flush is one). */
+  const microtasks = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+
+  it('rides on data sent in the same turn, after the reaction to what came, and arms no timer', async () => {
+    const { socket, outbound, window } = setup();
+    window.accept(new Uint32Array([0, 0, FrameType.MESSAGE, 0, 0, 0]), 0, 1);
+    // The application's reaction to what came (a reply resolving its request's promise) is queued
+    // before the ACK is owed, as dispatch runs before the ACK policy; it sends the next request.
+    const reacted = Promise.resolve().then(() => send(outbound, 'next', new Uint8Array([1])));
+    outbound.oweAckSoon();
+    await reacted;
+    await microtasks();
+    const frames = socket.takeFrames();
+    expect(frames.filter((frame) => frame.type === FrameType.ACK).map((frame) => frame.sequence)).toEqual([1]);
+    expect(frames.some((frame) => frame.type === FrameType.MESSAGE)).toBe(true);
+    expect(window.unacknowledged).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('goes alone after the delay when no data carries it', async () => {
+    const { socket, outbound, window } = setup();
+    window.accept(new Uint32Array([0, 0, FrameType.MESSAGE, 0, 0, 0]), 0, 1);
+    outbound.oweAckSoon();
+    await microtasks();
+    expect(socket.takeFrames()).toEqual([]);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1);
+    await microtasks();
+    expect(socket.takeFrames().map((frame) => [frame.type, frame.sequence])).toEqual([[FrameType.ACK, 1]]);
+    expect(window.unacknowledged).toBe(0);
+  });
+
+  it('is not sent after the session stopped', async () => {
+    const { socket, outbound, window } = setup();
+    window.accept(new Uint32Array([0, 0, FrameType.MESSAGE, 0, 0, 0]), 0, 1);
+    outbound.oweAckSoon();
+    await microtasks();
+    outbound.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    await microtasks();
+    expect(socket.takeFrames()).toEqual([]);
   });
 });
 

@@ -1,12 +1,13 @@
 /**
  * The server's side of the handshake on one new connection (docs/PROTOCOL.md, "Handshake"):
  * HELLO is answered with HELLO_ACK (or refused), HELLO_DONE opens the session. Past it the
- * session belongs to the server; until then to this object, which also bounds its duration.
+ * session belongs to the server; until then to this object (the connection's handshake handler),
+ * which also bounds its duration, and which the connection lets go of once the session is open.
  */
 import { randomUUID } from 'node:crypto';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
-import type { Connection } from '../session/connection.js';
+import type { Connection, HandshakeHandler } from '../session/connection.js';
 import { MAX_HANDSHAKE_BYTES, answerHello, encodeJson, parseHello, parseHelloDone, refuse, versionRefusal, type Hello, type HelloAccepted, type HelloRefused, type ServerLimits } from '../session/handshake.js';
 import { isEncrypted, type PeerCertificate } from '../transport/tls.js';
 import { Peer, type Address } from './peer.js';
@@ -41,7 +42,7 @@ export interface HandshakeHost {
   opened(peer: Peer): void;
 }
 
-export class ServerHandshake {
+export class ServerHandshake implements HandshakeHandler {
   /** The session's peer, once HELLO has been accepted. */
   peer: Peer | undefined;
   /** HELLO_DONE came and the session opened. */
@@ -65,7 +66,7 @@ export class ServerHandshake {
     // A connection that has not completed its handshake may make us buffer no more than a HELLO.
     connection.limitFramesUntilOpen(MAX_HANDSHAKE_BYTES);
     connection.pauseReadingWhenCongested();
-    connection.on('handshake', (type, payload) => this.onFrame(type, payload));
+    connection.handshakeHandler = this;
   }
 
   /** The connection closed: the handshake, done or not, has nothing more to wait for. */
@@ -73,7 +74,8 @@ export class ServerHandshake {
     clearTimeout(this.timer);
   }
 
-  private onFrame(type: number, payload: Uint8Array): void {
+  /** @internal A handshake frame of the connection (see HandshakeHandler). */
+  handshakeFrame(type: number, payload: Uint8Array): void {
     if (type === FrameType.HELLO && !this.helloSeen) {
       this.helloSeen = true;
       this.onHello(parseHello(payload));
@@ -146,6 +148,7 @@ export class ServerHandshake {
     clearTimeout(this.timer);
     this.completed = true;
     const connection = this.connection;
+    connection.handshakeHandler = undefined;
     connection.open(answer.windowSize, answer.windowSize, answer.features);
     connection.startHeartbeat(this.host.heartbeatIntervalMs, this.host.heartbeatTimeoutMs);
     // Tells the client the session is registered: connect() resolves on it.

@@ -75,6 +75,8 @@ export interface ReassemblyTotals {
 const CHALLENGE_DATAGRAM_BYTES = TOKEN_SIZE + HEADER_SIZE + CHALLENGE_SIZE;
 const NO_PAYLOAD = Buffer.alloc(0);
 const IGNORE = (): void => {};
+/** A server's UDP side of every session (see UdpSide). */
+const SERVER_SIDE = { holdUnreliable: false, pong: IGNORE, challenge: IGNORE };
 
 export class ServerUdp implements DatagramRouter {
   private socket: UdpSocket | undefined;
@@ -141,8 +143,7 @@ export class ServerUdp implements DatagramRouter {
       return;
     }
     const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp, sealing: udpSealingFor(peer.connection.socket, 'server') };
-    const side = { holdUnreliable: false, pong: IGNORE, challenge: IGNORE };
-    const path = attachUdpSession(peer.connection, this.socket, () => peer.udpAddress, this.limits, agreement, this.budget, side);
+    const path = attachUdpSession(peer.connection, this.socket, () => peer.udpAddress, this.limits, agreement, this.budget, SERVER_SIDE);
     const binding: UdpBinding = { peer, tokenHigh: token.readUInt32LE(4), path, validator: new PathValidator(CHALLENGE_DATAGRAM_BYTES) };
     this.bindings.set(token.readUInt32LE(0), binding);
     peer.connection.pathResponse = (payload) => this.pathResponded(binding, payload);
@@ -234,7 +235,8 @@ export class ServerUdp implements DatagramRouter {
       return;
     }
     this.counters.pathValidations++;
-    binding.peer.udpAddress = { ...validated, family: net.isIPv6(validated.address) ? 'IPv6' : 'IPv4' };
+    // A literal, not a spread copy (which V8 may give a hidden class of its own per session).
+    binding.peer.udpAddress = { address: validated.address, port: validated.port, family: net.isIPv6(validated.address) ? 'IPv6' : 'IPv4' };
     // Tells the client its path is ready; then what waited for the path goes there.
     binding.path.sendControl(FrameType.PONG, NO_PAYLOAD, 0);
     binding.path.pathReady();

@@ -1,6 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
-import { Connection, type MessageInfo, type SendOptions } from '../session/connection.js';
+import { Connection, type MessageInfo, type SendOptions, type SessionOwner } from '../session/connection.js';
+import { HeartbeatWheel } from '../session/heartbeat.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
@@ -162,6 +163,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly handshakeHost: HandshakeHost;
   private readonly log: ServerLog | undefined;
   private metricsState: ServerMetrics | undefined;
+  /** Hears the events of every session: one object, not listeners per connection. */
+  private readonly sessionOwner: SessionOwner;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -198,6 +201,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const metrics = options.metrics ?? false;
     if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
     if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
+    this.sessionOwner = this.newSessionOwner();
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -362,35 +366,57 @@ export class Server extends EventEmitter<ServerEvents> {
     }
     this.pendingHandshakes++;
     const tcpAddress: Address = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
-    const connection = new Connection(socket, this.handlers, undefined, this.limits);
+    const connection = new Connection(socket, this.handlers, undefined, this.limits, this.sessionOwner);
     this.connections.add(connection);
-    const handshake = new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
-    connection.on('message', (type, payload, info) => {
-      if (handshake.peer) this.emit('message', type, payload, handshake.peer, info);
-    });
-    connection.on('drain', () => handshake.peer?.emit('drain'));
-    connection.on('error', (error) => this.emit('peerError', handshake.peer, error));
-    connection.on('close', (error) => {
+    // It takes the connection's handshake frames until the session opens, then lets go of it.
+    new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
+  }
+
+  /** A session's connection has closed, at any stage. */
+  private sessionClosed(connection: Connection, error: Error | undefined): void {
+    // A handshake still in progress is the connection's handshake handler.
+    const handshake = connection.handshakeHandler;
+    if (handshake instanceof ServerHandshake) {
       handshake.end();
-      this.connections.delete(connection);
-      if (!handshake.completed) this.pendingHandshakes--;
-      const peer = handshake.peer;
-      // A session holds its place under maxConnections from its accepted HELLO to its close.
-      if (peer !== undefined) {
-        this.admittedSessions--;
-        this.udp.unbind(peer);
-      }
-      if (error instanceof HybridwireError && error.name !== 'RemoteError') {
-        this.totals.protocolErrors++;
-        this.emit('peerError', peer, error);
-      }
-      if (peer && this.sessions.get(peer.id) === peer) {
-        this.sessions.delete(peer.id);
-        addTransportStats(this.totals.tcp, this.totals.udp, peer);
-        peer.emit('close', error);
-        this.emit('disconnect', peer, error);
-      }
-    });
+      this.pendingHandshakes--;
+    }
+    this.connections.delete(connection);
+    const peer = peerOf(connection);
+    // A session holds its place under maxConnections from its accepted HELLO to its close.
+    if (peer !== undefined) {
+      this.admittedSessions--;
+      this.udp.unbind(peer);
+    }
+    if (error instanceof HybridwireError && error.name !== 'RemoteError') {
+      this.totals.protocolErrors++;
+      this.emit('peerError', peer, error);
+    }
+    if (peer && this.sessions.get(peer.id) === peer) {
+      this.sessions.delete(peer.id);
+      addTransportStats(this.totals.tcp, this.totals.udp, peer);
+      peer.emit('close', error);
+      this.emit('disconnect', peer, error);
+    }
+  }
+
+  private newSessionOwner(): SessionOwner {
+    const server = this;
+    return {
+      heartbeats: new HeartbeatWheel(this.limits.heartbeatIntervalMs),
+      sessionMessage(connection, type, payload, info) {
+        const peer = peerOf(connection);
+        if (peer) server.emit('message', type, payload, peer, info);
+      },
+      sessionDrain(connection) {
+        peerOf(connection)?.emit('drain');
+      },
+      sessionError(connection, error) {
+        server.emit('peerError', peerOf(connection), error);
+      },
+      sessionClosed(connection, error) {
+        server.sessionClosed(connection, error);
+      },
+    };
   }
 
   private newHandshakeHost(): HandshakeHost {
@@ -433,6 +459,11 @@ export class Server extends EventEmitter<ServerEvents> {
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+/** The peer of a server's session, once its HELLO has been accepted (ServerHandshake sets it). */
+function peerOf(connection: Connection): Peer | undefined {
+  return connection.context as Peer | undefined;
 }
 
 /** Adds a session's per-transport counters to running totals. */

@@ -8,6 +8,7 @@ import type { Connection, ConnectionStats, SendOptions } from '../session/connec
 import type { Payload } from '../session/message.js';
 import { isEncrypted } from '../transport/tls.js';
 import type { UdpStats } from '../transport/udp-session.js';
+import { deferListenerTable } from '../session/session-events.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -25,6 +26,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
 
   constructor(connection: C) {
     super();
+    deferListenerTable(this);
     this.connection = connection;
   }
 

@@ -14,6 +14,13 @@ import { FrameRows } from './frame-rows.js';
 export interface FrameDecoderOptions {
   /** Largest payload accepted, in bytes. A frame announcing more fails with HW_ERR_FRAME_TOO_LARGE. Default 16 MiB. */
   maxFrameSize?: number;
+  /**
+   * Decode into a row table shared by every decoder that sets this, rather than into one of its
+   * own: then the rows of a push stay valid only until any such decoder pushes, unless keepRows()
+   * is called. For decoders whose frames are taken as soon as they are decoded (a session's),
+   * which would otherwise each hold a table. Default false.
+   */
+  sharedRows?: boolean;
 }
 
 /** One decoded frame, as returned by {@link FrameDecoder.frames}. */
@@ -35,6 +42,8 @@ const RESULT_NEEDED = 3;
 /** What the native decoder reports of a call, read at once after it: one serves every decoder. */
 const RESULT = new Uint32Array(4);
 const NO_CHUNK = new Uint8Array(0);
+/** The row table of the decoders with `sharedRows`: it grows (is replaced) as pushes need more rows. */
+const shared: { rows: Uint32Array } = { rows: new Uint32Array(16 * ROW_WIDTH) };
 
 /**
  * Decodes a byte stream of hybridwire frames, fed chunk by chunk as a socket delivers them.
@@ -69,9 +78,12 @@ export class FrameDecoder extends FrameRows {
   private header: Uint8Array | undefined;
   private headerFill = 0;
   private failure: FrameError | undefined;
+  private readonly sharedRows: boolean;
 
   constructor(options: FrameDecoderOptions = {}) {
-    super(INITIAL_ROWS);
+    super(options.sharedRows === true ? 0 : INITIAL_ROWS);
+    this.sharedRows = options.sharedRows === true;
+    if (this.sharedRows) this.rows = shared.rows;
     this.maxFrameSize = checkInteger(
       'maxFrameSize',
       options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
@@ -93,6 +105,8 @@ export class FrameDecoder extends FrameRows {
   /** Decodes every frame that the chunk completes; returns how many. Throws a FrameError on bad input. */
   push(chunk: Uint8Array): number {
     if (this.failure) throw this.failure;
+    // Back to the shared table: after keepRows(), or after another decoder grew it.
+    if (this.sharedRows) this.rows = shared.rows;
     this.count = 0;
     this.chunk = chunk;
     this.joined = undefined;
@@ -121,6 +135,7 @@ export class FrameDecoder extends FrameRows {
       RESULT[RESULT_CONSUMED]! < chunk.length
     ) {
       this.rows = new Uint32Array(this.rows.length * 2);
+      if (this.sharedRows) shared.rows = this.rows;
       frames = this.decode(chunk, start, pending);
     }
     this.joined = pending;
@@ -129,6 +144,24 @@ export class FrameDecoder extends FrameRows {
     if (error !== 0) this.fail(error, RESULT[RESULT_CONSUMED]!);
     this.keepRemainder(chunk, RESULT[RESULT_CONSUMED]!, RESULT[RESULT_NEEDED]!);
     return frames;
+  }
+
+  /**
+   * With `sharedRows`, copies the rows of the last push into a table of this decoder's own, for
+   * when they must stay valid past other decoders' pushes (frames that wait to be taken).
+   */
+  keepRows(): void {
+    if (this.sharedRows && this.rows === shared.rows) this.rows = this.rows.slice(0, Math.max(1, this.count) * ROW_WIDTH);
+  }
+
+  /**
+   * Lets go of the last chunk (and of the buffer a split frame was joined in) once its frames have
+   * been taken, so that an idle stream holds none: the rows of the last push are gone with it.
+   */
+  release(): void {
+    this.chunk = NO_CHUNK;
+    this.joined = undefined;
+    this.count = 0;
   }
 
   /** Signals the end of the stream: throws HW_ERR_TRUNCATED if a frame was left incomplete. */

@@ -38,6 +38,8 @@ const MIN_OFFSETS = 16;
 const SHARED_SLAB_SIZE = 16 * 1024;
 /** addWithWord's prefix for payloads it does not copy: read at once by addPrefixed, so one serves all encoders. */
 const WORD_SCRATCH = Buffer.alloc(4);
+/** The one offset of a frame sealed alone (see endCopied()). */
+const ONE_OFFSET = new Uint32Array(1);
 
 /**
  * The slab of the encoders with `sharedSlab`, and the first byte of it that no encoder has
@@ -57,7 +59,9 @@ const shared = { slab: EMPTY_SLAB, view: EMPTY_VIEW, free: 0 };
  * so the returned buffers stay valid however long a socket holds them.
  *
  * An idle encoder holds no memory of its own: its slab, offsets and output come with the first
- * frame (or, with `sharedSlab`, are borrowed from the shared slab until the next flush).
+ * frame (or, with `sharedSlab`, are borrowed from the shared slab until the next flush). An
+ * encoder with `sharedSlab` seals each frame as it is finished, so that it needs no offsets either:
+ * it writes a few frames per flush (often one), each a native call either way.
  */
 export class FrameEncoder {
   readonly slabSize: number;
@@ -73,6 +77,8 @@ export class FrameEncoder {
   private end = 0;
   private offsets = NO_OFFSETS;
   private unsealed = 0;
+  /** The output's first buffer; with more than one, all of them are in `output`. */
+  private first: Buffer | undefined;
   private output = NO_OUTPUT;
   private queuedBytes = 0;
   private nextSlabSize: number;
@@ -255,13 +261,38 @@ export class FrameEncoder {
 
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
   flush(): Buffer[] {
+    const first = this.seal();
+    const output = this.output;
+    this.output = NO_OUTPUT;
+    if (output !== NO_OUTPUT) return output;
+    return first === undefined ? [] : [first];
+  }
+
+  /**
+   * flush(), storing the buffers into out[at...] rather than into an array of its own (which a
+   * flush of one segment does not need); returns the index after the last.
+   */
+  flushInto(out: Buffer[], at: number): number {
+    const first = this.seal();
+    const output = this.output;
+    if (output === NO_OUTPUT) {
+      if (first !== undefined) out[at++] = first;
+      return at;
+    }
+    this.output = NO_OUTPUT;
+    for (let i = 0; i < output.length; i++) out[at++] = output[i]!;
+    return at;
+  }
+
+  /** Seals what is queued and returns the output's first buffer (see `first`), leaving none. */
+  private seal(): Buffer | undefined {
     this.endBatch();
     this.closeSegment();
     if (this.sharedSlab) this.releaseShared();
-    const output = this.output;
-    this.output = NO_OUTPUT;
     this.queuedBytes = 0;
-    return output === NO_OUTPUT ? [] : output;
+    const first = this.first;
+    this.first = undefined;
+    return first;
   }
 
   /** Encodes a whole batch: add() for each, then flush(). */
@@ -290,6 +321,11 @@ export class FrameEncoder {
     this.view.setUint32(at + 8, length, true);
     this.position = at + HEADER_SIZE + length;
     this.queuedBytes += HEADER_SIZE + length;
+    if (this.sharedSlab) {
+      ONE_OFFSET[0] = at;
+      native.sealFrames(this.slab, ONE_OFFSET, 1);
+      return;
+    }
     if (this.unsealed === this.offsets.length) this.growOffsets();
     this.offsets[this.unsealed++] = at;
   }
@@ -307,8 +343,9 @@ export class FrameEncoder {
 
   /** Appends a buffer to the output. */
   private emit(buffer: Buffer): void {
-    // Most flushes return one segment: an array of exactly one costs less than growing an empty one.
-    if (this.output.length === 0) this.output = [buffer];
+    // Most flushes have one segment, which needs no array (see flushTo()).
+    if (this.first === undefined) this.first = buffer;
+    else if (this.output === NO_OUTPUT) this.output = [this.first, buffer];
     else this.output.push(buffer);
   }
 

@@ -4,11 +4,14 @@ import { Row, ROW_WIDTH } from './frame.js';
  * Read access to a table of decoded frame rows: ROW_WIDTH uint32 per frame (payload offset,
  * length, type, flags, channel, sequence), as the native decoders write them.
  */
+const NO_ROWS = new Uint32Array(0);
+
 export abstract class FrameRows {
   protected rows: Uint32Array;
 
+  /** `initialRows` 0: the subclass sets `rows` itself. */
   constructor(initialRows: number) {
-    this.rows = new Uint32Array(initialRows * ROW_WIDTH);
+    this.rows = initialRows === 0 ? NO_ROWS : new Uint32Array(initialRows * ROW_WIDTH);
   }
 
   type(index: number): number {

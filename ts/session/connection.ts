@@ -9,19 +9,23 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameType } from '../codec/frame.js';
-import { HybridwireError, RemoteError } from '../errors.js';
+import { HybridwireError } from '../errors.js';
 import { DeliveryWindow } from './delivery-window.js';
 import { MessageKind, type Payload } from './message.js';
-import { encodeJson } from './handshake.js';
+import { encodeJson, negotiatedFeatures, remoteErrorOf } from './handshake.js';
 import { Outbound, type SendLimits, type SendOptions, type UdpPath } from './outbound.js';
 import { Dispatcher, type DispatchHost, type DispatchLimits, type MessageInfo, type Router } from './dispatch.js';
-import { Heartbeat } from './heartbeat.js';
+import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import type { SendWatchHost } from './send-watch.js';
 import { Inbound } from './inbound.js';
 import { newSessionCounters, snapshotStats, type ConnectionStats, type SessionCounters } from './session-stats.js';
+import { listenToSocket, type SocketSession } from './socket-events.js';
+import { deferListenerTable, type ConnectionEvents, type HandshakeHandler, type SessionOwner } from './session-events.js';
 
 export type { SendOptions, Transport, UdpPath } from './outbound.js';
 export type { Handler, MessageInfo, Router } from './dispatch.js';
 export type { ConnectionStats, TransportStats } from './session-stats.js';
+export type { HandshakeHandler, SessionOwner } from './session-events.js';
 
 export type SessionState = 'handshake' | 'open' | 'closing' | 'closed';
 
@@ -29,17 +33,6 @@ export interface ConnectionLimits extends SendLimits, DispatchLimits {
   /** Default timeout of request() when the caller names none; 0 waits for ever. */
   requestTimeoutMs: number;
   closeTimeoutMs: number;
-}
-
-interface ConnectionEvents {
-  handshake: [type: number, payload: Uint8Array];
-  message: [type: string, payload: Payload, info: MessageInfo];
-  drain: [];
-  error: [error: Error];
-  close: [error: Error | undefined];
-  pong: [rttMs: number];
-  /** The server confirmed the session (client side; see docs/PROTOCOL.md, section 3). */
-  ready: [];
 }
 
 const NO_FEATURES: ReadonlySet<string> = new Set();
@@ -51,7 +44,7 @@ const PAUSED_FOR_QUEUE = 2;
 /** Frames already read wait for handlers to finish. */
 const PAUSED_FOR_FRAMES = 4;
 
-export class Connection extends EventEmitter<ConnectionEvents> implements DispatchHost {
+export class Connection extends EventEmitter<ConnectionEvents> implements DispatchHost, HeartbeatHost, SendWatchHost, SocketSession {
   state: SessionState = 'handshake';
   /** Negotiated feature names, once the handshake is done. */
   features: ReadonlySet<string> = NO_FEATURES;
@@ -61,6 +54,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   readonly counters: SessionCounters = newSessionCounters();
   /** A server's answer to PATH_RESPONSE (docs/PROTOCOL.md 4.1); a client, which gets none, has none. */
   pathResponse: ((payload: Uint8Array) => void) | undefined;
+  /** While set, handshake frames go to it rather than to 'handshake' listeners. */
+  handshakeHandler: HandshakeHandler | undefined;
 
   private readonly inbound: Inbound;
   private readonly outbound: Outbound;
@@ -83,29 +78,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     router: Router,
     context: unknown,
     private readonly limits: ConnectionLimits,
+    private readonly owner?: SessionOwner,
   ) {
     super();
-    this.outbound = new Outbound(socket, limits, this.counters, {
-      pauseForQueue: (paused) => this.pauseReading(PAUSED_FOR_QUEUE, paused),
-      queueFailed: (error) => this.fail(error),
-    });
+    deferListenerTable(this);
+    this.outbound = new Outbound(socket, limits, this.counters, this);
     this.dispatch = new Dispatcher(this, router, this.outbound, this.counters, limits, context);
     this.inbound = new Inbound(this, this.dispatch, this.outbound, limits);
-    this.heartbeat = new Heartbeat({
-      readingPaused: () => this.pausedBy !== 0,
-      sendPing: (payload, sequence) => this.sendControl(FrameType.PING, payload, sequence),
-      // docs/PROTOCOL.md, sections 6 and 8: the peer is told, in case it is alive but cut off from us.
-      timedOut: (timeoutMs) => this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`)),
-    });
+    this.heartbeat = new Heartbeat(this);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => {
-      this.outbound.watch?.drained();
-      this.maybeDrain();
-    });
-    socket.on('error', (error) => this.finish(error));
-    socket.on('close', () => this.finish(undefined));
-    socket.on('end', () => this.onEnd());
+    listenToSocket(socket, this);
   }
 
   /** The second argument of every handler of this session (the Peer or Client it belongs to). */
@@ -152,15 +134,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
    * sides that both stopped reading with data queued each way would wait for each other.)
    */
   pauseReadingWhenCongested(): void {
-    const watch = this.outbound.watch;
-    if (watch) watch.pauseReading = true;
+    this.outbound.stopReadingWhenCongested();
   }
 
   /** Switches from the handshake to the open session with the negotiated window and features. */
   open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
     this.window = new DeliveryWindow(sendWindow, receiveWindow);
     this.inbound.open(this.window);
-    this.features = new Set(features);
+    this.features = negotiatedFeatures(features);
     this.outbound.open(this.window, this.features.has('lz4'));
     this.state = 'open';
   }
@@ -219,11 +200,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** A snapshot of the session's counters and queues. */
   stats(): ConnectionStats {
-    return snapshotStats(this.counters, this.dispatch.requests.size, this.queuedBytes);
+    return snapshotStats(this.counters, this.dispatch.pendingRequests, this.queuedBytes);
   }
 
   startHeartbeat(intervalMs: number, timeoutMs: number): void {
-    this.heartbeat.start(intervalMs, timeoutMs);
+    this.heartbeat.start(intervalMs, timeoutMs, this.owner?.heartbeats);
   }
 
   /** A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; see Dispatcher. */
@@ -233,6 +214,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** The UDP path has room again after a send() that returned false. */
   udpDrained(): void {
+    this.owner?.sessionDrain(this);
     this.emit('drain');
   }
 
@@ -277,7 +259,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.socket.destroy();
   }
 
-  // ---- what the receive path asks of the session (InboundHost, DispatchHost) ----
+  // ---- what the receive path, the heartbeat and the send watch ask of the session ----
 
   /** @internal */
   get failed(): boolean {
@@ -286,16 +268,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** @internal */
   handshakeFrame(type: number, payload: Uint8Array): void {
-    this.emit('handshake', type, payload);
+    if (this.handshakeHandler !== undefined) this.handshakeHandler.handshakeFrame(type, payload);
+    else this.emit('handshake', type, payload);
   }
 
   /** @internal */
   unhandledMessage(type: string, value: Payload, info: MessageInfo): void {
+    this.owner?.sessionMessage(this, type, value, info);
     this.emit('message', type, value, info);
   }
 
   /** @internal */
   reportError(error: Error): void {
+    this.owner?.sessionError(this, error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
@@ -316,13 +301,53 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (this.state === 'closing') this.endWhenIdle();
   }
 
-  // ---- receiving ----
+  /** @internal */
+  readingPaused(): boolean {
+    return this.pausedBy !== 0;
+  }
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  sendPing(payload: Buffer, sequence: number): void {
+    this.sendControl(FrameType.PING, payload, sequence);
+  }
+
+  /** @internal */
+  timedOut(timeoutMs: number): void {
+    // docs/PROTOCOL.md, sections 6 and 8: the peer is told, in case it is alive but cut off from us.
+    this.fail(new HybridwireError('HW_ERR_HEARTBEAT_TIMEOUT', `no frame from the peer for ${timeoutMs} ms`));
+  }
+
+  /** @internal */
+  pauseForQueue(paused: boolean): void {
+    this.pauseReading(PAUSED_FOR_QUEUE, paused);
+  }
+
+  /** @internal */
+  queueFailed(error: HybridwireError): void {
+    this.fail(error);
+  }
+
+  /** @internal The socket's events (see ./socket-events.ts): this one, socketDrain, socketEnd and socketClosed. */
+  socketData(chunk: Buffer): void {
     if (this.state === 'closed' || this.failedAlready) return;
     this.heartbeat.received = true;
     this.counters.tcp.bytesIn += chunk.length;
     this.inbound.push(chunk);
+  }
+
+  /** @internal */
+  socketDrain(): void {
+    this.outbound.watch?.drained();
+    this.maybeDrain();
+  }
+
+  /** @internal */
+  socketEnd(): void {
+    // The peer finished writing (sockets are half-open capable); finish ours once our queue is out.
+    this.peerEnded = true;
+    if (this.state === 'open' || this.state === 'handshake') this.state = 'closing';
+    this.armCloseTimer();
+    this.endWhenIdle();
   }
 
   /** @internal A frame other than MESSAGE (those go to dispatch): row `i` of the decoder's last push. */
@@ -390,28 +415,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   private onRemoteError(payload: Uint8Array): void {
-    let code = 'HW_ERR_REMOTE';
-    let message = 'the peer closed the connection with an error';
-    try {
-      const body = JSON.parse(Buffer.from(payload).toString('utf8')) as { code?: unknown; message?: unknown };
-      if (typeof body.code === 'string') code = body.code;
-      if (typeof body.message === 'string') message = `peer reported: ${body.message}`;
-    } catch {
-      // An unreadable ERROR payload still ends the connection; the generic message stands.
-    }
-    this.closeError = new RemoteError(code, message);
+    this.closeError = remoteErrorOf(payload);
     this.state = 'closing';
     this.closingLocally = true;
     this.socket.end();
     this.armCloseTimer();
-  }
-
-  private onEnd(): void {
-    // The peer finished writing (sockets are half-open capable); finish ours once our queue is out.
-    this.peerEnded = true;
-    if (this.state === 'open' || this.state === 'handshake') this.state = 'closing';
-    this.armCloseTimer();
-    this.endWhenIdle();
   }
 
   /** Emits 'drain' if a sender waits for room and there is some now; ends a closing session once idle. */
@@ -419,6 +427,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     const outbound = this.outbound;
     if (outbound.needDrain && outbound.queuedBytes < this.limits.highWaterMark) {
       outbound.needDrain = false;
+      this.owner?.sessionDrain(this);
       this.emit('drain');
     }
     if (this.state === 'closing') this.endWhenIdle();
@@ -456,19 +465,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (!this.socket.writableEnded) this.socket.end();
   }
 
-  private finish(error: Error | undefined): void {
+  /** @internal */
+  socketClosed(error: Error | undefined): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.heartbeat.stop();
     this.outbound.watch?.stop();
-    this.inbound.stop();
+    this.outbound.stop();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     const reason = this.closeError ?? error;
-    this.dispatch.requests.rejectAll(
+    this.dispatch.rejectRequests(
       new HybridwireError('HW_ERR_CONNECTION_CLOSED', `connection closed before a reply came${reason ? `: ${reason.message}` : ''}`, { cause: reason }),
     );
     this.udpPath?.close();
     this.socket.destroy();
+    this.owner?.sessionClosed(this, reason);
     this.emit('close', reason);
   }
 

@@ -78,6 +78,9 @@ function isPending(result: unknown): result is Promise<unknown> {
  */
 const HEADER = newMessageHeader();
 
+/** The handler cache before its first lookup, which replaces it (see handlerForAlias): never added to. */
+const NO_HANDLERS: ReadonlyArray<AliasHandler | null | undefined> = [];
+
 /** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
 function readWord(source: Uint8Array, at: number): number {
   return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
@@ -86,15 +89,16 @@ function readWord(source: Uint8Array, at: number): number {
 export class Dispatcher {
   /** The second argument of every handler: the Peer or Client this session belongs to. */
   context: unknown;
-  /** Our requests awaiting the peer's reply. */
-  readonly requests: RequestTable;
+  /** Our requests awaiting the peer's reply: made with the first (most servers' sessions never request). */
+  private requestTable: RequestTable | undefined;
   /** Handlers that returned a promise not yet settled. */
   pendingHandlers = 0;
 
-  private readonly inAliases: Array<string | undefined> = [];
+  /** Made with the first TYPE_DEF, as the handler cache with the first lookup: many sessions never get a message. */
+  private inAliases: Array<string | undefined> | undefined;
   /** UTF-8 bytes of the names in inAliases: they live as long as the session, so they are bounded. */
   private aliasBytes = 0;
-  private readonly aliasHandlers: Array<AliasHandler | null | undefined> = [];
+  private aliasHandlers: ReadonlyArray<AliasHandler | null | undefined> = NO_HANDLERS;
   private handlersVersion = -1;
   private pausedForHandlers = false;
 
@@ -107,7 +111,21 @@ export class Dispatcher {
     context: unknown,
   ) {
     this.context = context;
-    this.requests = new RequestTable(limits.maxPendingRequests);
+  }
+
+  /** Our requests awaiting the peer's reply. */
+  get requests(): RequestTable {
+    return (this.requestTable ??= new RequestTable(this.limits.maxPendingRequests));
+  }
+
+  /** How many of our requests await a reply. */
+  get pendingRequests(): number {
+    return this.requestTable?.size ?? 0;
+  }
+
+  /** Fails every request awaiting a reply (the session has closed). */
+  rejectRequests(error: Error): void {
+    this.requestTable?.rejectAll(error);
   }
 
   /**
@@ -135,13 +153,14 @@ export class Dispatcher {
   /** A TYPE_DEF frame: the peer names the type behind an alias, once per alias. */
   defineAlias(payload: Uint8Array): void {
     const { alias, name } = decodeTypeDef(payload);
-    if (this.inAliases[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
+    const names = (this.inAliases ??= []);
+    if (names[alias] !== undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `alias ${alias} is defined twice`);
     const aliasBytes = this.aliasBytes + payload.length - 2;
     if (aliasBytes > this.limits.maxAliasBytes) {
       throw new HybridwireError('HW_ERR_BAD_MESSAGE', `type aliases would hold ${aliasBytes} bytes of names; maxAliasBytes is ${this.limits.maxAliasBytes}`);
     }
     this.aliasBytes = aliasBytes;
-    this.inAliases[alias] = name;
+    names[alias] = name;
   }
 
   /**
@@ -222,7 +241,7 @@ export class Dispatcher {
       const kind = source[start + 3];
       const alias = source[start]! | (source[start + 1]! << 8);
       if (kind === MessageKind.RESPONSE && alias !== INLINE_TYPE) {
-        this.requests.resolve(readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8));
+        this.requestTable?.resolve(readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8));
         return;
       }
       if (kind === MessageKind.REQUEST) {
@@ -270,18 +289,20 @@ export class Dispatcher {
     const header = readMessageHeader(source, start, end, HEADER);
     const kind = header.kind;
     if (kind === MessageKind.RESPONSE) {
-      this.requests.resolve(header.requestId, decodeBody(source, end, header));
+      // Decoded even with no request waiting: a body that cannot be is the peer's error all the same.
+      const value = decodeBody(source, end, header);
+      this.requestTable?.resolve(header.requestId, value);
       return;
     }
     if (kind === MessageKind.ERROR) {
       const body = decodeBody(source, end, header) as { code?: unknown; message?: unknown } | undefined;
       const code = typeof body?.code === 'string' ? body.code : 'HW_ERR_REMOTE';
       const message = typeof body?.message === 'string' ? body.message : 'the peer reported an error';
-      this.requests.reject(header.requestId, new RemoteError(code, message));
+      this.requestTable?.reject(header.requestId, new RemoteError(code, message));
       return;
     }
     const alias = header.alias;
-    const type = alias === INLINE_TYPE ? header.inlineName! : this.inAliases[alias];
+    const type = alias === INLINE_TYPE ? header.inlineName! : this.inAliases?.[alias];
     if (type === undefined) throw new HybridwireError('HW_ERR_UNKNOWN_ALIAS', `message uses alias ${alias}, which was never defined`);
     const requestId = kind === MessageKind.REQUEST ? header.requestId : undefined;
     let value: Payload;
@@ -321,15 +342,16 @@ export class Dispatcher {
 
   /** Handlers cached per incoming alias, dropped whenever the router's handlers change. */
   private handlerForAlias(alias: number, type: string): AliasHandler | undefined {
-    if (this.handlersVersion !== this.router.version) {
+    let handlers = this.aliasHandlers as Array<AliasHandler | null | undefined>;
+    if (this.handlersVersion !== this.router.version || handlers === NO_HANDLERS) {
       this.handlersVersion = this.router.version;
-      this.aliasHandlers.length = 0;
+      this.aliasHandlers = handlers = [];
     }
-    let entry = this.aliasHandlers[alias];
+    let entry = handlers[alias];
     if (entry === undefined) {
       const handler = this.router.handlerFor(type);
       entry = handler === undefined ? null : { handler, type, wantsInfo: handler.length > 2 };
-      this.aliasHandlers[alias] = entry;
+      handlers[alias] = entry;
     }
     return entry ?? undefined;
   }

@@ -4,7 +4,7 @@
  * returns the session, the client's HELLO_DONE completes it. Payloads are UTF-8 JSON objects,
  * small and bounded; unknown fields and unknown features are ignored.
  */
-import { HybridwireError } from '../errors.js';
+import { HybridwireError, RemoteError } from '../errors.js';
 import { isSpan } from '../reliable/reliable-endpoint.js';
 
 /** The protocol version this implementation speaks; peers must share the major number. */
@@ -102,6 +102,38 @@ export interface ServerLimits {
 
 export function encodeJson(value: object): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** The error an ERROR frame's JSON payload (`{ code, message }`) reports; unreadable, a generic one. */
+export function remoteErrorOf(payload: Uint8Array): RemoteError {
+  let code = 'HW_ERR_REMOTE';
+  let message = 'the peer closed the connection with an error';
+  try {
+    const body = JSON.parse(Buffer.from(payload).toString('utf8')) as { code?: unknown; message?: unknown };
+    if (typeof body.code === 'string') code = body.code;
+    if (typeof body.message === 'string') message = `peer reported: ${body.message}`;
+  } catch {
+    // An unreadable ERROR payload still ends the connection; the generic message stands.
+  }
+  return new RemoteError(code, message);
+}
+
+/**
+ * The negotiated features as a set, one for all sessions that negotiated the same list (sets are
+ * never changed once made): a set per session cost each about 230 bytes.
+ */
+const featureSets = new Map<string, ReadonlySet<string>>();
+const MAX_FEATURE_SETS = 64;
+export function negotiatedFeatures(features: Iterable<string>): ReadonlySet<string> {
+  const list = [...features];
+  const key = list.join(',');
+  let set = featureSets.get(key);
+  if (set === undefined) {
+    set = new Set(list);
+    // Lists come from handshakes: bounded by what a peer may offer, but not trusted to repeat.
+    if (featureSets.size < MAX_FEATURE_SETS) featureSets.set(key, set);
+  }
+  return set;
 }
 
 function parseObject(payload: Uint8Array, what: string): Record<string, unknown> {

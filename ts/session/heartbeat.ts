@@ -2,6 +2,10 @@
  * The heartbeat of one TCP session (docs/PROTOCOL.md, section 6): a PING every interval, and the
  * peer found dead once nothing has come from it for the timeout, unless this side has itself
  * stopped reading it.
+ *
+ * The beats of many sessions are driven by one HeartbeatWheel (a server has one for all its
+ * sessions) rather than by a timer each: an idle session then holds no timer, and the wheel's
+ * slots spread the PINGs of sessions over the interval instead of sending them all in one turn.
  */
 
 /** What the heartbeat needs of its session. */
@@ -12,6 +16,10 @@ export interface HeartbeatHost {
   /** Nothing came from the peer for `timeoutMs`. */
   timedOut(timeoutMs: number): void;
 }
+
+/** A wheel turns through this many slots per interval (fewer for intervals under 10 ms a slot). */
+const WHEEL_SLOTS = 16;
+const MIN_SLOT_MS = 10;
 
 export class Heartbeat {
   /**
@@ -25,35 +33,128 @@ export class Heartbeat {
   /** When the beat last saw that frames had come, or that reading was paused. */
   private lastReceivedAt = 0;
   private pingSequence = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timeoutMs = 0;
+  /** The wheel that beats this heartbeat while it runs, and its place there (see HeartbeatWheel). */
+  private wheel: HeartbeatWheel | undefined;
+  /** @internal */
+  slot = 0;
+  /** @internal */
+  index = 0;
 
   constructor(private readonly host: HeartbeatHost) {}
 
-  start(intervalMs: number, timeoutMs: number): void {
+  /**
+   * Beats every `intervalMs`, driven by `wheel` when it turns at that interval (shared by many
+   * sessions), else by a wheel of its own. The first PING goes out about one interval from now.
+   */
+  start(intervalMs: number, timeoutMs: number, wheel?: HeartbeatWheel): void {
+    this.stop();
+    this.timeoutMs = timeoutMs;
     this.lastReceivedAt = Date.now();
     this.received = false;
-    this.timer = setInterval(() => this.beat(timeoutMs), intervalMs);
-    this.timer.unref();
+    this.wheel = wheel !== undefined && wheel.intervalMs === intervalMs ? wheel : new HeartbeatWheel(intervalMs);
+    this.wheel.add(this);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    const wheel = this.wheel;
+    if (wheel === undefined) return;
+    this.wheel = undefined;
+    wheel.remove(this);
   }
 
-  private beat(timeoutMs: number): void {
-    const now = Date.now();
+  /** @internal One beat, at `now` (Date.now()); called by the wheel once per interval. */
+  beat(now: number): void {
     // While reading is paused nothing can arrive: the silence starts counting when it resumes.
     if (this.received || this.host.readingPaused()) {
       this.received = false;
       this.lastReceivedAt = now;
-    } else if (now - this.lastReceivedAt > timeoutMs) {
+    } else if (now - this.lastReceivedAt > this.timeoutMs) {
       this.stop();
-      this.host.timedOut(timeoutMs);
+      this.host.timedOut(this.timeoutMs);
       return;
     }
     const payload = Buffer.allocUnsafe(8);
     payload.writeDoubleLE(performance.now(), 0);
     this.host.sendPing(payload, ++this.pingSequence);
+  }
+}
+
+/**
+ * Beats heartbeats of one interval with one timer: the interval is cut into slots, the timer runs
+ * once per slot while the wheel has heartbeats, and each heartbeat beats when its slot comes round,
+ * once per interval. A heartbeat joins the slot that has just passed, so its first beat comes
+ * between one slot and one interval from its start (exactly one interval for the first of a wheel).
+ */
+export class HeartbeatWheel {
+  private readonly slots: Heartbeat[][] = [];
+  private readonly slotMs: number;
+  /** Slots passed since the wheel (re)started, and when it did (Date.now()). */
+  private tick = 0;
+  private startedAt = 0;
+  private count = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private turning = false;
+  private readonly onTimer = (): void => this.turn();
+
+  constructor(readonly intervalMs: number) {
+    const slots = Math.max(1, Math.min(WHEEL_SLOTS, Math.floor(intervalMs / MIN_SLOT_MS)));
+    for (let i = 0; i < slots; i++) this.slots.push([]);
+    this.slotMs = intervalMs / slots;
+  }
+
+  /** @internal */
+  add(heartbeat: Heartbeat): void {
+    if (this.count++ === 0 && !this.turning) {
+      this.tick = 0;
+      this.startedAt = Date.now();
+    }
+    const slot = this.tick % this.slots.length;
+    const members = this.slots[slot]!;
+    heartbeat.slot = slot;
+    heartbeat.index = members.length;
+    members.push(heartbeat);
+    if (this.timer === undefined && !this.turning) this.schedule();
+  }
+
+  /** @internal */
+  remove(heartbeat: Heartbeat): void {
+    const members = this.slots[heartbeat.slot]!;
+    const last = members.pop()!;
+    if (last !== heartbeat) {
+      members[heartbeat.index] = last;
+      last.index = heartbeat.index;
+    }
+    if (--this.count === 0 && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private schedule(): void {
+    const now = Date.now();
+    let delay = this.startedAt + (this.tick + 1) * this.slotMs - now;
+    if (delay < 0) {
+      // The process was busy past a slot: go on from now rather than run the missed slots back to back.
+      this.startedAt -= delay;
+      delay = 0;
+    }
+    this.timer = setTimeout(this.onTimer, delay);
+    this.timer.unref();
+  }
+
+  private turn(): void {
+    this.timer = undefined;
+    this.tick++;
+    const members = this.slots[this.tick % this.slots.length]!;
+    const now = Date.now();
+    this.turning = true;
+    try {
+      // From the end: a heartbeat that stops while it beats takes the last one's place, already beaten.
+      for (let i = members.length - 1; i >= 0; i--) members[i]?.beat(now);
+    } finally {
+      this.turning = false;
+    }
+    if (this.count > 0) this.schedule();
   }
 }

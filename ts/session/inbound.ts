@@ -37,19 +37,11 @@ export interface InboundLimits {
   maxPendingHandlers: number;
 }
 
-/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
-const ACK_DELAY_MS = 1;
-
 export class Inbound {
   /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
   window = new DeliveryWindow(1, 1);
   private decoder: FrameDecoder;
   private ackThreshold = 1;
-  private ackTimer: NodeJS.Timeout | undefined;
-  private readonly acknowledgeLater = () => {
-    this.ackTimer = undefined;
-    this.acknowledge();
-  };
   private readonly maxFrameSize: number;
   private readonly maxPendingHandlers: number;
   /** Where dispatch stopped at the handler limit: a row of the decoder's last push, or -1. */
@@ -65,7 +57,7 @@ export class Inbound {
   ) {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxPendingHandlers = limits.maxPendingHandlers;
-    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize });
+    this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize, sharedRows: true });
   }
 
   /** Frames wait for handlers to finish (see resume()). */
@@ -102,7 +94,13 @@ export class Inbound {
     } catch (error) {
       this.failWith(error);
     }
-    if (this.resumeRow >= 0) this.host.holdReading(true);
+    if (this.resumeRow >= 0) {
+      // The rows wait for handlers to finish, past other sessions' pushes.
+      this.decoder.keepRows();
+      this.host.holdReading(true);
+    } else {
+      this.decoder.release();
+    }
   }
 
   /** Handlers have finished: dispatch goes on from where it stopped, if it did. */
@@ -115,11 +113,10 @@ export class Inbound {
     } catch (error) {
       this.failWith(error);
     }
-    if (this.resumeRow < 0) this.host.holdReading(false);
-  }
-
-  stop(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    if (this.resumeRow < 0) {
+      this.decoder.release();
+      this.host.holdReading(false);
+    }
   }
 
   /**
@@ -135,7 +132,7 @@ export class Inbound {
         const next = this.handshakeFrames(0, before);
         if (this.hostIs('open')) {
           const rest = next < before ? decoder.payloadOffset(next) - HEADER_SIZE : error.offset;
-          this.decoder = new FrameDecoder({ maxFrameSize: this.maxFrameSize });
+          this.decoder = new FrameDecoder({ maxFrameSize: this.maxFrameSize, sharedRows: true });
           this.push(chunk.subarray(rest));
           return;
         }
@@ -191,11 +188,10 @@ export class Inbound {
     const unacknowledged = window.unacknowledged;
     if (unacknowledged === 0 || this.hostIs('closed')) return;
     // Acknowledge at once when a quarter of the window is used (so the sender never stalls),
-    // otherwise within ACK_DELAY_MS: one small write per millisecond instead of one per chunk.
+    // otherwise with data sent in this turn, or within a millisecond (see Outbound.oweAckSoon):
+    // one small write per millisecond at most instead of one per chunk.
     if (unacknowledged >= this.ackThreshold || this.outbound.batchCount > 0) this.acknowledge();
-    else if (this.ackTimer === undefined) {
-      this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
-    }
+    else this.outbound.oweAckSoon();
   }
 
   /**
@@ -233,8 +229,6 @@ export class Inbound {
 
   /** Owes the peer an ACK, written with the next flush (inside the data it carries, if any). */
   private acknowledge(): void {
-    // The delay timer is left to run out rather than cleared: re-arming it for every message
-    // costs more than a wake-up with nothing to do.
     if (this.window.unacknowledged === 0 || this.host.state === 'closed') return;
     this.outbound.oweAck();
   }

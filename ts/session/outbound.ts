@@ -27,7 +27,7 @@ import {
   type Payload,
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
-import { SendWatch, type SendWatchHost } from './send-watch.js';
+import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -75,10 +75,40 @@ const BATCH_ENTRY_MAX = 1024;
 const BATCH_BYTES = 32 * 1024;
 /** Buffers totalling at most this much are copied into one write rather than sent by writev. */
 const JOIN_BYTES = 4096;
+/**
+ * What a flush writes, gathered from the encoders into OUT[0, count) and written at once
+ * (socket.write() takes the buffers before it returns, and nothing it calls flushes): one array
+ * for every session, whose entries are cleared after each write but not its storage.
+ */
+const OUT: Buffer[] = [];
+const NO_BUFFER = Buffer.alloc(0);
+/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
+const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
 const SETTLED = Promise.resolve();
+/**
+ * The data encoder of a session that has not sent a sequenced frame yet (many never do): never
+ * written to, since dataEncoder() replaces it first.
+ */
+const NO_ENCODER = new FrameEncoder();
+/**
+ * Sessions whose flush is due at the end of this turn, DUE[dueHead, dueCount): one microtask
+ * flushes them all, so that a session holds no callback of its own for it. Entries are cleared,
+ * never the array's length (which would give up its storage, to be allocated again next turn).
+ */
+const DUE: Array<Outbound | undefined> = [];
+let dueHead = 0;
+let dueCount = 0;
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
+/** What `held` is until a batch is first held: never added to. */
+const NO_HELD: HeldBatch[] = [];
+/**
+ * Where a message prefix is written just before the encoder or the UDP path copies it: one for
+ * every session (264 bytes each, and the share of Node's buffer pool they pinned, were most of an
+ * idle session's send path). Nothing may run between its writing and its copying.
+ */
+const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
 export class Outbound {
   udpPath: UdpPath | undefined;
@@ -86,10 +116,12 @@ export class Outbound {
   batchCount = 0;
   /** A send found the queue past the high-water mark: the session owes its sender a 'drain'. */
   needDrain = false;
-  /** Bounds the queue, when the session gives a host to tell (tests of the encoding leave it out). */
-  readonly watch: SendWatch | undefined;
+  /** Watches the socket once it has been congested (see SendWatch), when the session gives a host to tell. */
+  watch: SendWatch | undefined;
 
-  private readonly encoder: FrameEncoder;
+  private encoder = NO_ENCODER;
+  /** The watch stops reading the peer while the socket is congested past highWaterMark (servers). */
+  private pauseReadingWhenCongested = false;
   /** Control frames (ACK, PING, CLOSE, ...) never wait behind the window: they have their own encoder. */
   private readonly control: FrameEncoder;
   /** Set when the session opens; until then (handshake) there is no sequenced traffic. */
@@ -98,20 +130,24 @@ export class Outbound {
   private sendWindow = 1;
   /** Sequence number of the next sequenced frame to encode. */
   private nextSequence = 0;
-  private readonly held: HeldBatch[] = [];
+  private held: HeldBatch[] = NO_HELD;
   private heldHead = 0;
   private heldBytes = 0;
-  private readonly aliases = new Map<string, number>();
+  /** The aliases, and what follows, are made on first use: many sessions never send a message. */
+  private aliases: Map<string, number> | undefined;
   private lastType: string | symbol = NO_TYPE;
   private lastAlias = 0;
-  private readonly unconfirmedAliases: Array<{ alias: number; sequence: number }> = [];
+  private unconfirmedAliases: Array<{ alias: number; sequence: number }> | undefined;
   /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
-  private readonly confirmedAliases: boolean[] = [];
+  private confirmedAliases: boolean[] | undefined;
   private nextAlias = 1;
-  private readonly prefix = Buffer.allocUnsafe(8 + 1 + 255);
   private flushScheduled = false;
-  private readonly flushLater = () => this.flush();
   private ackOwed = false;
+  /** An ACK is owed within ACK_DELAY_MS, unless data sent in this turn carries it. */
+  private ackSoon = false;
+  private ackTimer: NodeJS.Timeout | undefined;
+  /** The timer's callback, made the first time an acknowledgement waits for it. */
+  private acknowledgeLater: (() => void) | undefined;
   /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
   private compressFrom = 0;
 
@@ -119,11 +155,16 @@ export class Outbound {
     private readonly socket: Socket,
     private readonly limits: SendLimits,
     private readonly counters: SessionCounters,
-    watchHost?: SendWatchHost,
+    /** Told when the queue passes its bounds; without one (tests of the encoding), nothing bounds it. */
+    private readonly watchHost?: SendWatchHost,
   ) {
-    this.encoder = new FrameEncoder({ maxFrameSize: limits.maxFrameSize });
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
-    this.watch = watchHost && new SendWatch(socket, limits, counters, watchHost);
+  }
+
+  /** Stop reading the peer while the socket is congested past highWaterMark (see SendWatch). */
+  stopReadingWhenCongested(): void {
+    this.pauseReadingWhenCongested = true;
+    if (this.watch !== undefined) this.watch.pauseReading = true;
   }
 
   /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */
@@ -200,14 +241,32 @@ export class Outbound {
     this.scheduleFlush();
   }
 
+  /**
+   * The session owes the peer an ACK that may wait ACK_DELAY_MS. Whether data will carry it is
+   * known at the end of the turn, once the application has reacted to what came (a client's next
+   * request, typically): the flush decides then, and only an ACK that no data carried waits for
+   * the timer. (A timer armed at once nearly always woke up with nothing left to do.)
+   */
+  oweAckSoon(): void {
+    this.ackSoon = true;
+    this.scheduleFlush();
+  }
+
+  /** The session has closed: no acknowledgement waits any more. */
+  stop(): void {
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
   acknowledged(nextExpected: number): void {
-    while (this.unconfirmedAliases.length > 0) {
-      const { alias, sequence } = this.unconfirmedAliases[0]!;
+    const unconfirmed = this.unconfirmedAliases;
+    while (unconfirmed !== undefined && unconfirmed.length > 0) {
+      const { alias, sequence } = unconfirmed[0]!;
       // Acknowledged when the ack has moved past it, modulo 2^32 within the window.
       if (((nextExpected - sequence - 1) >>> 0) >= 0x80000000) break;
-      this.confirmedAliases[alias] = true;
-      this.unconfirmedAliases.shift();
+      (this.confirmedAliases ??= [])[alias] = true;
+      unconfirmed.shift();
     }
     this.releaseHeld();
   }
@@ -224,7 +283,19 @@ export class Outbound {
       return;
     }
     this.writeOut();
-    this.watch?.checkBound(this.queuedBytes);
+    if (this.ackSoon) this.delayAck();
+    if (this.watchHost !== undefined) checkQueueBound(this.queuedBytes, this.limits, this.watchHost);
+  }
+
+  /** An owed ACK that the data just written did not carry goes within ACK_DELAY_MS. */
+  private delayAck(): void {
+    this.ackSoon = false;
+    if (this.window.unacknowledged === 0 || this.ackTimer !== undefined) return;
+    this.acknowledgeLater ??= () => {
+      this.ackTimer = undefined;
+      if (this.window.unacknowledged > 0) this.oweAck();
+    };
+    this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
   }
 
   private writeOut(): void {
@@ -241,22 +312,23 @@ export class Outbound {
         this.encodeAck(this.control);
       }
     }
-    const control = this.control.pendingBytes > 0 ? this.control.flush() : undefined;
+    let buffered = this.control.pendingBytes > 0 ? this.control.flushInto(OUT, 0) : 0;
     if (count === 0) {
-      if (control) this.write(control);
+      this.writeOutBuffers(buffered);
       return;
     }
     this.batchCount = 0;
-    const buffers = this.encoder.flush();
     if (releasable) {
       this.window.reserve(count);
-      if (control) buffers.unshift(...control);
-      this.write(buffers);
+      buffered = this.encoder.flushInto(OUT, buffered);
+      this.writeOutBuffers(buffered);
       return;
     }
-    if (control) this.write(control);
+    this.writeOutBuffers(buffered);
+    const buffers = this.encoder.flush();
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.length;
+    if (this.held === NO_HELD) this.held = [];
     this.held.push({ buffers, count, bytes });
     this.heldBytes += bytes;
   }
@@ -267,9 +339,9 @@ export class Outbound {
     let alias = kind === MessageKind.RESPONSE || kind === MessageKind.ERROR ? NO_ALIAS : this.aliasFor(type);
     // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
     // until the peer has acknowledged the definition.
-    if (alias !== NO_ALIAS && this.confirmedAliases[alias] !== true) alias = INLINE_TYPE;
-    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, type);
-    const accepted = path.send(this.prefix, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    if (alias !== NO_ALIAS && this.confirmedAliases?.[alias] !== true) alias = INLINE_TYPE;
+    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, type);
+    const accepted = path.send(PREFIX, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
     this.counters.udp.messagesOut++;
     this.counters.udp.bytesOut += prefixLength + body.length;
     return accepted;
@@ -279,7 +351,7 @@ export class Outbound {
   private aliasFor(type: string): number {
     // Most senders repeat one type: compare with the last before hashing.
     if (type === this.lastType) return this.lastAlias;
-    const known = this.aliases.get(type);
+    const known = this.aliases?.get(type);
     if (known !== undefined) {
       this.lastType = type;
       this.lastAlias = known;
@@ -290,7 +362,7 @@ export class Outbound {
     checkTypeName(type);
     if (this.nextAlias > MAX_ALIASES) return INLINE_TYPE;
     const alias = this.nextAlias++;
-    this.aliases.set(type, alias);
+    (this.aliases ??= new Map()).set(type, alias);
     this.encodeSequenced(FrameType.TYPE_DEF, alias, 0, 0, 0, encodeTypeDef(alias, type));
     return alias;
   }
@@ -300,7 +372,8 @@ export class Outbound {
    * written, not when it is encoded, so a full window costs no per-message bookkeeping.
    */
   private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
-    const encoder = this.encoder;
+    let encoder = this.encoder;
+    if (encoder === NO_ENCODER) encoder = this.encoder = new FrameEncoder({ maxFrameSize: this.limits.maxFrameSize });
     if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
       // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
       if (typeof body !== 'string') {
@@ -317,10 +390,10 @@ export class Outbound {
         encoder.batchWords(word, requestId, body);
         return;
       }
-      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
-      if (encoder.batchOpen && encoder.batchPrefixed(this.prefix, prefixLength, body)) return;
+      if (encoder.batchOpen && encoder.batchPrefixed(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body)) return;
+      // Written again after openBatch(), which may flush (and a flush may run other code).
       this.openBatch();
-      encoder.batchPrefixed(this.prefix, prefixLength, body);
+      encoder.batchPrefixed(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body);
       return;
     }
     if (encoder.batchOpen) encoder.endBatch();
@@ -330,12 +403,12 @@ export class Outbound {
     const sequence = this.startFrame();
     if (frameType === FrameType.TYPE_DEF) {
       encoder.add(FrameType.TYPE_DEF, body as Uint8Array, 0, 0, sequence);
-      this.unconfirmedAliases.push({ alias, sequence });
+      (this.unconfirmedAliases ??= []).push({ alias, sequence });
     } else if (kind === MessageKind.MESSAGE && typeof body !== 'string') {
       encoder.addWithWord(FrameType.MESSAGE, alias | (encoding << 16), body, 0, 0, sequence);
     } else {
-      const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
-      encoder.addPrefixed(FrameType.MESSAGE, this.prefix, prefixLength, body, 0, 0, sequence);
+      const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
+      encoder.addPrefixed(FrameType.MESSAGE, PREFIX, prefixLength, body, 0, 0, sequence);
     }
   }
 
@@ -344,10 +417,10 @@ export class Outbound {
    * Returns false, having sent nothing, when it does not.
    */
   private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
-    const prefixLength = writeMessagePrefix(this.prefix, alias, encoding, kind, requestId, undefined);
+    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
-    this.prefix.copy(plain, 0, 0, prefixLength);
+    PREFIX.copy(plain, 0, 0, prefixLength);
     plain.set(bytes, prefixLength);
     const compressed = lz4Compress(plain);
     if (compressed.length + 4 >= plain.length) return false;
@@ -382,7 +455,23 @@ export class Outbound {
     this.flushScheduled = true;
     // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
     // AsyncResource and a bound function per call.
-    SETTLED.then(this.flushLater);
+    DUE[dueCount++] = this;
+    if (dueCount === 1) SETTLED.then(Outbound.flushDue);
+  }
+
+  /** Flushes the sessions whose flush is due (those flushed meanwhile have nothing to do). */
+  private static flushDue(): void {
+    try {
+      while (dueHead < dueCount) {
+        const outbound = DUE[dueHead]!;
+        DUE[dueHead++] = undefined;
+        if (outbound.flushScheduled) outbound.flush();
+      }
+    } finally {
+      // After a flush that threw, the others still go, in a microtask of their own.
+      if (dueHead < dueCount) SETTLED.then(Outbound.flushDue);
+      else dueHead = dueCount = 0;
+    }
   }
 
   /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */
@@ -392,34 +481,50 @@ export class Outbound {
     this.window.acked();
   }
 
-  private write(buffers: Buffer[]): void {
+  /** Writes OUT[0, count), and clears those entries. */
+  private writeOutBuffers(count: number): void {
+    if (count === 0) return;
+    try {
+      this.write(OUT, count);
+    } finally {
+      for (let i = 0; i < count; i++) OUT[i] = NO_BUFFER;
+    }
+  }
+
+  /** Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev. */
+  private write(buffers: Buffer[], count = buffers.length): void {
     const socket = this.socket;
     let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += buffers[i]!.length;
     let room = true;
-    if (buffers.length > 1 && buffers.length <= 4) {
-      for (const buffer of buffers) bytes += buffer.length;
-      if (bytes <= JOIN_BYTES) {
-        room = socket.write(Buffer.concat(buffers, bytes));
-        this.counters.tcp.bytesOut += bytes;
-        if (!room) this.watch?.congested(this.queuedBytes);
-        return;
+    if (count === 1) {
+      room = socket.write(buffers[0]!);
+    } else if (count <= 4 && bytes <= JOIN_BYTES) {
+      const joined = Buffer.allocUnsafe(bytes);
+      for (let i = 0, at = 0; i < count; i++) {
+        joined.set(buffers[i]!, at);
+        at += buffers[i]!.length;
       }
-      bytes = 0;
-    }
-    if (buffers.length === 1) {
-      const only = buffers[0]!;
-      bytes = only.length;
-      room = socket.write(only);
+      room = socket.write(joined);
     } else {
       socket.cork();
-      for (const buffer of buffers) {
-        bytes += buffer.length;
-        room = socket.write(buffer);
-      }
+      for (let i = 0; i < count; i++) room = socket.write(buffers[i]!);
       socket.uncork();
     }
     this.counters.tcp.bytesOut += bytes;
-    if (!room) this.watch?.congested(this.queuedBytes);
+    if (!room) this.congested();
+  }
+
+  /** The socket's buffer is full: the watch (made the first time) follows its progress. */
+  private congested(): void {
+    const host = this.watchHost;
+    if (host === undefined) return;
+    let watch = this.watch;
+    if (watch === undefined) {
+      watch = this.watch = new SendWatch(this.socket, this.limits, this.counters, host);
+      watch.pauseReading = this.pauseReadingWhenCongested;
+    }
+    watch.congested(this.queuedBytes);
   }
 
   /** The socket is ending or gone: what is encoded or held can never be written. */

@@ -4,8 +4,9 @@
  * highWaterMark; a peer whose queue passes maxQueueBytes, or whose socket takes nothing for
  * sendStallTimeoutMs, is closed with HW_ERR_SEND_QUEUE_FULL.
  *
- * Nothing here runs per message: the send path calls in per write (when the socket refuses more)
- * and per flush, and the stall check is a timer that runs only while the socket is congested.
+ * Nothing here runs per message: the send path checks the bound per flush, and makes a watch the
+ * first time a write finds the socket congested; the watch is called per such write, and its
+ * stall check is a timer that runs only while the socket is congested.
  */
 import type { Socket } from 'node:net';
 import { HybridwireError } from '../errors.js';
@@ -36,6 +37,12 @@ function unsentOfCurrentWrite(socket: Socket): number | undefined {
   return typeof size === 'number' ? size : undefined;
 }
 
+/** Every byte queued for the peer counts against maxQueueBytes: past it, the host is told. */
+export function checkQueueBound(queued: number, limits: SendWatchLimits, host: SendWatchHost): void {
+  if (queued <= limits.maxQueueBytes) return;
+  host.queueFailed(new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `${queued} bytes are queued for the peer; maxQueueBytes is ${limits.maxQueueBytes}`));
+}
+
 export class SendWatch {
   /** Whether the session stops reading its peer past highWaterMark (servers do; see Connection). */
   pauseReading = false;
@@ -63,8 +70,7 @@ export class SendWatch {
 
   /** After a flush: every byte queued for the peer counts against maxQueueBytes. */
   checkBound(queued: number): void {
-    if (queued <= this.limits.maxQueueBytes) return;
-    this.host.queueFailed(new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `${queued} bytes are queued for the peer; maxQueueBytes is ${this.limits.maxQueueBytes}`));
+    checkQueueBound(queued, this.limits, this.host);
   }
 
   /** The socket wrote out all it held ('drain'). */

@@ -47,9 +47,12 @@ export const Heard = {
   MALFORMED: 3,
 } as const;
 
+/** What `challenge` is with none outstanding: a session validated long ago keeps no 8-byte buffer. */
+const NO_CHALLENGE = Buffer.alloc(0);
+
 export class PathValidator {
-  /** The challenge heard() returned with Heard.CHALLENGE. */
-  challenge: Buffer = Buffer.alloc(0);
+  /** The challenge heard() returned with Heard.CHALLENGE (read at once: dropped once answered). */
+  challenge: Buffer = NO_CHALLENGE;
   private readonly candidates: Candidate[] = [];
 
   /**
@@ -105,6 +108,7 @@ export class PathValidator {
       const candidate = candidates[i]!;
       if (candidate.challenge !== undefined && timingSafeEqual(candidate.challenge, payload)) {
         candidates.splice(i, 1);
+        if (this.challenge === candidate.challenge) this.challenge = NO_CHALLENGE;
         return { address: candidate.address, port: candidate.port };
       }
     }

@@ -64,6 +64,8 @@ const MAX_UNRELIABLE_FRAGMENTS = 1024;
 
 /** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
 const PROBES = new DatagramDecoder();
+/** Encodes the frames that go outside the endpoint, flushed at once, so shared. */
+const CONTROL = new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSlab: true });
 
 export interface UdpTarget {
   address: string;
@@ -116,6 +118,9 @@ interface HeldMessage {
   channel: number;
 }
 
+/** What `held` is while nothing waits: never added to. */
+const NO_HELD: HeldMessage[] = [];
+
 export interface UdpSessionEvents {
   /** A message (a MESSAGE payload: prefix and body) arrived, the way `via` says. */
   message(payload: Buffer, via: SendOptions): void;
@@ -135,7 +140,6 @@ export interface UdpSessionEvents {
 
 export class UdpSession implements UdpPath {
   private endpoint: ReliableEndpoint | undefined;
-  private control: FrameEncoder | undefined;
   private closed = false;
   private receivedSinceFlush = 0;
   private bytesSinceFlush = 0;
@@ -143,7 +147,7 @@ export class UdpSession implements UdpPath {
   private lastTarget: UdpTarget | undefined;
   private lastDestination: UdpDestination | undefined;
   private pathIsReady = false;
-  private held: HeldMessage[] = [];
+  private held: HeldMessage[] = NO_HELD;
   private heldBytes = 0;
   /** A send was held past half the bound: 'drain' is owed once the held messages are out. */
   private heldNeedDrain = false;
@@ -187,7 +191,7 @@ export class UdpSession implements UdpPath {
     this.pathIsReady = true;
     const held = this.held;
     if (held.length === 0) return;
-    this.held = [];
+    this.held = NO_HELD;
     this.heldBytes = 0;
     const endpoint = this.ensureEndpoint();
     // The endpoint takes them all: they are at most sendBufferBytes, and it queues as much again.
@@ -213,6 +217,7 @@ export class UdpSession implements UdpPath {
     prefix.copy(payload, 0, 0, prefixLength);
     if (typeof body === 'string') payload.write(body, prefixLength);
     else payload.set(body, prefixLength);
+    if (this.held === NO_HELD) this.held = [];
     this.held.push({ payload, reliable, ordered, channel });
     this.heldBytes += size;
     if (this.heldBytes < bound / 2) return true;
@@ -343,7 +348,9 @@ export class UdpSession implements UdpPath {
 
   /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
-    const destination = this.destination();
+    // Until messages flow (an idle session only answers probes) the address is parsed for each
+    // such datagram rather than kept: the parsed form costs about 300 bytes.
+    const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target());
     if (this.closed || destination === undefined) return;
     const datagram = this.controlDatagram(type, payload, sequence);
     if (datagram !== undefined) this.socket.send(datagram, destination);
@@ -351,9 +358,8 @@ export class UdpSession implements UdpPath {
 
   /** The token and one frame, sealed when the session seals; undefined when sealing has stopped. */
   private controlDatagram(type: number, payload: Uint8Array, sequence: number): Buffer | undefined {
-    this.control ??= new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSlab: true });
-    this.control.add(type, payload, 0, 0, sequence);
-    const datagram = Buffer.concat([this.token, ...this.control.flush()]);
+    CONTROL.add(type, payload, 0, 0, sequence);
+    const datagram = Buffer.concat([this.token, ...CONTROL.flush()]);
     return this.options.sealing === undefined ? datagram : this.checkSealing(this.ensureSeal().seal(datagram));
   }
 
@@ -375,14 +381,19 @@ export class UdpSession implements UdpPath {
     if (target === undefined) return undefined;
     if (target !== this.lastTarget) {
       this.lastTarget = target;
-      try {
-        this.lastDestination = this.socket.destination(target.address, target.port);
-      } catch {
-        // Not an IP address: nothing can be sent there (and UDP is best effort beside TCP).
-        this.lastDestination = undefined;
-      }
+      this.lastDestination = this.parse(target);
     }
     return this.lastDestination;
+  }
+
+  private parse(target: UdpTarget | undefined): UdpDestination | undefined {
+    if (target === undefined) return undefined;
+    try {
+      return this.socket.destination(target.address, target.port);
+    } catch {
+      // Not an IP address: nothing can be sent there (and UDP is best effort beside TCP).
+      return undefined;
+    }
   }
 
   /** The endpoint's statistics (once it exists) with the sealing's; pathMtu is the datagram size on the wire. */
@@ -405,7 +416,7 @@ export class UdpSession implements UdpPath {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.held = [];
+    this.held = NO_HELD;
     this.heldBytes = 0;
     if (this.endpoint) {
       this.endpoint.flush();
