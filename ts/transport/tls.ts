@@ -199,7 +199,7 @@ export function isEncrypted(socket: net.Socket): socket is tls.TLSSocket {
  * not done). This is what keys the sealing of a session's datagrams, on either side:
  *
  * ```ts
- * const keys = exportKeyingMaterial(connection.socket, 64, 'EXPORTER-hybridwire-udp');
+ * const keys = exportKeyingMaterial(connection.socket, 88, 'EXPERIMENTAL-hybridwire-udp-v1'); // docs/PROTOCOL.md 4.4
  * if (keys === undefined) { ... the session is plaintext ... }
  * ```
  */
