@@ -13,7 +13,6 @@ import { lz4Compress } from '../codec/lz4.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
-import type { UdpStats } from '../transport/udp-session.js';
 import { DeliveryWindow } from './delivery-window.js';
 import {
   INLINE_TYPE,
@@ -28,45 +27,8 @@ import {
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
 import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
-
-export type Transport = 'tcp' | 'udp';
-
-export interface SendOptions {
-  transport?: Transport;
-  /** UDP only: retransmit until acknowledged. */
-  reliable?: boolean;
-  /** UDP reliable only: false delivers on arrival instead of in order. Default true. */
-  ordered?: boolean;
-  /** UDP reliable only: the ordering domain, 0..255. */
-  channel?: number;
-}
-
-/** The UDP side of a session, when there is one. */
-export interface UdpPath {
-  /** The session's 8-byte token, which prefixes each of its datagrams. */
-  readonly token: Buffer;
-  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
-  close(): void;
-  stats(): UdpStats | undefined;
-}
-
-/** The limits the send path enforces. */
-export interface SendLimits {
-  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
-  compressThreshold: number;
-  maxFrameSize: number;
-  highWaterMark: number;
-  maxQueueBytes: number;
-  /** Writes that make no progress for this long close the peer (with a SendWatchHost). */
-  sendStallTimeoutMs: number;
-}
-
-/** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
-interface HeldBatch {
-  buffers: Buffer[];
-  count: number;
-  bytes: number;
-}
+import { flushAtEndOfTurn } from './flush-queue.js';
+import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
 
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
 const FLUSH_BYTES = 64 * 1024;
@@ -85,20 +47,11 @@ const NO_BUFFER = Buffer.alloc(0);
 /** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
 const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
-const SETTLED = Promise.resolve();
 /**
  * The data encoder of a session that has not sent a sequenced frame yet (many never do): never
  * written to, since dataEncoder() replaces it first.
  */
 const NO_ENCODER = new FrameEncoder();
-/**
- * Sessions whose flush is due at the end of this turn, DUE[dueHead, dueCount): one microtask
- * flushes them all, so that a session holds no callback of its own for it. Entries are cleared,
- * never the array's length (which would give up its storage, to be allocated again next turn).
- */
-const DUE: Array<Outbound | undefined> = [];
-let dueHead = 0;
-let dueCount = 0;
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
@@ -141,7 +94,8 @@ export class Outbound {
   /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
   private confirmedAliases: boolean[] | undefined;
   private nextAlias = 1;
-  private flushScheduled = false;
+  /** @internal Queued for a flush at the end of this turn (./flush-queue.ts). */
+  flushScheduled = false;
   private ackOwed = false;
   /** An ACK is owed within ACK_DELAY_MS, unless data sent in this turn carries it. */
   private ackSoon = false;
@@ -453,25 +407,7 @@ export class Outbound {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
-    // AsyncResource and a bound function per call.
-    DUE[dueCount++] = this;
-    if (dueCount === 1) SETTLED.then(Outbound.flushDue);
-  }
-
-  /** Flushes the sessions whose flush is due (those flushed meanwhile have nothing to do). */
-  private static flushDue(): void {
-    try {
-      while (dueHead < dueCount) {
-        const outbound = DUE[dueHead]!;
-        DUE[dueHead++] = undefined;
-        if (outbound.flushScheduled) outbound.flush();
-      }
-    } finally {
-      // After a flush that threw, the others still go, in a microtask of their own.
-      if (dueHead < dueCount) SETTLED.then(Outbound.flushDue);
-      else dueHead = dueCount = 0;
-    }
+    flushAtEndOfTurn(this);
   }
 
   /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */
