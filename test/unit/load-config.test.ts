@@ -173,6 +173,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig(undefined, { HYBRIDWIRE_BUILTINS: 'ping,shell' })).toThrow(expect.objectContaining({ code: 'HW_ERR_CONFIG' }));
   });
 
+  it('leaves the variables that are not options alone (the addon override of the sanitizer run among them)', () => {
+    expect(() => loadConfig(undefined, { HYBRIDWIRE_ADDON: '/tmp/hybridwire.node', HYBRIDWIRE_UDP_NO_GSO: '1' })).not.toThrow();
+    expect(() => loadConfig(undefined, { HYBRIDWIRE_ADDONS: 'x' })).toThrow(expect.objectContaining({ code: 'HW_ERR_CONFIG' }));
+  });
+
   it('loads the commented example in docs/', () => {
     const example = path.resolve(__dirname, '../../docs/hybridwire.example.toml');
     const options = loadConfig(example, {});

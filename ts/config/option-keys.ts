@@ -94,6 +94,11 @@ export const NON_OPTION_VARIABLES: ReadonlySet<string> = new Set([
   'HYBRIDWIRE_DIST',
   'HYBRIDWIRE_PROBES',
   'HYBRIDWIRE_PREBUILD',
+  // The addon to load instead of the built one (scripts/asan-tests.sh), and test and benchmark hooks.
+  'HYBRIDWIRE_ADDON',
+  'HYBRIDWIRE_ASAN_TIMEOUT',
+  'HYBRIDWIRE_BENCH_CA',
+  'HYBRIDWIRE_TEST_FAIL_RESTORE',
 ]);
 
 /** What a value of this kind may be, for error messages. */
