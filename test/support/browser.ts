@@ -29,7 +29,10 @@ export interface Browser {
 /** Launches Chromium with a new --user-data-dir, removed again by close(). */
 export async function launchChromium(timeoutMs = 30_000): Promise<Browser> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: timeoutMs, viewport: { width: 1280, height: 900 } });
+  // Chromium gets the environment without the sanitizer runtime that scripts/asan-tests.sh
+  // preloads into the test processes: it is not the code under test, and does not start with it.
+  const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, UBSAN_OPTIONS: _ubsan, ...env } = process.env;
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: timeoutMs, viewport: { width: 1280, height: 900 }, env });
   return {
     context,
     close: async () => {
