@@ -57,6 +57,7 @@ describe('TLS sessions', () => {
     expect(client.certificate?.pin).toBe(certs.serverPin);
     // No client certificate was asked for.
     expect(peer.certificate).toBeUndefined();
+    expect(peer.tcpAddress).toEqual({ address: '127.0.0.1', port: client.connection!.socket.localPort, family: 'IPv4' });
     expect(await client.request('sum', [1, 2, 3])).toBe(6);
     expect(await client.request('echo', Buffer.from([1, 2, 3]))).toEqual(new Uint8Array([1, 2, 3]));
     client.send('position', { x: 1 }, { transport: 'udp' });
