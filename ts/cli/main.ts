@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClientTlsOptions, ServerTlsOptions } from '../transport/tls.js';
-import { cert, DEFAULT_DAYS, DEFAULT_HOSTS } from './cert.js';
 import { serve } from './serve.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
@@ -135,6 +134,8 @@ async function main(argv: string[]): Promise<number> {
         tls: serverTls(values),
       });
     case 'cert': {
+      // Loaded only here: the certificate library is not needed by the other commands.
+      const { cert, DEFAULT_DAYS, DEFAULT_HOSTS } = await import('./cert.js');
       if (values.out === undefined) throw new Error('cert needs --out DIR, the directory to write the PEM files to');
       const days = values.days === undefined ? DEFAULT_DAYS : /^\d{1,4}$/.test(values.days) ? Number(values.days) : NaN;
       if (Number.isNaN(days)) throw new Error(`--days must be an integer from 1 to 3650, got '${values.days}'`);
