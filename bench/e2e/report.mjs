@@ -21,12 +21,18 @@ const BASELINES = {
 };
 
 /**
- * The systems a case's ratios are taken against; throughput also against the parse-only floor.
- * Over TCP also against hybridwire itself, shown when hybridwire-metrics ran: the cost of metrics.
+ * Systems that are baselines only in the runs that measure them: TLS against plaintext hybridwire
+ * and against `ws` over TLS.
  */
-function baselinesOf(benchCase) {
-  const baselines = benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
-  return benchCase.transport === 'tcp' ? [...baselines, 'hybridwire'] : baselines;
+const BASELINES_WHEN_MEASURED = { tcp: ['hybridwire', 'wss'], udp: [] };
+
+/**
+ * The systems a case's ratios are taken against; throughput also against the parse-only floor,
+ * and with `measured` (the systems of the run) those of BASELINES_WHEN_MEASURED among them.
+ */
+function baselinesOf(benchCase, measured = []) {
+  const always = benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
+  return [...always, ...(BASELINES_WHEN_MEASURED[benchCase.transport] ?? []).filter((name) => measured.includes(name))];
 }
 
 /** Per case and system: medians of every figure, the spread of the headline one, ratios per round. */
@@ -50,7 +56,7 @@ export function summarize(benchCase, systemNames, measurements) {
         if (typeof good[0].result[key] === 'number') row.medians[key] = median(good.map((m) => m.result[key]));
       }
       row.ratios = {};
-      for (const baseline of baselinesOf(benchCase)) {
+      for (const baseline of baselinesOf(benchCase, systemNames)) {
         const perRound = [];
         for (const run of good) {
           const base = of(baseline).find((m) => m.ok && m.round === run.round);
@@ -92,7 +98,10 @@ function ratioCells(row, baselines) {
 }
 
 export function formatCase(benchCase, rows, roundsWanted) {
-  const baselines = baselinesOf(benchCase).filter((baseline) => baseline !== 'hybridwire' || rows.some((row) => row.system === 'hybridwire-metrics'));
+  const baselines = baselinesOf(
+    benchCase,
+    rows.map((row) => row.system),
+  );
   const lines = [];
   let header;
   let cells;

@@ -4,6 +4,8 @@
  * the TCP side, which must end in a coded error within a bound, never a hang.
  */
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import tls from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Peer } from '../../ts/index.js';
 import { exportKeyingMaterial, publicKeyPin } from '../../ts/transport/tls.js';
@@ -21,8 +23,8 @@ beforeAll(async () => {
 /** A failure must come well before connectTimeoutMs (whose HW_ERR_CONNECT_TIMEOUT would be a hang in disguise). */
 const BOUND_MS = 3000;
 
-function tlsServer(extra: Record<string, unknown> = {}, tls: Record<string, unknown> = {}) {
-  return startServer({ udpPort: false, ...extra, tls: { key: certs.server.key, cert: certs.server.cert, ...tls } });
+function tlsServer(extra: Record<string, unknown> = {}, options: Record<string, unknown> = {}) {
+  return startServer({ udpPort: false, ...extra, tls: { key: certs.server.key, cert: certs.server.cert, ...options } });
 }
 
 function mutualServer(extra: Record<string, unknown> = {}) {
@@ -50,11 +52,12 @@ describe('TLS sessions', () => {
     const [peer] = await connected;
     expect(client.encrypted).toBe(true);
     expect(peer.encrypted).toBe(true);
-    expect((client.connection!.socket as import('node:tls').TLSSocket).getProtocol()).toBe('TLSv1.3');
+    expect((client.connection!.socket as tls.TLSSocket).getProtocol()).toBe('TLSv1.3');
     expect(client.certificate?.subject.CN).toBe('localhost');
     expect(client.certificate?.pin).toBe(certs.serverPin);
     // No client certificate was asked for.
     expect(peer.certificate).toBeUndefined();
+    expect(peer.tcpAddress).toEqual({ address: '127.0.0.1', port: client.connection!.socket.localPort, family: 'IPv4' });
     expect(await client.request('sum', [1, 2, 3])).toBe(6);
     expect(await client.request('echo', Buffer.from([1, 2, 3]))).toEqual(new Uint8Array([1, 2, 3]));
     client.send('position', { x: 1 }, { transport: 'udp' });
@@ -97,7 +100,7 @@ describe('TLS sessions', () => {
   it('allows TLS 1.2 only when minVersion says so', async () => {
     const { tcpPort } = await tlsServer({}, { minVersion: 'TLSv1.2' });
     const client = await startClient({ tcpPort, tls: { ca: certs.ca.cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } });
-    expect((client.connection!.socket as import('node:tls').TLSSocket).getProtocol()).toBe('TLSv1.2');
+    expect((client.connection!.socket as tls.TLSSocket).getProtocol()).toBe('TLSv1.2');
     expect(await client.request('ping')).toBe('pong');
   });
 
@@ -210,6 +213,17 @@ describe('TLS attacks end in a coded error, never a hang', () => {
     const error = await refusal({ tcpPort, tls: { ca: certs.ca.cert } });
     expect(error.code).toBe('HW_ERR_TLS_HANDSHAKE_FAILED');
     expect(error.message).toMatch(/does not speak TLS/);
+  });
+
+  it('a TLS client of another protocol (ALPN h2 only) is refused in the TLS handshake', async () => {
+    const { server, tcpPort } = await tlsServer();
+    const reported = nextEvent<[Peer | undefined, Error & { code?: string }]>(server, 'peerError');
+    const socket = tls.connect({ host: '127.0.0.1', port: tcpPort, ca: certs.ca.cert, ALPNProtocols: ['h2'] });
+    const [error] = await within(once(socket, 'error') as Promise<[Error & { code?: string }]>, BOUND_MS, 'the TLS client to be refused');
+    expect(error.code).toBe('ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL');
+    const [, reportedError] = await reported;
+    expect(reportedError.code).toBe('HW_ERR_TLS_HANDSHAKE_FAILED');
+    expect(reportedError.message).toMatch(/a client at 127\.0\.0\.1:\d+/);
   });
 
   it('a client that offers only TLS 1.2 to a TLS 1.3 server: HW_ERR_TLS_HANDSHAKE_FAILED at both ends', async () => {

@@ -9,7 +9,6 @@ import { printConfig } from './config.js';
 import { top } from './top.js';
 import type { ConfigSetting } from '../config/load-config.js';
 import type { ClientTlsOptions, ServerTlsOptions } from '../transport/tls.js';
-import { cert, DEFAULT_DAYS, DEFAULT_HOSTS } from './cert.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
 import { bench, benchServerChild } from './bench.js';
@@ -168,6 +167,8 @@ async function main(argv: string[]): Promise<number> {
       if (!values.print) throw new Error('config needs --print');
       return printConfig(values.config, serveLayers(serveFlags()));
     case 'cert': {
+      // Loaded only here: the certificate library is not needed by the other commands.
+      const { cert, DEFAULT_DAYS, DEFAULT_HOSTS } = await import('./cert.js');
       if (values.out === undefined) throw new Error('cert needs --out DIR, the directory to write the PEM files to');
       const days = values.days === undefined ? DEFAULT_DAYS : /^\d{1,4}$/.test(values.days) ? Number(values.days) : NaN;
       if (Number.isNaN(days)) throw new Error(`--days must be an integer from 1 to 3650, got '${values.days}'`);

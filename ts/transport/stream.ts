@@ -53,15 +53,11 @@ export class StreamAcceptor {
     });
     this.tlsServer.on('secureConnection', (socket) => this.onSecure(socket));
     this.tlsServer.on('tlsClientError', (error, socket) => {
+      const where = `a client at ${socket.remoteAddress}:${socket.remotePort}`;
       // node:tls destroys a connection whose handshake failed, but not one whose handshake timed out.
       socket.destroy();
-      this.events.failed(tlsFailure(error, `a client at ${socket.remoteAddress}:${socket.remotePort}`) ?? new HybridwireError('HW_ERR_TLS_HANDSHAKE_FAILED', error.message, { cause: error }));
+      this.events.failed(tlsFailure(error, where) ?? new HybridwireError('HW_ERR_TLS_HANDSHAKE_FAILED', `TLS with ${where} failed: ${error.message}`, { cause: error }));
     });
-  }
-
-  /** Connections accepted whose stream is not ready yet. */
-  get pendingCount(): number {
-    return this.pending.size;
   }
 
   accept(socket: net.Socket): void {
