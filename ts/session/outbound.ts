@@ -283,6 +283,9 @@ export class Outbound {
       return;
     }
     this.writeOut();
+    // Everything written has left (the write completed at once) and nothing waits for the window:
+    // the data encoder's slab is free to be written again from its start.
+    if (this.socket.writableLength === 0 && this.heldHead === this.held.length) this.encoder.recycle();
     if (this.ackSoon) this.delayAck();
     if (this.watchHost !== undefined) checkQueueBound(this.queuedBytes, this.limits, this.watchHost);
   }
