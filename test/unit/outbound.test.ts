@@ -205,6 +205,34 @@ describe('Outbound: the data slab', () => {
     expect(socket.takeFrames().filter((frame) => frame.type === FrameType.MESSAGE)).toHaveLength(4);
   });
 
+  it("is written from its start again after the socket's 'drain', unless batches wait for the window", () => {
+    const { socket, outbound, ack } = setup({ window: 2 });
+    const raw = handedOut(socket);
+    const batch = (fill: number) => {
+      for (let i = 0; i < 5; i++) send(outbound, 'a', Buffer.alloc(1000, fill));
+      outbound.flush();
+    };
+    const fills = () => socket.takeFrames().filter((frame) => frame.type === FrameType.MESSAGE).map((frame) => messagesOf(frame)[0]!.body[0]);
+    socket.writableLength = 100;
+    batch(0x61);
+    expect(fills()).toEqual([0x61]);
+    // The window (TYPE_DEF and a batch) is full: these wait, encoded in the slab.
+    batch(0x62);
+    socket.writableLength = 0;
+    outbound.socketDrained();
+    batch(0x63);
+    ack(2);
+    expect(fills()).toEqual([0x62, 0x63]);
+    ack(4);
+    raw.splice(0);
+    // Nothing waits now: after 'drain' the next batch starts the slab over.
+    outbound.socketDrained();
+    batch(0x64);
+    const [again] = raw.splice(0);
+    expect(again!.byteOffset).toBe(0);
+    expect(fills()).toEqual([0x64]);
+  });
+
   it('is not written over while batches wait for the window', () => {
     const { socket, outbound, ack } = setup({ window: 2 });
     const batch = (fill: number) => {

@@ -258,6 +258,15 @@ export class Outbound {
     this.ackTimer = undefined;
   }
 
+  /**
+   * The socket wrote out all it held ('drain'): nothing references what the data encoder handed
+   * out any more, unless batches wait for the window, and its slab may be written from the start.
+   */
+  socketDrained(): void {
+    this.watch?.drained();
+    if (this.heldHead === this.held.length) this.encoder.recycle();
+  }
+
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
   acknowledged(nextExpected: number): void {
     const unconfirmed = this.unconfirmedAliases;
