@@ -6,14 +6,14 @@
  * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
  * per flush), no Promise, no closure, and the type name is looked up once, then sent as an alias.
  * Every byte for the peer (replies and control frames too) counts in queuedBytes, which the
- * SendWatch bounds per write and per flush (./send-watch.ts).
+ * SendWatch bounds per write and per flush (./send-watch.ts). When and how flushes reach the
+ * socket is ./socket-writes.ts.
  */
 import type { Socket } from 'node:net';
 import { lz4Compress } from '../codec/lz4.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
-import type { ReliableStats } from '../reliable/reliable-endpoint.js';
 import { DeliveryWindow } from './delivery-window.js';
 import {
   INLINE_TYPE,
@@ -28,38 +28,10 @@ import {
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
 import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
+import { GATHERED, flushAtEndOfTurn, writeBuffers, writeGathered, type Flushable } from './socket-writes.js';
+import type { SendLimits, SendOptions, UdpPath } from './send-options.js';
 
-export type Transport = 'tcp' | 'udp';
-
-export interface SendOptions {
-  transport?: Transport;
-  /** UDP only: retransmit until acknowledged. */
-  reliable?: boolean;
-  /** UDP reliable only: false delivers on arrival instead of in order. Default true. */
-  ordered?: boolean;
-  /** UDP reliable only: the ordering domain, 0..255. */
-  channel?: number;
-}
-
-/** The UDP side of a session, when there is one. */
-export interface UdpPath {
-  /** The session's 8-byte token, which prefixes each of its datagrams. */
-  readonly token: Buffer;
-  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
-  close(): void;
-  stats(): ReliableStats | undefined;
-}
-
-/** The limits the send path enforces. */
-export interface SendLimits {
-  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
-  compressThreshold: number;
-  maxFrameSize: number;
-  highWaterMark: number;
-  maxQueueBytes: number;
-  /** Writes that make no progress for this long close the peer (with a SendWatchHost). */
-  sendStallTimeoutMs: number;
-}
+export type { SendLimits, SendOptions, Transport, UdpPath } from './send-options.js';
 
 /** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
 interface HeldBatch {
@@ -73,32 +45,14 @@ const FLUSH_BYTES = 64 * 1024;
 /** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
 const BATCH_ENTRY_MAX = 1024;
 const BATCH_BYTES = 32 * 1024;
-/** Buffers totalling at most this much are copied into one write rather than sent by writev. */
-const JOIN_BYTES = 4096;
-/**
- * What a flush writes, gathered from the encoders into OUT[0, count) and written at once
- * (socket.write() takes the buffers before it returns, and nothing it calls flushes): one array
- * for every session, whose entries are cleared after each write but not its storage.
- */
-const OUT: Buffer[] = [];
-const NO_BUFFER = Buffer.alloc(0);
 /** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
 const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
-const SETTLED = Promise.resolve();
 /**
  * The data encoder of a session that has not sent a sequenced frame yet (many never do): never
  * written to, since dataEncoder() replaces it first.
  */
 const NO_ENCODER = new FrameEncoder();
-/**
- * Sessions whose flush is due at the end of this turn, DUE[dueHead, dueCount): one microtask
- * flushes them all, so that a session holds no callback of its own for it. Entries are cleared,
- * never the array's length (which would give up its storage, to be allocated again next turn).
- */
-const DUE: Array<Outbound | undefined> = [];
-let dueHead = 0;
-let dueCount = 0;
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
@@ -110,7 +64,7 @@ const NO_HELD: HeldBatch[] = [];
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
-export class Outbound {
+export class Outbound implements Flushable {
   udpPath: UdpPath | undefined;
   /** Sequenced frames in the encoder's current batch. */
   batchCount = 0;
@@ -280,6 +234,11 @@ export class Outbound {
     this.releaseHeld();
   }
 
+  /** @internal See Flushable. */
+  flushDue(): void {
+    if (this.flushScheduled) this.flush();
+  }
+
   /**
    * Writes control frames, then the batch of sequenced frames if the window has room for all of
    * it (one native call seals a batch, one write or writev sends it); otherwise the batch is held.
@@ -324,19 +283,19 @@ export class Outbound {
         this.encodeAck(this.control);
       }
     }
-    let buffered = this.control.pendingBytes > 0 ? this.control.flushInto(OUT, 0) : 0;
+    let gathered = this.control.pendingBytes > 0 ? this.control.flushInto(GATHERED, 0) : 0;
     if (count === 0) {
-      this.writeOutBuffers(buffered);
+      this.writeGathered(gathered);
       return;
     }
     this.batchCount = 0;
     if (releasable) {
       this.window.reserve(count);
-      buffered = this.encoder.flushInto(OUT, buffered);
-      this.writeOutBuffers(buffered);
+      gathered = this.encoder.flushInto(GATHERED, gathered);
+      this.writeGathered(gathered);
       return;
     }
-    this.writeOutBuffers(buffered);
+    this.writeGathered(gathered);
     const buffers = this.encoder.flush();
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.length;
@@ -465,25 +424,7 @@ export class Outbound {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
-    // AsyncResource and a bound function per call.
-    DUE[dueCount++] = this;
-    if (dueCount === 1) SETTLED.then(Outbound.flushDue);
-  }
-
-  /** Flushes the sessions whose flush is due (those flushed meanwhile have nothing to do). */
-  private static flushDue(): void {
-    try {
-      while (dueHead < dueCount) {
-        const outbound = DUE[dueHead]!;
-        DUE[dueHead++] = undefined;
-        if (outbound.flushScheduled) outbound.flush();
-      }
-    } finally {
-      // After a flush that threw, the others still go, in a microtask of their own.
-      if (dueHead < dueCount) SETTLED.then(Outbound.flushDue);
-      else dueHead = dueCount = 0;
-    }
+    flushAtEndOfTurn(this);
   }
 
   /** Encodes the owed ACK into `encoder`; the window then counts those messages as acknowledged. */
@@ -493,38 +434,13 @@ export class Outbound {
     this.window.acked();
   }
 
-  /** Writes OUT[0, count), and clears those entries. */
-  private writeOutBuffers(count: number): void {
-    if (count === 0) return;
-    try {
-      this.write(OUT, count);
-    } finally {
-      for (let i = 0; i < count; i++) OUT[i] = NO_BUFFER;
-    }
+  private writeGathered(count: number): void {
+    if (!writeGathered(this.socket, count, this.counters.tcp)) this.congested();
   }
 
-  /** Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev. */
+  /** Writes buffers[0, count) (see writeBuffers()); the watch follows a socket whose buffer is full. */
   private write(buffers: Buffer[], count = buffers.length): void {
-    const socket = this.socket;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += buffers[i]!.length;
-    let room = true;
-    if (count === 1) {
-      room = socket.write(buffers[0]!);
-    } else if (count <= 4 && bytes <= JOIN_BYTES) {
-      const joined = Buffer.allocUnsafe(bytes);
-      for (let i = 0, at = 0; i < count; i++) {
-        joined.set(buffers[i]!, at);
-        at += buffers[i]!.length;
-      }
-      room = socket.write(joined);
-    } else {
-      socket.cork();
-      for (let i = 0; i < count; i++) room = socket.write(buffers[i]!);
-      socket.uncork();
-    }
-    this.counters.tcp.bytesOut += bytes;
-    if (!room) this.congested();
+    if (!writeBuffers(this.socket, buffers, count, this.counters.tcp)) this.congested();
   }
 
   /** The socket's buffer is full: the watch (made the first time) follows its progress. */

@@ -1,0 +1,37 @@
+/**
+ * What a session's send path is given: how a message is to travel, the limits it enforces, and the
+ * UDP side of the session when there is one.
+ */
+import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+
+export type Transport = 'tcp' | 'udp';
+
+export interface SendOptions {
+  transport?: Transport;
+  /** UDP only: retransmit until acknowledged. */
+  reliable?: boolean;
+  /** UDP reliable only: false delivers on arrival instead of in order. Default true. */
+  ordered?: boolean;
+  /** UDP reliable only: the ordering domain, 0..255. */
+  channel?: number;
+}
+
+/** The UDP side of a session, when there is one. */
+export interface UdpPath {
+  /** The session's 8-byte token, which prefixes each of its datagrams. */
+  readonly token: Buffer;
+  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
+  close(): void;
+  stats(): ReliableStats | undefined;
+}
+
+/** The limits the send path enforces. */
+export interface SendLimits {
+  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
+  compressThreshold: number;
+  maxFrameSize: number;
+  highWaterMark: number;
+  maxQueueBytes: number;
+  /** Writes that make no progress for this long close the peer (with a SendWatchHost). */
+  sendStallTimeoutMs: number;
+}
