@@ -6,6 +6,8 @@
         "native/core/crc32c.cc",
         "native/core/lz4.cc",
         "native/core/frame-codec.cc",
+        "native/core/crypto/aead.cc",
+        "native/core/crypto/datagram-seal.cc",
         "native/core/reliable/congestion.cc",
         "native/core/reliable/endpoint.cc",
         "native/core/reliable/endpoint-receive.cc",
@@ -25,7 +27,8 @@
         "native/binding/udp-address.cc",
         "native/binding/udp-linux.cc",
         "native/binding/udp-receive.cc",
-        "native/binding/udp-socket-binding.cc"
+        "native/binding/udp-socket-binding.cc",
+        "native/binding/seal-binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -18,6 +18,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard page's script runs in the browser.
+    files: ['dashboard/**/*.js'],
+    languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },
+  },
+  {
     // Assertions over parsed JSON read fields of any shape.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds native/fuzz (libFuzzer + ASan + UBSan, native/core only, no Node), runs core-selftest,
+# Builds native/fuzz (libFuzzer + ASan + UBSan, native/core and libcrypto only, no Node), runs core-selftest,
 # then runs every *-fuzzer for a bounded time. Exits non-zero on any crash, sanitizer report or
 # failed check, and prints a summary.
 #
@@ -38,7 +38,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-install_hint="install clang and libclang-rt-14-dev (Debian/Ubuntu: apt-get install clang libclang-rt-14-dev cmake)"
+install_hint="install clang, libclang-rt-14-dev and libssl-dev (Debian/Ubuntu: apt-get install clang libclang-rt-14-dev libssl-dev cmake)"
 for tool in clang++ cmake; do
   if ! command -v "$tool" >/dev/null; then
     echo "fuzz.sh: $tool not found: $install_hint" >&2

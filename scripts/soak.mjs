@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Child } from '../bench/e2e/ipc.mjs';
+import { Child } from '../bench/e2e/harness.mjs';
 
 const { values: args } = parseArgs({
   options: {

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'HW_ERR_LZ4_CORRUPT'
   | 'HW_ERR_LZ4_OUTPUT_TOO_LARGE'
   | 'HW_ERR_INVALID_OPTION'
+  | 'HW_ERR_CONFIG'
   | 'HW_ERR_INVALID_ARGUMENT'
   | 'HW_ERR_NATIVE_UNAVAILABLE'
   | 'HW_ERR_BAD_MESSAGE'
@@ -38,7 +39,16 @@ export type ErrorCode =
   | 'HW_ERR_HEARTBEAT_TIMEOUT'
   | 'HW_ERR_UDP_UNAVAILABLE'
   | 'HW_ERR_REASSEMBLY_TIMEOUT'
-  | 'HW_ERR_SHUTDOWN';
+  | 'HW_ERR_FORBIDDEN'
+  | 'HW_ERR_TLS_CERT_UNTRUSTED'
+  | 'HW_ERR_TLS_CERT_EXPIRED'
+  | 'HW_ERR_TLS_HOSTNAME_MISMATCH'
+  | 'HW_ERR_TLS_PIN_MISMATCH'
+  | 'HW_ERR_TLS_CERT_REQUIRED'
+  | 'HW_ERR_TLS_HANDSHAKE_FAILED'
+  | 'HW_ERR_ENCRYPTION_REQUIRED'
+  | 'HW_ERR_AUTH_REFUSED'
+  | 'HW_ERR_AEAD_LIMIT_REACHED';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;
@@ -64,9 +74,32 @@ export class FrameError extends HybridwireError {
 
 /** An option was out of range or of the wrong type when an object was built. */
 export class OptionError extends HybridwireError {
-  constructor(message: string) {
+  /** The option at fault (`reconnect.jitter` for a field of an object option), when known. */
+  readonly option: string | undefined;
+
+  constructor(message: string, option?: string) {
     super('HW_ERR_INVALID_OPTION', message);
     this.name = 'OptionError';
+    this.option = option;
+  }
+}
+
+/**
+ * A configuration (file or environment, see loadConfig) that cannot be used: `key` is the option's
+ * path (`reconnect.maxAttempts`), `source` where its value came from (`FILE:LINE` or the variable's
+ * name), `allowed` what it may be.
+ */
+export class ConfigError extends HybridwireError {
+  readonly key: string | undefined;
+  readonly source: string | undefined;
+  readonly allowed: string | undefined;
+
+  constructor(message: string, details: { key?: string; source?: string; allowed?: string; cause?: unknown } = {}) {
+    super('HW_ERR_CONFIG', message, { cause: details.cause });
+    this.name = 'ConfigError';
+    this.key = details.key;
+    this.source = details.source;
+    this.allowed = details.allowed;
   }
 }
 

@@ -38,10 +38,13 @@ serveParent({
   async send({ size, countPerConnection, maxMs, yieldEvery = 0 }) {
     const payload = payloadOf(size);
     const began = performance.now();
+    const cpu = process.cpuUsage();
     const sent = await Promise.all(
       connections.map((connection) => pump(connection.sender, payload, new Phase(maxMs, countPerConnection), yieldInterval(yieldEvery, connection.yieldEvery))),
     );
-    return { sent: sent.reduce((a, b) => a + b, 0), elapsedMs: performance.now() - began };
+    const used = process.cpuUsage(cpu);
+    // cpuMs: this process's CPU time (user + system) while it sent.
+    return { sent: sent.reduce((a, b) => a + b, 0), elapsedMs: performance.now() - began, cpuMs: (used.user + used.system) / 1000 };
   },
   /**
    * Round trips after a warm-up. With `slowerThan` (a percentile, e.g. 0.99) the result also lists

@@ -63,11 +63,15 @@ export function throughput(systemName, benchCase, settings) {
     const target = countPerConnection * connections;
 
     await server.call('reset');
+    const cpuBefore = await server.call('cpu');
     const expecting = server.call('expect', { target, quietMs: 1000, timeoutMs: settings.measureMs * 4 + 10_000 }, callTimeout);
     const sent = await sendAll(clients, { size: benchCase.size, countPerConnection, maxMs: settings.measureMs * 3, yieldEvery }, callTimeout);
     const got = await expecting;
+    const cpuAfter = await server.call('cpu');
     if (got.count !== sent) throw new Error(`${got.count} of ${sent} messages arrived`);
     return {
+      // The receiving process's CPU time per message over the run (its quiet second after included).
+      serverCpuNsPerMessage: ((cpuAfter - cpuBefore) * 1000) / got.count,
       value: (got.count * 1000) / got.elapsedMs,
       messagesPerSecond: (got.count * 1000) / got.elapsedMs,
       megabytesPerSecond: got.bytes / got.elapsedMs / 1000,

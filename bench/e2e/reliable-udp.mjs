@@ -1,7 +1,8 @@
 // Reliable UDP end to end (issue 5, item 7): hybridwire's reliable UDP against plain `dgram`
 // sending the same payloads unreliably, directly and through the chaos proxy of the tests at 0%
-// and at 5% loss, for 64 B, 1 KiB and 16 KiB (fragmented) payloads; and round trips of reliable
-// 64 B messages. Server, client and proxy each run in a process of their own on 127.0.0.1; every
+// and at 5% loss, for 64 B, 1 KiB and 16 KiB (fragmented) payloads; round trips of reliable
+// 64 B messages; and the seal-* cases: the same systems on TLS sessions, whose every datagram is
+// sealed (docs/PROTOCOL.md 4.4), against themselves without TLS, directly. Server, client and proxy each run in a process of their own on 127.0.0.1; every
 // system is measured once per round with fresh processes, interleaved (the order rotated each
 // round), and the tables give medians, spreads and the medians of per-round ratios.
 //
@@ -58,11 +59,27 @@ const SIZES = [
   [16384, '16k'],
 ];
 const GOODPUT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-1200', 'hybridwire-udp'];
-const DEFAULT_SYSTEMS = ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-1200', 'hybridwire-udp', 'hybridwire', 'hybridwire-udp-reliable-pp'];
+// Sealed against plain (docs/PROTOCOL.md 4.4): each plain system beside the same on TLS sessions.
+const SEALED_PAIRS = [
+  ['hybridwire-udp', 'hybridwire-udp-sealed', 'fire and forget'],
+  ['hybridwire-udp-reliable', 'hybridwire-udp-reliable-sealed', 'reliable'],
+  ['hybridwire-udp-reliable-1200', 'hybridwire-udp-reliable-1200-sealed', 'reliable, udpMaxMtu 1200'],
+];
+const SEAL_SYSTEMS = SEALED_PAIRS.flatMap(([plain, sealed]) => [plain, sealed]);
+const DEFAULT_SYSTEMS = [
+  'dgram',
+  'hybridwire-udp-reliable',
+  'hybridwire-udp-reliable-1200',
+  'hybridwire-udp',
+  'hybridwire',
+  'hybridwire-udp-reliable-pp',
+  ...SEALED_PAIRS.map(([, sealed]) => sealed),
+];
 export const cases = [
   ...SIZES.flatMap(([size, label]) =>
     ['direct', '0', '5'].map((path) => ({ name: `gp-${label}-${path}`, kind: 'goodput', size, sizeLabel: label, path, systems: GOODPUT_SYSTEMS })),
   ),
+  ...SIZES.map(([size, label]) => ({ name: `seal-${label}`, kind: 'goodput', size, sizeLabel: label, path: 'direct', systems: SEAL_SYSTEMS })),
   { name: 'rtt-64-direct', kind: 'rtt', size: 64, path: 'direct', systems: ['dgram', 'hybridwire', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-pp'] },
   { name: 'rtt-64-0', kind: 'rtt', size: 64, path: '0', systems: ['dgram', 'hybridwire-udp-reliable', 'hybridwire-udp-reliable-pp'] },
   { name: 'rtt-64-5', kind: 'rtt', size: 64, path: '5', systems: ['hybridwire-udp-reliable', 'hybridwire-udp-reliable-pp'], longer: true },
@@ -130,7 +147,7 @@ function udpFigures(clientStats, serverStats) {
 
 async function measureGoodput(system, benchCase, settings, round) {
   return withSetup(system, benchCase, 'sink', settings, round, async ({ server, client, proxy }) => {
-    const reliable = system === 'hybridwire-udp-reliable' || system === 'hybridwire-udp-reliable-1200';
+    const reliable = system.startsWith('hybridwire-udp-reliable');
     await server.call('reset');
     const streamMs = settings.warmupMs + settings.measureMs + TAIL_MS;
     const [sending, window] = await Promise.all([
@@ -150,6 +167,8 @@ async function measureGoodput(system, benchCase, settings, round) {
       total = await server.call('count');
     }
     const [clientStats, serverStats, proxyCounts] = await Promise.all([call(client, 'stats'), call(server, 'stats'), proxy ? proxy.counts() : undefined]);
+    const sealing = clientStats?.udpStats?.sealing;
+    if (system.endsWith('-sealed') !== (sealing !== undefined)) throw new Error(`the session was ${sealing ? '' : 'not '}sealed`);
     const megabytesPerSecond = window.elapsedMs > 0 ? window.bytes / window.elapsedMs / 1000 : 0;
     return {
       value: megabytesPerSecond,
@@ -162,6 +181,11 @@ async function measureGoodput(system, benchCase, settings, round) {
       received: total.count,
       deliveredPercent: sent > 0 ? (100 * total.count) / sent : 0,
       ...udpFigures(clientStats, serverStats),
+      ...(sealing ? { sealing, receiverSealing: serverStats?.peer?.udpStats?.sealing } : {}),
+      // CPU time per MB of payload, each side: steadier than goodput on a loaded machine, since
+      // time spent waiting for a core is not counted.
+      receiverCpuMsPerMB: window.bytes > 0 ? window.cpuMs / (window.bytes / 1e6) : NaN,
+      senderCpuMsPerMB: sent > 0 ? sending.cpuMs / ((sent * benchCase.size) / 1e6) : NaN,
       proxy: proxyCounts,
     };
   });
@@ -293,6 +317,43 @@ function renderTargets(measurements, selected, reliable, title) {
   return lines.join('\n');
 }
 
+/** Sealed against plain, pair by pair, per size: medians of per-round ratios (target >= 0.5). */
+function renderSealed(measurements, selected) {
+  const sealCases = selected.filter((c) => c.name.startsWith('seal-'));
+  if (sealCases.length === 0) return '';
+  const lines = [
+    '### Sealed ÷ plain: goodput of TLS sessions (every datagram sealed) against the same without TLS, direct (target ≥ 0.5) (medians of per-round ratios)',
+    '',
+    `| payload | ${SEALED_PAIRS.map(([plain, , title]) => `${title}: ${plain}`).join(' | ')} |`,
+    `|---|${SEALED_PAIRS.map(() => '---').join('|')}|`,
+  ];
+  for (const benchCase of sealCases) {
+    const cells = SEALED_PAIRS.map(([plain, sealed]) => {
+      const r = perRoundRatio(measurements, [benchCase.name, sealed], [benchCase.name, plain]);
+      return Number.isFinite(r.value) ? `${ratio(r.value)} ${r.value >= 0.5 ? 'met' : '**missed**'} (rounds ${r.values.map((v) => v.toFixed(2)).join(', ')})` : '–';
+    });
+    lines.push(`| ${benchCase.size} B | ${cells.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    '### Sealed ÷ plain: CPU time per MB of payload, sender · receiver (medians of per-round ratios; above 1, sealing costs more)',
+    '',
+    `| payload | ${SEALED_PAIRS.map(([plain, , title]) => `${title}: ${plain}`).join(' | ')} |`,
+    `|---|${SEALED_PAIRS.map(() => '---').join('|')}|`,
+  );
+  for (const benchCase of sealCases) {
+    const cells = SEALED_PAIRS.map(([plain, sealed]) => {
+      const sides = ['senderCpuMsPerMB', 'receiverCpuMsPerMB'].map((key) => perRoundRatio(measurements, [benchCase.name, sealed], [benchCase.name, plain], key));
+      if (!sides.every((r) => Number.isFinite(r.value))) return '–';
+      const cpu = (key) => median(goodRuns(measurements, benchCase.name, sealed).map((m) => m.result[key]).filter(Number.isFinite));
+      return `${sides.map((r) => ratio(r.value)).join(' · ')} (sealed: ${fixed(1)(cpu('senderCpuMsPerMB'))} · ${fixed(1)(cpu('receiverCpuMsPerMB'))} ms/MB)`;
+    });
+    lines.push(`| ${benchCase.size} B | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
 /** What the proxy saw and did, to show that the path was what it claims (both directions, 5% lost). */
 function renderProxy(measurements, selected) {
   const lines = [
@@ -361,6 +422,7 @@ function render({ meta, measurements }) {
       renderGoodput(measurements, selected, meta.settings.rounds),
       renderTargets(measurements, selected, 'hybridwire-udp-reliable', 'hybridwire-udp-reliable (default settings: mtu 1200, path MTU discovery up to 65507)'),
       renderTargets(measurements, selected, 'hybridwire-udp-reliable-1200', 'hybridwire-udp-reliable-1200 (udpMaxMtu 1200: datagrams stay at 1200 bytes, as on an internet path)'),
+      renderSealed(measurements, selected),
     );
   }
   if (selected.some((c) => c.kind === 'rtt')) parts.push(renderRtt(measurements, selected, meta.settings.rounds));

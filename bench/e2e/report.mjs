@@ -20,9 +20,19 @@ const BASELINES = {
   udp: ['dgram', 'dgram-coalesced'],
 };
 
-/** The systems a case's ratios are taken against; throughput also against the parse-only floor. */
-function baselinesOf(benchCase) {
-  return benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
+/**
+ * Systems that are baselines only in the runs that measure them: TLS against plaintext hybridwire
+ * and against `ws` over TLS.
+ */
+const BASELINES_WHEN_MEASURED = { tcp: ['hybridwire', 'wss'], udp: [] };
+
+/**
+ * The systems a case's ratios are taken against; throughput also against the parse-only floor,
+ * and with `measured` (the systems of the run) those of BASELINES_WHEN_MEASURED among them.
+ */
+function baselinesOf(benchCase, measured = []) {
+  const always = benchCase.kind === 'throughput' ? ['net-coalesced', 'net-parse-only', 'ws', 'zeromq'] : BASELINES[benchCase.transport];
+  return [...always, ...(BASELINES_WHEN_MEASURED[benchCase.transport] ?? []).filter((name) => measured.includes(name))];
 }
 
 /** Per case and system: medians of every figure, the spread of the headline one, ratios per round. */
@@ -46,13 +56,22 @@ export function summarize(benchCase, systemNames, measurements) {
         if (typeof good[0].result[key] === 'number') row.medians[key] = median(good.map((m) => m.result[key]));
       }
       row.ratios = {};
-      for (const baseline of baselinesOf(benchCase)) {
+      for (const baseline of baselinesOf(benchCase, systemNames)) {
         const perRound = [];
         for (const run of good) {
           const base = of(baseline).find((m) => m.ok && m.round === run.round);
           if (base && base.result.value > 0) perRound.push(run.result.value / base.result.value);
         }
         if (perRound.length > 0) row.ratios[baseline] = median(perRound);
+      }
+      // The cost of metrics in the receiver's CPU per message, round by round: less exposed than
+      // msg/s to other work on a shared machine.
+      if (system === 'hybridwire-metrics' && benchCase.kind === 'throughput') {
+        const perRound = good.flatMap((run) => {
+          const base = of('hybridwire').find((m) => m.ok && m.round === run.round);
+          return base?.result.serverCpuNsPerMessage > 0 ? [run.result.serverCpuNsPerMessage / base.result.serverCpuNsPerMessage] : [];
+        });
+        if (perRound.length > 0) row.cpuRatio = { median: median(perRound), rounds: perRound.length };
       }
     }
     rows.push(row);
@@ -79,13 +98,16 @@ function ratioCells(row, baselines) {
 }
 
 export function formatCase(benchCase, rows, roundsWanted) {
-  const baselines = baselinesOf(benchCase);
+  const baselines = baselinesOf(
+    benchCase,
+    rows.map((row) => row.system),
+  );
   const lines = [];
   let header;
   let cells;
   if (benchCase.kind === 'throughput') {
-    header = ['system', 'msg/s', 'MB/s', 'spread of msg/s (min – max, range/median)', ...baselines.map((b) => `÷ ${b}`)];
-    cells = (row) => [count(row.median), fixed(1)(row.medians.megabytesPerSecond), spreadOf(row, count)];
+    header = ['system', 'msg/s', 'MB/s', 'spread of msg/s (min – max, range/median)', 'server CPU ns/msg', ...baselines.map((b) => `÷ ${b}`)];
+    cells = (row) => [count(row.median), fixed(1)(row.medians.megabytesPerSecond), spreadOf(row, count), row.medians.serverCpuNsPerMessage === undefined ? 'n/a' : fixed(0)(row.medians.serverCpuNsPerMessage)];
   } else if (benchCase.kind === 'rtt') {
     header = ['system', 'p50 µs', 'p99 µs', 'p99.9 µs', 'req/s', 'spread of p50', ...baselines.map((b) => `p50 ÷ ${b}`)];
     cells = (row) => [micros(row.median), micros(row.medians.p99Us), micros(row.medians.p999Us), count(row.medians.perSecond), spreadOf(row, micros)];
@@ -105,6 +127,7 @@ export function formatCase(benchCase, rows, roundsWanted) {
     const rounds = row.rounds < roundsWanted ? ` (${row.rounds}/${roundsWanted} rounds)` : '';
     lines.push(`| ${[row.system + rounds, ...cells(row), ...ratioCells(row, baselines)].join(' | ')} |`);
     if (row.failed > 0) notes.push(`${row.system}: ${row.failed} round(s) failed: ${row.errors.join('; ')}`);
+    if (row.cpuRatio) notes.push(`${row.system}: server CPU per message ${row.cpuRatio.median.toFixed(3)}× hybridwire's (median of ${row.cpuRatio.rounds} per-round ratios)`);
   }
   if (notes.length > 0) lines.push('', ...notes.map((note) => `- ${note.split('\n')[0]}`));
   lines.push('');

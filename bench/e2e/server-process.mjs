@@ -35,11 +35,19 @@ serveParent({
     const count = counter.count;
     const bytes = counter.bytes;
     const began = performance.now();
+    const cpu = process.cpuUsage();
     await new Promise((resolve) => setTimeout(resolve, durationMs));
-    return { count: counter.count - count, bytes: counter.bytes - bytes, elapsedMs: performance.now() - began };
+    const used = process.cpuUsage(cpu);
+    // cpuMs: this process's CPU time (user + system) during the window, what its counting cost.
+    return { count: counter.count - count, bytes: counter.bytes - bytes, elapsedMs: performance.now() - began, cpuMs: (used.user + used.system) / 1000 };
   },
   stats() {
     return server?.stats?.();
+  },
+  /** This process's CPU time so far (µs), for CPU per message: contention on a shared machine stretches wall time, not this. */
+  cpu() {
+    const { user, system } = process.cpuUsage();
+    return user + system;
   },
   async stop() {
     counter?.close();

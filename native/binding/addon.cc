@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hybridwire::binding::InitReliable(env, exports);
   hybridwire::binding::InitUdpSocket(env, exports);
   hybridwire::binding::InitLayouts(env, exports);
+  hybridwire::binding::InitSeal(env, exports);
   return exports;
 }
 

@@ -12,6 +12,7 @@ void InitFrame(Napi::Env env, Napi::Object exports);
 void InitReliable(Napi::Env env, Napi::Object exports);
 void InitUdpSocket(Napi::Env env, Napi::Object exports);
 void InitLayouts(Napi::Env env, Napi::Object exports);
+void InitSeal(Napi::Env env, Napi::Object exports);
 
 // Throws a JS Error whose `code` property is `code` and returns an empty value; used by every
 // binding so that native errors reach JS with stable codes.

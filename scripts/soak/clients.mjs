@@ -1,7 +1,7 @@
 // One process of soak clients: opens `clients` sessions and keeps each busy (TCP messages and
 // requests, unreliable and reliable UDP, a fragmented reliable message now and then) until told
 // to close them gracefully, or until the driver kills the process.
-import { serveParent, notifyParent } from '../../bench/e2e/ipc.mjs';
+import { serveParent, notifyParent } from '../../bench/e2e/harness.mjs';
 import { connect } from '../../dist/index.js';
 
 const clients = [];

@@ -1,7 +1,7 @@
 // The server side of the soak: one hybridwire server in a process of its own (run with
 // --expose-gc), answering the driver's requests for samples of what it holds.
 import { readdirSync } from 'node:fs';
-import { serveParent } from '../../bench/e2e/ipc.mjs';
+import { serveParent } from '../../bench/e2e/harness.mjs';
 import { createServer } from '../../dist/index.js';
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -186,8 +186,8 @@ describe('PING payloads', () => {
     const { peer: oversized } = await rawSession(defer, tcpPort);
     oversized.sendFrame(FrameType.PING, Buffer.alloc(65, 0x61), 9);
     await oversized.waitClosed(2000);
-    // The decision names HW_ERR_BAD_FRAME, or the decoder's existing code for a bad frame.
-    expect(['HW_ERR_BAD_FRAME', 'HW_ERR_FRAME_TOO_LARGE']).toContain(oversized.errorFrame()?.code);
+    // docs/PROTOCOL.md, section 6: a PING or PONG payload over 64 bytes is HW_ERR_FRAME_TOO_LARGE.
+    expect(oversized.errorFrame()?.code).toBe('HW_ERR_FRAME_TOO_LARGE');
     expect(oversized.frames.some((frame) => frame.type === FrameType.PONG)).toBe(false);
   });
 

@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameType } from '../../ts/index.js';
 import {
-  DeliveryMode,
+  Reliability,
   ReliableEndpoint,
-  type DeliveryModeValue,
+  type ReliabilityValue,
   type ReliableEndpointOptions,
 } from '../../ts/reliable/reliable-endpoint.js';
 import { UdpChaosProxy, type UdpChaosProxyOptions } from './udp-chaos-proxy.js';
@@ -22,7 +22,7 @@ const ENDPOINT_OPTIONS: Partial<ReliableEndpointOptions> = { minRtoMs: 10, maxRt
 interface Delivery {
   payload: Buffer;
   channel: number;
-  mode: DeliveryModeValue;
+  reliability: ReliabilityValue;
 }
 
 
@@ -115,8 +115,8 @@ class Pair {
       if (hasToken(d, TOKEN_A)) this.b.receive(d.subarray(8));
       else this.foreignAtB++;
     });
-    this.a.on('message', (payload, channel, mode) => this.atA.push({ payload, channel, mode }));
-    this.b.on('message', (payload, channel, mode) => this.atB.push({ payload, channel, mode }));
+    this.a.on('message', (payload, channel, reliability) => this.atA.push({ payload, channel, reliability }));
+    this.b.on('message', (payload, channel, reliability) => this.atB.push({ payload, channel, reliability }));
   }
 
   async close(): Promise<void> {
@@ -169,7 +169,7 @@ describe('reliable UDP through the chaos proxy', () => {
       // B answers once it has heard from A (the test's B only learns A's address then).
       await until(b, () => pair!.atB.length > 0, 10_000, 'the first message at B');
       for (const message of channel7) b.send(message, { reliable: true, channel: 7 });
-      const reliableAtB = () => pair!.atB.filter((m) => m.mode !== DeliveryMode.UNRELIABLE).length;
+      const reliableAtB = () => pair!.atB.filter((m) => m.reliability !== Reliability.UNRELIABLE).length;
       await Promise.all([
         until(b, () => reliableAtB() >= channel1.length + channel2.length + channel3.length, 40_000, 'A to B'),
         until(a, () => pair!.atA.length >= channel7.length, 40_000, 'B to A'),
@@ -182,12 +182,12 @@ describe('reliable UDP through the chaos proxy', () => {
       expect(firstDifference(on(pair.atA, 7).map((m) => m.payload), channel7)).toBe(-1);
       // Unordered: each once, intact.
       const unordered = on(pair.atB, 3);
-      expect(unordered.every((m) => m.mode === DeliveryMode.RELIABLE_UNORDERED && isIntactTagged(m.payload))).toBe(true);
+      expect(unordered.every((m) => m.reliability === Reliability.RELIABLE_UNORDERED && isIntactTagged(m.payload))).toBe(true);
       expect(new Set(unordered.map((m) => m.payload.readUInt32LE(4))).size).toBe(channel3.length);
       expect(unordered).toHaveLength(channel3.length);
       // Unreliable: never twice, never corrupted; at 0% loss only the kernel may lose some.
       const unreliable = on(pair.atB, 4);
-      expect(unreliable.every((m) => m.mode === DeliveryMode.UNRELIABLE && isIntactTagged(m.payload))).toBe(true);
+      expect(unreliable.every((m) => m.reliability === Reliability.UNRELIABLE && isIntactTagged(m.payload))).toBe(true);
       expect(new Set(unreliable.map((m) => m.payload.readUInt32LE(4))).size).toBe(unreliable.length);
       expect(unreliable.length).toBeLessThanOrEqual(channel4.length);
       if (loss === 0) expect(unreliable.length).toBeGreaterThan(channel4.length * 0.9);

@@ -141,8 +141,13 @@ export class CliProcess {
   private readonly partial = { stdout: '', stderr: '' };
   private waiters = new Set<() => void>();
 
-  constructor(readonly args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  /** `env`: variables added to (or, as undefined, removed from) this process's environment; `cwd`: where it runs. */
+  constructor(
+    readonly args: string[],
+    env: NodeJS.ProcessEnv = {},
+    cwd = REPO,
+  ) {
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
     running.add(this);
     for (const stream of ['stdout', 'stderr'] as const) {
       this.child[stream].setEncoding('utf8');
@@ -251,14 +256,14 @@ export class CliProcess {
   }
 }
 
-/** Starts `hybridwire ...args`. */
-export function startCli(args: string[]): CliProcess {
-  return new CliProcess(args);
+/** Starts `hybridwire ...args` (in the repository, or in `cwd`). */
+export function startCli(args: string[], env?: NodeJS.ProcessEnv, cwd?: string): CliProcess {
+  return new CliProcess(args, env, cwd);
 }
 
 /** Runs `hybridwire ...args` to completion (stdin closed at once) with a deadline. */
-export async function runCli(args: string[], timeoutMs = 20_000): Promise<CliProcess & { exit: Exit }> {
-  const cli = startCli(args);
+export async function runCli(args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv, cwd?: string): Promise<CliProcess & { exit: Exit }> {
+  const cli = startCli(args, env, cwd);
   cli.endInput();
   await cli.waitForExit(timeoutMs);
   return cli as CliProcess & { exit: Exit };

@@ -22,4 +22,24 @@ describe('HandlerTable', () => {
     expect(table.handlerFor('chat')).toBeUndefined();
     expect(table.version).toBe(0);
   });
+
+  it('once instrumented, gives each handler (own or fallback) wrapped once, rewraps a replaced one, and bumps its version', () => {
+    const builtin = () => 'builtin';
+    const table = new HandlerTable(new Map([['ping', builtin]]));
+    const own = () => 'own';
+    table.set('chat', own);
+    const wrapped: string[] = [];
+    table.instrumentWith((type, handler) => {
+      wrapped.push(type);
+      return () => `wrapped ${String(handler(undefined, undefined, undefined as never))}`;
+    });
+    expect(table.version).toBe(2);
+    expect(table.handlerFor('chat')!(undefined, undefined, undefined as never)).toBe('wrapped own');
+    expect(table.handlerFor('ping')!(undefined, undefined, undefined as never)).toBe('wrapped builtin');
+    expect(table.handlerFor('chat')).toBe(table.handlerFor('chat'));
+    expect(table.handlerFor('none')).toBeUndefined();
+    table.set('chat', () => 'replaced');
+    expect(table.handlerFor('chat')!(undefined, undefined, undefined as never)).toBe('wrapped replaced');
+    expect(wrapped).toEqual(['chat', 'ping', 'chat']);
+  });
 });

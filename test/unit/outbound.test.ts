@@ -4,7 +4,8 @@ import { lz4Decompress } from '../../ts/codec/lz4.js';
 import { HybridwireError } from '../../ts/errors.js';
 import { DeliveryWindow } from '../../ts/session/delivery-window.js';
 import { Encoding, INLINE_TYPE, MessageKind, decodeTypeDef, newMessageHeader, readMessageHeader } from '../../ts/session/message.js';
-import { Outbound, type SendLimits, type UdpPath } from '../../ts/session/outbound.js';
+import { Outbound } from '../../ts/session/outbound.js';
+import type { SendLimits, UdpPath } from '../../ts/session/send-options.js';
 import { newSessionCounters } from '../../ts/session/session-stats.js';
 import { FakeSocket, messagesOf } from '../support/fake-socket.js';
 

@@ -4,11 +4,14 @@
  * A vector is a ```hex block after a label such as **V1.**; see the document's introduction for
  * the notation. Each label has one check below, and each check one vector in the document.
  */
+import { createCipheriv, type CipherGCMTypes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameEncoder, FrameFlag, FrameType, ReliableEndpoint, lz4Compress, lz4Decompress, type FrameSpec } from '../../ts/index.js';
 import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
-import { DeliveryMode } from '../../ts/reliable/reliable-endpoint.js';
+import { Reliability } from '../../ts/reliable/reliable-endpoint.js';
+import { DatagramSeal, OpenResult, type SealAlgorithm } from '../../ts/transport/datagram-seal.js';
+import { splitExport } from '../../ts/session/udp-keys.js';
 import { Encoding, MessageKind, decodeBody, decodeTypeDef, encodeTypeDef, newMessageHeader, readMessageHeader, writeMessagePrefix } from '../../ts/session/message.js';
 
 /** Frame types section 4.1 adds; the codec names them in ts/codec/frame.ts once the server handles them. */
@@ -133,13 +136,13 @@ function readMessage(bytes: Buffer): { alias: number; encoding: number; kind: nu
 /** A reliable endpoint on a clock the test sets, collecting what it sends and delivers. */
 class TestEndpoint {
   readonly sent: Buffer[] = [];
-  readonly delivered: Array<{ text: string; channel: number; mode: number; flags: number }> = [];
+  readonly delivered: Array<{ text: string; channel: number; reliability: number; flags: number }> = [];
   clockMs = 0;
   readonly endpoint: ReliableEndpoint;
 
   constructor(options: { mtu?: number; maxMtu?: number } = {}) {
     this.endpoint = new ReliableEndpoint({ token: TOKEN, onDatagram: (d) => this.sent.push(Buffer.from(d)), now: () => this.clockMs, ...options });
-    this.endpoint.on('message', (payload, channel, mode, flags) => this.delivered.push({ text: payload.toString(), channel, mode, flags }));
+    this.endpoint.on('message', (payload, channel, reliability, flags) => this.delivered.push({ text: payload.toString(), channel, reliability, flags }));
   }
 
   /** Feeds a datagram of the document (token included, as it travels). */
@@ -152,6 +155,54 @@ class TestEndpoint {
 /** A reliable frame of one byte on `channel`, without a token, as a peer's endpoint would feed it. */
 function reliableFrame(sequence: number, channel: number): Buffer {
   return encode([{ type: FrameType.MESSAGE, flags: FrameFlag.RELIABLE, channel, sequence, payload: Buffer.from([0x61 + sequence]) }]);
+}
+
+/**
+ * The keys of the document's export blocks (K1 for epoch 0, K2 for epoch 1), as `role` uses them;
+ * zeros for later epochs, which a sealer asks for ahead but no vector uses.
+ */
+function exportedKeys(role: 'client' | 'server'): (epoch: number) => ReturnType<typeof splitExport> {
+  return (epoch) => splitExport(epoch > 1 ? Buffer.alloc(88) : Buffer.from(units(epoch === 0 ? 'K1' : 'K2', 1)[0]!), role);
+}
+
+/**
+ * A sealed vector (section 4.4): `record` of `sender`'s direction seals the first datagram into the
+ * second, with hybridwire's sealer and with node:crypto's AEAD (nonce = IV xor record number, the
+ * first 16 bytes as associated data); the other end opens it back, once.
+ */
+function expectSealed(label: string, algorithm: SealAlgorithm, sender: 'client' | 'server', record: number): void {
+  const [plain, sealed] = units(label, 2);
+  const receiver = sender === 'client' ? 'server' : 'client';
+  const seal = new DatagramSeal(TOKEN, { algorithm, keys: exportedKeys(sender) }, { firstRecord: record });
+  expect(seal.seal(plain!)).toEqual(sealed);
+
+  const keys = exportedKeys(sender)(Math.floor(record / 2 ** 22));
+  const nonce = Buffer.from(keys.sendIv);
+  const number = Buffer.alloc(12);
+  number.writeBigUInt64BE(BigInt(record), 4);
+  for (let i = 0; i < 12; i++) nonce[i]! ^= number[i]!;
+  const cipher = createCipheriv(algorithm as CipherGCMTypes, keys.sendKey, nonce, { authTagLength: 16 });
+  cipher.setAAD(sealed!.subarray(0, 16));
+  expect(Buffer.concat([sealed!.subarray(0, 16), cipher.update(plain!.subarray(8)), cipher.final(), cipher.getAuthTag()])).toEqual(sealed);
+
+  const opener = new DatagramSeal(TOKEN, { algorithm, keys: exportedKeys(receiver) });
+  const copy = Buffer.from(sealed!.subarray(8));
+  expect(opener.open(copy, true)).toBe(OpenResult.OPENED);
+  expect(Buffer.concat([TOKEN, copy.subarray(8, 8 + opener.framesLength)])).toEqual(plain);
+  expect(opener.open(Buffer.from(sealed!.subarray(8)), true)).toBe(OpenResult.REPLAYED);
+}
+
+/** An export block: 88 bytes, split as section 4.4 lays them out. */
+function expectExport(label: string, first: number): void {
+  const [block] = units(label, 1);
+  expect(block).toEqual(Buffer.from(Array.from({ length: 88 }, (_, i) => first + i)));
+  const client = splitExport(block!, 'client');
+  const server = splitExport(block!, 'server');
+  expect(client.sendKey).toEqual(block!.subarray(0, 32));
+  expect(client.receiveKey).toEqual(block!.subarray(32, 64));
+  expect(client.sendIv).toEqual(block!.subarray(64, 76));
+  expect(client.receiveIv).toEqual(block!.subarray(76, 88));
+  expect([server.sendKey, server.sendIv, server.receiveKey, server.receiveIv]).toEqual([client.receiveKey, client.receiveIv, client.sendKey, client.sendIv]);
 }
 
 const checks: Record<string, () => void> = {
@@ -225,7 +276,7 @@ const checks: Record<string, () => void> = {
     expect(sender.sent).toEqual([datagram]);
     const receiver = new TestEndpoint();
     receiver.receive(datagram!);
-    expect(receiver.delivered).toEqual([{ text: 'hi', channel: 2, mode: DeliveryMode.RELIABLE_ORDERED, flags: 0 }]);
+    expect(receiver.delivered).toEqual([{ text: 'hi', channel: 2, reliability: Reliability.RELIABLE_ORDERED, flags: 0 }]);
     sender.endpoint.close();
     receiver.endpoint.close();
   },
@@ -240,8 +291,8 @@ const checks: Record<string, () => void> = {
     const receiver = new TestEndpoint();
     receiver.receive(datagram!);
     expect(receiver.delivered).toEqual([
-      { text: 'ping', channel: 0, mode: DeliveryMode.UNRELIABLE, flags: 0 },
-      { text: 'pong', channel: 7, mode: DeliveryMode.RELIABLE_UNORDERED, flags: 0 },
+      { text: 'ping', channel: 0, reliability: Reliability.UNRELIABLE, flags: 0 },
+      { text: 'pong', channel: 7, reliability: Reliability.RELIABLE_UNORDERED, flags: 0 },
     ]);
     // No payload flag is left set: COMPRESSED in particular is TCP-only (section 1).
     expect(decodeDatagram(datagram!).map((frame) => frame.flags)).toEqual([0, FrameFlag.UNORDERED | FrameFlag.RELIABLE]);
@@ -303,9 +354,33 @@ const checks: Record<string, () => void> = {
     receiver.receive(first!);
     expect(receiver.delivered).toEqual([]);
     receiver.receive(second!);
-    expect(receiver.delivered).toEqual([{ text, channel: 0, mode: DeliveryMode.UNRELIABLE, flags: 0 }]);
+    expect(receiver.delivered).toEqual([{ text, channel: 0, reliability: Reliability.UNRELIABLE, flags: 0 }]);
     sender.endpoint.close();
     receiver.endpoint.close();
+  },
+
+  K1: () => expectExport('K1', 0x00),
+
+  K2: () => expectExport('K2', 0x80),
+
+  S1: () => {
+    expectSealed('S1', 'aes-256-gcm', 'client', 0);
+    expectFrames(units('S1', 2)[0]!, [{ type: FrameType.PING, sequence: 1, payload: Buffer.alloc(8) }], true);
+  },
+
+  S2: () => {
+    expectSealed('S2', 'aes-256-gcm', 'server', 0);
+    expectFrames(units('S2', 2)[0]!, [{ type: PATH_CHALLENGE, payload: Buffer.from('5c0e93d17a28f4b6', 'hex') }], true);
+  },
+
+  S3: () => {
+    expectSealed('S3', 'aes-256-gcm', 'client', 1);
+    expect(units('S3', 2)[0]).toEqual(units('S1', 2)[0]);
+  },
+
+  S4: () => {
+    expectSealed('S4', 'chacha20-poly1305', 'client', 2 ** 22);
+    expect(units('S4', 2)[0]).toEqual(units('V1', 1)[0]);
   },
 
   V6: () => {

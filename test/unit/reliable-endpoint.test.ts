@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FrameEncoder, FrameFlag, FrameType } from '../../ts/index.js';
 import {
-  DeliveryMode,
+  Reliability,
   ReassemblyBudget,
   ReliableEndpoint,
-  type DeliveryModeValue,
+  type ReliabilityValue,
   type ReliableEndpointOptions,
 } from '../../ts/reliable/reliable-endpoint.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../../ts/native/layouts.js';
@@ -19,7 +19,7 @@ const TOKEN_B = Buffer.from('BBBBBBBB');
 interface Received {
   payload: Buffer;
   channel: number;
-  mode: DeliveryModeValue;
+  reliability: ReliabilityValue;
 }
 
 interface FrameInfo {
@@ -79,8 +79,8 @@ class Link {
       token: TOKEN_B,
       onDatagram: (d) => this.carry(Buffer.from(d), 'b'),
     });
-    this.a.on('message', (payload, channel, mode) => this.atA.push({ payload: Buffer.from(payload), channel, mode }));
-    this.b.on('message', (payload, channel, mode) => this.atB.push({ payload: Buffer.from(payload), channel, mode }));
+    this.a.on('message', (payload, channel, reliability) => this.atA.push({ payload: Buffer.from(payload), channel, reliability }));
+    this.b.on('message', (payload, channel, reliability) => this.atB.push({ payload: Buffer.from(payload), channel, reliability }));
   }
 
   private carry(datagram: Buffer, from: 'a' | 'b'): void {
@@ -154,11 +154,11 @@ describe('ReliableEndpoint', () => {
     link.a.send(Buffer.from('unordered'), { reliable: true, ordered: false, channel: 3 });
     link.a.send(Buffer.from('datagram'), { channel: 9 });
     runUntil(() => link!.atB.length === 52);
-    const onChannel3 = link.atB.filter((m) => m.mode === DeliveryMode.RELIABLE_ORDERED);
+    const onChannel3 = link.atB.filter((m) => m.reliability === Reliability.RELIABLE_ORDERED);
     expect(firstDifference(onChannel3.map((m) => m.payload), ordered)).toBe(-1);
     expect(onChannel3.every((m) => m.channel === 3)).toBe(true);
-    expect(link.atB.find((m) => m.mode === DeliveryMode.RELIABLE_UNORDERED)?.payload.toString()).toBe('unordered');
-    const unreliable = link.atB.find((m) => m.mode === DeliveryMode.UNRELIABLE)!;
+    expect(link.atB.find((m) => m.reliability === Reliability.RELIABLE_UNORDERED)?.payload.toString()).toBe('unordered');
+    const unreliable = link.atB.find((m) => m.reliability === Reliability.UNRELIABLE)!;
     expect([unreliable.payload.toString(), unreliable.channel]).toEqual(['datagram', 9]);
     runUntil(() => link!.a.stats().messagesInFlight === 0);
     const a = link.a.stats();
@@ -661,9 +661,9 @@ describe('ReliableEndpoint', () => {
     link.a.send(big[1]!, { reliable: true, ordered: false, channel: 1 });
     link.a.send(big[2]!, { reliable: true });
     runUntil(() => link!.atB.length === 3);
-    const ordered = link.atB.filter((m) => m.mode === DeliveryMode.RELIABLE_ORDERED).map((m) => m.payload);
+    const ordered = link.atB.filter((m) => m.reliability === Reliability.RELIABLE_ORDERED).map((m) => m.payload);
     expect(firstDifference(ordered, [big[0]!, big[2]!])).toBe(-1);
-    expect(link.atB.find((m) => m.mode === DeliveryMode.RELIABLE_UNORDERED)!.payload.equals(big[1]!)).toBe(true);
+    expect(link.atB.find((m) => m.reliability === Reliability.RELIABLE_UNORDERED)!.payload.equals(big[1]!)).toBe(true);
     expect(link.b.stats().reassemblyBytes).toBe(0);
   });
 
@@ -725,7 +725,7 @@ describe('ReliableEndpoint', () => {
     }
     expect(link.atB).toHaveLength(1);
     expect(link.atB[0]!.payload.equals(message)).toBe(true);
-    expect(link.atB[0]!.mode).toBe(DeliveryMode.UNRELIABLE);
+    expect(link.atB[0]!.reliability).toBe(Reliability.UNRELIABLE);
   });
 
   it('expires incomplete unreliable messages and caps reassembly memory', () => {
@@ -1028,10 +1028,10 @@ describe('ReliableEndpoint', () => {
     v3.close();
 
     const v5 = make();
-    v5.on('message', (payload, channel, mode) => delivered.push(`${payload.toString()} ${channel} ${mode}`));
+    v5.on('message', (payload, channel, reliability) => delivered.push(`${payload.toString()} ${channel} ${reliability}`));
     v5.receive(hex('0104040028000000 140000007b83f7e9 0c00000000000000 02000000 68656c6c6f2c2077'));
     v5.receive(hex('0104040029000000 10000000b86f3003 0c00000001000000 02000000 6f726c64'));
-    expect(delivered.at(-1)).toBe(`hello, world 0 ${DeliveryMode.UNRELIABLE}`);
+    expect(delivered.at(-1)).toBe(`hello, world 0 ${Reliability.UNRELIABLE}`);
     v5.close();
 
     // V6: a path MTU probe of 1280 bytes (the only size between mtu 1200 and maxMtu 1280), and

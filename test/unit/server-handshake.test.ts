@@ -6,8 +6,10 @@ import { resolveLimits } from '../../ts/api/limits.js';
 import type { Peer } from '../../ts/api/peer.js';
 import { ServerHandshake, type HandshakeHost } from '../../ts/api/server-handshake.js';
 import { Connection } from '../../ts/session/connection.js';
-import type { HelloAccepted } from '../../ts/session/handshake.js';
+import type { Hello, HelloAccepted, HelloRefused } from '../../ts/session/handshake.js';
+import type { SessionOrigin } from '../../ts/api/admission.js';
 import { RawPeer, nextEvent } from '../support/raw-peer.js';
+import { waitUntil } from '../support/wait.js';
 
 const ADDRESS = { address: '127.0.0.1', port: 1, family: 'IPv4' };
 const open: Array<{ close(): void }> = [];
@@ -25,6 +27,9 @@ class Host {
   refusals = 0;
   readonly acceptances: Array<[Peer, HelloAccepted, Buffer]> = [];
   readonly openings: Peer[] = [];
+  /** What admit() answers; each call is recorded with what it was given. */
+  admission: (hello: Hello, origin: SessionOrigin) => HelloRefused | undefined | Promise<HelloRefused | undefined> = () => undefined;
+  readonly admitted: Array<[Hello, SessionOrigin]> = [];
 
   constructor(options: { maxConnections?: number; handshakeTimeoutMs?: number } = {}) {
     this.maxConnections = options.maxConnections ?? 10;
@@ -43,6 +48,10 @@ class Host {
       },
       handshakeLimits: () => ({ maxPacketSize: 1 << 20, windowSize: 32, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, udpPort: 0, udp: { mtu: 1200, window: 8, reassemblyBytes: 4096 } }),
       newToken: () => Buffer.from('0011223344556677', 'hex'),
+      admit: (hello, origin) => {
+        this.admitted.push([hello, origin]);
+        return this.admission(hello, origin);
+      },
       refused: () => {
         this.refusals++;
       },
@@ -118,6 +127,66 @@ describe('ServerHandshake', () => {
     expect(client.errorFrame()?.code).toBe(code);
     await client.waitClosed();
     expect(host.openings).toEqual([]);
+  });
+
+  it('asks admit() with the HELLO and where it came from, and sends its refusal as the HELLO_ACK', async () => {
+    const host = new Host();
+    host.admission = () => ({ accepted: false, version: '1.0.0', code: 'HW_ERR_AUTH_REFUSED', reason: 'who are you?' });
+    const { client, handshake } = await handshakePair(host);
+    expect(await client.handshake({ auth: { user: 'u' } })).toMatchObject({ accepted: false, code: 'HW_ERR_AUTH_REFUSED', reason: 'who are you?' });
+    await client.waitClosed();
+    expect(host.admitted).toEqual([[expect.objectContaining({ auth: { user: 'u' } }), { address: '127.0.0.1', port: 1, certificate: undefined, encrypted: false }]]);
+    expect(host.refusals).toBe(1);
+    expect(handshake.peer).toBeUndefined();
+  });
+
+  it('does not ask admit() about a HELLO of another major version', async () => {
+    const host = new Host();
+    const { client } = await handshakePair(host);
+    expect(await client.handshake({ version: '2.0.0' })).toMatchObject({ code: 'HW_ERR_VERSION_MISMATCH' });
+    expect(host.admitted).toEqual([]);
+  });
+
+  it('while admit() decides: a second HELLO is HW_ERR_HANDSHAKE_ORDER', async () => {
+    const host = new Host();
+    host.admission = () => new Promise(() => {});
+    const { client } = await handshakePair(host);
+    client.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 4096, windowSize: 4 });
+    client.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 4096, windowSize: 4 });
+    await client.waitFor(FrameType.ERROR);
+    expect(client.errorFrame()?.code).toBe('HW_ERR_HANDSHAKE_ORDER');
+    await client.waitClosed();
+    expect(host.admitted).toHaveLength(1);
+  });
+
+  it('counts the sessions again once an asynchronous admit() says yes: the server may have filled meanwhile', async () => {
+    const host = new Host({ maxConnections: 1 });
+    let admit!: () => void;
+    host.admission = () => new Promise((resolve) => (admit = () => resolve(undefined)));
+    const { client } = await handshakePair(host);
+    const ack = client.handshake();
+    await waitUntil(() => host.admitted.length === 1, 2000, 'admit() to be asked');
+    host.sessionCount = 1;
+    admit();
+    expect(await ack).toMatchObject({ accepted: false, code: 'HW_ERR_SERVER_FULL' });
+    expect(host.acceptances).toEqual([]);
+  });
+
+  it('an asynchronous admit() that outlives handshakeTimeoutMs: HW_ERR_HANDSHAKE_TIMEOUT, and its late verdict changes nothing', async () => {
+    const host = new Host({ handshakeTimeoutMs: 50 });
+    let admit!: () => void;
+    host.admission = () => new Promise((resolve) => (admit = () => resolve(undefined)));
+    const { client, connection } = await handshakePair(host);
+    client.sendJson(FrameType.HELLO, { version: '1.0.0', features: [], mode: 'burst', maxPacketSize: 4096, windowSize: 4 });
+    await client.waitFor(FrameType.ERROR);
+    expect(client.errorFrame()?.code).toBe('HW_ERR_HANDSHAKE_TIMEOUT');
+    await client.waitClosed();
+    if (connection.state !== 'closed') await nextEvent(connection, 'close');
+    admit();
+    // The verdict's reactions run in microtasks, all done before the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(host.acceptances).toEqual([]);
+    expect(client.frames.some((frame) => frame.type === FrameType.HELLO_ACK)).toBe(false);
   });
 
   it('closes a connection that does not complete the handshake within handshakeTimeoutMs', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
-import { GATHERED, flushAtEndOfTurn, writeBuffers, writeGathered, type Flushable } from '../../ts/session/socket-writes.js';
+import { GATHERED, writeBuffers, writeGathered } from '../../ts/session/socket-writes.js';
 
 /** A socket that records its writes and corks, and says its buffer is full after `room` writes. */
 class RecordingSocket {
@@ -61,27 +61,5 @@ describe('writeBuffers', () => {
     expect(writeGathered(socket.asSocket(), 2, { bytesOut: 0 })).toBe(true);
     expect(socket.written.map((buffer) => buffer[0])).toEqual([1, 2]);
     expect(GATHERED.slice(0, 2).map((buffer) => buffer.length)).toEqual([0, 0]);
-  });
-});
-
-describe('flushAtEndOfTurn', () => {
-  it('flushes every target due in one microtask, at the end of the turn, in order, those added meanwhile too', async () => {
-    const order: string[] = [];
-    const target = (name: string, then?: () => void): Flushable => ({
-      flushDue() {
-        order.push(name);
-        then?.();
-      },
-    });
-    const late = target('c');
-    flushAtEndOfTurn(target('a', () => flushAtEndOfTurn(late)));
-    flushAtEndOfTurn(target('b'));
-    order.push('turn');
-    await Promise.resolve();
-    expect(order).toEqual(['turn', 'a', 'b', 'c']);
-    // And again in a later turn.
-    flushAtEndOfTurn(target('d'));
-    await Promise.resolve();
-    expect(order.at(-1)).toBe('d');
   });
 });

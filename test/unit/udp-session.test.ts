@@ -1,13 +1,16 @@
 /**
  * A session's UDP side (ts/transport/udp-session.ts) over a real socket on 127.0.0.1: messages
  * wait for the path to be ready (docs/PROTOCOL.md 4.1, 4.3) within their bound, one PONG per
- * datagram (4.2), PATH_CHALLENGEs in and out.
+ * datagram (4.2), PATH_CHALLENGEs in and out; sealed (4.4) when it has keys.
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameFlag, FrameType } from '../../ts/index.js';
-import { UdpSession, type UdpSessionEvents, type UdpSessionOptions } from '../../ts/transport/udp-session.js';
+import { Judged, UdpSession, type UdpSessionEvents, type UdpSessionOptions } from '../../ts/transport/udp-session.js';
+import { DatagramSeal, type EpochKeys, type UdpSealing } from '../../ts/transport/datagram-seal.js';
+import { decodeDatagram } from '../../ts/transport/datagram-rule.js';
+import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
 import { UdpSocket } from '../../ts/transport/udp-socket.js';
 import { PATH_CHALLENGE, datagram, parseFrames, type ParsedFrame } from '../support/wire.js';
 import { within } from '../support/wait.js';
@@ -200,5 +203,118 @@ describe('UdpSession', () => {
     await other.next(1);
     expect(other.frames).toMatchObject([{ type: PATH_CHALLENGE, sequence: 0, flags: 0, channel: 0, payload: Buffer.from('5c0e93d17a28f4b6', 'hex') }]);
     expect(peer.frames).toEqual([]);
+  });
+});
+
+/** Fixed keys per epoch, as the session's end (`server`) and its peer (`client`) use them. */
+function fixedSealing(role: 'client' | 'server', fail = false): UdpSealing {
+  return {
+    algorithm: 'aes-256-gcm',
+    keys: (epoch): EpochKeys => {
+      if (fail) throw new Error('no TLS connection any more');
+      const block = Buffer.from(Array.from({ length: 88 }, (_, i) => (i * 3 + epoch) & 0xff));
+      const [client, server] = [{ key: block.subarray(0, 32), iv: block.subarray(64, 76) }, { key: block.subarray(32, 64), iv: block.subarray(76, 88) }];
+      const [own, other] = role === 'client' ? [client, server] : [server, client];
+      return { sendKey: own.key, sendIv: own.iv, receiveKey: other.key, receiveIv: other.iv };
+    },
+  };
+}
+
+/** A sealed session (the server's end) and a raw peer that keeps what arrives, with the client's keys. */
+async function sealedHarness(fail = false) {
+  const socket = new UdpSocket({ type: 'udp4', bufferBytes: 0, queueBytes: 1 << 20, onDatagram: () => {} });
+  await socket.bind(0, '127.0.0.1');
+  cleanup.push(() => socket.close());
+  const peer = dgram.createSocket('udp4');
+  peer.bind(0, '127.0.0.1');
+  await once(peer, 'listening');
+  cleanup.push(() => peer.close());
+  const arrived: Buffer[] = [];
+  peer.on('message', (bytes) => arrived.push(bytes));
+  const events = { pongs: 0, messages: [] as string[], failures: [] as Error[] };
+  const target = { address: '127.0.0.1', port: peer.address().port };
+  const options: UdpSessionOptions = {
+    mtu: 1200, maxMtu: 1200, window: 64, sendBufferBytes: 1 << 20, reassemblyBytes: 1 << 20, span: 16384, reassemblyTimeoutMs: 5000,
+    maxAckDelayMs: 10, minRtoMs: 100, maxRtoMs: 1000, batchDelayMs: 0, budget: undefined, sealing: fixedSealing('server', fail),
+  };
+  const session = new UdpSession(socket, TOKEN, () => target, options, {
+    message: (payload) => events.messages.push(payload.subarray(4).toString()),
+    pong: () => events.pongs++,
+    challenge: () => {},
+    drain: () => {},
+    failed: (error) => events.failures.push(error),
+  });
+  cleanup.push(() => session.close());
+  // The client's end of the keys: it opens what the session sends and seals what it receives.
+  const client = new DatagramSeal(TOKEN, fixedSealing('client'));
+  const seal = (frames: Parameters<typeof datagram>[1]) => client.seal(datagram(TOKEN, frames))!;
+  const next = (count: number) => within(new Promise<void>((resolve) => {
+    const check = () => (arrived.length >= count ? resolve() : setImmediate(check));
+    check();
+  }), 3000, `${count} datagrams at the peer`);
+  return { session, socket, arrived, events, client, seal, next };
+}
+
+describe('UdpSession with sealing (docs/PROTOCOL.md 4.4)', () => {
+  it('seals every datagram it sends, probes included, within the datagram size; the peer opens them into the frames', async () => {
+    const { session, arrived, client, next } = await sealedHarness();
+    session.sendControl(FrameType.PING, Buffer.alloc(8), 1);
+    session.pathReady();
+    send(session, 'y'.repeat(3000), true);
+    await next(4);
+    const opened = arrived.map((bytes) => {
+      expect(bytes.subarray(0, 8)).toEqual(TOKEN);
+      expect(bytes.length).toBeLessThanOrEqual(1200);
+      expect(decodeDatagram(new DatagramDecoder(), bytes.subarray(8))).toBeLessThan(0);
+      const frames = client.openFrames(Buffer.from(bytes.subarray(8)), true);
+      expect(frames).toBeInstanceOf(Uint8Array);
+      return parseFrames(Buffer.concat([TOKEN, frames as Uint8Array]));
+    });
+    expect(opened[0]).toMatchObject([{ type: FrameType.PING, sequence: 1 }]);
+    expect(opened.slice(1).flat().filter((frame) => frame.type === FrameType.MESSAGE).length).toBe(3);
+    expect(session.stats()!.sealing).toMatchObject({ algorithm: 'aes-256-gcm', sealed: arrived.length });
+    // pathMtu is the size on the wire; the endpoint inside works with 24 bytes less.
+    expect(session.stats()!.pathMtu).toBe(1200);
+  });
+
+  it('delivers a sealed datagram once: a copy is a replay, a flipped one does not open; both are counted', async () => {
+    const { session, events, seal } = await sealedHarness();
+    session.pathReady();
+    const sealed = seal([{ type: FrameType.MESSAGE, payload: Buffer.concat([Buffer.from([1, 0, 0, 0]), Buffer.from('once')]) }]);
+    const flipped = Buffer.from(sealed);
+    flipped[30]! ^= 0x40;
+    session.receive(Buffer.from(flipped.subarray(8)));
+    session.receive(Buffer.from(sealed.subarray(8)));
+    session.receive(Buffer.from(sealed.subarray(8)));
+    // An unsealed datagram, well formed, does not open either.
+    session.receive(datagram(TOKEN, [{ type: FrameType.PONG }]).subarray(8));
+    expect(events.messages).toEqual(['once']);
+    expect(events.pongs).toBe(0);
+    expect(session.stats()!.sealing).toMatchObject({ opened: 1, unopened: 2, replayed: 1 });
+  });
+
+  it('judges a datagram from another address without counting its record number as seen', async () => {
+    const { session, events, seal } = await sealedHarness();
+    const rule = (frames: Uint8Array) => decodeDatagram(new DatagramDecoder(), frames) >= 0;
+    const ping = seal([{ type: FrameType.PING, payload: Buffer.alloc(8) }]);
+    expect(session.judge(Buffer.from(ping), 0, ping.length, rule)).toBe(Judged.WELL_FORMED);
+    expect(session.judge(Buffer.from(ping), 0, ping.length, rule)).toBe(Judged.WELL_FORMED);
+    const pong = seal([{ type: FrameType.PONG }]);
+    session.receive(Buffer.from(pong.subarray(8)));
+    expect(events.pongs).toBe(1);
+    expect(session.judge(Buffer.from(pong), 0, pong.length, rule)).toBe(Judged.REPLAYED);
+    const forged = datagram(TOKEN, [{ type: FrameType.PING, payload: Buffer.alloc(8) }]);
+    expect(session.judge(forged, 0, forged.length, rule)).toBe(Judged.UNOPENED);
+    const garbage = seal([]);
+    expect(session.judge(Buffer.from(garbage), 0, garbage.length, rule)).toBe(Judged.MALFORMED);
+    expect(events.pongs).toBe(1);
+  });
+
+  it('when keys cannot be had, sends nothing, closes, and asks for the session to close with HW_ERR_AEAD_LIMIT_REACHED', async () => {
+    const { session, socket, events } = await sealedHarness(true);
+    session.sendControl(FrameType.PING, Buffer.alloc(8), 1);
+    expect(socket.stats().datagramsSent).toBe(0);
+    expect(events.failures).toEqual([expect.objectContaining({ code: 'HW_ERR_AEAD_LIMIT_REACHED' })]);
+    expect(() => send(session, 'late', true)).toThrow(expect.objectContaining({ code: 'HW_ERR_CONNECTION_CLOSED' }));
   });
 });

@@ -7,9 +7,9 @@ import type { NativeReliableEndpoint } from '../../ts/native/addon.js';
 function sink(room: number): { handle: NativeReliableEndpoint; taken: Array<[string, number, number, number]> } {
   const taken: Array<[string, number, number, number]> = [];
   const handle = {
-    send(payload: Uint8Array, mode: number, channel: number, flags: number): number {
+    send(payload: Uint8Array, reliability: number, channel: number, flags: number): number {
       if (taken.length >= room) return SendStatus.WOULD_BLOCK;
-      taken.push([Buffer.from(payload).toString(), mode, channel, flags]);
+      taken.push([Buffer.from(payload).toString(), reliability, channel, flags]);
       return SendStatus.OK;
     },
   } as unknown as NativeReliableEndpoint;

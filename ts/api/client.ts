@@ -2,15 +2,21 @@ import net from 'node:net';
 import { Connection, type MessageInfo } from '../session/connection.js';
 import { PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
-import { HybridwireError, OptionError } from '../errors.js';
-import { checkInteger, checkPort } from '../validate.js';
+import { HybridwireError, OptionError, type ErrorCode } from '../errors.js';
+import { checkPort } from '../validate.js';
+import { integerOption } from './option-ranges.js';
 import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket } from '../transport/udp-socket.js';
-import type { Payload } from '../session/message.js';
+import type { JsonValue, Payload } from '../session/message.js';
+import { resolveClientTls, tlsFailure, type ClientTls, type ClientTlsOptions, type PeerCertificate } from '../transport/tls.js';
+import { dial } from '../transport/stream.js';
+import { udpSealingFor } from '../session/udp-keys.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import { HandlerTable } from './handler-table.js';
 import { SessionHandle } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
+import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { logClient } from '../features/logging/client-log.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -35,6 +41,21 @@ export interface ClientOptions extends LimitOptions {
   connectTimeoutMs?: number;
   /** Reconnect automatically after an unexpected disconnect. Default false. */
   reconnect?: boolean | ReconnectOptions;
+  /** A pino-compatible logger (info, warn, error, debug, child) for the session's events. Default: silent. */
+  logger?: Logger;
+  /**
+   * TLS on the TCP side (docs/PROTOCOL.md 3.5): `true` for the defaults, or node:tls options
+   * (`ca`, `cert` and `key` for mutual TLS, `servername`, `rejectUnauthorized`, `pins`). The
+   * server's certificate is verified (chain and name) unless `rejectUnauthorized: false`; TLS 1.3
+   * only unless `minVersion: 'TLSv1.2'`. Default: none (plaintext).
+   */
+  tls?: ClientTlsOptions | true;
+  /**
+   * Credentials for the server's `authenticate` (a token, a user name...): any JSON value of at
+   * most 4096 bytes encoded, sent in HELLO (over TLS, encrypted). A refusal rejects connect() with
+   * HW_ERR_AUTH_REFUSED and the server's reason.
+   */
+  auth?: JsonValue;
 }
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closing' | 'closed';
@@ -54,6 +75,10 @@ interface ClientEvents {
 }
 
 const OFFERED_FEATURES = [...SUPPORTED_FEATURES];
+/** Largest `auth` accepted, encoded: half the HELLO's bound, the rest is for the other fields. */
+const MAX_AUTH_BYTES = 4096;
+/** Refusal codes a client reports as they are; any other is HW_ERR_HANDSHAKE_REFUSED. */
+const REFUSAL_CODES = new Set(['HW_ERR_VERSION_MISMATCH', 'HW_ERR_SERVER_FULL', 'HW_ERR_AUTH_REFUSED', 'HW_ERR_ENCRYPTION_REQUIRED']);
 /** The UDP announcement (docs/PROTOCOL.md 4.3): 8 zero bytes, gaps growing by 50 ms. */
 const ANNOUNCE_PAYLOAD = Buffer.alloc(8);
 const ANNOUNCE_STEP_MS = 50;
@@ -69,6 +94,11 @@ export class Client extends SessionHandle<ClientEvents> {
    * then, UDP messages wait for it, up to udpSendBufferBytes.
    */
   udpReady = false;
+  /**
+   * The server's certificate in the current session, when it was verified (or matched a pin): its
+   * subject, fingerprint (SHA-256) and public-key pin. undefined without TLS.
+   */
+  certificate: PeerCertificate | undefined;
   private readonly limits: ResolvedLimits;
   private readonly host: string;
   private readonly tcpPort: number;
@@ -77,6 +107,8 @@ export class Client extends SessionHandle<ClientEvents> {
   private readonly connectTimeoutMs: number;
   private readonly reconnect: Required<ReconnectOptions> | undefined;
   private readonly clientId: string | undefined;
+  private readonly tls: ClientTls | undefined;
+  private readonly auth: JsonValue | undefined;
   private readonly handlers = new HandlerTable<Client>();
   private udpSocket: UdpSocket | undefined;
   private udpPath: UdpSession | undefined;
@@ -91,21 +123,25 @@ export class Client extends SessionHandle<ClientEvents> {
     this.tcpPort = checkPort('tcpPort', options.tcpPort);
     this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
     const mode = options.mode ?? 'burst';
-    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`);
+    if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`, 'mode');
     this.mode = mode;
-    this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1, 3_600_000);
+    this.connectTimeoutMs = integerOption('connectTimeoutMs', options.connectTimeoutMs);
     this.clientId = options.clientId;
+    this.tls = options.tls === undefined ? undefined : resolveClientTls(options.tls);
+    this.auth = checkAuth(options.auth);
     if (options.reconnect) {
       const r = options.reconnect === true ? {} : options.reconnect;
       const jitter = r.jitter ?? 0.2;
-      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`);
+      if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new OptionError(`option reconnect.jitter must be a number from 0 to 1, got ${String(jitter)}`, 'reconnect.jitter');
       this.reconnect = {
-        maxAttempts: checkInteger('reconnect.maxAttempts', r.maxAttempts ?? 10, 1, 1_000_000),
-        initialDelayMs: checkInteger('reconnect.initialDelayMs', r.initialDelayMs ?? 100, 1, 3_600_000),
-        maxDelayMs: checkInteger('reconnect.maxDelayMs', r.maxDelayMs ?? 10_000, 1, 3_600_000),
+        maxAttempts: integerOption('reconnect.maxAttempts', r.maxAttempts),
+        initialDelayMs: integerOption('reconnect.initialDelayMs', r.initialDelayMs),
+        maxDelayMs: integerOption('reconnect.maxDelayMs', r.maxDelayMs),
         jitter,
       };
     }
+    const logger = checkLogger(options.logger);
+    if (logger) logClient(this, logger, { host: this.host, tcpPort: this.tcpPort });
   }
 
   /** Routes messages of `type` from the server to `handler(payload, client, info)`; its return value answers requests. */
@@ -153,7 +189,8 @@ export class Client extends SessionHandle<ClientEvents> {
 
   private establish(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.tcpPort, noDelay: true, allowHalfOpen: true });
+      const stream = dial(this.host, this.tcpPort, this.tls);
+      const socket = stream.socket;
       const connection = new Connection(socket, this.handlers, this, this.limits);
       let settled = false;
       const timer = setTimeout(() => {
@@ -167,7 +204,8 @@ export class Client extends SessionHandle<ClientEvents> {
         connection.destroy(error);
         reject(error);
       };
-      socket.once('connect', () => {
+      stream.onReady((certificate) => {
+        this.certificate = certificate;
         const hello = {
           version: PROTOCOL_SEMVER,
           features: OFFERED_FEATURES,
@@ -176,16 +214,17 @@ export class Client extends SessionHandle<ClientEvents> {
           windowSize: this.mode === 'step' ? 1 : this.limits.windowSize,
           udp: udpOffer(this.limits),
           ...(this.clientId === undefined ? {} : { clientId: this.clientId }),
+          ...(this.auth === undefined ? {} : { auth: this.auth }),
         };
         connection.sendControl(FrameType.HELLO, encodeJson(hello));
-      });
+      }, fail);
       connection.on('handshake', (type, payload) => {
         if (type !== FrameType.HELLO_ACK || settled) {
           throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', `unexpected handshake frame 0x${type.toString(16)} from the server`);
         }
         const ack = parseHelloAck(payload);
         if (!ack.accepted) {
-          const code = ack.code === 'HW_ERR_VERSION_MISMATCH' || ack.code === 'HW_ERR_SERVER_FULL' ? ack.code : 'HW_ERR_HANDSHAKE_REFUSED';
+          const code = REFUSAL_CODES.has(ack.code) ? (ack.code as ErrorCode) : 'HW_ERR_HANDSHAKE_REFUSED';
           fail(new HybridwireError(code, `server refused the session: ${ack.reason}`));
           return;
         }
@@ -212,10 +251,12 @@ export class Client extends SessionHandle<ClientEvents> {
       connection.on('close', (error) => {
         if (!settled) {
           if (this.connection === connection) this.connection = undefined;
+          const where = `${this.host}:${this.tcpPort}`;
           fail(
             error instanceof HybridwireError
               ? error
-              : new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${this.host}:${this.tcpPort}${error ? `: ${error.message}` : ': the connection closed during the handshake'}`, { cause: error }),
+              : (error && tlsFailure(error, where)) ??
+                  new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${this.host}:${this.tcpPort}${error ? `: ${error.message}` : ': the connection closed during the handshake'}`, { cause: error }),
           );
           return;
         }
@@ -244,7 +285,7 @@ export class Client extends SessionHandle<ClientEvents> {
       otherDatagram: () => {},
     }, ignoreCount);
     this.udpSocket = socket;
-    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp };
+    const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp, sealing: udpSealingFor(connection.socket, 'client') };
     const path: UdpSession = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
       holdUnreliable: true,
       pong: () => {
@@ -289,6 +330,7 @@ export class Client extends SessionHandle<ClientEvents> {
 
   private onDisconnect(error: Error | undefined): void {
     this.connection = undefined;
+    this.certificate = undefined;
     this.closeUdp();
     this.emit('disconnect', error);
     if (this.closed) return;
@@ -326,6 +368,20 @@ export class Client extends SessionHandle<ClientEvents> {
       );
     }, delayMs);
   }
+}
+
+function checkAuth(auth: JsonValue | undefined): JsonValue | undefined {
+  if (auth === undefined) return undefined;
+  let encoded: string | undefined;
+  try {
+    encoded = JSON.stringify(auth);
+  } catch (error) {
+    throw new OptionError(`option auth must be a JSON value: ${(error as Error).message}`);
+  }
+  if (encoded === undefined) throw new OptionError('option auth must be a JSON value');
+  const bytes = Buffer.byteLength(encoded);
+  if (bytes > MAX_AUTH_BYTES) throw new OptionError(`option auth encodes to ${bytes} bytes; at most ${MAX_AUTH_BYTES} fit in the HELLO`);
+  return auth;
 }
 
 /** Connects to a hybridwire server; resolves once the handshake is done. */

@@ -6,6 +6,9 @@ export class HandlerTable<Context> implements Router {
   /** Bumped on every change, so that sessions drop the handlers they cached per alias. */
   version = 0;
   private readonly handlers = new Map<string, Handler<Context>>();
+  /** While metrics are on: wraps each handler once (see features/metrics/handler-timing.ts). */
+  private instrument: ((type: string, handler: Handler<Context>) => Handler<Context>) | undefined;
+  private readonly instrumented = new Map<string, Handler<Context>>();
 
   /** `fallback` answers the types that have no handler of their own (the server's built-ins). */
   constructor(private readonly fallback?: ReadonlyMap<string, Handler<Context>>) {}
@@ -13,10 +16,25 @@ export class HandlerTable<Context> implements Router {
   set(type: string, handler: unknown): void {
     if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
     this.handlers.set(type, handler as Handler<Context>);
+    this.instrumented.delete(type);
+    this.version++;
+  }
+
+  /** Handlers are looked up through `wrap` from now on; sessions drop the ones they cached. */
+  instrumentWith(wrap: (type: string, handler: Handler<Context>) => Handler<Context>): void {
+    this.instrument = wrap;
+    this.instrumented.clear();
     this.version++;
   }
 
   handlerFor(type: string): Handler<Context> | undefined {
-    return this.handlers.get(type) ?? this.fallback?.get(type);
+    const handler = this.handlers.get(type) ?? this.fallback?.get(type);
+    if (handler === undefined || this.instrument === undefined) return handler;
+    let wrapped = this.instrumented.get(type);
+    if (wrapped === undefined) {
+      wrapped = this.instrument(type, handler);
+      this.instrumented.set(type, wrapped);
+    }
+    return wrapped;
   }
 }

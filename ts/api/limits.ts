@@ -3,8 +3,7 @@
  * servers and clients, validated once when the object is built.
  */
 import { OptionError } from '../errors.js';
-import { checkInteger } from '../validate.js';
-import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE } from '../codec/frame.js';
+import { integerOption } from './option-ranges.js';
 import type { ConnectionLimits } from '../session/connection.js';
 import { isSpan, type ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpSessionOptions } from '../transport/udp-session.js';
@@ -117,43 +116,43 @@ export interface ResolvedLimits extends ConnectionLimits {
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
   const limits: ResolvedLimits = {
-    compressThreshold: checkInteger('compressThreshold', options.compressThreshold ?? 0, 0, 2 ** 32),
-    maxFrameSize: checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 1024, MAX_MAX_FRAME_SIZE),
-    highWaterMark: checkInteger('highWaterMark', options.highWaterMark ?? 1024 * 1024, 1, 2 ** 40),
-    maxQueueBytes: checkInteger('maxQueueBytes', options.maxQueueBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
-    sendStallTimeoutMs: checkInteger('sendStallTimeoutMs', options.sendStallTimeoutMs ?? 30_000, 1000, 3_600_000),
-    maxPendingRequests: checkInteger('maxPendingRequests', options.maxPendingRequests ?? 4096, 1, 1_000_000),
-    maxPendingHandlers: checkInteger('maxPendingHandlers', options.maxPendingHandlers ?? 1024, 1, 1_000_000),
-    maxAliasBytes: checkInteger('maxAliasBytes', options.maxAliasBytes ?? 65_536, 256, 2 ** 30),
-    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 0, 3_600_000),
-    closeTimeoutMs: checkInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0, 3_600_000),
-    windowSize: checkInteger('windowSize', options.windowSize ?? 8192, 1, 1 << 20),
-    heartbeatIntervalMs: checkInteger('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 5000, 10, 3_600_000),
-    heartbeatTimeoutMs: checkInteger('heartbeatTimeoutMs', options.heartbeatTimeoutMs ?? 15000, 20, 3_600_000),
-    mtu: checkInteger('mtu', options.mtu ?? 1200, 256, 65_000),
-    udpMaxMtu: checkInteger('udpMaxMtu', options.udpMaxMtu ?? 65_507, 256, 65_507),
-    udpWindowSize: checkInteger('udpWindowSize', options.udpWindowSize ?? 16384, 1, 65_536),
-    udpSpan: checkInteger('udpSpan', options.udpSpan ?? 16384, 1024, 65_536),
-    udpSendBufferBytes: checkInteger('udpSendBufferBytes', options.udpSendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
-    udpReassemblyBytes: checkInteger('udpReassemblyBytes', options.udpReassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30),
-    udpReassemblyTimeoutMs: checkInteger('udpReassemblyTimeoutMs', options.udpReassemblyTimeoutMs ?? 5000, 1, 3_600_000),
-    udpSocketBufferBytes: checkInteger('udpSocketBufferBytes', options.udpSocketBufferBytes ?? 4 * 1024 * 1024, 4096, 2 ** 30),
-    udpMaxAckDelayMs: checkInteger('udpMaxAckDelayMs', options.udpMaxAckDelayMs ?? DEFAULT_ACK_DELAY_MS, 0, 1000),
-    udpMinRtoMs: checkInteger('udpMinRtoMs', options.udpMinRtoMs ?? 100, 1, 60_000),
-    udpMaxRtoMs: checkInteger('udpMaxRtoMs', options.udpMaxRtoMs ?? 60_000, 1, 3_600_000),
-    udpBatchDelayMs: checkInteger('udpBatchDelayMs', options.udpBatchDelayMs ?? 0, 0, 1000),
+    compressThreshold: integerOption('compressThreshold', options.compressThreshold),
+    maxFrameSize: integerOption('maxFrameSize', options.maxFrameSize),
+    highWaterMark: integerOption('highWaterMark', options.highWaterMark),
+    maxQueueBytes: integerOption('maxQueueBytes', options.maxQueueBytes),
+    sendStallTimeoutMs: integerOption('sendStallTimeoutMs', options.sendStallTimeoutMs),
+    maxPendingRequests: integerOption('maxPendingRequests', options.maxPendingRequests),
+    maxPendingHandlers: integerOption('maxPendingHandlers', options.maxPendingHandlers),
+    maxAliasBytes: integerOption('maxAliasBytes', options.maxAliasBytes),
+    requestTimeoutMs: integerOption('requestTimeoutMs', options.requestTimeoutMs),
+    closeTimeoutMs: integerOption('closeTimeoutMs', options.closeTimeoutMs),
+    windowSize: integerOption('windowSize', options.windowSize),
+    heartbeatIntervalMs: integerOption('heartbeatIntervalMs', options.heartbeatIntervalMs),
+    heartbeatTimeoutMs: integerOption('heartbeatTimeoutMs', options.heartbeatTimeoutMs),
+    mtu: integerOption('mtu', options.mtu),
+    udpMaxMtu: integerOption('udpMaxMtu', options.udpMaxMtu),
+    udpWindowSize: integerOption('udpWindowSize', options.udpWindowSize),
+    udpSpan: integerOption('udpSpan', options.udpSpan),
+    udpSendBufferBytes: integerOption('udpSendBufferBytes', options.udpSendBufferBytes),
+    udpReassemblyBytes: integerOption('udpReassemblyBytes', options.udpReassemblyBytes),
+    udpReassemblyTimeoutMs: integerOption('udpReassemblyTimeoutMs', options.udpReassemblyTimeoutMs),
+    udpSocketBufferBytes: integerOption('udpSocketBufferBytes', options.udpSocketBufferBytes),
+    udpMaxAckDelayMs: integerOption('udpMaxAckDelayMs', options.udpMaxAckDelayMs),
+    udpMinRtoMs: integerOption('udpMinRtoMs', options.udpMinRtoMs),
+    udpMaxRtoMs: integerOption('udpMaxRtoMs', options.udpMaxRtoMs),
+    udpBatchDelayMs: integerOption('udpBatchDelayMs', options.udpBatchDelayMs),
   };
   // A cap below the mtu is the mtu: no discovery.
   limits.udpMaxMtu = Math.max(limits.udpMaxMtu, limits.mtu);
-  if (!isSpan(limits.udpSpan)) throw new OptionError(`option udpSpan must be a power of two from 1024 to 65536, got ${limits.udpSpan}`);
+  if (!isSpan(limits.udpSpan)) throw new OptionError(`option udpSpan must be a power of two from 1024 to 65536, got ${limits.udpSpan}`, 'udpSpan');
   if (limits.udpMaxRtoMs < limits.udpMinRtoMs) {
-    throw new OptionError(`option udpMaxRtoMs (${limits.udpMaxRtoMs}) must not be below udpMinRtoMs (${limits.udpMinRtoMs})`);
+    throw new OptionError(`option udpMaxRtoMs (${limits.udpMaxRtoMs}) must not be below udpMinRtoMs (${limits.udpMinRtoMs})`, 'udpMaxRtoMs');
   }
   if (limits.highWaterMark > limits.maxQueueBytes) {
-    throw new OptionError(`option highWaterMark (${limits.highWaterMark}) must not exceed maxQueueBytes (${limits.maxQueueBytes})`);
+    throw new OptionError(`option highWaterMark (${limits.highWaterMark}) must not exceed maxQueueBytes (${limits.maxQueueBytes})`, 'highWaterMark');
   }
   if (limits.heartbeatTimeoutMs <= limits.heartbeatIntervalMs) {
-    throw new OptionError(`option heartbeatTimeoutMs (${limits.heartbeatTimeoutMs}) must exceed heartbeatIntervalMs (${limits.heartbeatIntervalMs})`);
+    throw new OptionError(`option heartbeatTimeoutMs (${limits.heartbeatTimeoutMs}) must exceed heartbeatIntervalMs (${limits.heartbeatIntervalMs})`, 'heartbeatTimeoutMs');
   }
   return limits;
 }

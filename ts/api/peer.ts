@@ -1,4 +1,5 @@
 import type { Connection } from '../session/connection.js';
+import type { PeerCertificate } from '../transport/tls.js';
 import { SessionHandle } from './session-handle.js';
 
 export interface Address {
@@ -27,12 +28,19 @@ export class Peer extends SessionHandle<PeerEvents, Connection> {
    * from (docs/PROTOCOL.md 4.1): undefined until the client has answered a PATH_CHALLENGE.
    */
   udpAddress: Address | undefined;
+  /**
+   * The certificate the client proved over TLS, verified against the server's `tls.ca` (mutual
+   * TLS, `tls.requestCert`): its subject, fingerprint (SHA-256) and public-key pin. undefined
+   * without one.
+   */
+  readonly certificate: PeerCertificate | undefined;
 
-  constructor(id: string, clientId: string | undefined, tcpAddress: Address, connection: Connection) {
+  constructor(id: string, clientId: string | undefined, tcpAddress: Address, connection: Connection, certificate?: PeerCertificate) {
     super(connection);
     this.id = id;
     this.clientId = clientId;
     this.tcpAddress = tcpAddress;
+    this.certificate = certificate;
   }
 
   /** Closes this peer's session gracefully. */

@@ -8,8 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
 import type { Connection, HandshakeHandler } from '../session/connection.js';
-import { MAX_HANDSHAKE_BYTES, answerHello, encodeJson, parseHello, parseHelloDone, refuse, type Hello, type HelloAccepted, type ServerLimits } from '../session/handshake.js';
+import { MAX_HANDSHAKE_BYTES, answerHello, encodeJson, parseHello, parseHelloDone, refuse, versionRefusal, type Hello, type HelloAccepted, type HelloRefused, type ServerLimits } from '../session/handshake.js';
+import { isEncrypted, type PeerCertificate } from '../transport/tls.js';
 import { Peer, type Address } from './peer.js';
+import type { SessionOrigin } from './admission.js';
 
 /** What the handshake asks of the server it works for. */
 export interface HandshakeHost {
@@ -23,8 +25,13 @@ export interface HandshakeHost {
   handshakeLimits(): ServerLimits;
   /** A fresh session token (8 bytes), unique among live sessions. */
   newToken(): Buffer;
-  /** A HELLO was refused (counted). */
-  refused(): void;
+  /**
+   * Whether this HELLO may open a session (TLS required, authentication): undefined to go on, or
+   * its refusal; a Promise while the application decides.
+   */
+  admit(hello: Hello, origin: SessionOrigin): HelloRefused | undefined | Promise<HelloRefused | undefined>;
+  /** A HELLO from `address` was refused with `code` (counted, logged). */
+  refused(address: Address, code: string, reason: string): void;
   /**
    * A HELLO was accepted: the peer exists and counts in sessionCount from now on (so that HELLOs
    * arriving together cannot overshoot maxConnections); its session is not open yet (its UDP side
@@ -41,12 +48,16 @@ export class ServerHandshake implements HandshakeHandler {
   /** HELLO_DONE came and the session opened. */
   completed = false;
   private answer: HelloAccepted | undefined;
+  /** A HELLO came (it may be waiting for the application's authenticate). */
+  private helloSeen = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly connection: Connection,
     private readonly host: HandshakeHost,
     private readonly tcpAddress: Address,
+    /** The client's verified certificate, when it proved one over TLS. */
+    private readonly certificate?: PeerCertificate,
   ) {
     this.timer = setTimeout(() => {
       connection.fail(new HybridwireError('HW_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${host.handshakeTimeoutMs} ms`));
@@ -65,7 +76,8 @@ export class ServerHandshake implements HandshakeHandler {
 
   /** @internal A handshake frame of the connection (see HandshakeHandler). */
   handshakeFrame(type: number, payload: Uint8Array): void {
-    if (type === FrameType.HELLO && this.answer === undefined) {
+    if (type === FrameType.HELLO && !this.helloSeen) {
+      this.helloSeen = true;
       this.onHello(parseHello(payload));
       return;
     }
@@ -77,23 +89,54 @@ export class ServerHandshake implements HandshakeHandler {
   }
 
   private onHello(hello: Hello): void {
-    const { connection, host } = this;
-    if (host.sessionCount >= host.maxConnections) {
-      host.refused();
-      connection.sendControl(FrameType.HELLO_ACK, encodeJson(refuse('HW_ERR_SERVER_FULL', `server is at maxConnections (${host.maxConnections})`)));
-      connection.close('refused');
+    const refusal = versionRefusal(hello) ?? this.fullRefusal();
+    if (refusal) {
+      this.refuse(refusal);
       return;
     }
+    const { address, port } = this.tcpAddress;
+    const verdict = this.host.admit(hello, { address, port, certificate: this.certificate, encrypted: isEncrypted(this.connection.socket) });
+    if (!(verdict instanceof Promise)) {
+      this.decided(hello, verdict);
+      return;
+    }
+    // The handshake's deadline still runs; a connection that closed meanwhile is left alone.
+    verdict.then((decision) => {
+      if (this.connection.state !== 'handshake') return;
+      try {
+        this.decided(hello, decision ?? this.fullRefusal());
+      } catch (error) {
+        this.connection.fail(error instanceof HybridwireError ? error : new HybridwireError('HW_ERR_HANDLER_FAILED', (error as Error).message));
+      }
+    });
+  }
+
+  private fullRefusal(): HelloRefused | undefined {
+    const host = this.host;
+    return host.sessionCount >= host.maxConnections ? refuse('HW_ERR_SERVER_FULL', `server is at maxConnections (${host.maxConnections})`) : undefined;
+  }
+
+  private refuse(refusal: HelloRefused): void {
+    this.host.refused(this.tcpAddress, refusal.code, refusal.reason);
+    this.connection.sendControl(FrameType.HELLO_ACK, encodeJson(refusal));
+    this.connection.close('refused');
+  }
+
+  private decided(hello: Hello, refusal: HelloRefused | undefined): void {
+    if (refusal) {
+      this.refuse(refusal);
+      return;
+    }
+    const { connection, host } = this;
     const token = host.newToken();
     const answer = answerHello(hello, host.handshakeLimits(), randomUUID(), token.toString('hex'));
-    connection.sendControl(FrameType.HELLO_ACK, encodeJson(answer));
     if (!answer.accepted) {
-      host.refused();
-      connection.close('refused');
+      this.refuse(answer);
       return;
     }
+    connection.sendControl(FrameType.HELLO_ACK, encodeJson(answer));
     this.answer = answer;
-    const peer = new Peer(answer.sessionId, hello.clientId, this.tcpAddress, connection);
+    const peer = new Peer(answer.sessionId, hello.clientId, this.tcpAddress, connection, this.certificate);
     this.peer = peer;
     connection.context = peer;
     host.accepted(peer, answer, token);

@@ -11,9 +11,10 @@ import { FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
 import type { HelloAccepted } from '../session/handshake.js';
 import type { ReassemblyBudget, ReliableStats } from '../reliable/reliable-endpoint.js';
+import { udpSealingFor } from '../session/udp-keys.js';
 import { decodeDatagram } from '../transport/datagram-rule.js';
 import { CHALLENGE_SIZE, Heard, PathValidator } from '../transport/path-validation.js';
-import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
+import { Judged, TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket, UdpSocketStats } from '../transport/udp-socket.js';
 import type { ResolvedLimits } from './limits.js';
 import type { Peer } from './peer.js';
@@ -32,6 +33,13 @@ export interface UdpCounters {
   droppedMalformed: number;
   /** Well-formed, with a valid token, from an address that is not the session's validated one. */
   droppedUnvalidated: number;
+  /**
+   * Sessions whose datagrams are sealed (TLS, docs/PROTOCOL.md 4.4): datagrams that did not open
+   * (forged, corrupted, or too short), and replays (a record number seen before), from any
+   * address. Sums of the sessions' `sealing` counters (peer.udpStats()), closed sessions included.
+   */
+  droppedUnopened: number;
+  droppedReplayed: number;
   /** PATH_CHALLENGEs sent, and addresses validated by a matching PATH_RESPONSE. */
   pathChallenges: number;
   pathValidations: number;
@@ -79,6 +87,8 @@ export class ServerUdp implements DatagramRouter {
     droppedUnauthenticated: 0,
     droppedMalformed: 0,
     droppedUnvalidated: 0,
+    droppedUnopened: 0,
+    droppedReplayed: 0,
     pathChallenges: 0,
     pathValidations: 0,
     unmatchedPathResponses: 0,
@@ -132,7 +142,7 @@ export class ServerUdp implements DatagramRouter {
       peer.connection.pathResponse = (payload) => this.pathResponded(undefined, payload);
       return;
     }
-    const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp };
+    const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp, sealing: udpSealingFor(peer.connection.socket, 'server') };
     const path = attachUdpSession(peer.connection, this.socket, () => peer.udpAddress, this.limits, agreement, this.budget, SERVER_SIDE);
     const binding: UdpBinding = { peer, tokenHigh: token.readUInt32LE(4), path, validator: new PathValidator(CHALLENGE_DATAGRAM_BYTES) };
     this.bindings.set(token.readUInt32LE(0), binding);
@@ -144,16 +154,17 @@ export class ServerUdp implements DatagramRouter {
     const token = peer.connection.udpPath?.token;
     if (token === undefined) return;
     const low = token.readUInt32LE(0);
-    if (this.bindings.get(low)?.peer !== peer) return;
+    const binding = this.bindings.get(low);
+    if (binding?.peer !== peer) return;
     this.bindings.delete(low);
-    addReliableStats(this.counters, this.closedTotals, peer);
+    addSessionStats(this.counters, this.closedTotals, binding);
   }
 
   /** The counters of server.stats(): the server's own and the sessions' reliable ones, summed. */
   stats(): { udp: UdpCounters; reliable: ReliableTotals; socket: UdpSocketStats | undefined; reassembly: ReassemblyTotals } {
     const udp = { ...this.counters };
     const reliable = { ...this.closedTotals, drops: { ...this.closedTotals.drops } };
-    for (const binding of this.bindings.values()) addReliableStats(udp, reliable, binding.peer);
+    for (const binding of this.bindings.values()) addSessionStats(udp, reliable, binding);
     const budget = this.budget;
     const reassembly = { usedBytes: budget.usedBytes, holders: budget.holders, refusedCharges: budget.refusedCharges };
     return { udp, reliable, socket: this.socket?.stats(), reassembly };
@@ -194,7 +205,11 @@ export class ServerUdp implements DatagramRouter {
       counts.droppedUnauthenticated++;
       return;
     }
-    const wellFormed = decodeDatagram(this.datagrams, bytes.subarray(start + TOKEN_SIZE, end)) >= 0;
+    // A sealed one must open first (it is opened in place, its record number not counted as
+    // seen): one that does not, or a replay, proves nothing of the address and draws nothing.
+    const judged = binding.path.judge(bytes, start, end, (frames) => decodeDatagram(this.datagrams, frames) >= 0);
+    if (judged === Judged.UNOPENED || judged === Judged.REPLAYED) return;
+    const wellFormed = judged === Judged.WELL_FORMED;
     if (wellFormed) counts.droppedUnvalidated++;
     else counts.droppedMalformed++;
     if (binding.validator.heard({ address, port }, end - start, performance.now(), wellFormed) !== Heard.CHALLENGE) return;
@@ -239,9 +254,14 @@ function newReliableTotals(): ReliableTotals {
   };
 }
 
-/** Adds the reliable-UDP counters of `peer`'s session to running totals. */
-function addReliableStats(udp: UdpCounters, reliable: ReliableTotals, peer: Peer): void {
-  const stats = peer.udpStats();
+/** Adds the UDP counters of a session (reliable and sealing) to running totals. */
+function addSessionStats(udp: UdpCounters, reliable: ReliableTotals, binding: UdpBinding): void {
+  const sealing = binding.path.sealingStats();
+  if (sealing !== undefined) {
+    udp.droppedUnopened += sealing.unopened;
+    udp.droppedReplayed += sealing.replayed;
+  }
+  const stats = binding.peer.udpStats();
   if (stats === undefined) return;
   udp.droppedMalformed += stats.drops.badChecksum + stats.drops.malformed;
   reliable.retransmissions += stats.retransmissions;

@@ -2,8 +2,9 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { Connection, type MessageInfo, type SendOptions, type SessionOwner } from '../session/connection.js';
 import { HeartbeatWheel } from '../session/heartbeat.js';
-import { HybridwireError } from '../errors.js';
-import { checkInteger, checkPort } from '../validate.js';
+import { HybridwireError, OptionError } from '../errors.js';
+import { checkPort } from '../validate.js';
+import { integerOption } from './option-ranges.js';
 import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
@@ -13,8 +14,25 @@ import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { Admission, type AdmissionOptions } from './admission.js';
+import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
+import { StreamAcceptor } from '../transport/stream.js';
+import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { ServerLog } from '../features/logging/server-log.js';
+import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
+import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
+import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
+import { formatSummary } from '../features/metrics/summary.js';
+import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 
-export interface ServerOptions extends LimitOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions {
+  /**
+   * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
+   * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
+   * TLS 1.3 only unless `minVersion: 'TLSv1.2'`. Plaintext clients are then refused (see
+   * requireEncryption). Default: none.
+   */
+  tls?: ServerTlsOptions;
   /** Interface to listen on (both transports). Default: all interfaces. */
   host?: string;
   /** TCP port; 0 picks a free one. Default 0. */
@@ -31,7 +49,10 @@ export interface ServerOptions extends LimitOptions {
    * without a frame, and counted in stats().refusedConnections. Default 256.
    */
   maxPendingHandshakes?: number;
-  /** A connection that has not completed the handshake in this time is closed. Default 5000 ms. */
+  /**
+   * A connection that has not completed the handshake in this time is closed. With TLS, the TLS
+   * handshake (from the first byte) has this long too, before it. Default 5000 ms.
+   */
   handshakeTimeoutMs?: number;
   /**
    * Which built-in types the server answers (docs/PROTOCOL.md, section 9): true for all of ping,
@@ -41,6 +62,19 @@ export interface ServerOptions extends LimitOptions {
   builtins?: BuiltinsOption;
   /** Reassembly memory of all UDP sessions together. Default 64 MiB. */
   udpReassemblyTotalBytes?: number;
+  /** A pino-compatible logger (info, warn, error, debug, child) for the server's events. Default: silent. */
+  logger?: Logger;
+  /**
+   * Metrics (see metrics()): true, or `{ registry }` to register them in a prom-client Registry
+   * the application has. Default off; the first call of metrics(), summary() or metricsCsv() turns
+   * them on with a registry of the server's own.
+   */
+  metrics?: boolean | MetricsOptions;
+  /**
+   * Lets peers from other addresses than loopback make the admin request (`hybridwire top`) by
+   * presenting it; from loopback it needs none. 8 to 1024 characters. Default: loopback only.
+   */
+  adminToken?: string;
 }
 
 export interface ListenResult {
@@ -68,6 +102,12 @@ export interface ServerStats {
   /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
   udpReassembly: ReassemblyTotals;
   refusedConnections: number;
+  /** HELLOs refused with HW_ERR_AUTH_REFUSED (authenticate said no, threw, or the address was blocked). */
+  authRefused: number;
+  /** Of authRefused, those refused without asking authenticate: their address had failed authFailureLimit times. */
+  authBlocked: number;
+  /** Connections that failed before the handshake: TLS handshake, client certificate, or silence. */
+  tlsFailures: number;
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
@@ -105,6 +145,8 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Connections accepted whose handshake has not completed (maxPendingHandshakes). */
   private pendingHandshakes = 0;
   private tcp: net.Server | undefined;
+  private readonly acceptor: StreamAcceptor;
+  private readonly admission: Admission;
   private readonly udp: ServerUdp;
   private startedAt = 0;
   private closing: Promise<void> | undefined;
@@ -112,10 +154,15 @@ export class Server extends EventEmitter<ServerEvents> {
     tcp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     udp: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     refusedConnections: 0,
+    authRefused: 0,
+    authBlocked: 0,
+    tlsFailures: 0,
     protocolErrors: 0,
     broadcastDrops: 0,
   };
   private readonly handshakeHost: HandshakeHost;
+  private readonly log: ServerLog | undefined;
+  private metricsState: ServerMetrics | undefined;
   /** Hears the events of every session: one object, not listeners per connection. */
   private readonly sessionOwner: SessionOwner;
 
@@ -128,15 +175,32 @@ export class Server extends EventEmitter<ServerEvents> {
       host: options.host,
       tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
       udpPort: udpPort === false ? false : checkPort('udpPort', udpPort),
-      maxConnections: checkInteger('maxConnections', options.maxConnections ?? 10_000, 1, 10_000_000),
-      maxPendingHandshakes: checkInteger('maxPendingHandshakes', options.maxPendingHandshakes ?? 256, 1, 1_000_000),
-      handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000, 1, 3_600_000),
+      maxConnections: integerOption('maxConnections', options.maxConnections),
+      maxPendingHandshakes: integerOption('maxPendingHandshakes', options.maxPendingHandshakes),
+      handshakeTimeoutMs: integerOption('handshakeTimeoutMs', options.handshakeTimeoutMs),
       builtins: [...builtins],
     };
-    this.handlers = new HandlerTable<Peer>(builtinHandlers(this, builtins));
-    const udpBudget = new ReassemblyBudget(checkInteger('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes ?? 64 * 1024 * 1024, 1024, 2 ** 40));
+    // The admin request is answered with or without the built-ins (only to whom it allows).
+    const fallback = builtinHandlers(this, builtins);
+    fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
+    this.handlers = new HandlerTable<Peer>(fallback);
+    const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
+    this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
+    this.acceptor = new StreamAcceptor(tls, this.options.handshakeTimeoutMs, {
+      stream: (socket, certificate) => this.accept(socket, certificate),
+      failed: (error) => {
+        this.totals.tlsFailures++;
+        this.emit('peerError', undefined, error);
+      },
+    });
+    const udpBudget = new ReassemblyBudget(integerOption('udpReassemblyTotalBytes', options.udpReassemblyTotalBytes));
     this.udp = new ServerUdp(this.limits, udpBudget);
     this.handshakeHost = this.newHandshakeHost();
+    const logger = checkLogger(options.logger);
+    this.log = logger && new ServerLog(this, logger);
+    const metrics = options.metrics ?? false;
+    if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
+    if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
     this.sessionOwner = this.newSessionOwner();
   }
 
@@ -154,7 +218,10 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<ListenResult> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
-    const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+      if (this.closing) socket.destroy();
+      else this.acceptor.accept(socket);
+    });
     this.tcp = tcp;
     tcp.listen(this.options.tcpPort, this.options.host);
     try {
@@ -224,9 +291,45 @@ export class Server extends EventEmitter<ServerEvents> {
       udpSocket: udpSide.socket,
       udpReassembly: udpSide.reassembly,
       refusedConnections: this.totals.refusedConnections,
+      authRefused: this.totals.authRefused,
+      authBlocked: this.totals.authBlocked,
+      tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
     };
+  }
+
+  /** The server's metrics in the Prometheus text exposition format (turns metrics on). */
+  metrics(): Promise<string> {
+    return this.metricsFeature().text();
+  }
+
+  /** The figures behind metrics(), summary() and `hybridwire top` at this moment (turns metrics on). */
+  metricsSnapshot(): MetricsSnapshot {
+    return this.metricsFeature().snapshot();
+  }
+
+  /**
+   * Appends a row of the server's figures to a CSV file every `intervalMs` (default 1000), after a
+   * header line when the file is new. Returns the export: `stop()` ends it. It ends with close() too.
+   */
+  metricsCsv(options: MetricsCsvOptions): MetricsCsv {
+    const metrics = this.metricsFeature();
+    const csv = new MetricsCsv(options, () => metrics.snapshot());
+    const end = () => void csv.stop().catch(() => {});
+    this.once('close', end);
+    csv.once('stop', () => this.off('close', end));
+    return csv;
+  }
+
+  /** A few lines for people: uptime, sessions, handshakes, traffic per transport, RTT, drops, busiest types. */
+  summary(): string {
+    return formatSummary(this.metricsFeature().snapshot());
+  }
+
+  private metricsFeature(): ServerMetrics {
+    this.metricsState ??= new ServerMetrics(this, this.handlers);
+    return this.metricsState;
   }
 
   /**
@@ -241,13 +344,15 @@ export class Server extends EventEmitter<ServerEvents> {
   private async shutdown(): Promise<void> {
     const tcp = this.tcp;
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
+    this.acceptor.close();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
     this.udp.close();
     this.emit('close');
   }
 
-  private accept(socket: net.Socket): void {
+  /** A stream ready for the handshake (after TLS, if any). */
+  private accept(socket: net.Socket, certificate: PeerCertificate | undefined): void {
     if (this.closing) {
       socket.destroy();
       return;
@@ -264,7 +369,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const connection = new Connection(socket, this.handlers, undefined, this.limits, this.sessionOwner);
     this.connections.add(connection);
     // It takes the connection's handshake frames until the session opens, then lets go of it.
-    new ServerHandshake(connection, this.handshakeHost, tcpAddress);
+    new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
   }
 
   /** A session's connection has closed, at any stage. */
@@ -334,8 +439,10 @@ export class Server extends EventEmitter<ServerEvents> {
         udp: udpOffer(limits),
       }),
       newToken: () => this.udp.newToken(),
-      refused: () => {
+      admit: (hello, origin) => this.admission.admit(hello, origin),
+      refused: (address, code, reason) => {
         this.totals.refusedConnections++;
+        this.log?.refused(address, code, reason);
       },
       accepted: (peer, answer, token) => {
         this.admittedSessions++;

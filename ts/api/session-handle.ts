@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import { HybridwireError } from '../errors.js';
 import type { Connection, ConnectionStats, SendOptions } from '../session/connection.js';
 import type { Payload } from '../session/message.js';
-import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import { isEncrypted } from '../transport/tls.js';
+import type { UdpStats } from '../transport/udp-session.js';
 import { deferListenerTable } from '../session/session-events.js';
 
 export interface RequestOptions extends SendOptions {
@@ -56,12 +57,22 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
     }
   }
 
+  /** The session runs over TLS (false between a client's sessions). */
+  get encrypted(): boolean {
+    const connection = this.connection;
+    return connection !== undefined && isEncrypted(connection.socket);
+  }
+
   supportsFeature(name: string): boolean {
     return this.connection?.features.has(name) ?? false;
   }
 
-  /** Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was used. */
-  udpStats(): ReliableStats | undefined {
+  /**
+   * Reliable-UDP statistics of this session (RTT, window, retransmissions, drops...), once UDP was
+   * used; with `sealing` (what was sealed, opened, and dropped as unopened or replayed) when the
+   * session is TLS and so its datagrams are sealed.
+   */
+  udpStats(): UdpStats | undefined {
     return this.connection?.udpPath?.stats();
   }
 

@@ -7,6 +7,7 @@ import type { Connection, SendOptions } from '../session/connection.js';
 import type { HybridwireError } from '../errors.js';
 import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpParameters } from '../session/handshake.js';
+import type { UdpSealing } from '../transport/datagram-seal.js';
 import { TOKEN_SIZE, UdpSession, type UdpSessionEvents, type UdpTarget } from '../transport/udp-session.js';
 import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
@@ -77,6 +78,8 @@ export interface UdpAgreement {
   token: Buffer;
   step: boolean;
   negotiated: UdpParameters | undefined;
+  /** How its datagrams are sealed: a TLS session's keys (docs/PROTOCOL.md 4.4); none without TLS. */
+  sealing: UdpSealing | undefined;
 }
 
 /** What differs between the two ends of a session's UDP side. */
@@ -106,6 +109,7 @@ export function attachUdpSession(
   // of its own (about 400 bytes per session).
   const options = udpSessionOptions(limits, agreement.step, agreement.negotiated, budget);
   options.holdUnreliable = side.holdUnreliable;
+  if (agreement.sealing !== undefined) options.sealing = agreement.sealing;
   const session = new UdpSession(socket, agreement.token, target, options, new SessionUdpEvents(connection, side));
   connection.attachUdp(session);
   return session;

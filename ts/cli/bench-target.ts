@@ -3,6 +3,7 @@
  * process (the hidden `bench-server` command, which reports its ports over IPC), or a running
  * server such as `hybridwire serve`. Each gives a receiver-side count of the one-way messages.
  */
+import { HybridwireError } from '../errors.js';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from '../api/server.js';
 import { connect, type Client } from '../api/client.js';
@@ -145,8 +146,17 @@ export async function remoteTarget(host: string, tcpPort: number, udpPort: numbe
     if (typeof messagesIn !== 'number') throw new Error(`the server's stats reply has no ${transport}.messagesIn: is it a hybridwire server with the stats built-in enabled (builtins: true, as hybridwire serve has)?`);
     return transport === 'tcp' ? messagesIn - requests : messagesIn;
   };
-  // Fails early, with a clear message, if the server does not answer stats.
-  await count('tcp');
+  // Fails early, with a clear message, if the server does not answer stats; the control
+  // connection is not left open behind the failure (it would keep the process alive).
+  try {
+    await count('tcp');
+  } catch (error) {
+    await within(control.close(), STOP_TIMEOUT_MS + 3000, 'closing the control connection').catch(() => {});
+    if ((error as { code?: unknown }).code === 'HW_ERR_NO_HANDLER') {
+      throw new HybridwireError('HW_ERR_NO_HANDLER', `the server does not answer stats: is it a hybridwire server with the stats built-in enabled (builtins: true, as hybridwire serve has)?`);
+    }
+    throw error;
+  }
   return {
     where: 'remote',
     pid: undefined,

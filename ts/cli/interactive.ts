@@ -2,6 +2,7 @@ import readline from 'node:readline';
 import { connect, type Client } from '../api/client.js';
 import type { DeliveryMode } from '../session/handshake.js';
 import type { Payload } from '../session/message.js';
+import type { ClientTlsOptions } from '../transport/tls.js';
 
 export interface InteractiveOptions {
   host: string;
@@ -9,6 +10,8 @@ export interface InteractiveOptions {
   udpPort: number | undefined;
   mode: DeliveryMode;
   windowSize: number | undefined;
+  /** TLS; plaintext without. */
+  tls?: ClientTlsOptions;
 }
 
 const HELP = '/ping  /echo TEXT  /broadcast TEXT  /stats  /custom TYPE JSON  /udp TEXT  /exit  (other text is sent as chat)';
@@ -109,8 +112,11 @@ export async function interactive(options: InteractiveOptions): Promise<number> 
     mode: options.mode,
     ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }),
     reconnect: { maxAttempts: 5 },
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   show(`connected to ${options.host}:${options.tcpPort} (session ${client.sessionId}, mode ${options.mode}); ${HELP}`);
+  const server = client.certificate;
+  if (client.encrypted) show(`over TLS; the server's certificate: ${server ? `${JSON.stringify(server.subject)}, key pin ${server.pin}` : 'not verified'}`);
   client.handle<{ text?: string }>('chat_response', (message) => show(message?.text ?? format(message as Payload)));
   client.handle<{ from?: string; text?: string }>('chat', (message) => show(`[${message?.from ?? '?'}] ${message?.text ?? ''}`));
   client.handle<Payload>('broadcast', (message) => show(describeBroadcast(message)));

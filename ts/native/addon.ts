@@ -50,6 +50,24 @@ export interface NativeUdpSocket {
   stats(out: Float64Array): void;
 }
 
+/** The sealer of native/binding/seal-binding.cc (wrapped by ts/transport/datagram-seal.ts). */
+export interface NativeDatagramSealer {
+  install(epoch: number, key: Uint8Array, iv: Uint8Array): boolean;
+  /** Returns the bytes written to `out`, or -1 when a datagram could not be sealed. */
+  sealBatch(slab: Uint8Array, offset: number, lengths: Uint32Array, count: number, out: Uint8Array, outLengths: Uint32Array): number;
+  /** Returns the sealed size written to `out`, or -1. */
+  seal(datagram: Uint8Array, out: Uint8Array): number;
+}
+
+/** The opener of native/binding/seal-binding.cc (wrapped by ts/transport/datagram-seal.ts). */
+export interface NativeDatagramOpener {
+  install(epoch: number, key: Uint8Array, iv: Uint8Array): boolean;
+  /** Returns the index of the first datagram not taken; the kept rows are rewritten from `from`. */
+  openRows(bytes: Uint8Array, rows: Uint32Array, from: number, to: number): number;
+  /** Returns 0 opened, 1 unopened, 2 replayed, 3 integrity limit reached. */
+  open(sealed: Uint8Array, accept: boolean): number;
+}
+
 export interface NativeReassemblyBudget {
   used(): number;
   holders(): number;
@@ -80,6 +98,8 @@ export interface NativeAddon {
   sealFrames(buffer: Uint8Array, offsets: Uint32Array, count: number): number;
   ReliableEndpoint: new (token: Uint8Array, options: Float64Array, budget?: NativeReassemblyBudget) => NativeReliableEndpoint;
   ReassemblyBudget: new (bytes: number) => NativeReassemblyBudget;
+  DatagramSealer: new (algorithm: number, token: Uint8Array, state: Float64Array, firstRecord: number) => NativeDatagramSealer;
+  DatagramOpener: new (algorithm: number, token: Uint8Array, state: Float64Array, integrityLimit?: number) => NativeDatagramOpener;
   UdpSocket: new (
     ipv6: boolean,
     rows: Uint32Array,

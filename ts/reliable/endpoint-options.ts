@@ -7,13 +7,17 @@ import { checkInteger } from '../validate.js';
 import { ENDPOINT_OPTION_COUNT, EndpointOption } from '../native/layouts.js';
 import { ReassemblyBudget } from './reassembly-budget.js';
 
-/** How a message travels: see {@link ReliableEndpoint.send}. */
-export const DeliveryMode = {
+/**
+ * How a UDP message is delivered: at most once, or retransmitted until acknowledged and delivered
+ * in order or on arrival (see {@link ReliableEndpoint.send}). The same numbers cross N-API in
+ * send() and in delivery rows.
+ */
+export const Reliability = {
   UNRELIABLE: 0,
   RELIABLE_ORDERED: 1,
   RELIABLE_UNORDERED: 2,
 } as const;
-export type DeliveryModeValue = (typeof DeliveryMode)[keyof typeof DeliveryMode];
+export type ReliabilityValue = (typeof Reliability)[keyof typeof Reliability];
 
 /**
  * What send() does with a message when the window and send buffer are full:

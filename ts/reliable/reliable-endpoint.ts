@@ -9,7 +9,7 @@
  * ```ts
  * const endpoint = new ReliableEndpoint({ token, onDatagram: (d) => socket.send(d, port, host) });
  * socket.on('message', (d) => { if (hasToken(d)) endpoint.receive(d.subarray(8)); });
- * endpoint.on('message', (payload, channel, mode) => handle(payload));
+ * endpoint.on('message', (payload, channel, reliability) => handle(payload));
  * if (!endpoint.send(bytes, { reliable: true, channel: 2 })) await once(endpoint, 'drain');
  * ```
  */
@@ -30,9 +30,9 @@ import {
 import { HybridwireError } from '../errors.js';
 import {
   checkPolicy,
-  DeliveryMode,
+  Reliability,
   resolveEndpointOptions,
-  type DeliveryModeValue,
+  type ReliabilityValue,
   type OverflowPolicy,
   type ReliableEndpointOptions,
   type ReliableSendOptions,
@@ -40,14 +40,14 @@ import {
 import { readStats, type ReliableStats } from './endpoint-stats.js';
 import { join, WaitQueue } from './wait-queue.js';
 
-export { DeliveryMode, isSpan } from './endpoint-options.js';
-export type { DeliveryModeValue, OverflowPolicy, ReliableEndpointOptions, ReliableSendOptions } from './endpoint-options.js';
+export { Reliability, isSpan } from './endpoint-options.js';
+export type { ReliabilityValue, OverflowPolicy, ReliableEndpointOptions, ReliableSendOptions } from './endpoint-options.js';
 export type { ReliableStats } from './endpoint-stats.js';
 export { ReassemblyBudget } from './reassembly-budget.js';
 
 interface ReliableEndpointEvents {
   /** A message. Its payload is a view into the received datagram when it came whole in one. */
-  message: [payload: Buffer, channel: number, mode: DeliveryModeValue, flags: number];
+  message: [payload: Buffer, channel: number, reliability: ReliabilityValue, flags: number];
   /** A frame of a type the reliable layer does not own (session frames), in arrival order. */
   frame: [type: number, flags: number, channel: number, sequence: number, payload: Buffer];
   drain: [];
@@ -156,13 +156,13 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
 
   private sendJoined(prefix: Uint8Array | undefined, prefixLength: number, body: Uint8Array | string, options: ReliableSendOptions | undefined): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the endpoint is closed');
-    let mode: number = DeliveryMode.UNRELIABLE;
+    let reliability: number = Reliability.UNRELIABLE;
     let channel = 0;
     let flags = 0;
     let policy = this.overflow;
     if (options !== undefined) {
       if (options.reliable === true) {
-        mode = options.ordered === false ? DeliveryMode.RELIABLE_UNORDERED : DeliveryMode.RELIABLE_ORDERED;
+        reliability = options.ordered === false ? Reliability.RELIABLE_UNORDERED : Reliability.RELIABLE_ORDERED;
       }
       if (options.channel !== undefined) channel = options.channel;
       if (options.flags !== undefined) flags = options.flags;
@@ -179,8 +179,8 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     if (this.waiting.empty) {
       status =
         prefix === undefined && typeof body !== 'string'
-          ? this.handle.send(body, mode, channel, flags)
-          : this.handle.sendParts(prefix ?? EMPTY, prefixLength, body, mode, channel, flags);
+          ? this.handle.send(body, reliability, channel, flags)
+          : this.handle.sendParts(prefix ?? EMPTY, prefixLength, body, reliability, channel, flags);
     }
     if (status === SendStatus.OK) {
       this.scheduleFlush();
@@ -196,7 +196,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       );
     }
     if (status !== SendStatus.WOULD_BLOCK) {
-      throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'invalid message mode, channel or flags');
+      throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'invalid message reliability, channel or flags');
     }
     this.needDrain = true;
     if (policy === 'error') {
@@ -204,11 +204,11 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
     }
     if (policy === 'drop-oldest-unreliable' && this.waiting.empty) {
       this.handle.dropOldestUnreliable(payload.length);
-      if (this.handle.send(payload, mode, channel, flags) === SendStatus.OK) {
+      if (this.handle.send(payload, reliability, channel, flags) === SendStatus.OK) {
         this.scheduleFlush();
         return false;
       }
-      if (mode === DeliveryMode.UNRELIABLE) {
+      if (reliability === Reliability.UNRELIABLE) {
         this.droppedUnreliable++;
         return false;
       }
@@ -219,7 +219,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
         `more than sendBufferBytes (${this.sendBufferBytes}) are waiting for room; wait for 'drain'`,
       );
     }
-    this.waiting.push(payload, mode, channel, flags);
+    this.waiting.push(payload, reliability, channel, flags);
     return false;
   }
 
@@ -404,7 +404,7 @@ export class ReliableEndpoint extends EventEmitter<ReliableEndpointEvents> {
       if (kind === DeliveryKind.FRAME || kind === DeliveryKind.FRAME_IN_OUTPUT) {
         this.emit('frame', rows[base + DeliveryRow.MODE_OR_TYPE]!, flags, channel, rows[base + DeliveryRow.SEQUENCE]!, payload);
       } else {
-        this.emit('message', payload, channel, rows[base + DeliveryRow.MODE_OR_TYPE]! as DeliveryModeValue, flags);
+        this.emit('message', payload, channel, rows[base + DeliveryRow.MODE_OR_TYPE]! as ReliabilityValue, flags);
       }
     }
   }

@@ -7,7 +7,7 @@ import type { NativeReliableEndpoint } from '../native/addon.js';
 
 interface Waiting {
   payload: Uint8Array;
-  mode: number;
+  reliability: number;
   channel: number;
   flags: number;
 }
@@ -32,8 +32,8 @@ export class WaitQueue {
     return this.head === this.waiting.length;
   }
 
-  push(payload: Uint8Array, mode: number, channel: number, flags: number): void {
-    this.waiting.push({ payload, mode, channel, flags });
+  push(payload: Uint8Array, reliability: number, channel: number, flags: number): void {
+    this.waiting.push({ payload, reliability, channel, flags });
     this.bytes += payload.length;
   }
 
@@ -42,7 +42,7 @@ export class WaitQueue {
     let moved = false;
     while (this.head < this.waiting.length) {
       const next = this.waiting[this.head]!;
-      if (handle.send(next.payload, next.mode, next.channel, next.flags) !== SendStatus.OK) break;
+      if (handle.send(next.payload, next.reliability, next.channel, next.flags) !== SendStatus.OK) break;
       this.waiting[this.head++] = undefined;
       this.bytes -= next.payload.length;
       moved = true;

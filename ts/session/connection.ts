@@ -13,7 +13,8 @@ import { HybridwireError } from '../errors.js';
 import { DeliveryWindow } from './delivery-window.js';
 import { MessageKind, type Payload } from './message.js';
 import { encodeJson, negotiatedFeatures, remoteErrorOf } from './handshake.js';
-import { Outbound, type SendLimits, type SendOptions, type UdpPath } from './outbound.js';
+import { Outbound } from './outbound.js';
+import type { SendLimits, SendOptions, UdpPath } from './send-options.js';
 import { Dispatcher, type DispatchHost, type DispatchLimits, type MessageInfo, type Router } from './dispatch.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import type { SendWatchHost } from './send-watch.js';
@@ -22,7 +23,7 @@ import { newSessionCounters, snapshotStats, type ConnectionStats, type SessionCo
 import { listenToSocket, type SocketSession } from './socket-events.js';
 import { deferListenerTable, type ConnectionEvents, type HandshakeHandler, type SessionOwner } from './session-events.js';
 
-export type { SendOptions, Transport, UdpPath } from './outbound.js';
+export type { SendOptions, Transport, UdpPath } from './send-options.js';
 export type { Handler, MessageInfo, Router } from './dispatch.js';
 export type { ConnectionStats, TransportStats } from './session-stats.js';
 export type { HandshakeHandler, SessionOwner } from './session-events.js';

@@ -12,7 +12,8 @@ import { FrameFlag } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { RequestTable } from './requests.js';
 import { Encoding, INLINE_TYPE, MessageKind, decodeBody, decodeTypeDef, newMessageHeader, readMessageHeader, type Payload } from './message.js';
-import type { Outbound, SendOptions, Transport } from './outbound.js';
+import type { Outbound } from './outbound.js';
+import type { SendOptions, Transport } from './send-options.js';
 import type { SessionCounters } from './session-stats.js';
 import type { SessionState } from './connection.js';
 

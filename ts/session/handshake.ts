@@ -51,6 +51,11 @@ export interface Hello {
   clientId?: string;
   /** The client's UDP settings; the server answers with the smaller of each. */
   udp?: UdpParameters;
+  /**
+   * Credentials for the server's `authenticate` (a token, a user name...): any JSON value, bounded
+   * only by the HELLO's size. Absent when the client gives none.
+   */
+  auth?: unknown;
   /** Reserved for a key exchange (a later protocol minor version); ignored today. */
   keyExchange?: unknown;
 }
@@ -176,21 +181,22 @@ export function parseHello(payload: Uint8Array): Hello {
   if (isString(object.clientId)) hello.clientId = object.clientId;
   const udp = parseUdp(object.udp, 'HELLO');
   if (udp) hello.udp = udp;
+  if (object.auth !== undefined) hello.auth = object.auth;
   if (object.keyExchange !== undefined) hello.keyExchange = object.keyExchange;
   return hello;
 }
 
+/** The refusal of a HELLO whose major version differs from ours, or undefined when it is compatible. */
+export function versionRefusal(hello: Hello): HelloRefused | undefined {
+  const major = majorOf(hello.version);
+  if (major !== undefined && major === majorOf(PROTOCOL_SEMVER)) return undefined;
+  return refuse('HW_ERR_VERSION_MISMATCH', `client speaks protocol ${hello.version}; this server speaks ${PROTOCOL_SEMVER} (major versions must match)`);
+}
+
 /** The server's answer to a HELLO: refuse an incompatible major version, else negotiate each value down. */
 export function answerHello(hello: Hello, limits: ServerLimits, sessionId: string, token: string): HelloAck {
-  const major = majorOf(hello.version);
-  if (major === undefined || major !== majorOf(PROTOCOL_SEMVER)) {
-    return {
-      accepted: false,
-      version: PROTOCOL_SEMVER,
-      code: 'HW_ERR_VERSION_MISMATCH',
-      reason: `client speaks protocol ${hello.version}; this server speaks ${PROTOCOL_SEMVER} (major versions must match)`,
-    };
-  }
+  const refusal = versionRefusal(hello);
+  if (refusal) return refusal;
   const offered = new Set(hello.features);
   return {
     accepted: true,

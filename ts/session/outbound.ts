@@ -6,8 +6,8 @@
  * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
  * per flush), no Promise, no closure, and the type name is looked up once, then sent as an alias.
  * Every byte for the peer (replies and control frames too) counts in queuedBytes, which the
- * SendWatch bounds per write and per flush (./send-watch.ts). When and how flushes reach the
- * socket is ./socket-writes.ts.
+ * SendWatch bounds per write and per flush (./send-watch.ts). When flushes happen is
+ * ./flush-queue.ts, how their buffers reach the socket ./socket-writes.ts.
  */
 import type { Socket } from 'node:net';
 import { lz4Compress } from '../codec/lz4.js';
@@ -28,17 +28,9 @@ import {
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
 import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
-import { GATHERED, flushAtEndOfTurn, writeBuffers, writeGathered, type Flushable } from './socket-writes.js';
-import type { SendLimits, SendOptions, UdpPath } from './send-options.js';
-
-export type { SendLimits, SendOptions, Transport, UdpPath } from './send-options.js';
-
-/** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
-interface HeldBatch {
-  buffers: Buffer[];
-  count: number;
-  bytes: number;
-}
+import { flushAtEndOfTurn } from './flush-queue.js';
+import { GATHERED, writeBuffers, writeGathered } from './socket-writes.js';
+import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
 
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
 const FLUSH_BYTES = 64 * 1024;
@@ -64,7 +56,7 @@ const NO_HELD: HeldBatch[] = [];
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
-export class Outbound implements Flushable {
+export class Outbound {
   udpPath: UdpPath | undefined;
   /** Sequenced frames in the encoder's current batch. */
   batchCount = 0;
@@ -95,7 +87,8 @@ export class Outbound implements Flushable {
   /** confirmedAliases[alias] is true once the peer has acknowledged the alias's TYPE_DEF. */
   private confirmedAliases: boolean[] | undefined;
   private nextAlias = 1;
-  private flushScheduled = false;
+  /** @internal Queued for a flush at the end of this turn (./flush-queue.ts). */
+  flushScheduled = false;
   private ackOwed = false;
   /** An ACK is owed within ACK_DELAY_MS, unless data sent in this turn carries it. */
   private ackSoon = false;
@@ -232,11 +225,6 @@ export class Outbound implements Flushable {
       unconfirmed.shift();
     }
     this.releaseHeld();
-  }
-
-  /** @internal See Flushable. */
-  flushDue(): void {
-    if (this.flushScheduled) this.flush();
   }
 
   /**

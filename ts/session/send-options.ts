@@ -1,8 +1,8 @@
 /**
- * What a session's send path is given: how a message is to travel, the limits it enforces, and the
- * UDP side of the session when there is one.
+ * What a send is told (SendOptions), what the UDP side of a session offers it, the limits it keeps,
+ * and what it holds back.
  */
-import type { ReliableStats } from '../reliable/reliable-endpoint.js';
+import type { UdpStats } from '../transport/udp-session.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -22,7 +22,7 @@ export interface UdpPath {
   readonly token: Buffer;
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
   close(): void;
-  stats(): ReliableStats | undefined;
+  stats(): UdpStats | undefined;
 }
 
 /** The limits the send path enforces. */
@@ -34,4 +34,11 @@ export interface SendLimits {
   maxQueueBytes: number;
   /** Writes that make no progress for this long close the peer (with a SendWatchHost). */
   sendStallTimeoutMs: number;
+}
+
+/** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */
+export interface HeldBatch {
+  buffers: Buffer[];
+  count: number;
+  bytes: number;
 }

@@ -1,58 +1,19 @@
 /**
- * How the send paths of all sessions write to their sockets: at the end of the turn, through one
- * microtask for every session whose flush is due, and with as few writes as their buffers allow.
- * Nothing here is per session: a session holds no callback for its flush, and a flush gathers its
- * buffers into one shared array rather than into arrays of its own.
+ * How the send paths of all sessions write a flush to their sockets: with as few writes as their
+ * buffers allow, gathered into one shared array rather than into arrays of their own. When a flush
+ * happens is ./flush-queue.ts.
  */
 import type { Socket } from 'node:net';
 
-/** A session's send path, whose flush can be due at the end of the turn. */
-export interface Flushable {
-  /** Called once per flushAtEndOfTurn(); a flush done meanwhile leaves it nothing to do. */
-  flushDue(): void;
-}
-
 /** Buffers totalling at most this much are copied into one write rather than sent by writev. */
 const JOIN_BYTES = 4096;
-const SETTLED = Promise.resolve();
 const NO_BUFFER = Buffer.alloc(0);
-/**
- * Sessions whose flush is due at the end of this turn, DUE[dueHead, dueCount). Entries are
- * cleared, never the array's length (which would give up its storage, to be allocated again next
- * turn).
- */
-const DUE: Array<Flushable | undefined> = [];
-let dueHead = 0;
-let dueCount = 0;
-
 /**
  * Where a flush gathers what it writes, GATHERED[0, count), written at once by writeGathered()
  * (socket.write() takes the buffers before it returns, and nothing it calls flushes): one array
  * for every session, whose entries are cleared after each write but not its storage.
  */
 export const GATHERED: Buffer[] = [];
-
-/** Calls `target.flushDue()` at the end of this turn, in one microtask with the others due. */
-export function flushAtEndOfTurn(target: Flushable): void {
-  DUE[dueCount++] = target;
-  // A reaction on a settled promise is the cheapest microtask: queueMicrotask() allocates an
-  // AsyncResource and a bound function per call.
-  if (dueCount === 1) SETTLED.then(flushDue);
-}
-
-function flushDue(): void {
-  try {
-    while (dueHead < dueCount) {
-      const target = DUE[dueHead]!;
-      DUE[dueHead++] = undefined;
-      target.flushDue();
-    }
-  } finally {
-    // After a flush that threw, the others still go, in a microtask of their own.
-    if (dueHead < dueCount) SETTLED.then(flushDue);
-    else dueHead = dueCount = 0;
-  }
-}
 
 /** Counts what is written. */
 export interface WriteCounters {

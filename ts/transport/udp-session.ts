@@ -8,6 +8,10 @@
  * Until the path is ready (docs/PROTOCOL.md 4.1: on a server, the session has a validated
  * address; on a client, the server's PONG came) nothing but those probes is sent: messages wait,
  * bounded by sendBufferBytes, and path MTU discovery has not started.
+ *
+ * With `sealing` (a TLS session, docs/PROTOCOL.md 4.4) every datagram it sends is sealed, probes
+ * included, and every one it receives must open: the others are dropped and counted, and the
+ * endpoint sees only opened ones. Its datagram sizes are then the sealed ones less SEAL_OVERHEAD.
  */
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameType } from '../codec/frame.js';
@@ -16,16 +20,17 @@ import { decodeDatagram } from './datagram-rule.js';
 import { HybridwireError } from '../errors.js';
 import { ReliableEndpoint, type ReassemblyBudget, type ReliableStats } from '../reliable/reliable-endpoint.js';
 import type { SendOptions, UdpPath } from '../session/connection.js';
-import { DeliveryMode } from '../reliable/reliable-endpoint.js';
+import { Reliability } from '../reliable/reliable-endpoint.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
+import { DatagramSeal, OpenResult, SEAL_OVERHEAD, type SealingStats, type UdpSealing } from './datagram-seal.js';
 import type { UdpDestination, UdpSocket } from './udp-socket.js';
 
-/** How each (mode, channel) arrived, as send options for a reply; built once, shared. */
+/** How each (reliability, channel) arrived, as send options for a reply; built once, shared. */
 const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
   const table: SendOptions[][] = [];
-  table[DeliveryMode.UNRELIABLE] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', channel }));
-  table[DeliveryMode.RELIABLE_ORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, channel }));
-  table[DeliveryMode.RELIABLE_UNORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, ordered: false, channel }));
+  table[Reliability.UNRELIABLE] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', channel }));
+  table[Reliability.RELIABLE_ORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, channel }));
+  table[Reliability.RELIABLE_UNORDERED] = Array.from({ length: 256 }, (_, channel) => ({ transport: 'udp', reliable: true, ordered: false, channel }));
   return table;
 })();
 
@@ -89,7 +94,21 @@ export interface UdpSessionOptions {
    * that never uses UDP). Default false.
    */
   holdUnreliable?: boolean;
+  /** Seal every datagram (a TLS session): see the top of this file. Default: none. */
+  sealing?: UdpSealing;
 }
+
+/** A session's UDP statistics: its reliable endpoint's, and its sealing's when it seals. */
+export interface UdpStats extends ReliableStats {
+  sealing?: SealingStats;
+}
+
+/** What a datagram from an address that is not validated turned out to be (docs/PROTOCOL.md 4). */
+export const Judged = { WELL_FORMED: 0, MALFORMED: 1, UNOPENED: 2, REPLAYED: 3 } as const;
+export type JudgedValue = (typeof Judged)[keyof typeof Judged];
+
+/** The smallest datagram size the reliable endpoint takes. */
+const MIN_ENDPOINT_MTU = 128;
 
 /** A message sent before the path was ready, waiting for it. */
 interface HeldMessage {
@@ -112,7 +131,9 @@ export interface UdpSessionEvents {
   drain(): void;
   /**
    * The UDP path failed and is closed: HW_ERR_REASSEMBLY_TIMEOUT, a reliable message from the
-   * peer stopped making progress (see ReliableEndpoint's 'error'). The session must fail with it.
+   * peer stopped making progress (see ReliableEndpoint's 'error'); or sealing must stop
+   * (docs/PROTOCOL.md 4.4: the integrity limit reached, or keys that cannot be derived). The
+   * session must fail with it.
    */
   failed(error: HybridwireError): void;
 }
@@ -132,6 +153,11 @@ export class UdpSession implements UdpPath {
   private heldNeedDrain = false;
   /** A PING was answered in the current receive call: one PONG per datagram at most (4.2). */
   private answeredPing = false;
+  /** Made on first use when the session seals, so that a session that never uses UDP derives no keys. */
+  private seal: DatagramSeal | undefined;
+  /** The endpoint's datagram sizes: the session's, less what sealing adds. */
+  private readonly endpointMtu: number;
+  private readonly endpointMaxMtu: number;
 
   constructor(
     private readonly socket: UdpSocket,
@@ -139,7 +165,11 @@ export class UdpSession implements UdpPath {
     private readonly target: () => UdpTarget | undefined,
     private readonly options: UdpSessionOptions,
     private readonly events: UdpSessionEvents,
-  ) {}
+  ) {
+    const overhead = options.sealing === undefined ? 0 : SEAL_OVERHEAD;
+    this.endpointMtu = Math.max(MIN_ENDPOINT_MTU, options.mtu - overhead);
+    this.endpointMaxMtu = Math.max(this.endpointMtu, options.maxMtu - overhead);
+  }
 
   send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session is closed');
@@ -195,9 +225,14 @@ export class UdpSession implements UdpPath {
     return false;
   }
 
-  /** Feeds a datagram for this session, its token checked and removed. */
+  /** Feeds a datagram for this session, its token checked and removed (a sealed one is opened in place). */
   receive(datagram: Uint8Array): void {
     if (this.closed) return;
+    const frames = this.options.sealing === undefined ? datagram : this.checkSealing(this.ensureSeal().openFrames(datagram, true));
+    if (typeof frames !== 'number') this.receiveOpened(frames);
+  }
+
+  private receiveOpened(datagram: Uint8Array): void {
     this.answeredPing = false;
     // Until a message is sent or received, probes are answered without building the endpoint and
     // its buffers: an idle session that only announced its address stays cheap.
@@ -220,6 +255,17 @@ export class UdpSession implements UdpPath {
    */
   receiveRows(bytes: Buffer, rows: Uint32Array, from: number, to: number): number {
     if (this.closed) return from + 1;
+    if (this.options.sealing === undefined) return this.receiveOpenedRows(bytes, rows, from, to);
+    const seal = this.ensureSeal();
+    const next = this.checkSealing(seal.openRows(bytes, rows, from, to));
+    // The rows of those that opened now describe them as unsealed datagrams.
+    const end = from + seal.kept;
+    for (let index = from; index < end && !this.closed; ) index = this.receiveOpenedRows(bytes, rows, index, end);
+    return Math.max(next, from + 1);
+  }
+
+  /** receiveRows() of datagrams that are not sealed, or have been opened. */
+  private receiveOpenedRows(bytes: Buffer, rows: Uint32Array, from: number, to: number): number {
     const endpoint = this.endpoint;
     // One PONG for the run at most, however many PINGs its datagrams carry (the endpoint's frame
     // rows do not say which datagram a frame came in).
@@ -227,7 +273,7 @@ export class UdpSession implements UdpPath {
     if (endpoint === undefined) {
       // `bytes` is lent, and the endpoint this may build could keep views of the datagram.
       const offset = rows[from * SOCKET_ROW_WIDTH + SocketRow.OFFSET]!;
-      this.receive(Buffer.from(bytes.subarray(offset + TOKEN_SIZE, offset + rows[from * SOCKET_ROW_WIDTH + SocketRow.LENGTH]!)));
+      this.receiveOpened(Buffer.from(bytes.subarray(offset + TOKEN_SIZE, offset + rows[from * SOCKET_ROW_WIDTH + SocketRow.LENGTH]!)));
       return from + 1;
     }
     let index = from;
@@ -255,7 +301,8 @@ export class UdpSession implements UdpPath {
    * that one it would refuse is refused at once rather than after waiting for the path.
    */
   private fits(size: number, reliable: boolean): boolean {
-    const { mtu, sendBufferBytes, reassemblyBytes } = this.options;
+    const { sendBufferBytes, reassemblyBytes } = this.options;
+    const mtu = this.endpointMtu;
     const charge = size + MESSAGE_OVERHEAD;
     const fragmented = size > mtu - SINGLE_FRAME_OVERHEAD;
     if (charge > sendBufferBytes || ((reliable || fragmented) && charge > reassemblyBytes)) return false;
@@ -295,7 +342,8 @@ export class UdpSession implements UdpPath {
   /** Sends the PATH_CHALLENGE `challenge` to `destination`, an address being validated. */
   sendChallenge(challenge: Uint8Array, destination: UdpDestination): void {
     if (this.closed) return;
-    this.socket.send(this.controlDatagram(FrameType.PATH_CHALLENGE, challenge, 0), destination);
+    const datagram = this.controlDatagram(FrameType.PATH_CHALLENGE, challenge, 0);
+    if (datagram !== undefined) this.socket.send(datagram, destination);
   }
 
   /** Sends a PING or PONG in a datagram of its own, outside the endpoint. */
@@ -304,13 +352,27 @@ export class UdpSession implements UdpPath {
     // such datagram rather than kept: the parsed form costs about 300 bytes.
     const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target());
     if (this.closed || destination === undefined) return;
-    this.socket.send(this.controlDatagram(type, payload, sequence), destination);
+    const datagram = this.controlDatagram(type, payload, sequence);
+    if (datagram !== undefined) this.socket.send(datagram, destination);
   }
 
-  /** The token and one frame. */
-  private controlDatagram(type: number, payload: Uint8Array, sequence: number): Buffer {
+  /** The token and one frame, sealed when the session seals; undefined when sealing has stopped. */
+  private controlDatagram(type: number, payload: Uint8Array, sequence: number): Buffer | undefined {
     CONTROL.add(type, payload, 0, 0, sequence);
-    return Buffer.concat([this.token, ...CONTROL.flush()]);
+    const datagram = Buffer.concat([this.token, ...CONTROL.flush()]);
+    return this.options.sealing === undefined ? datagram : this.checkSealing(this.ensureSeal().seal(datagram));
+  }
+
+  /**
+   * Judges a datagram with this session's token from an address that is not validated, at
+   * bytes[start, end) (token included; lent, and opened in place when sealed): nothing is
+   * delivered and, when sealed, no record number counts as seen (docs/PROTOCOL.md 4, 4.4).
+   */
+  judge(bytes: Buffer, start: number, end: number, decode: (frames: Uint8Array) => boolean): JudgedValue {
+    let frames: Uint8Array | number = bytes.subarray(start + TOKEN_SIZE, end);
+    if (this.options.sealing !== undefined) frames = this.checkSealing(this.ensureSeal().openFrames(frames, false));
+    if (typeof frames === 'number') return frames === OpenResult.REPLAYED ? Judged.REPLAYED : Judged.UNOPENED;
+    return decode(frames) ? Judged.WELL_FORMED : Judged.MALFORMED;
   }
 
   /** Where datagrams go now, parsed once per address; undefined while the peer has none. */
@@ -334,8 +396,20 @@ export class UdpSession implements UdpPath {
     }
   }
 
-  stats(): ReliableStats | undefined {
-    return this.endpoint?.stats();
+  /** The endpoint's statistics (once it exists) with the sealing's; pathMtu is the datagram size on the wire. */
+  stats(): UdpStats | undefined {
+    const stats: UdpStats | undefined = this.endpoint?.stats();
+    if (stats === undefined || this.options.sealing === undefined) return stats;
+    stats.pathMtu += SEAL_OVERHEAD;
+    stats.sealing = this.sealingStats();
+    return stats;
+  }
+
+  /** The sealing's counters alone (undefined when the session does not seal), whether or not the endpoint exists. */
+  sealingStats(): SealingStats | undefined {
+    const sealing = this.options.sealing;
+    if (sealing === undefined) return undefined;
+    return this.seal?.stats() ?? { algorithm: sealing.algorithm, sealed: 0, opened: 0, unopened: 0, replayed: 0, sendEpoch: 0, receiveEpoch: 0 };
   }
 
   /** Sends what is queued, then stops; what waits for the path is dropped. */
@@ -350,18 +424,46 @@ export class UdpSession implements UdpPath {
     }
   }
 
+  private ensureSeal(): DatagramSeal {
+    this.seal ??= new DatagramSeal(this.token, this.options.sealing!);
+    return this.seal;
+  }
+
+  /**
+   * Passes `result` through, after a sealing call: if sealing cannot go on, nothing more is sent
+   * or received and the session is told to close.
+   */
+  private checkSealing<T>(result: T): T {
+    const failure = this.seal?.failure;
+    if (failure !== undefined && !this.closed) {
+      this.close();
+      this.events.failed(failure);
+    }
+    return result;
+  }
+
+  /** Sends a flush of the endpoint, sealed when the session seals. */
+  private sendDatagrams(slab: Buffer, offset: number, lengths: Uint32Array, count: number): void {
+    const destination = this.destination();
+    if (destination === undefined) return;
+    if (this.options.sealing === undefined) {
+      this.socket.sendBatch(slab, offset, lengths, count, destination);
+      return;
+    }
+    const seal = this.ensureSeal();
+    const sealed = this.checkSealing(seal.sealBatch(slab, offset, lengths, count));
+    if (sealed !== undefined) this.socket.sendBatch(sealed, 0, seal.lengths, count, destination);
+  }
+
   private ensureEndpoint(): ReliableEndpoint {
     if (this.endpoint) return this.endpoint;
     const options = this.options;
     const endpoint = new ReliableEndpoint({
       token: this.token,
-      onDatagrams: (slab, offset, lengths, count) => {
-        const destination = this.destination();
-        if (destination !== undefined) this.socket.sendBatch(slab, offset, lengths, count, destination);
-      },
-      mtu: options.mtu,
+      onDatagrams: (slab, offset, lengths, count) => this.sendDatagrams(slab, offset, lengths, count),
+      mtu: this.endpointMtu,
       // Probes prove nothing if the kernel may fragment them.
-      maxMtu: this.socket.dontFragment ? options.maxMtu : options.mtu,
+      maxMtu: this.socket.dontFragment ? this.endpointMaxMtu : this.endpointMtu,
       window: options.window,
       sendBufferBytes: options.sendBufferBytes,
       reassemblyBytes: options.reassemblyBytes,
@@ -373,7 +475,7 @@ export class UdpSession implements UdpPath {
       batchDelayMs: options.batchDelayMs,
       ...(options.budget ? { budget: options.budget } : {}),
     });
-    endpoint.on('message', (payload, channel, mode) => this.events.message(payload, VIA[mode]![channel]!));
+    endpoint.on('message', (payload, channel, reliability) => this.events.message(payload, VIA[reliability]![channel]!));
     endpoint.on('frame', (type, _flags, _channel, sequence, payload) => this.onFrame(type, sequence, payload));
     endpoint.on('drain', () => this.events.drain());
     endpoint.on('error', (error) => this.events.failed(error));

@@ -1,9 +1,11 @@
 // hybridwire over TCP, UDP and reliable UDP, through its public API only (dist/index.js).
 import { pathToFileURL } from 'node:url';
 import { drained } from '../harness.mjs';
+import { serverCertificates } from '../tls-certificates.mjs';
 
 const UDP_YIELD_EVERY = 256; // let the event loop run: the UDP path sends what is queued at the end of the turn
 const UDP_READY_MS = 3000;
+const SCRAPE_EVERY_MS = 1000;
 
 let api;
 /** Loads dist/index.js; returns a reason string when the API is not there yet. */
@@ -22,7 +24,7 @@ export async function loadHybridwire() {
   }
 }
 
-function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {} } = {}) {
+function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, metrics = false, tls = false } = {}) {
   return {
     name,
     transport,
@@ -30,7 +32,18 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
     available: loadHybridwire,
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
-      const server = api.createServer({ host, tcpPort: 0, udpPort: 0, ...limits, ...(maxConnections ? { maxConnections } : {}) });
+      const certificates = tls ? await serverCertificates() : undefined;
+      const server = api.createServer({
+        host,
+        tcpPort: 0,
+        udpPort: 0,
+        ...limits,
+        ...(maxConnections ? { maxConnections } : {}),
+        ...(metrics ? { metrics: true } : {}),
+        ...(certificates ? { tls: { key: certificates.key, cert: certificates.cert } } : {}),
+      });
+      // Metrics on, and scraped once a second (Prometheus scrapes every 15 s by default).
+      const scraper = metrics ? setInterval(() => server.metrics().catch(() => {}), SCRAPE_EVERY_MS) : undefined;
       if (mode === 'echo') {
         server.handle('echo', (payload) => payload);
         // Ping-pong through handlers: the reply is a message of its own, sent the same way.
@@ -47,15 +60,18 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       const { tcpPort, udpPort } = await server.listen();
       return {
         server,
-        address: { host, tcpPort, udpPort },
-        close: () => server.close(),
+        address: { host, tcpPort, udpPort, ...(certificates ? { ca: certificates.ca } : {}) },
+        close: () => {
+          clearInterval(scraper);
+          return server.close();
+        },
         /** The last peer's session counters and reliable-UDP statistics, and the server's totals. */
         stats: () => ({ peer: lastPeer ? { ...lastPeer.stats, udpStats: lastPeer.udpStats() } : undefined, server: server.stats() }),
       };
     },
 
-    async connect({ host, tcpPort, udpPort }) {
-      const client = await api.connect({ host, tcpPort, udpPort, ...limits });
+    async connect({ host, tcpPort, udpPort, ca }) {
+      const client = await api.connect({ host, tcpPort, udpPort, ...limits, ...(tls ? { tls: { ca } } : {}) });
       client.on('error', () => {});
       if (transport === 'udp') {
         const until = performance.now() + UDP_READY_MS;
@@ -91,6 +107,10 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 }
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
+export const hybridwireMetrics = makeSystem('hybridwire-metrics', 'tcp', undefined, 'hybridwire over TCP with metrics on (the metrics option), scraped every second', { metrics: true });
+// TLS 1.3 under the same framing (node:tls, OpenSSL's default suite: AES-256-GCM), verified
+// against the server's CA.
+export const hybridwireTls = makeSystem('hybridwire-tls', 'tcp', undefined, 'hybridwire client.send()/request() over TCP with TLS 1.3', { tls: true });
 export const hybridwireUdp = makeSystem('hybridwire-udp', 'udp', { transport: 'udp' }, "hybridwire client.send(..., { transport: 'udp' })");
 // Path MTU discovery off: datagrams stay at the 1200-byte base, as on an internet path, so a
 // message over 1144 bytes is fragmented (16 KiB: 15 datagrams). On loopback the default finds
@@ -103,6 +123,22 @@ export const hybridwireUdpReliable1200 = makeSystem(
   { limits: { udpMaxMtu: 1200 } },
 );
 export const hybridwireUdpReliable = makeSystem('hybridwire-udp-reliable', 'udp', { transport: 'udp', reliable: true }, "hybridwire client.send(..., { transport: 'udp', reliable: true })");
+// The same over TLS sessions, whose datagrams are sealed (docs/PROTOCOL.md 4.4).
+export const hybridwireUdpSealed = makeSystem('hybridwire-udp-sealed', 'udp', { transport: 'udp' }, "hybridwire-udp on a TLS session: every datagram sealed (AES-256-GCM)", { tls: true });
+export const hybridwireUdpReliableSealed = makeSystem(
+  'hybridwire-udp-reliable-sealed',
+  'udp',
+  { transport: 'udp', reliable: true },
+  'hybridwire-udp-reliable on a TLS session: every datagram sealed (AES-256-GCM)',
+  { tls: true },
+);
+export const hybridwireUdpReliable1200Sealed = makeSystem(
+  'hybridwire-udp-reliable-1200-sealed',
+  'udp',
+  { transport: 'udp', reliable: true },
+  'hybridwire-udp-reliable-1200 on a TLS session: every datagram sealed (AES-256-GCM)',
+  { limits: { udpMaxMtu: 1200 }, tls: true },
+);
 export const hybridwireUdpReliablePingPong = makeSystem(
   'hybridwire-udp-reliable-pp',
   'udp',

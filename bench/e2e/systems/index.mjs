@@ -7,13 +7,21 @@ export const systems = [
   // A receiver that counts without a call per message has nothing to answer round trips with.
   { name: 'net-parse-only', transport: 'tcp', kinds: ['throughput'], module: './net.mjs', export: 'netParseOnly' },
   { name: 'ws', transport: 'tcp', module: './ws.mjs', export: 'ws' },
+  { name: 'wss', transport: 'tcp', module: './ws.mjs', export: 'wss' },
   { name: 'zeromq', transport: 'tcp', module: './zeromq.mjs', export: 'zeromq' },
   { name: 'hybridwire', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' },
+  // Metrics on and scraped: its ratio to hybridwire is the cost of metrics.
+  { name: 'hybridwire-metrics', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireMetrics' },
+  { name: 'hybridwire-tls', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireTls' },
   { name: 'dgram', transport: 'udp', module: './dgram.mjs', export: 'dgramPlain' },
   { name: 'dgram-coalesced', transport: 'udp', module: './dgram.mjs', export: 'dgramCoalesced' },
   { name: 'hybridwire-udp', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdp' },
   { name: 'hybridwire-udp-reliable', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable' },
   { name: 'hybridwire-udp-reliable-1200', transport: 'udp', module: './hybridwire.mjs', export: 'hybridwireUdpReliable1200' },
+  // The same on TLS sessions, every datagram sealed (bench/e2e/reliable-udp.mjs's seal-* cases).
+  { name: 'hybridwire-udp-sealed', transport: 'udp-sealed', module: './hybridwire.mjs', export: 'hybridwireUdpSealed' },
+  { name: 'hybridwire-udp-reliable-sealed', transport: 'udp-sealed', module: './hybridwire.mjs', export: 'hybridwireUdpReliableSealed' },
+  { name: 'hybridwire-udp-reliable-1200-sealed', transport: 'udp-sealed', module: './hybridwire.mjs', export: 'hybridwireUdpReliable1200Sealed' },
   // Round trips only (bench/e2e/reliable-udp.mjs): its own transport name keeps run.mjs's UDP cases off it.
   { name: 'hybridwire-udp-reliable-pp', transport: 'udp-pingpong', module: './hybridwire.mjs', export: 'hybridwireUdpReliablePingPong' },
 ];

@@ -1,19 +1,34 @@
-// `ws` binary messages with bufferutil (ws loads it by itself when installed), no compression.
+// `ws` binary messages with bufferutil (ws loads it by itself when installed), no compression;
+// `wss` the same over TLS 1.3 (an https server, node:tls), verified against the server's CA.
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { WebSocket, WebSocketServer } from 'ws';
 import { drained } from '../harness.mjs';
 import { HIGH_WATER_MARK } from '../length-prefix.mjs';
+import { serverCertificates } from '../tls-certificates.mjs';
 
 const require = createRequire(import.meta.url);
 require('bufferutil'); // fail loudly rather than measure ws's JS fallback
 
-export const ws = {
-  name: 'ws',
+function makeWs(secure) {
+  return {
+  name: secure ? 'wss' : 'ws',
   transport: 'tcp',
-  description: 'ws 8 binary messages, bufferutil, perMessageDeflate off',
+  description: `ws 8 binary messages, bufferutil, perMessageDeflate off${secure ? ', over TLS 1.3 (https server)' : ''}`,
 
   async listen({ host, mode, counter, onConnection }) {
-    const server = new WebSocketServer({ host, port: 0, perMessageDeflate: false, clientTracking: true, backlog: 4096, maxPayload: 128 * 1024 * 1024 });
+    const certificates = secure ? await serverCertificates() : undefined;
+    const options = { perMessageDeflate: false, clientTracking: true, maxPayload: 128 * 1024 * 1024 };
+    let tlsServer;
+    let server;
+    if (secure) {
+      tlsServer = https.createServer({ key: certificates.key, cert: certificates.cert, minVersion: 'TLSv1.3' });
+      server = new WebSocketServer({ ...options, server: tlsServer });
+      tlsServer.listen(0, host, 4096);
+    } else {
+      server = new WebSocketServer({ ...options, host, port: 0, backlog: 4096 });
+    }
+    const listening = tlsServer ?? server;
     server.on('connection', (socket) => {
       onConnection?.();
       socket.on('error', () => {});
@@ -21,20 +36,21 @@ export const ws = {
       else socket.on('message', (data) => counter.add(data.length));
     });
     await new Promise((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
+      listening.once('listening', resolve);
+      listening.once('error', reject);
     });
     return {
-      address: { host, port: server.address().port },
+      address: { host, port: listening.address().port, ...(certificates ? { ca: certificates.ca } : {}) },
       close: () => {
         for (const client of server.clients) client.terminate();
-        return new Promise((resolve) => server.close(() => resolve()));
+        return new Promise((resolve) => server.close(() => (tlsServer ? tlsServer.close(() => resolve()) : resolve())));
       },
     };
   },
 
-  async connect({ host, port }) {
-    const socket = new WebSocket(`ws://${host.includes(':') ? `[${host}]` : host}:${port}`, { perMessageDeflate: false });
+  async connect({ host, port, ca }) {
+    const url = `${secure ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const socket = new WebSocket(url, { perMessageDeflate: false, ...(secure ? { ca } : {}) });
     await new Promise((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
@@ -62,4 +78,8 @@ export const ws = {
       },
     };
   },
-};
+  };
+}
+
+export const ws = makeWs(false);
+export const wss = makeWs(true);
