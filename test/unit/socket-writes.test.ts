@@ -6,6 +6,8 @@ import { GATHERED, writeBuffers, writeGathered } from '../../ts/session/socket-w
 class RecordingSocket {
   readonly calls: string[] = [];
   readonly written: Buffer[] = [];
+  /** Set to stand for a TLS socket. */
+  encrypted: boolean | undefined;
   constructor(private room = Infinity) {}
   write(chunk: Buffer): boolean {
     this.calls.push(`write ${chunk.length}`);
@@ -45,6 +47,19 @@ describe('writeBuffers', () => {
     writeBuffers(many.asSocket(), [1, 2, 3, 4, 5].map((n) => bytes(1, n)), 5, counters);
     expect(many.calls).toEqual(['cork', 'write 1', 'write 1', 'write 1', 'write 1', 'write 1', 'uncork']);
     expect(counters.bytesOut).toBe(10 + 60 + 6000 + 5);
+  });
+
+  it('joins every flush into one write on a TLS socket (node:tls would copy a writev into one anyway)', () => {
+    const counters = { bytesOut: 0 };
+    const tls = new RecordingSocket();
+    tls.encrypted = true;
+    const buffers = [bytes(30_000, 1), bytes(40_000, 2), bytes(5, 3)];
+    writeBuffers(tls.asSocket(), buffers, 3, counters);
+    expect(tls.calls).toEqual(['write 70005']);
+    expect(tls.written[0]).toEqual(Buffer.concat(buffers));
+    const one = bytes(100_000, 4);
+    writeBuffers(tls.asSocket(), [one], 1, counters);
+    expect(tls.written[1]).toBe(one);
   });
 
   it("returns what the socket's last write returned", () => {

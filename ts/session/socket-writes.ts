@@ -4,6 +4,7 @@
  * happens is ./flush-queue.ts.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 /** Buffers totalling at most this much are copied into one write rather than sent by writev. */
 const JOIN_BYTES = 4096;
@@ -31,7 +32,9 @@ export function writeGathered(socket: Socket, count: number, counters: WriteCoun
 }
 
 /**
- * Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev.
+ * Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev. On a
+ * TLS socket they are always joined into one write: node:tls copies the buffers of a writev into
+ * one before encrypting them anyway, after a write() call and its bookkeeping for each.
  * Returns what the socket's last write() returned: false when its buffer is full.
  */
 export function writeBuffers(socket: Socket, buffers: Buffer[], count: number, counters: WriteCounters): boolean {
@@ -40,7 +43,7 @@ export function writeBuffers(socket: Socket, buffers: Buffer[], count: number, c
   let room = true;
   if (count === 1) {
     room = socket.write(buffers[0]!);
-  } else if (count <= 4 && bytes <= JOIN_BYTES) {
+  } else if ((count <= 4 && bytes <= JOIN_BYTES) || (socket as TLSSocket).encrypted === true) {
     const joined = Buffer.allocUnsafe(bytes);
     for (let i = 0, at = 0; i < count; i++) {
       joined.set(buffers[i]!, at);
