@@ -173,6 +173,19 @@ export class Dispatcher {
     const udpCounts = this.counters.udp;
     udpCounts.messagesIn++;
     udpCounts.bytesIn += end - start;
+    // UDP cannot be paused as TCP is: at maxPendingHandlers, a one-way message is dropped (as a
+    // lost datagram would be) and a request answered at once, so that no sender can start more.
+    if (this.pendingHandlers >= this.limits.maxPendingHandlers && end - start >= 4) {
+      const kind = datagram[start + 3];
+      if (kind === MessageKind.MESSAGE || kind === MessageKind.REQUEST) {
+        udpCounts.dropped++;
+        if (kind === MessageKind.REQUEST && end - start >= 8) {
+          const error = new HybridwireError('HW_ERR_TOO_MANY_REQUESTS', `${this.pendingHandlers} handlers are in progress (maxPendingHandlers)`);
+          this.replyError(readWord(datagram, start + 4), error, via);
+        }
+        return;
+      }
+    }
     try {
       this.receiveMessage(datagram, start, end, 'udp', via);
     } catch (error) {
