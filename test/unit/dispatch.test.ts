@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameFlag } from '../../ts/codec/frame.js';
 import { lz4Compress } from '../../ts/codec/lz4.js';
+import { sessionCompression } from '../../ts/compression/session-compression.js';
 import { HandlerTable } from '../../ts/api/handler-table.js';
 import { DeliveryWindow } from '../../ts/session/delivery-window.js';
 import { Dispatcher, type DispatchHost, type MessageInfo } from '../../ts/session/dispatch.js';
@@ -36,12 +37,14 @@ const CONTEXT = { who: 'the peer' };
 function setup(maxPendingHandlers = 1024, maxAliasBytes = 65_536) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
+  const limits = { maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
-  outbound.open(new DeliveryWindow(64, 64), false);
+  outbound.open(new DeliveryWindow(64, 64), undefined);
   const host = new Host();
   const handlers = new HandlerTable<typeof CONTEXT>();
   const dispatch = new Dispatcher(host, handlers, outbound, counters, limits, CONTEXT);
+  // As the session does when it opens with the features the host negotiated.
+  dispatch.compression = sessionCompression(undefined, host.features, undefined);
   /** The replies the dispatcher wrote, as [kind, request id, body]. */
   const replies = () => {
     outbound.flush();
@@ -117,6 +120,7 @@ describe('Dispatcher: messages to handlers', () => {
     expect(() => receive(dispatch, message(9, MessageKind.MESSAGE, { n: 1 }))).toThrow(expect.objectContaining({ code: 'HW_ERR_UNKNOWN_ALIAS' }));
     expect(() => receive(dispatch, Buffer.from([9, 0, 0, 0, 1]), FrameFlag.BATCH)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
     host.features = new Set();
+    dispatch.compression = sessionCompression(undefined, host.features, undefined);
     expect(() => receive(dispatch, Buffer.alloc(8), FrameFlag.COMPRESSED)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
   });
 

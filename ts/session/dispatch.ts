@@ -7,7 +7,7 @@
  * handler that takes no info, and responses) read their prefix with byte loads, find the handler
  * in a per-alias cache and call it on a view of the chunk: no copy, no string decoding, no closure.
  */
-import { lz4Decompress } from '../codec/lz4.js';
+import type { SessionCompression } from '../compression/session-compression.js';
 import { FrameFlag } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { RequestTable } from './requests.js';
@@ -90,6 +90,8 @@ function readWord(source: Uint8Array, at: number): number {
 export class Dispatcher {
   /** The second argument of every handler: the Peer or Client this session belongs to. */
   context: unknown;
+  /** The session's negotiated compression (set when it opens); undefined: none, and COMPRESSED frames are refused. */
+  compression: SessionCompression | undefined;
   /** Our requests awaiting the peer's reply: made with the first (most servers' sessions never request). */
   private requestTable: RequestTable | undefined;
   /** Handlers that returned a promise not yet settled. */
@@ -181,18 +183,11 @@ export class Dispatcher {
     }
   }
 
-  /** A COMPRESSED payload: the u32 size of the message, then the message as one LZ4 block. */
+  /** A COMPRESSED payload: the u32 size of the message, then the message compressed (docs/PROTOCOL.md 12). */
   private decompress(source: Buffer, start: number, end: number): Buffer {
-    if (!this.host.features.has('lz4')) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame on a session that did not negotiate lz4');
-    if (end - start < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame shorter than its size prefix');
-    const size = source.readUInt32LE(start);
-    // The stated size is only a claim: it is checked against the frame limit before anything is
-    // allocated, and the decoder never writes past it.
-    if (size > this.limits.maxFrameSize) {
-      throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `compressed message claims ${size} bytes; maxFrameSize is ${this.limits.maxFrameSize}`);
-    }
-    const plain = lz4Decompress(source.subarray(start + 4, end), size);
-    if (plain.length !== size) throw new HybridwireError('HW_ERR_LZ4_CORRUPT', `compressed message is ${plain.length} bytes, not the ${size} it claims`);
+    const compression = this.compression;
+    if (compression === undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame on a session that negotiated no compression');
+    const plain = compression.decompress(source, start, end, this.limits.maxFrameSize);
     this.counters.compressedIn++;
     return plain;
   }

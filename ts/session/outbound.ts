@@ -1,6 +1,6 @@
 /**
- * The send path of one session: outgoing type aliases, BATCH frames for small messages, LZ4
- * compression, the flush that seals and writes what is encoded, and the batches held while the
+ * The send path of one session: outgoing type aliases, BATCH frames for small messages,
+ * compression (../compression/), the flush that seals and writes what is encoded, and the batches held while the
  * delivery window has no room for them. UDP sends go through here too, for they share the aliases.
  *
  * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
@@ -9,7 +9,7 @@
  * SendWatch bounds per write and per flush (./send-watch.ts).
  */
 import type { Socket } from 'node:net';
-import { lz4Compress } from '../codec/lz4.js';
+import type { SessionCompression } from '../compression/session-compression.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
@@ -104,6 +104,7 @@ export class Outbound {
   private acknowledgeLater: (() => void) | undefined;
   /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
   private compressFrom = 0;
+  private compression: SessionCompression | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -121,11 +122,12 @@ export class Outbound {
     if (this.watch !== undefined) this.watch.pauseReading = true;
   }
 
-  /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */
-  open(window: DeliveryWindow, lz4: boolean): void {
+  /** Starts sequenced traffic: the session's window, and its compression if one was negotiated. */
+  open(window: DeliveryWindow, compression: SessionCompression | undefined): void {
     this.window = window;
     this.sendWindow = window.sendWindow;
-    this.compressFrom = this.limits.compressThreshold > 0 && lz4 ? this.limits.compressThreshold : 0;
+    this.compression = compression;
+    this.compressFrom = compression?.threshold ?? 0;
   }
 
   /** Bytes encoded (control frames included), held behind the window, or in the socket's buffer. */
@@ -367,20 +369,13 @@ export class Outbound {
   }
 
   /**
-   * Sends a message LZ4-compressed (docs/PROTOCOL.md, "Compression") when that makes it smaller.
+   * Sends a message compressed (docs/PROTOCOL.md, section 12) when that makes it smaller.
    * Returns false, having sent nothing, when it does not.
    */
   private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
-    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
-    PREFIX.copy(plain, 0, 0, prefixLength);
-    plain.set(bytes, prefixLength);
-    const compressed = lz4Compress(plain);
-    if (compressed.length + 4 >= plain.length) return false;
-    const lengthPrefix = Buffer.allocUnsafe(4);
-    lengthPrefix.writeUInt32LE(plain.length, 0);
-    this.encoder.addPrefixed(FrameType.MESSAGE, lengthPrefix, 4, compressed, FrameFlag.COMPRESSED, 0, this.startFrame());
+    const payload = this.compression!.compress(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body);
+    if (payload === undefined) return false;
+    this.encoder.add(FrameType.MESSAGE, payload, FrameFlag.COMPRESSED, 0, this.startFrame());
     this.counters.compressedOut++;
     return true;
   }

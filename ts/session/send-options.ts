@@ -27,8 +27,6 @@ export interface UdpPath {
 
 /** The limits the send path enforces. */
 export interface SendLimits {
-  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
-  compressThreshold: number;
   maxFrameSize: number;
   highWaterMark: number;
   maxQueueBytes: number;
