@@ -7,7 +7,7 @@
  */
 import { HybridwireError, RemoteError } from '../errors.js';
 import { isSpan } from '../reliable/reliable-endpoint.js';
-import { chooseAlgorithm, type CompressionSettings } from '../compression/settings.js';
+import { chooseAlgorithm, resolveCompression, type CompressionSettings } from '../compression/settings.js';
 
 /** The protocol version this implementation speaks; peers must share the major number. */
 export const PROTOCOL_SEMVER = '1.0.0';
@@ -37,6 +37,9 @@ export interface UdpParameters {
    */
   maxMtu?: number;
 }
+
+/** What a server built without compression settings accepts: every algorithm this process runs. */
+const DEFAULT_COMPRESSION = resolveCompression(undefined, undefined);
 
 /** The span a peer that names none is taken to use. */
 export const DEFAULT_PEER_SPAN = 1024;
@@ -220,10 +223,10 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
   const refusal = versionRefusal(hello);
   if (refusal) return refusal;
   const offered = new Set(hello.features);
-  const algorithms = limits.compression?.algorithms;
-  const compression = hello.compression === undefined || limits.compression === undefined ? undefined : chooseAlgorithm(hello.compression, limits.compression);
+  const settings = limits.compression ?? DEFAULT_COMPRESSION;
+  const compression = hello.compression === undefined ? undefined : chooseAlgorithm(hello.compression, settings);
   // `lz4` alone says COMPRESSED frames are LZ4 (1.0): kept only where it says what the session uses.
-  const lz4 = (algorithms === undefined || algorithms.includes('lz4')) && (hello.compression === undefined || compression === 'lz4');
+  const lz4 = settings.algorithms.includes('lz4') && (hello.compression === undefined || compression === 'lz4');
   const features = SUPPORTED_FEATURES.filter((feature) => offered.has(feature) && (feature !== 'lz4' || lz4));
   const missing = missingRequired(hello.required, features);
   if (missing !== undefined) return refuse('HW_ERR_UNSUPPORTED_FEATURE', `client requires feature '${missing}', which this server does not support`);
