@@ -134,6 +134,8 @@ describe('compression and required features', () => {
     expect(() => checkAccepted(ack, { compression: ['gzip'] })).not.toThrow();
     expect(() => checkAccepted(ack, { compression: ['zstd'] })).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
     expect(() => checkAccepted({ ...ack, required: ['json', 'teleport'] }, { compression: ['gzip'] })).toThrow(expect.objectContaining({ code: 'HW_ERR_UNSUPPORTED_FEATURE' }));
+    expect(() => checkAccepted({ ...ack, version: '1.4.2' }, { compression: ['gzip'] })).not.toThrow();
+    expect(() => checkAccepted({ ...ack, version: '2.0.0' }, { compression: ['gzip'] })).toThrow(expect.objectContaining({ code: 'HW_ERR_VERSION_MISMATCH' }));
   });
 });
 

@@ -333,10 +333,14 @@ export function clientOffer(compression: CompressionSettings): { features: strin
 }
 
 /**
- * Checks an accepting HELLO_ACK against the client's offer: an algorithm the client did not offer
- * is HW_ERR_BAD_HANDSHAKE, a required feature the session lacks HW_ERR_UNSUPPORTED_FEATURE.
+ * Checks an accepting HELLO_ACK against the client's offer: another major version is
+ * HW_ERR_VERSION_MISMATCH, an algorithm the client did not offer HW_ERR_BAD_HANDSHAKE, a required
+ * feature the session lacks HW_ERR_UNSUPPORTED_FEATURE.
  */
 export function checkAccepted(ack: HelloAccepted, offer: { compression?: string[] }): void {
+  if (majorOf(ack.version) !== majorOf(PROTOCOL_SEMVER)) {
+    throw new HybridwireError('HW_ERR_VERSION_MISMATCH', `server speaks protocol ${ack.version}; this client speaks ${PROTOCOL_SEMVER} (major versions must match)`);
+  }
   if (ack.compression !== undefined && offer.compression?.includes(ack.compression) !== true) {
     throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `HELLO_ACK.compression '${ack.compression}' is not one the client offered`);
   }
