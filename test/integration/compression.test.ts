@@ -79,6 +79,25 @@ describe('compression between a client and a server', () => {
   });
 });
 
+describe('compression over reliable UDP', () => {
+  it('reliable UDP messages go compressed both ways once the session agreed udp-compression; unreliable ones never', async () => {
+    const { server, tcpPort, udpPort } = await startServer({ compression: { algorithm: 'lz4', threshold: 256 } });
+    server.handle('echo-big', (payload) => payload);
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    const client = await startClient({ tcpPort, udpPort, compression: { algorithm: 'lz4', threshold: 256 } });
+    const [peer] = await connected;
+    // The path is ready once the first reliable request has its answer.
+    expect(await client.request('echo-big', TELEMETRY, { transport: 'udp', reliable: true })).toEqual(TELEMETRY);
+    expect(client.stats).toMatchObject({ compressionAlgorithm: 'lz4', compressedOut: 1, compressedIn: 1 });
+    expect(peer.stats).toMatchObject({ compressedOut: 1, compressedIn: 1 });
+    // Far fewer bytes than the message crossed UDP each way.
+    expect(client.stats!.udp.bytesOut).toBeLessThan(JSON.stringify(TELEMETRY).length / 3);
+    const before = client.stats!.compressedOut;
+    client.send('echo-big', TELEMETRY, { transport: 'udp' });
+    expect(client.stats!.compressedOut).toBe(before);
+  });
+});
+
 describe('compression bombs from a raw peer', () => {
   /** A COMPRESSED MESSAGE frame whose payload states `size` and carries `data`. */
   const compressedFrame = (size: number, data: Buffer, sequence = 0) => {

@@ -284,6 +284,27 @@ describe('Dispatcher: failures that leave the session open', () => {
     expect(host.settled).toBe(1);
   });
 
+  it('decompresses a COMPRESSED UDP message only on a session that agreed udp-compression; drops and counts one otherwise, and a bomb', () => {
+    const { host, handlers, dispatch, counters } = setup();
+    const got: unknown[] = [];
+    handlers.set('t', (payload: unknown) => got.push(payload));
+    const plain = message(INLINE_TYPE, MessageKind.MESSAGE, { text: 'y'.repeat(300) }, 0, 't');
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(plain.length, 0);
+    const compressed = Buffer.concat([size, lz4Compress(plain)]);
+    dispatch.receiveDatagramMessage(compressed, 0, compressed.length, { transport: 'udp', reliable: true }, FrameFlag.COMPRESSED);
+    expect(got).toEqual([]);
+    expect(counters.udp.dropped).toBe(1);
+    host.features = new Set(['lz4', 'udp-compression']);
+    dispatch.receiveDatagramMessage(compressed, 0, compressed.length, { transport: 'udp', reliable: true }, FrameFlag.COMPRESSED);
+    expect(got).toEqual([{ text: 'y'.repeat(300) }]);
+    expect(counters.compressedIn).toBe(1);
+    const bomb = Buffer.concat([size, lz4Compress(Buffer.alloc(1 << 20))]);
+    dispatch.receiveDatagramMessage(bomb, 0, bomb.length, { transport: 'udp', reliable: true }, FrameFlag.COMPRESSED);
+    expect(counters.udp.dropped).toBe(2);
+    expect(host.reported).toEqual([]);
+  });
+
   it('drops and counts a malformed UDP message, and reports a failure that is not a malformed message', () => {
     const { host, counters, dispatch } = setup();
     dispatch.receiveDatagramMessage(Buffer.from([1, 2]), 0, 2, { transport: 'udp' });

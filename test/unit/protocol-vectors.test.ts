@@ -287,6 +287,26 @@ const checks: Record<string, () => void> = {
     expect(encode([{ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2, payload: Buffer.concat([sizeField, lz4Compress(plain)]) }])).toEqual(bytes);
   },
 
+  V7: () => {
+    const [datagram] = units('V7', 1);
+    const plain = message(1, Encoding.JSON, MessageKind.MESSAGE, JSON.stringify({ text: 'a'.repeat(32) }));
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(plain.length, 0);
+    const sender = new TestEndpoint();
+    sender.endpoint.send(Buffer.concat([size, lz4Compress(plain)]), { reliable: true, channel: 0, flags: FrameFlag.COMPRESSED });
+    sender.endpoint.flush();
+    expect(sender.sent).toEqual([datagram]);
+    // The receiving endpoint passes the flag up with the message, which decompresses to M3's.
+    const received: Array<{ payload: Buffer; flags: number }> = [];
+    const receiver = new ReliableEndpoint({ token: TOKEN, onDatagram: () => {}, now: () => 0 });
+    receiver.on('message', (payload, _channel, _reliability, flags) => received.push({ payload: Buffer.from(payload), flags }));
+    receiver.receive(datagram!.subarray(8));
+    expect(received.map(({ flags }) => flags)).toEqual([FrameFlag.COMPRESSED]);
+    expect(sessionCompression(undefined, new Set(), 'lz4')!.decompress(received[0]!.payload, 0, received[0]!.payload.length, 1 << 20)).toEqual(plain);
+    sender.endpoint.close();
+    receiver.close();
+  },
+
   Z1: () => expectCompressed('Z1', 'zstd'),
   Z2: () => expectCompressed('Z2', 'gzip'),
   Z3: () => expectCompressed('Z3', 'deflate'),
@@ -326,7 +346,7 @@ const checks: Record<string, () => void> = {
       { text: 'ping', channel: 0, reliability: Reliability.UNRELIABLE, flags: 0 },
       { text: 'pong', channel: 7, reliability: Reliability.RELIABLE_UNORDERED, flags: 0 },
     ]);
-    // No payload flag is left set: COMPRESSED in particular is TCP-only (section 1).
+    // No payload flag is left set: the endpoint sets only its own (RELIABLE, UNORDERED, FRAGMENT).
     expect(decodeDatagram(datagram!).map((frame) => frame.flags)).toEqual([0, FrameFlag.UNORDERED | FrameFlag.RELIABLE]);
     sender.endpoint.close();
     receiver.endpoint.close();

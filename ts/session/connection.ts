@@ -146,7 +146,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.window = new DeliveryWindow(sendWindow, receiveWindow);
     this.inbound.open(this.window);
     this.features = negotiatedFeatures(features);
-    this.outbound.open(this.window, (this.dispatch.compression = sessionCompression(this.limits.compression, this.features, algorithm)));
+    this.dispatch.compression = sessionCompression(this.limits.compression, this.features, algorithm);
+    this.outbound.open(this.window, this.dispatch.compression, this.features.has('udp-compression'));
     this.state = 'open';
   }
 
@@ -209,8 +210,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   /** A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; see Dispatcher. */
-  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
-    this.dispatch.receiveDatagramMessage(datagram, start, end, via);
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions, flags = 0): void {
+    this.dispatch.receiveDatagramMessage(datagram, start, end, via, flags);
   }
 
   /** The UDP path has room again after a send() that returned false. */

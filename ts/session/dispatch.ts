@@ -171,12 +171,19 @@ export class Dispatcher {
    * says how it came, so that the reply to a request goes back the same way. A malformed message
    * is dropped and counted, as a lost datagram would be; any other failure is reported.
    */
-  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions, flags = 0): void {
     const udpCounts = this.counters.udp;
     udpCounts.messagesIn++;
     udpCounts.bytesIn += end - start;
     try {
-      this.receiveMessage(datagram, start, end, 'udp', via);
+      if ((flags & FrameFlag.COMPRESSED) === 0) {
+        this.receiveMessage(datagram, start, end, 'udp', via);
+      } else {
+        // Only in a session that agreed udp-compression (docs/PROTOCOL.md 12); the endpoint lets it through on RELIABLE frames only.
+        if (!this.host.features.has('udp-compression')) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed datagram on a session that did not agree udp-compression');
+        const plain = this.decompress(datagram, start, end);
+        this.receiveMessage(plain, 0, plain.length, 'udp', via);
+      }
     } catch (error) {
       udpCounts.dropped++;
       if (!(error instanceof HybridwireError)) this.host.reportError(error as Error);

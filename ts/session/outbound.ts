@@ -47,19 +47,15 @@ const NO_BUFFER = Buffer.alloc(0);
 /** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
 const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
-/**
- * The data encoder of a session that has not sent a sequenced frame yet (many never do): never
- * written to, since dataEncoder() replaces it first.
- */
+/** The data encoder of a session that has sent no sequenced frame yet (many never do): never written to. */
 const NO_ENCODER = new FrameEncoder();
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
 const NO_HELD: HeldBatch[] = [];
 /**
- * Where a message prefix is written just before the encoder or the UDP path copies it: one for
- * every session (264 bytes each, and the share of Node's buffer pool they pinned, were most of an
- * idle session's send path). Nothing may run between its writing and its copying.
+ * Where a message prefix is written just before the encoder or the UDP path copies it: one for every
+ * session (264 bytes each were most of an idle session's send path). Nothing may run between.
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
@@ -102,8 +98,9 @@ export class Outbound {
   private ackTimer: NodeJS.Timeout | undefined;
   /** The timer's callback, made the first time an acknowledgement waits for it. */
   private acknowledgeLater: (() => void) | undefined;
-  /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
+  /** Messages at least this large are sent compressed (TCP; reliable UDP); 0 when off or not negotiated. */
   private compressFrom = 0;
+  private udpCompressFrom = 0;
   private compression: SessionCompression | undefined;
 
   constructor(
@@ -122,12 +119,13 @@ export class Outbound {
     if (this.watch !== undefined) this.watch.pauseReading = true;
   }
 
-  /** Starts sequenced traffic: the session's window, and its compression if one was negotiated. */
-  open(window: DeliveryWindow, compression: SessionCompression | undefined): void {
+  /** Starts sequenced traffic: the session's window, its compression if any, and whether reliable UDP may use it. */
+  open(window: DeliveryWindow, compression: SessionCompression | undefined, udpCompression = false): void {
     this.window = window;
     this.sendWindow = window.sendWindow;
     this.compression = compression;
     this.compressFrom = compression?.threshold ?? 0;
+    this.udpCompressFrom = udpCompression ? this.compressFrom : 0;
   }
 
   /** Bytes encoded (control frames included), held behind the window, or in the socket's buffer. */
@@ -297,9 +295,15 @@ export class Outbound {
     // until the peer has acknowledged the definition.
     if (alias !== NO_ALIAS && this.confirmedAliases?.[alias] !== true) alias = INLINE_TYPE;
     const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, type);
-    const accepted = path.send(PREFIX, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    const reliable = options.reliable === true;
+    // Reliable messages compress as on TCP once the peer agreed udp-compression (docs/PROTOCOL.md 12).
+    const compressed = reliable && this.udpCompressFrom > 0 && body.length >= this.udpCompressFrom ? this.compression!.compress(PREFIX, prefixLength, body) : undefined;
+    if (compressed !== undefined) this.counters.compressedOut++;
+    const accepted = compressed === undefined
+      ? path.send(PREFIX, prefixLength, body, reliable, options.ordered !== false, options.channel ?? 0)
+      : path.send(PREFIX, 0, compressed, true, options.ordered !== false, options.channel ?? 0, FrameFlag.COMPRESSED);
     this.counters.udp.messagesOut++;
-    this.counters.udp.bytesOut += prefixLength + body.length;
+    this.counters.udp.bytesOut += compressed?.length ?? prefixLength + body.length;
     return accepted;
   }
 
