@@ -95,7 +95,8 @@ export function resolveCompression(option: CompressionOptions | false | undefine
   let threshold = compressThreshold ?? (option === undefined ? 0 : DEFAULT_THRESHOLD);
   if (option?.threshold !== undefined) {
     threshold = checkInteger('compression.threshold', option.threshold, 0, MAX_THRESHOLD);
-    if (compressThreshold !== undefined && compressThreshold !== threshold) {
+    // compressThreshold 0 is its default, which a printed configuration repeats: only another value conflicts.
+    if (compressThreshold !== undefined && compressThreshold !== 0 && compressThreshold !== threshold) {
       throw new OptionError(`option compressThreshold (${compressThreshold}) is an alias of compression.threshold (${threshold}): give one, or equal values`, 'compressThreshold');
     }
   }
