@@ -43,6 +43,8 @@ const CASES: Array<[string, Buffer, boolean]> = [
   ),
   ['an unknown critical type', encoder.encodeToBuffer([...GOOD, { type: 0x7f }]), false],
   ['a COMPRESSED message', encoder.encodeToBuffer([...GOOD, { type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, payload: Buffer.alloc(8) }]), false],
+  ['a COMPRESSED reliable message (docs/PROTOCOL.md 12)', encoder.encodeToBuffer([...GOOD, { type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED | FrameFlag.RELIABLE, payload: Buffer.alloc(8) }]), true],
+  ['a COMPRESSED reliable BATCH message', encoder.encodeToBuffer([...GOOD, { type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED | FrameFlag.RELIABLE | FrameFlag.BATCH, payload: Buffer.alloc(8) }]), false],
   ['a BATCH message', encoder.encodeToBuffer([...GOOD, { type: FrameType.MESSAGE, flags: FrameFlag.BATCH, payload: Buffer.alloc(0) }]), false],
   ['a PING of 65 bytes', encoder.encodeToBuffer([...GOOD, { type: FrameType.PING, payload: Buffer.alloc(65) }]), false],
   ['a PONG of 65 bytes', encoder.encodeToBuffer([...GOOD, { type: FrameType.PONG, payload: Buffer.alloc(65) }]), false],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameFlag } from '../../ts/codec/frame.js';
 import { lz4Compress } from '../../ts/codec/lz4.js';
+import { sessionCompression } from '../../ts/compression/session-compression.js';
 import { HandlerTable } from '../../ts/api/handler-table.js';
 import { DeliveryWindow } from '../../ts/session/delivery-window.js';
 import { Dispatcher, type DispatchHost, type MessageInfo } from '../../ts/session/dispatch.js';
@@ -36,12 +37,14 @@ const CONTEXT = { who: 'the peer' };
 function setup(maxPendingHandlers = 1024, maxAliasBytes = 65_536) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
+  const limits = { maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
-  outbound.open(new DeliveryWindow(64, 64), false);
+  outbound.open(new DeliveryWindow(64, 64), undefined);
   const host = new Host();
   const handlers = new HandlerTable<typeof CONTEXT>();
   const dispatch = new Dispatcher(host, handlers, outbound, counters, limits, CONTEXT);
+  // As the session does when it opens with the features the host negotiated.
+  dispatch.compression = sessionCompression(undefined, host.features, undefined);
   /** The replies the dispatcher wrote, as [kind, request id, body]. */
   const replies = () => {
     outbound.flush();
@@ -117,6 +120,7 @@ describe('Dispatcher: messages to handlers', () => {
     expect(() => receive(dispatch, message(9, MessageKind.MESSAGE, { n: 1 }))).toThrow(expect.objectContaining({ code: 'HW_ERR_UNKNOWN_ALIAS' }));
     expect(() => receive(dispatch, Buffer.from([9, 0, 0, 0, 1]), FrameFlag.BATCH)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
     host.features = new Set();
+    dispatch.compression = sessionCompression(undefined, host.features, undefined);
     expect(() => receive(dispatch, Buffer.alloc(8), FrameFlag.COMPRESSED)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
   });
 
@@ -278,6 +282,27 @@ describe('Dispatcher: failures that leave the session open', () => {
       ['HW_ERR_HANDLER_FAILED', rejected],
     ]);
     expect(host.settled).toBe(1);
+  });
+
+  it('decompresses a COMPRESSED UDP message only on a session that agreed udp-compression; drops and counts one otherwise, and a bomb', () => {
+    const { host, handlers, dispatch, counters } = setup();
+    const got: unknown[] = [];
+    handlers.set('t', (payload: unknown) => got.push(payload));
+    const plain = message(INLINE_TYPE, MessageKind.MESSAGE, { text: 'y'.repeat(300) }, 0, 't');
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(plain.length, 0);
+    const compressed = Buffer.concat([size, lz4Compress(plain)]);
+    dispatch.receiveDatagramMessage(compressed, 0, compressed.length, { transport: 'udp', reliable: true }, FrameFlag.COMPRESSED);
+    expect(got).toEqual([]);
+    expect(counters.udp.dropped).toBe(1);
+    host.features = new Set(['lz4', 'udp-compression']);
+    dispatch.receiveDatagramMessage(compressed, 0, compressed.length, { transport: 'udp', reliable: true }, FrameFlag.COMPRESSED);
+    expect(got).toEqual([{ text: 'y'.repeat(300) }]);
+    expect(counters.compressedIn).toBe(1);
+    const bomb = Buffer.concat([size, lz4Compress(Buffer.alloc(1 << 20))]);
+    dispatch.receiveDatagramMessage(bomb, 0, bomb.length, { transport: 'udp', reliable: true }, FrameFlag.COMPRESSED);
+    expect(counters.udp.dropped).toBe(2);
+    expect(host.reported).toEqual([]);
   });
 
   it('drops and counts a malformed UDP message, and reports a failure that is not a malformed message', () => {

@@ -6,6 +6,8 @@ import {
   PROTOCOL_SEMVER,
   SUPPORTED_FEATURES,
   answerHello,
+  checkAccepted,
+  clientOffer,
   encodeJson,
   majorOf,
   negotiatedFeatures,
@@ -17,6 +19,7 @@ import {
   type Hello,
   type ServerLimits,
 } from '../../ts/session/handshake.js';
+import { resolveCompression } from '../../ts/compression/settings.js';
 
 const HELLO: Hello = { version: PROTOCOL_SEMVER, features: ['json', 'lz4', 'unknown-feature'], mode: 'burst', maxPacketSize: 1 << 20, windowSize: 4096 };
 const LIMITS: ServerLimits = {
@@ -83,6 +86,56 @@ describe('answerHello', () => {
     }
     expect(answerHello({ ...HELLO, version: '1.9.3-beta' }, LIMITS, 's', TOKEN).accepted).toBe(true);
     expect([majorOf('12.3.4'), majorOf('1.2'), majorOf('x')]).toEqual([12, undefined, undefined]);
+  });
+});
+
+describe('compression and required features', () => {
+  const accepted = (hello: Partial<Hello>, limits: Partial<ServerLimits> = {}) => {
+    const answer = answerHello({ ...HELLO, ...hello }, { ...LIMITS, ...limits }, 'session-1', TOKEN);
+    if (!answer.accepted) throw new Error(`refused: ${answer.code}`);
+    return answer;
+  };
+
+  it("chooses from the client's compression list, and keeps lz4 in features only where the session uses LZ4", () => {
+    expect(accepted({ compression: ['zstd', 'lz4'] })).toMatchObject({ compression: 'zstd', features: ['json'] });
+    expect(accepted({ compression: ['lz4', 'zstd'] })).toMatchObject({ compression: 'lz4', features: ['json', 'lz4'] });
+    expect(accepted({ compression: ['zstd', 'gzip'] }, { compression: resolveCompression({ algorithm: ['gzip', 'zstd'] }, undefined) })).toMatchObject({ compression: 'gzip' });
+    const none = accepted({ compression: ['lzma'] });
+    expect(none.compression).toBeUndefined();
+    expect(none.features).toEqual(['json']);
+  });
+
+  it('answers a 1.0 HELLO (the lz4 feature, no list) as 1.0 did, unless the server turned compression off', () => {
+    const answer = accepted({});
+    expect(answer.features).toEqual(['json', 'lz4']);
+    expect('compression' in answer).toBe(false);
+    expect(accepted({}, { compression: resolveCompression(false, undefined) }).features).toEqual(['json']);
+  });
+
+  it('refuses a HELLO requiring a feature the server does not have, or does not agree to, with HW_ERR_UNSUPPORTED_FEATURE', () => {
+    expect(answerHello({ ...HELLO, required: ['json', 'quantum-tunnels'] }, LIMITS, 's', TOKEN)).toMatchObject({ accepted: false, code: 'HW_ERR_UNSUPPORTED_FEATURE', reason: expect.stringContaining("'quantum-tunnels'") });
+    expect(answerHello({ ...HELLO, required: ['lz4'] }, { ...LIMITS, compression: resolveCompression(false, undefined) }, 's', TOKEN)).toMatchObject({ accepted: false, code: 'HW_ERR_UNSUPPORTED_FEATURE' });
+    expect(accepted({ required: ['json', 'lz4'] }).features).toEqual(['json', 'lz4']);
+  });
+
+  it('parses compression and required in HELLO and HELLO_ACK, and refuses them malformed', () => {
+    expect(parseHello(encodeJson({ ...HELLO, compression: ['zstd'], required: ['json'] }))).toMatchObject({ compression: ['zstd'], required: ['json'] });
+    expect(() => parseHello(encodeJson({ ...HELLO, compression: 'zstd' }))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+    expect(() => parseHello(encodeJson({ ...HELLO, required: [1] }))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+    const ack = accepted({ compression: ['gzip'] });
+    expect(parseHelloAck(encodeJson({ ...ack, required: ['json'] }))).toMatchObject({ compression: 'gzip', required: ['json'] });
+    expect(() => parseHelloAck(encodeJson({ ...ack, compression: ['gzip'] }))).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+  });
+
+  it("offers a client's algorithms and lz4 only if it accepts LZ4; checks the answer against the offer", () => {
+    expect(clientOffer(resolveCompression({ algorithm: ['zstd', 'gzip'] }, undefined))).toEqual({ features: SUPPORTED_FEATURES.filter((f) => f !== 'lz4'), compression: ['zstd', 'gzip'] });
+    expect(clientOffer(resolveCompression(false, undefined))).toEqual({ features: SUPPORTED_FEATURES.filter((f) => f !== 'lz4') });
+    const ack = accepted({ compression: ['gzip'] });
+    expect(() => checkAccepted(ack, { compression: ['gzip'] })).not.toThrow();
+    expect(() => checkAccepted(ack, { compression: ['zstd'] })).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_HANDSHAKE' }));
+    expect(() => checkAccepted({ ...ack, required: ['json', 'teleport'] }, { compression: ['gzip'] })).toThrow(expect.objectContaining({ code: 'HW_ERR_UNSUPPORTED_FEATURE' }));
+    expect(() => checkAccepted({ ...ack, version: '1.4.2' }, { compression: ['gzip'] })).not.toThrow();
+    expect(() => checkAccepted({ ...ack, version: '2.0.0' }, { compression: ['gzip'] })).toThrow(expect.objectContaining({ code: 'HW_ERR_VERSION_MISMATCH' }));
   });
 });
 

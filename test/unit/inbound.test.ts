@@ -61,7 +61,7 @@ class Host implements InboundHost, DispatchHost {
 function setup(maxFrameSize = 1 << 20, maxPendingHandlers = 1024) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
-  const limits = { compressThreshold: 0, maxFrameSize, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes: 65_536 };
+  const limits = { maxFrameSize, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000, maxPendingRequests: 16, maxPendingHandlers, maxAliasBytes: 65_536 };
   const outbound = new Outbound(socket.asSocket(), limits, counters);
   const host = new Host();
   const handlers = new HandlerTable();
@@ -72,7 +72,7 @@ function setup(maxFrameSize = 1 << 20, maxPendingHandlers = 1024) {
   const open = () => {
     host.state = 'open';
     const window = new DeliveryWindow(64, 64);
-    outbound.open(window, false);
+    outbound.open(window, undefined);
     inbound.open(window);
   };
   return { socket, host, inbound, open, handlers, outbound, dispatch };

@@ -1,3 +1,4 @@
+import { availableAlgorithms } from '../../ts/compression/algorithms.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../ts/codec/frame.js';
 import { ReassemblyBudget } from '../../ts/reliable/reliable-endpoint.js';
@@ -7,7 +8,8 @@ import { DEFAULT_PEER_SPAN } from '../../ts/session/handshake.js';
 describe('resolveLimits', () => {
   it('fills in the documented defaults', () => {
     expect(resolveLimits({})).toEqual({
-      compressThreshold: 0,
+      // Every algorithm accepted, none used to send (ts/compression/settings.ts has its own tests).
+      compression: expect.objectContaining({ algorithms: availableAlgorithms(), threshold: 0 }),
       maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
       highWaterMark: 1024 * 1024,
       maxQueueBytes: 64 * 1024 * 1024,

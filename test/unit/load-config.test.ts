@@ -36,6 +36,15 @@ describe('loadConfig', () => {
     expect(loadConfig(name, {})).toEqual({ tcpPort: 5000, maxConnections: 100, host: '127.0.0.1', udpPort: false, reconnect: { maxAttempts: 3, jitter: 0.5 } });
   });
 
+  it('takes compression as a table, true, false, or HYBRIDWIRE_COMPRESSION_* variables, and refuses an unknown algorithm', () => {
+    const name = file('[compression]\nalgorithm = ["zstd", "lz4"]\nlevel = 5\nthreshold = 512\n');
+    expect(loadConfig(name, {})).toEqual({ compression: { algorithm: ['zstd', 'lz4'], level: 5, threshold: 512 } });
+    expect(loadConfig(file('compression = true\n'), {})).toEqual({ compression: {} });
+    expect(loadConfig(file('compression = false\n'), {})).toEqual({ compression: false });
+    expect(loadConfig(undefined, { HYBRIDWIRE_COMPRESSION_ALGORITHM: 'gzip,brotli', HYBRIDWIRE_COMPRESSION_THRESHOLD: '2048' })).toEqual({ compression: { algorithm: ['gzip', 'brotli'], threshold: 2048 } });
+    expect(() => loadConfig(file('[compression]\nalgorithm = ["lzma"]\n'), {})).toThrow(/compression.algorithm.*a list of "lz4", "zstd", "deflate", "gzip", "brotli"/);
+  });
+
   it('without a file, takes the environment alone; without either, nothing', () => {
     expect(loadConfig(undefined, {})).toEqual({});
     expect(loadConfig(undefined, { HYBRIDWIRE_MAX_CONNECTIONS: '7', HYBRIDWIRE_UDP_PORT: 'false', PATH: '/bin' })).toEqual({ maxConnections: 7, udpPort: false });

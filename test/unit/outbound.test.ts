@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FrameFlag, FrameType } from '../../ts/codec/frame.js';
 import { lz4Decompress } from '../../ts/codec/lz4.js';
+import { sessionCompression } from '../../ts/compression/session-compression.js';
+import { resolveCompression } from '../../ts/compression/settings.js';
 import { HybridwireError } from '../../ts/errors.js';
 import { DeliveryWindow } from '../../ts/session/delivery-window.js';
 import { Encoding, INLINE_TYPE, MessageKind, decodeTypeDef, newMessageHeader, readMessageHeader } from '../../ts/session/message.js';
@@ -9,14 +11,16 @@ import type { SendLimits, UdpPath } from '../../ts/session/send-options.js';
 import { newSessionCounters } from '../../ts/session/session-stats.js';
 import { FakeSocket, messagesOf } from '../support/fake-socket.js';
 
-const LIMITS: SendLimits = { compressThreshold: 0, maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000 };
+const LIMITS: SendLimits = { maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000 };
 
-function setup(options: { window?: number; limits?: Partial<SendLimits>; lz4?: boolean } = {}) {
+function setup(options: { window?: number; limits?: Partial<SendLimits>; lz4?: boolean; compressThreshold?: number } = {}) {
   const socket = new FakeSocket();
   const counters = newSessionCounters();
   const outbound = new Outbound(socket.asSocket(), { ...LIMITS, ...options.limits }, counters);
   const window = new DeliveryWindow(options.window ?? 64, 64);
-  outbound.open(window, options.lz4 ?? false);
+  // A session that negotiated the 1.0 feature lz4, or nothing.
+  const features = new Set(options.lz4 === true ? ['lz4'] : []);
+  outbound.open(window, sessionCompression(resolveCompression(undefined, options.compressThreshold), features, undefined));
   /** What the connection does with the peer's ACK for `nextExpected`. */
   const ack = (nextExpected: number) => {
     expect(window.acknowledge(nextExpected)).toBeGreaterThanOrEqual(1);
@@ -122,7 +126,7 @@ describe('Outbound: batching, compression and the window', () => {
   it('compresses a message past compressThreshold when lz4 is negotiated, and only then', () => {
     const big = 'abc'.repeat(400);
     for (const lz4 of [true, false]) {
-      const { socket, outbound, counters } = setup({ lz4, limits: { compressThreshold: 256 } });
+      const { socket, outbound, counters } = setup({ lz4, compressThreshold: 256 });
       send(outbound, 'doc', big);
       outbound.flush();
       const message = socket.takeFrames()[1]!;

@@ -12,6 +12,8 @@ import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
 import { Reliability } from '../../ts/reliable/reliable-endpoint.js';
 import { DatagramSeal, OpenResult, type SealAlgorithm } from '../../ts/transport/datagram-seal.js';
 import { splitExport } from '../../ts/session/udp-keys.js';
+import { sessionCompression } from '../../ts/compression/session-compression.js';
+import { codecOf } from '../../ts/compression/algorithms.js';
 import { Encoding, MessageKind, decodeBody, decodeTypeDef, encodeTypeDef, newMessageHeader, readMessageHeader, writeMessagePrefix } from '../../ts/session/message.js';
 
 /** Frame types section 4.1 adds; the codec names them in ts/codec/frame.ts once the server handles them. */
@@ -170,6 +172,23 @@ function exportedKeys(role: 'client' | 'server'): (epoch: number) => ReturnType<
  * second, with hybridwire's sealer and with node:crypto's AEAD (nonce = IV xor record number, the
  * first 16 bytes as associated data); the other end opens it back, once.
  */
+/**
+ * A COMPRESSED frame of section 12 carrying the message of M3: it decompresses to that message, and
+ * hybridwire's own compression of the message (the same bytes, or others that decode alike) round-trips.
+ */
+function expectCompressed(label: string, algorithm: string): void {
+  const [bytes] = units(label, 1);
+  const plain = message(1, Encoding.JSON, MessageKind.MESSAGE, JSON.stringify({ text: 'a'.repeat(32) }));
+  const [frame] = decodeStream(bytes!);
+  expect(frame).toMatchObject({ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2 });
+  const compression = sessionCompression(undefined, new Set(), algorithm)!;
+  expect(compression.decompress(frame!.payload, 0, frame!.payload.length, 1 << 20)).toEqual(plain);
+  const ours = compression.compress(plain, 4, plain.subarray(4))!;
+  expect(ours.readUInt32LE(0)).toBe(47);
+  expect(compression.decompress(ours, 0, ours.length, 1 << 20)).toEqual(plain);
+  expect(encode([{ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2, payload: ours }])).toEqual(bytes);
+}
+
 function expectSealed(label: string, algorithm: SealAlgorithm, sender: 'client' | 'server', record: number): void {
   const [plain, sealed] = units(label, 2);
   const receiver = sender === 'client' ? 'server' : 'client';
@@ -268,6 +287,39 @@ const checks: Record<string, () => void> = {
     expect(encode([{ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2, payload: Buffer.concat([sizeField, lz4Compress(plain)]) }])).toEqual(bytes);
   },
 
+  V7: () => {
+    const [datagram] = units('V7', 1);
+    const plain = message(1, Encoding.JSON, MessageKind.MESSAGE, JSON.stringify({ text: 'a'.repeat(32) }));
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(plain.length, 0);
+    const sender = new TestEndpoint();
+    sender.endpoint.send(Buffer.concat([size, lz4Compress(plain)]), { reliable: true, channel: 0, flags: FrameFlag.COMPRESSED });
+    sender.endpoint.flush();
+    expect(sender.sent).toEqual([datagram]);
+    // The receiving endpoint passes the flag up with the message, which decompresses to M3's.
+    const received: Array<{ payload: Buffer; flags: number }> = [];
+    const receiver = new ReliableEndpoint({ token: TOKEN, onDatagram: () => {}, now: () => 0 });
+    receiver.on('message', (payload, _channel, _reliability, flags) => received.push({ payload: Buffer.from(payload), flags }));
+    receiver.receive(datagram!.subarray(8));
+    expect(received.map(({ flags }) => flags)).toEqual([FrameFlag.COMPRESSED]);
+    expect(sessionCompression(undefined, new Set(), 'lz4')!.decompress(received[0]!.payload, 0, received[0]!.payload.length, 1 << 20)).toEqual(plain);
+    sender.endpoint.close();
+    receiver.close();
+  },
+
+  Z1: () => expectCompressed('Z1', 'zstd'),
+  Z2: () => expectCompressed('Z2', 'gzip'),
+  Z3: () => expectCompressed('Z3', 'deflate'),
+  Z4: () => expectCompressed('Z4', 'brotli'),
+  Z5: () => {
+    const [frame] = decodeStream(units('Z5', 1)[0]!);
+    expect(frame).toMatchObject({ type: FrameType.MESSAGE, flags: FrameFlag.COMPRESSED, sequence: 2 });
+    const compression = sessionCompression(undefined, new Set(), 'deflate')!;
+    expect(() => compression.decompress(frame!.payload, 0, frame!.payload.length, 1 << 20)).toThrow(expect.objectContaining({ code: 'HW_ERR_DECOMPRESSED_TOO_LARGE' }));
+    // The data holds the 200-byte message the vector names.
+    expect(readMessage(codecOf('deflate')!.decompress(frame!.payload.subarray(4), 200)).body).toBe('a'.repeat(194));
+  },
+
   V1: () => {
     const [datagram] = units('V1', 1);
     const sender = new TestEndpoint();
@@ -294,7 +346,7 @@ const checks: Record<string, () => void> = {
       { text: 'ping', channel: 0, reliability: Reliability.UNRELIABLE, flags: 0 },
       { text: 'pong', channel: 7, reliability: Reliability.RELIABLE_UNORDERED, flags: 0 },
     ]);
-    // No payload flag is left set: COMPRESSED in particular is TCP-only (section 1).
+    // No payload flag is left set: the endpoint sets only its own (RELIABLE, UNORDERED, FRAGMENT).
     expect(decodeDatagram(datagram!).map((frame) => frame.flags)).toEqual([0, FrameFlag.UNORDERED | FrameFlag.RELIABLE]);
     sender.endpoint.close();
     receiver.endpoint.close();

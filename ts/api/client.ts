@@ -1,6 +1,7 @@
 import net from 'node:net';
-import { Connection, type MessageInfo } from '../session/connection.js';
-import { MAX_HANDSHAKE_BYTES, PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
+import { Connection, type ConnectionStats, type MessageInfo } from '../session/connection.js';
+import { MAX_HANDSHAKE_BYTES, PROTOCOL_SEMVER, checkAccepted, clientOffer, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
+import { compressionStats, type CompressionStats } from '../compression/compression-stats.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError, type ErrorCode } from '../errors.js';
 import { checkPort } from '../validate.js';
@@ -74,11 +75,10 @@ interface ClientEvents {
   close: [];
 }
 
-const OFFERED_FEATURES = [...SUPPORTED_FEATURES];
 /** Largest `auth` accepted, encoded: half the HELLO's bound, the rest is for the other fields. */
 const MAX_AUTH_BYTES = 4096;
 /** Refusal codes a client reports as they are; any other is HW_ERR_HANDSHAKE_REFUSED. */
-const REFUSAL_CODES = new Set(['HW_ERR_VERSION_MISMATCH', 'HW_ERR_SERVER_FULL', 'HW_ERR_AUTH_REFUSED', 'HW_ERR_ENCRYPTION_REQUIRED']);
+const REFUSAL_CODES = new Set(['HW_ERR_VERSION_MISMATCH', 'HW_ERR_SERVER_FULL', 'HW_ERR_AUTH_REFUSED', 'HW_ERR_ENCRYPTION_REQUIRED', 'HW_ERR_UNSUPPORTED_FEATURE']);
 /** The UDP announcement (docs/PROTOCOL.md 4.3): 8 zero bytes, gaps growing by 50 ms. */
 const ANNOUNCE_PAYLOAD = Buffer.alloc(8);
 const ANNOUNCE_STEP_MS = 50;
@@ -157,6 +157,16 @@ export class Client extends SessionHandle<ClientEvents> {
     return performance.now() - started;
   }
 
+  /**
+   * The session's counters (a snapshot), with `compression`: what this client's sessions, since it
+   * was made, compressed and decompressed (ratio, bytes saved, time) and the algorithm now in use.
+   */
+  override get stats(): (ConnectionStats & { compression: CompressionStats }) | undefined {
+    const stats = this.connection?.stats();
+    const settings = this.limits.compression;
+    return stats && { ...stats, compression: compressionStats(settings.counters, settings.algorithms, stats.compressionAlgorithm) };
+  }
+
   /** Closes gracefully: CLOSE, in-flight work finished (up to closeTimeoutMs), sockets closed. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -207,11 +217,12 @@ export class Client extends SessionHandle<ClientEvents> {
         connection.destroy(error);
         reject(error);
       };
+      const offer = clientOffer(this.limits.compression);
       stream.onReady((certificate) => {
         this.certificate = certificate;
         const hello = {
           version: PROTOCOL_SEMVER,
-          features: OFFERED_FEATURES,
+          ...offer,
           mode: this.mode,
           maxPacketSize: this.limits.maxFrameSize,
           windowSize: this.mode === 'step' ? 1 : this.limits.windowSize,
@@ -231,7 +242,8 @@ export class Client extends SessionHandle<ClientEvents> {
           fail(new HybridwireError(code, `server refused the session: ${ack.reason}`));
           return;
         }
-        connection.open(ack.windowSize, ack.windowSize, ack.features);
+        checkAccepted(ack, offer);
+        connection.open(ack.windowSize, ack.windowSize, ack.features, ack.compression);
         connection.awaitingReady = true;
         connection.sendControl(FrameType.HELLO_DONE, encodeJson({ sessionId: ack.sessionId }));
         connection.flush();

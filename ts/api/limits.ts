@@ -8,11 +8,18 @@ import type { ConnectionLimits } from '../session/connection.js';
 import { isSpan, type ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpSessionOptions } from '../transport/udp-session.js';
 import { DEFAULT_ACK_DELAY_MS, DEFAULT_PEER_SPAN, type UdpParameters } from '../session/handshake.js';
+import { resolveCompression, type CompressionOptions, type CompressionSettings } from '../compression/settings.js';
 
 export interface LimitOptions {
   /**
-   * TCP messages of at least this many bytes are sent LZ4-compressed (when that makes them
-   * smaller and the peer offers lz4). 0, the default, never compresses.
+   * Compression of large messages (docs/PROTOCOL.md, section 12): the algorithms this side offers
+   * and accepts, in order of preference, its level and threshold; false offers none. Without it a
+   * side accepts every algorithm it can run and sends nothing compressed (unless compressThreshold).
+   */
+  compression?: CompressionOptions | false;
+  /**
+   * The older name of `compression.threshold`: messages whose body has at least this many bytes
+   * are sent compressed (when that makes them smaller). 0, the default, never compresses.
    */
   compressThreshold?: number;
   /** Largest frame payload accepted or sent, in bytes. Default 16 MiB. */
@@ -97,6 +104,7 @@ export interface LimitOptions {
 }
 
 export interface ResolvedLimits extends ConnectionLimits {
+  compression: CompressionSettings;
   windowSize: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -116,7 +124,7 @@ export interface ResolvedLimits extends ConnectionLimits {
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
   const limits: ResolvedLimits = {
-    compressThreshold: integerOption('compressThreshold', options.compressThreshold),
+    compression: resolveCompression(options.compression, options.compressThreshold),
     maxFrameSize: integerOption('maxFrameSize', options.maxFrameSize),
     highWaterMark: integerOption('highWaterMark', options.highWaterMark),
     maxQueueBytes: integerOption('maxQueueBytes', options.maxQueueBytes),

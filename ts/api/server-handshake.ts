@@ -149,7 +149,7 @@ export class ServerHandshake implements HandshakeHandler {
     this.completed = true;
     const connection = this.connection;
     connection.handshakeHandler = undefined;
-    connection.open(answer.windowSize, answer.windowSize, answer.features);
+    connection.open(answer.windowSize, answer.windowSize, answer.features, answer.compression);
     connection.startHeartbeat(this.host.heartbeatIntervalMs, this.host.heartbeatTimeoutMs);
     // Tells the client the session is registered: connect() resolves on it.
     connection.sendControl(FrameType.ACK, undefined, 0);

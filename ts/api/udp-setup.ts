@@ -122,8 +122,8 @@ class SessionUdpEvents implements UdpSessionEvents {
     private readonly side: UdpSide,
   ) {}
 
-  message(payload: Buffer, via: SendOptions): void {
-    this.connection.receiveDatagramMessage(payload, 0, payload.length, via);
+  message(payload: Buffer, via: SendOptions, flags: number): void {
+    this.connection.receiveDatagramMessage(payload, 0, payload.length, via, flags);
   }
 
   pong(): void {

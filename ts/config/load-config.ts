@@ -9,7 +9,7 @@ import { parse, TomlError } from 'smol-toml';
 import { ConfigError, OptionError } from '../errors.js';
 import { resolveLimits } from '../api/limits.js';
 import type { ServerOptions } from '../api/server.js';
-import type { ClientOptions, ReconnectOptions } from '../api/client.js';
+import type { ClientOptions } from '../api/client.js';
 import { NON_OPTION_VARIABLES, OPTION_KEYS, describeKind, optionForVariable, optionKey, variableName, type OptionKind } from './option-keys.js';
 import { keyLines, lineOf } from './toml-lines.js';
 
@@ -127,6 +127,8 @@ function fromText(text: string, kind: OptionKind): unknown {
     case 'boolean-or-list':
       // A list in a variable is its names separated by commas: HYBRIDWIRE_BUILTINS=ping,echo.
       return trimmed === 'true' ? true : trimmed === 'false' ? false : trimmed === '' ? [] : trimmed.split(',').map((name) => name.trim());
+    case 'list':
+      return trimmed === '' ? [] : trimmed.split(',').map((name) => name.trim());
     case 'string':
     case 'choice':
       return text;
@@ -149,7 +151,9 @@ function valueOk(value: unknown, kind: OptionKind): boolean {
     case 'boolean-or-table':
       return typeof value === 'boolean';
     case 'boolean-or-list':
-      return typeof value === 'boolean' || (Array.isArray(value) && value.every((name) => typeof name === 'string' && kind.values.includes(name)));
+      return typeof value === 'boolean' || valueOk(value, { type: 'list', values: kind.values });
+    case 'list':
+      return Array.isArray(value) && value.length > 0 && value.every((name) => typeof name === 'string' && kind.values.includes(name));
     case 'string':
       return typeof value === 'string' && value.length >= (kind.minLength ?? 0) && value.length <= (kind.maxLength ?? Infinity);
     case 'choice':
@@ -219,23 +223,27 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-/** The flat settings as an options object: `reconnect.*` become the fields of `reconnect`. */
+/**
+ * The flat settings as an options object: `reconnect.*` become the fields of `reconnect`, and
+ * `compression.*` those of `compression` (`compression = true` alone is `{}`, its defaults).
+ */
 function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
   const options: Record<string, unknown> = {};
-  const reconnect: Record<string, unknown> = {};
-  let reconnectSetting: ConfigSetting | undefined;
+  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} } };
   for (const setting of settings) {
-    if (setting.key.startsWith('reconnect.')) reconnect[setting.key.slice('reconnect.'.length)] = setting.value;
-    else if (setting.key === 'reconnect') reconnectSetting = setting;
-    else options[setting.key] = setting.value;
+    const [name, field] = setting.key.split('.', 2) as [string, string | undefined];
+    const table = tables[name];
+    if (table === undefined) options[setting.key] = setting.value;
+    else if (field === undefined) table.setting = setting;
+    else table.fields[field] = setting.value;
   }
-  if (Object.keys(reconnect).length > 0) {
-    if (reconnectSetting?.value === false) {
-      throw invalid(reconnectSetting, 'true when reconnect.* options are set', 'reconnection is off while some of its options are given');
+  for (const [name, { fields, setting }] of Object.entries(tables)) {
+    if (Object.keys(fields).length > 0) {
+      if (setting?.value === false) throw invalid(setting, `true when ${name}.* options are set`, `${name} is off while some of its options are given`);
+      options[name] = fields;
+    } else if (setting !== undefined) {
+      options[name] = name === 'compression' && setting.value === true ? {} : setting.value;
     }
-    options.reconnect = reconnect as ReconnectOptions;
-  } else if (reconnectSetting !== undefined) {
-    options.reconnect = reconnectSetting.value;
   }
   return options as ConfigOptions;
 }

@@ -7,6 +7,7 @@
 import { CLIENT_RANGES, LIMIT_RANGES, SERVER_RANGES } from '../api/option-ranges.js';
 import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
 import { BUILTIN_NAMES, DEFAULT_BUILTINS } from '../api/builtins.js';
+import { ALGORITHM_NAMES } from '../compression/algorithms.js';
 
 export type OptionKind =
   | { type: 'integer'; min: number; max: number }
@@ -16,8 +17,10 @@ export type OptionKind =
   | { type: 'string'; minLength?: number; maxLength?: number }
   | { type: 'choice'; values: readonly string[] }
   | { type: 'number'; min: number; max: number }
-  /** An object option that may also be given as `true` or `false` (reconnect). */
-  | { type: 'boolean-or-table' }
+  /** An object option that may also be given as `true` or `false` (reconnect, compression); `fields` names its keys. */
+  | { type: 'boolean-or-table'; fields: readonly string[] }
+  /** A list of some of `values` (in a variable: names separated by commas). */
+  | { type: 'list'; values: readonly string[] }
   /** `true` (all), `false` (none), or a list of some of `values` (builtins). */
   | { type: 'boolean-or-list'; values: readonly string[] };
 
@@ -40,6 +43,13 @@ const ADDRESS_KEYS: OptionKey[] = [
   { key: 'tcpPort', kind: { type: 'port' }, use: 'both', default: 0 },
   { key: 'udpPort', kind: { type: 'port-or-false' }, use: 'both', default: 0 },
 ];
+/** The `compression` option (ts/compression/settings.ts); `compression.level` in a file is one number. */
+const COMPRESSION_KEYS: OptionKey[] = [
+  { key: 'compression', kind: { type: 'boolean-or-table', fields: ['algorithm', 'level', 'threshold'] }, use: 'both' },
+  { key: 'compression.algorithm', kind: { type: 'list', values: ALGORITHM_NAMES }, use: 'both' },
+  { key: 'compression.level', kind: { type: 'integer', min: 0, max: 22 }, use: 'both' },
+  { key: 'compression.threshold', kind: { type: 'integer', min: 0, max: 2 ** 32 }, use: 'both' },
+];
 const OTHER_SERVER_KEYS: OptionKey[] = [
   { key: 'builtins', kind: { type: 'boolean-or-list', values: BUILTIN_NAMES }, use: 'server', default: DEFAULT_BUILTINS },
   { key: 'adminToken', kind: { type: 'string', minLength: ADMIN_TOKEN_LENGTH.min, maxLength: ADMIN_TOKEN_LENGTH.max }, use: 'server', secret: true },
@@ -47,7 +57,7 @@ const OTHER_SERVER_KEYS: OptionKey[] = [
 const OTHER_CLIENT_KEYS: OptionKey[] = [
   { key: 'mode', kind: { type: 'choice', values: ['burst', 'step'] }, use: 'client', default: 'burst' },
   { key: 'clientId', kind: { type: 'string' }, use: 'client' },
-  { key: 'reconnect', kind: { type: 'boolean-or-table' }, use: 'client', default: false },
+  { key: 'reconnect', kind: { type: 'boolean-or-table', fields: ['maxAttempts', 'initialDelayMs', 'maxDelayMs', 'jitter'] }, use: 'client', default: false },
   { key: 'reconnect.jitter', kind: { type: 'number', min: 0, max: 1 }, use: 'client', default: 0.2 },
 ];
 
@@ -59,6 +69,7 @@ function integerKeys(ranges: Readonly<Record<string, { default: number; min: num
 export const OPTION_KEYS: readonly OptionKey[] = [
   ...ADDRESS_KEYS,
   ...integerKeys(LIMIT_RANGES, 'both'),
+  ...COMPRESSION_KEYS,
   ...integerKeys(SERVER_RANGES, 'server'),
   ...OTHER_SERVER_KEYS,
   ...OTHER_CLIENT_KEYS.slice(0, 2),
@@ -119,7 +130,9 @@ export function describeKind(kind: OptionKind): string {
     case 'number':
       return `a number from ${kind.min} to ${kind.max}`;
     case 'boolean-or-table':
-      return 'true, false, or a table of maxAttempts, initialDelayMs, maxDelayMs and jitter';
+      return `true, false, or a table of ${kind.fields.slice(0, -1).join(', ')} and ${kind.fields.at(-1)}`;
+    case 'list':
+      return `a list of ${kind.values.map((value) => `"${value}"`).join(', ')}`;
     case 'boolean-or-list':
       return `true, false, or a list of ${kind.values.map((value) => `"${value}"`).join(', ')}`;
   }

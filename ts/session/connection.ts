@@ -21,6 +21,7 @@ import type { SendWatchHost } from './send-watch.js';
 import { Inbound } from './inbound.js';
 import { newSessionCounters, snapshotStats, type ConnectionStats, type SessionCounters } from './session-stats.js';
 import { listenToSocket, type SocketSession } from './socket-events.js';
+import { sessionCompression, type CompressionSettings } from '../compression/session-compression.js';
 import { deferListenerTable, type ConnectionEvents, type HandshakeHandler, type SessionOwner } from './session-events.js';
 
 export type { SendOptions, Transport, UdpPath } from './send-options.js';
@@ -34,6 +35,8 @@ export interface ConnectionLimits extends SendLimits, DispatchLimits {
   /** Default timeout of request() when the caller names none; 0 waits for ever. */
   requestTimeoutMs: number;
   closeTimeoutMs: number;
+  /** This side's algorithms, level and threshold; absent, the defaults (ts/compression/settings.ts). */
+  compression?: CompressionSettings;
 }
 
 const NO_FEATURES: ReadonlySet<string> = new Set();
@@ -138,12 +141,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.outbound.stopReadingWhenCongested();
   }
 
-  /** Switches from the handshake to the open session with the negotiated window and features. */
-  open(sendWindow: number, receiveWindow: number, features: Iterable<string>): void {
+  /** Opens the session with the negotiated window, features and compression algorithm (HELLO_ACK's). */
+  open(sendWindow: number, receiveWindow: number, features: Iterable<string>, algorithm?: string): void {
     this.window = new DeliveryWindow(sendWindow, receiveWindow);
     this.inbound.open(this.window);
     this.features = negotiatedFeatures(features);
-    this.outbound.open(this.window, this.features.has('lz4'));
+    this.dispatch.compression = sessionCompression(this.limits.compression, this.features, algorithm);
+    this.outbound.open(this.window, this.dispatch.compression, this.features.has('udp-compression'));
     this.state = 'open';
   }
 
@@ -159,10 +163,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     return this.outbound.sendBody(type, MessageKind.MESSAGE, 0, encoding, body, options);
   }
 
-  /**
-   * Resolves once the send queue is below its high-water mark (at once if it is), so that a
-   * sender can wait instead of overrunning maxQueueBytes. Rejects if the connection closes.
-   */
+  /** Resolves once the send queue is below highWaterMark (at once if it is); rejects if the connection closes. */
   waitForRoom(): Promise<void> {
     if (this.queuedBytes < this.limits.highWaterMark) return Promise.resolve();
     this.outbound.needDrain = true;
@@ -201,7 +202,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** A snapshot of the session's counters and queues. */
   stats(): ConnectionStats {
-    return snapshotStats(this.counters, this.dispatch.pendingRequests, this.queuedBytes);
+    return snapshotStats(this.counters, this.dispatch.pendingRequests, this.queuedBytes, this.dispatch.compression?.algorithm);
   }
 
   startHeartbeat(intervalMs: number, timeoutMs: number): void {
@@ -209,8 +210,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   /** A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; see Dispatcher. */
-  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
-    this.dispatch.receiveDatagramMessage(datagram, start, end, via);
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions, flags = 0): void {
+    this.dispatch.receiveDatagramMessage(datagram, start, end, via, flags);
   }
 
   /** The UDP path has room again after a send() that returned false. */
@@ -219,10 +220,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     this.emit('drain');
   }
 
-  /**
-   * Closes gracefully: sends CLOSE, waits for the queue to drain and in-flight handlers to finish
-   * (up to closeTimeoutMs), then ends the socket.
-   */
+  /** Closes gracefully: sends CLOSE, waits (up to closeTimeoutMs) for the queue and the handlers, then ends the socket. */
   close(reason = 'closing'): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
     const closed = new Promise<void>((resolve) => this.once('close', () => resolve()));

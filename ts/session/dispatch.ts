@@ -7,7 +7,7 @@
  * handler that takes no info, and responses) read their prefix with byte loads, find the handler
  * in a per-alias cache and call it on a view of the chunk: no copy, no string decoding, no closure.
  */
-import { lz4Decompress } from '../codec/lz4.js';
+import type { SessionCompression } from '../compression/session-compression.js';
 import { FrameFlag } from '../codec/frame.js';
 import { HybridwireError, RemoteError } from '../errors.js';
 import { RequestTable } from './requests.js';
@@ -90,6 +90,8 @@ function readWord(source: Uint8Array, at: number): number {
 export class Dispatcher {
   /** The second argument of every handler: the Peer or Client this session belongs to. */
   context: unknown;
+  /** The session's negotiated compression (set when it opens); undefined: none, and COMPRESSED frames are refused. */
+  compression: SessionCompression | undefined;
   /** Our requests awaiting the peer's reply: made with the first (most servers' sessions never request). */
   private requestTable: RequestTable | undefined;
   /** Handlers that returned a promise not yet settled. */
@@ -169,7 +171,7 @@ export class Dispatcher {
    * says how it came, so that the reply to a request goes back the same way. A malformed message
    * is dropped and counted, as a lost datagram would be; any other failure is reported.
    */
-  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions): void {
+  receiveDatagramMessage(datagram: Buffer, start: number, end: number, via: SendOptions, flags = 0): void {
     const udpCounts = this.counters.udp;
     udpCounts.messagesIn++;
     udpCounts.bytesIn += end - start;
@@ -187,25 +189,25 @@ export class Dispatcher {
       }
     }
     try {
-      this.receiveMessage(datagram, start, end, 'udp', via);
+      if ((flags & FrameFlag.COMPRESSED) === 0) {
+        this.receiveMessage(datagram, start, end, 'udp', via);
+      } else {
+        // Only in a session that agreed udp-compression (docs/PROTOCOL.md 12); the endpoint lets it through on RELIABLE frames only.
+        if (!this.host.features.has('udp-compression')) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed datagram on a session that did not agree udp-compression');
+        const plain = this.decompress(datagram, start, end);
+        this.receiveMessage(plain, 0, plain.length, 'udp', via);
+      }
     } catch (error) {
       udpCounts.dropped++;
       if (!(error instanceof HybridwireError)) this.host.reportError(error as Error);
     }
   }
 
-  /** A COMPRESSED payload: the u32 size of the message, then the message as one LZ4 block. */
+  /** A COMPRESSED payload: the u32 size of the message, then the message compressed (docs/PROTOCOL.md 12). */
   private decompress(source: Buffer, start: number, end: number): Buffer {
-    if (!this.host.features.has('lz4')) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame on a session that did not negotiate lz4');
-    if (end - start < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame shorter than its size prefix');
-    const size = source.readUInt32LE(start);
-    // The stated size is only a claim: it is checked against the frame limit before anything is
-    // allocated, and the decoder never writes past it.
-    if (size > this.limits.maxFrameSize) {
-      throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `compressed message claims ${size} bytes; maxFrameSize is ${this.limits.maxFrameSize}`);
-    }
-    const plain = lz4Decompress(source.subarray(start + 4, end), size);
-    if (plain.length !== size) throw new HybridwireError('HW_ERR_LZ4_CORRUPT', `compressed message is ${plain.length} bytes, not the ${size} it claims`);
+    const compression = this.compression;
+    if (compression === undefined) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'compressed frame on a session that negotiated no compression');
+    const plain = compression.decompress(source, start, end, this.limits.maxFrameSize);
     this.counters.compressedIn++;
     return plain;
   }

@@ -2,10 +2,12 @@
  * The three-way handshake on the TCP connection (docs/PROTOCOL.md, "Handshake"):
  * the client's HELLO offers, the server's HELLO_ACK accepts (or refuses with a reason) and
  * returns the session, the client's HELLO_DONE completes it. Payloads are UTF-8 JSON objects,
- * small and bounded; unknown fields and unknown features are ignored.
+ * small and bounded; unknown fields and unknown features are ignored, unless the peer lists a
+ * feature as `required` (docs/PROTOCOL.md 3.6).
  */
 import { HybridwireError, RemoteError } from '../errors.js';
 import { isSpan } from '../reliable/reliable-endpoint.js';
+import { chooseAlgorithm, resolveCompression, type CompressionSettings } from '../compression/settings.js';
 
 /** The protocol version this implementation speaks; peers must share the major number. */
 export const PROTOCOL_SEMVER = '1.0.0';
@@ -13,7 +15,7 @@ export const PROTOCOL_SEMVER = '1.0.0';
 export const MAX_HANDSHAKE_BYTES = 8192;
 
 /** Features this implementation offers; the session uses the intersection of both offers. */
-export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4'] as const;
+export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4', 'udp-compression'] as const;
 
 export type DeliveryMode = 'step' | 'burst';
 
@@ -35,6 +37,9 @@ export interface UdpParameters {
    */
   maxMtu?: number;
 }
+
+/** What a server built without compression settings accepts: every algorithm this process runs. */
+const DEFAULT_COMPRESSION = resolveCompression(undefined, undefined);
 
 /** The span a peer that names none is taken to use. */
 export const DEFAULT_PEER_SPAN = 1024;
@@ -58,6 +63,10 @@ export interface Hello {
   auth?: unknown;
   /** Reserved for a key exchange (a later protocol minor version); ignored today. */
   keyExchange?: unknown;
+  /** The compression algorithms the client accepts, in its order of preference (section 12). */
+  compression?: string[];
+  /** Features the client cannot do without: the server refuses the session unless it agrees to all. */
+  required?: string[];
 }
 
 export interface HelloAccepted {
@@ -75,6 +84,10 @@ export interface HelloAccepted {
   udpPort: number;
   udp?: UdpParameters;
   keyExchange?: unknown;
+  /** The algorithm of the session's COMPRESSED frames, when the client offered a list and they share one. */
+  compression?: string;
+  /** Features the server cannot do without; the client closes the session unless it has them all. */
+  required?: string[];
 }
 
 export interface HelloRefused {
@@ -98,6 +111,8 @@ export interface ServerLimits {
   heartbeatTimeoutMs: number;
   udpPort: number;
   udp: UdpParameters;
+  /** The server's algorithms; absent, the defaults (every algorithm this process runs). */
+  compression?: CompressionSettings;
 }
 
 export function encodeJson(value: object): Buffer {
@@ -183,7 +198,17 @@ export function parseHello(payload: Uint8Array): Hello {
   if (udp) hello.udp = udp;
   if (object.auth !== undefined) hello.auth = object.auth;
   if (object.keyExchange !== undefined) hello.keyExchange = object.keyExchange;
+  if (object.compression !== undefined) hello.compression = field(object, 'compression', isStringArray, 'HELLO');
+  if (object.required !== undefined) hello.required = field(object, 'required', isStringArray, 'HELLO');
   return hello;
+}
+
+/**
+ * The first of `required` that `features` (what the session agreed) lacks, or undefined. A feature
+ * the receiver does not know is never agreed, so an unknown required feature is refused.
+ */
+export function missingRequired(required: readonly string[] | undefined, features: readonly string[]): string | undefined {
+  return required?.find((feature) => !features.includes(feature));
 }
 
 /** The refusal of a HELLO whose major version differs from ours, or undefined when it is compatible. */
@@ -198,12 +223,20 @@ export function answerHello(hello: Hello, limits: ServerLimits, sessionId: strin
   const refusal = versionRefusal(hello);
   if (refusal) return refusal;
   const offered = new Set(hello.features);
+  const settings = limits.compression ?? DEFAULT_COMPRESSION;
+  const compression = hello.compression === undefined ? undefined : chooseAlgorithm(hello.compression, settings);
+  // `lz4` alone says COMPRESSED frames are LZ4 (1.0): kept only where it says what the session uses.
+  const lz4 = settings.algorithms.includes('lz4') && (hello.compression === undefined || compression === 'lz4');
+  const features = SUPPORTED_FEATURES.filter((feature) => offered.has(feature) && (feature !== 'lz4' || lz4));
+  const missing = missingRequired(hello.required, features);
+  if (missing !== undefined) return refuse('HW_ERR_UNSUPPORTED_FEATURE', `client requires feature '${missing}', which this server does not support`);
   return {
     accepted: true,
     version: PROTOCOL_SEMVER,
     sessionId,
     token,
-    features: SUPPORTED_FEATURES.filter((feature) => offered.has(feature)),
+    features,
+    ...(compression === undefined ? {} : { compression }),
     mode: hello.mode,
     maxPacketSize: Math.min(hello.maxPacketSize, limits.maxPacketSize),
     windowSize: hello.mode === 'step' ? 1 : Math.min(hello.windowSize, limits.windowSize),
@@ -287,7 +320,32 @@ export function parseHelloAck(payload: Uint8Array): HelloAck {
     heartbeatTimeoutMs: field(object, 'heartbeatTimeoutMs', isCount, 'HELLO_ACK'),
     udpPort,
     ...(object.udp === undefined ? {} : { udp: parseUdp(object.udp, 'HELLO_ACK')! }),
+    ...(object.compression === undefined ? {} : { compression: field(object, 'compression', isString, 'HELLO_ACK') }),
+    ...(object.required === undefined ? {} : { required: field(object, 'required', isStringArray, 'HELLO_ACK') }),
   };
+}
+
+/** What a client offers: its features (`lz4` only if it accepts LZ4) and its algorithms, in its order. */
+export function clientOffer(compression: CompressionSettings): { features: string[]; compression?: string[] } {
+  const algorithms = compression.algorithms;
+  const features = SUPPORTED_FEATURES.filter((feature) => feature !== 'lz4' || algorithms.includes('lz4'));
+  return algorithms.length === 0 ? { features } : { features, compression: [...algorithms] };
+}
+
+/**
+ * Checks an accepting HELLO_ACK against the client's offer: another major version is
+ * HW_ERR_VERSION_MISMATCH, an algorithm the client did not offer HW_ERR_BAD_HANDSHAKE, a required
+ * feature the session lacks HW_ERR_UNSUPPORTED_FEATURE.
+ */
+export function checkAccepted(ack: HelloAccepted, offer: { compression?: string[] }): void {
+  if (majorOf(ack.version) !== majorOf(PROTOCOL_SEMVER)) {
+    throw new HybridwireError('HW_ERR_VERSION_MISMATCH', `server speaks protocol ${ack.version}; this client speaks ${PROTOCOL_SEMVER} (major versions must match)`);
+  }
+  if (ack.compression !== undefined && offer.compression?.includes(ack.compression) !== true) {
+    throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `HELLO_ACK.compression '${ack.compression}' is not one the client offered`);
+  }
+  const missing = missingRequired(ack.required, ack.features);
+  if (missing !== undefined) throw new HybridwireError('HW_ERR_UNSUPPORTED_FEATURE', `server requires feature '${missing}', which this client does not support`);
 }
 
 export function parseHelloDone(payload: Uint8Array): HelloDone {

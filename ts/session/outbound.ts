@@ -1,6 +1,6 @@
 /**
- * The send path of one session: outgoing type aliases, BATCH frames for small messages, LZ4
- * compression, the flush that seals and writes what is encoded, and the batches held while the
+ * The send path of one session: outgoing type aliases, BATCH frames for small messages,
+ * compression (../compression/), the flush that seals and writes what is encoded, and the batches held while the
  * delivery window has no room for them. UDP sends go through here too, for they share the aliases.
  *
  * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
@@ -10,7 +10,7 @@
  * ./flush-queue.ts, how their buffers reach the socket ./socket-writes.ts.
  */
 import type { Socket } from 'node:net';
-import { lz4Compress } from '../codec/lz4.js';
+import type { SessionCompression } from '../compression/session-compression.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
@@ -40,19 +40,15 @@ const BATCH_BYTES = 32 * 1024;
 /** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
 const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
-/**
- * The data encoder of a session that has not sent a sequenced frame yet (many never do): never
- * written to, since dataEncoder() replaces it first.
- */
+/** The data encoder of a session that has sent no sequenced frame yet (many never do): never written to. */
 const NO_ENCODER = new FrameEncoder();
 /** What lastType holds before the first send: equal to no argument, whatever its type. */
 const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
 const NO_HELD: HeldBatch[] = [];
 /**
- * Where a message prefix is written just before the encoder or the UDP path copies it: one for
- * every session (264 bytes each, and the share of Node's buffer pool they pinned, were most of an
- * idle session's send path). Nothing may run between its writing and its copying.
+ * Where a message prefix is written just before the encoder or the UDP path copies it: one for every
+ * session (264 bytes each were most of an idle session's send path). Nothing may run between.
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
@@ -95,8 +91,10 @@ export class Outbound {
   private ackTimer: NodeJS.Timeout | undefined;
   /** The timer's callback, made the first time an acknowledgement waits for it. */
   private acknowledgeLater: (() => void) | undefined;
-  /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
+  /** Messages at least this large are sent compressed (TCP; reliable UDP); 0 when off or not negotiated. */
   private compressFrom = 0;
+  private udpCompressFrom = 0;
+  private compression: SessionCompression | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -114,11 +112,13 @@ export class Outbound {
     if (this.watch !== undefined) this.watch.pauseReading = true;
   }
 
-  /** Starts sequenced traffic: the session's window, and whether lz4 was negotiated. */
-  open(window: DeliveryWindow, lz4: boolean): void {
+  /** Starts sequenced traffic: the session's window, its compression if any, and whether reliable UDP may use it. */
+  open(window: DeliveryWindow, compression: SessionCompression | undefined, udpCompression = false): void {
     this.window = window;
     this.sendWindow = window.sendWindow;
-    this.compressFrom = this.limits.compressThreshold > 0 && lz4 ? this.limits.compressThreshold : 0;
+    this.compression = compression;
+    this.compressFrom = compression?.threshold ?? 0;
+    this.udpCompressFrom = udpCompression ? this.compressFrom : 0;
   }
 
   /** Bytes encoded (control frames included), held behind the window, or in the socket's buffer. */
@@ -300,9 +300,15 @@ export class Outbound {
     // until the peer has acknowledged the definition.
     if (alias !== NO_ALIAS && this.confirmedAliases?.[alias] !== true) alias = INLINE_TYPE;
     const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, type);
-    const accepted = path.send(PREFIX, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
+    const reliable = options.reliable === true;
+    // Reliable messages compress as on TCP once the peer agreed udp-compression (docs/PROTOCOL.md 12).
+    const compressed = reliable && this.udpCompressFrom > 0 && body.length >= this.udpCompressFrom ? this.compression!.compress(PREFIX, prefixLength, body) : undefined;
+    if (compressed !== undefined) this.counters.compressedOut++;
+    const accepted = compressed === undefined
+      ? path.send(PREFIX, prefixLength, body, reliable, options.ordered !== false, options.channel ?? 0)
+      : path.send(PREFIX, 0, compressed, true, options.ordered !== false, options.channel ?? 0, FrameFlag.COMPRESSED);
     this.counters.udp.messagesOut++;
-    this.counters.udp.bytesOut += prefixLength + body.length;
+    this.counters.udp.bytesOut += compressed?.length ?? prefixLength + body.length;
     return accepted;
   }
 
@@ -372,20 +378,13 @@ export class Outbound {
   }
 
   /**
-   * Sends a message LZ4-compressed (docs/PROTOCOL.md, "Compression") when that makes it smaller.
+   * Sends a message compressed (docs/PROTOCOL.md, section 12) when that makes it smaller.
    * Returns false, having sent nothing, when it does not.
    */
   private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
-    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
-    PREFIX.copy(plain, 0, 0, prefixLength);
-    plain.set(bytes, prefixLength);
-    const compressed = lz4Compress(plain);
-    if (compressed.length + 4 >= plain.length) return false;
-    const lengthPrefix = Buffer.allocUnsafe(4);
-    lengthPrefix.writeUInt32LE(plain.length, 0);
-    this.encoder.addPrefixed(FrameType.MESSAGE, lengthPrefix, 4, compressed, FrameFlag.COMPRESSED, 0, this.startFrame());
+    const payload = this.compression!.compress(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body);
+    if (payload === undefined) return false;
+    this.encoder.add(FrameType.MESSAGE, payload, FrameFlag.COMPRESSED, 0, this.startFrame());
     this.counters.compressedOut++;
     return true;
   }

@@ -20,15 +20,14 @@ export interface SendOptions {
 export interface UdpPath {
   /** The session's 8-byte token, which prefixes each of its datagrams. */
   readonly token: Buffer;
-  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean;
+  /** `flags`: the payload flags of the frames (COMPRESSED, for a compressed reliable message). */
+  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number, flags?: number): boolean;
   close(): void;
   stats(): UdpStats | undefined;
 }
 
 /** The limits the send path enforces. */
 export interface SendLimits {
-  /** Messages of at least this many bytes go LZ4-compressed when both sides offer lz4; 0 is off. */
-  compressThreshold: number;
   maxFrameSize: number;
   highWaterMark: number;
   maxQueueBytes: number;

@@ -17,7 +17,7 @@ export interface SessionCounters {
   udp: TransportStats & { dropped: number };
   /** Smoothed heartbeat round-trip time in milliseconds (undefined before the first PONG). */
   rttMs: number | undefined;
-  /** Messages sent and received LZ4-compressed. */
+  /** Messages sent and received compressed. */
   compressedOut: number;
   compressedIn: number;
 }
@@ -26,6 +26,8 @@ export interface SessionCounters {
 export interface ConnectionStats extends SessionCounters {
   pendingRequests: number;
   queuedBytes: number;
+  /** The algorithm of the session's compressed messages (lz4, zstd, gzip, deflate, brotli); undefined: none. */
+  compressionAlgorithm: string | undefined;
 }
 
 export function newSessionCounters(): SessionCounters {
@@ -39,7 +41,7 @@ export function newSessionCounters(): SessionCounters {
 }
 
 /** A copy of `counters` with the queue state: later traffic does not change it. */
-export function snapshotStats(counters: SessionCounters, pendingRequests: number, queuedBytes: number): ConnectionStats {
+export function snapshotStats(counters: SessionCounters, pendingRequests: number, queuedBytes: number, compressionAlgorithm?: string): ConnectionStats {
   return {
     tcp: { ...counters.tcp },
     udp: { ...counters.udp },
@@ -48,5 +50,6 @@ export function snapshotStats(counters: SessionCounters, pendingRequests: number
     compressedIn: counters.compressedIn,
     pendingRequests,
     queuedBytes,
+    compressionAlgorithm,
   };
 }

@@ -8,14 +8,13 @@ import type { DatagramDecoder } from '../codec/datagram-decoder.js';
 import { FIRST_IGNORABLE_TYPE, FrameFlag, FrameType, MAX_PING_PAYLOAD } from '../codec/frame.js';
 import { CHALLENGE_SIZE } from './path-validation.js';
 
-/** COMPRESSED and BATCH describe TCP messages only in protocol version 1. */
-const TCP_ONLY_FLAGS = FrameFlag.COMPRESSED | FrameFlag.BATCH;
 
 /** Whether a frame that decoded may travel in a datagram. */
 export function allowedInDatagram(type: number, flags: number, length: number): boolean {
   switch (type) {
     case FrameType.MESSAGE:
-      return (flags & TCP_ONLY_FLAGS) === 0;
+      // BATCH describes TCP messages only; COMPRESSED travels in RELIABLE messages only (section 12).
+      return (flags & FrameFlag.BATCH) === 0 && ((flags & FrameFlag.COMPRESSED) === 0 || (flags & FrameFlag.RELIABLE) !== 0);
     case FrameType.ACK:
       return true;
     case FrameType.PING:

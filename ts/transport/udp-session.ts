@@ -116,14 +116,15 @@ interface HeldMessage {
   reliable: boolean;
   ordered: boolean;
   channel: number;
+  flags: number;
 }
 
 /** What `held` is while nothing waits: never added to. */
 const NO_HELD: HeldMessage[] = [];
 
 export interface UdpSessionEvents {
-  /** A message (a MESSAGE payload: prefix and body) arrived, the way `via` says. */
-  message(payload: Buffer, via: SendOptions): void;
+  /** A message (a MESSAGE payload: prefix and body, or compressed when `flags` says so) arrived, the way `via` says. */
+  message(payload: Buffer, via: SendOptions, flags: number): void;
   /** A PONG answered one of our PINGs (a client's announcement: the path is ready). */
   pong(): void;
   /** A PATH_CHALLENGE came, to be answered over TCP (a client; a server ignores them). */
@@ -171,13 +172,13 @@ export class UdpSession implements UdpPath {
     this.endpointMaxMtu = Math.max(this.endpointMtu, options.maxMtu - overhead);
   }
 
-  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
+  send(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number, flags = 0): boolean {
     if (this.closed) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session is closed');
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
-    if (!this.pathIsReady) return this.hold(prefix, prefixLength, body, reliable, ordered, channel);
-    return this.ensureEndpoint().sendParts(prefix, prefixLength, body, { reliable, ordered, channel });
+    if (!this.pathIsReady) return this.hold(prefix, prefixLength, body, reliable, ordered, channel, flags);
+    return this.ensureEndpoint().sendParts(prefix, prefixLength, body, { reliable, ordered, channel, flags });
   }
 
   /** Whether the path is ready: see the top of this file. */
@@ -201,7 +202,7 @@ export class UdpSession implements UdpPath {
     this.heldNeedDrain = false;
   }
 
-  private hold(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number): boolean {
+  private hold(prefix: Buffer, prefixLength: number, body: Uint8Array | string, reliable: boolean, ordered: boolean, channel: number, flags: number): boolean {
     if (!reliable && this.options.holdUnreliable !== true) return true;
     const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     const size = prefixLength + bodyLength;
@@ -218,7 +219,7 @@ export class UdpSession implements UdpPath {
     if (typeof body === 'string') payload.write(body, prefixLength);
     else payload.set(body, prefixLength);
     if (this.held === NO_HELD) this.held = [];
-    this.held.push({ payload, reliable, ordered, channel });
+    this.held.push({ payload, reliable, ordered, channel, flags });
     this.heldBytes += size;
     if (this.heldBytes < bound / 2) return true;
     this.heldNeedDrain = true;
@@ -475,7 +476,7 @@ export class UdpSession implements UdpPath {
       batchDelayMs: options.batchDelayMs,
       ...(options.budget ? { budget: options.budget } : {}),
     });
-    endpoint.on('message', (payload, channel, reliability) => this.events.message(payload, VIA[reliability]![channel]!));
+    endpoint.on('message', (payload, channel, reliability, flags) => this.events.message(payload, VIA[reliability]![channel]!, flags));
     endpoint.on('frame', (type, _flags, _channel, sequence, payload) => this.onFrame(type, sequence, payload));
     endpoint.on('drain', () => this.events.drain());
     endpoint.on('error', (error) => this.events.failed(error));

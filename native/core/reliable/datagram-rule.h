@@ -17,8 +17,10 @@ constexpr uint8_t kTypePong = 0x07;
 constexpr uint8_t kTypePathChallenge = 0x0b;
 // Types from here up are ignorable: a receiver skips those it does not know.
 constexpr uint8_t kFirstIgnorable = 0x80;
-// COMPRESSED and BATCH describe TCP messages only in protocol version 1.
-constexpr uint8_t kTcpOnlyFlags = 0x01 | 0x10;
+// BATCH describes TCP messages only; COMPRESSED travels in RELIABLE messages only (section 12).
+constexpr uint8_t kFlagCompressed = 0x01;
+constexpr uint8_t kFlagReliable = 0x08;
+constexpr uint8_t kFlagBatch = 0x10;
 constexpr uint32_t kMaxPingPayload = 64;
 constexpr uint32_t kPathChallengeSize = 8;
 
@@ -26,7 +28,7 @@ constexpr uint32_t kPathChallengeSize = 8;
 inline bool allowed(uint8_t type, uint8_t flags, uint32_t length) {
   switch (type) {
     case kTypeMessage:
-      return (flags & kTcpOnlyFlags) == 0;
+      return (flags & kFlagBatch) == 0 && ((flags & kFlagCompressed) == 0 || (flags & kFlagReliable) != 0);
     case kTypeAck:
       return true;
     case kTypePing:
