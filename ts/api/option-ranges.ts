@@ -42,6 +42,9 @@ export const LIMIT_RANGES = {
   udpMinRtoMs: { default: 100, min: 1, max: 60_000 },
   udpMaxRtoMs: { default: 60_000, min: 1, max: HOUR_MS },
   udpBatchDelayMs: { default: 0, min: 0, max: 1000 },
+  maxStreams: { default: 100, min: 1, max: 1_000_000 },
+  streamWindowBytes: { default: 256 * 1024, min: 1024, max: 0x7fffffff },
+  maxStreamChunkBytes: { default: 64 * 1024, min: 256, max: 1024 * 1024 },
 } as const satisfies Record<string, IntegerRange>;
 
 /** Options of createServer() alone. */

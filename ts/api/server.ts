@@ -24,8 +24,12 @@ import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
+import { StreamFeature } from '../streams/stream-feature.js';
+import type { StreamOptions } from '../streams/stream-options.js';
+import type { StreamSessionStats } from '../streams/stream-stats.js';
+import type { HybridwireStream } from '../streams/duplex-stream.js';
 
-export interface ServerOptions extends LimitOptions, AdmissionOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOptions {
   /**
    * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
    * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
@@ -111,6 +115,8 @@ export interface ServerStats {
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
+  /** Streams of every session, closed ones included (`open`: open now). */
+  streams: StreamSessionStats;
 }
 
 interface ServerEvents {
@@ -121,6 +127,8 @@ interface ServerEvents {
   peerError: [peer: Peer | undefined, error: Error];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, peer: Peer, info: MessageInfo];
+  /** A peer opened a stream (peer.openStream's counterpart is client.openStream()). */
+  stream: [stream: HybridwireStream, peer: Peer];
   error: [error: Error];
   close: [];
 }
@@ -165,6 +173,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private metricsState: ServerMetrics | undefined;
   /** Hears the events of every session: one object, not listeners per connection. */
   private readonly sessionOwner: SessionOwner;
+  private readonly streams: StreamFeature;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -183,6 +192,8 @@ export class Server extends EventEmitter<ServerEvents> {
     // The admin request is answered with or without the built-ins (only to whom it allows).
     const fallback = builtinHandlers(this, builtins);
     fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
+    this.streams = new StreamFeature(options, this.limits.maxFrameSize, (stream, peer) => this.emit('stream', stream, peer as Peer));
+    for (const [type, handler] of this.streams.handlers()) fallback.set(type, handler);
     this.handlers = new HandlerTable<Peer>(fallback);
     const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
     this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
@@ -296,6 +307,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
+      streams: this.streams.stats(),
     };
   }
 
@@ -451,6 +463,7 @@ export class Server extends EventEmitter<ServerEvents> {
       opened: (peer) => {
         this.pendingHandshakes--;
         this.sessions.set(peer.id, peer);
+        this.streams.attach(peer.connection, peer, false);
         this.emit('connection', peer);
       },
     };
