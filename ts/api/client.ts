@@ -125,7 +125,7 @@ export class Client extends SessionHandle<ClientEvents> {
     super(undefined);
     if (typeof options !== 'object' || options === null) throw new OptionError('connect() needs an options object with tcpPort');
     this.limits = resolveLimits(options);
-    this.streams = new StreamFeature(options, this.limits.maxFrameSize, (stream) => this.emit('stream', stream, this));
+    this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
     this.handlers = new HandlerTable<Client>(this.streams.handlers());
     this.host = options.host ?? '127.0.0.1';
     this.tcpPort = checkPort('tcpPort', options.tcpPort);

@@ -192,7 +192,7 @@ export class Server extends EventEmitter<ServerEvents> {
     // The admin request is answered with or without the built-ins (only to whom it allows).
     const fallback = builtinHandlers(this, builtins);
     fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
-    this.streams = new StreamFeature(options, this.limits.maxFrameSize, (stream, peer) => this.emit('stream', stream, peer as Peer));
+    this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
     for (const [type, handler] of this.streams.handlers()) fallback.set(type, handler);
     this.handlers = new HandlerTable<Peer>(fallback);
     const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);

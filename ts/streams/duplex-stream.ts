@@ -7,7 +7,7 @@
  */
 import { Duplex } from 'node:stream';
 import { HybridwireError } from '../errors.js';
-import { MAX_CODE_BYTES, MAX_WINDOW, type StreamTransport } from './wire.js';
+import { MAX_CODE_BYTES, MAX_WINDOW, type StreamTransport } from './stream-wire.js';
 
 /**
  * `opening`: waiting for the other side's accept (writes wait); `open`; `half-closed-local`: this
@@ -169,11 +169,19 @@ export class HybridwireStream extends Duplex {
     this.destroy(new StreamResetError(code, `stream ${this.id} (${JSON.stringify(this.name)}) was reset by the other side with ${code}${message ? `: ${message}` : ''}`));
   }
 
+  /** @internal The stream was refused before it was opened (the local stream limit): the peer never hears of it. */
+  refusedLocally(): void {
+    this.state = 'reset';
+    this.released = true;
+  }
+
   /** @internal The session has closed under the stream. */
   sessionClosed(error: Error | undefined): void {
     this.state = 'reset';
     this.releaseOnce();
-    this.destroy(new HybridwireError('HW_ERR_CONNECTION_CLOSED', `the session closed under stream ${this.id}${error ? `: ${error.message}` : ''}`, { cause: error }));
+    // A graceful close (CLOSE from either side) ends the stream without an error, as a socket's
+    // destroy() does: a reader still reading sees it close before its end.
+    this.destroy(error === undefined ? undefined : new HybridwireError('HW_ERR_CONNECTION_CLOSED', `the session closed under stream ${this.id}: ${error.message}`, { cause: error }));
   }
 
   /** @internal The session's send queue has room again. */

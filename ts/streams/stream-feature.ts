@@ -3,6 +3,7 @@
  * the server or client puts before the application's), a StreamSession per session that
  * negotiated `streams`, and the counters of them all.
  */
+import type { EventEmitter } from 'node:events';
 import type { Connection, Handler } from '../session/connection.js';
 import type { Payload } from '../session/message.js';
 import { HybridwireError } from '../errors.js';
@@ -10,7 +11,7 @@ import type { HybridwireStream } from './duplex-stream.js';
 import { resolveStreamOptions, type StreamLimits, type StreamOptions } from './stream-options.js';
 import { StreamSession, type StreamSessionOwner } from './stream-session.js';
 import { newStreamTotals, type StreamSessionStats, type StreamTotals } from './stream-stats.js';
-import { MAX_NAME_BYTES, STREAMS_FEATURE, STREAM_ACCEPT, STREAM_DATA, STREAM_END, STREAM_OPEN, STREAM_RESET, STREAM_WINDOW, type StreamTransport } from './wire.js';
+import { MAX_NAME_BYTES, STREAMS_FEATURE, STREAM_ACCEPT, STREAM_DATA, STREAM_END, STREAM_OPEN, STREAM_RESET, STREAM_WINDOW, type StreamTransport } from './stream-wire.js';
 
 const STREAM_TYPES = [STREAM_OPEN, STREAM_ACCEPT, STREAM_DATA, STREAM_WINDOW, STREAM_END, STREAM_RESET];
 
@@ -27,13 +28,21 @@ export class StreamFeature implements StreamSessionOwner {
   readonly totals: StreamTotals = newStreamTotals();
   private open = 0;
 
-  /** `announce` emits 'stream' (stream, context) and says whether anybody listened. */
+  /** `emitter` emits 'stream' (stream, its Peer or Client). */
   constructor(
     options: StreamOptions,
     maxFrameSize: number,
-    readonly announce: (stream: HybridwireStream, context: unknown) => boolean,
+    private readonly emitter: EventEmitter,
   ) {
     this.limits = resolveStreamOptions(options, maxFrameSize);
+  }
+
+  listening(): boolean {
+    return this.emitter.listenerCount('stream') > 0;
+  }
+
+  announce(stream: HybridwireStream, context: unknown): void {
+    this.emitter.emit('stream', stream, context);
   }
 
   /** The handlers of the reserved stream types, for a handler table's fallback. */

@@ -26,15 +26,17 @@ import {
   encodeData,
   resetMessageOf,
   type StreamTransport,
-} from './wire.js';
+} from './stream-wire.js';
 
 const OVER_UDP: SendOptions = { transport: 'udp', reliable: true };
 
 /** What the session tells the feature that owns it (see ./stream-feature.ts). */
 export interface StreamSessionOwner {
   readonly totals: StreamTotals;
-  /** A stream the peer opened: emits 'stream'; false when nobody listens (the stream is refused). */
-  announce(stream: HybridwireStream, context: unknown): boolean;
+  /** Whether anybody listens for 'stream' events (else the peer's streams are refused). */
+  listening(): boolean;
+  /** A stream the peer opened: emits 'stream'. */
+  announce(stream: HybridwireStream, context: unknown): void;
   /** Streams open in all sessions went up (+1) or down (-1). */
   openChanged(delta: number): void;
 }
@@ -71,6 +73,8 @@ export class StreamSession implements StreamHost {
     const stream = new HybridwireStream(this, id, name, transport, this.limits.streamWindowBytes, this.limits.maxStreamChunkBytes, false, 0);
     if (this.streams.size >= this.limits.maxStreams || id > MAX_STREAM_ID) {
       const error = new HybridwireError('HW_ERR_STREAM_LIMIT', `${this.streams.size} streams are open in this session; maxStreams is ${this.limits.maxStreams}`);
+      // Never opened, so never told to the peer: it fails here alone.
+      stream.refusedLocally();
       process.nextTick(() => stream.destroy(error));
       return stream;
     }
@@ -139,6 +143,10 @@ export class StreamSession implements StreamHost {
       this.refuse(id, 'tcp', 'HW_ERR_UDP_UNAVAILABLE', 'this session has no UDP path');
       return;
     }
+    if (!this.owner.listening()) {
+      this.refuse(id, transport, 'HW_ERR_NO_HANDLER', "nobody listens for 'stream' events");
+      return;
+    }
     if (this.streams.size >= this.limits.maxStreams) {
       this.refuse(id, transport, 'HW_ERR_STREAM_LIMIT', `${this.streams.size} streams are open in this session; maxStreams is ${this.limits.maxStreams}`);
       return;
@@ -149,14 +157,12 @@ export class StreamSession implements StreamHost {
     this.register(stream);
     this.counters.accepted++;
     this.owner.totals.accepted++;
-    let heard: boolean;
     try {
-      heard = this.owner.announce(stream, this.context);
+      this.owner.announce(stream, this.context);
     } catch (error) {
+      // A listener threw: the stream is reset, the session goes on.
       stream.destroy(error as Error);
-      return;
     }
-    if (!heard) stream.destroy(new HybridwireError('HW_ERR_NO_HANDLER', `nobody listens for 'stream' events: stream ${JSON.stringify(open.name)} refused`));
   }
 
   private onData(payload: Uint8Array): void {
