@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, HybridwireStream, Peer, Server } from '../../ts/index.js';
 import { closeAfterEach, startClient, startServer } from '../support/sessions.js';
-import { nextEvent } from '../support/raw-peer.js';
+import { RawPeer, nextEvent } from '../support/raw-peer.js';
+import { FrameEncoder, FrameType } from '../../ts/index.js';
 import { waitUntil, within } from '../support/wait.js';
 
 closeAfterEach();
@@ -350,5 +351,75 @@ describe('statistics', () => {
     const peer = [...server.peers.values()][0]!;
     expect(peer.stats.streams).toMatchObject({ open: 1, accepted: 1, bytesIn: 1000 });
     expect(server.stats().streams).toMatchObject({ open: 1, accepted: 1, bytesIn: 1000 });
+  });
+});
+
+/** A MESSAGE frame's payload naming its type inline: JSON for objects, binary for bytes. */
+function inlineMessage(type: string, body: Buffer | object): Buffer {
+  const name = Buffer.from(type);
+  const binary = Buffer.isBuffer(body);
+  const prefix = Buffer.from([0xff, 0xff, binary ? 0 : 1, 0, name.length]);
+  return Buffer.concat([prefix, name, binary ? body : Buffer.from(JSON.stringify(body))]);
+}
+
+function dataBody(id: number, bytes: number): Buffer {
+  const body = Buffer.alloc(4 + bytes, 7);
+  body.writeUInt32LE(id, 0);
+  return body;
+}
+
+describe('a peer that breaks the stream rules', () => {
+  async function rawStreamPeer(serverOptions: Record<string, number>) {
+    const { server, tcpPort } = await startServer(serverOptions);
+    const bystander = await startClient({ tcpPort });
+    const peer = await RawPeer.connect(tcpPort);
+    const ack = await peer.handshake({ features: ['json', 'binary', 'streams'] });
+    expect(ack.features).toContain('streams');
+    peer.acknowledgeAll();
+    // Sequenced frames count from 0 (docs/PROTOCOL.md, section 6).
+    let sequence = 0;
+    const send = (type: string, body: Buffer | object) => {
+      peer.socket.write(Buffer.concat(new FrameEncoder().encode([{ type: FrameType.MESSAGE, sequence: sequence++, payload: inlineMessage(type, body) }])));
+    };
+    return { server, bystander, peer, send };
+  }
+
+  it('sending past its credit is closed with HW_ERR_FLOW_CONTROL; others are still served', async () => {
+    const { server, bystander, peer, send } = await rawStreamPeer({ streamWindowBytes: 1024 });
+    const opened = nextStream(server);
+    send('hybridwire:stream.open', { id: 1, name: 'greedy', window: 65536, transport: 'tcp' });
+    const [stream] = await opened;
+    stream.pause();
+    stream.on('error', () => {});
+    // Exactly the credit is fine...
+    send('hybridwire:stream.data', dataBody(1, 1024));
+    await waitUntil(() => stream.bytesIn === 1024, 5000, 'the first kilobyte');
+    expect(peer.closed).toBe(false);
+    // ...one byte more is not.
+    send('hybridwire:stream.data', dataBody(1, 1));
+    await peer.waitClosed();
+    expect(peer.errorFrame()?.code).toBe('HW_ERR_FLOW_CONTROL');
+    expect(stream.bytesIn).toBe(1024);
+    expect(server.stats().streams.flowControlErrors).toBe(1);
+    expect(await bystander.request('echo', 'fine')).toBe('fine');
+  });
+
+  it('messages for a stream never opened, or an open reusing an id, are HW_ERR_BAD_MESSAGE', async () => {
+    const first = await rawStreamPeer({});
+    first.send('hybridwire:stream.data', dataBody(9, 10));
+    await first.peer.waitClosed();
+    expect(first.peer.errorFrame()?.code).toBe('HW_ERR_BAD_MESSAGE');
+
+    const second = await rawStreamPeer({});
+    second.server.on('stream', (stream: HybridwireStream) => stream.on('error', () => {}));
+    second.send('hybridwire:stream.open', { id: 3, name: 'a', window: 1024, transport: 'tcp' });
+    second.send('hybridwire:stream.open', { id: 1, name: 'b', window: 1024, transport: 'tcp' });
+    await second.peer.waitClosed();
+    expect(second.peer.errorFrame()?.code).toBe('HW_ERR_BAD_MESSAGE');
+
+    const third = await rawStreamPeer({});
+    third.send('hybridwire:stream.open', { id: 2, name: 'the server\'s parity', window: 1024, transport: 'tcp' });
+    await third.peer.waitClosed();
+    expect(third.peer.errorFrame()?.code).toBe('HW_ERR_BAD_MESSAGE');
   });
 });
