@@ -134,6 +134,21 @@ describe('opening', () => {
     expect((await unnamed)[0].name).toBe('');
   });
 
+  it('opens from the server over reliable UDP too', async () => {
+    const { server, client } = await udpPair();
+    const peer = [...server.peers.values()][0]!;
+    await waitUntil(() => peer.udpAddress !== undefined, 5000, "the peer's UDP address");
+    const toClient = nextStream(client);
+    const fromServer = peer.openStream('udp push', { transport: 'udp' });
+    const [atClient] = await toClient;
+    expect(atClient.transport).toBe('udp');
+    expect(atClient.name).toBe('udp push');
+    const data = randomBytes(MiB);
+    const arrived = readAll(atClient);
+    fromServer.end(data);
+    expect((await within(arrived, 10_000, 'the data')).equals(data)).toBe(true);
+  });
+
   it('returns the stream at once: what is written before the accept arrives waits for it', async () => {
     const { server, client } = await pair();
     const stream = client.openStream('early');
@@ -194,11 +209,11 @@ describe('opening', () => {
 });
 
 describe('flow control', () => {
-  it('a reader that does not read stalls its own sender at the window, not another stream nor a request', async () => {
+  for (const transport of ['tcp', 'udp'] as const) it(`a reader that does not read stalls its own sender at the window, not another stream nor a request (${transport})`, async () => {
     const window = 64 * 1024;
-    const { server, client } = await pair({ streamWindowBytes: window });
+    const { server, client } = transport === 'tcp' ? await pair({ streamWindowBytes: window }) : await udpPair({ streamWindowBytes: window });
     server.handle('time', () => 'now');
-    const slow = client.openStream('slow');
+    const slow = client.openStream('slow', { transport });
     const [slowAtServer] = await nextStream(server);
     slowAtServer.pause();
     // Twice the window is written: the stream sends the window's worth, holds the rest, and
@@ -215,13 +230,14 @@ describe('flow control', () => {
     slow.once('drain', () => (drained = true));
 
     // Meanwhile another stream carries 4 MiB and a request is answered.
-    const fast = client.openStream('fast');
+    const fast = client.openStream('fast', { transport });
     const [fastAtServer] = await nextStream(server);
     const payload = randomBytes(4 * MiB);
     const arrived = readAll(fastAtServer);
     fast.end(payload);
     expect((await within(arrived, 20_000, 'the other stream')).equals(payload)).toBe(true);
     expect(await client.request('time')).toBe('now');
+    expect(await client.request('time', undefined, { transport: 'udp', reliable: true })).toBe('now');
 
     // The slow one still has not moved: its reader holds exactly the window.
     expect(slow.bytesOut).toBe(window);
