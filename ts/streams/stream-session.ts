@@ -24,7 +24,11 @@ import {
   decodeReset,
   decodeWindow,
   encodeData,
-  resetMessageOf,
+  acceptBody,
+  endBody,
+  openBody,
+  resetBody,
+  windowBody,
   type StreamTransport,
 } from './stream-wire.js';
 
@@ -79,7 +83,7 @@ export class StreamSession implements StreamHost {
       return stream;
     }
     this.nextLocalId += 2;
-    this.send(transport, STREAM_OPEN, { id, name, window: this.limits.streamWindowBytes, transport });
+    this.send(transport, STREAM_OPEN, openBody(id, name, this.limits.streamWindowBytes, transport));
     this.register(stream);
     this.counters.opened++;
     this.owner.totals.opened++;
@@ -153,7 +157,7 @@ export class StreamSession implements StreamHost {
     }
     const stream = new HybridwireStream(this, id, open.name, transport, this.limits.streamWindowBytes, this.limits.maxStreamChunkBytes, true, open.window);
     // The accept goes before anything the application writes on the stream.
-    this.send(transport, STREAM_ACCEPT, { id, window: this.limits.streamWindowBytes });
+    this.send(transport, STREAM_ACCEPT, acceptBody(id, this.limits.streamWindowBytes));
     this.register(stream);
     this.counters.accepted++;
     this.owner.totals.accepted++;
@@ -196,7 +200,7 @@ export class StreamSession implements StreamHost {
   private refuse(id: number, transport: StreamTransport, code: string, message: string): void {
     this.counters.refused++;
     this.owner.totals.refused++;
-    this.send(transport, STREAM_RESET, { id, code, message });
+    this.send(transport, STREAM_RESET, resetBody(id, code, message));
   }
 
   // ---- StreamHost ----
@@ -219,18 +223,18 @@ export class StreamSession implements StreamHost {
   }
 
   sendWindow(stream: HybridwireStream, increment: number): void {
-    this.send(stream.transport, STREAM_WINDOW, { id: stream.id, increment });
+    this.send(stream.transport, STREAM_WINDOW, windowBody(stream.id, increment));
   }
 
   sendEnd(stream: HybridwireStream): void {
-    this.send(stream.transport, STREAM_END, { id: stream.id });
+    this.send(stream.transport, STREAM_END, endBody(stream.id));
   }
 
   sendReset(stream: HybridwireStream, code: string, message: string): void {
     if (this.closed) return;
     this.counters.resetsSent++;
     this.owner.totals.resetsSent++;
-    this.send(stream.transport, STREAM_RESET, { id: stream.id, code, message: resetMessageOf(message) });
+    this.send(stream.transport, STREAM_RESET, resetBody(stream.id, code, message));
   }
 
   release(stream: HybridwireStream): void {

@@ -4,7 +4,7 @@
  * Every decoder checks what a peer could get wrong and throws HW_ERR_BAD_MESSAGE for it.
  */
 import { HybridwireError } from '../errors.js';
-import type { Payload } from '../session/message.js';
+import type { JsonValue, Payload } from '../session/message.js';
 
 export const STREAM_OPEN = 'hybridwire:stream.open';
 export const STREAM_ACCEPT = 'hybridwire:stream.accept';
@@ -100,6 +100,27 @@ export function decodeReset(payload: Payload): ResetMessage {
   const code = stringField(body, 'code', MAX_CODE_BYTES, STREAM_RESET);
   if (code.length === 0) throw bad(`${STREAM_RESET}: code must not be empty`);
   return { id: integerField(body, 'id', 1, MAX_STREAM_ID, STREAM_RESET), code, message };
+}
+
+/** The JSON bodies as hybridwire sends them (field order is not significant to a receiver). */
+export function openBody(id: number, name: string, window: number, transport: StreamTransport): JsonValue {
+  return { id, name, window, transport };
+}
+
+export function acceptBody(id: number, window: number): JsonValue {
+  return { id, window };
+}
+
+export function windowBody(id: number, increment: number): JsonValue {
+  return { id, increment };
+}
+
+export function endBody(id: number): JsonValue {
+  return { id };
+}
+
+export function resetBody(id: number, code: string, message: string): JsonValue {
+  return { id, code, message: resetMessageOf(message) };
 }
 
 /** A data message's body: the u32 little-endian stream id, then at least one byte of data. */
