@@ -214,6 +214,18 @@ export class HybridwireStream extends Duplex {
     this.grantCredit();
   }
 
+  /**
+   * Every way of consuming a Readable (flowing mode, pipe, async iteration, 'readable') goes
+   * through read(): credit is counted here, where _read alone would miss reads made while a call
+   * of it is still outstanding.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    this.grantCredit();
+    return chunk;
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.pending = undefined;
     if (!this.released && this.remoteEnded && this.writableLength === 0 && isQuiet(error)) {
