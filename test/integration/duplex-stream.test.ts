@@ -272,6 +272,29 @@ describe('flow control', () => {
   });
 });
 
+describe('many streams in one session', () => {
+  it('carry their own bytes at once, both ways, beside messages', async () => {
+    const { server, client } = await pair({ streamWindowBytes: 64 * 1024 });
+    // The server echoes each stream back: what comes in goes out.
+    server.on('stream', (stream) => stream.pipe(stream));
+    let messages = 0;
+    server.handle('tick', () => void messages++);
+    const count = 20;
+    const payloads = Array.from({ length: count }, () => randomBytes(512 * 1024));
+    const results = payloads.map((payload, i) => {
+      const stream = client.openStream(`echo ${i}`);
+      const back = readAll(stream);
+      stream.end(payload);
+      return back;
+    });
+    for (let i = 0; i < 200; i++) client.send('tick', i);
+    const echoed = await within(Promise.all(results), 30_000, 'every stream echoed');
+    for (let i = 0; i < count; i++) expect(echoed[i]!.equals(payloads[i]!), `stream ${i}`).toBe(true);
+    await waitUntil(() => messages === 200, 5000, 'the messages');
+    expect(client.stats!.streams).toMatchObject({ opened: count, bytesOut: count * 512 * 1024, bytesIn: count * 512 * 1024 });
+  });
+});
+
 describe('ending', () => {
   it('half-closes each way independently', async () => {
     const { server, client } = await pair();
