@@ -5,7 +5,6 @@ import { HeartbeatWheel } from '../session/heartbeat.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
-import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
@@ -13,7 +12,8 @@ import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
-import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { ServerUdp } from './server-udp.js';
+import { addTransportStats, type ServerStats } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
@@ -26,7 +26,6 @@ import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 import { StreamFeature } from '../streams/stream-feature.js';
 import type { StreamOptions } from '../streams/stream-options.js';
-import type { StreamSessionStats } from '../streams/stream-stats.js';
 import type { HybridwireStream } from '../streams/duplex-stream.js';
 
 export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOptions {
@@ -81,42 +80,12 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOpt
   adminToken?: string;
 }
 
+export type { ServerStats, TransportTotals } from './server-stats.js';
+
 export interface ListenResult {
   host: string;
   tcpPort: number;
   udpPort: number | undefined;
-}
-
-export interface TransportTotals {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface ServerStats {
-  connectedClients: number;
-  uptimeMs: number;
-  tcp: TransportTotals;
-  udp: TransportTotals & UdpCounters;
-  /** The reliable-UDP counters of every session (each one's peer.udpStats()), summed, closed sessions included. */
-  udpReliable: ReliableTotals;
-  /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
-  udpSocket: UdpSocketStats | undefined;
-  /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
-  udpReassembly: ReassemblyTotals;
-  refusedConnections: number;
-  /** HELLOs refused with HW_ERR_AUTH_REFUSED (authenticate said no, threw, or the address was blocked). */
-  authRefused: number;
-  /** Of authRefused, those refused without asking authenticate: their address had failed authFailureLimit times. */
-  authBlocked: number;
-  /** Connections that failed before the handshake: TLS handshake, client certificate, or silence. */
-  tlsFailures: number;
-  protocolErrors: number;
-  /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
-  broadcastDrops: number;
-  /** Streams of every session, closed ones included (`open`: open now). */
-  streams: StreamSessionStats;
 }
 
 interface ServerEvents {
@@ -489,20 +458,6 @@ export class Server extends EventEmitter<ServerEvents> {
 /** The peer of a server's session, once its HELLO has been accepted (ServerHandshake sets it). */
 function peerOf(connection: Connection): Peer | undefined {
   return connection.context as Peer | undefined;
-}
-
-/** Adds a session's per-transport counters to running totals. */
-function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.counters;
-  for (const [total, own] of [
-    [tcp, stats.tcp],
-    [udp, stats.udp],
-  ] as const) {
-    total.messagesIn += own.messagesIn;
-    total.messagesOut += own.messagesOut;
-    total.bytesIn += own.bytesIn;
-    total.bytesOut += own.bytesOut;
-  }
 }
 
 export function createServer(options?: ServerOptions): Server {
