@@ -50,6 +50,9 @@ export type ErrorCode =
   | 'HW_ERR_AUTH_REFUSED'
   | 'HW_ERR_AEAD_LIMIT_REACHED'
   | 'HW_ERR_DECOMPRESSED_TOO_LARGE'
+  | 'HW_ERR_STREAM_RESET'
+  | 'HW_ERR_STREAM_LIMIT'
+  | 'HW_ERR_FLOW_CONTROL'
   | 'HW_ERR_UNSUPPORTED_FEATURE';
 
 export class HybridwireError extends Error {

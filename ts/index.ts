@@ -43,3 +43,9 @@ export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';
 export type { UdpStats } from './transport/udp-session.js';
 export type { SealAlgorithm, SealingStats } from './transport/datagram-seal.js';
+export { HybridwireStream, StreamResetError } from './streams/duplex-stream.js';
+export type { StreamState, StreamStats } from './streams/duplex-stream.js';
+export type { OpenStreamOptions } from './streams/stream-feature.js';
+export type { StreamOptions } from './streams/stream-options.js';
+export type { StreamSessionStats, StreamTotals } from './streams/stream-stats.js';
+export type { SessionStats } from './api/session-handle.js';

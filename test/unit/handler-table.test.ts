@@ -23,6 +23,14 @@ describe('HandlerTable', () => {
     expect(table.version).toBe(0);
   });
 
+  it("refuses the protocol's reserved types (hybridwire:...), leaving their fallback handlers in place", () => {
+    const owner = () => 'feature';
+    const table = new HandlerTable(new Map([['hybridwire:stream.data', owner]]));
+    expect(() => table.set('hybridwire:stream.data', () => 'hijack')).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_ARGUMENT' }));
+    expect(table.handlerFor('hybridwire:stream.data')).toBe(owner);
+    expect(table.version).toBe(0);
+  });
+
   it('once instrumented, gives each handler (own or fallback) wrapped once, rewraps a replaced one, and bumps its version', () => {
     const builtin = () => 'builtin';
     const table = new HandlerTable(new Map([['ping', builtin]]));

@@ -14,6 +14,26 @@ import { DatagramSeal, OpenResult, type SealAlgorithm } from '../../ts/transport
 import { splitExport } from '../../ts/session/udp-keys.js';
 import { sessionCompression } from '../../ts/compression/session-compression.js';
 import { codecOf } from '../../ts/compression/algorithms.js';
+import {
+  STREAM_ACCEPT,
+  STREAM_DATA,
+  STREAM_END,
+  STREAM_OPEN,
+  STREAM_RESET,
+  STREAM_WINDOW,
+  acceptBody,
+  dataStreamId,
+  decodeAccept,
+  decodeEnd,
+  decodeOpen,
+  decodeReset,
+  decodeWindow,
+  encodeData,
+  endBody,
+  openBody,
+  resetBody,
+  windowBody,
+} from '../../ts/streams/stream-wire.js';
 import { Encoding, MessageKind, decodeBody, decodeTypeDef, encodeTypeDef, newMessageHeader, readMessageHeader, writeMessagePrefix } from '../../ts/session/message.js';
 
 /** Frame types section 4.1 adds; the codec names them in ts/codec/frame.ts once the server handles them. */
@@ -450,7 +470,28 @@ const checks: Record<string, () => void> = {
     prober.endpoint.close();
     answerer.endpoint.close();
   },
+  T1: () => expectStreamMessage('T1', STREAM_OPEN, Encoding.JSON, JSON.stringify(openBody(1, 'logs', 262144, 'tcp')), (value) => expect(decodeOpen(value)).toEqual({ id: 1, name: 'logs', window: 262144, transport: 'tcp' })),
+  T2: () => expectStreamMessage('T2', STREAM_ACCEPT, Encoding.JSON, JSON.stringify(acceptBody(1, 65536)), (value) => expect(decodeAccept(value)).toEqual({ id: 1, window: 65536 })),
+  T3: () => expectStreamMessage('T3', STREAM_DATA, Encoding.BINARY, encodeData(1, Buffer.from('hi'), 0, 2), (value) => expect(dataStreamId(value)).toBe(1)),
+  T4: () => expectStreamMessage('T4', STREAM_WINDOW, Encoding.JSON, JSON.stringify(windowBody(1, 131072)), (value) => expect(decodeWindow(value)).toEqual({ id: 1, increment: 131072 })),
+  T5: () => expectStreamMessage('T5', STREAM_END, Encoding.JSON, JSON.stringify(endBody(1)), (value) => expect(decodeEnd(value)).toBe(1)),
+  T6: () =>
+    expectStreamMessage('T6', STREAM_RESET, Encoding.JSON, JSON.stringify(resetBody(1, 'HW_ERR_STREAM_RESET', 'stream destroyed')), (value) =>
+      expect(decodeReset(value)).toEqual({ id: 1, code: 'HW_ERR_STREAM_RESET', message: 'stream destroyed' }),
+    ),
 };
+
+/** A stream message of section 11: a TCP MESSAGE frame, sequence 0, its type named inline. */
+function expectStreamMessage(label: string, type: string, encoding: number, body: Buffer | string, check: (value: ReturnType<typeof decodeBody>) => void): void {
+  const [frame] = units(label, 1);
+  const prefix = Buffer.alloc(8 + 256);
+  const length = writeMessagePrefix(prefix, 0xffff, encoding, MessageKind.MESSAGE, 0, type);
+  const payload = Buffer.concat([prefix.subarray(0, length), Buffer.from(body)]);
+  expectFrames(frame!, [{ type: FrameType.MESSAGE, payload }], false);
+  const header = readMessageHeader(payload, 0, payload.length, newMessageHeader());
+  expect(header.inlineName).toBe(type);
+  check(decodeBody(payload, payload.length, header));
+}
 
 describe('docs/PROTOCOL.md test vectors', () => {
   it('has one check for every labelled hex block, and a block for every check', () => {

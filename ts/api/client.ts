@@ -14,10 +14,13 @@ import { dial } from '../transport/stream.js';
 import { udpSealingFor } from '../session/udp-keys.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import { HandlerTable } from './handler-table.js';
-import { SessionHandle } from './session-handle.js';
+import { SessionHandle, type SessionStats } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { logClient } from '../features/logging/client-log.js';
+import { StreamFeature } from '../streams/stream-feature.js';
+import type { StreamOptions } from '../streams/stream-options.js';
+import type { HybridwireStream } from '../streams/duplex-stream.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -30,7 +33,7 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
-export interface ClientOptions extends LimitOptions {
+export interface ClientOptions extends LimitOptions, StreamOptions {
   host?: string;
   tcpPort: number;
   /** The server's UDP port; default: the one the server names in HELLO_ACK. false disables UDP. */
@@ -71,6 +74,8 @@ interface ClientEvents {
   drain: [];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, info: MessageInfo];
+  /** The server opened a stream (peer.openStream()). */
+  stream: [stream: HybridwireStream, client: Client];
   error: [error: Error];
   close: [];
 }
@@ -109,7 +114,8 @@ export class Client extends SessionHandle<ClientEvents> {
   private readonly clientId: string | undefined;
   private readonly tls: ClientTls | undefined;
   private readonly auth: JsonValue | undefined;
-  private readonly handlers = new HandlerTable<Client>();
+  private readonly handlers: HandlerTable<Client>;
+  private readonly streams: StreamFeature;
   private udpSocket: UdpSocket | undefined;
   private udpPath: UdpSession | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -119,6 +125,8 @@ export class Client extends SessionHandle<ClientEvents> {
     super(undefined);
     if (typeof options !== 'object' || options === null) throw new OptionError('connect() needs an options object with tcpPort');
     this.limits = resolveLimits(options);
+    this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
+    this.handlers = new HandlerTable<Client>(this.streams.handlers());
     this.host = options.host ?? '127.0.0.1';
     this.tcpPort = checkPort('tcpPort', options.tcpPort);
     this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
@@ -161,8 +169,8 @@ export class Client extends SessionHandle<ClientEvents> {
    * The session's counters (a snapshot), with `compression`: what this client's sessions, since it
    * was made, compressed and decompressed (ratio, bytes saved, time) and the algorithm now in use.
    */
-  override get stats(): (ConnectionStats & { compression: CompressionStats }) | undefined {
-    const stats = this.connection?.stats();
+  override get stats(): (SessionStats & { compression: CompressionStats }) | undefined {
+    const stats = super.stats;
     const settings = this.limits.compression;
     return stats && { ...stats, compression: compressionStats(settings.counters, settings.algorithms, stats.compressionAlgorithm) };
   }
@@ -250,6 +258,7 @@ export class Client extends SessionHandle<ClientEvents> {
         connection.startHeartbeat(ack.heartbeatIntervalMs, ack.heartbeatTimeoutMs);
         this.sessionId = ack.sessionId;
         this.connection = connection;
+        this.streams.attach(connection, this, true);
         this.bindUdp(connection, ack);
         connection.once('ready', () => {
           if (settled) return;

@@ -1,6 +1,8 @@
 import { HybridwireError } from '../errors.js';
 import type { Handler, Router } from '../session/connection.js';
 
+const RESERVED_PREFIX = 'hybridwire:';
+
 /** The handlers of a server or a client, by message type, as its sessions' router. */
 export class HandlerTable<Context> implements Router {
   /** Bumped on every change, so that sessions drop the handlers they cached per alias. */
@@ -15,6 +17,8 @@ export class HandlerTable<Context> implements Router {
 
   set(type: string, handler: unknown): void {
     if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
+    // The protocol's own types (docs/PROTOCOL.md, sections 9 and 11) go to the features that own them.
+    if (typeof type === 'string' && type.startsWith(RESERVED_PREFIX)) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', `message types beginning with '${RESERVED_PREFIX}' are reserved for the protocol`);
     this.handlers.set(type, handler as Handler<Context>);
     this.instrumented.delete(type);
     this.version++;

@@ -44,6 +44,13 @@ export const LIMIT_RANGES = {
   udpBatchDelayMs: { default: 0, min: 0, max: 1000 },
 } as const satisfies Record<string, IntegerRange>;
 
+/** The stream options of servers and clients alike (ts/streams/stream-options.ts). */
+export const STREAM_RANGES = {
+  maxStreams: { default: 100, min: 1, max: 1_000_000 },
+  streamWindowBytes: { default: 256 * 1024, min: 1024, max: 0x7fffffff },
+  maxStreamChunkBytes: { default: 64 * 1024, min: 256, max: 1024 * 1024 },
+} as const satisfies Record<string, IntegerRange>;
+
 /** Options of createServer() alone. */
 export const SERVER_RANGES = {
   maxConnections: { default: 10_000, min: 1, max: 10_000_000 },
@@ -60,9 +67,9 @@ export const CLIENT_RANGES = {
   'reconnect.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES };
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES };
 
-export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES;
+export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof STREAM_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES;
 
 /** `value` (or the option's default when it is undefined), checked against the option's range. */
 export function integerOption(name: IntegerOptionName, value: unknown): number {

@@ -5,7 +5,6 @@ import { HeartbeatWheel } from '../session/heartbeat.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
-import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
@@ -13,20 +12,24 @@ import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
-import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { ServerUdp } from './server-udp.js';
+import { addTransportStats, type ServerStats } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
-import { compressionStats, type CompressionStats } from '../compression/compression-stats.js';
+import { compressionStats } from '../compression/compression-stats.js';
 import { ServerLog } from '../features/logging/server-log.js';
 import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
 import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
+import { StreamFeature } from '../streams/stream-feature.js';
+import type { StreamOptions } from '../streams/stream-options.js';
+import type { HybridwireStream } from '../streams/duplex-stream.js';
 
-export interface ServerOptions extends LimitOptions, AdmissionOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOptions {
   /**
    * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
    * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
@@ -78,42 +81,12 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions {
   adminToken?: string;
 }
 
+export type { ServerStats, TransportTotals } from './server-stats.js';
+
 export interface ListenResult {
   host: string;
   tcpPort: number;
   udpPort: number | undefined;
-}
-
-export interface TransportTotals {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface ServerStats {
-  connectedClients: number;
-  uptimeMs: number;
-  tcp: TransportTotals;
-  udp: TransportTotals & UdpCounters;
-  /** The reliable-UDP counters of every session (each one's peer.udpStats()), summed, closed sessions included. */
-  udpReliable: ReliableTotals;
-  /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
-  udpSocket: UdpSocketStats | undefined;
-  /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
-  udpReassembly: ReassemblyTotals;
-  refusedConnections: number;
-  /** HELLOs refused with HW_ERR_AUTH_REFUSED (authenticate said no, threw, or the address was blocked). */
-  authRefused: number;
-  /** Of authRefused, those refused without asking authenticate: their address had failed authFailureLimit times. */
-  authBlocked: number;
-  /** Connections that failed before the handshake: TLS handshake, client certificate, or silence. */
-  tlsFailures: number;
-  protocolErrors: number;
-  /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
-  broadcastDrops: number;
-  /** Compressed messages of every session, closed ones included: ratio, bytes saved, time. */
-  compression: CompressionStats;
 }
 
 interface ServerEvents {
@@ -124,6 +97,8 @@ interface ServerEvents {
   peerError: [peer: Peer | undefined, error: Error];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, peer: Peer, info: MessageInfo];
+  /** A peer opened a stream (peer.openStream's counterpart is client.openStream()). */
+  stream: [stream: HybridwireStream, peer: Peer];
   error: [error: Error];
   close: [];
 }
@@ -168,6 +143,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private metricsState: ServerMetrics | undefined;
   /** Hears the events of every session: one object, not listeners per connection. */
   private readonly sessionOwner: SessionOwner;
+  private readonly streams: StreamFeature;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -186,6 +162,8 @@ export class Server extends EventEmitter<ServerEvents> {
     // The admin request is answered with or without the built-ins (only to whom it allows).
     const fallback = builtinHandlers(this, builtins);
     fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
+    this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
+    for (const [type, handler] of this.streams.handlers()) fallback.set(type, handler);
     this.handlers = new HandlerTable<Peer>(fallback);
     const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
     this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
@@ -301,6 +279,7 @@ export class Server extends EventEmitter<ServerEvents> {
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
       compression: compressionStats(this.limits.compression.counters, this.limits.compression.algorithms),
+      streams: this.streams.stats(),
     };
   }
 
@@ -468,6 +447,7 @@ export class Server extends EventEmitter<ServerEvents> {
       opened: (peer) => {
         this.pendingHandshakes--;
         this.sessions.set(peer.id, peer);
+        this.streams.attach(peer.connection, peer, false);
         this.emit('connection', peer);
       },
     };
@@ -481,20 +461,6 @@ export class Server extends EventEmitter<ServerEvents> {
 /** The peer of a server's session, once its HELLO has been accepted (ServerHandshake sets it). */
 function peerOf(connection: Connection): Peer | undefined {
   return connection.context as Peer | undefined;
-}
-
-/** Adds a session's per-transport counters to running totals. */
-function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.counters;
-  for (const [total, own] of [
-    [tcp, stats.tcp],
-    [udp, stats.udp],
-  ] as const) {
-    total.messagesIn += own.messagesIn;
-    total.messagesOut += own.messagesOut;
-    total.bytesIn += own.bytesIn;
-    total.bytesOut += own.bytesOut;
-  }
 }
 
 export function createServer(options?: ServerOptions): Server {

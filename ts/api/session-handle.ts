@@ -9,12 +9,20 @@ import type { Payload } from '../session/message.js';
 import { isEncrypted } from '../transport/tls.js';
 import type { UdpStats } from '../transport/udp-session.js';
 import { deferListenerTable } from '../session/session-events.js';
+import { openStream, streamStatsOf, type OpenStreamOptions } from '../streams/stream-feature.js';
+import type { HybridwireStream } from '../streams/duplex-stream.js';
+import type { StreamSessionStats } from '../streams/stream-stats.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
   timeoutMs?: number;
   /** Aborting it rejects the request with an AbortError. */
   signal?: AbortSignal;
+}
+
+/** A session's statistics: its counters and queues, and its streams' (undefined when it did not negotiate streams). */
+export interface SessionStats extends ConnectionStats {
+  streams: StreamSessionStats | undefined;
 }
 
 /** `T`, or `T | undefined` where the session may be absent. */
@@ -57,6 +65,15 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
     }
   }
 
+  /**
+   * Opens a stream to the other side, a node:stream Duplex returned at once (its writes wait for
+   * the other side's accept); the other side gets it in a 'stream' event. `transport: 'udp'`
+   * carries it on the session's reliable, ordered UDP channel.
+   */
+  openStream(name?: string | OpenStreamOptions, options?: OpenStreamOptions): HybridwireStream {
+    return openStream(this.session(), name, options);
+  }
+
   /** The session runs over TLS (false between a client's sessions). */
   get encrypted(): boolean {
     const connection = this.connection;
@@ -82,8 +99,10 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
   }
 
   /** A snapshot of the session's counters and queues (a new object on each read). */
-  get stats(): WhileConnected<C, ConnectionStats> {
-    return this.connection?.stats() as WhileConnected<C, ConnectionStats>;
+  get stats(): WhileConnected<C, SessionStats> {
+    const connection = this.connection;
+    if (connection === undefined) return undefined as WhileConnected<C, SessionStats>;
+    return { ...connection.stats(), streams: streamStatsOf(connection) };
   }
 
   /** Bytes waiting to be written (send queue, unacknowledged backlog and socket buffer). */

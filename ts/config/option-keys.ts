@@ -4,7 +4,7 @@
  * own name (`maxConnections`) or, for a field of an object option, its path (`reconnect.maxAttempts`);
  * its variable is HYBRIDWIRE_ plus the path in upper snake case.
  */
-import { CLIENT_RANGES, LIMIT_RANGES, SERVER_RANGES } from '../api/option-ranges.js';
+import { CLIENT_RANGES, LIMIT_RANGES, SERVER_RANGES, STREAM_RANGES } from '../api/option-ranges.js';
 import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
 import { BUILTIN_NAMES, DEFAULT_BUILTINS } from '../api/builtins.js';
 import { ALGORITHM_NAMES } from '../compression/algorithms.js';
@@ -70,6 +70,7 @@ export const OPTION_KEYS: readonly OptionKey[] = [
   ...ADDRESS_KEYS,
   ...integerKeys(LIMIT_RANGES, 'both'),
   ...COMPRESSION_KEYS,
+  ...integerKeys(STREAM_RANGES, 'both'),
   ...integerKeys(SERVER_RANGES, 'server'),
   ...OTHER_SERVER_KEYS,
   ...OTHER_CLIENT_KEYS.slice(0, 2),
