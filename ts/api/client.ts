@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { Connection, type ConnectionStats, type MessageInfo } from '../session/connection.js';
+import { Connection, type MessageInfo } from '../session/connection.js';
 import { MAX_HANDSHAKE_BYTES, PROTOCOL_SEMVER, checkAccepted, clientOffer, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { compressionStats, type CompressionStats } from '../compression/compression-stats.js';
 import { FrameType } from '../codec/frame.js';
