@@ -50,6 +50,8 @@ export const SERVER_RANGES = {
   maxPendingHandshakes: { default: 256, min: 1, max: 1_000_000 },
   handshakeTimeoutMs: { default: 5000, min: 1, max: HOUR_MS },
   udpReassemblyTotalBytes: { default: 64 * 1024 * 1024, min: 1024, max: 2 ** 40 },
+  /** Permission bits of a local socket's file: by default its owner's alone. */
+  pathMode: { default: 0o600, min: 0, max: 0o777 },
 } as const satisfies Record<string, IntegerRange>;
 
 /** Options of connect() alone; `reconnect.*` are the fields of its `reconnect` object. */

@@ -17,6 +17,9 @@ import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
+import { listenLocal } from '../transport/local-socket.js';
+import { addTransportStats, type TransportTotals } from './transport-totals.js';
+import { localListenOptions, type LocalListen } from './local-options.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { ServerLog } from '../features/logging/server-log.js';
 import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
@@ -39,6 +42,14 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions {
   tcpPort?: number;
   /** UDP port; 0 picks a free one; false disables UDP. Default 0. */
   udpPort?: number | false;
+  /**
+   * Listen on a local socket instead of TCP: a Unix domain socket path, or on Windows a named pipe
+   * `\\.\pipe\NAME` (README, "Local sockets"). Such a server has no UDP; host, tcpPort and
+   * udpPort (but false) are refused beside it, as is tls. Default: none (TCP).
+   */
+  path?: string;
+  /** Permission bits of the socket file (a path server on Unix). Default 0o600: the server's user only. */
+  pathMode?: number;
   /**
    * Sessions at once, each counted from the moment its HELLO is accepted; more are refused in
    * HELLO_ACK with HW_ERR_SERVER_FULL. Default 10000.
@@ -81,14 +92,11 @@ export interface ListenResult {
   host: string;
   tcpPort: number;
   udpPort: number | undefined;
+  /** The local socket listened on (a path server). */
+  path?: string;
 }
 
-export interface TransportTotals {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
+export type { TransportTotals } from './transport-totals.js';
 
 export interface ServerStats {
   connectedClients: number;
@@ -136,6 +144,7 @@ interface ServerEvents {
  */
 export class Server extends EventEmitter<ServerEvents> {
   readonly options: Readonly<Required<Pick<ServerOptions, 'tcpPort' | 'maxConnections' | 'maxPendingHandshakes' | 'handshakeTimeoutMs' | 'builtins'>>> & { host: string | undefined; udpPort: number | false };
+  private readonly local: LocalListen | undefined;
   private readonly limits: ResolvedLimits;
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
@@ -170,7 +179,8 @@ export class Server extends EventEmitter<ServerEvents> {
     super();
     this.limits = resolveLimits(options);
     const builtins = resolveBuiltins(options.builtins === undefined ? DEFAULT_BUILTINS : options.builtins);
-    const udpPort = options.udpPort ?? 0;
+    this.local = localListenOptions(options);
+    const udpPort = this.local ? false : (options.udpPort ?? 0);
     this.options = {
       host: options.host,
       tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
@@ -223,8 +233,16 @@ export class Server extends EventEmitter<ServerEvents> {
       else this.acceptor.accept(socket);
     });
     this.tcp = tcp;
-    tcp.listen(this.options.tcpPort, this.options.host);
     try {
+      if (this.local) {
+        await listenLocal(tcp, this.local.path, this.local.mode);
+        tcp.on('error', (error) => this.emitError(error));
+        this.startedAt = Date.now();
+        const local = { host: '', tcpPort: 0, udpPort: undefined, path: this.local.path };
+        this.emit('listening', local);
+        return local;
+      }
+      tcp.listen(this.options.tcpPort, this.options.host);
       await once(tcp, 'listening');
     } catch (error) {
       // The port is taken (EADDRINUSE) or refused: nothing is listening, and listen() may be retried.
@@ -464,20 +482,6 @@ export class Server extends EventEmitter<ServerEvents> {
 /** The peer of a server's session, once its HELLO has been accepted (ServerHandshake sets it). */
 function peerOf(connection: Connection): Peer | undefined {
   return connection.context as Peer | undefined;
-}
-
-/** Adds a session's per-transport counters to running totals. */
-function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.counters;
-  for (const [total, own] of [
-    [tcp, stats.tcp],
-    [udp, stats.udp],
-  ] as const) {
-    total.messagesIn += own.messagesIn;
-    total.messagesOut += own.messagesOut;
-    total.bytesIn += own.bytesIn;
-    total.bytesOut += own.bytesOut;
-  }
 }
 
 export function createServer(options?: ServerOptions): Server {

@@ -39,6 +39,7 @@ const ADDRESS_KEYS: OptionKey[] = [
   { key: 'host', kind: { type: 'string' }, use: 'both' },
   { key: 'tcpPort', kind: { type: 'port' }, use: 'both', default: 0 },
   { key: 'udpPort', kind: { type: 'port-or-false' }, use: 'both', default: 0 },
+  { key: 'path', kind: { type: 'string' }, use: 'both' },
 ];
 const OTHER_SERVER_KEYS: OptionKey[] = [
   { key: 'builtins', kind: { type: 'boolean-or-list', values: BUILTIN_NAMES }, use: 'server', default: DEFAULT_BUILTINS },
