@@ -17,14 +17,14 @@ const USAGE = `usage: hybridwire <command> [options]
 
 commands:
   serve     --host H --tcp-port N --udp-port N [--config FILE] [--log-level LEVEL]
-            [--path FILE]  listen on a Unix domain socket (Windows: \\.\pipe\NAME) instead of
-            TCP and UDP; a stale socket file nothing listens on is replaced
             run a server until SIGINT/SIGTERM; options from FILE (TOML) and HYBRIDWIRE_
             variables, below the flags; event lines on stdout, pino JSON logs on stderr;
             it answers all four built-in types: ping, echo, stats (its counters, to anyone who
             asks) and broadcast (relays to every connected client), like
             createServer({ builtins: true })
             (LEVEL: fatal error warn info debug trace silent; default warn)
+            [--path FILE]  listen on a Unix domain socket (Windows: \\\\.\\pipe\\NAME) instead
+            of TCP and UDP; a stale socket file nothing listens on is replaced
             [--metrics-port N]  GET /metrics in the Prometheus text format
             [--dashboard-port N]  a page of live charts (message rates, RTT, sessions) at /
             [--tls-cert FILE --tls-key FILE]  TLS only (plaintext clients are refused)
