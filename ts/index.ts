@@ -18,6 +18,8 @@ export type { ServerOptions, ServerStats, ListenResult } from './api/server.js';
 export type { BuiltinName, BuiltinsOption } from './api/builtins.js';
 export type { UdpCounters, ReliableTotals } from './api/server-udp.js';
 export { connect, Client } from './api/client.js';
+export { createPool, Pool } from './pool/pool.js';
+export type { PoolOptions, PoolStats } from './pool/pool.js';
 export type { ClientOptions, ClientState, ReconnectOptions } from './api/client.js';
 export { Peer } from './api/peer.js';
 export type { Address } from './api/peer.js';

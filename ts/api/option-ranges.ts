@@ -62,9 +62,21 @@ export const CLIENT_RANGES = {
   'reconnect.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES };
+/** Options of createPool() alone (ts/pool); 0 turns a timer off where the minimum is 0. */
+export const POOL_RANGES = {
+  size: { default: 4, min: 1, max: 1024 },
+  idleTimeoutMs: { default: 300_000, min: 0, max: 24 * HOUR_MS },
+  maxLifetimeMs: { default: HOUR_MS, min: 0, max: 24 * HOUR_MS },
+  healthCheckIntervalMs: { default: 10_000, min: 0, max: HOUR_MS },
+  healthCheckTimeoutMs: { default: 5000, min: 1, max: HOUR_MS },
+  'replaceBackoff.initialDelayMs': { default: 100, min: 1, max: HOUR_MS },
+  'replaceBackoff.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
+  drainTimeoutMs: { default: 10_000, min: 0, max: HOUR_MS },
+} as const satisfies Record<string, IntegerRange>;
 
-export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES;
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES, ...POOL_RANGES };
+
+export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES | keyof typeof POOL_RANGES;
 
 /** `value` (or the option's default when it is undefined), checked against the option's range. */
 export function integerOption(name: IntegerOptionName, value: unknown): number {
