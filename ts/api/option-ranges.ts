@@ -42,6 +42,9 @@ export const LIMIT_RANGES = {
   udpMinRtoMs: { default: 100, min: 1, max: 60_000 },
   udpMaxRtoMs: { default: 60_000, min: 1, max: HOUR_MS },
   udpBatchDelayMs: { default: 0, min: 0, max: 1000 },
+  autoProbeIntervalMs: { default: 1000, min: 10, max: 60_000 },
+  autoBlockedAfterMs: { default: 2000, min: 10, max: HOUR_MS },
+  autoMaxLossPercent: { default: 10, min: 0, max: 100 },
 } as const satisfies Record<string, IntegerRange>;
 
 /** Options of createServer() alone. */

@@ -18,6 +18,7 @@ import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
 import { listenLocal } from '../transport/local-socket.js';
+import { addSelection, autoChoice } from '../selection/auto-send.js';
 import { addTransportStats, type TransportTotals } from './transport-totals.js';
 import { localListenOptions, type LocalListen } from './local-options.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
@@ -119,6 +120,8 @@ export interface ServerStats {
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
+  /** Messages sent with transport 'auto' by all sessions, closed ones included, by the way chosen. */
+  selection: { tcp: number; udp: number; udpReliable: number };
 }
 
 interface ServerEvents {
@@ -168,6 +171,8 @@ export class Server extends EventEmitter<ServerEvents> {
     tlsFailures: 0,
     protocolErrors: 0,
     broadcastDrops: 0,
+    /** What transport 'auto' chose in sessions that have closed. */
+    selection: { tcp: 0, udp: 0, udpReliable: 0 },
   };
   private readonly handshakeHost: HandshakeHost;
   private readonly log: ServerLog | undefined;
@@ -285,7 +290,7 @@ export class Server extends EventEmitter<ServerEvents> {
       const connection = peer.connection;
       if (peer === options.except || connection.state !== 'open') continue;
       try {
-        connection.sendEncoded(type, encoding, body, options);
+        connection.sendEncoded(type, encoding, body, options.transport === 'auto' ? autoChoice(connection, type, body, options) : options);
         count++;
       } catch (error) {
         if (error instanceof HybridwireError) this.totals.broadcastDrops++;
@@ -299,7 +304,11 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcp = { ...this.totals.tcp };
     const udpSide = this.udp.stats();
     const udp = { ...this.totals.udp, ...udpSide.udp };
-    for (const peer of this.sessions.values()) addTransportStats(tcp, udp, peer);
+    const selection = { ...this.totals.selection };
+    for (const peer of this.sessions.values()) {
+      addTransportStats(tcp, udp, peer);
+      addSelection(selection, peer.connection);
+    }
     return {
       connectedClients: this.sessions.size,
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
@@ -314,6 +323,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
+      selection,
     };
   }
 
@@ -412,6 +422,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (peer && this.sessions.get(peer.id) === peer) {
       this.sessions.delete(peer.id);
       addTransportStats(this.totals.tcp, this.totals.udp, peer);
+      addSelection(this.totals.selection, connection);
       peer.emit('close', error);
       this.emit('disconnect', peer, error);
     }
