@@ -5,8 +5,8 @@
  * RFC 6298) and the loss rate over the last WINDOW probes judged. A probe is judged lost once it
  * has waited max(2 intervals, 4 RTTs) without its PONG.
  *
- * Bounded: one probe per interval, the interval doubling with each probe lost in a row up to
- * MAX_BACKOFF times (reset by an answer), and at most WINDOW probes remembered.
+ * Bounded: one probe per interval, the interval doubling with each probe lost in a row past the
+ * second, up to MAX_BACKOFF times (reset by an answer), and at most WINDOW probes remembered.
  */
 
 /** What the probe needs of a UDP path (ts/transport/udp-session.ts). */
@@ -23,6 +23,8 @@ export interface ProbePath {
 const WINDOW = 20;
 const MIN_JUDGED = 5;
 const MAX_BACKOFF = 16;
+/** Probes lost in a row before the interval starts doubling. */
+const BACKOFF_AFTER = 2;
 /** Probe sequences start here, apart from the small numbers of a client's address announcement. */
 const FIRST_SEQUENCE = 0x8000_0000;
 
@@ -91,7 +93,8 @@ export class UdpProbe {
       this.sent++;
       this.path.sendProbe(sequence);
     }
-    const delay = this.intervalMs * Math.min(MAX_BACKOFF, 2 ** this.lostInARow);
+    // Scattered losses keep the pace (they are what is measured); a run of them backs off.
+    const delay = this.intervalMs * Math.min(MAX_BACKOFF, 2 ** Math.max(0, this.lostInARow - BACKOFF_AFTER));
     this.timer = setTimeout(() => this.tick(), delay);
     this.timer.unref();
   }
@@ -104,8 +107,15 @@ export class UdpProbe {
     const sample = performance.now() - probe!.sentAt;
     this.rttMs = this.rttMs === undefined ? sample : 0.875 * this.rttMs + 0.125 * sample;
     this.answered++;
+    const backedOff = this.lostInARow > BACKOFF_AFTER;
     this.lostInARow = 0;
     this.record(false);
+    // The path answers again: back to the normal pace at once, not after the long wait.
+    if (backedOff && !this.stopped) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.tick(), this.intervalMs);
+      this.timer.unref();
+    }
   }
 
   /** Probes unanswered past their wait are lost. */
