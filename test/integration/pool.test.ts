@@ -78,6 +78,16 @@ describe('createPool', () => {
     expect(answers).toEqual([2, 4, 6, 8]);
   });
 
+  it('keeps trying to replace connections while the server is down, and close() ends the attempts', async () => {
+    const { server, tcpPort } = await startServer();
+    const pool = await createPool({ host: '127.0.0.1', tcpPort, size: 2, replaceBackoff: { initialDelayMs: 5, maxDelayMs: 20 } });
+    await server.close();
+    await waitUntil(() => pool.stats().connectFailures >= 6, 10_000, 'six failed attempts to replace the connections');
+    expect(pool.stats()).toMatchObject({ open: 0, replaced: 0 });
+    await expect(pool.request('x')).rejects.toMatchObject({ code: 'HW_ERR_NOT_CONNECTED' });
+    await within(pool.close(), 5000, 'close() while replacements are failing');
+  });
+
   it('drops and replaces a connection whose health-check ping goes unanswered', async () => {
     // No built-in ping: every health check fails.
     const { tcpPort } = await startServer({ builtins: false });

@@ -94,7 +94,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private healthTimer: NodeJS.Timeout | undefined;
   /** Replacements waiting for their delay, or connecting. */
   private readonly replacements = new Set<NodeJS.Timeout>();
-  private connecting = 0;
+  /** Connections being opened: close() waits for them (each bounded by connectTimeoutMs), then closes them. */
+  private readonly opening = new Set<Promise<unknown>>();
   /** Called each time a connection's last pending request settles (see settled()). */
   private readonly drainWaiters = new Set<() => void>();
   private readonly counts = { sent: 0, requests: 0, replaced: 0, connectFailures: 0, healthCheckFailures: 0, rotatedIdle: 0, rotatedLifetime: 0 };
@@ -206,16 +207,21 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /** Opens one connection and adds it to the pool. */
-  private async open(): Promise<Member> {
-    this.connecting++;
+  private open(): Promise<Member> {
+    const opening = this.openOne();
+    this.opening.add(opening);
+    const forget = () => void this.opening.delete(opening);
+    opening.then(forget, forget);
+    return opening;
+  }
+
+  private async openOne(): Promise<Member> {
     let client: Client;
     try {
       client = await connect(this.clientOptions);
     } catch (error) {
       this.counts.connectFailures++;
       throw error;
-    } finally {
-      this.connecting--;
     }
     const now = Date.now();
     const member: Member = { client, pending: 0, createdAt: now, lastUsedAt: now, retired: false };
@@ -321,6 +327,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     clearInterval(this.healthTimer);
     for (const timer of this.replacements) clearTimeout(timer);
     this.replacements.clear();
+    // A connection still opening closes as soon as it is open (openOne sees the pool closed).
+    await Promise.allSettled([...this.opening]);
     const members = [...this.members];
     await this.settled(members, this.drainTimeoutMs);
     await Promise.all(members.map((member) => member.client.close()));
