@@ -6,7 +6,6 @@ function fakePath(overrides: Partial<SelectablePath> = {}): SelectablePath & { p
   return {
     token: Buffer.alloc(8),
     ready: true,
-    createdAt: performance.now(),
     datagramPayload: 1144,
     selection: { autoProbeIntervalMs: 10, autoBlockedAfterMs: 100, autoMaxLossPercent: 10 },
     probeAnswered: undefined,

@@ -96,7 +96,7 @@ export interface LimitOptions {
   udpBatchDelayMs?: number;
   /** transport 'auto': how often the UDP path is probed for loss and RTT, once 'auto' is used. Default 1000 ms. */
   autoProbeIntervalMs?: number;
-  /** transport 'auto': a UDP path not ready this long after the handshake is taken as blocked. Default 2000 ms. */
+  /** transport 'auto': a UDP path not ready this long after the session's first 'auto' send is taken as blocked. Default 2000 ms. */
   autoBlockedAfterMs?: number;
   /** transport 'auto': UDP is left for TCP while the probes' loss is above this. Default 10 (%). */
   autoMaxLossPercent?: number;

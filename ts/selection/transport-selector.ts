@@ -3,9 +3,10 @@
  * what was chosen (`stats.selection`). The rules, first match wins:
  *
  * 1. No UDP path (none negotiated, a local socket) → TCP, `udp-unavailable`.
- * 2. The path is not ready: → TCP, `udp-not-ready` until `autoBlockedAfterMs` after it was set up,
- *    `udp-blocked` after (no datagram answered since the handshake). The client's announcement
- *    keeps probing meanwhile; the path is used as soon as it answers.
+ * 2. The path is not ready: → TCP, `udp-not-ready` until `autoBlockedAfterMs` after the session's
+ *    first 'auto' send, `udp-blocked` after (no datagram answered since the handshake). Measured
+ *    from there, not from the handshake, so that idle sessions keep no timestamp. The client's
+ *    announcement keeps probing meanwhile; the path is used as soon as it answers.
  * 3. Measured loss of the probes above `autoMaxLossPercent` → TCP, `udp-loss`. Probing goes on
  *    (./udp-probe.ts), and UDP is chosen again once the loss falls back under the bound.
  * 4. The probes' RTT above twice the TCP heartbeat's plus 5 ms → TCP, `udp-slow`.
@@ -66,8 +67,6 @@ export const DEFAULT_SELECTION: SelectionSettings = Object.freeze({
 /** What a UDP path offers the selection (ts/transport/udp-session.ts). */
 export interface SelectablePath extends UdpPath {
   readonly ready: boolean;
-  /** performance.now() when the path was set up (after the handshake). */
-  readonly createdAt: number;
   /** The largest message (prefix and body) that fits in one datagram. */
   readonly datagramPayload: number;
   readonly selection: SelectionSettings;
@@ -88,6 +87,8 @@ export class TransportSelector {
   reason: SelectionReason = 'none';
   private probe: UdpProbe | undefined;
   private probed: SelectablePath | undefined;
+  /** When this session first sent with 'auto' on its path (performance.now()). */
+  private since = 0;
 
   constructor(private readonly alive: () => boolean) {}
 
@@ -98,9 +99,10 @@ export class TransportSelector {
     if (this.probed !== path) {
       this.probe?.stop();
       this.probed = path;
+      this.since = performance.now();
       this.probe = new UdpProbe(path, settings.autoProbeIntervalMs, this.alive);
     }
-    if (!path.ready) return this.tcpFor(performance.now() - path.createdAt >= settings.autoBlockedAfterMs ? 'udp-blocked' : 'udp-not-ready');
+    if (!path.ready) return this.tcpFor(performance.now() - this.since >= settings.autoBlockedAfterMs ? 'udp-blocked' : 'udp-not-ready');
     const probe = this.probe!;
     const loss = probe.loss;
     if (loss !== undefined && loss * 100 > settings.autoMaxLossPercent) return this.tcpFor('udp-loss');

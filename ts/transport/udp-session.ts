@@ -136,8 +136,6 @@ export interface UdpSessionEvents {
 }
 
 export class UdpSession implements UdpPath, SelectablePath {
-  /** When the session was set up, after the handshake (performance.now()). */
-  readonly createdAt = performance.now();
   /** Told the sequence of each PONG (transport 'auto' probes the path: ts/selection/udp-probe.ts). */
   probeAnswered: ((sequence: number) => void) | undefined;
   private endpoint: ReliableEndpoint | undefined;
