@@ -7,7 +7,7 @@ import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
 import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
-import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
+import type { Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
@@ -18,7 +18,8 @@ import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
 import { listenLocal } from '../transport/local-socket.js';
-import { addSelection, autoChoice } from '../selection/auto-send.js';
+import { addSelection } from '../selection/auto-send.js';
+import { broadcastTo } from './broadcast.js';
 import { addTransportStats, type TransportTotals } from './transport-totals.js';
 import { localListenOptions, type LocalListen } from './local-options.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
@@ -235,6 +236,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (this.closing) socket.destroy();
+      else if (this.handshakesFull()) this.turnAway(socket);
       else this.acceptor.accept(socket);
     });
     this.tcp = tcp;
@@ -281,23 +283,10 @@ export class Server extends EventEmitter<ServerEvents> {
    * other failure for one peer is emitted as 'peerError'. The others get it either way.
    */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
-    checkTypeName(type);
-    // Encoded once for all peers.
-    const encoding = encodingOf(payload);
-    const body = bodyOf(payload, encoding);
-    let count = 0;
-    for (const peer of this.sessions.values()) {
-      const connection = peer.connection;
-      if (peer === options.except || connection.state !== 'open') continue;
-      try {
-        connection.sendEncoded(type, encoding, body, options.transport === 'auto' ? autoChoice(connection, type, body, options) : options);
-        count++;
-      } catch (error) {
-        if (error instanceof HybridwireError) this.totals.broadcastDrops++;
-        else this.emit('peerError', peer, error as Error);
-      }
-    }
-    return count;
+    return broadcastTo(this.sessions.values(), type, payload, options, (peer, error) => {
+      if (error instanceof HybridwireError) this.totals.broadcastDrops++;
+      else this.emit('peerError', peer, error as Error);
+    });
   }
 
   stats(): ServerStats {
@@ -385,11 +374,8 @@ export class Server extends EventEmitter<ServerEvents> {
       socket.destroy();
       return;
     }
-    if (this.pendingHandshakes >= this.options.maxPendingHandshakes) {
-      // Turned away before anything is allocated for it: a flood of connections that never
-      // finish their handshake costs the server a bounded amount.
-      this.totals.refusedConnections++;
-      socket.destroy();
+    if (this.handshakesFull()) {
+      this.turnAway(socket);
       return;
     }
     this.pendingHandshakes++;
@@ -398,6 +384,20 @@ export class Server extends EventEmitter<ServerEvents> {
     this.connections.add(connection);
     // It takes the connection's handshake frames until the session opens, then lets go of it.
     new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
+  }
+
+  /**
+   * maxPendingHandshakes is reached: connections count from their accept, through their first byte
+   * and TLS handshake (the acceptor's), until their HELLO_DONE is processed.
+   */
+  private handshakesFull(): boolean {
+    return this.pendingHandshakes + this.acceptor.pendingCount >= this.options.maxPendingHandshakes;
+  }
+
+  /** Turned away before anything is allocated for it: a flood of connections that never finish their handshake costs a bounded amount. */
+  private turnAway(socket: net.Socket): void {
+    this.totals.refusedConnections++;
+    socket.destroy();
   }
 
   /** A session's connection has closed, at any stage. */
