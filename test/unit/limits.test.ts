@@ -34,6 +34,9 @@ describe('resolveLimits', () => {
       udpMinRtoMs: 100,
       udpMaxRtoMs: 60_000,
       udpBatchDelayMs: 0,
+      autoProbeIntervalMs: 1000,
+      autoBlockedAfterMs: 2000,
+      autoMaxLossPercent: 10,
     });
   });
 
@@ -82,7 +85,10 @@ describe('the UDP settings of a session', () => {
       maxRtoMs: limits.udpMaxRtoMs,
       batchDelayMs: 0,
       budget,
+      // The session's transport 'auto' settings: the limits object itself, shared by every session.
+      selection: limits,
     });
+    expect(udpSessionOptions(limits, false, negotiated, budget).selection).toBe(limits);
     expect(udpSessionOptions(limits, true, negotiated, undefined).window).toBe(1);
     expect(udpSessionOptions(limits, false, undefined, undefined).window).toBe(limits.udpWindowSize);
   });

@@ -10,7 +10,8 @@ import { TOKEN_SIZE, type UdpSession } from '../transport/udp-session.js';
 import type { UdpSocket } from '../transport/udp-socket.js';
 import type { JsonValue, Payload } from '../session/message.js';
 import { resolveClientTls, tlsFailure, type ClientTls, type ClientTlsOptions, type PeerCertificate } from '../transport/tls.js';
-import { dial } from '../transport/stream.js';
+import { dial, dialLocalStream } from '../transport/stream.js';
+import { localDialOptions } from './local-options.js';
 import { udpSealingFor } from '../session/udp-keys.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import { HandlerTable } from './handler-table.js';
@@ -35,7 +36,14 @@ export interface ReconnectOptions {
 
 export interface ClientOptions extends LimitOptions, StreamOptions {
   host?: string;
-  tcpPort: number;
+  /** The server's TCP port; required unless `path` is given. */
+  tcpPort?: number;
+  /**
+   * Connect to a server's local socket instead: a Unix domain socket path, or on Windows a named
+   * pipe `\\.\pipe\NAME`. Such a session has no UDP (`transport: 'udp'` sends fail with
+   * HW_ERR_UDP_UNAVAILABLE); host, tcpPort, udpPort (but false) and tls are refused beside it.
+   */
+  path?: string;
   /** The server's UDP port; default: the one the server names in HELLO_ACK. false disables UDP. */
   udpPort?: number | false;
   /** 'burst' (sliding window, default) or 'step' (each message waits for its acknowledgement). */
@@ -107,6 +115,10 @@ export class Client extends SessionHandle<ClientEvents> {
   private readonly limits: ResolvedLimits;
   private readonly host: string;
   private readonly tcpPort: number;
+  /** The server's local socket, when it is one; else TCP host:tcpPort. */
+  private readonly path: string | undefined;
+  /** host:tcpPort or the path, for messages. */
+  private readonly where: string;
   private readonly udpPortOption: number | false | undefined;
   private readonly mode: DeliveryMode;
   private readonly connectTimeoutMs: number;
@@ -128,8 +140,12 @@ export class Client extends SessionHandle<ClientEvents> {
     this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
     this.handlers = new HandlerTable<Client>(this.streams.handlers());
     this.host = options.host ?? '127.0.0.1';
-    this.tcpPort = checkPort('tcpPort', options.tcpPort);
-    this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
+    this.path = localDialOptions(options);
+    this.tcpPort = this.path === undefined ? checkPort('tcpPort', options.tcpPort) : 0;
+    this.where = this.path ?? `${this.host}:${this.tcpPort}`;
+    // A local socket has no UDP beside it.
+    if (this.path !== undefined) this.udpPortOption = false;
+    else this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
     const mode = options.mode ?? 'burst';
     if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`, 'mode');
     this.mode = mode;
@@ -207,7 +223,7 @@ export class Client extends SessionHandle<ClientEvents> {
 
   private establish(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const stream = dial(this.host, this.tcpPort, this.tls);
+      const stream = this.path === undefined ? dial(this.host, this.tcpPort, this.tls) : dialLocalStream(this.path);
       const socket = stream.socket;
       const connection = new Connection(socket, this.handlers, this, this.limits);
       // A server (or whoever answers on its port) may not make the client buffer more than a
@@ -215,7 +231,7 @@ export class Client extends SessionHandle<ClientEvents> {
       connection.limitFramesUntilOpen(MAX_HANDSHAKE_BYTES);
       let settled = false;
       const timer = setTimeout(() => {
-        fail(new HybridwireError('HW_ERR_CONNECT_TIMEOUT', `no session with ${this.host}:${this.tcpPort} within ${this.connectTimeoutMs} ms`));
+        fail(new HybridwireError('HW_ERR_CONNECT_TIMEOUT', `no session with ${this.where} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
       const fail = (error: Error) => {
         if (settled) return;
@@ -275,12 +291,12 @@ export class Client extends SessionHandle<ClientEvents> {
       connection.on('close', (error) => {
         if (!settled) {
           if (this.connection === connection) this.connection = undefined;
-          const where = `${this.host}:${this.tcpPort}`;
+          const where = this.where;
           fail(
             error instanceof HybridwireError
               ? error
               : (error && tlsFailure(error, where)) ??
-                  new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${this.host}:${this.tcpPort}${error ? `: ${error.message}` : ': the connection closed during the handshake'}`, { cause: error }),
+                  new HybridwireError('HW_ERR_CONNECT_FAILED', `cannot connect to ${where}${error ? `: ${error.message}` : ': the connection closed during the handshake'}`, { cause: error }),
           );
           return;
         }

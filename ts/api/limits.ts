@@ -101,6 +101,12 @@ export interface LimitOptions {
   udpMaxRtoMs?: number;
   /** How long UDP sends are batched: 0 sends at the end of the current event-loop turn. Default 0. */
   udpBatchDelayMs?: number;
+  /** transport 'auto': how often the UDP path is probed for loss and RTT, once 'auto' is used. Default 1000 ms. */
+  autoProbeIntervalMs?: number;
+  /** transport 'auto': a UDP path not ready this long after the session's first 'auto' send is taken as blocked. Default 2000 ms. */
+  autoBlockedAfterMs?: number;
+  /** transport 'auto': UDP is left for TCP while the probes' loss is above this. Default 10 (%). */
+  autoMaxLossPercent?: number;
 }
 
 export interface ResolvedLimits extends ConnectionLimits {
@@ -120,6 +126,9 @@ export interface ResolvedLimits extends ConnectionLimits {
   udpMinRtoMs: number;
   udpMaxRtoMs: number;
   udpBatchDelayMs: number;
+  autoProbeIntervalMs: number;
+  autoBlockedAfterMs: number;
+  autoMaxLossPercent: number;
 }
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
@@ -149,6 +158,9 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     udpMinRtoMs: integerOption('udpMinRtoMs', options.udpMinRtoMs),
     udpMaxRtoMs: integerOption('udpMaxRtoMs', options.udpMaxRtoMs),
     udpBatchDelayMs: integerOption('udpBatchDelayMs', options.udpBatchDelayMs),
+    autoProbeIntervalMs: integerOption('autoProbeIntervalMs', options.autoProbeIntervalMs),
+    autoBlockedAfterMs: integerOption('autoBlockedAfterMs', options.autoBlockedAfterMs),
+    autoMaxLossPercent: integerOption('autoMaxLossPercent', options.autoMaxLossPercent),
   };
   // A cap below the mtu is the mtu: no discovery.
   limits.udpMaxMtu = Math.max(limits.udpMaxMtu, limits.mtu);
@@ -187,5 +199,7 @@ export function udpSessionOptions(limits: ResolvedLimits, step: boolean, negotia
     maxRtoMs: limits.udpMaxRtoMs,
     batchDelayMs: limits.udpBatchDelayMs,
     budget,
+    // The limits themselves (one object for every session) hold the auto* settings.
+    selection: limits,
   };
 }

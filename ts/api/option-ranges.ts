@@ -42,6 +42,9 @@ export const LIMIT_RANGES = {
   udpMinRtoMs: { default: 100, min: 1, max: 60_000 },
   udpMaxRtoMs: { default: 60_000, min: 1, max: HOUR_MS },
   udpBatchDelayMs: { default: 0, min: 0, max: 1000 },
+  autoProbeIntervalMs: { default: 1000, min: 10, max: 60_000 },
+  autoBlockedAfterMs: { default: 2000, min: 10, max: HOUR_MS },
+  autoMaxLossPercent: { default: 10, min: 0, max: 100 },
 } as const satisfies Record<string, IntegerRange>;
 
 /** The stream options of servers and clients alike (ts/streams/stream-options.ts). */
@@ -57,6 +60,8 @@ export const SERVER_RANGES = {
   maxPendingHandshakes: { default: 256, min: 1, max: 1_000_000 },
   handshakeTimeoutMs: { default: 5000, min: 1, max: HOUR_MS },
   udpReassemblyTotalBytes: { default: 64 * 1024 * 1024, min: 1024, max: 2 ** 40 },
+  /** Permission bits of a local socket's file: by default its owner's alone. */
+  pathMode: { default: 0o600, min: 0, max: 0o777 },
 } as const satisfies Record<string, IntegerRange>;
 
 /** Options of connect() alone; `reconnect.*` are the fields of its `reconnect` object. */
@@ -67,9 +72,21 @@ export const CLIENT_RANGES = {
   'reconnect.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES };
+/** Options of createPool() alone (ts/pool); 0 turns a timer off where the minimum is 0. */
+export const POOL_RANGES = {
+  size: { default: 4, min: 1, max: 1024 },
+  idleTimeoutMs: { default: 300_000, min: 0, max: 24 * HOUR_MS },
+  maxLifetimeMs: { default: HOUR_MS, min: 0, max: 24 * HOUR_MS },
+  healthCheckIntervalMs: { default: 10_000, min: 0, max: HOUR_MS },
+  healthCheckTimeoutMs: { default: 5000, min: 1, max: HOUR_MS },
+  'replaceBackoff.initialDelayMs': { default: 100, min: 1, max: HOUR_MS },
+  'replaceBackoff.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
+  drainTimeoutMs: { default: 10_000, min: 0, max: HOUR_MS },
+} as const satisfies Record<string, IntegerRange>;
 
-export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof STREAM_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES;
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES, ...POOL_RANGES };
+
+export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof STREAM_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES | keyof typeof POOL_RANGES;
 
 /** `value` (or the option's default when it is undefined), checked against the option's range. */
 export function integerOption(name: IntegerOptionName, value: unknown): number {

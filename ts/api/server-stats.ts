@@ -37,6 +37,8 @@ export interface ServerStats {
   streams: StreamSessionStats;
   /** Compressed messages of every session, closed ones included: ratio, bytes saved, time. */
   compression: CompressionStats;
+  /** Messages sent with transport 'auto' by all sessions, closed ones included, by the way chosen. */
+  selection: { tcp: number; udp: number; udpReliable: number };
 }
 
 /** Adds a session's per-transport counters to running totals. */

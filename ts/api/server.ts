@@ -6,17 +6,21 @@ import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
-import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
+import type { Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { ServerUdp } from './server-udp.js';
-import { addTransportStats, type ServerStats } from './server-stats.js';
+import { addTransportStats, type ServerStats, type TransportTotals } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
+import { listenLocal } from '../transport/local-socket.js';
+import { addSelection } from '../selection/auto-send.js';
+import { broadcastTo } from './broadcast.js';
+import { localListenOptions, type LocalListen } from './local-options.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { compressionStats } from '../compression/compression-stats.js';
 import { ServerLog } from '../features/logging/server-log.js';
@@ -43,6 +47,14 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOpt
   tcpPort?: number;
   /** UDP port; 0 picks a free one; false disables UDP. Default 0. */
   udpPort?: number | false;
+  /**
+   * Listen on a local socket instead of TCP: a Unix domain socket path, or on Windows a named pipe
+   * `\\.\pipe\NAME` (README, "Local sockets"). Such a server has no UDP; host, tcpPort and
+   * udpPort (but false) are refused beside it, as is tls. Default: none (TCP).
+   */
+  path?: string;
+  /** Permission bits of the socket file (a path server on Unix). Default 0o600: the server's user only. */
+  pathMode?: number;
   /**
    * Sessions at once, each counted from the moment its HELLO is accepted; more are refused in
    * HELLO_ACK with HW_ERR_SERVER_FULL. Default 10000.
@@ -87,6 +99,8 @@ export interface ListenResult {
   host: string;
   tcpPort: number;
   udpPort: number | undefined;
+  /** The local socket listened on (a path server). */
+  path?: string;
 }
 
 interface ServerEvents {
@@ -114,6 +128,7 @@ interface ServerEvents {
  */
 export class Server extends EventEmitter<ServerEvents> {
   readonly options: Readonly<Required<Pick<ServerOptions, 'tcpPort' | 'maxConnections' | 'maxPendingHandshakes' | 'handshakeTimeoutMs' | 'builtins'>>> & { host: string | undefined; udpPort: number | false };
+  private readonly local: LocalListen | undefined;
   private readonly limits: ResolvedLimits;
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
@@ -137,6 +152,8 @@ export class Server extends EventEmitter<ServerEvents> {
     tlsFailures: 0,
     protocolErrors: 0,
     broadcastDrops: 0,
+    /** What transport 'auto' chose in sessions that have closed. */
+    selection: { tcp: 0, udp: 0, udpReliable: 0 },
   };
   private readonly handshakeHost: HandshakeHost;
   private readonly log: ServerLog | undefined;
@@ -149,7 +166,8 @@ export class Server extends EventEmitter<ServerEvents> {
     super();
     this.limits = resolveLimits(options);
     const builtins = resolveBuiltins(options.builtins === undefined ? DEFAULT_BUILTINS : options.builtins);
-    const udpPort = options.udpPort ?? 0;
+    this.local = localListenOptions(options);
+    const udpPort = this.local ? false : (options.udpPort ?? 0);
     this.options = {
       host: options.host,
       tcpPort: checkPort('tcpPort', options.tcpPort ?? 0),
@@ -205,8 +223,16 @@ export class Server extends EventEmitter<ServerEvents> {
       else this.acceptor.accept(socket);
     });
     this.tcp = tcp;
-    tcp.listen(this.options.tcpPort, this.options.host);
     try {
+      if (this.local) {
+        await listenLocal(tcp, this.local.path, this.local.mode);
+        tcp.on('error', (error) => this.emitError(error));
+        this.startedAt = Date.now();
+        const local = { host: '', tcpPort: 0, udpPort: undefined, path: this.local.path };
+        this.emit('listening', local);
+        return local;
+      }
+      tcp.listen(this.options.tcpPort, this.options.host);
       await once(tcp, 'listening');
     } catch (error) {
       // The port is taken (EADDRINUSE) or refused: nothing is listening, and listen() may be retried.
@@ -240,30 +266,21 @@ export class Server extends EventEmitter<ServerEvents> {
    * other failure for one peer is emitted as 'peerError'. The others get it either way.
    */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
-    checkTypeName(type);
-    // Encoded once for all peers.
-    const encoding = encodingOf(payload);
-    const body = bodyOf(payload, encoding);
-    let count = 0;
-    for (const peer of this.sessions.values()) {
-      const connection = peer.connection;
-      if (peer === options.except || connection.state !== 'open') continue;
-      try {
-        connection.sendEncoded(type, encoding, body, options);
-        count++;
-      } catch (error) {
-        if (error instanceof HybridwireError) this.totals.broadcastDrops++;
-        else this.emit('peerError', peer, error as Error);
-      }
-    }
-    return count;
+    return broadcastTo(this.sessions.values(), type, payload, options, (peer, error) => {
+      if (error instanceof HybridwireError) this.totals.broadcastDrops++;
+      else this.emit('peerError', peer, error as Error);
+    });
   }
 
   stats(): ServerStats {
     const tcp = { ...this.totals.tcp };
     const udpSide = this.udp.stats();
     const udp = { ...this.totals.udp, ...udpSide.udp };
-    for (const peer of this.sessions.values()) addTransportStats(tcp, udp, peer);
+    const selection = { ...this.totals.selection };
+    for (const peer of this.sessions.values()) {
+      addTransportStats(tcp, udp, peer);
+      addSelection(selection, peer.connection);
+    }
     return {
       connectedClients: this.sessions.size,
       uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
@@ -280,6 +297,7 @@ export class Server extends EventEmitter<ServerEvents> {
       broadcastDrops: this.totals.broadcastDrops,
       compression: compressionStats(this.limits.compression.counters, this.limits.compression.algorithms),
       streams: this.streams.stats(),
+      selection,
     };
   }
 
@@ -389,6 +407,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (peer && this.sessions.get(peer.id) === peer) {
       this.sessions.delete(peer.id);
       addTransportStats(this.totals.tcp, this.totals.udp, peer);
+      addSelection(this.totals.selection, connection);
       peer.emit('close', error);
       this.emit('disconnect', peer, error);
     }

@@ -12,6 +12,8 @@ import { deferListenerTable } from '../session/session-events.js';
 import { openStream, streamStatsOf, type OpenStreamOptions } from '../streams/stream-feature.js';
 import type { HybridwireStream } from '../streams/duplex-stream.js';
 import type { StreamSessionStats } from '../streams/stream-stats.js';
+import { autoRequestOptions, selectionStatsOf, sendAuto } from '../selection/auto-send.js';
+import type { SelectionStats } from '../selection/transport-selector.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -20,9 +22,10 @@ export interface RequestOptions extends SendOptions {
   signal?: AbortSignal;
 }
 
-/** A session's statistics: its counters and queues, and its streams' (undefined when it did not negotiate streams). */
+/** A session's statistics: its counters and queues, its streams' (undefined when it did not negotiate streams), and what `transport: 'auto'` chose. */
 export interface SessionStats extends ConnectionStats {
   streams: StreamSessionStats | undefined;
+  selection: SelectionStats;
 }
 
 /** `T`, or `T | undefined` where the session may be absent. */
@@ -40,11 +43,14 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
 
   /**
    * Sends a message: over TCP (reliable, ordered) by default; `{ transport: 'udp' }` for a datagram,
-   * with `reliable: true` for a reliable one. Returns false once the send queue passes its
+   * with `reliable: true` for a reliable one; `{ transport: 'auto' }` to let the session choose
+   * (../selection/transport-selector.ts). Returns false once the send queue passes its
    * high-water mark; 'drain' follows when it empties.
    */
   send(type: string, payload?: Payload, options?: SendOptions): boolean {
-    return this.session().send(type, payload, options);
+    const connection = this.session();
+    if (options?.transport === 'auto') return sendAuto(connection, type, payload, options);
+    return connection.send(type, payload, options);
   }
 
   /**
@@ -53,13 +59,15 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
    */
   async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
     await this.session().waitForRoom();
-    this.session().send(type, payload, options);
+    this.send(type, payload, options);
   }
 
   /** Sends a request and resolves with the other side's reply (its handler's return value). */
   request(type: string, payload?: Payload, options: RequestOptions = {}): Promise<Payload> {
     try {
-      return this.session().request(type, payload, options.timeoutMs, options.signal, options);
+      const connection = this.session();
+      const resolved = options.transport === 'auto' ? autoRequestOptions(connection, type, payload, options) : options;
+      return connection.request(type, payload, options.timeoutMs, options.signal, resolved);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -102,7 +110,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
   get stats(): WhileConnected<C, SessionStats> {
     const connection = this.connection;
     if (connection === undefined) return undefined as WhileConnected<C, SessionStats>;
-    return { ...connection.stats(), streams: streamStatsOf(connection) };
+    return { ...connection.stats(), streams: streamStatsOf(connection), selection: selectionStatsOf(connection) };
   }
 
   /** Bytes waiting to be written (send queue, unacknowledged backlog and socket buffer). */

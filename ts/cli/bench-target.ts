@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from '../api/server.js';
 import { connect, type Client } from '../api/client.js';
 import type { Transport } from '../session/connection.js';
+
+/** The transports a benchmark counts on: each message goes one of these ways. */
+type CountedTransport = Exclude<Transport, 'auto'>;
 import { Child, serveParent } from './bench-child.js';
 
 export type Where = 'in-process' | 'separate-process' | 'remote';
@@ -24,7 +27,7 @@ export interface Target {
   /** 'receiver': the bench server's own handler counts; 'server-stats': deltas of the server's stats(). */
   countedBy: 'receiver' | 'server-stats';
   /** Messages received so far over `transport` (of the sink type, or of every type for server-stats). */
-  count(transport: Transport): Promise<number>;
+  count(transport: CountedTransport): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -138,7 +141,7 @@ export async function remoteTarget(host: string, tcpPort: number, udpPort: numbe
   const control = await connect({ host, tcpPort, udpPort: false, connectTimeoutMs: 5000 });
   control.on('error', () => {});
   let requests = 0;
-  const count = async (transport: Transport): Promise<number> => {
+  const count = async (transport: CountedTransport): Promise<number> => {
     // Each stats request is itself a message the server counts (before it answers).
     requests++;
     const stats = (await control.request('stats', undefined, { timeoutMs: CALL_TIMEOUT_MS })) as RemoteStats;

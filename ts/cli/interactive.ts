@@ -8,6 +8,8 @@ export interface InteractiveOptions {
   host: string;
   tcpPort: number;
   udpPort: number | undefined;
+  /** A server's local socket (--path) instead of host and ports. */
+  path?: string;
   mode: DeliveryMode;
   windowSize: number | undefined;
   /** TLS; plaintext without. */
@@ -106,15 +108,14 @@ async function run(client: Client, input: string): Promise<boolean> {
 /** The interactive client: reads commands from stdin, prints replies and incoming messages. */
 export async function interactive(options: InteractiveOptions): Promise<number> {
   const client = await connect({
-    host: options.host,
-    tcpPort: options.tcpPort,
+    ...(options.path === undefined ? { host: options.host, tcpPort: options.tcpPort } : { path: options.path }),
     ...(options.udpPort === undefined ? {} : { udpPort: options.udpPort }),
     mode: options.mode,
     ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }),
     reconnect: { maxAttempts: 5 },
     ...(options.tls ? { tls: options.tls } : {}),
   });
-  show(`connected to ${options.host}:${options.tcpPort} (session ${client.sessionId}, mode ${options.mode}); ${HELP}`);
+  show(`connected to ${options.path ?? `${options.host}:${options.tcpPort}`} (session ${client.sessionId}, mode ${options.mode}); ${HELP}`);
   const server = client.certificate;
   if (client.encrypted) show(`over TLS; the server's certificate: ${server ? `${JSON.stringify(server.subject)}, key pin ${server.pin}` : 'not verified'}`);
   client.handle<{ text?: string }>('chat_response', (message) => show(message?.text ?? format(message as Payload)));

@@ -23,6 +23,8 @@ commands:
             asks) and broadcast (relays to every connected client), like
             createServer({ builtins: true })
             (LEVEL: fatal error warn info debug trace silent; default warn)
+            [--path FILE]  listen on a Unix domain socket (Windows: \\\\.\\pipe\\NAME) instead
+            of TCP and UDP; a stale socket file nothing listens on is replaced
             [--metrics-port N]  GET /metrics in the Prometheus text format
             [--dashboard-port N]  a page of live charts (message rates, RTT, sessions) at /
             [--tls-cert FILE --tls-key FILE]  TLS only (plaintext clients are refused)
@@ -31,6 +33,7 @@ commands:
   config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
             the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
+            [--path FILE]  to a server's local socket instead of host and ports
             interactive client: /ping /echo TEXT /broadcast TEXT /stats
             /custom TYPE JSON /udp TEXT /exit; other lines are sent as chat messages
             [--tls] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--pin sha256/BASE64 ...]
@@ -52,6 +55,7 @@ const options = {
   host: { type: 'string' },
   'tcp-port': { type: 'string' },
   'udp-port': { type: 'string' },
+  path: { type: 'string' },
   mode: { type: 'string' },
   window: { type: 'string' },
   config: { type: 'string' },
@@ -74,9 +78,9 @@ const options = {
 
 /** The options each command takes (help aside). */
 const ACCEPTED: Record<string, readonly string[]> = {
-  serve: ['host', 'tcp-port', 'udp-port', 'config', 'log-level', 'metrics-port', 'dashboard-port', 'tls-cert', 'tls-key', 'tls-ca', 'require-client-cert'],
+  serve: ['host', 'tcp-port', 'udp-port', 'path', 'config', 'log-level', 'metrics-port', 'dashboard-port', 'tls-cert', 'tls-key', 'tls-ca', 'require-client-cert'],
   config: ['print', 'config', 'host', 'tcp-port', 'udp-port'],
-  connect: ['host', 'tcp-port', 'udp-port', 'mode', 'window', 'tls', 'tls-ca', 'tls-cert', 'tls-key', 'pin'],
+  connect: ['host', 'tcp-port', 'udp-port', 'path', 'mode', 'window', 'tls', 'tls-ca', 'tls-cert', 'tls-key', 'pin'],
   top: ['host', 'tcp-port', 'admin-token'],
   cert: ['out', 'hosts', 'days'],
   demo: [],
@@ -148,7 +152,11 @@ async function main(argv: string[]): Promise<number> {
   const stray = accepted === undefined ? undefined : Object.keys(values).find((name) => !accepted.includes(name));
   if (stray !== undefined) throw new Error(`--${stray} is not an option of ${command}`);
   // serve's own flags, the top layer of its configuration.
+  if (values.path !== undefined && (values.host !== undefined || values['tcp-port'] !== undefined || values['udp-port'] !== undefined)) {
+    throw new Error('--path (a local socket) goes without --host, --tcp-port and --udp-port');
+  }
   const serveFlags = (): ConfigSetting[] => [
+    ...(values.path === undefined ? [] : [{ key: 'path', value: values.path, source: '--path' }]),
     ...(values.host === undefined ? [] : [{ key: 'host', value: values.host, source: '--host' }]),
     ...(values['tcp-port'] === undefined ? [] : [{ key: 'tcpPort', value: port(values['tcp-port'], 'tcp-port', 0), source: '--tcp-port' }]),
     ...(values['udp-port'] === undefined ? [] : [{ key: 'udpPort', value: port(values['udp-port'], 'udp-port', 0), source: '--udp-port' }]),
@@ -184,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
         host: values.host ?? '127.0.0.1',
         tcpPort: port(values['tcp-port'], 'tcp-port', 5000),
         udpPort: values['udp-port'] === undefined ? undefined : port(values['udp-port'], 'udp-port', 5001),
+        ...(values.path === undefined ? {} : { path: values.path }),
         mode,
         windowSize: window,
         tls: clientTls(values),

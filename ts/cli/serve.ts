@@ -42,8 +42,12 @@ export const SERVE_DEFAULTS: ConfigSetting[] = [
   { key: 'builtins', value: true, source: 'default' },
 ];
 
+/** A local socket (--path) replaces the default host and ports. */
+const ADDRESS_DEFAULTS = new Set(['host', 'tcpPort', 'udpPort']);
+
 export function serveLayers(flags: ConfigSetting[]): ConfigLayers {
-  return { flags, defaults: SERVE_DEFAULTS };
+  const local = flags.some((flag) => flag.key === 'path');
+  return { flags, defaults: local ? SERVE_DEFAULTS.filter((setting) => !ADDRESS_DEFAULTS.has(setting.key)) : SERVE_DEFAULTS };
 }
 
 const UNHANDLED_SHOWN = 5;
@@ -103,14 +107,14 @@ export async function serve(options: ServeOptions): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const endpoints: HttpEndpoint[] = [];
-  let ports: Record<string, number>;
+  let ports: Record<string, number | string>;
   try {
     const metrics = registry && (await serveMetrics(config.host, options.metricsPort!, registry));
     if (metrics) endpoints.push(metrics);
-    const { host, tcpPort, udpPort } = await server.listen();
-    const dashboard = options.dashboardPort === undefined ? undefined : await serveDashboard(server, { host: config.host, port: options.dashboardPort, title: `${host}:${tcpPort}` });
+    const { host, tcpPort, udpPort, path } = await server.listen();
+    const dashboard = options.dashboardPort === undefined ? undefined : await serveDashboard(server, { host: config.host, port: options.dashboardPort, title: path ?? `${host}:${tcpPort}` });
     if (dashboard) endpoints.push(dashboard);
-    ports = { tcpPort, ...(udpPort === undefined ? {} : { udpPort }), ...(metrics ? { metricsPort: metrics.port } : {}), ...(dashboard ? { dashboardPort: dashboard.port } : {}) };
+    ports = { ...(path === undefined ? { tcpPort } : { path }), ...(udpPort === undefined ? {} : { udpPort }), ...(metrics ? { metricsPort: metrics.port } : {}), ...(dashboard ? { dashboardPort: dashboard.port } : {}) };
   } catch (error) {
     await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
     throw error;

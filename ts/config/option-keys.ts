@@ -42,6 +42,7 @@ const ADDRESS_KEYS: OptionKey[] = [
   { key: 'host', kind: { type: 'string' }, use: 'both' },
   { key: 'tcpPort', kind: { type: 'port' }, use: 'both', default: 0 },
   { key: 'udpPort', kind: { type: 'port-or-false' }, use: 'both', default: 0 },
+  { key: 'path', kind: { type: 'string' }, use: 'both' },
 ];
 /** The `compression` option (ts/compression/settings.ts); `compression.level` in a file is one number. */
 const COMPRESSION_KEYS: OptionKey[] = [

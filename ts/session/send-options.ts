@@ -4,11 +4,12 @@
  */
 import type { UdpStats } from '../transport/udp-session.js';
 
-export type Transport = 'tcp' | 'udp';
+export type Transport = 'tcp' | 'udp' | 'auto';
 
 export interface SendOptions {
+  /** 'tcp' (default), 'udp', or 'auto': chosen per message (README, "Automatic transport"). */
   transport?: Transport;
-  /** UDP only: retransmit until acknowledged. */
+  /** UDP only: retransmit until acknowledged. With 'auto': whether the message may be lost (default true: it may not). */
   reliable?: boolean;
   /** UDP reliable only: false delivers on arrival instead of in order. Default true. */
   ordered?: boolean;

@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
+import { dialLocal } from './local-socket.js';
 import { ALPN_PROTOCOL, checkPins, clientCertificateFailure, peerCertificate, tlsFailure, type ClientTls, type PeerCertificate, type ServerTls } from './tls.js';
 
 /** The content type of a TLS handshake record (RFC 8446 §5.1), the first byte of a ClientHello. */
@@ -147,6 +148,12 @@ export interface DialedStream {
    * pinned, or `failed` with the coded error that stops it.
    */
   onReady(ready: (certificate: PeerCertificate | undefined) => void, failed: (error: HybridwireError) => void): void;
+}
+
+/** Opens a stream to the local socket `path` (never TLS: see ../api/local-options.ts). */
+export function dialLocalStream(path: string): DialedStream {
+  const socket = dialLocal(path);
+  return { socket, onReady: (ready) => socket.once('connect', () => ready(undefined)) };
 }
 
 /** Opens a stream to host:port, over TLS with `settings`. */

@@ -24,6 +24,11 @@ import { Reliability } from '../reliable/reliable-endpoint.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import { DatagramSeal, OpenResult, SEAL_OVERHEAD, type SealingStats, type UdpSealing } from './datagram-seal.js';
 import type { UdpDestination, UdpSocket } from './udp-socket.js';
+import { DEFAULT_SELECTION, type SelectablePath, type SelectionSettings } from '../selection/transport-selector.js';
+import { endpointTakes, singleDatagramPayload } from './udp-sizes.js';
+
+/** The payload of the PINGs that probe the path for transport 'auto' (their sequence tells them apart). */
+const PROBE_PAYLOAD = Buffer.alloc(8);
 
 /** How each (reliability, channel) arrived, as send options for a reply; built once, shared. */
 const VIA: ReadonlyArray<ReadonlyArray<SendOptions>> = (() => {
@@ -51,16 +56,6 @@ const ACK_EVERY = 128;
  * reassembly credit), and it would wait for the end of the turn.
  */
 const ACK_EVERY_BYTES = 128 * 1024;
-
-/**
- * The endpoint's size rules (docs/PROTOCOL.md 7.3.1, 7.5): what each held message is charged, the
- * datagram bytes around a whole message and around a fragment, and the fragments an unreliable
- * message may have.
- */
-const MESSAGE_OVERHEAD = 64;
-const SINGLE_FRAME_OVERHEAD = 8 + 16 + 32;
-const FRAGMENT_OVERHEAD = SINGLE_FRAME_OVERHEAD + 12;
-const MAX_UNRELIABLE_FRAGMENTS = 1024;
 
 /** Decodes probe datagrams of sessions that have no endpoint yet; used synchronously, so shared. */
 const PROBES = new DatagramDecoder();
@@ -96,6 +91,8 @@ export interface UdpSessionOptions {
   holdUnreliable?: boolean;
   /** Seal every datagram (a TLS session): see the top of this file. Default: none. */
   sealing?: UdpSealing;
+  /** transport 'auto' (ts/selection): how the path is probed and judged. Default: the options' defaults. */
+  selection?: SelectionSettings;
 }
 
 /** A session's UDP statistics: its reliable endpoint's, and its sealing's when it seals. */
@@ -139,7 +136,9 @@ export interface UdpSessionEvents {
   failed(error: HybridwireError): void;
 }
 
-export class UdpSession implements UdpPath {
+export class UdpSession implements UdpPath, SelectablePath {
+  /** Told the sequence of each PONG (transport 'auto' probes the path: ts/selection/udp-probe.ts). */
+  probeAnswered: ((sequence: number) => void) | undefined;
   private endpoint: ReliableEndpoint | undefined;
   private closed = false;
   private receivedSinceFlush = 0;
@@ -207,7 +206,7 @@ export class UdpSession implements UdpPath {
     const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     const size = prefixLength + bodyLength;
     const bound = this.options.sendBufferBytes;
-    if (!this.fits(size, reliable)) {
+    if (!endpointTakes(size, reliable, this.endpointMtu, this.options.sendBufferBytes, this.options.reassemblyBytes)) {
       throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `a ${size}-byte message exceeds what the UDP send buffer or the peer's reassembly budget can hold`);
     }
     if (this.heldBytes + size > bound) {
@@ -297,18 +296,6 @@ export class UdpSession implements UdpPath {
     return Math.max(index, from + 1);
   }
 
-  /**
-   * Whether the endpoint will take a message of `size` bytes (docs/PROTOCOL.md 7.3.1 and 7.5), so
-   * that one it would refuse is refused at once rather than after waiting for the path.
-   */
-  private fits(size: number, reliable: boolean): boolean {
-    const { sendBufferBytes, reassemblyBytes } = this.options;
-    const mtu = this.endpointMtu;
-    const charge = size + MESSAGE_OVERHEAD;
-    const fragmented = size > mtu - SINGLE_FRAME_OVERHEAD;
-    if (charge > sendBufferBytes || ((reliable || fragmented) && charge > reassemblyBytes)) return false;
-    return reliable || !fragmented || Math.ceil(size / (mtu - FRAGMENT_OVERHEAD)) <= MAX_UNRELIABLE_FRAGMENTS;
-  }
 
   /**
    * Handles a datagram of probes alone (PING, PONG, PATH_CHALLENGE): true when it is done with,
@@ -335,9 +322,24 @@ export class UdpSession implements UdpPath {
       this.sendControl(FrameType.PONG, payload, sequence);
     } else if (type === FrameType.PONG) {
       this.events.pong();
+      this.probeAnswered?.(sequence);
     } else if (type === FrameType.PATH_CHALLENGE) {
       this.events.challenge(payload);
     }
+  }
+
+  /** The largest message, prefix and body, that goes in one datagram unfragmented (at the base mtu). */
+  get datagramPayload(): number {
+    return singleDatagramPayload(this.endpointMtu);
+  }
+
+  get selection(): SelectionSettings {
+    return this.options.selection ?? DEFAULT_SELECTION;
+  }
+
+  /** A PING for transport 'auto' to measure the path: outside the endpoint, never retransmitted. */
+  sendProbe(sequence: number): void {
+    this.sendControl(FrameType.PING, PROBE_PAYLOAD, sequence);
   }
 
   /** Sends the PATH_CHALLENGE `challenge` to `destination`, an address being validated. */

@@ -1,4 +1,7 @@
 // hybridwire over TCP, UDP and reliable UDP, through its public API only (dist/index.js).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { drained } from '../harness.mjs';
 import { serverCertificates } from '../tls-certificates.mjs';
@@ -24,19 +27,24 @@ export async function loadHybridwire() {
   }
 }
 
-function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, metrics = false, tls = false } = {}) {
+/** A fresh directory for a local socket, removed when the server closes. */
+function localSocketPath() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-bench-'));
+  return { socketPath: path.join(dir, 'bench.sock'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+function makeSystem(name, transport, sendOptions, description, { pingPong = false, limits = {}, metrics = false, tls = false, local = false } = {}) {
   return {
     name,
     transport,
     description,
-    available: loadHybridwire,
+    available: local && process.platform === 'win32' ? async () => 'Unix domain sockets are not measured on Windows' : loadHybridwire,
 
     async listen({ host, mode, counter, maxConnections, onConnection }) {
       const certificates = tls ? await serverCertificates() : undefined;
+      const socket = local ? localSocketPath() : undefined;
       const server = api.createServer({
-        host,
-        tcpPort: 0,
-        udpPort: 0,
+        ...(socket ? { path: socket.socketPath } : { host, tcpPort: 0, udpPort: 0 }),
         ...limits,
         ...(maxConnections ? { maxConnections } : {}),
         ...(metrics ? { metrics: true } : {}),
@@ -60,18 +68,20 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
       const { tcpPort, udpPort } = await server.listen();
       return {
         server,
-        address: { host, tcpPort, udpPort, ...(certificates ? { ca: certificates.ca } : {}) },
-        close: () => {
+        address: socket ? { path: socket.socketPath } : { host, tcpPort, udpPort, ...(certificates ? { ca: certificates.ca } : {}) },
+        close: async () => {
           clearInterval(scraper);
-          return server.close();
+          await server.close();
+          socket?.remove();
         },
         /** The last peer's session counters and reliable-UDP statistics, and the server's totals. */
         stats: () => ({ peer: lastPeer ? { ...lastPeer.stats, udpStats: lastPeer.udpStats() } : undefined, server: server.stats() }),
       };
     },
 
-    async connect({ host, tcpPort, udpPort, ca }) {
-      const client = await api.connect({ host, tcpPort, udpPort, ...limits, ...(tls ? { tls: { ca } } : {}) });
+    async connect({ host, tcpPort, udpPort, ca, path: socketPath }) {
+      const address = socketPath === undefined ? { host, tcpPort, udpPort } : { path: socketPath };
+      const client = await api.connect({ ...address, ...limits, ...(tls ? { tls: { ca } } : {}) });
       client.on('error', () => {});
       if (transport === 'udp') {
         const until = performance.now() + UDP_READY_MS;
@@ -107,6 +117,8 @@ function makeSystem(name, transport, sendOptions, description, { pingPong = fals
 }
 
 export const hybridwire = makeSystem('hybridwire', 'tcp', undefined, 'hybridwire client.send()/request() over TCP');
+// The same sessions over a Unix domain socket (createServer({ path })): what TCP on loopback costs.
+export const hybridwireUnix = makeSystem('hybridwire-unix', 'tcp', undefined, 'hybridwire client.send()/request() over a Unix domain socket', { local: true });
 export const hybridwireMetrics = makeSystem('hybridwire-metrics', 'tcp', undefined, 'hybridwire over TCP with metrics on (the metrics option), scraped every second', { metrics: true });
 // TLS 1.3 under the same framing (node:tls, OpenSSL's default suite: AES-256-GCM), verified
 // against the server's CA.

@@ -10,6 +10,8 @@ export const systems = [
   { name: 'wss', transport: 'tcp', module: './ws.mjs', export: 'wss' },
   { name: 'zeromq', transport: 'tcp', module: './zeromq.mjs', export: 'zeromq' },
   { name: 'hybridwire', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' },
+  // Over a Unix domain socket (not on Windows, whose named pipes it does not measure).
+  { name: 'hybridwire-unix', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireUnix' },
   // Metrics on and scraped: its ratio to hybridwire is the cost of metrics.
   { name: 'hybridwire-metrics', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireMetrics' },
   { name: 'hybridwire-tls', transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwireTls' },
