@@ -13,7 +13,7 @@ import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { ServerUdp } from './server-udp.js';
-import { addTransportStats, type ServerStats, type TransportTotals } from './server-stats.js';
+import { addTransportStats, type ServerStats } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
