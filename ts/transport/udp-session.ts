@@ -464,6 +464,7 @@ export class UdpSession implements UdpPath {
       mtu: this.endpointMtu,
       // Probes prove nothing if the kernel may fragment them.
       maxMtu: this.socket.dontFragment ? this.endpointMaxMtu : this.endpointMtu,
+      wireOverhead: options.sealing === undefined ? 0 : SEAL_OVERHEAD,
       window: options.window,
       sendBufferBytes: options.sendBufferBytes,
       reassemblyBytes: options.reassemblyBytes,
