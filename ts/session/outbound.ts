@@ -51,8 +51,9 @@ const NO_TYPE = Symbol('no type');
 const NO_HELD: HeldBatch[] = [];
 /**
  * Where a message prefix is written just before the encoder or the UDP path copies it: one for
- * every session (264 bytes each, and the share of Node's buffer pool they pinned, were most of an
- * idle session's send path). Nothing may run between its writing and its copying.
+ * every session, since one per session (and the share of Node's buffer pool it pinned) was most
+ * of an idle session's send path (bench/RESULTS.md, "Idle sessions"). Nothing may run between its
+ * writing and its copying.
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 

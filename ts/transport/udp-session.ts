@@ -42,7 +42,8 @@ export const TOKEN_SIZE = 8;
  * timers firing and its window waiting; so within a batch what is due leaves every ACK_EVERY.
  * Each ack costs the receiver a system call and, on loopback, the wake-up of the sender, so acks
  * must not come much more often either. 128 is about eight per window of a sender moving 1 MB per
- * round trip; much fewer acks and small messages are resent spuriously.
+ * round trip; with much fewer, small messages were resent spuriously (bench/e2e/reliable-udp.mjs,
+ * bench/RESULTS.md "Reliable UDP").
  */
 const ACK_EVERY = 128;
 /**
