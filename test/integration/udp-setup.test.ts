@@ -163,7 +163,7 @@ async function udpPair(options: LimitOptions = {}) {
       socket: socketOfEnd,
       attach(port: number) {
         peerPort = port;
-        session = attachUdpSession(connection, socketOfEnd, () => ({ address: '127.0.0.1', port }), limits, { token: TOKEN, step: false, negotiated: undefined, sealing: undefined }, undefined, side);
+        session = attachUdpSession(connection, socketOfEnd, { udpAddress: { address: '127.0.0.1', port } }, limits, { token: TOKEN, step: false, negotiated: undefined, sealing: undefined }, undefined, side);
         return session;
       },
     };

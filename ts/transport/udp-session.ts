@@ -73,6 +73,14 @@ export interface UdpTarget {
   port: number;
 }
 
+/**
+ * Where a session's datagrams go now: an object read at each send (a server's Peer, whose
+ * udpAddress path validation sets), rather than a closure per session.
+ */
+export interface UdpTargetSource {
+  readonly udpAddress: UdpTarget | undefined;
+}
+
 export interface UdpSessionOptions {
   mtu: number;
   /** Path MTU discovery's upper bound (the socket must not fragment, or it stays at mtu). */
@@ -163,7 +171,7 @@ export class UdpSession implements UdpPath {
   constructor(
     private readonly socket: UdpSocket,
     readonly token: Buffer,
-    private readonly target: () => UdpTarget | undefined,
+    private readonly target: UdpTargetSource,
     private readonly options: UdpSessionOptions,
     private readonly events: UdpSessionEvents,
   ) {
@@ -351,7 +359,7 @@ export class UdpSession implements UdpPath {
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
     // Until messages flow (an idle session only answers probes) the address is parsed for each
     // such datagram rather than kept: the parsed form costs about 300 bytes.
-    const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target());
+    const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target.udpAddress);
     if (this.closed || destination === undefined) return;
     const datagram = this.controlDatagram(type, payload, sequence);
     if (datagram !== undefined) this.socket.send(datagram, destination);
@@ -378,7 +386,7 @@ export class UdpSession implements UdpPath {
 
   /** Where datagrams go now, parsed once per address; undefined while the peer has none. */
   private destination(): UdpDestination | undefined {
-    const target = this.target();
+    const target = this.target.udpAddress;
     if (target === undefined) return undefined;
     if (target !== this.lastTarget) {
       this.lastTarget = target;
