@@ -201,6 +201,13 @@ describe("attachUdpSession: a session's UDP side wired to its Connection", () =>
     expect(b.connection.stats().udp.messagesIn).toBe(3);
   });
 
+  it('gives sessions that agreed the same parameters one options object (idle memory), not a copy each', async () => {
+    const { a, b } = await udpPair();
+    const optionsOf = (session: UdpSession) => (session as unknown as { options: Record<string, unknown> }).options;
+    expect(optionsOf(a.session)).toBe(optionsOf(b.session));
+    expect(optionsOf(a.session)).toMatchObject({ holdUnreliable: false, window: expect.any(Number) });
+  });
+
   it('hands PONGs and PATH_CHALLENGEs to its side', async () => {
     const { a, b } = await udpPair();
     a.session.sendControl(FrameType.PING, Buffer.alloc(8), 1);
