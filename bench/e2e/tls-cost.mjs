@@ -8,10 +8,11 @@
 //   node bench/e2e/tls-cost.mjs [--rounds 5] [--count 2000000] [--size 64]
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const DIST = new URL('../../dist/', import.meta.url);
+// HYBRIDWIRE_DIST names another copy of dist/index.js (a build to compare against).
+const DIST = process.env.HYBRIDWIRE_DIST ? new URL('./', pathToFileURL(process.env.HYBRIDWIRE_DIST)) : new URL('../../dist/', import.meta.url);
 const { values: args } = parseArgs({
   options: {
     role: { type: 'string' },

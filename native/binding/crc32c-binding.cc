@@ -2,7 +2,7 @@
 //
 // Written against the plain napi_* C API rather than node-addon-api: for a 64-byte input the call
 // is nearly all of the cost, and the wrappers (CallbackInfo, argument checks through Napi::Value,
-// a Napi::Number result) cost about as much again (bench/micro/crc32c.bench.mjs, bench/RESULTS.md).
+// a Napi::Number result) would add to it (bench/RESULTS.md, "Costs the code relies on").
 #include <node_api.h>
 
 #include "binding/bindings.h"

@@ -1,8 +1,8 @@
 // Frame decoding and sealing over caller-owned buffers: one call per socket chunk or per batch.
 //
 // Written against the plain napi_* C API: these calls run once per chunk or flush on every
-// connection, and the node-addon-api wrappers cost about as much again as the work on a small
-// chunk (bench/micro/frame-decode.bench.mjs).
+// connection, and the node-addon-api wrappers would be a large share of the work on a small chunk
+// (bench/RESULTS.md, "Costs the code relies on").
 #include <node_api.h>
 
 #include "binding/bindings.h"

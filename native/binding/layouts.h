@@ -56,7 +56,8 @@ namespace hybridwire::binding::layout {
   X(kMinRtoUs, MIN_RTO_US)                        \
   X(kMaxRtoUs, MAX_RTO_US)                        \
   X(kSpan, SPAN)                                  \
-  X(kMaxMtu, MAX_MTU)
+  X(kMaxMtu, MAX_MTU)                             \
+  X(kWireOverhead, WIRE_OVERHEAD)
 
 // The endpoint's statistics (a Float64Array): X(constant, JS name, reliable::Stats field).
 #define HYBRIDWIRE_ENDPOINT_STAT(X)                                       \

@@ -154,6 +154,7 @@ class ReliableEndpoint : public Napi::ObjectWrap<ReliableEndpoint>, private reli
     options.max_rto_us = get(kMaxRtoUs);
     options.span = reliable::clamp_span(static_cast<uint32_t>(std::min<uint64_t>(get(kSpan), UINT32_MAX)));
     options.max_mtu = static_cast<uint32_t>(std::min<uint64_t>(get(kMaxMtu), reliable::kMaxMtu));
+    options.wire_overhead = static_cast<uint32_t>(std::min<uint64_t>(get(kWireOverhead), reliable::kMaxMtu));
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object object = info[2].As<Napi::Object>();
       bool tagged = false;

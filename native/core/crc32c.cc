@@ -108,8 +108,8 @@ uint32_t MultiplyModP(uint32_t a, uint32_t b) {
   return product;
 }
 
-// Longest block of one three-stream round: a round ends with two joins (about twenty cycles), so long
-// blocks make it negligible, while the table of join constants grows with this.
+// Longest block of one three-stream round: a round ends with two joins, a fixed cost that long
+// blocks make negligible, while the table of join constants grows with this.
 constexpr size_t kMaxBlock = 8192;
 // Below this the two joins cost more than the three streams save (the break-even is measured by
 // bench/micro/crc32c-core-bench.cc).

@@ -179,7 +179,7 @@ describe('Connection: control frames of the open session', () => {
   it('hands a PATH_RESPONSE to its pathResponse callback when it has one', async () => {
     const { peer, connection } = await pair();
     connection.open(8, 8, []);
-    const answered = new Promise<Buffer>((resolve) => (connection.pathResponse = (payload) => resolve(Buffer.from(payload))));
+    const answered = new Promise<Buffer>((resolve) => (connection.pathResponse = { pathResponded: (payload) => resolve(Buffer.from(payload)) }));
     peer.sendFrame(FrameType.PATH_RESPONSE, Buffer.from('8 bytes!'));
     expect((await within(answered, 5000, 'the PATH_RESPONSE')).toString()).toBe('8 bytes!');
     await barrier(peer, 1);

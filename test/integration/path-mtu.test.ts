@@ -38,6 +38,13 @@ describe.skipIf(why !== undefined)('UDP over a path narrower than loopback (a ne
     expect(result.datagrams).toBeLessThanOrEqual(5 * 4 + 2);
   });
 
+  it('over TLS, the sizes probed are the sealed datagrams on the wire: 8952 bytes found on a 9000-byte link, as without sealing', () => {
+    const result = inNamespace(9000, 'discover', 'tls');
+    // Probing 8952 less the 24 bytes sealing adds: a probe cut at 8952 would be 8976 sealed and
+    // lost, and the search would end at 1476.
+    expect(result).toMatchObject({ sealed: true, pathMtu: 8952, probesSent: 10, probesLost: 9, delivered: 5, intact: true });
+  });
+
   it('an mtu above the link\'s, with discovery off, still delivers: datagrams leave in IP fragments, and refused GSO runs go one by one', () => {
     const result = inNamespace(1500, 'fixed', '4000');
     expect(result).toMatchObject({ delivered: 5, intact: true });

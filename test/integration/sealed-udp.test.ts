@@ -10,7 +10,7 @@ import { crc32c, type Client, type Peer, type Server } from '../../ts/index.js';
 import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
 import { decodeDatagram } from '../../ts/transport/datagram-rule.js';
 import { cleanupAfterEach, client as startClient, startServer, udpAttacker } from '../support/abuse.js';
-import { sessionsOverTls } from '../support/tls.js';
+import { testCredentials } from '../support/tls.js';
 import { UdpTap } from '../support/udp-tap.js';
 import { waitUntil, within } from '../support/wait.js';
 import { datagram } from '../support/wire.js';
@@ -32,8 +32,8 @@ interface Sealed {
 
 /** A TLS session whose UDP goes through a tap, its path validated; `ciphers` go to the client's TLS. */
 async function sealedSession(ciphers?: string): Promise<Sealed> {
-  defer(await sessionsOverTls(ciphers === undefined ? {} : { ciphers }));
-  const { server, tcpPort, udpPort } = await startServer(defer);
+  const { key, cert } = await testCredentials();
+  const { server, tcpPort, udpPort } = await startServer(defer, { tls: { key, cert } });
   const notes: string[] = [];
   server.handle('note', (payload) => {
     notes.push(payload instanceof Uint8Array ? Buffer.from(payload).toString() : String(payload));
@@ -41,7 +41,7 @@ async function sealedSession(ciphers?: string): Promise<Sealed> {
   const tap = await UdpTap.start(udpPort);
   defer(() => tap.close());
   // Datagrams stay at 1200 bytes: no path MTU probes, so each message travels in a datagram of its own.
-  const client = await startClient(defer, { tcpPort, udpPort: tap.port, udpMaxMtu: 1200 });
+  const client = await startClient(defer, { tcpPort, udpPort: tap.port, udpMaxMtu: 1200, tls: { ca: cert, ...(ciphers === undefined ? {} : { ciphers }) } });
   await waitUntil(() => client.udpReady, 5000, 'the client\'s UDP path to be validated');
   const peer = [...server.peers.values()][0]!;
   expect(peer.udpAddress?.port).toBe(tap.sourcePort);

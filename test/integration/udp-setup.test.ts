@@ -163,7 +163,7 @@ async function udpPair(options: LimitOptions = {}) {
       socket: socketOfEnd,
       attach(port: number) {
         peerPort = port;
-        session = attachUdpSession(connection, socketOfEnd, () => ({ address: '127.0.0.1', port }), limits, { token: TOKEN, step: false, negotiated: undefined, sealing: undefined }, undefined, side);
+        session = attachUdpSession(connection, socketOfEnd, { udpAddress: { address: '127.0.0.1', port } }, limits, { token: TOKEN, step: false, negotiated: undefined, sealing: undefined }, undefined, side);
         return session;
       },
     };
@@ -199,6 +199,13 @@ describe("attachUdpSession: a session's UDP side wired to its Connection", () =>
     expect(await within(a.connection.request('double', 21, 5000, undefined, { transport: 'udp', reliable: true }), 5000, 'the UDP reply')).toBe(42);
     expect(a.connection.stats().udp.messagesOut).toBe(3);
     expect(b.connection.stats().udp.messagesIn).toBe(3);
+  });
+
+  it('gives sessions that agreed the same parameters one options object (idle memory), not a copy each', async () => {
+    const { a, b } = await udpPair();
+    const optionsOf = (session: UdpSession) => (session as unknown as { options: Record<string, unknown> }).options;
+    expect(optionsOf(a.session)).toBe(optionsOf(b.session));
+    expect(optionsOf(a.session)).toMatchObject({ holdUnreliable: false, window: expect.any(Number) });
   });
 
   it('hands PONGs and PATH_CHALLENGEs to its side', async () => {

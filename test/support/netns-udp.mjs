@@ -3,19 +3,29 @@
 // the result is printed as one JSON line.
 //
 //   node test/support/netns-udp.mjs discover      default settings: what path MTU discovery finds
+//   node test/support/netns-udp.mjs discover tls  the same over a TLS session (sealed datagrams)
 //   node test/support/netns-udp.mjs fixed 4000    mtu and udpMaxMtu 4000: datagrams above the
 //                                                 interface MTU, which the kernel must fragment
 import { createServer, connect } from '../../dist/index.js';
+import { createAuthority, issueCertificate } from '../../dist/cli/cert.js';
 
 const [scenario, size] = process.argv.slice(2);
 const limits = scenario === 'fixed' ? { mtu: Number(size), udpMaxMtu: Number(size) } : {};
-const server = createServer({ host: '127.0.0.1', ...limits });
+const tls = { server: undefined, client: undefined };
+if (scenario === 'discover' && size === 'tls') {
+  const validity = { notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 86_400_000) };
+  const authority = await createAuthority('netns CA', validity);
+  const certificate = await issueCertificate(authority, { ...validity, commonName: 'localhost', purpose: 'server', hosts: ['127.0.0.1'] });
+  tls.server = { tls: { key: certificate.key, cert: certificate.cert } };
+  tls.client = { tls: { ca: authority.cert } };
+}
+const server = createServer({ host: '127.0.0.1', ...limits, ...tls.server });
 const received = [];
 server.handle('blob', (payload) => {
   received.push(Buffer.from(payload));
 });
 const { tcpPort, udpPort } = await server.listen();
-const client = await connect({ host: '127.0.0.1', tcpPort, udpPort, ...limits });
+const client = await connect({ host: '127.0.0.1', tcpPort, udpPort, ...limits, ...tls.client });
 const waitFor = async (check, ms) => {
   const until = Date.now() + ms;
   while (!check() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -32,6 +42,7 @@ if (scenario === 'discover') {
   result.pathMtu = client.udpStats().pathMtu;
   result.probesSent = client.udpStats().mtuProbesSent;
   result.probesLost = client.udpStats().mtuProbesLost;
+  result.sealed = client.udpStats().sealing !== undefined;
 }
 const big = bytes(30_000, 7);
 const before = client.udpStats()?.datagramsSent ?? 0;

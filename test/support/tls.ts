@@ -1,19 +1,12 @@
 /**
  * TLS for tests on 127.0.0.1: one self-signed certificate for `localhost` and 127.0.0.1 (made once
- * per test file, by the `selfsigned` package), a raw TLS connection, and hybridwire sessions over
- * TLS.
- *
- * `sessionsOverTls()` runs the servers and clients a test file makes over node:tls: it swaps
- * net.createServer and net.connect, which the server and client call, for tls.createServer and
- * tls.connect with this certificate, so that each session's TCP socket is a TLSSocket and its UDP
- * datagrams are sealed with keys from its exporter, as they are for a session made with TLS
- * options. It stands in for those options until createServer() and connect() take them.
+ * per test file, by the `selfsigned` package), for the `tls` options of createServer() and
+ * connect(), and a raw TLS connection.
  */
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import selfsigned from 'selfsigned';
-import { vi } from 'vitest';
 
 export interface Credentials {
   key: string;
@@ -60,25 +53,5 @@ export async function tlsPair(client: tls.ConnectionOptions = {}, server: tls.Tl
       serverSocket.destroy();
       listener.close();
     },
-  };
-}
-
-/**
- * From now until the returned function is called, hybridwire servers and clients made in this
- * process talk TLS (see the top of this file). Options for tls.connect (a client's `ciphers`...)
- * may be given.
- */
-export async function sessionsOverTls(client: tls.ConnectionOptions = {}): Promise<() => void> {
-  const { key, cert } = await testCredentials();
-  const createServer = vi
-    .spyOn(net, 'createServer')
-    .mockImplementation(((options: net.ServerOpts, listener: (socket: net.Socket) => void) =>
-      tls.createServer({ ...options, key, cert }, listener)) as unknown as typeof net.createServer);
-  const connect = vi
-    .spyOn(net, 'connect')
-    .mockImplementation(((options: net.NetConnectOpts) => tls.connect({ ...(options as tls.ConnectionOptions), ca: cert, servername: 'localhost', ...client })) as unknown as typeof net.connect);
-  return () => {
-    createServer.mockRestore();
-    connect.mockRestore();
   };
 }

@@ -22,8 +22,9 @@ describe('resolveEndpointOptions', () => {
   });
 
   it('passes what it is given', () => {
-    const values = resolveEndpointOptions({ ...base, mtu: 1400, maxMtu: 9000, reassemblyTimeoutMs: 250, span: 2048, minRtoMs: 7 }).native;
+    const values = resolveEndpointOptions({ ...base, mtu: 1400, maxMtu: 9000, wireOverhead: 24, reassemblyTimeoutMs: 250, span: 2048, minRtoMs: 7 }).native;
     expect(values[EndpointOption.MTU]).toBe(1400);
+    expect(values[EndpointOption.WIRE_OVERHEAD]).toBe(24);
     expect(values[EndpointOption.MAX_MTU]).toBe(9000);
     expect(values[EndpointOption.REASSEMBLY_TIMEOUT_US]).toBe(250_000);
     expect(values[EndpointOption.SPAN]).toBe(2048);
@@ -35,6 +36,7 @@ describe('resolveEndpointOptions', () => {
     expect(() => resolveEndpointOptions({ ...base, mtu: 1200.5 })).toThrow(/mtu must be an integer/);
     expect(() => resolveEndpointOptions({ ...base, maxMtu: 1000 })).toThrow(/maxMtu must be an integer from 1200/);
     expect(() => resolveEndpointOptions({ ...base, window: 0 })).toThrow(/window/);
+    expect(() => resolveEndpointOptions({ ...base, wireOverhead: 1025 })).toThrow(/wireOverhead must be an integer from 0 to 1024/);
     expect(() => resolveEndpointOptions({ ...base, span: 3000 })).toThrow(/span must be a power of two/);
     expect(() => resolveEndpointOptions({ ...base, minRtoMs: 500, maxRtoMs: 100 })).toThrow(/maxRtoMs must be an integer from 500/);
     expect(() => resolveEndpointOptions({ ...base, reassemblyTimeoutMs: Number.NaN })).toThrow(/reassemblyTimeoutMs/);

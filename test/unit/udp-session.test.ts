@@ -73,7 +73,7 @@ async function harness(options: Partial<UdpSessionOptions> = {}): Promise<Harnes
     failed: (error) => events.failures.push(error),
   };
   const target = { address: '127.0.0.1', port: peer.port };
-  const session = new UdpSession(socket, TOKEN, () => target, {
+  const session = new UdpSession(socket, TOKEN, { get udpAddress() { return target; } }, {
     mtu: 1200,
     maxMtu: 1200,
     window: 64,
@@ -237,7 +237,7 @@ async function sealedHarness(fail = false) {
     mtu: 1200, maxMtu: 1200, window: 64, sendBufferBytes: 1 << 20, reassemblyBytes: 1 << 20, span: 16384, reassemblyTimeoutMs: 5000,
     maxAckDelayMs: 10, minRtoMs: 100, maxRtoMs: 1000, batchDelayMs: 0, budget: undefined, sealing: fixedSealing('server', fail),
   };
-  const session = new UdpSession(socket, TOKEN, () => target, options, {
+  const session = new UdpSession(socket, TOKEN, { get udpAddress() { return target; } }, options, {
     message: (payload) => events.messages.push(payload.subarray(4).toString()),
     pong: () => events.pongs++,
     challenge: () => {},

@@ -326,7 +326,7 @@ export class Client extends SessionHandle<ClientEvents> {
     }, ignoreCount);
     this.udpSocket = socket;
     const agreement = { token, step: ack.mode === 'step', negotiated: ack.udp, sealing: udpSealingFor(connection.socket, 'client') };
-    const path: UdpSession = attachUdpSession(connection, socket, () => target, this.limits, agreement, undefined, {
+    const path: UdpSession = attachUdpSession(connection, socket, { udpAddress: target }, this.limits, agreement, undefined, {
       holdUnreliable: true,
       pong: () => {
         if (this.udpPath !== path) return;

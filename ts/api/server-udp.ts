@@ -57,11 +57,19 @@ export interface ReliableTotals {
   drops: ReliableStats['drops'];
 }
 
-interface UdpBinding {
-  peer: Peer;
-  tokenHigh: number;
-  path: UdpSession;
-  validator: PathValidator;
+/** A session's UDP side on the server; it also takes the session's PATH_RESPONSEs (one object, no closure per session). */
+class UdpBinding {
+  constructor(
+    private readonly owner: ServerUdp,
+    readonly peer: Peer,
+    readonly tokenHigh: number,
+    readonly path: UdpSession,
+    readonly validator: PathValidator,
+  ) {}
+
+  pathResponded(payload: Uint8Array): void {
+    this.owner.pathResponded(this, payload);
+  }
 }
 
 /** The shared reassembly budget (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
@@ -81,6 +89,8 @@ const SERVER_SIDE = { holdUnreliable: false, pong: IGNORE, challenge: IGNORE };
 export class ServerUdp implements DatagramRouter {
   private socket: UdpSocket | undefined;
   private readonly bindings = new Map<number, UdpBinding>();
+  /** What takes the PATH_RESPONSEs of sessions of a server without UDP (none matches a challenge). */
+  private readonly noPath = { pathResponded: (payload: Uint8Array) => this.pathResponded(undefined, payload) };
   private readonly datagrams = new DatagramDecoder();
   private readonly counters: UdpCounters = {
     datagramsIn: 0,
@@ -126,7 +136,11 @@ export class ServerUdp implements DatagramRouter {
     this.socket?.close();
   }
 
-  /** 8 random bytes whose low 32 bits are unique among live sessions (they key the lookup). */
+  /**
+   * 8 random bytes whose low 32 bits are unique among live sessions (they key the lookup). In a
+   * memory block of their own: in Node's shared pool, each kept 8 KiB of the pool alive for about
+   * a dozen sessions (the pool's other users come and go).
+   */
   newToken(): Buffer {
     for (;;) {
       const token = randomBytes(TOKEN_SIZE);
@@ -139,14 +153,14 @@ export class ServerUdp implements DatagramRouter {
   bind(peer: Peer, answer: HelloAccepted, token: Buffer): void {
     if (!this.socket) {
       // Without UDP no challenge goes out, so an answer matches none: ignored all the same (4.1).
-      peer.connection.pathResponse = (payload) => this.pathResponded(undefined, payload);
+      peer.connection.pathResponse = this.noPath;
       return;
     }
     const agreement = { token, step: answer.mode === 'step', negotiated: answer.udp, sealing: udpSealingFor(peer.connection.socket, 'server') };
-    const path = attachUdpSession(peer.connection, this.socket, () => peer.udpAddress, this.limits, agreement, this.budget, SERVER_SIDE);
-    const binding: UdpBinding = { peer, tokenHigh: token.readUInt32LE(4), path, validator: new PathValidator(CHALLENGE_DATAGRAM_BYTES) };
+    const path = attachUdpSession(peer.connection, this.socket, peer, this.limits, agreement, this.budget, SERVER_SIDE);
+    const binding = new UdpBinding(this, peer, token.readUInt32LE(4), path, new PathValidator(CHALLENGE_DATAGRAM_BYTES));
     this.bindings.set(token.readUInt32LE(0), binding);
-    peer.connection.pathResponse = (payload) => this.pathResponded(binding, payload);
+    peer.connection.pathResponse = binding;
   }
 
   /** The session of `peer` has closed: its token is free, its counters join the totals. */
@@ -224,8 +238,8 @@ export class ServerUdp implements DatagramRouter {
     counts.pathChallenges++;
   }
 
-  /** A PATH_RESPONSE on the TCP connection of `binding` (undefined: a server without UDP), docs/PROTOCOL.md 4.1. */
-  private pathResponded(binding: UdpBinding | undefined, payload: Uint8Array): void {
+  /** @internal A PATH_RESPONSE on the TCP connection of `binding` (undefined: a server without UDP), docs/PROTOCOL.md 4.1. */
+  pathResponded(binding: UdpBinding | undefined, payload: Uint8Array): void {
     if (payload.length !== CHALLENGE_SIZE) {
       throw new HybridwireError('HW_ERR_BAD_MESSAGE', `a PATH_RESPONSE carries the ${CHALLENGE_SIZE} bytes of a challenge, not ${payload.length}`);
     }

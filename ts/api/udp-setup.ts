@@ -8,7 +8,7 @@ import type { HybridwireError } from '../errors.js';
 import type { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { UdpParameters } from '../session/handshake.js';
 import type { UdpSealing } from '../transport/datagram-seal.js';
-import { TOKEN_SIZE, UdpSession, type UdpSessionEvents, type UdpTarget } from '../transport/udp-session.js';
+import { TOKEN_SIZE, UdpSession, type UdpSessionEvents, type UdpSessionOptions, type UdpTargetSource } from '../transport/udp-session.js';
 import { UdpSocket, walkBatch } from '../transport/udp-socket.js';
 import { SOCKET_ROW_WIDTH, SocketRow } from '../native/layouts.js';
 import { udpSessionOptions, type ResolvedLimits } from './limits.js';
@@ -94,25 +94,57 @@ export interface UdpSide {
 
 /**
  * The UDP side of `connection`'s session over `socket`, attached to it: messages it receives are
- * the connection's, its 'drain' the connection's. `target` says where its datagrams go now.
+ * the connection's, its 'drain' the connection's. `target.udpAddress` says where its datagrams go now.
  */
 export function attachUdpSession(
   connection: Connection,
   socket: UdpSocket,
-  target: () => UdpTarget | undefined,
+  target: UdpTargetSource,
   limits: ResolvedLimits,
   agreement: UdpAgreement,
   budget: ReassemblyBudget | undefined,
   side: UdpSide,
 ): UdpSession {
-  // Set on the literal rather than spread into a copy: V8 may give each spread copy a hidden class
-  // of its own (about 400 bytes per session).
-  const options = udpSessionOptions(limits, agreement.step, agreement.negotiated, budget);
-  options.holdUnreliable = side.holdUnreliable;
-  if (agreement.sealing !== undefined) options.sealing = agreement.sealing;
+  const options = sessionOptions(limits, agreement, budget, side.holdUnreliable);
   const session = new UdpSession(socket, agreement.token, target, options, new SessionUdpEvents(connection, side));
   connection.attachUdp(session);
   return session;
+}
+
+/**
+ * Options of sessions that agreed the same parameters, shared (a UdpSession never changes them):
+ * one object per server and agreement rather than one per session. Keyed by the reassembly budget
+ * (one per server) or, without one, by the limits; at most MAX_SHARED_OPTIONS agreements each, so
+ * that peers offering ever other parameters cannot grow it.
+ */
+const SHARED_OPTIONS = new WeakMap<object, Map<string, UdpSessionOptions>>();
+const MAX_SHARED_OPTIONS = 64;
+
+function sessionOptions(limits: ResolvedLimits, agreement: UdpAgreement, budget: ReassemblyBudget | undefined, holdUnreliable: boolean): UdpSessionOptions {
+  // Set on the literal rather than spread into a copy: V8 may give each spread copy a hidden class
+  // of its own (about 400 bytes per session).
+  const made = (): UdpSessionOptions => {
+    const options = udpSessionOptions(limits, agreement.step, agreement.negotiated, budget);
+    options.holdUnreliable = holdUnreliable;
+    return options;
+  };
+  // A sealing session's options hold its keys: its own.
+  if (agreement.sealing !== undefined) {
+    const options = made();
+    options.sealing = agreement.sealing;
+    return options;
+  }
+  const owner: object = budget ?? limits;
+  let shared = SHARED_OPTIONS.get(owner);
+  if (shared === undefined) SHARED_OPTIONS.set(owner, (shared = new Map()));
+  const offer = agreement.negotiated;
+  const key = offer === undefined ? `${agreement.step} ${holdUnreliable}` : `${agreement.step} ${holdUnreliable} ${offer.mtu} ${offer.maxMtu} ${offer.window} ${offer.reassemblyBytes} ${offer.ackDelayMs} ${offer.span}`;
+  let options = shared.get(key);
+  if (options === undefined) {
+    options = made();
+    if (shared.size < MAX_SHARED_OPTIONS) shared.set(key, options);
+  }
+  return options;
 }
 
 /** A UdpSession's events, passed on to its connection and side: one small object per session, not closures. */

@@ -1,8 +1,8 @@
 import { native } from '../native/addon.js';
 
 /**
- * Inputs up to this many bytes are checksummed in JS, where slicing-by-8 beats the ~50 ns that a
- * call into the addon costs before any work. In the cut-over sweep of bench/micro/crc32c.bench.mjs
+ * Inputs up to this many bytes are checksummed in JS, where slicing-by-8 beats the fixed cost of a
+ * call into the addon. In the cut-over sweep of bench/micro/crc32c.bench.mjs
  * JS still wins at 72 bytes, the two are level at 80 and the addon wins from 96 (bench/RESULTS.md);
  * 64 keeps a margin, because the benchmark keeps the 8 KiB of tables in cache and real traffic may not.
  */
@@ -39,7 +39,8 @@ export function crc32c(data: Uint8Array, seed = 0): number {
   if (data instanceof Uint8Array && data.length <= JS_MAX_LENGTH && typeof seed === 'number') {
     return crc32cJs(data, seed);
   }
-  // An absent seed skips the addon's argument conversion, about 15 ns of a 64-byte call.
+  // An absent seed skips the addon's argument conversion, a noticeable share of a 64-byte call
+  // (bench/RESULTS.md, "Costs the code relies on").
   return seed === 0 ? native.crc32c(data) : native.crc32c(data, seed);
 }
 

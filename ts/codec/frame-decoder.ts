@@ -175,9 +175,9 @@ export class FrameDecoder extends FrameRows {
 
   /**
    * The payload of frame `index` of the last push, as a view (no copy). It is a plain Uint8Array
-   * even when the chunk is a Buffer: constructing one directly costs about 25 ns, where
-   * Buffer#subarray, which goes through Buffer's species constructor, costs 60 to 80 ns — most
-   * of the per-frame budget (bench/micro/frame-decode.bench.mjs).
+   * even when the chunk is a Buffer: constructing one directly costs a fraction of Buffer#subarray,
+   * which goes through Buffer's species constructor and would be most of the per-frame budget
+   * (bench/RESULTS.md, "Costs the code relies on").
    */
   payload(index: number): Uint8Array {
     const base = index * ROW_WIDTH;
@@ -204,7 +204,7 @@ export class FrameDecoder extends FrameRows {
   }
 
   private decode(chunk: Uint8Array, start: number, pending: Uint8Array | undefined): number {
-    // An explicit undefined costs the addon a type check (about 15 ns a call): leave it out.
+    // An explicit undefined costs the addon a type check per call (bench/RESULTS.md): leave it out.
     return pending === undefined
       ? native.decodeFrames(chunk, start, this.rows, RESULT, this.maxFrameSize)
       : native.decodeFrames(chunk, start, this.rows, RESULT, this.maxFrameSize, pending);

@@ -103,7 +103,7 @@ export function lz4Compress(src: Uint8Array): Buffer {
   }
   if (src.length < MIN_COMPRESSIBLE_SIZE) {
     // Too short to hold a match, so the block is a token and the bytes: building it here costs a
-    // fifth of a call into the addon (measured: about 70 ns against 360 ns).
+    // fraction of a call into the addon (bench/RESULTS.md, "Costs the code relies on").
     const out = Buffer.allocUnsafe(src.length + 1);
     out[0] = src.length << 4;
     out.set(src, 1);
@@ -140,8 +140,8 @@ export function lz4Decompress(src: Uint8Array, maxOutputSize: number): Buffer {
   checkInteger('maxOutputSize', maxOutputSize, 0, constants.MAX_LENGTH);
   try {
     // A limit up to 64 KiB is taken to be the size, or close to it: decoding straight into a
-    // buffer of that size needs no copy (measured: 10 to 50% faster at 4 KiB than going through
-    // the scratch). So does a block too long to decode to 64 KiB or less: its output could not
+    // buffer of that size needs no copy, which is faster than going through the scratch
+    // (bench/RESULTS.md, "Costs the code relies on"). So does a block too long to decode to 64 KiB or less: its output could not
     // fit the scratch anyway. The buffer never needs more than 255 bytes per byte of block.
     if (maxOutputSize <= SCRATCH_SIZE || src.length > SCRATCH_SIZE) return decompressAlone(src, maxOutputSize);
     // A block that may decode to 64 KiB or less, under a larger limit: most do, so the scratch is

@@ -55,8 +55,9 @@ export const EndpointOption = {
   MAX_RTO_US: 7,
   SPAN: 8,
   MAX_MTU: 9,
+  WIRE_OVERHEAD: 10,
 } as const;
-export const ENDPOINT_OPTION_COUNT = 10;
+export const ENDPOINT_OPTION_COUNT = 11;
 
 /** The endpoint's statistics (a Float64Array). */
 export const EndpointStat = {

@@ -50,6 +50,12 @@ export interface ReliableEndpointOptions {
    * `mtu`: discovery off.
    */
   maxMtu?: number;
+  /**
+   * Bytes the owner adds to every datagram after the endpoint (a session's sealing): path MTU
+   * probes are then sized so that on the wire they are the sizes real paths carry. 0..1024,
+   * default 0.
+   */
+  wireOverhead?: number;
   /** Reliable messages in flight at once: 1 is step-by-step mode, N burst mode. Default 1024. */
   window?: number;
   /** Bytes of queued and unacknowledged messages kept for retransmission. Default 4 MiB. */
@@ -137,6 +143,7 @@ export function resolveEndpointOptions(options: ReliableEndpointOptions): Resolv
   }
   const mtu = checkInteger('mtu', options.mtu ?? 1200, 128, 65507);
   const maxMtu = checkInteger('maxMtu', options.maxMtu ?? mtu, mtu, 65507);
+  const wireOverhead = checkInteger('wireOverhead', options.wireOverhead ?? 0, 0, 1024);
   const window = checkInteger('window', options.window ?? 1024, 1, 65536);
   const sendBufferBytes = checkInteger('sendBufferBytes', options.sendBufferBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
   const reassemblyBytes = checkInteger('reassemblyBytes', options.reassemblyBytes ?? 4 * 1024 * 1024, 1024, 2 ** 30);
@@ -165,5 +172,6 @@ export function resolveEndpointOptions(options: ReliableEndpointOptions): Resolv
   values[EndpointOption.MAX_RTO_US] = maxRtoMs * 1000;
   values[EndpointOption.SPAN] = span;
   values[EndpointOption.MAX_MTU] = maxMtu;
+  values[EndpointOption.WIRE_OVERHEAD] = wireOverhead;
   return { mtu, maxMtu, window, sendBufferBytes, batchDelayMs, overflow, reassemblyTimeoutMs, native: values };
 }

@@ -57,7 +57,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   /** Counted as traffic goes; read them with stats(). */
   readonly counters: SessionCounters = newSessionCounters();
   /** A server's answer to PATH_RESPONSE (docs/PROTOCOL.md 4.1); a client, which gets none, has none. */
-  pathResponse: ((payload: Uint8Array) => void) | undefined;
+  pathResponse: { pathResponded(payload: Uint8Array): void } | undefined;
   /** While set, handshake frames go to it rather than to 'handshake' listeners. */
   handshakeHandler: HandshakeHandler | undefined;
 
@@ -378,7 +378,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
         throw new HybridwireError('HW_ERR_HANDSHAKE_ORDER', 'handshake frame after the handshake completed');
       default: {
         const type = decoder.type(i);
-        if (type === FrameType.PATH_RESPONSE && this.pathResponse) this.pathResponse(decoder.payload(i));
+        if (type === FrameType.PATH_RESPONSE && this.pathResponse) this.pathResponse.pathResponded(decoder.payload(i));
         else if (type < 0x80) throw new HybridwireError('HW_ERR_UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16)}`);
       }
     }

@@ -47,8 +47,10 @@ const NO_TYPE = Symbol('no type');
 /** What `held` is until a batch is first held: never added to. */
 const NO_HELD: HeldBatch[] = [];
 /**
- * Where a message prefix is written just before the encoder or the UDP path copies it: one for every
- * session (264 bytes each were most of an idle session's send path). Nothing may run between.
+ * Where a message prefix is written just before the encoder or the UDP path copies it: one for
+ * every session, since one per session (and the share of Node's buffer pool it pinned) was most
+ * of an idle session's send path (bench/RESULTS.md, "Idle sessions"). Nothing may run between its
+ * writing and its copying.
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 

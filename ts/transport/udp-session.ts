@@ -47,7 +47,8 @@ export const TOKEN_SIZE = 8;
  * timers firing and its window waiting; so within a batch what is due leaves every ACK_EVERY.
  * Each ack costs the receiver a system call and, on loopback, the wake-up of the sender, so acks
  * must not come much more often either. 128 is about eight per window of a sender moving 1 MB per
- * round trip; much fewer acks and small messages are resent spuriously.
+ * round trip; with much fewer, small messages were resent spuriously (bench/e2e/reliable-udp.mjs,
+ * bench/RESULTS.md "Reliable UDP").
  */
 const ACK_EVERY = 128;
 /**
@@ -65,6 +66,14 @@ const CONTROL = new FrameEncoder({ slabSize: 1024, copyThreshold: 256, sharedSla
 export interface UdpTarget {
   address: string;
   port: number;
+}
+
+/**
+ * Where a session's datagrams go now: an object read at each send (a server's Peer, whose
+ * udpAddress path validation sets), rather than a closure per session.
+ */
+export interface UdpTargetSource {
+  readonly udpAddress: UdpTarget | undefined;
 }
 
 export interface UdpSessionOptions {
@@ -162,7 +171,7 @@ export class UdpSession implements UdpPath, SelectablePath {
   constructor(
     private readonly socket: UdpSocket,
     readonly token: Buffer,
-    private readonly target: () => UdpTarget | undefined,
+    private readonly target: UdpTargetSource,
     private readonly options: UdpSessionOptions,
     private readonly events: UdpSessionEvents,
   ) {
@@ -353,7 +362,7 @@ export class UdpSession implements UdpPath, SelectablePath {
   sendControl(type: number, payload: Uint8Array, sequence: number): void {
     // Until messages flow (an idle session only answers probes) the address is parsed for each
     // such datagram rather than kept: the parsed form costs about 300 bytes.
-    const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target());
+    const destination = this.endpoint !== undefined ? this.destination() : this.parse(this.target.udpAddress);
     if (this.closed || destination === undefined) return;
     const datagram = this.controlDatagram(type, payload, sequence);
     if (datagram !== undefined) this.socket.send(datagram, destination);
@@ -380,7 +389,7 @@ export class UdpSession implements UdpPath, SelectablePath {
 
   /** Where datagrams go now, parsed once per address; undefined while the peer has none. */
   private destination(): UdpDestination | undefined {
-    const target = this.target();
+    const target = this.target.udpAddress;
     if (target === undefined) return undefined;
     if (target !== this.lastTarget) {
       this.lastTarget = target;
@@ -467,6 +476,7 @@ export class UdpSession implements UdpPath, SelectablePath {
       mtu: this.endpointMtu,
       // Probes prove nothing if the kernel may fragment them.
       maxMtu: this.socket.dontFragment ? this.endpointMaxMtu : this.endpointMtu,
+      wireOverhead: options.sealing === undefined ? 0 : SEAL_OVERHEAD,
       window: options.window,
       sendBufferBytes: options.sendBufferBytes,
       reassemblyBytes: options.reassemblyBytes,

@@ -64,7 +64,7 @@ Endpoint::Endpoint(const Options& options)
       max_ack_delay_(options.max_ack_delay_us),
       token_(),
       fragmenter_(mtu_),
-      path_mtu_(mtu_, std::clamp(options.max_mtu, mtu_, kMaxMtu)),
+      path_mtu_(mtu_, std::clamp(options.max_mtu, mtu_, kMaxMtu), options.wire_overhead),
       largest_cut_(mtu_),
       rtt_(std::max<uint64_t>(options.min_rto_us, 1), options.max_rto_us, options.max_ack_delay_us),
       congestion_(mtu_),

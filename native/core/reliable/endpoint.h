@@ -45,6 +45,9 @@ struct Options {
   // Path MTU discovery raises the datagram size from `mtu` up to this (path-mtu.h); equal to `mtu`
   // (or below it) turns it off.
   uint32_t max_mtu = 0;
+  // Bytes the owner adds to every datagram after the endpoint (sealing): path MTU probes are cut
+  // so that their size on the wire is the plateau tried.
+  uint32_t wire_overhead = 0;
   uint32_t window = 1024;               // reliable messages in flight: 1 is step-by-step
   uint64_t send_buffer_bytes = 4u << 20;
   // What this endpoint buffers for its peer (partial and out-of-order messages); also what it

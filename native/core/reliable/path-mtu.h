@@ -37,7 +37,10 @@ class PathMtu {
   // the latest probes still counts).
   static constexpr uint64_t kMinProbeTimeoutUs = 100'000;
 
-  PathMtu(uint32_t base, uint32_t max) : base_(base), max_(std::max(base, max)), current_(base) {
+  // Sizes are the owner's datagrams; `overhead` is what it adds to each on the wire (sealing), so
+  // the plateaus, which are sizes on the wire, are tried less it.
+  PathMtu(uint32_t base, uint32_t max, uint32_t overhead = 0)
+      : base_(base), max_(std::max(base, max)), current_(base), overhead_(overhead) {
     restart(0);
   }
 
@@ -135,7 +138,8 @@ class PathMtu {
     if (current_ < max_) restart(now + kRaiseIntervalUs);
   }
 
-  // Candidates above the current size, largest first: max itself, then the plateaus below it.
+  // Candidates above the current size, largest first: max itself, then the plateaus below it
+  // (less the overhead).
   void restart(uint64_t at) {
     static constexpr uint32_t kPlateaus[] = {
         65488,  // the largest IPv6 UDP payload over loopback (65,536 - 40 - 8)
@@ -150,13 +154,16 @@ class PathMtu {
     search_at_ = at;
     if (max_ > current_) candidates_.push_back(max_);
     for (uint32_t size : kPlateaus) {
-      if (size > current_ && size < max_) candidates_.push_back(size);
+      if (size <= overhead_) continue;
+      const uint32_t own = size - overhead_;
+      if (own > current_ && own < max_) candidates_.push_back(own);
     }
   }
 
   uint32_t base_;
   uint32_t max_;
   uint32_t current_;
+  uint32_t overhead_;
   std::vector<uint32_t> candidates_;
   size_t next_ = 0;
   uint64_t search_at_ = 0;
