@@ -10,6 +10,7 @@ describe('resolveLimits', () => {
     expect(resolveLimits({})).toEqual({
       // Every algorithm accepted, none used to send (ts/compression/settings.ts has its own tests).
       compression: expect.objectContaining({ algorithms: availableAlgorithms(), threshold: 0 }),
+      compressThreshold: 0,
       maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
       highWaterMark: 1024 * 1024,
       maxQueueBytes: 64 * 1024 * 1024,

@@ -105,6 +105,8 @@ export interface LimitOptions {
 
 export interface ResolvedLimits extends ConnectionLimits {
   compression: CompressionSettings;
+  /** The threshold in effect: compression.threshold, whichever name gave it. */
+  compressThreshold: number;
   windowSize: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -123,8 +125,10 @@ export interface ResolvedLimits extends ConnectionLimits {
 }
 
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
+  const compression = resolveCompression(options.compression, options.compressThreshold);
   const limits: ResolvedLimits = {
-    compression: resolveCompression(options.compression, options.compressThreshold),
+    compression,
+    compressThreshold: compression.threshold,
     maxFrameSize: integerOption('maxFrameSize', options.maxFrameSize),
     highWaterMark: integerOption('highWaterMark', options.highWaterMark),
     maxQueueBytes: integerOption('maxQueueBytes', options.maxQueueBytes),
