@@ -112,7 +112,6 @@ export interface ServerStats {
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
-  /** Compressed messages of every session, closed ones included: ratio, bytes saved, time. */
   compression: CompressionStats;
 }
 
@@ -223,6 +222,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (this.closing) socket.destroy();
+      else if (this.handshakesFull()) this.turnAway(socket);
       else this.acceptor.accept(socket);
     });
     this.tcp = tcp;
@@ -361,11 +361,8 @@ export class Server extends EventEmitter<ServerEvents> {
       socket.destroy();
       return;
     }
-    if (this.pendingHandshakes >= this.options.maxPendingHandshakes) {
-      // Turned away before anything is allocated for it: a flood of connections that never
-      // finish their handshake costs the server a bounded amount.
-      this.totals.refusedConnections++;
-      socket.destroy();
+    if (this.handshakesFull()) {
+      this.turnAway(socket);
       return;
     }
     this.pendingHandshakes++;
@@ -374,6 +371,20 @@ export class Server extends EventEmitter<ServerEvents> {
     this.connections.add(connection);
     // It takes the connection's handshake frames until the session opens, then lets go of it.
     new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
+  }
+
+  /**
+   * maxPendingHandshakes is reached: connections count from their accept, through their first byte
+   * and TLS handshake (the acceptor's), until their HELLO_DONE is processed.
+   */
+  private handshakesFull(): boolean {
+    return this.pendingHandshakes + this.acceptor.pendingCount >= this.options.maxPendingHandshakes;
+  }
+
+  /** Turned away before anything is allocated for it: a flood of connections that never finish their handshake costs a bounded amount. */
+  private turnAway(socket: net.Socket): void {
+    this.totals.refusedConnections++;
+    socket.destroy();
   }
 
   /** A session's connection has closed, at any stage. */
@@ -440,8 +451,7 @@ export class Server extends EventEmitter<ServerEvents> {
         heartbeatIntervalMs: limits.heartbeatIntervalMs,
         heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
         udpPort: this.udp.port,
-        udp: udpOffer(limits),
-        compression: limits.compression,
+        udp: udpOffer(limits), compression: limits.compression,
       }),
       newToken: () => this.udp.newToken(),
       admit: (hello, origin) => this.admission.admit(hello, origin),
