@@ -21,6 +21,7 @@ export interface CompressionCounters {
   refused: number;
 }
 
+/** `stats().compression`: of every session of a server (closed ones included) or client. */
 export interface CompressionStats extends CompressionCounters {
   /** The algorithms offered, in order of preference (a client: the one its session uses first). */
   algorithms: string[];
