@@ -74,13 +74,13 @@ export class HybridwireStream extends Duplex {
   /** The name the opener gave (the same on both sides; '' when it gave none). */
   readonly name: string;
   readonly transport: StreamTransport;
-  state: StreamState;
-  bytesIn = 0;
-  bytesOut = 0;
-  sendCredit = 0;
-  receiveCredit: number;
-  /** The code of the reset that ended the stream, from either side. */
-  resetCode: string | undefined;
+
+  private currentState: StreamState;
+  private received = 0;
+  private sent = 0;
+  private credit: number;
+  private granted: number;
+  private reset: string | undefined;
 
   private readonly window: number;
   private readonly maxChunk: number;
@@ -99,10 +99,40 @@ export class HybridwireStream extends Duplex {
     this.name = name;
     this.transport = transport;
     this.window = window;
-    this.receiveCredit = window;
+    this.granted = window;
     this.maxChunk = maxChunk;
-    this.state = accepted ? 'open' : 'opening';
-    this.sendCredit = sendCredit;
+    this.currentState = accepted ? 'open' : 'opening';
+    this.credit = sendCredit;
+  }
+
+  /** See StreamState. */
+  get state(): StreamState {
+    return this.currentState;
+  }
+
+  /** Data bytes received from the other side. */
+  get bytesIn(): number {
+    return this.received;
+  }
+
+  /** Data bytes sent to the other side. */
+  get bytesOut(): number {
+    return this.sent;
+  }
+
+  /** Bytes this side may still send before the other side grants more. */
+  get sendCredit(): number {
+    return this.credit;
+  }
+
+  /** Bytes the other side may still send before this side grants more. */
+  get receiveCredit(): number {
+    return this.granted;
+  }
+
+  /** The code of the reset that ended the stream, from either side. */
+  get resetCode(): string | undefined {
+    return this.reset;
   }
 
   /** A snapshot of the stream's figures. */
@@ -124,20 +154,20 @@ export class HybridwireStream extends Duplex {
 
   /** @internal The other side accepted the stream, granting `window` bytes. */
   accepted(window: number): void {
-    if (this.state !== 'opening') throw new HybridwireError('HW_ERR_BAD_MESSAGE', `stream ${this.id} accepted twice`);
-    this.state = this.localEnded ? 'half-closed-local' : 'open';
-    this.sendCredit = window;
+    if (this.currentState !== 'opening') throw new HybridwireError('HW_ERR_BAD_MESSAGE', `stream ${this.id} accepted twice`);
+    this.currentState = this.localEnded ? 'half-closed-local' : 'open';
+    this.credit = window;
     this.pump();
   }
 
   /** @internal Data from the other side (a copy the stream may keep). */
   receiveData(data: Buffer): void {
     if (this.remoteEnded) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `data on stream ${this.id} after its end`);
-    if (data.length > this.receiveCredit) {
-      throw new HybridwireError('HW_ERR_FLOW_CONTROL', `${data.length} bytes on stream ${this.id}, which had ${this.receiveCredit} bytes of credit`);
+    if (data.length > this.granted) {
+      throw new HybridwireError('HW_ERR_FLOW_CONTROL', `${data.length} bytes on stream ${this.id}, which had ${this.granted} bytes of credit`);
     }
-    this.receiveCredit -= data.length;
-    this.bytesIn += data.length;
+    this.granted -= data.length;
+    this.received += data.length;
     this.pushed += data.length;
     this.push(data);
     this.grantCredit();
@@ -145,9 +175,9 @@ export class HybridwireStream extends Duplex {
 
   /** @internal The other side grants `increment` more bytes. */
   receiveWindow(increment: number): void {
-    const credit = this.sendCredit + increment;
+    const credit = this.credit + increment;
     if (credit > MAX_WINDOW) throw new HybridwireError('HW_ERR_FLOW_CONTROL', `stream ${this.id} was granted ${credit} bytes of credit; at most ${MAX_WINDOW} are allowed`);
-    this.sendCredit = credit;
+    this.credit = credit;
     this.pump();
   }
 
@@ -155,29 +185,29 @@ export class HybridwireStream extends Duplex {
   receiveEnd(): void {
     if (this.remoteEnded) throw new HybridwireError('HW_ERR_BAD_MESSAGE', `stream ${this.id} ended twice`);
     this.remoteEnded = true;
-    if (this.state === 'open' || this.state === 'opening') this.state = 'half-closed-remote';
-    else if (this.state === 'half-closed-local') this.state = 'closed';
+    if (this.currentState === 'open' || this.currentState === 'opening') this.currentState = 'half-closed-remote';
+    else if (this.currentState === 'half-closed-local') this.currentState = 'closed';
     this.push(null);
     this.releaseIfDone();
   }
 
   /** @internal The other side reset the stream (or refused it). */
   receiveReset(code: string, message: string): void {
-    this.resetCode = code;
-    this.state = 'reset';
+    this.reset = code;
+    this.currentState = 'reset';
     this.releaseOnce();
     this.destroy(new StreamResetError(code, `stream ${this.id} (${JSON.stringify(this.name)}) was reset by the other side with ${code}${message ? `: ${message}` : ''}`));
   }
 
   /** @internal The stream was refused before it was opened (the local stream limit): the peer never hears of it. */
   refusedLocally(): void {
-    this.state = 'reset';
+    this.currentState = 'reset';
     this.released = true;
   }
 
   /** @internal The session has closed under the stream. */
   sessionClosed(error: Error | undefined): void {
-    this.state = 'reset';
+    this.currentState = 'reset';
     this.releaseOnce();
     // A graceful close (CLOSE from either side) ends the stream without an error, as a socket's
     // destroy() does: a reader still reading sees it close before its end.
@@ -198,8 +228,8 @@ export class HybridwireStream extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.localEnded = true;
-    if (this.state === 'open') this.state = 'half-closed-local';
-    else if (this.state === 'half-closed-remote') this.state = 'closed';
+    if (this.currentState === 'open') this.currentState = 'half-closed-local';
+    else if (this.currentState === 'half-closed-remote') this.currentState = 'closed';
     try {
       if (!this.released) this.host.sendEnd(this);
     } catch (error) {
@@ -232,7 +262,7 @@ export class HybridwireStream extends Duplex {
       // Everything the other side sent has come and nothing of ours is lost: a destroy without an
       // error of its own (a for-await loop that read to the end does one) ends our half quietly.
       this.localEnded = true;
-      this.state = 'closed';
+      this.currentState = 'closed';
       this.releaseOnce();
       try {
         this.host.sendEnd(this);
@@ -242,8 +272,8 @@ export class HybridwireStream extends Duplex {
     } else if (!this.released) {
       // Not ended both ways: the other side learns it is over, with the error's code if it has one.
       const code = resetCodeOf(error);
-      this.resetCode = code;
-      this.state = 'reset';
+      this.reset = code;
+      this.currentState = 'reset';
       this.releaseOnce();
       try {
         this.host.sendReset(this, code, error?.message ?? 'stream destroyed');
@@ -258,9 +288,9 @@ export class HybridwireStream extends Duplex {
   private pump(): void {
     for (;;) {
       const pending = this.pending;
-      if (pending === undefined || this.sendCredit === 0 || this.released || this.host.sessionBlocked(this)) return;
+      if (pending === undefined || this.credit === 0 || this.released || this.host.sessionBlocked(this)) return;
       const { chunk, offset } = pending;
-      const end = offset + Math.min(chunk.length - offset, this.sendCredit, this.maxChunk);
+      const end = offset + Math.min(chunk.length - offset, this.credit, this.maxChunk);
       let room: boolean;
       try {
         room = this.host.sendData(this, chunk, offset, end);
@@ -268,8 +298,8 @@ export class HybridwireStream extends Duplex {
         this.destroy(error as Error);
         return;
       }
-      this.sendCredit -= end - offset;
-      this.bytesOut += end - offset;
+      this.credit -= end - offset;
+      this.sent += end - offset;
       pending.offset = end;
       if (end === chunk.length) {
         this.pending = undefined;
@@ -285,7 +315,7 @@ export class HybridwireStream extends Duplex {
     const owed = this.pushed - this.readableLength - this.credited;
     if (owed < this.window / 2) return;
     this.credited += owed;
-    this.receiveCredit += owed;
+    this.granted += owed;
     try {
       this.host.sendWindow(this, owed);
     } catch (error) {
