@@ -1,5 +1,8 @@
 /** ts/pool/pool.ts: createPool() against a real server on 127.0.0.1, port 0. */
 import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPool, createServer, type Peer, type Pool, type Server } from '../../ts/index.js';
 import { waitUntil, within } from '../support/wait.js';
@@ -171,6 +174,19 @@ describe('createPool', () => {
     await waitUntil(() => pool.stats().pending === 1, 5000, 'the pending request');
     await within(pool.close(), 5000, 'close() past its drain bound');
     expect(await reply).toMatch(/^HW_ERR_/);
+  });
+
+  it.skipIf(process.platform === 'win32')('pools sessions over a local socket too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-pool-'));
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const socketPath = path.join(dir, 'pool.sock');
+    const server = createServer({ path: socketPath });
+    await server.listen();
+    cleanup.push(() => server.close());
+    server.handle<number>('double', (n) => n * 2);
+    const pool = await startPool({ path: socketPath, size: 3 });
+    expect(server.peers.size).toBe(3);
+    expect(await Promise.all([1, 2, 3].map((n) => pool.request('double', n)))).toEqual([2, 4, 6]);
   });
 
   it('refuses bad options by name, and rejects when the server cannot be reached', async () => {
