@@ -65,12 +65,20 @@ describe('createPool', () => {
   it('replaces a connection the server drops, and keeps serving meanwhile', async () => {
     const { server, tcpPort } = await startServer();
     server.handle<number>('double', (n) => n * 2);
+    const held = heldReplies(server);
     const pool = await startPool({ host: '127.0.0.1', tcpPort, size: 2, replaceBackoff: { initialDelayMs: 20 } });
-    const victim = [...server.peers.values()][0]!;
+    // A request in flight on the lost connection fails; the pool does not send it again.
+    const inFlight = pool.request('held', 'lost').then(
+      () => 'answered',
+      (error: { code?: string }) => error.code,
+    );
+    await waitUntil(() => held.count() === 1, 5000, 'the held request');
+    const victim = server.peers.get(held.peers[0]!)!;
     const lost = once(pool, 'connectionLost');
     const replaced = once(pool, 'connectionReplaced');
     victim.connection.destroy();
     await within(lost, 5000, 'connectionLost');
+    expect(await inFlight).toBe('HW_ERR_CONNECTION_CLOSED');
     // The other connection takes the work while the replacement is on its way.
     expect(await pool.request('double', 21)).toBe(42);
     expect(await within(replaced, 5000, 'connectionReplaced')).toEqual(['lost']);
