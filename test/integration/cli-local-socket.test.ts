@@ -30,6 +30,9 @@ describe.skipIf(process.platform === 'win32')('hybridwire serve --path / connect
     expect(match[1]).toBe(socketPath);
     await serve.waitForLine(eventLine({ event: 'connection', peer: match[2]! }));
     await ask(connect, '/echo hello', /hello/);
+    // No UDP beside a local socket: said, and the session goes on.
+    await ask(connect, '/udp hi', /^error HW_ERR_UDP_UNAVAILABLE: /);
+    await ask(connect, '/echo still', /still/);
   });
 
   it('refuses --path beside --tcp-port', async () => {

@@ -1,5 +1,8 @@
 /** ts/pool/pool.ts: createPool() against a real server on 127.0.0.1, port 0. */
 import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPool, createServer, type Peer, type Pool, type Server } from '../../ts/index.js';
 import { waitUntil, within } from '../support/wait.js';
@@ -62,12 +65,20 @@ describe('createPool', () => {
   it('replaces a connection the server drops, and keeps serving meanwhile', async () => {
     const { server, tcpPort } = await startServer();
     server.handle<number>('double', (n) => n * 2);
+    const held = heldReplies(server);
     const pool = await startPool({ host: '127.0.0.1', tcpPort, size: 2, replaceBackoff: { initialDelayMs: 20 } });
-    const victim = [...server.peers.values()][0]!;
+    // A request in flight on the lost connection fails; the pool does not send it again.
+    const inFlight = pool.request('held', 'lost').then(
+      () => 'answered',
+      (error: { code?: string }) => error.code,
+    );
+    await waitUntil(() => held.count() === 1, 5000, 'the held request');
+    const victim = server.peers.get(held.peers[0]!)!;
     const lost = once(pool, 'connectionLost');
     const replaced = once(pool, 'connectionReplaced');
     victim.connection.destroy();
     await within(lost, 5000, 'connectionLost');
+    expect(await inFlight).toBe('HW_ERR_CONNECTION_CLOSED');
     // The other connection takes the work while the replacement is on its way.
     expect(await pool.request('double', 21)).toBe(42);
     expect(await within(replaced, 5000, 'connectionReplaced')).toEqual(['lost']);
@@ -171,6 +182,19 @@ describe('createPool', () => {
     await waitUntil(() => pool.stats().pending === 1, 5000, 'the pending request');
     await within(pool.close(), 5000, 'close() past its drain bound');
     expect(await reply).toMatch(/^HW_ERR_/);
+  });
+
+  it.skipIf(process.platform === 'win32')('pools sessions over a local socket too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-pool-'));
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const socketPath = path.join(dir, 'pool.sock');
+    const server = createServer({ path: socketPath });
+    await server.listen();
+    cleanup.push(() => server.close());
+    server.handle<number>('double', (n) => n * 2);
+    const pool = await startPool({ path: socketPath, size: 3 });
+    expect(server.peers.size).toBe(3);
+    expect(await Promise.all([1, 2, 3].map((n) => pool.request('double', n)))).toEqual([2, 4, 6]);
   });
 
   it('refuses bad options by name, and rejects when the server cannot be reached', async () => {
