@@ -53,7 +53,10 @@ export type ErrorCode =
   | 'HW_ERR_STREAM_RESET'
   | 'HW_ERR_STREAM_LIMIT'
   | 'HW_ERR_FLOW_CONTROL'
-  | 'HW_ERR_UNSUPPORTED_FEATURE';
+  | 'HW_ERR_UNSUPPORTED_FEATURE'
+  | 'HW_ERR_INVALID_TOPIC'
+  | 'HW_ERR_NOT_AUTHORIZED'
+  | 'HW_ERR_SESSION_TAKEN_OVER';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;

@@ -4,6 +4,15 @@ import type { StreamSessionStats } from '../streams/stream-stats.js';
 import type { CompressionStats } from '../compression/compression-stats.js';
 import type { ReassemblyTotals, ReliableTotals, UdpCounters } from './server-udp.js';
 import type { Peer } from './peer.js';
+import type { PubsubStats } from '../pubsub/pubsub-stats.js';
+
+export interface ListenResult {
+  host: string;
+  tcpPort: number;
+  udpPort: number | undefined;
+  /** The local socket listened on (a path server). */
+  path?: string;
+}
 
 export interface TransportTotals {
   messagesIn: number;
@@ -39,6 +48,8 @@ export interface ServerStats {
   compression: CompressionStats;
   /** Messages sent with transport 'auto' by all sessions, closed ones included, by the way chosen. */
   selection: { tcp: number; udp: number; udpReliable: number };
+  /** Pub/sub: subscriptions, retained messages, messages in and out per QoS, drops by cause, queued. */
+  pubsub: PubsubStats;
 }
 
 /** Adds a session's per-transport counters to running totals. */
@@ -54,3 +65,4 @@ export function addTransportStats(tcp: TransportTotals, udp: TransportTotals, pe
     total.bytesOut += own.bytesOut;
   }
 }
+

@@ -7,115 +7,38 @@ import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import type { Payload } from '../session/message.js';
-import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
+import { resolveLimits, udpOffer, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
-import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
+import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import { ServerUdp } from './server-udp.js';
-import { addTransportStats, type ServerStats } from './server-stats.js';
-import { Admission, type AdmissionOptions } from './admission.js';
-import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
+import { addTransportStats, type ListenResult, type ServerStats } from './server-stats.js';
+import { ClientIdRegistry, takenOver } from './identity.js';
+import { isReservedType, protocolTypeError } from './reserved-types.js';
+import { ServerPubsub } from '../pubsub/server-pubsub.js';
+import type { Broker } from '../pubsub/broker.js';
+import type { PublishOptions } from '../pubsub/pubsub-options.js';
+
+export type { ListenResult, ServerStats, TransportTotals } from './server-stats.js';
+export type { ServerOptions, ServerEvents } from './server-options.js';
+import type { ServerOptions, ServerEvents } from './server-options.js';
+import { Admission } from './admission.js';
+import { resolveServerTls, type PeerCertificate } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
 import { listenLocal } from '../transport/local-socket.js';
 import { addSelection } from '../selection/auto-send.js';
 import { broadcastTo } from './broadcast.js';
 import { localListenOptions, type LocalListen } from './local-options.js';
-import { checkLogger, type Logger } from '../features/logging/logger.js';
+import { checkLogger } from '../features/logging/logger.js';
 import { compressionStats } from '../compression/compression-stats.js';
 import { ServerLog } from '../features/logging/server-log.js';
-import { ServerMetrics, type MetricsOptions } from '../features/metrics/server-metrics.js';
+import { ServerMetrics } from '../features/metrics/server-metrics.js';
 import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 import { StreamFeature } from '../streams/stream-feature.js';
-import type { StreamOptions } from '../streams/stream-options.js';
-import type { HybridwireStream } from '../streams/duplex-stream.js';
-
-export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOptions {
-  /**
-   * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
-   * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
-   * TLS 1.3 only unless `minVersion: 'TLSv1.2'`. Plaintext clients are then refused (see
-   * requireEncryption). Default: none.
-   */
-  tls?: ServerTlsOptions;
-  /** Interface to listen on (both transports). Default: all interfaces. */
-  host?: string;
-  /** TCP port; 0 picks a free one. Default 0. */
-  tcpPort?: number;
-  /** UDP port; 0 picks a free one; false disables UDP. Default 0. */
-  udpPort?: number | false;
-  /**
-   * Listen on a local socket instead of TCP: a Unix domain socket path, or on Windows a named pipe
-   * `\\.\pipe\NAME` (README, "Local sockets"). Such a server has no UDP; host, tcpPort and
-   * udpPort (but false) are refused beside it, as is tls. Default: none (TCP).
-   */
-  path?: string;
-  /** Permission bits of the socket file (a path server on Unix). Default 0o600: the server's user only. */
-  pathMode?: number;
-  /**
-   * Sessions at once, each counted from the moment its HELLO is accepted; more are refused in
-   * HELLO_ACK with HW_ERR_SERVER_FULL. Default 10000.
-   */
-  maxConnections?: number;
-  /**
-   * TCP connections accepted but not past the handshake (HELLO_DONE); more are closed at once,
-   * without a frame, and counted in stats().refusedConnections. Default 256.
-   */
-  maxPendingHandshakes?: number;
-  /**
-   * A connection that has not completed the handshake in this time is closed. With TLS, the TLS
-   * handshake (from the first byte) has this long too, before it. Default 5000 ms.
-   */
-  handshakeTimeoutMs?: number;
-  /**
-   * Which built-in types the server answers (docs/PROTOCOL.md, section 9): true for all of ping,
-   * echo, stats and broadcast, false for none, or a list of their names. Default ['ping', 'echo']:
-   * stats tells any client about the server and broadcast makes it send to every peer.
-   */
-  builtins?: BuiltinsOption;
-  /** Reassembly memory of all UDP sessions together. Default 64 MiB. */
-  udpReassemblyTotalBytes?: number;
-  /** A pino-compatible logger (info, warn, error, debug, child) for the server's events. Default: silent. */
-  logger?: Logger;
-  /**
-   * Metrics (see metrics()): true, or `{ registry }` to register them in a prom-client Registry
-   * the application has. Default off; the first call of metrics(), summary() or metricsCsv() turns
-   * them on with a registry of the server's own.
-   */
-  metrics?: boolean | MetricsOptions;
-  /**
-   * Lets peers from other addresses than loopback make the admin request (`hybridwire top`) by
-   * presenting it; from loopback it needs none. 8 to 1024 characters. Default: loopback only.
-   */
-  adminToken?: string;
-}
-
-export type { ServerStats, TransportTotals } from './server-stats.js';
-
-export interface ListenResult {
-  host: string;
-  tcpPort: number;
-  udpPort: number | undefined;
-  /** The local socket listened on (a path server). */
-  path?: string;
-}
-
-interface ServerEvents {
-  listening: [result: ListenResult];
-  connection: [peer: Peer];
-  disconnect: [peer: Peer, error: Error | undefined];
-  /** A peer broke the protocol; it was sent an ERROR frame and disconnected. */
-  peerError: [peer: Peer | undefined, error: Error];
-  /** A message arrived whose type has no handler. */
-  message: [type: string, payload: Payload, peer: Peer, info: MessageInfo];
-  /** A peer opened a stream (peer.openStream's counterpart is client.openStream()). */
-  stream: [stream: HybridwireStream, peer: Peer];
-  error: [error: Error];
-  close: [];
-}
 
 /**
  * A hybridwire server: one TCP listener and one UDP socket behind one set of handlers.
@@ -132,6 +55,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly limits: ResolvedLimits;
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
+  private readonly identities = new ClientIdRegistry<Peer>();
   private readonly connections = new Set<Connection>();
   /** Sessions counted against maxConnections: from an accepted HELLO until the connection closes. */
   private admittedSessions = 0;
@@ -161,6 +85,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Hears the events of every session: one object, not listeners per connection. */
   private readonly sessionOwner: SessionOwner;
   private readonly streams: StreamFeature;
+  private readonly pubsub: ServerPubsub;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -183,6 +108,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
     for (const [type, handler] of this.streams.handlers()) fallback.set(type, handler);
     this.handlers = new HandlerTable<Peer>(fallback);
+    this.pubsub = new ServerPubsub(this, options);
+    this.pubsub.register(this.handlers);
     const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
     this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
     this.acceptor = new StreamAcceptor(tls, this.options.handshakeTimeoutMs, {
@@ -212,6 +139,24 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Connected peers by session id. */
   get peers(): ReadonlyMap<string, Peer> {
     return this.sessions;
+  }
+
+  /** The open session of the client that named `clientId` in its HELLO (or, naming none, whose session id it is). */
+  peerByClientId(clientId: string): Peer | undefined {
+    return this.identities.get(clientId);
+  }
+
+  /**
+   * Publishes to the peers subscribed to `topic` (docs/PROTOCOL.md, section 10); the server may
+   * use `$`-topics. Resolves once delivered to this node's sessions (and relayed, in a cluster).
+   */
+  publish(topic: string, payload?: Payload, options?: PublishOptions): Promise<void> {
+    return this.pubsub.publish(topic, payload, options);
+  }
+
+  /** The pub/sub broker: its seams (onInterest, deliverLocal, relay) are how a cluster joins it. */
+  get broker(): Broker {
+    return this.pubsub.broker;
   }
 
   /** Starts listening; resolves with the bound ports (useful with port 0). */
@@ -266,6 +211,7 @@ export class Server extends EventEmitter<ServerEvents> {
    * other failure for one peer is emitted as 'peerError'. The others get it either way.
    */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
+    if (isReservedType(type)) throw protocolTypeError(type);
     return broadcastTo(this.sessions.values(), type, payload, options, (peer, error) => {
       if (error instanceof HybridwireError) this.totals.broadcastDrops++;
       else this.emit('peerError', peer, error as Error);
@@ -298,6 +244,7 @@ export class Server extends EventEmitter<ServerEvents> {
       compression: compressionStats(this.limits.compression.counters, this.limits.compression.algorithms),
       streams: this.streams.stats(),
       selection,
+      pubsub: this.pubsub.stats(),
     };
   }
 
@@ -347,6 +294,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcp = this.tcp;
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     this.acceptor.close();
+    this.pubsub.shutdown();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
     this.udp.close();
@@ -400,7 +348,8 @@ export class Server extends EventEmitter<ServerEvents> {
       this.admittedSessions--;
       this.udp.unbind(peer);
     }
-    if (error instanceof HybridwireError && error.name !== 'RemoteError') {
+    if (peer !== undefined) this.identities.remove(peer);
+    if (error instanceof HybridwireError && error.name !== 'RemoteError' && error.code !== 'HW_ERR_SESSION_TAKEN_OVER') {
       this.totals.protocolErrors++;
       this.emit('peerError', peer, error);
     }
@@ -409,6 +358,7 @@ export class Server extends EventEmitter<ServerEvents> {
       addTransportStats(this.totals.tcp, this.totals.udp, peer);
       addSelection(this.totals.selection, connection);
       peer.emit('close', error);
+      this.pubsub.peerClosed(peer);
       this.emit('disconnect', peer, error);
     }
   }
@@ -466,6 +416,8 @@ export class Server extends EventEmitter<ServerEvents> {
         this.pendingHandshakes--;
         this.sessions.set(peer.id, peer);
         this.streams.attach(peer.connection, peer, false);
+        // One session per clientId: the newer takes over (its older one's close comes later).
+        this.identities.add(peer)?.connection.fail(takenOver(peer.clientId!));
         this.emit('connection', peer);
       },
     };

@@ -14,6 +14,7 @@ import type { HybridwireStream } from '../streams/duplex-stream.js';
 import type { StreamSessionStats } from '../streams/stream-stats.js';
 import { autoRequestOptions, selectionStatsOf, sendAuto } from '../selection/auto-send.js';
 import type { SelectionStats } from '../selection/transport-selector.js';
+import { isReservedType, protocolTypeError } from './reserved-types.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -48,6 +49,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
    * high-water mark; 'drain' follows when it empties.
    */
   send(type: string, payload?: Payload, options?: SendOptions): boolean {
+    if (isReservedType(type)) throw protocolTypeError(type);
     const connection = this.session();
     if (options?.transport === 'auto') return sendAuto(connection, type, payload, options);
     return connection.send(type, payload, options);
@@ -58,6 +60,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
    * stream of messages without ever hitting maxQueueBytes.
    */
   async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
+    if (isReservedType(type)) throw protocolTypeError(type);
     await this.session().waitForRoom();
     this.send(type, payload, options);
   }
@@ -65,9 +68,19 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
   /** Sends a request and resolves with the other side's reply (its handler's return value). */
   request(type: string, payload?: Payload, options: RequestOptions = {}): Promise<Payload> {
     try {
+      if (isReservedType(type)) throw protocolTypeError(type);
       const connection = this.session();
       const resolved = options.transport === 'auto' ? autoRequestOptions(connection, type, payload, options) : options;
       return connection.request(type, payload, options.timeoutMs, options.signal, resolved);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal A request of one of the protocol's reserved types (the admin request, pub/sub's). */
+  protocolRequest(type: string, payload: Payload, options: RequestOptions = {}): Promise<Payload> {
+    try {
+      return this.session().request(type, payload, options.timeoutMs, options.signal, options);
     } catch (error) {
       return Promise.reject(error);
     }
