@@ -60,7 +60,18 @@ export const CLIENT_RANGES = {
   'reconnect.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES };
+/**
+ * The fields of a `rateLimit` (servers: per peer, and each entry of `rateLimits`; clients: what
+ * they send). 0 means "not limited" for a rate and "one second's worth" for a burst (ts/qos/rate-limit.ts).
+ */
+export const RATE_LIMIT_RANGES = {
+  'rateLimit.messagesPerSecond': { default: 0, min: 0, max: 1_000_000_000 },
+  'rateLimit.bytesPerSecond': { default: 0, min: 0, max: 2 ** 40 },
+  'rateLimit.burst': { default: 0, min: 0, max: 2 ** 40 },
+  'rateLimit.burstBytes': { default: 0, min: 0, max: 2 ** 40 },
+} as const satisfies Record<string, IntegerRange>;
+
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES, ...RATE_LIMIT_RANGES };
 
 export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES;
 

@@ -9,7 +9,7 @@
  * SendWatch bounds per write and per flush (./send-watch.ts).
  */
 import type { Socket } from 'node:net';
-import { lz4Compress } from '../codec/lz4.js';
+import { compressMessage } from './compress-message.js';
 import { FrameEncoder } from '../codec/frame-encoder.js';
 import { FrameFlag, FrameType, HEADER_SIZE } from '../codec/frame.js';
 import { HybridwireError } from '../errors.js';
@@ -26,17 +26,20 @@ import {
   type Payload,
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
-import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
+import { SendWatch, checkQueueBound, watchCongestion, type SendWatchHost } from './send-watch.js';
+import { sendDatagram } from './udp-send.js';
 import { flushAtEndOfTurn } from './flush-queue.js';
+import { writeBuffers } from './socket-write.js';
 import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
+import { SendQueue, type QueueingSendPath } from '../qos/send-queue.js';
+import { NORMAL, checkedPriority } from '../qos/priority-scheduler.js';
+import { newQosTotals, type QosTotals } from '../qos/qos-settings.js';
 
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
 const FLUSH_BYTES = 64 * 1024;
 /** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
 const BATCH_ENTRY_MAX = 1024;
 const BATCH_BYTES = 32 * 1024;
-/** Buffers totalling at most this much are copied into one write rather than sent by writev. */
-const JOIN_BYTES = 4096;
 /**
  * What a flush writes, gathered from the encoders into OUT[0, count) and written at once
  * (socket.write() takes the buffers before it returns, and nothing it calls flushes): one array
@@ -62,8 +65,10 @@ const NO_HELD: HeldBatch[] = [];
  * idle session's send path). Nothing may run between its writing and its copying.
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
+/** Where sessions without QoS settings (tests of the encoding) count. */
+const UNCOUNTED = newQosTotals();
 
-export class Outbound {
+export class Outbound implements QueueingSendPath {
   udpPath: UdpPath | undefined;
   /** Sequenced frames in the encoder's current batch. */
   batchCount = 0;
@@ -104,6 +109,9 @@ export class Outbound {
   private acknowledgeLater: (() => void) | undefined;
   /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
   private compressFrom = 0;
+  /** Messages waiting for room, by priority (ts/qos/send-queue.ts): made when one first must wait. */
+  private queue: SendQueue | undefined;
+  private readonly qosTotals: QosTotals;
 
   constructor(
     private readonly socket: Socket,
@@ -113,6 +121,9 @@ export class Outbound {
     private readonly watchHost?: SendWatchHost,
   ) {
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
+    this.qosTotals = limits.qos?.totals ?? UNCOUNTED;
+    // A client's own rateLimit shapes every send: its queue is needed from the start.
+    if (limits.qos?.sendLimit !== undefined) this.queue = new SendQueue(this, limits, this.qosTotals);
   }
 
   /** Stop reading the peer while the socket is congested past highWaterMark (see SendWatch). */
@@ -130,12 +141,17 @@ export class Outbound {
 
   /** Bytes encoded (control frames included), held behind the window, or in the socket's buffer. */
   get queuedBytes(): number {
-    return this.socket.writableLength + this.encoder.pendingBytes + this.control.pendingBytes + this.heldBytes;
+    return this.socket.writableLength + this.encoder.pendingBytes + this.control.pendingBytes + this.heldBytes + (this.queue?.bytes ?? 0);
+  }
+
+  /** @internal Nothing more can be written now: the socket awaits 'drain', or batches wait for the window. */
+  get blocked(): boolean {
+    return this.socket.writableNeedDrain || this.heldHead < this.held.length;
   }
 
   /** Whether sequenced frames wait to be encoded into a write or for room in the window. */
   get hasUnsent(): boolean {
-    return this.batchCount > 0 || this.heldHead < this.held.length;
+    return this.batchCount > 0 || this.heldHead < this.held.length || (this.queue !== undefined && this.queue.length > 0);
   }
 
   /** Queues a frame that is not sequenced (handshake, PING, ERROR, ...), written with the next flush. */
@@ -156,14 +172,22 @@ export class Outbound {
   /** send() of a payload already encoded (see encodingOf and bodyOf), e.g. once for many sessions. */
   sendBody(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions | undefined): boolean {
     if (options?.transport === 'udp') return this.sendUdp(type, kind, requestId, encoding, body, options);
+    const priority = options === undefined ? NORMAL : checkedPriority(options.priority);
     const size = HEADER_SIZE + 8 + body.length;
     const queued = this.queuedBytes;
     if (queued + size > this.limits.maxQueueBytes) {
       throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${queued} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
     }
     const alias = this.aliasFor(type);
-    this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
-    this.counters.tcp.messagesOut++;
+    if (this.queue !== undefined ? this.queue.mustWait(size) : this.blocked) {
+      // It waits (ts/qos/send-queue.ts); a congested socket is watched as a write to it would be.
+      (this.queue ??= new SendQueue(this, this.limits, this.qosTotals)).enqueue(priority, alias, encoding, kind, requestId, body, size);
+      if (this.socket.writableNeedDrain) this.congested();
+    } else {
+      this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
+      this.counters.tcp.messagesOut++;
+      this.qosTotals.sent[priority]!++;
+    }
     if (queued + size < this.limits.highWaterMark) return true;
     return this.checkHighWater();
   }
@@ -185,8 +209,21 @@ export class Outbound {
       }
       return;
     }
-    this.encodeSequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body);
+    // Behind messages that wait, a reply waits too (as a normal one) rather than overtake them.
+    if (this.queue !== undefined && this.queue.length > 0) this.queue.enqueue(NORMAL, NO_ALIAS, encoding, kind, requestId, body, HEADER_SIZE + 8 + body.length);
+    else this.encodeQueued(NO_ALIAS, encoding, kind, requestId, body);
+  }
+
+  /** @internal Encodes a reply, or a message that waited in the queue. */
+  encodeQueued(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
+    this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
     this.counters.tcp.messagesOut++;
+  }
+
+  /** The socket wrote out what it held ('drain'): waiting messages go on. */
+  drained(): void {
+    this.watch?.drained();
+    this.queue?.pump();
   }
 
   /** The session owes the peer an ACK: written with the next flush (inside the data it carries, if any). */
@@ -210,6 +247,7 @@ export class Outbound {
   stop(): void {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    this.queue?.stop();
   }
 
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
@@ -223,6 +261,7 @@ export class Outbound {
       unconfirmed.shift();
     }
     this.releaseHeld();
+    this.queue?.pump();
   }
 
   /**
@@ -294,11 +333,7 @@ export class Outbound {
     // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
     // until the peer has acknowledged the definition.
     if (alias !== NO_ALIAS && this.confirmedAliases?.[alias] !== true) alias = INLINE_TYPE;
-    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, type);
-    const accepted = path.send(PREFIX, prefixLength, body, options.reliable === true, options.ordered !== false, options.channel ?? 0);
-    this.counters.udp.messagesOut++;
-    this.counters.udp.bytesOut += prefixLength + body.length;
-    return accepted;
+    return sendDatagram(path, PREFIX, alias, type, encoding, kind, requestId, body, options, this.counters);
   }
 
   /** The alias of a type, defined with a TYPE_DEF on first use. */
@@ -351,7 +386,7 @@ export class Outbound {
       return;
     }
     if (encoder.batchOpen) encoder.endBatch();
-    if (frameType === FrameType.MESSAGE && this.compressFrom > 0 && body.length >= this.compressFrom && this.compressMessage(alias, encoding, kind, requestId, body)) {
+    if (frameType === FrameType.MESSAGE && this.compressFrom > 0 && body.length >= this.compressFrom && this.sendCompressed(alias, encoding, kind, requestId, body)) {
       return;
     }
     const sequence = this.startFrame();
@@ -366,21 +401,11 @@ export class Outbound {
     }
   }
 
-  /**
-   * Sends a message LZ4-compressed (docs/PROTOCOL.md, "Compression") when that makes it smaller.
-   * Returns false, having sent nothing, when it does not.
-   */
-  private compressMessage(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
-    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined);
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    const plain = Buffer.allocUnsafe(prefixLength + bytes.length);
-    PREFIX.copy(plain, 0, 0, prefixLength);
-    plain.set(bytes, prefixLength);
-    const compressed = lz4Compress(plain);
-    if (compressed.length + 4 >= plain.length) return false;
-    const lengthPrefix = Buffer.allocUnsafe(4);
-    lengthPrefix.writeUInt32LE(plain.length, 0);
-    this.encoder.addPrefixed(FrameType.MESSAGE, lengthPrefix, 4, compressed, FrameFlag.COMPRESSED, 0, this.startFrame());
+  /** Sends a message LZ4-compressed (docs/PROTOCOL.md, "Compression") if that makes it smaller; else false, having sent nothing. */
+  private sendCompressed(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): boolean {
+    const compressed = compressMessage(PREFIX, writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, undefined), body);
+    if (compressed === undefined) return false;
+    this.encoder.addPrefixed(FrameType.MESSAGE, compressed.sizePrefix, 4, compressed.block, FrameFlag.COMPRESSED, 0, this.startFrame());
     this.counters.compressedOut++;
     return true;
   }
@@ -427,40 +452,15 @@ export class Outbound {
     }
   }
 
-  /** Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev. */
+  /** Writes buffers[0, count) (see writeBuffers), counted in bytesOut. */
   private write(buffers: Buffer[], count = buffers.length): void {
-    const socket = this.socket;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += buffers[i]!.length;
-    let room = true;
-    if (count === 1) {
-      room = socket.write(buffers[0]!);
-    } else if (count <= 4 && bytes <= JOIN_BYTES) {
-      const joined = Buffer.allocUnsafe(bytes);
-      for (let i = 0, at = 0; i < count; i++) {
-        joined.set(buffers[i]!, at);
-        at += buffers[i]!.length;
-      }
-      room = socket.write(joined);
-    } else {
-      socket.cork();
-      for (let i = 0; i < count; i++) room = socket.write(buffers[i]!);
-      socket.uncork();
-    }
-    this.counters.tcp.bytesOut += bytes;
-    if (!room) this.congested();
+    if (!writeBuffers(this.socket, buffers, count, this.counters.tcp)) this.congested();
   }
 
   /** The socket's buffer is full: the watch (made the first time) follows its progress. */
   private congested(): void {
     const host = this.watchHost;
-    if (host === undefined) return;
-    let watch = this.watch;
-    if (watch === undefined) {
-      watch = this.watch = new SendWatch(this.socket, this.limits, this.counters, host);
-      watch.pauseReading = this.pauseReadingWhenCongested;
-    }
-    watch.congested(this.queuedBytes);
+    if (host !== undefined) this.watch = watchCongestion(this.watch, this.socket, this.limits, this.counters, host, this.pauseReadingWhenCongested, this.queuedBytes);
   }
 
   /** The socket is ending or gone: what is encoded or held can never be written. */
@@ -472,6 +472,7 @@ export class Outbound {
     this.held.length = 0;
     this.heldHead = 0;
     this.heldBytes = 0;
+    this.queue?.stop();
   }
 
   private checkHighWater(): boolean {
