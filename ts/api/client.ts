@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { Connection, type MessageInfo } from '../session/connection.js';
+import { Connection, type ConnectionStats, type MessageInfo } from '../session/connection.js';
 import { PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError, type ErrorCode } from '../errors.js';
@@ -17,6 +17,7 @@ import { SessionHandle } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { logClient } from '../features/logging/client-log.js';
+import { clientQos, qosStats, type ClientQosOptions, type QosStats } from '../qos/qos-settings.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -29,7 +30,7 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
-export interface ClientOptions extends LimitOptions {
+export interface ClientOptions extends LimitOptions, ClientQosOptions {
   host?: string;
   tcpPort: number;
   /** The server's UDP port; default: the one the server names in HELLO_ACK. false disables UDP. */
@@ -118,7 +119,7 @@ export class Client extends SessionHandle<ClientEvents> {
   constructor(options: ClientOptions) {
     super(undefined);
     if (typeof options !== 'object' || options === null) throw new OptionError('connect() needs an options object with tcpPort');
-    this.limits = resolveLimits(options);
+    this.limits = { ...resolveLimits(options), qos: clientQos(options) };
     this.host = options.host ?? '127.0.0.1';
     this.tcpPort = checkPort('tcpPort', options.tcpPort);
     this.udpPortOption = options.udpPort === false || options.udpPort === undefined ? options.udpPort : checkPort('udpPort', options.udpPort);
@@ -175,6 +176,12 @@ export class Client extends SessionHandle<ClientEvents> {
     this.setState('connected');
     this.emit('connect');
     return this;
+  }
+
+  /** The session's counters and queues (undefined between sessions), with `qos`: this client's priorities and shaping. */
+  override get stats(): (ConnectionStats & { qos: QosStats }) | undefined {
+    const stats = super.stats;
+    return stats === undefined ? undefined : { ...stats, qos: qosStats(this.limits.qos!.totals) };
   }
 
   protected override notConnected(): string {

@@ -24,8 +24,9 @@ import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
+import { qosStats, serverQos, type QosStats, type ServerQosOptions } from '../qos/qos-settings.js';
 
-export interface ServerOptions extends LimitOptions, AdmissionOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions, ServerQosOptions {
   /**
    * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
    * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
@@ -111,6 +112,8 @@ export interface ServerStats {
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
+  /** Priorities (messages sent, queued, waiting) and rate limits (messages delayed, dropped, disconnected). */
+  qos: QosStats;
 }
 
 interface ServerEvents {
@@ -168,7 +171,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   constructor(options: ServerOptions = {}) {
     super();
-    this.limits = resolveLimits(options);
+    this.limits = { ...resolveLimits(options), qos: serverQos(options) };
     const builtins = resolveBuiltins(options.builtins === undefined ? DEFAULT_BUILTINS : options.builtins);
     const udpPort = options.udpPort ?? 0;
     this.options = {
@@ -296,6 +299,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
+      qos: qosStats(this.limits.qos!.totals),
     };
   }
 

@@ -7,6 +7,33 @@ import { PRIORITY_NAMES } from './priority-scheduler.js';
 import { resolveRateLimit, resolveRateLimits, type KeyedRateLimit, type RateLimit, type RateLimitOptions, type RateLimitsOption } from './rate-limit.js';
 import type { Clock } from './token-bucket.js';
 
+/** The QoS options of createServer(). */
+export interface ServerQosOptions {
+  /**
+   * A token-bucket limit on what each peer sends: `{ messagesPerSecond, bytesPerSecond, burst,
+   * burstBytes, action }`, action 'delay' (default: stop reading the peer until the bucket
+   * refills), 'drop' (counted; a request gets the error reply HW_ERR_RATE_LIMITED) or
+   * 'disconnect' (ERROR HW_ERR_RATE_LIMITED). See ts/qos/rate-limit.ts. Default: none.
+   */
+  rateLimit?: RateLimitOptions;
+  /**
+   * Limits per message type or topic filter, on each peer: `{ 'chat': limit, 'sensors/#': limit }`
+   * or `[{ match: 'chat', ...limit }]`. A message passes its peer's rateLimit and the limit of its
+   * type; a pub/sub publish, the first filter matching its topic. Default: none.
+   */
+  rateLimits?: RateLimitsOption;
+}
+
+/** The QoS options of connect(). */
+export interface ClientQosOptions {
+  /**
+   * Shapes what the client sends over TCP: `{ messagesPerSecond, bytesPerSecond, burst,
+   * burstBytes }`; messages over it wait (in priority order) and are never dropped. Only action
+   * 'delay' is accepted. Default: none.
+   */
+  rateLimit?: RateLimitOptions;
+}
+
 export interface QosTotals {
   /** Per priority (high, normal, low): messages sent over TCP. */
   sent: number[];
@@ -51,7 +78,7 @@ export function newQosTotals(): QosTotals {
   return { sent: [0, 0, 0], queued: [0, 0, 0], waiting: [0, 0, 0], delayed: 0, dropped: 0, disconnected: 0 };
 }
 
-export function serverQos(options: { rateLimit?: RateLimitOptions; rateLimits?: RateLimitsOption }): QosSettings {
+export function serverQos(options: ServerQosOptions): QosSettings {
   return {
     sendLimit: undefined,
     receiveLimit: options.rateLimit === undefined ? undefined : resolveRateLimit('rateLimit', options.rateLimit),
@@ -61,7 +88,7 @@ export function serverQos(options: { rateLimit?: RateLimitOptions; rateLimits?: 
 }
 
 /** A client's rateLimit only delays what it sends: it never drops its own messages. */
-export function clientQos(options: { rateLimit?: RateLimitOptions }): QosSettings {
+export function clientQos(options: ClientQosOptions): QosSettings {
   return {
     sendLimit: options.rateLimit === undefined ? undefined : resolveRateLimit('rateLimit', options.rateLimit, ['delay']),
     receiveLimit: undefined,
