@@ -43,3 +43,6 @@ export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';
 export type { UdpStats } from './transport/udp-session.js';
 export type { SealAlgorithm, SealingStats } from './transport/datagram-seal.js';
+export type { Priority } from './qos/priority-scheduler.js';
+export type { RateLimitAction, RateLimitOptions, KeyedRateLimitOptions, RateLimitsOption } from './qos/rate-limit.js';
+export type { ServerQosOptions, ClientQosOptions, QosStats, PriorityStats } from './qos/qos-settings.js';
