@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError, OptionError } from '../errors.js';
 import { resolveLimits } from '../api/limits.js';
+import { serverQos } from '../qos/qos-settings.js';
 import type { ServerOptions } from '../api/server.js';
 import type { ClientOptions, ReconnectOptions } from '../api/client.js';
 import { NON_OPTION_VARIABLES, OPTION_KEYS, describeKind, optionForVariable, optionKey, variableName, type OptionKind } from './option-keys.js';
@@ -89,6 +90,8 @@ function fileSettings(path: string): ConfigSetting[] {
         // A table turns the option on: its keys are options of their own (reconnect.maxAttempts).
         settings.push({ key, value: true, source });
         walk(value, `${key}.`);
+      } else if (known.kind.type === 'table' && isTable(value)) {
+        walk(value, `${key}.`);
       } else {
         settings.push({ key, value, source });
       }
@@ -129,7 +132,15 @@ function fromText(text: string, kind: OptionKind): unknown {
       return trimmed === 'true' ? true : trimmed === 'false' ? false : trimmed === '' ? [] : trimmed.split(',').map((name) => name.trim());
     case 'string':
     case 'choice':
+    case 'table':
       return text;
+    case 'rate-limits':
+      // A variable gives the table as JSON: HYBRIDWIRE_RATE_LIMITS='{"chat":{"messagesPerSecond":10}}'.
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return text;
+      }
   }
 }
 
@@ -156,6 +167,11 @@ function valueOk(value: unknown, kind: OptionKind): boolean {
       return typeof value === 'string' && kind.values.includes(value);
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) && value >= kind.min && value <= kind.max;
+    case 'table':
+      return false;
+    case 'rate-limits':
+      // Its entries are checked with the server's own validation (checkTogether).
+      return isTable(value) || Array.isArray(value);
   }
 }
 
@@ -227,6 +243,7 @@ function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
   for (const setting of settings) {
     if (setting.key.startsWith('reconnect.')) reconnect[setting.key.slice('reconnect.'.length)] = setting.value;
     else if (setting.key === 'reconnect') reconnectSetting = setting;
+    else if (setting.key.startsWith('rateLimit.')) ((options.rateLimit ??= {}) as Record<string, unknown>)[setting.key.slice('rateLimit.'.length)] = setting.value;
     else options[setting.key] = setting.value;
   }
   if (Object.keys(reconnect).length > 0) {
@@ -244,6 +261,7 @@ function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
 function checkTogether(options: ConfigOptions, settings: readonly ConfigSetting[]): void {
   try {
     resolveLimits(options);
+    serverQos(options);
   } catch (error) {
     if (!(error instanceof OptionError)) throw error;
     // The option named at fault, or else the one that was set of those the rule names.
