@@ -169,3 +169,15 @@ describe('client shaping', () => {
     await expect(connect({ tcpPort: 1, rateLimit: { messagesPerSecond: 10, action: 'drop' } })).rejects.toMatchObject({ code: 'HW_ERR_INVALID_OPTION' });
   });
 });
+
+describe('the pub/sub seam', () => {
+  it("a server peer's connection has its limiter, whose admitTopic() applies the rateLimits filters", async () => {
+    const { server, tcpPort } = await startServer({ udpPort: false, rateLimits: { 'sensors/#': { messagesPerSecond: 1, burst: 1, action: 'drop' } } });
+    const connection = nextEvent<[Peer]>(server, 'connection');
+    const client = await startClient({ tcpPort, udpPort: false });
+    const [peer] = await connection;
+    const limiter = peer.connection.rateLimiter!;
+    expect([limiter.admitTopic('sensors/a', 5), limiter.admitTopic('sensors/b', 5), limiter.admitTopic('news', 5)]).toEqual([true, false, true]);
+    expect(client.connection!.rateLimiter).toBeUndefined();
+  });
+});
