@@ -41,9 +41,11 @@ export interface QosTotals {
   queued: number[];
   /** Per priority: messages waiting now. */
   waiting: number[];
-  /** Messages of peers over a rate limit: read later (delay), discarded (drop), or whose peer was closed (disconnect). */
+  /** Times a peer's reading was held for a 'delay' limit (its messages read later, none lost). */
   delayed: number;
+  /** Messages discarded over a 'drop' limit (requests among them answered HW_ERR_RATE_LIMITED). */
   dropped: number;
+  /** Peers closed for passing a 'disconnect' limit. */
   disconnected: number;
 }
 
