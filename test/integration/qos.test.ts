@@ -137,7 +137,7 @@ describe('server rate limits', () => {
   });
 
   it("'delay' stops reading the peer until the bucket refills, and loses nothing", async () => {
-    const { server, tcpPort, arrived } = await recordingServer({ rateLimit: { messagesPerSecond: 100, burst: 5, action: 'delay' } });
+    const { server, tcpPort, arrived } = await recordingServer({ rateLimit: { messagesPerSecond: 20, burst: 5, action: 'delay' } });
     const client = await startClient({ tcpPort, udpPort: false });
     for (let i = 0; i < 40; i++) client.send('m', labelled(`m${i}`, 10));
     // Reading stops after the burst: the rest waits in the peer's socket, not in the server.
@@ -154,11 +154,12 @@ describe('server rate limits', () => {
 describe('client shaping', () => {
   it("a client's rateLimit makes sends past the burst wait, in order, and drops none", async () => {
     const { tcpPort, arrived } = await recordingServer();
-    const client = await startClient({ tcpPort, udpPort: false, rateLimit: { messagesPerSecond: 200, burst: 5 } });
+    const client = await startClient({ tcpPort, udpPort: false, rateLimit: { messagesPerSecond: 50, burst: 5 } });
     for (let i = 0; i < 40; i++) client.send('m', labelled(`m${i}`, 10));
     const qos = client.stats!.qos;
-    expect(qos.normal.queued).toBeGreaterThanOrEqual(30);
-    expect(qos.normal.waiting).toBeGreaterThanOrEqual(30);
+    // 5 pass at once; the rest wait for tokens, behind one another (a slow turn may have let a few leave already).
+    expect(qos.normal.queued).toBeGreaterThan(20);
+    expect(qos.normal.waiting).toBeGreaterThan(0);
     await waitUntil(() => arrived.length === 40, 'all 40 messages to arrive', 10_000);
     expect(arrived).toEqual(Array.from({ length: 40 }, (_, i) => `m${i}`));
     expect(client.stats!.qos.normal).toMatchObject({ sent: 40, waiting: 0 });
