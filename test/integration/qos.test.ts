@@ -97,6 +97,14 @@ describe('priorities', () => {
 });
 
 describe('server rate limits', () => {
+  it('are validated at construction: HW_ERR_INVALID_OPTION naming the option and its range', async () => {
+    const { createServer } = await import('../../ts/index.js');
+    expect(() => createServer({ rateLimit: { messagesPerSecond: 2e9 } })).toThrow(
+      expect.objectContaining({ code: 'HW_ERR_INVALID_OPTION', message: expect.stringContaining('rateLimit.messagesPerSecond must be an integer from 0 to 1000000000') }),
+    );
+    expect(() => createServer({ rateLimits: { chat: { messagesPerSecond: 1, action: 'kick' as never } } })).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_OPTION', option: 'rateLimits.chat.action' }));
+  });
+
   it("'drop' discards and counts messages over the limit of their type; other types pass", async () => {
     const { server, tcpPort } = await startServer({ udpPort: false, rateLimits: { flood: { messagesPerSecond: 1, burst: 5, action: 'drop' } } });
     let flooded = 0;
