@@ -65,8 +65,6 @@ const NO_HELD: HeldBatch[] = [];
  * idle session's send path). Nothing may run between its writing and its copying.
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
-/** Where sessions without QoS settings (tests of the encoding) count. */
-const UNCOUNTED = newQosTotals();
 
 export class Outbound implements QueueingSendPath {
   udpPath: UdpPath | undefined;
@@ -109,8 +107,10 @@ export class Outbound implements QueueingSendPath {
   private acknowledgeLater: (() => void) | undefined;
   /** Messages at least this large are sent compressed; 0 when off or not negotiated. */
   private compressFrom = 0;
-  /** Messages waiting for room, by priority (ts/qos/send-queue.ts): made when one first must wait. */
+  /** Messages waiting for room, by priority (ts/qos/send-queue.ts): made when one first must wait, or with a client's rateLimit. */
   private queue: SendQueue | undefined;
+  /** A write found the socket's buffer full and no 'drain' has come since (a field: cheaper than socket.writableNeedDrain). */
+  private socketFull = false;
   private readonly qosTotals: QosTotals;
 
   constructor(
@@ -121,8 +121,7 @@ export class Outbound implements QueueingSendPath {
     private readonly watchHost?: SendWatchHost,
   ) {
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
-    this.qosTotals = limits.qos?.totals ?? UNCOUNTED;
-    // A client's own rateLimit shapes every send: its queue is needed from the start.
+    this.qosTotals = limits.qos?.totals ?? newQosTotals();
     if (limits.qos?.sendLimit !== undefined) this.queue = new SendQueue(this, limits, this.qosTotals);
   }
 
@@ -146,7 +145,7 @@ export class Outbound implements QueueingSendPath {
 
   /** @internal Nothing more can be written now: the socket awaits 'drain', or batches wait for the window. */
   get blocked(): boolean {
-    return this.socket.writableNeedDrain || this.heldHead < this.held.length;
+    return this.socketFull || this.heldHead < this.held.length;
   }
 
   /** Whether sequenced frames wait to be encoded into a write or for room in the window. */
@@ -182,7 +181,7 @@ export class Outbound implements QueueingSendPath {
     if (this.queue !== undefined ? this.queue.mustWait(size) : this.blocked) {
       // It waits (ts/qos/send-queue.ts); a congested socket is watched as a write to it would be.
       (this.queue ??= new SendQueue(this, this.limits, this.qosTotals)).enqueue(priority, alias, encoding, kind, requestId, body, size);
-      if (this.socket.writableNeedDrain) this.congested();
+      if (this.socketFull) this.congested();
     } else {
       this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
       this.counters.tcp.messagesOut++;
@@ -222,6 +221,7 @@ export class Outbound implements QueueingSendPath {
 
   /** The socket wrote out what it held ('drain'): waiting messages go on. */
   drained(): void {
+    this.socketFull = false;
     this.watch?.drained();
     this.queue?.pump();
   }
@@ -457,10 +457,10 @@ export class Outbound implements QueueingSendPath {
     if (!writeBuffers(this.socket, buffers, count, this.counters.tcp)) this.congested();
   }
 
-  /** The socket's buffer is full: the watch (made the first time) follows its progress. */
+  /** The socket's buffer is full: sends wait until 'drain', and the watch (made the first time) follows its progress. */
   private congested(): void {
-    const host = this.watchHost;
-    if (host !== undefined) this.watch = watchCongestion(this.watch, this.socket, this.limits, this.counters, host, this.pauseReadingWhenCongested, this.queuedBytes);
+    this.socketFull = true;
+    if (this.watchHost !== undefined) this.watch = watchCongestion(this.watch, this.socket, this.limits, this.counters, this.watchHost, this.pauseReadingWhenCongested, this.queuedBytes);
   }
 
   /** The socket is ending or gone: what is encoded or held can never be written. */
