@@ -1,7 +1,7 @@
 /**
  * Where a session's messages wait when they cannot go out at once, and the order they leave in.
  *
- * A message waits when the socket is congested (its buffer full, 'drain' to come), when the
+ * A message waits when the socket is congested (64 KiB or more unsent, 'drain' to come), when the
  * delivery window holds batches for want of acknowledgements, when the client's own rateLimit has
  * no tokens, or when others already wait (so that order within a priority is kept). Waiting
  * messages are not encoded yet: they leave in the order of ./priority-scheduler.ts as soon as the

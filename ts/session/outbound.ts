@@ -143,9 +143,9 @@ export class Outbound implements QueueingSendPath {
     return this.socket.writableLength + this.encoder.pendingBytes + this.control.pendingBytes + this.heldBytes + (this.queue?.bytes ?? 0);
   }
 
-  /** @internal Nothing more can be written now: the socket awaits 'drain', or batches wait for the window. */
+  /** @internal Sends must wait: batches wait for the window, or the socket awaits 'drain' holding FLUSH_BYTES or more (less is a fast reader's normal state). */
   get blocked(): boolean {
-    return this.socketFull || this.heldHead < this.held.length;
+    return (this.socketFull && this.socket.writableLength >= FLUSH_BYTES) || this.heldHead < this.held.length;
   }
 
   /** Whether sequenced frames wait to be encoded into a write or for room in the window. */
