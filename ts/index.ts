@@ -60,3 +60,6 @@ export type { PubsubStats } from './pubsub/pubsub-stats.js';
 export type { Broker, RoutedMessage } from './pubsub/broker.js';
 export { MemorySessionStore, MemoryRetainedStore } from './pubsub/stores.js';
 export type { SessionStore, RetainedStore, SessionState, RetainedMessage, SubscriptionOptions, QueuedDelivery, InflightDelivery } from './pubsub/stores.js';
+export type { Priority } from './qos/priority-scheduler.js';
+export type { RateLimitAction, RateLimitOptions, KeyedRateLimitOptions, RateLimitsOption } from './qos/rate-limit.js';
+export type { ServerQosOptions, ClientQosOptions, QosStats, PriorityStats } from './qos/qos-settings.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Heartbeat, HeartbeatWheel, type HeartbeatHost } from '../../ts/session/heartbeat.js';
+import { Heartbeat, HeartbeatWheel, checkPingPayload, type HeartbeatHost } from '../../ts/session/heartbeat.js';
 
 class Host implements HeartbeatHost {
   paused = false;
@@ -142,5 +142,12 @@ describe('HeartbeatWheel', () => {
     expect(hosts.map((host) => host.timeouts)).toEqual([[150], [], [150], [150]]);
     expect(hosts[1]!.pings).toEqual([1, 2, 3, 4]);
     expect(vi.getTimerCount()).toBe(1);
+  });
+});
+
+describe('checkPingPayload', () => {
+  it('takes up to 64 bytes and refuses more with HW_ERR_FRAME_TOO_LARGE', () => {
+    expect(() => checkPingPayload(64)).not.toThrow();
+    expect(() => checkPingPayload(65)).toThrow(expect.objectContaining({ code: 'HW_ERR_FRAME_TOO_LARGE' }));
   });
 });

@@ -205,3 +205,36 @@ describe('loadConfig', () => {
     for (const { key } of OPTION_KEYS) expect(text).toMatch(new RegExp(`^#? ?${key.split('.').at(-1)} = `, 'm'));
   });
 });
+
+describe('rate limits in a configuration', () => {
+  it('reads rateLimit as a table and rateLimits as a table of limits; a server takes them', () => {
+    const name = file('[rateLimit]\nmessagesPerSecond = 100\naction = "drop"\n\n[rateLimits.chat]\nmessagesPerSecond = 5\n\n[rateLimits."sensors/#"]\nbytesPerSecond = 1000\naction = "disconnect"\n');
+    const options = loadConfig(name, {});
+    expect(options).toEqual({
+      rateLimit: { messagesPerSecond: 100, action: 'drop' },
+      rateLimits: { chat: { messagesPerSecond: 5 }, 'sensors/#': { bytesPerSecond: 1000, action: 'disconnect' } },
+    });
+    expect(() => createServer(options)).not.toThrow();
+  });
+
+  it('takes them from variables: fields of rateLimit one by one, rateLimits as JSON', () => {
+    const options = loadConfig(undefined, { HYBRIDWIRE_RATE_LIMIT_BYTES_PER_SECOND: '2048', HYBRIDWIRE_RATE_LIMITS: '[{"match":"chat","messagesPerSecond":3}]' });
+    expect(options).toEqual({ rateLimit: { bytesPerSecond: 2048 }, rateLimits: [{ match: 'chat', messagesPerSecond: 3 }] });
+  });
+
+  it('refuses a field out of range, a bad action, a limit with no rate and a bad filter, naming the option', () => {
+    expect(configError(() => loadConfig(file('[rateLimit]\nmessagesPerSecond = -5\n'), {})).message).toMatch(/option rateLimit\.messagesPerSecond .* must be an integer from 0 to 1000000000/);
+    expect(configError(() => loadConfig(file('[rateLimit]\nmessagesPerSecond = 5\naction = "ban"\n'), {})).message).toMatch(/option rateLimit\.action .* must be "delay" or "drop" or "disconnect"/);
+    expect(configError(() => loadConfig(file('[rateLimit]\nburst = 5\n'), {})).message).toMatch(/rateLimit must give messagesPerSecond or bytesPerSecond/);
+    expect(configError(() => loadConfig(file('[rateLimits."a/#/b"]\nmessagesPerSecond = 5\n'), {})).message).toMatch(/is not a valid topic filter/);
+  });
+
+  it('hybridwire config --print writes them back as TOML that loads to the same options', async () => {
+    const { describeConfig } = await import('../../ts/cli/config.js');
+    const source = file('[rateLimit]\nmessagesPerSecond = 100\n\n[rateLimits."sensors/#"]\nbytesPerSecond = 1000\n');
+    const printed = describeConfig(readConfig(source, {}).settings).join('\n');
+    expect(printed).toMatch(/^\[rateLimit\]$/m);
+    const reloaded = loadConfig(file(printed), {});
+    expect({ rateLimit: reloaded.rateLimit, rateLimits: reloaded.rateLimits }).toEqual(loadConfig(source, {}));
+  });
+});

@@ -27,6 +27,7 @@ import { ClientPubsub, type PubsubClientOptions } from '../pubsub/client-pubsub.
 import type { PublishOptions, SubscribeOptions } from '../pubsub/pubsub-options.js';
 import type { Subscription } from '../pubsub/subscription.js';
 import type { PubsubMessage } from '../pubsub/wire.js';
+import { clientQos, qosStats, type ClientQosOptions, type QosStats } from '../qos/qos-settings.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -39,7 +40,7 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
-export interface ClientOptions extends LimitOptions, StreamOptions, PubsubClientOptions {
+export interface ClientOptions extends LimitOptions, StreamOptions, PubsubClientOptions, ClientQosOptions {
   host?: string;
   /** The server's TCP port; required unless `path` is given. */
   tcpPort?: number;
@@ -149,7 +150,7 @@ export class Client extends SessionHandle<ClientEvents> {
   constructor(options: ClientOptions) {
     super(undefined);
     if (typeof options !== 'object' || options === null) throw new OptionError('connect() needs an options object with tcpPort');
-    this.limits = resolveLimits(options);
+    this.limits = { ...resolveLimits(options), qos: clientQos(options) };
     this.streams = new StreamFeature(options, this.limits.maxFrameSize, this);
     this.handlers = new HandlerTable<Client>(this.streams.handlers());
     this.host = options.host ?? '127.0.0.1';
@@ -221,13 +222,14 @@ export class Client extends SessionHandle<ClientEvents> {
   }
 
   /**
-   * The session's counters (a snapshot), with `compression`: what this client's sessions, since it
-   * was made, compressed and decompressed (ratio, bytes saved, time) and the algorithm now in use.
+   * The session's counters and queues (a snapshot; undefined between sessions), with
+   * `compression`: what this client's sessions, since it was made, compressed and decompressed
+   * (ratio, bytes saved, time) and the algorithm now in use; and `qos`: its priorities and shaping.
    */
-  override get stats(): (SessionStats & { compression: CompressionStats }) | undefined {
+  override get stats(): (SessionStats & { compression: CompressionStats; qos: QosStats }) | undefined {
     const stats = super.stats;
     const settings = this.limits.compression;
-    return stats && { ...stats, compression: compressionStats(settings.counters, settings.algorithms, stats.compressionAlgorithm) };
+    return stats && { ...stats, compression: compressionStats(settings.counters, settings.algorithms, stats.compressionAlgorithm), qos: qosStats(this.limits.qos!.totals) };
   }
 
   /** Closes gracefully: CLOSE, in-flight work finished (up to closeTimeoutMs), sockets closed. */

@@ -99,7 +99,18 @@ export const POOL_RANGES = {
   drainTimeoutMs: { default: 10_000, min: 0, max: HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...PUBSUB_RANGES, ...CLIENT_RANGES, ...POOL_RANGES };
+/**
+ * The fields of a `rateLimit` (servers: per peer, and each entry of `rateLimits`; clients: what
+ * they send). 0 means "not limited" for a rate and "one second's worth" for a burst (ts/qos/rate-limit.ts).
+ */
+export const RATE_LIMIT_RANGES = {
+  'rateLimit.messagesPerSecond': { default: 0, min: 0, max: 1_000_000_000 },
+  'rateLimit.bytesPerSecond': { default: 0, min: 0, max: 2 ** 40 },
+  'rateLimit.burst': { default: 0, min: 0, max: 2 ** 40 },
+  'rateLimit.burstBytes': { default: 0, min: 0, max: 2 ** 40 },
+} as const satisfies Record<string, IntegerRange>;
+
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...PUBSUB_RANGES, ...CLIENT_RANGES, ...POOL_RANGES, ...RATE_LIMIT_RANGES };
 
 export type IntegerOptionName =
   | keyof typeof LIMIT_RANGES
@@ -107,7 +118,8 @@ export type IntegerOptionName =
   | keyof typeof SERVER_RANGES
   | keyof typeof PUBSUB_RANGES
   | keyof typeof CLIENT_RANGES
-  | keyof typeof POOL_RANGES;
+  | keyof typeof POOL_RANGES
+  | keyof typeof RATE_LIMIT_RANGES;
 
 /** `value` (or the option's default when it is undefined), checked against the option's range. */
 export function integerOption(name: IntegerOptionName, value: unknown): number {

@@ -3,6 +3,7 @@ import type { LimitOptions } from './limits.js';
 import type { AdmissionOptions } from './admission.js';
 import type { StreamOptions } from '../streams/stream-options.js';
 import type { PubsubServerOptions } from '../pubsub/server-pubsub.js';
+import type { ServerQosOptions } from '../qos/qos-settings.js';
 import type { ServerTlsOptions } from '../transport/tls.js';
 import type { BuiltinsOption } from './builtins.js';
 import type { Logger } from '../features/logging/logger.js';
@@ -14,7 +15,7 @@ import type { MessageInfo } from '../session/connection.js';
 import type { HybridwireStream } from '../streams/duplex-stream.js';
 import type { SubscriptionOptions } from '../pubsub/stores.js';
 
-export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOptions, PubsubServerOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOptions, PubsubServerOptions, ServerQosOptions {
   /**
    * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
    * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).

@@ -5,6 +5,7 @@ import type { CompressionStats } from '../compression/compression-stats.js';
 import type { ReassemblyTotals, ReliableTotals, UdpCounters } from './server-udp.js';
 import type { Peer } from './peer.js';
 import type { PubsubStats } from '../pubsub/pubsub-stats.js';
+import type { QosStats } from '../qos/qos-settings.js';
 
 export interface ListenResult {
   host: string;
@@ -50,6 +51,8 @@ export interface ServerStats {
   selection: { tcp: number; udp: number; udpReliable: number };
   /** Pub/sub: subscriptions, retained messages, messages in and out per QoS, drops by cause, queued. */
   pubsub: PubsubStats;
+  /** Priorities (messages sent, queued, waiting) and rate limits (messages delayed, dropped, disconnected). */
+  qos: QosStats;
 }
 
 /** Adds a session's per-transport counters to running totals. */

@@ -39,6 +39,7 @@ import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-expo
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 import { StreamFeature } from '../streams/stream-feature.js';
+import { qosStats, serverQos } from '../qos/qos-settings.js';
 
 /**
  * A hybridwire server: one TCP listener and one UDP socket behind one set of handlers.
@@ -89,7 +90,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   constructor(options: ServerOptions = {}) {
     super();
-    this.limits = resolveLimits(options);
+    this.limits = { ...resolveLimits(options), qos: serverQos(options) };
     const builtins = resolveBuiltins(options.builtins === undefined ? DEFAULT_BUILTINS : options.builtins);
     this.local = localListenOptions(options);
     const udpPort = this.local ? false : (options.udpPort ?? 0);
@@ -245,6 +246,7 @@ export class Server extends EventEmitter<ServerEvents> {
       streams: this.streams.stats(),
       selection,
       pubsub: this.pubsub.stats(),
+      qos: qosStats(this.limits.qos!.totals),
     };
   }
 

@@ -46,7 +46,8 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
    * Sends a message: over TCP (reliable, ordered) by default; `{ transport: 'udp' }` for a datagram,
    * with `reliable: true` for a reliable one; `{ transport: 'auto' }` to let the session choose
    * (../selection/transport-selector.ts). Returns false once the send queue passes its
-   * high-water mark; 'drain' follows when it empties.
+   * high-water mark; 'drain' follows when it empties. `{ priority: 'high' | 'normal' | 'low' }`
+   * orders a TCP message among those waiting (README, "Priorities and rate limits").
    */
   send(type: string, payload?: Payload, options?: SendOptions): boolean {
     if (isReservedType(type)) throw protocolTypeError(type);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError, OptionError } from '../errors.js';
 import { resolveLimits } from '../api/limits.js';
+import { serverQos } from '../qos/qos-settings.js';
 import type { ServerOptions } from '../api/server.js';
 import type { ClientOptions } from '../api/client.js';
 import { NON_OPTION_VARIABLES, OPTION_KEYS, describeKind, optionForVariable, optionKey, variableName, type OptionKind } from './option-keys.js';
@@ -89,6 +90,8 @@ function fileSettings(path: string): ConfigSetting[] {
         // A table turns the option on: its keys are options of their own (reconnect.maxAttempts).
         settings.push({ key, value: true, source });
         walk(value, `${key}.`);
+      } else if (known.kind.type === 'table' && isTable(value)) {
+        walk(value, `${key}.`);
       } else {
         settings.push({ key, value, source });
       }
@@ -131,7 +134,15 @@ function fromText(text: string, kind: OptionKind): unknown {
       return trimmed === '' ? [] : trimmed.split(',').map((name) => name.trim());
     case 'string':
     case 'choice':
+    case 'table':
       return text;
+    case 'rate-limits':
+      // A variable gives the table as JSON: HYBRIDWIRE_RATE_LIMITS='{"chat":{"messagesPerSecond":10}}'.
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return text;
+      }
   }
 }
 
@@ -160,6 +171,11 @@ function valueOk(value: unknown, kind: OptionKind): boolean {
       return typeof value === 'string' && kind.values.includes(value);
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) && value >= kind.min && value <= kind.max;
+    case 'table':
+      return false;
+    case 'rate-limits':
+      // Its entries are checked with the server's own validation (checkTogether).
+      return isTable(value) || Array.isArray(value);
   }
 }
 
@@ -229,7 +245,7 @@ function editDistance(a: string, b: string): number {
  */
 function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
   const options: Record<string, unknown> = {};
-  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} } };
+  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} }, rateLimit: { fields: {} } };
   for (const setting of settings) {
     const [name, field] = setting.key.split('.', 2) as [string, string | undefined];
     const table = tables[name];
@@ -252,6 +268,7 @@ function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
 function checkTogether(options: ConfigOptions, settings: readonly ConfigSetting[]): void {
   try {
     resolveLimits(options);
+    serverQos(options);
   } catch (error) {
     if (!(error instanceof OptionError)) throw error;
     // The option named at fault, or else the one that was set of those the rule names.

@@ -4,7 +4,8 @@
  * own name (`maxConnections`) or, for a field of an object option, its path (`reconnect.maxAttempts`);
  * its variable is HYBRIDWIRE_ plus the path in upper snake case.
  */
-import { CLIENT_RANGES, LIMIT_RANGES, PUBSUB_RANGES, SERVER_RANGES, STREAM_RANGES } from '../api/option-ranges.js';
+import { CLIENT_RANGES, LIMIT_RANGES, PUBSUB_RANGES, RATE_LIMIT_RANGES, SERVER_RANGES, STREAM_RANGES } from '../api/option-ranges.js';
+import { RATE_LIMIT_ACTIONS } from '../qos/rate-limit.js';
 import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
 import { BUILTIN_NAMES, DEFAULT_BUILTINS } from '../api/builtins.js';
 import { ALGORITHM_NAMES } from '../compression/algorithms.js';
@@ -22,7 +23,11 @@ export type OptionKind =
   /** A list of some of `values` (in a variable: names separated by commas). */
   | { type: 'list'; values: readonly string[] }
   /** `true` (all), `false` (none), or a list of some of `values` (builtins). */
-  | { type: 'boolean-or-list'; values: readonly string[] };
+  | { type: 'boolean-or-list'; values: readonly string[] }
+  /** A table whose keys are options of their own (rateLimit.messagesPerSecond). */
+  | { type: 'table' }
+  /** rateLimits: a table of limits by message type or topic filter, or a list of them (ts/qos/rate-limit.ts). */
+  | { type: 'rate-limits' };
 
 /** Who takes an option: createServer(), connect(), or both. */
 export type OptionUse = 'server' | 'client' | 'both';
@@ -63,6 +68,14 @@ const OTHER_CLIENT_KEYS: OptionKey[] = [
   { key: 'cleanSession', kind: { type: 'boolean' }, use: 'client', default: true },
 ];
 
+/** rateLimit (createServer(): per peer; connect(): shapes its sends) and rateLimits (servers). Rates have no default: unset is unlimited. */
+const RATE_LIMIT_KEYS: OptionKey[] = [
+  { key: 'rateLimit', kind: { type: 'table' }, use: 'both' },
+  ...Object.entries(RATE_LIMIT_RANGES).map(([key, range]): OptionKey => ({ key, kind: { type: 'integer', min: range.min, max: range.max }, use: 'both' })),
+  { key: 'rateLimit.action', kind: { type: 'choice', values: RATE_LIMIT_ACTIONS }, use: 'both' },
+  { key: 'rateLimits', kind: { type: 'rate-limits' }, use: 'server' },
+];
+
 function integerKeys(ranges: Readonly<Record<string, { default: number; min: number; max: number }>>, use: OptionUse): OptionKey[] {
   return Object.entries(ranges).map(([key, range]) => ({ key, kind: { type: 'integer', min: range.min, max: range.max }, use, default: range.default }));
 }
@@ -76,6 +89,7 @@ export const OPTION_KEYS: readonly OptionKey[] = [
   ...integerKeys(SERVER_RANGES, 'server'),
   ...integerKeys(PUBSUB_RANGES, 'server'),
   ...OTHER_SERVER_KEYS,
+  ...RATE_LIMIT_KEYS,
   ...OTHER_CLIENT_KEYS.slice(0, 2),
   ...integerKeys(CLIENT_RANGES, 'client'),
   ...OTHER_CLIENT_KEYS.slice(2),
@@ -139,6 +153,10 @@ export function describeKind(kind: OptionKind): string {
       return `a list of ${kind.values.map((value) => `"${value}"`).join(', ')}`;
     case 'boolean-or-list':
       return `true, false, or a list of ${kind.values.map((value) => `"${value}"`).join(', ')}`;
+    case 'table':
+      return 'a table';
+    case 'rate-limits':
+      return 'a table of limits by message type or topic filter, or a list of tables with match';
   }
 }
 

@@ -16,7 +16,8 @@ import { encodeJson, negotiatedFeatures, remoteErrorOf } from './handshake.js';
 import { Outbound } from './outbound.js';
 import type { SendLimits, SendOptions, UdpPath } from './send-options.js';
 import { Dispatcher, type DispatchHost, type DispatchLimits, type MessageInfo, type Router } from './dispatch.js';
-import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import { Heartbeat, checkPingPayload, type HeartbeatHost } from './heartbeat.js';
+import type { ReceiveLimiter } from '../qos/receive-limiter.js';
 import type { SendWatchHost } from './send-watch.js';
 import { Inbound } from './inbound.js';
 import { newSessionCounters, snapshotStats, type ConnectionStats, type SessionCounters } from './session-stats.js';
@@ -40,8 +41,6 @@ export interface ConnectionLimits extends SendLimits, DispatchLimits {
 }
 
 const NO_FEATURES: ReadonlySet<string> = new Set();
-/** PING and PONG payloads are at most this long (docs/PROTOCOL.md, section 1). */
-const MAX_PING_PAYLOAD = 64;
 /** Why reading from the peer is paused: bits of Connection.pausedBy. */
 const PAUSED_FOR_HANDLERS = 1;
 const PAUSED_FOR_QUEUE = 2;
@@ -101,6 +100,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   set context(context: unknown) {
     this.dispatch.context = context;
+  }
+
+  /** A server's rate limits on this peer (ts/qos): pub/sub checks a publish's topic with its admitTopic(). */
+  get rateLimiter(): ReceiveLimiter | undefined {
+    return this.dispatch.limiter;
   }
 
   /** The UDP side of the session, once attached. */
@@ -488,11 +492,5 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (this.state !== 'open') {
       throw new HybridwireError('HW_ERR_NOT_CONNECTED', `cannot send: the connection is ${this.state}`);
     }
-  }
-}
-
-function checkPingPayload(length: number): void {
-  if (length > MAX_PING_PAYLOAD) {
-    throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `PING or PONG payload of ${length} bytes; at most ${MAX_PING_PAYLOAD} are allowed`);
   }
 }

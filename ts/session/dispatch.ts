@@ -16,6 +16,8 @@ import type { Outbound } from './outbound.js';
 import type { SendOptions, Transport } from './send-options.js';
 import type { SessionCounters } from './session-stats.js';
 import type { SessionState } from './connection.js';
+import { ReceiveLimiter, type LimitedReceiver } from '../qos/receive-limiter.js';
+import type { QosSettings } from '../qos/qos-settings.js';
 
 /** What a handler may learn about the message it handles (third argument, when declared). */
 export interface MessageInfo {
@@ -44,6 +46,8 @@ export interface DispatchHost {
   reportError(error: Error): void;
   /** Too many handlers are in progress (true), or few enough again (false). */
   pauseForHandlers(paused: boolean): void;
+  /** Closes the session after telling the peer why (a rate limit with action 'disconnect', over UDP). */
+  fail?(error: HybridwireError): void;
   /** A handler that returned a promise has settled. */
   handlerSettled(): void;
 }
@@ -54,6 +58,8 @@ export interface DispatchLimits {
   maxPendingHandlers: number;
   /** Bytes of type names the peer may bind to aliases over the session (TYPE_DEF). */
   maxAliasBytes: number;
+  /** Rate limits on what the peer sends, and the QoS counters (ts/qos/qos-settings.ts). */
+  qos?: QosSettings;
 }
 
 interface AliasHandler {
@@ -82,12 +88,15 @@ const HEADER = newMessageHeader();
 /** The handler cache before its first lookup, which replaces it (see handlerForAlias): never added to. */
 const NO_HANDLERS: ReadonlyArray<AliasHandler | null | undefined> = [];
 
+/** The error reply to a request dropped by a rate limit. */
+const RATE_LIMITED = new HybridwireError('HW_ERR_RATE_LIMITED', 'the request passed a rate limit and was dropped');
+
 /** The little-endian u32 at source[at, at + 4); the caller has checked the bounds. */
 function readWord(source: Uint8Array, at: number): number {
   return (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16) | (source[at + 3]! << 24)) >>> 0;
 }
 
-export class Dispatcher {
+export class Dispatcher implements LimitedReceiver {
   /** The second argument of every handler: the Peer or Client this session belongs to. */
   context: unknown;
   /** The session's negotiated compression (set when it opens); undefined: none, and COMPRESSED frames are refused. */
@@ -96,6 +105,10 @@ export class Dispatcher {
   private requestTable: RequestTable | undefined;
   /** Handlers that returned a promise not yet settled. */
   pendingHandlers = 0;
+  /** Dispatch stops while pendingHandlers is at least this: maxPendingHandlers, or 0 while a rate limit holds the peer. */
+  handlerLimit: number;
+  /** The server's rate limits on this peer (ts/qos/receive-limiter.ts), if it has any. */
+  readonly limiter: ReceiveLimiter | undefined;
 
   /** Made with the first TYPE_DEF, as the handler cache with the first lookup: many sessions never get a message. */
   private inAliases: Array<string | undefined> | undefined;
@@ -114,6 +127,8 @@ export class Dispatcher {
     context: unknown,
   ) {
     this.context = context;
+    this.handlerLimit = limits.maxPendingHandlers;
+    this.limiter = ReceiveLimiter.needed(limits.qos) ? new ReceiveLimiter(limits.qos, this) : undefined;
   }
 
   /** Our requests awaiting the peer's reply. */
@@ -129,6 +144,20 @@ export class Dispatcher {
   /** Fails every request awaiting a reply (the session has closed). */
   rejectRequests(error: Error): void {
     this.requestTable?.rejectAll(error);
+    this.limiter?.stop();
+  }
+
+  /** @internal The type of the message at source[start, end) (undefined if its alias is unknown). */
+  typeAt(source: Buffer, start: number, end: number): string | undefined {
+    const header = readMessageHeader(source, start, end, HEADER);
+    return header.alias === INLINE_TYPE ? header.inlineName : this.inAliases?.[header.alias];
+  }
+
+  /** @internal A rate limit stops dispatch (true) until its bucket has refilled (false). */
+  holdForRateLimit(held: boolean): void {
+    this.handlerLimit = held ? 0 : this.limits.maxPendingHandlers;
+    // Frames kept for the hold go on now, unless the handler limit holds them too (it resumes them).
+    if (!held && !this.pausedForHandlers) this.host.pauseForHandlers(false);
   }
 
   /**
@@ -200,6 +229,7 @@ export class Dispatcher {
     } catch (error) {
       udpCounts.dropped++;
       if (!(error instanceof HybridwireError)) this.host.reportError(error as Error);
+      else if (error.code === 'HW_ERR_RATE_LIMITED') this.host.fail?.(error);
     }
   }
 
@@ -222,10 +252,10 @@ export class Dispatcher {
     // Read once per frame, not per entry: `buffer` is an accessor that optimized code still calls.
     const memory = source.buffer;
     const base = source.byteOffset;
-    const maxPendingHandlers = this.limits.maxPendingHandlers;
     try {
       while (at < end && this.host.state !== 'closed') {
-        if (this.pendingHandlers >= maxPendingHandlers) return at;
+        // Read per entry: a rate limit may stop dispatch within a batch (handlerLimit 0).
+        if (this.pendingHandlers >= this.handlerLimit) return at;
         if (end - at < 4) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'batch entry length truncated');
         // Byte loads: cheaper here than Buffer#readUInt32LE and its checks, which the bound below makes redundant.
         const length = readWord(source, at);
@@ -250,6 +280,11 @@ export class Dispatcher {
     memory: ArrayBufferLike = source.buffer,
     base: number = source.byteOffset,
   ): void {
+    if (this.limiter !== undefined && !this.limiter.admit(source, start, end, transport === 'udp')) {
+      // Over a rate limit that drops: a request is answered HW_ERR_RATE_LIMITED, the session stays.
+      if (source[start + 3] === MessageKind.REQUEST && end - start >= 8) this.replyError(readWord(source, start + 4), RATE_LIMITED, via);
+      return;
+    }
     // Fast paths for the shapes of nearly all traffic, binary bodies: a message or request of a
     // known alias to a handler that takes no info, and a response. They read the prefix with byte
     // loads (once) and skip the general parse; anything else (JSON, inline names, errors) takes it.

@@ -7,8 +7,19 @@
  * sessions) rather than by a timer each: an idle session then holds no timer, and the wheel's
  * slots spread the PINGs of sessions over the interval instead of sending them all in one turn.
  */
+import { HybridwireError } from '../errors.js';
 
 /** What the heartbeat needs of its session. */
+/** PING and PONG payloads are at most this long (docs/PROTOCOL.md, section 1). */
+const MAX_PING_PAYLOAD = 64;
+
+/** Refuses a PING or PONG payload over MAX_PING_PAYLOAD bytes (HW_ERR_FRAME_TOO_LARGE). */
+export function checkPingPayload(length: number): void {
+  if (length > MAX_PING_PAYLOAD) {
+    throw new HybridwireError('HW_ERR_FRAME_TOO_LARGE', `PING or PONG payload of ${length} bytes; at most ${MAX_PING_PAYLOAD} are allowed`);
+  }
+}
+
 export interface HeartbeatHost {
   /** This side has stopped reading the peer (backpressure, the handler limit): the quiet is its own. */
   readingPaused(): boolean;

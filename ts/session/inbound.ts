@@ -7,7 +7,8 @@
  * While maxPendingHandlers handlers are in progress nothing more is dispatched, even in the middle
  * of a chunk or of a BATCH frame: the place is kept (the socket is paused meanwhile, so the
  * decoder's rows stay valid) and dispatch goes on from it once handlers finish. The check costs
- * one comparison per frame and per BATCH entry.
+ * one comparison per frame and per BATCH entry. A rate limit with action 'delay' stops dispatch the
+ * same way (Dispatcher.handlerLimit, ts/qos/receive-limiter.ts).
  */
 import { FrameDecoder } from '../codec/frame-decoder.js';
 import { FrameType, HEADER_SIZE } from '../codec/frame.js';
@@ -43,7 +44,6 @@ export class Inbound {
   private decoder: FrameDecoder;
   private ackThreshold = 1;
   private readonly maxFrameSize: number;
-  private readonly maxPendingHandlers: number;
   /** Where dispatch stopped at the handler limit: a row of the decoder's last push, or -1. */
   private resumeRow = -1;
   /** In that row, a BATCH frame's next entry, or -1 to start the frame from its beginning. */
@@ -56,7 +56,6 @@ export class Inbound {
     limits: InboundLimits,
   ) {
     this.maxFrameSize = limits.maxFrameSize;
-    this.maxPendingHandlers = limits.maxPendingHandlers;
     this.decoder = new FrameDecoder({ maxFrameSize: limits.maxFrameSize, sharedRows: true });
   }
 
@@ -202,11 +201,10 @@ export class Inbound {
     const decoder = this.decoder;
     const dispatch = this.dispatch;
     const host = this.host;
-    const maxPendingHandlers = this.maxPendingHandlers;
     let offset = firstOffset;
     for (let row = start; row < count; row++) {
       if (this.hostIs('closed') || host.failed) return count;
-      if (dispatch.pendingHandlers >= maxPendingHandlers) {
+      if (dispatch.pendingHandlers >= dispatch.handlerLimit) {
         this.resumeOffset = offset;
         return row;
       }

@@ -27,10 +27,14 @@ import {
   type Payload,
 } from './message.js';
 import type { SessionCounters } from './session-stats.js';
-import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
+import { SendWatch, checkQueueBound, watchCongestion, type SendWatchHost } from './send-watch.js';
 import { flushAtEndOfTurn } from './flush-queue.js';
+import { sendDatagram } from './udp-send.js';
 import { GATHERED, writeBuffers, writeGathered } from './socket-writes.js';
 import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
+import { SendQueue, type QueueingSendPath } from '../qos/send-queue.js';
+import { NORMAL, checkedPriority } from '../qos/priority-scheduler.js';
+import { newQosTotals, type QosTotals } from '../qos/qos-settings.js';
 
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
 const FLUSH_BYTES = 64 * 1024;
@@ -54,7 +58,7 @@ const NO_HELD: HeldBatch[] = [];
  */
 const PREFIX = Buffer.allocUnsafeSlow(8 + 1 + 255);
 
-export class Outbound {
+export class Outbound implements QueueingSendPath {
   udpPath: UdpPath | undefined;
   /** Sequenced frames in the encoder's current batch. */
   batchCount = 0;
@@ -97,6 +101,11 @@ export class Outbound {
   private compressFrom = 0;
   private udpCompressFrom = 0;
   private compression: SessionCompression | undefined;
+  /** Messages waiting for room, by priority (ts/qos/send-queue.ts): made when one first must wait, or with a client's rateLimit. */
+  private queue: SendQueue | undefined;
+  /** A write found the socket's buffer full and no 'drain' has come since (a field: cheaper than socket.writableNeedDrain). */
+  private socketFull = false;
+  private readonly qosTotals: QosTotals;
 
   constructor(
     private readonly socket: Socket,
@@ -106,6 +115,8 @@ export class Outbound {
     private readonly watchHost?: SendWatchHost,
   ) {
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
+    this.qosTotals = limits.qos?.totals ?? newQosTotals();
+    if (limits.qos?.sendLimit !== undefined) this.queue = new SendQueue(this, limits, this.qosTotals);
   }
 
   /** Stop reading the peer while the socket is congested past highWaterMark (see SendWatch). */
@@ -125,12 +136,17 @@ export class Outbound {
 
   /** Bytes encoded (control frames included), held behind the window, or in the socket's buffer. */
   get queuedBytes(): number {
-    return this.socket.writableLength + this.encoder.pendingBytes + this.control.pendingBytes + this.heldBytes;
+    return this.socket.writableLength + this.encoder.pendingBytes + this.control.pendingBytes + this.heldBytes + (this.queue?.bytes ?? 0);
+  }
+
+  /** @internal Sends must wait: batches wait for the window, or the socket awaits 'drain' holding FLUSH_BYTES or more (less is a fast reader's normal state). */
+  get blocked(): boolean {
+    return (this.socketFull && this.socket.writableLength >= FLUSH_BYTES) || this.heldHead < this.held.length;
   }
 
   /** Whether sequenced frames wait to be encoded into a write or for room in the window. */
   get hasUnsent(): boolean {
-    return this.batchCount > 0 || this.heldHead < this.held.length;
+    return this.batchCount > 0 || this.heldHead < this.held.length || (this.queue !== undefined && this.queue.length > 0);
   }
 
   /** Queues a frame that is not sequenced (handshake, PING, ERROR, ...), written with the next flush. */
@@ -151,14 +167,22 @@ export class Outbound {
   /** send() of a payload already encoded (see encodingOf and bodyOf), e.g. once for many sessions. */
   sendBody(type: string, kind: number, requestId: number, encoding: number, body: Uint8Array | string, options: SendOptions | undefined): boolean {
     if (options?.transport === 'udp') return this.sendUdp(type, kind, requestId, encoding, body, options);
+    const priority = options === undefined ? NORMAL : checkedPriority(options.priority);
     const size = HEADER_SIZE + 8 + body.length;
     const queued = this.queuedBytes;
     if (queued + size > this.limits.maxQueueBytes) {
       throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${queued} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
     }
     const alias = this.aliasFor(type);
-    this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
-    this.counters.tcp.messagesOut++;
+    if (this.queue !== undefined ? this.queue.mustWait(size) : this.blocked) {
+      // It waits (ts/qos/send-queue.ts); a congested socket is watched as a write to it would be.
+      (this.queue ??= new SendQueue(this, this.limits, this.qosTotals)).enqueue(priority, alias, encoding, kind, requestId, body, size);
+      if (this.socketFull) this.congested();
+    } else {
+      this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
+      this.counters.tcp.messagesOut++;
+      this.qosTotals.sent[priority]!++;
+    }
     if (queued + size < this.limits.highWaterMark) return true;
     return this.checkHighWater();
   }
@@ -180,7 +204,14 @@ export class Outbound {
       }
       return;
     }
-    this.encodeSequenced(FrameType.MESSAGE, NO_ALIAS, encoding, kind, requestId, body);
+    // Behind messages that wait, a reply waits too (as a normal one) rather than overtake them.
+    if (this.queue !== undefined && this.queue.length > 0) this.queue.enqueue(NORMAL, NO_ALIAS, encoding, kind, requestId, body, HEADER_SIZE + 8 + body.length);
+    else this.encodeQueued(NO_ALIAS, encoding, kind, requestId, body);
+  }
+
+  /** @internal Encodes a reply, or a message that waited in the queue. */
+  encodeQueued(alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
+    this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
     this.counters.tcp.messagesOut++;
   }
 
@@ -205,6 +236,7 @@ export class Outbound {
   stop(): void {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    this.queue?.stop();
   }
 
   /**
@@ -212,8 +244,10 @@ export class Outbound {
    * out any more, unless batches wait for the window, and its slab may be written from the start.
    */
   socketDrained(): void {
+    this.socketFull = false;
     this.watch?.drained();
     if (this.heldHead === this.held.length) this.encoder.recycle();
+    this.queue?.pump();
   }
 
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
@@ -227,6 +261,7 @@ export class Outbound {
       unconfirmed.shift();
     }
     this.releaseHeld();
+    this.queue?.pump();
   }
 
   /**
@@ -301,17 +336,7 @@ export class Outbound {
     // A UDP datagram may overtake the TCP frame that defines an alias: name the type inline
     // until the peer has acknowledged the definition.
     if (alias !== NO_ALIAS && this.confirmedAliases?.[alias] !== true) alias = INLINE_TYPE;
-    const prefixLength = writeMessagePrefix(PREFIX, alias, encoding, kind, requestId, type);
-    const reliable = options.reliable === true;
-    // Reliable messages compress as on TCP once the peer agreed udp-compression (docs/PROTOCOL.md 12).
-    const compressed = reliable && this.udpCompressFrom > 0 && body.length >= this.udpCompressFrom ? this.compression!.compress(PREFIX, prefixLength, body) : undefined;
-    if (compressed !== undefined) this.counters.compressedOut++;
-    const accepted = compressed === undefined
-      ? path.send(PREFIX, prefixLength, body, reliable, options.ordered !== false, options.channel ?? 0)
-      : path.send(PREFIX, 0, compressed, true, options.ordered !== false, options.channel ?? 0, FrameFlag.COMPRESSED);
-    this.counters.udp.messagesOut++;
-    this.counters.udp.bytesOut += compressed?.length ?? prefixLength + body.length;
-    return accepted;
+    return sendDatagram(path, PREFIX, alias, type, encoding, kind, requestId, body, options, this.counters, this.compression, this.udpCompressFrom);
   }
 
   /** The alias of a type, defined with a TYPE_DEF on first use. */
@@ -432,16 +457,10 @@ export class Outbound {
     if (!writeBuffers(this.socket, buffers, count, this.counters.tcp)) this.congested();
   }
 
-  /** The socket's buffer is full: the watch (made the first time) follows its progress. */
+  /** The socket's buffer is full: sends wait until 'drain', and the watch (made the first time) follows its progress. */
   private congested(): void {
-    const host = this.watchHost;
-    if (host === undefined) return;
-    let watch = this.watch;
-    if (watch === undefined) {
-      watch = this.watch = new SendWatch(this.socket, this.limits, this.counters, host);
-      watch.pauseReading = this.pauseReadingWhenCongested;
-    }
-    watch.congested(this.queuedBytes);
+    this.socketFull = true;
+    if (this.watchHost !== undefined) this.watch = watchCongestion(this.watch, this.socket, this.limits, this.counters, this.watchHost, this.pauseReadingWhenCongested, this.queuedBytes);
   }
 
   /** The socket is ending or gone: what is encoded or held can never be written. */
@@ -453,6 +472,7 @@ export class Outbound {
     this.held.length = 0;
     this.heldHead = 0;
     this.heldBytes = 0;
+    this.queue?.stop();
   }
 
   private checkHighWater(): boolean {

@@ -3,6 +3,8 @@
  * and what it holds back.
  */
 import type { UdpStats } from '../transport/udp-session.js';
+import type { Priority } from '../qos/priority-scheduler.js';
+import type { QosSettings } from '../qos/qos-settings.js';
 
 export type Transport = 'tcp' | 'udp' | 'auto';
 
@@ -15,6 +17,11 @@ export interface SendOptions {
   ordered?: boolean;
   /** UDP reliable only: the ordering domain, 0..255. */
   channel?: number;
+  /**
+   * TCP: how a message that must wait (congestion, window, rate limit) is ordered among the others
+   * that wait: 'high' overtakes 'normal' and 'low', and 'low' is never starved (ts/qos). Default 'normal'.
+   */
+  priority?: Priority;
 }
 
 /** The UDP side of a session, when there is one. */
@@ -34,6 +41,8 @@ export interface SendLimits {
   maxQueueBytes: number;
   /** Writes that make no progress for this long close the peer (with a SendWatchHost). */
   sendStallTimeoutMs: number;
+  /** Rate limits and the QoS counters of the server or client (ts/qos/qos-settings.ts). */
+  qos?: QosSettings;
 }
 
 /** Encoded sequenced frames that the window does not allow out yet: one per flush, not per message. */

@@ -120,3 +120,24 @@ export class SendWatch {
     this.stallTimer = undefined;
   }
 }
+
+/**
+ * A write found the socket's buffer full: `watch` (made the first time, stopping the peer's reading
+ * past highWaterMark if `pauseReading`) follows the socket's progress. Returns the watch.
+ */
+export function watchCongestion(
+  watch: SendWatch | undefined,
+  socket: Socket,
+  limits: SendWatchLimits,
+  counters: SessionCounters,
+  host: SendWatchHost,
+  pauseReading: boolean,
+  queued: number,
+): SendWatch {
+  if (watch === undefined) {
+    watch = new SendWatch(socket, limits, counters, host);
+    watch.pauseReading = pauseReading;
+  }
+  watch.congested(queued);
+  return watch;
+}
