@@ -48,7 +48,9 @@ export type ErrorCode =
   | 'HW_ERR_TLS_HANDSHAKE_FAILED'
   | 'HW_ERR_ENCRYPTION_REQUIRED'
   | 'HW_ERR_AUTH_REFUSED'
-  | 'HW_ERR_AEAD_LIMIT_REACHED';
+  | 'HW_ERR_AEAD_LIMIT_REACHED'
+  | 'HW_ERR_INVALID_TOPIC'
+  | 'HW_ERR_CLUSTER_UNAVAILABLE';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;
