@@ -50,7 +50,9 @@ export type ErrorCode =
   | 'HW_ERR_AUTH_REFUSED'
   | 'HW_ERR_AEAD_LIMIT_REACHED'
   | 'HW_ERR_INVALID_TOPIC'
-  | 'HW_ERR_CLUSTER_UNAVAILABLE';
+  | 'HW_ERR_CLUSTER_UNAVAILABLE'
+  | 'HW_ERR_NOT_AUTHORIZED'
+  | 'HW_ERR_SESSION_TAKEN_OVER';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;

@@ -17,6 +17,7 @@ import { SessionHandle } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { logClient } from '../features/logging/client-log.js';
+import { checkClientIdOption } from './identity.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -36,6 +37,11 @@ export interface ClientOptions extends LimitOptions {
   udpPort?: number | false;
   /** 'burst' (sliding window, default) or 'step' (each message waits for its acknowledgement). */
   mode?: DeliveryMode;
+  /**
+   * The client's identity, 1 to 256 UTF-8 bytes, sent in HELLO. A server keeps one session per
+   * clientId: a newer session with the same one takes over, and this one is then closed with
+   * HW_ERR_SESSION_TAKEN_OVER (and not reconnected). Default: none.
+   */
   clientId?: string;
   /** Time allowed for TCP connect plus handshake. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -126,7 +132,7 @@ export class Client extends SessionHandle<ClientEvents> {
     if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`, 'mode');
     this.mode = mode;
     this.connectTimeoutMs = integerOption('connectTimeoutMs', options.connectTimeoutMs);
-    this.clientId = options.clientId;
+    this.clientId = checkClientIdOption(options.clientId);
     this.tls = options.tls === undefined ? undefined : resolveClientTls(options.tls);
     this.auth = checkAuth(options.auth);
     if (options.reconnect) {
@@ -334,7 +340,8 @@ export class Client extends SessionHandle<ClientEvents> {
     this.closeUdp();
     this.emit('disconnect', error);
     if (this.closed) return;
-    if (!this.reconnect) {
+    // Reconnecting would take the session back from the one that took it over, and so on for ever.
+    if (!this.reconnect || (error as { code?: unknown } | undefined)?.code === 'HW_ERR_SESSION_TAKEN_OVER') {
       this.closed = true;
       this.setState('closed');
       this.emit('close');

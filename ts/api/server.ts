@@ -5,7 +5,6 @@ import { HeartbeatWheel } from '../session/heartbeat.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
-import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
@@ -13,7 +12,12 @@ import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
-import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { ServerUdp } from './server-udp.js';
+import { addTransportStats, type ListenResult, type ServerStats } from './server-stats.js';
+import { ClientIdRegistry, takenOver } from './identity.js';
+import { isReservedType, protocolTypeError } from './reserved-types.js';
+
+export type { ListenResult, ServerStats, TransportTotals } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
@@ -77,42 +81,6 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions {
   adminToken?: string;
 }
 
-export interface ListenResult {
-  host: string;
-  tcpPort: number;
-  udpPort: number | undefined;
-}
-
-export interface TransportTotals {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface ServerStats {
-  connectedClients: number;
-  uptimeMs: number;
-  tcp: TransportTotals;
-  udp: TransportTotals & UdpCounters;
-  /** The reliable-UDP counters of every session (each one's peer.udpStats()), summed, closed sessions included. */
-  udpReliable: ReliableTotals;
-  /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
-  udpSocket: UdpSocketStats | undefined;
-  /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
-  udpReassembly: ReassemblyTotals;
-  refusedConnections: number;
-  /** HELLOs refused with HW_ERR_AUTH_REFUSED (authenticate said no, threw, or the address was blocked). */
-  authRefused: number;
-  /** Of authRefused, those refused without asking authenticate: their address had failed authFailureLimit times. */
-  authBlocked: number;
-  /** Connections that failed before the handshake: TLS handshake, client certificate, or silence. */
-  tlsFailures: number;
-  protocolErrors: number;
-  /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
-  broadcastDrops: number;
-}
-
 interface ServerEvents {
   listening: [result: ListenResult];
   connection: [peer: Peer];
@@ -139,6 +107,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly limits: ResolvedLimits;
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
+  private readonly identities = new ClientIdRegistry<Peer>();
   private readonly connections = new Set<Connection>();
   /** Sessions counted against maxConnections: from an accepted HELLO until the connection closes. */
   private admittedSessions = 0;
@@ -215,6 +184,11 @@ export class Server extends EventEmitter<ServerEvents> {
     return this.sessions;
   }
 
+  /** The open session of the client that named `clientId` in its HELLO (or, naming none, whose session id it is). */
+  peerByClientId(clientId: string): Peer | undefined {
+    return this.identities.get(clientId);
+  }
+
   /** Starts listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<ListenResult> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
@@ -259,6 +233,7 @@ export class Server extends EventEmitter<ServerEvents> {
    */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
     checkTypeName(type);
+    if (isReservedType(type)) throw protocolTypeError(type);
     // Encoded once for all peers.
     const encoding = encodingOf(payload);
     const body = bodyOf(payload, encoding);
@@ -387,7 +362,8 @@ export class Server extends EventEmitter<ServerEvents> {
       this.admittedSessions--;
       this.udp.unbind(peer);
     }
-    if (error instanceof HybridwireError && error.name !== 'RemoteError') {
+    if (peer !== undefined) this.identities.remove(peer);
+    if (error instanceof HybridwireError && error.name !== 'RemoteError' && error.code !== 'HW_ERR_SESSION_TAKEN_OVER') {
       this.totals.protocolErrors++;
       this.emit('peerError', peer, error);
     }
@@ -451,6 +427,8 @@ export class Server extends EventEmitter<ServerEvents> {
       opened: (peer) => {
         this.pendingHandshakes--;
         this.sessions.set(peer.id, peer);
+        // One session per clientId: the newer takes over (its older one's close comes later).
+        this.identities.add(peer)?.connection.fail(takenOver(peer.clientId!));
         this.emit('connection', peer);
       },
     };
@@ -464,20 +442,6 @@ export class Server extends EventEmitter<ServerEvents> {
 /** The peer of a server's session, once its HELLO has been accepted (ServerHandshake sets it). */
 function peerOf(connection: Connection): Peer | undefined {
   return connection.context as Peer | undefined;
-}
-
-/** Adds a session's per-transport counters to running totals. */
-function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.counters;
-  for (const [total, own] of [
-    [tcp, stats.tcp],
-    [udp, stats.udp],
-  ] as const) {
-    total.messagesIn += own.messagesIn;
-    total.messagesOut += own.messagesOut;
-    total.bytesIn += own.bytesIn;
-    total.bytesOut += own.bytesOut;
-  }
 }
 
 export function createServer(options?: ServerOptions): Server {
