@@ -11,10 +11,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const NATS_SERVER = process.env.HYBRIDWIRE_NATS_SERVER ?? '/usr/bin/nats-server';
+/** Debian's package installs it in /usr/sbin; HYBRIDWIRE_NATS_SERVER names another. */
+const CANDIDATES = process.env.HYBRIDWIRE_NATS_SERVER ? [process.env.HYBRIDWIRE_NATS_SERVER] : ['/usr/sbin/nats-server', '/usr/bin/nats-server'];
+export const NATS_SERVER = CANDIDATES.find((candidate) => fs.existsSync(candidate)) ?? CANDIDATES[0]!;
 export const natsServerFound = fs.existsSync(NATS_SERVER);
 /** Why tests that need nats-server are skipped, or undefined when they can run. */
-export const natsSkipReason = natsServerFound ? undefined : `${NATS_SERVER} is missing: install the Debian package nats-server (apt-get install nats-server)`;
+export const natsSkipReason = natsServerFound ? undefined : `${CANDIDATES.join(' and ')} missing: install the Debian package nats-server (apt-get install nats-server)`;
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;

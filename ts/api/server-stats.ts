@@ -1,4 +1,5 @@
 /** The figures of server.stats(), and the running totals behind them. */
+import type { ClusterStats } from '../cluster/cluster.js';
 import type { ReliableTotals, ReassemblyTotals, UdpCounters } from './server-udp.js';
 import type { UdpSocketStats } from '../transport/udp-socket.js';
 import type { Peer } from './peer.js';
@@ -37,6 +38,8 @@ export interface ServerStats {
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
+  /** The cluster's figures (createServer({ cluster })), or undefined outside a cluster. */
+  cluster: ClusterStats | undefined;
 }
 
 /** Adds a session's per-transport counters to running totals. */

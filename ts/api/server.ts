@@ -28,6 +28,8 @@ import type { MetricsSnapshot } from '../features/metrics/snapshot.js';
 import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-export.js';
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
+import { Cluster, requestClient } from '../cluster/cluster.js';
+import type { ClusterOptions } from '../cluster/cluster-options.js';
 
 export interface ServerOptions extends LimitOptions, AdmissionOptions {
   /**
@@ -79,6 +81,8 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions {
    * presenting it; from loopback it needs none. 8 to 1024 characters. Default: loopback only.
    */
   adminToken?: string;
+  /** Joins a cluster of servers over NATS (ts/cluster, README "Running a cluster"). Default: none. */
+  cluster?: ClusterOptions;
 }
 
 interface ServerEvents {
@@ -108,6 +112,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
   private readonly identities = new ClientIdRegistry<Peer>();
+  /** This server's part in a cluster (the `cluster` option), or undefined. */
+  readonly cluster: Cluster | undefined;
   private readonly connections = new Set<Connection>();
   /** Sessions counted against maxConnections: from an accepted HELLO until the connection closes. */
   private admittedSessions = 0;
@@ -171,6 +177,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
     if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
     this.sessionOwner = this.newSessionOwner();
+    this.cluster = options.cluster === undefined ? undefined : new Cluster(this, options.cluster, (type, payload, sendOptions) => this.sendToAll(type, payload, sendOptions));
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -192,6 +199,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<ListenResult> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
+    await this.cluster?.start();
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (this.closing) socket.destroy();
       else this.acceptor.accept(socket);
@@ -234,6 +242,19 @@ export class Server extends EventEmitter<ServerEvents> {
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
     checkTypeName(type);
     if (isReservedType(type)) throw protocolTypeError(type);
+    this.cluster?.broadcast(type, payload, options);
+    return this.sendToAll(type, payload, options);
+  }
+
+  /**
+   * Sends a request to the client that connected with `clientId`, on this node or, in a cluster,
+   * on whichever node holds it; rejects with HW_ERR_NOT_CONNECTED when none does.
+   */
+  request(clientId: string, type: string, payload?: Payload, options: { timeoutMs?: number } = {}): Promise<Payload> {
+    return requestClient(this, this.cluster, clientId, type, payload, options);
+  }
+
+  private sendToAll(type: string, payload: Payload, options: SendOptions & { except?: Peer }): number {
     // Encoded once for all peers.
     const encoding = encodingOf(payload);
     const body = bodyOf(payload, encoding);
@@ -271,6 +292,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
+      cluster: this.cluster?.stats(),
     };
   }
 
@@ -322,6 +344,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.acceptor.close();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
+    // After the sessions: what their ending publishes still reaches the other nodes.
+    await this.cluster?.stop();
     this.udp.close();
     this.emit('close');
   }
