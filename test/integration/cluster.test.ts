@@ -86,6 +86,8 @@ describe.skipIf(natsSkipReason !== undefined)(`a cluster over NATS${natsSkipReas
       throw Object.assign(new Error('sensor busy'), { code: 'HW_ERR_SENSOR_BUSY' });
     });
     await waitUntil(() => b!.server.peerByClientId('sensor-7') !== undefined, 5000, 'the client on node b');
+    // NATS knows node b serves the client once b's subscription has reached it.
+    await b!.server.cluster!.flush();
     expect(await a!.server.request('sensor-7', 'read', { scale: 2 })).toEqual({ value: 42 });
     expect(await b!.server.request('sensor-7', 'read', { scale: 1 })).toEqual({ value: 21 });
     expect(Buffer.from((await a!.server.request('sensor-7', 'bytes')) as Uint8Array)).toEqual(Buffer.from([1, 2, 3]));
@@ -93,6 +95,7 @@ describe.skipIf(natsSkipReason !== undefined)(`a cluster over NATS${natsSkipReas
     await expect(a!.server.request('nobody', 'read', { scale: 1 })).rejects.toMatchObject({ code: 'HW_ERR_NOT_CONNECTED' });
     await client.close();
     await waitUntil(() => b!.server.peerByClientId('sensor-7') === undefined, 5000, 'the client gone');
+    await b!.server.cluster!.flush();
     await expect(a!.server.request('sensor-7', 'read', { scale: 1 })).rejects.toMatchObject({ code: 'HW_ERR_NOT_CONNECTED' });
   });
 

@@ -132,6 +132,11 @@ export class Cluster {
     await this.engineState?.close();
   }
 
+  /** Resolves once NATS has processed everything this node sent before (its subscriptions included). */
+  async flush(): Promise<void> {
+    await this.engineState?.flush();
+  }
+
   /** The live nodes, this one first (`{ name, instance, startedAt, clients, self }` each). */
   nodes(): ClusterNode[] {
     return this.membershipState?.nodes() ?? [];

@@ -47,7 +47,10 @@ export interface ClusterEngine {
    * HW_ERR_NOT_CONNECTED when nobody serves it, HW_ERR_REQUEST_TIMEOUT after `timeoutMs`.
    */
   request(subject: string, data: Uint8Array, headers: Headers, timeoutMs: number): Promise<EngineMessage>;
-  /** Serves requests to `subject`: the handler's result is the answer. */
+  /**
+   * Serves requests to `subject`: the handler's result is the answer. Unsubscribing drains: a
+   * request that reached the engine before the unsubscription is still answered.
+   */
   serve(subject: string, handler: (message: EngineMessage) => Promise<{ data: Uint8Array; headers?: Headers }>): Subscription;
 
   /**
@@ -73,6 +76,8 @@ export interface ClusterEngine {
   /** Calls `listener` with every entry as it is now and every change after (value undefined: deleted). */
   kvWatch(bucket: string, listener: (key: string, value: Uint8Array | undefined) => void): Promise<Subscription>;
 
+  /** Resolves once the engine has processed everything sent before (subscriptions included). */
+  flush(): Promise<void>;
   /** Waits for what was published to reach the engine, then disconnects. */
   close(): Promise<void>;
 }

@@ -158,7 +158,7 @@ export class NatsEngine implements ClusterEngine {
         });
       },
     });
-    return { unsubscribe: () => subscription.unsubscribe() };
+    return { unsubscribe: () => void subscription.drain().catch(() => {}) };
   }
 
   async durablePublish(subject: string, data: Uint8Array, headers: Headers, id: string, timeoutMs: number): Promise<void> {
@@ -239,6 +239,10 @@ export class NatsEngine implements ClusterEngine {
       for await (const entry of watch) listener(entry.key, entry.operation === 'PUT' ? entry.value : undefined);
     })().catch(() => {});
     return { unsubscribe: () => watch.stop() };
+  }
+
+  async flush(): Promise<void> {
+    if (!this.closed) await this.nc.flush();
   }
 
   async close(): Promise<void> {
