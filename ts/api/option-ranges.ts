@@ -70,6 +70,7 @@ export const CLUSTER_RANGES = {
   'cluster.ackWaitMs': { default: 10_000, min: 100, max: HOUR_MS },
   'cluster.maxStreamMessages': { default: 1_000_000, min: 1, max: 2 ** 40 },
   'cluster.maxRememberedIds': { default: 100_000, min: 1, max: 10_000_000 },
+  'cluster.consumerInactiveMs': { default: HOUR_MS, min: 1000, max: 30 * 24 * HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
 export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES, ...CLUSTER_RANGES };

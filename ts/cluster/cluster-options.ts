@@ -34,6 +34,8 @@ export interface ClusterOptions {
   maxStreamMessages?: number;
   /** Message ids a node remembers to drop a second delivery of a QoS 2 message. Default 100000. */
   maxRememberedIds?: number;
+  /** A node's durable consumer (one per filter) that nobody reads for this long is removed by NATS. Default 3600000 ms. */
+  consumerInactiveMs?: number;
   /** The first token of every subject and the name of the stream, buckets: several clusters can share a NATS server. Default 'hybridwire'. */
   subjectPrefix?: string;
 }
@@ -49,6 +51,7 @@ export interface ResolvedClusterOptions {
   ackWaitMs: number;
   maxStreamMessages: number;
   maxRememberedIds: number;
+  consumerInactiveMs: number;
   subjectPrefix: string;
 }
 
@@ -76,6 +79,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     ackWaitMs: integerOption('cluster.ackWaitMs', options.ackWaitMs),
     maxStreamMessages: integerOption('cluster.maxStreamMessages', options.maxStreamMessages),
     maxRememberedIds: integerOption('cluster.maxRememberedIds', options.maxRememberedIds),
+    consumerInactiveMs: integerOption('cluster.consumerInactiveMs', options.consumerInactiveMs),
     subjectPrefix: prefix,
   };
 }

@@ -55,7 +55,7 @@ export interface ClusterStats {
 /** `{ name, ... }` of a live node, as server.cluster.nodes() gives it. */
 export type ClusterNode = NodeInfo;
 
-const ORIGIN_HEADER = 'hw-origin';
+export const ORIGIN_HEADER = 'hw-origin';
 const TIME_HEADER = 'hw-ts';
 const TYPE_HEADER = 'hw-type';
 const TRANSPORT_HEADER = 'hw-transport';
@@ -260,6 +260,7 @@ function natsEngine(options: ResolvedClusterOptions): Promise<ClusterEngine> {
     duplicateWindowMs: options.duplicateWindowMs,
     ackWaitMs: options.ackWaitMs,
     maxStreamMessages: options.maxStreamMessages,
+    consumerInactiveMs: options.consumerInactiveMs,
     connectTimeoutMs: options.connectTimeoutMs,
   });
 }

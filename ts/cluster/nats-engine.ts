@@ -41,6 +41,8 @@ export interface NatsEngineOptions {
   duplicateWindowMs: number;
   /** How long a delivered, unacknowledged message waits before it is delivered again (ms). */
   ackWaitMs: number;
+  /** A durable consumer nobody reads for this long is removed by the server (ms). */
+  consumerInactiveMs: number;
   /** Messages the stream keeps at most (oldest dropped first). */
   maxStreamMessages: number;
   /** Bounds the first connection attempt (ms). */
@@ -187,6 +189,7 @@ export class NatsEngine implements ClusterEngine {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
       ack_wait: nanos(this.options.ackWaitMs),
+      inactive_threshold: nanos(this.options.consumerInactiveMs),
     };
     try {
       await this.jsm.consumers.info(this.options.stream, name);

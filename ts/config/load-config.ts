@@ -84,6 +84,11 @@ function fileSettings(path: string): ConfigSetting[] {
       const key = prefix + name;
       const source = `${path}:${lineOf(lines, key) ?? '?'}`;
       const known = optionKey(key);
+      if (known === undefined && isTable(value) && OPTION_KEYS.some((entry) => entry.key.startsWith(`${key}.`))) {
+        // A table of an object option's fields ([cluster]: cluster.nats, ...).
+        walk(value, `${key}.`);
+        continue;
+      }
       if (known === undefined) throw unknownKey(key, source);
       if (known.kind.type === 'boolean-or-table' && isTable(value)) {
         // A table turns the option on: its keys are options of their own (reconnect.maxAttempts).
@@ -227,6 +232,7 @@ function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
   for (const setting of settings) {
     if (setting.key.startsWith('reconnect.')) reconnect[setting.key.slice('reconnect.'.length)] = setting.value;
     else if (setting.key === 'reconnect') reconnectSetting = setting;
+    else if (setting.key.startsWith('cluster.')) ((options.cluster ??= {}) as Record<string, unknown>)[setting.key.slice('cluster.'.length)] = setting.value;
     else options[setting.key] = setting.value;
   }
   if (Object.keys(reconnect).length > 0) {
