@@ -18,6 +18,10 @@ import { attachUdpSession, createUdpSocket } from './udp-setup.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { logClient } from '../features/logging/client-log.js';
 import { checkClientIdOption } from './identity.js';
+import { ClientPubsub, type PubsubClientOptions } from '../pubsub/client-pubsub.js';
+import type { PublishOptions, SubscribeOptions } from '../pubsub/pubsub-options.js';
+import type { Subscription } from '../pubsub/subscription.js';
+import type { PubsubMessage } from '../pubsub/wire.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -30,7 +34,7 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
-export interface ClientOptions extends LimitOptions {
+export interface ClientOptions extends LimitOptions, PubsubClientOptions {
   host?: string;
   tcpPort: number;
   /** The server's UDP port; default: the one the server names in HELLO_ACK. false disables UDP. */
@@ -76,6 +80,8 @@ interface ClientEvents {
   drain: [];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, info: MessageInfo];
+  /** A pub/sub message delivered to this client (whichever subscription brought it). */
+  publish: [message: PubsubMessage];
   error: [error: Error];
   close: [];
 }
@@ -116,6 +122,7 @@ export class Client extends SessionHandle<ClientEvents> {
   private readonly tls: ClientTls | undefined;
   private readonly auth: JsonValue | undefined;
   private readonly handlers = new HandlerTable<Client>();
+  private readonly pubsub: ClientPubsub;
   private udpSocket: UdpSocket | undefined;
   private udpPath: UdpSession | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -146,6 +153,7 @@ export class Client extends SessionHandle<ClientEvents> {
         jitter,
       };
     }
+    this.pubsub = new ClientPubsub(this, this.handlers, options, this.limits.maxPendingRequests, this.clientId);
     const logger = checkLogger(options.logger);
     if (logger) logClient(this, logger, { host: this.host, tcpPort: this.tcpPort });
   }
@@ -154,6 +162,31 @@ export class Client extends SessionHandle<ClientEvents> {
   handle<T = Payload>(type: string, handler: (payload: T, client: Client, info: MessageInfo) => unknown): this {
     this.handlers.set(type, handler);
     return this;
+  }
+
+  /**
+   * Subscribes to a filter (`+` and `*` match one level, `#` the rest, `$share/GROUP/filter` shares);
+   * resolves once the server has confirmed it, to a Subscription: an async iterable of the messages
+   * it brings, or, given a handler, calls it with each.
+   */
+  subscribe(filter: string, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(filter: string, handler: (message: PubsubMessage) => void, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(filter: string, handlerOrOptions?: SubscribeOptions | ((message: PubsubMessage) => void), options?: SubscribeOptions): Promise<Subscription> {
+    if (typeof handlerOrOptions === 'function') return this.pubsub.subscribe(filter, handlerOrOptions, options);
+    return this.pubsub.subscribe(filter, undefined, handlerOrOptions);
+  }
+
+  /** Ends this client's subscriptions of `filter`. */
+  unsubscribe(filter: string): Promise<void> {
+    return this.pubsub.unsubscribe(filter);
+  }
+
+  /**
+   * Publishes; resolves once the server has taken the message as its QoS requires (0: written,
+   * 1: acknowledged, 2: the exactly-once exchange complete).
+   */
+  publish(topic: string, payload?: Payload, options?: PublishOptions): Promise<void> {
+    return this.pubsub.publish(topic, payload, options);
   }
 
   /** Round trip of the built-in `ping`, in milliseconds. */
@@ -169,7 +202,9 @@ export class Client extends SessionHandle<ClientEvents> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.setState('closing');
+    this.pubsub.closing();
     await this.connection?.close('client closing');
+    this.pubsub.ended(undefined);
     this.closeUdp();
     this.setState('closed');
     this.emit('close');
@@ -178,8 +213,16 @@ export class Client extends SessionHandle<ClientEvents> {
   /** @internal Opens the first session; rejects on failure. */
   async start(): Promise<this> {
     await this.establish();
+    try {
+      await this.pubsub.sessionOpened();
+    } catch (error) {
+      this.closed = true;
+      this.connection?.destroy(error as Error);
+      throw error;
+    }
     this.setState('connected');
     this.emit('connect');
+    this.pubsub.release();
     return this;
   }
 
@@ -343,6 +386,7 @@ export class Client extends SessionHandle<ClientEvents> {
     // Reconnecting would take the session back from the one that took it over, and so on for ever.
     if (!this.reconnect || (error as { code?: unknown } | undefined)?.code === 'HW_ERR_SESSION_TAKEN_OVER') {
       this.closed = true;
+      this.pubsub.ended(error);
       this.setState('closed');
       this.emit('close');
       return;
@@ -355,6 +399,7 @@ export class Client extends SessionHandle<ClientEvents> {
     const r = this.reconnect!;
     if (attempt > r.maxAttempts) {
       this.closed = true;
+      this.pubsub.ended(lastError);
       this.setState('closed');
       this.emit('reconnect_failed', lastError);
       this.emit('close');
@@ -365,7 +410,7 @@ export class Client extends SessionHandle<ClientEvents> {
     this.emit('reconnecting', { attempt, delayMs });
     this.reconnectTimer = setTimeout(() => {
       if (this.closed) return;
-      this.establish().then(
+      this.establish().then(() => this.pubsub.sessionOpened()).then(
         () => {
           this.setState('connected');
           this.emit('reconnect', { attempt });

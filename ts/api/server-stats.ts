@@ -3,6 +3,7 @@ import type { ClusterStats } from '../cluster/cluster.js';
 import type { ReliableTotals, ReassemblyTotals, UdpCounters } from './server-udp.js';
 import type { UdpSocketStats } from '../transport/udp-socket.js';
 import type { Peer } from './peer.js';
+import type { PubsubStats } from '../pubsub/pubsub-stats.js';
 
 export interface ListenResult {
   host: string;
@@ -38,6 +39,8 @@ export interface ServerStats {
   protocolErrors: number;
   /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
   broadcastDrops: number;
+  /** Pub/sub: subscriptions, retained messages, messages in and out per QoS, drops by cause, queued. */
+  pubsub: PubsubStats;
   /** The cluster's figures (createServer({ cluster })), or undefined outside a cluster. */
   cluster: ClusterStats | undefined;
 }

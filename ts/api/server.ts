@@ -16,6 +16,10 @@ import { ServerUdp } from './server-udp.js';
 import { addTransportStats, type ListenResult, type ServerStats } from './server-stats.js';
 import { ClientIdRegistry, takenOver } from './identity.js';
 import { isReservedType, protocolTypeError } from './reserved-types.js';
+import { ServerPubsub, type PubsubServerOptions } from '../pubsub/server-pubsub.js';
+import type { Broker } from '../pubsub/broker.js';
+import type { PublishOptions } from '../pubsub/pubsub-options.js';
+import type { SubscriptionOptions } from '../pubsub/stores.js';
 
 export type { ListenResult, ServerStats, TransportTotals } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
@@ -31,7 +35,7 @@ import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/adm
 import { Cluster, requestClient } from '../cluster/cluster.js';
 import type { ClusterOptions } from '../cluster/cluster-options.js';
 
-export interface ServerOptions extends LimitOptions, AdmissionOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions, PubsubServerOptions {
   /**
    * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
    * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
@@ -93,6 +97,9 @@ interface ServerEvents {
   peerError: [peer: Peer | undefined, error: Error];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, peer: Peer, info: MessageInfo];
+  /** A peer subscribed (or changed a subscription's options). */
+  subscribe: [peer: Peer, filter: string, options: SubscriptionOptions];
+  unsubscribe: [peer: Peer, filter: string];
   error: [error: Error];
   close: [];
 }
@@ -140,6 +147,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private metricsState: ServerMetrics | undefined;
   /** Hears the events of every session: one object, not listeners per connection. */
   private readonly sessionOwner: SessionOwner;
+  private readonly pubsub: ServerPubsub;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -159,6 +167,8 @@ export class Server extends EventEmitter<ServerEvents> {
     const fallback = builtinHandlers(this, builtins);
     fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
     this.handlers = new HandlerTable<Peer>(fallback);
+    this.pubsub = new ServerPubsub(this, options);
+    this.pubsub.register(this.handlers);
     const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
     this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
     this.acceptor = new StreamAcceptor(tls, this.options.handshakeTimeoutMs, {
@@ -194,6 +204,19 @@ export class Server extends EventEmitter<ServerEvents> {
   /** The open session of the client that named `clientId` in its HELLO (or, naming none, whose session id it is). */
   peerByClientId(clientId: string): Peer | undefined {
     return this.identities.get(clientId);
+  }
+
+  /**
+   * Publishes to the peers subscribed to `topic` (docs/PROTOCOL.md, section 10); the server may
+   * use `$`-topics. Resolves once delivered to this node's sessions (and relayed, in a cluster).
+   */
+  publish(topic: string, payload?: Payload, options?: PublishOptions): Promise<void> {
+    return this.pubsub.publish(topic, payload, options);
+  }
+
+  /** The pub/sub broker: its seams (onInterest, deliverLocal, relay) are how a cluster joins it. */
+  get broker(): Broker {
+    return this.pubsub.broker;
   }
 
   /** Starts listening; resolves with the bound ports (useful with port 0). */
@@ -292,6 +315,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
+      pubsub: this.pubsub.stats(),
       cluster: this.cluster?.stats(),
     };
   }
@@ -342,6 +366,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcp = this.tcp;
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     this.acceptor.close();
+    this.pubsub.shutdown();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
     // After the sessions: what their ending publishes still reaches the other nodes.
@@ -395,6 +420,7 @@ export class Server extends EventEmitter<ServerEvents> {
       this.sessions.delete(peer.id);
       addTransportStats(this.totals.tcp, this.totals.udp, peer);
       peer.emit('close', error);
+      this.pubsub.peerClosed(peer);
       this.emit('disconnect', peer, error);
     }
   }

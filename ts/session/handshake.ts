@@ -13,7 +13,7 @@ export const PROTOCOL_SEMVER = '1.0.0';
 export const MAX_HANDSHAKE_BYTES = 8192;
 
 /** Features this implementation offers; the session uses the intersection of both offers. */
-export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4'] as const;
+export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4', 'pubsub'] as const;
 
 export type DeliveryMode = 'step' | 'burst';
 
