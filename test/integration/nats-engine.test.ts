@@ -48,7 +48,7 @@ describe.skipIf(natsSkipReason !== undefined)(`the NATS engine${natsSkipReason ?
     const stream = `S${++streams}`;
     const a = await engine(stream);
     const received: string[] = [];
-    await a.consumeDurable('reader', `${stream}.>`, (message) => {
+    await a.consumeDurable('reader', `${stream}.>`, new Date(), (message) => {
       received.push(Buffer.from(message.data).toString());
       void message.ack();
     });
@@ -64,7 +64,7 @@ describe.skipIf(natsSkipReason !== undefined)(`the NATS engine${natsSkipReason ?
     const stream = `S${++streams}`;
     const a = await engine(stream, 300);
     const deliveries: DurableMessage[] = [];
-    await a.consumeDurable('reader', `${stream}.>`, (message) => {
+    await a.consumeDurable('reader', `${stream}.>`, new Date(), (message) => {
       deliveries.push(message);
       if (deliveries.length === 2) void message.ack();
     });
@@ -77,7 +77,7 @@ describe.skipIf(natsSkipReason !== undefined)(`the NATS engine${natsSkipReason ?
     const stream = `S${++streams}`;
     const a = await engine(stream);
     const received: string[] = [];
-    await a.consumeDurable('reader', `${stream}.>`, (message) => {
+    await a.consumeDurable('reader', `${stream}.>`, new Date(), (message) => {
       received.push(Buffer.from(message.data).toString());
       void message.ack();
     });

@@ -187,7 +187,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
     if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
     this.sessionOwner = this.newSessionOwner();
-    this.cluster = options.cluster === undefined ? undefined : new Cluster(this, options.cluster, (type, payload, sendOptions) => this.sendToAll(type, payload, sendOptions));
+    this.cluster = options.cluster === undefined ? undefined : new Cluster(this, options.cluster, (type, payload, sendOptions) => this.sendToAll(type, payload, sendOptions), this.pubsub);
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */

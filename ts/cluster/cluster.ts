@@ -20,6 +20,19 @@ import { Membership, type NodeInfo } from './membership.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './cluster-options.js';
 import { decodePayload, encodePayload } from './payload.js';
 import { nameToken } from './subjects.js';
+import { Relay, type RelayBroker, type RetainedSink } from './relay.js';
+import { ClusterWills, type StoredWill } from './wills.js';
+import { Encoding, bodyOf, encodingOf } from '../session/message.js';
+import { isEmptyPayload } from '../pubsub/wire.js';
+
+/** What the cluster needs of the server's pub/sub (ts/pubsub/server-pubsub.ts). */
+export interface ClusterPubsub {
+  readonly broker: RelayBroker & {
+    publish(message: StoredWill): void | Promise<void>;
+    readonly retained: { set(message: Omit<StoredWill, 'retain'>): void; delete(topic: string): void };
+  };
+  onWill: ((peer: Peer, will: StoredWill | undefined) => void) | undefined;
+}
 
 /** What the cluster needs of its server. */
 export interface ClusterHost {
@@ -69,6 +82,8 @@ export class Cluster {
   private membershipState: Membership | undefined;
   private readonly subscriptions: Subscription[] = [];
   private readonly clientSubscriptions = new Map<Peer, Subscription>();
+  private relay: Relay | undefined;
+  private wills: ClusterWills | undefined;
   readonly counters = { relayedOut: 0, relayedIn: 0, lagMs: 0, maxLagMs: 0, unavailable: 0, deadNodes: 0 };
 
   constructor(
@@ -76,6 +91,7 @@ export class Cluster {
     options: ClusterOptions,
     /** Sends to this node's peers only. */
     private readonly broadcastLocal: (type: string, payload: Payload, options: SendOptions) => number,
+    private readonly pubsub?: ClusterPubsub,
     private readonly connectEngine: (options: ResolvedClusterOptions) => Promise<ClusterEngine> = natsEngine,
   ) {
     this.options = resolveClusterOptions(options);
@@ -121,10 +137,33 @@ export class Cluster {
       this.clientSubscriptions.delete(peer);
     });
     membership.start();
+    if (this.pubsub !== undefined) await this.joinPubsub(this.pubsub, membership);
+  }
+
+  /** Pub/sub across nodes: the relay, retained messages from every node, wills of dead nodes. */
+  private async joinPubsub(pubsub: ClusterPubsub, membership: Membership): Promise<void> {
+    const broker = pubsub.broker;
+    const retained: RetainedSink = {
+      setRetained(message) {
+        const encoding = encodingOf(message.payload);
+        const body = bodyOf(message.payload, encoding);
+        const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+        if (encoding === Encoding.EMPTY || isEmptyPayload(encoding, bytes)) broker.retained.delete(message.topic);
+        else broker.retained.set({ topic: message.topic, qos: message.qos, encoding, body: Buffer.from(bytes), expiresAt: undefined });
+      },
+    };
+    this.relay = new Relay(this, broker, retained);
+    await this.relay.start();
+    const wills = new ClusterWills(this, (will) => broker.publish(will));
+    this.wills = wills;
+    pubsub.onWill = (peer, will) => wills.changed(peer.clientId ?? peer.id, will);
+    membership.on('dead', (node) => void wills.nodeDied(node).catch(() => {}));
   }
 
   /** Leaves the cluster (other nodes see it go at once) and disconnects from the engine. */
   async stop(): Promise<void> {
+    if (this.pubsub !== undefined) this.pubsub.onWill = undefined;
+    await this.relay?.stop();
     this.membershipState?.stop();
     for (const subscription of [...this.subscriptions, ...this.clientSubscriptions.values()]) subscription.unsubscribe();
     this.subscriptions.length = 0;
@@ -132,8 +171,14 @@ export class Cluster {
     await this.engineState?.close();
   }
 
-  /** Resolves once NATS has processed everything this node sent before (its subscriptions included). */
+  /**
+   * Resolves once NATS has processed everything this node sent before: its subscriptions, and the
+   * durable consumers of its subscribers' filters (created a few milliseconds after a subscription
+   * is confirmed; QoS >= 1 messages published meanwhile still reach it, QoS 0 ones may not).
+   */
   async flush(): Promise<void> {
+    await this.relay?.settled();
+    await this.wills?.settled();
     await this.engineState?.flush();
   }
 

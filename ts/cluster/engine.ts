@@ -60,11 +60,12 @@ export interface ClusterEngine {
    */
   durablePublish(subject: string, data: Uint8Array, headers: Headers, id: string, timeoutMs: number): Promise<void>;
   /**
-   * Delivers the stored messages on `subject` (wildcards allowed) published from now on, and those
-   * not yet acknowledged by the consumer `name` (which survives restarts of the engine and of this
-   * node). Each message is redelivered until acknowledged.
+   * Delivers the stored messages on `subject` (wildcards allowed) published from `since` on, and
+   * those not yet acknowledged by the consumer `name` (which survives restarts of the engine and of
+   * this node: an existing consumer goes on where it was). Each message is redelivered until
+   * acknowledged.
    */
-  consumeDurable(name: string, subject: string, handler: (message: DurableMessage) => void): Promise<Subscription>;
+  consumeDurable(name: string, subject: string, since: Date, handler: (message: DurableMessage) => void): Promise<Subscription>;
   /** Removes a durable consumer that is no longer wanted. */
   deleteDurable(name: string): Promise<void>;
 

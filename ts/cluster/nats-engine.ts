@@ -182,12 +182,14 @@ export class NatsEngine implements ClusterEngine {
     throw new HybridwireError('HW_ERR_CLUSTER_UNAVAILABLE', `the cluster could not store the message within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`, { cause: lastError });
   }
 
-  async consumeDurable(name: string, subject: string, handler: (message: DurableMessage) => void): Promise<Subscription> {
+  async consumeDurable(name: string, subject: string, since: Date, handler: (message: DurableMessage) => void): Promise<Subscription> {
     const config = {
       durable_name: name,
       filter_subject: subject,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
+      // From the moment the interest appeared, not from the consumer's creation a little later.
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: since.toISOString(),
       ack_wait: nanos(this.options.ackWaitMs),
       inactive_threshold: nanos(this.options.consumerInactiveMs),
     };

@@ -106,6 +106,11 @@ export class Relay {
     this.interests.clear();
   }
 
+  /** Resolves once the consumers of the present interest exist (a subscription then gets every QoS >= 1 message). */
+  async settled(): Promise<void> {
+    for (const interest of this.interests.values()) await Promise.all(interest.durable.map((durable) => durable.subscription));
+  }
+
   /** The broker's relay hook: carries a message published on this node to the others. */
   async send(message: RelayMessage): Promise<void> {
     const cluster = this.cluster;
@@ -117,7 +122,6 @@ export class Relay {
     const data = encodePayload(message.payload, headers);
     const prefix = cluster.subject(message.qos === 0 ? 'msg' : 'durable');
     const subject = topicSubject(prefix, message.topic);
-    if (message.retain) void this.storeRetained(message.topic, data, headers).catch(() => {});
     if (message.qos === 0) {
       if (cluster.engine.connected) cluster.engine.publish(subject, data, headers);
     } else {
@@ -128,6 +132,19 @@ export class Relay {
         throw error;
       }
     }
+    if (message.retain) {
+      // Stored before a QoS >= 1 publish is acknowledged; at QoS 0 as best it can.
+      const stored = this.storeRetained(message.topic, data, headers);
+      if (message.qos === 0) void stored.catch(() => {});
+      else {
+        try {
+          await stored;
+        } catch (error) {
+          cluster.counters.unavailable++;
+          throw new HybridwireError('HW_ERR_CLUSTER_UNAVAILABLE', `the cluster could not store the retained message: ${(error as Error).message}`, { cause: error });
+        }
+      }
+    }
     cluster.counters.relayedOut++;
   }
 
@@ -136,12 +153,13 @@ export class Relay {
     const engine = this.cluster.engine;
     const interest: Interest = { core: [], durable: [] };
     this.interests.set(filter, interest);
+    const since = new Date();
     for (const subject of filterSubjects(this.cluster.subject('msg'), filter)) {
       interest.core.push(engine.subscribe(subject, (message) => this.arrived(message)));
     }
     filterSubjects(this.cluster.subject('durable'), filter).forEach((subject, index) => {
       const name = `${this.nodeKey}_${hash(filter).slice(0, 20)}_${index}`;
-      const subscription = engine.consumeDurable(name, subject, (message) => this.arrivedDurable(message)).catch(() => undefined);
+      const subscription = engine.consumeDurable(name, subject, since, (message) => this.arrivedDurable(message)).catch(() => undefined);
       interest.durable.push({ name, subscription });
     });
   }
