@@ -253,7 +253,13 @@ export class NatsEngine implements ClusterEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.nc.drain().catch(() => this.nc.close());
+    // Draining needs NATS; without it (or past the bound) the connection just closes.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.connectTimeoutMs)));
+    const drained = this.isConnected ? this.nc.drain().catch(() => {}) : Promise.resolve();
+    await Promise.race([drained, bound]);
+    clearTimeout(timer);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
   }
 
   private kv(bucket: string): Promise<KV> {
