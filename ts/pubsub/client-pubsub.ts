@@ -11,7 +11,7 @@ import { Encoding, bodyOf, encodingOf, type Payload } from '../session/message.j
 import { TopicTrie } from './topic-trie.js';
 import { DEFAULT_TOPIC_LIMITS, checkTopic, filterName, parseFilter } from './topics.js';
 import { Subscription } from './subscription.js';
-import { PubsubType, decodeAck, decodeRecord, encodeAck, encodeRecord, markDup, payloadOf, type PubsubMessage, type QoS } from './wire.js';
+import { PUBSUB_FEATURE, PubsubType, decodeAck, decodeRecord, encodeAck, encodeRecord, markDup, payloadOf, type PubsubMessage, type QoS } from './wire.js';
 import { checkPublishOptions, checkSubscribeOptions, checkWill, encodeConnectRequest, type PublishOptions, type SubscribeOptions, type WillOptions } from './pubsub-options.js';
 import type { SubscriptionOptions } from './stores.js';
 
@@ -74,7 +74,7 @@ export class ClientPubsub {
     handlers: { setProtocol(type: string, handler: (payload: unknown) => unknown): void },
     options: PubsubClientOptions,
     private readonly maxPending: number,
-    clientId: string | undefined,
+    private readonly clientId: string | undefined,
   ) {
     const clean = options.cleanSession ?? true;
     if (typeof clean !== 'boolean') throw new HybridwireError('HW_ERR_INVALID_OPTION', 'option cleanSession must be a boolean');
@@ -100,14 +100,17 @@ export class ClientPubsub {
   }
 
   /**
-   * The client's session has opened (first connect or a reconnect): CONNECT when the session is
-   * persistent or has a will; subscriptions again when the server has none of them; then the
+   * The client's session has opened (first connect or a reconnect): CONNECT when the client has a
+   * clientId or a will; subscriptions again when the server has none of them; then the
    * publishes still unacknowledged, in order.
    */
   async sessionOpened(): Promise<void> {
     const connection = this.client.connection!;
     let present = false;
-    if (!this.cleanSession || this.will !== undefined) {
+    // With a clientId the server may hold an older session of this client: CONNECT says whether to
+    // keep it. A server without pub/sub is not asked.
+    if (!connection.features.has(PUBSUB_FEATURE)) return;
+    if (this.clientId !== undefined || this.will !== undefined) {
       const answer = (await connection.request(PubsubType.CONNECT, encodeConnectRequest(this.cleanSession, this.sessionExpiryMs, this.will) as Payload, undefined, undefined)) as { sessionPresent?: unknown };
       present = answer?.sessionPresent === true;
     }
