@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Broker, routedOf, toPubsubMessage, type BrokerLimits } from '../../ts/pubsub/broker.js';
-import { MemoryRetainedStore, MemorySessionStore, type SubscriptionOptions } from '../../ts/pubsub/stores.js';
+import { MemoryRetainedStore, MemorySessionStore, newSessionState, type SubscriptionOptions } from '../../ts/pubsub/stores.js';
 import { PUBSUB_RANGES } from '../../ts/api/option-ranges.js';
 import { PubsubType, decodeRecord, type PubsubMessage } from '../../ts/pubsub/wire.js';
 import { fakePeer } from '../support/fake-pubsub-peer.js';
@@ -140,5 +140,28 @@ describe('Broker', () => {
 
   it('turns a routed message back into the application form', () => {
     expect(toPubsubMessage(routedOf({ topic: 't', payload: { a: 1 }, qos: 2, retain: false }, false))).toEqual({ topic: 't', payload: { a: 1 }, qos: 2, retain: false });
+  });
+
+  it('restores the sessions a store kept: subscriptions, delivery ids after the largest kept, expiry of those away', () => {
+    const store = new MemorySessionStore();
+    const kept = newSessionState('kept', true, 60_000);
+    kept.subscriptions.set('k/+', QOS(1));
+    kept.inflight.set(50, { delivery: { id: 50, qos: 1, record: Buffer.alloc(7), expiresAt: undefined }, released: false, sentAt: 0 });
+    const stale = newSessionState('stale', true, 60_000);
+    stale.expiresAt = Date.now() - 1;
+    stale.subscriptions.set('s', QOS(0));
+    store.set(kept);
+    store.set(stale);
+    const broker = new Broker(LIMITS, store, new MemoryRetainedStore());
+    broker.restore();
+    expect(broker.filters()).toEqual(['k/+']);
+    expect(store.get('stale')).toBeUndefined();
+    expect(kept.expiresAt).toBeGreaterThan(Date.now());
+    const { peer, sent } = fakePeer();
+    const session = broker.openSession('kept', true, 60_000).session;
+    session.peer = peer;
+    broker.route(routedOf(message('k/1', 1), false));
+    expect(decodeRecord(sent[0]!.body).id).toBe(51);
+    broker.close();
   });
 });

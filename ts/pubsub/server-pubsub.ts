@@ -96,6 +96,7 @@ export class ServerPubsub {
     this.authorizePublish = checkHook('authorizePublish', options.authorizePublish);
     this.authorizeSubscribe = checkHook('authorizeSubscribe', options.authorizeSubscribe);
     this.broker = new Broker(resolveLimits(options), options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
+    this.broker.restore();
   }
 
   /** Takes the pub/sub types in a server's handler table. */
@@ -148,17 +149,10 @@ export class ServerPubsub {
     if (this.wills.delete(peer)) this.onWill?.(peer, undefined);
     const session = this.sessionsByPeer.get(peer);
     this.sessionsByPeer.delete(peer);
+    // A server closing keeps persistent sessions as they are (a persistent store has them).
     if (session !== undefined && session.peer === peer) {
-      session.peer = undefined;
-      const state = session.state;
-      if (!state.persistent || state.sessionExpiryMs === 0 || this.closing) {
-        if (!state.persistent || state.sessionExpiryMs === 0) this.broker.endSession(session);
-      } else {
-        state.expiresAt = Date.now() + state.sessionExpiryMs;
-        this.broker.store.changed(state);
-        session.expiryTimer = setTimeout(() => this.broker.endSession(session), state.sessionExpiryMs);
-        session.expiryTimer.unref();
-      }
+      if (this.closing && session.state.persistent) session.peer = undefined;
+      else this.broker.away(session, Date.now());
     }
     if (will !== undefined && !this.closing) this.publishWill(peer, will);
   }
