@@ -107,6 +107,7 @@ describe.skipIf(natsSkipReason !== undefined)(`a cluster over NATS${natsSkipReas
   it('a clientId that opens a session on another node takes over: the older session ends with HW_ERR_SESSION_TAKEN_OVER', async () => {
     const [a, b] = await startNodes(2);
     const older = await startClient({ tcpPort: a!.tcpPort, udpPort: false, clientId: 'roamer' });
+    await waitUntil(() => a!.server.peerByClientId('roamer') !== undefined, 5000, 'the older session open on node a');
     const olderClosed = nextEvent<[Error | undefined]>(older, 'disconnect');
     await startClient({ tcpPort: b!.tcpPort, udpPort: false, clientId: 'roamer' });
     const [error] = await within(olderClosed, 5000, 'the older session closed');

@@ -82,6 +82,8 @@ export class Cluster {
   private membershipState: Membership | undefined;
   private readonly subscriptions: Subscription[] = [];
   private readonly clientSubscriptions = new Map<Peer, Subscription>();
+  /** When each local session opened (ms, this node's clock): of two sessions of one clientId on two nodes, the older goes. */
+  private readonly openedAt = new WeakMap<Peer, number>();
   private relay: Relay | undefined;
   private wills: ClusterWills | undefined;
   readonly counters = { relayedOut: 0, relayedIn: 0, lagMs: 0, maxLagMs: 0, unavailable: 0, deadNodes: 0 };
@@ -130,7 +132,8 @@ export class Cluster {
     for (const peer of this.host.peers.values()) this.serveClient(peer);
     this.host.on('connection', (peer) => {
       this.serveClient(peer);
-      if (peer.clientId !== undefined) engine.publish(this.subject('cluster', 'takeover'), Buffer.from(peer.clientId, 'utf8'), { [ORIGIN_HEADER]: this.instance });
+      this.openedAt.set(peer, Date.now());
+      if (peer.clientId !== undefined) engine.publish(this.subject('cluster', 'takeover'), Buffer.from(peer.clientId, 'utf8'), this.originHeaders());
     });
     this.host.on('disconnect', (peer) => {
       this.clientSubscriptions.get(peer)?.unsubscribe();
@@ -280,7 +283,11 @@ export class Cluster {
     if (message.headers[ORIGIN_HEADER] === this.instance) return;
     const clientId = Buffer.from(message.data).toString('utf8');
     // The same clientId opened a session on another node: the older one here ends, as on one node.
-    this.host.peerByClientId(clientId)?.connection.fail(takenOver(clientId));
+    // A session here that opened after that one stays (the other node hears of it and ends its own).
+    const peer = this.host.peerByClientId(clientId);
+    const opened = peer === undefined ? undefined : this.openedAt.get(peer);
+    if (peer === undefined || (opened !== undefined && opened > Number(message.headers[TIME_HEADER]))) return;
+    peer.connection.fail(takenOver(clientId));
   }
 }
 
