@@ -17,13 +17,21 @@ function spread(connections, processes) {
   return shares;
 }
 
-async function withProcesses(systemName, { mode, stampEach, connections, clientProcesses, host }, body) {
-  const server = new Child(SERVER, { name: `${systemName} server` });
+let measurementCount = 0;
+
+/** node --cpu-prof arguments for a process of the measurement `tag`, when the run asked for profiles. */
+function profileArgs(cpuProf, tag, role) {
+  return cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${tag}.${role}.cpuprofile`] : [];
+}
+
+async function withProcesses(systemName, { mode, stampEach, connections, clientProcesses, host, cpuProf, caseName }, body) {
+  const tag = `${caseName}.${systemName}.${++measurementCount}`;
+  const server = new Child(SERVER, { name: `${systemName} server`, execArgv: profileArgs(cpuProf, tag, 'server') });
   const clients = [];
   try {
     const { address } = await server.call('start', { system: systemName, host, mode, stampEach }, 15_000);
-    for (const share of spread(connections, clientProcesses)) {
-      const child = new Child(CLIENT, { name: `${systemName} client` });
+    for (const [index, share] of spread(connections, clientProcesses).entries()) {
+      const child = new Child(CLIENT, { name: `${systemName} client`, execArgv: profileArgs(cpuProf, tag, `client${index}`) });
       clients.push(child);
       await child.call('connect', { system: systemName, address, connections: share, mode }, 30_000);
     }
@@ -42,7 +50,7 @@ async function sendAll(clients, args, timeoutMs) {
 /** One-way TCP throughput counted at the receiver: a timed warm-up sizes a fixed-count run. */
 export function throughput(systemName, benchCase, settings) {
   const connections = benchCase.clients;
-  return withProcesses(systemName, { ...settings, mode: 'sink', stampEach: false, connections }, async (server, clients) => {
+  return withProcesses(systemName, { ...settings, caseName: benchCase.name, mode: 'sink', stampEach: false, connections }, async (server, clients) => {
     const callTimeout = settings.measureMs * 4 + 20_000;
     await server.call('reset');
     const yieldEvery = settings.yieldEvery;
@@ -75,7 +83,7 @@ export function throughput(systemName, benchCase, settings) {
 
 /** Round trips on one connection with `inflight` requests outstanding. */
 export function roundTrip(systemName, benchCase, settings) {
-  return withProcesses(systemName, { ...settings, mode: 'echo', stampEach: false, connections: 1 }, async (server, [client]) => {
+  return withProcesses(systemName, { ...settings, caseName: benchCase.name, mode: 'echo', stampEach: false, connections: 1 }, async (server, [client]) => {
     const result = await client.call(
       'rtt',
       {
@@ -94,7 +102,7 @@ export function roundTrip(systemName, benchCase, settings) {
 
 /** UDP one-way: the sender sends for measureMs; the receiver counts what arrives. */
 export function udp(systemName, benchCase, settings) {
-  return withProcesses(systemName, { ...settings, mode: 'sink', stampEach: true, connections: 1 }, async (server, clients) => {
+  return withProcesses(systemName, { ...settings, caseName: benchCase.name, mode: 'sink', stampEach: true, connections: 1 }, async (server, clients) => {
     const callTimeout = settings.measureMs * 3 + 20_000;
     await server.call('reset');
     const warmSent = await sendAll(clients, { size: benchCase.size, countPerConnection: MAX_COUNT, maxMs: settings.warmupMs }, callTimeout);

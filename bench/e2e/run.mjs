@@ -10,7 +10,10 @@
 //   node bench/e2e/run.mjs --quick             # smoke run
 //   node bench/e2e/run.mjs --cases tput-64,rtt-1 --systems net-coalesced,hybridwire --rounds 7
 //   node bench/e2e/run.mjs --json > results.json
-import { readFileSync } from 'node:fs';
+//   node bench/e2e/run.mjs --cases tput-64 --systems hybridwire --rounds 1 --cpu-prof bench/.cache/prof
+//     (a V8 CPU profile of every server and client process; bench/e2e/profile-summary.mjs reads them)
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { caseNamed, cases } from './cases.mjs';
 import { describe, machine } from './machine.mjs';
@@ -33,6 +36,7 @@ const { values: args } = parseArgs({
     'yield-every': { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     'from-json': { type: 'string' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -40,7 +44,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: node bench/e2e/run.mjs [--quick] [--json] [--cases a,b] [--systems x,y] [--rounds N]
                               [--measure-ms MS] [--warmup-ms MS] [--client-processes N] [--yield-every N]
-                              [--host 127.0.0.1|::1]
+                              [--host 127.0.0.1|::1] [--cpu-prof DIR]
        node bench/e2e/run.mjs --from-json FILE      (prints the tables of a saved --json run)
 cases:   ${cases.map((c) => c.name).join(', ')} (or all; --quick alone runs ${'tput-64, rtt-1, udp-64'})
 systems: ${systems.map((s) => s.name).join(', ')}`);
@@ -82,6 +86,11 @@ const settings = {
   // 0: only while waiting for 'drain'.
   yieldEvery: number(args['yield-every'], 8192),
 };
+if (args['cpu-prof']) {
+  // Profiles cost the processes time: a run with them measures where time goes, not how fast.
+  settings.cpuProf = path.resolve(args['cpu-prof']);
+  mkdirSync(settings.cpuProf, { recursive: true });
+}
 for (const [name, value] of Object.entries(settings)) {
   if (typeof value === 'number' && !(Number.isInteger(value) && (value > 0 || (name === 'yieldEvery' && value === 0)))) {
     console.error(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a ${name === 'yieldEvery' ? 'non-negative' : 'positive'} integer`);

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FrameType, PROTOCOL_SEMVER, type Client, type Server } from '../../ts/index.js';
-import { cleanupAfterEach, createHardenedServer, rawPeer, startServer } from '../support/abuse.js';
+import { cleanupAfterEach, client, createHardenedServer, rawPeer, startServer } from '../support/abuse.js';
+import { testCertificates } from '../support/certificates.js';
 import { connect } from '../../ts/index.js';
 import type { RawPeer } from '../support/raw-peer.js';
 import { waitUntil } from '../support/wait.js';
@@ -97,5 +98,28 @@ describe('maxPendingHandshakes', () => {
     await late.waitClosed(3000);
     expect(server.stats().refusedConnections).toBe(1);
     expect(stalled.every((peer) => !peer.closed)).toBe(true);
+  });
+
+  it('counts a TLS connection from its accept: one past the bound is turned away while others stall before or inside their TLS handshake', async () => {
+    const certs = await testCertificates();
+    const { server, tcpPort } = await startServer(defer, { maxPendingHandshakes: 4, handshakeTimeoutMs: 30_000, udpPort: false, tls: { key: certs.server.key, cert: certs.server.cert } });
+    const stalled: RawPeer[] = [];
+    // One that never sends its first byte, then ones whose ClientHello record stops after its header.
+    stalled.push(await rawPeer(defer, tcpPort));
+    const stallInTls = async () => {
+      const peer = await rawPeer(defer, tcpPort);
+      peer.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]));
+      stalled.push(peer);
+    };
+    await stallInTls();
+    await stallInTls();
+    // Within the bound, a TLS client still gets its session (and then no longer counts).
+    const tlsClient = await client(defer, { tcpPort, tls: { ca: certs.ca.cert } });
+    expect(await tlsClient.request('ping')).toBe('pong');
+    await stallInTls();
+    const late = await rawPeer(defer, tcpPort);
+    await late.waitClosed(3000);
+    expect(server.stats().refusedConnections).toBe(1);
+    expect(stalled.filter((peer) => peer.closed)).toHaveLength(0);
   });
 });

@@ -3,8 +3,9 @@
  * more than the HELLO limit (8 KiB). A frame header announcing more is refused as soon as it is
  * complete, with ERROR HW_ERR_FRAME_TOO_LARGE, before its body is sent.
  */
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { FrameEncoder, FrameType, PROTOCOL_SEMVER } from '../../ts/index.js';
+import { FrameEncoder, FrameType, PROTOCOL_SEMVER, connect } from '../../ts/index.js';
 import { cleanupAfterEach, client, rawPeer, startServer } from '../support/abuse.js';
 import type { RawPeer } from '../support/raw-peer.js';
 import { Encoding, Kind, message, messagesOf, typeDef } from '../support/wire.js';
@@ -87,4 +88,19 @@ describe('frames before the handshake completes', () => {
     expect(reply.map((entry) => [entry.kind, entry.requestId, entry.body.equals(body)])).toEqual([[Kind.RESPONSE, 7, true]]);
     expect(peer.errorFrame()).toBeUndefined();
   });
+});
+
+describe('frames before the handshake completes, at the client', () => {
+  it('a server answering with a 16 MiB HELLO_ACK header is refused with HW_ERR_FRAME_TOO_LARGE at once, without the body', async () => {
+    const impostor = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.write(headerOnly(FrameType.HELLO_ACK, 16 * 1024 * 1024)));
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    defer(() => new Promise<void>((resolve) => impostor.close(() => resolve())));
+    const { port } = impostor.address() as net.AddressInfo;
+    // The connect timeout is far away: only the frame limit can end the attempt in time.
+    const attempt = connect({ host: '127.0.0.1', tcpPort: port, udpPort: false, connectTimeoutMs: 60_000, reconnect: false });
+    await expect(attempt).rejects.toMatchObject({ code: 'HW_ERR_FRAME_TOO_LARGE' });
+  }, 10_000);
 });

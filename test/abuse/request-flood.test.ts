@@ -86,3 +86,37 @@ describe('maxPendingHandlers', () => {
     expect(healthy.state).toBe('connected');
   });
 });
+
+describe('maxPendingHandlers over UDP', () => {
+  it('holds for UDP requests and one-way messages: past the limit requests are answered HW_ERR_TOO_MANY_REQUESTS and messages dropped, without starting a handler', async () => {
+    const LIMIT = 4;
+    const { server, tcpPort, udpPort } = await startServer(defer, { maxPendingHandlers: LIMIT });
+    let calls = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    defer(() => release());
+    server.handle('slow', async (payload: unknown) => {
+      calls++;
+      await released;
+      return payload;
+    });
+    const sender = await client(defer, { tcpPort, udpPort });
+    const answers = Array.from({ length: LIMIT + 6 }, (_, i) =>
+      sender.request('slow', i, { transport: 'udp', timeoutMs: 10_000 }).then(
+        (value) => ({ value }),
+        (error: { code?: string }) => ({ code: error.code }),
+      ),
+    );
+    await waitUntil(() => calls === LIMIT, 5000, () => `${LIMIT} handlers to start (${calls} so far)`);
+    for (let i = 0; i < 10; i++) sender.send('slow', i, { transport: 'udp' });
+    // A round trip over UDP after them (refused too: at the limit nothing more is dispatched, as
+    // over TCP): the server has read the datagrams sent before it.
+    await expect(sender.request('echo', 'after', { transport: 'udp', timeoutMs: 5000 })).rejects.toMatchObject({ code: 'HW_ERR_TOO_MANY_REQUESTS' });
+    expect(calls, `${calls} handlers started`).toBe(LIMIT);
+    release();
+    const settled = await Promise.all(answers);
+    expect(settled.filter((answer) => 'value' in answer)).toHaveLength(LIMIT);
+    expect(settled.filter((answer) => 'code' in answer && answer.code === 'HW_ERR_TOO_MANY_REQUESTS')).toHaveLength(6);
+  });
+});
+

@@ -117,6 +117,31 @@ describe('TLS sessions', () => {
     expect(await client.request('ping')).toBe('pong');
   });
 
+  it('a burst of many TLS records arrives whole and in order, up to the close() right behind it', async () => {
+    const { server, tcpPort } = await tlsServer();
+    const received: number[] = [];
+    let bytes = 0;
+    server.handle<Uint8Array>('bulk', (payload) => {
+      received.push(payload[0]! | (payload[1]! << 8));
+      bytes += payload.length;
+    });
+    const connected = nextEvent<[Peer]>(server, 'connection');
+    const client = await startClient({ tcpPort, tls: { ca: certs.ca.cert } });
+    const [peer] = await connected;
+    const closed = nextEvent(peer, 'close', 5000);
+    // 2,000 messages of 1,500 bytes: about 190 TLS records, sent in one turn, then the session closes.
+    const count = 2000;
+    for (let i = 0; i < count; i++) {
+      const payload = Buffer.alloc(1500, i & 0xff);
+      payload.writeUInt16LE(i, 0);
+      client.send('bulk', payload);
+    }
+    await client.close();
+    await closed;
+    expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(bytes).toBe(count * 1500);
+  });
+
   it('exports the same keying material at both ends of a TLS session, and none from a plaintext one', async () => {
     const { server, tcpPort } = await tlsServer();
     const connected = nextEvent<[Peer]>(server, 'connection');

@@ -139,4 +139,25 @@ describe('FrameEncoder without sharedSlab', () => {
       expect(a.flushInto(out, 1)).toBe(1);
     }
   });
+
+  it('recycle() writes the next frames from the start of its slab, and only with nothing queued', () => {
+    const a = new FrameEncoder();
+    a.add(FrameType.PING, Buffer.from('one'), 0, 0, 1);
+    const [first] = a.flush();
+    a.recycle();
+    a.add(FrameType.PING, Buffer.from('two'), 0, 0, 2);
+    // Queued frames hold the slab: nothing moves.
+    a.recycle();
+    const [second] = a.flush();
+    expect(second!.buffer).toBe(first!.buffer);
+    expect(second!.byteOffset).toBe(first!.byteOffset);
+    expect(decode([second!])).toEqual([[FrameType.PING, 2, 'two']]);
+    const b = new FrameEncoder();
+    b.add(FrameType.PING, Buffer.from('x'), 0, 0, 1);
+    const [kept] = b.flush();
+    b.add(FrameType.PING, Buffer.from('y'), 0, 0, 2);
+    const [next] = b.flush();
+    expect(next!.byteOffset).toBeGreaterThanOrEqual(kept!.byteOffset + kept!.length);
+    expect(decode([kept!])).toEqual([[FrameType.PING, 1, 'x']]);
+  });
 });

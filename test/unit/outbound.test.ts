@@ -171,6 +171,87 @@ describe('Outbound: batching, compression and the window', () => {
   });
 });
 
+describe('Outbound: the data slab', () => {
+  /** The buffers handed to the socket, as they are (FakeSocket keeps copies). */
+  function handedOut(socket: FakeSocket): Buffer[] {
+    const raw: Buffer[] = [];
+    const write = socket.write.bind(socket);
+    socket.write = (chunk: Uint8Array) => {
+      raw.push(chunk as Buffer);
+      return write(chunk);
+    };
+    return raw;
+  }
+
+  it('is written again from its start only once the socket holds nothing of it', () => {
+    const { socket, outbound } = setup();
+    const raw = handedOut(socket);
+    /** A flush of one BATCH frame of five 1000-byte messages, past what is joined into one write. */
+    const batch = (fill: number) => {
+      for (let i = 0; i < 5; i++) send(outbound, 'a', Buffer.alloc(1000, fill));
+      outbound.flush();
+      return raw.splice(0).at(-1)!;
+    };
+    // Written out at once: the next flush starts the slab over.
+    const first = batch(0x61);
+    const second = batch(0x62);
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.byteOffset).toBe(first.byteOffset);
+    // The socket does not write all it is given at once: what it holds must stay as it was.
+    socket.writableLength = 100;
+    const held = batch(0x63);
+    const heldCopy = Buffer.from(held);
+    batch(0x64);
+    expect(held.equals(heldCopy)).toBe(true);
+    expect(socket.takeFrames().filter((frame) => frame.type === FrameType.MESSAGE)).toHaveLength(4);
+  });
+
+  it("is written from its start again after the socket's 'drain', unless batches wait for the window", () => {
+    const { socket, outbound, ack } = setup({ window: 2 });
+    const raw = handedOut(socket);
+    const batch = (fill: number) => {
+      for (let i = 0; i < 5; i++) send(outbound, 'a', Buffer.alloc(1000, fill));
+      outbound.flush();
+    };
+    const fills = () => socket.takeFrames().filter((frame) => frame.type === FrameType.MESSAGE).map((frame) => messagesOf(frame)[0]!.body[0]);
+    socket.writableLength = 100;
+    batch(0x61);
+    expect(fills()).toEqual([0x61]);
+    // The window (TYPE_DEF and a batch) is full: these wait, encoded in the slab.
+    batch(0x62);
+    socket.writableLength = 0;
+    outbound.socketDrained();
+    batch(0x63);
+    ack(2);
+    expect(fills()).toEqual([0x62, 0x63]);
+    ack(4);
+    raw.splice(0);
+    // Nothing waits now: after 'drain' the next batch starts the slab over.
+    outbound.socketDrained();
+    batch(0x64);
+    const [again] = raw.splice(0);
+    expect(again!.byteOffset).toBe(0);
+    expect(fills()).toEqual([0x64]);
+  });
+
+  it('is not written over while batches wait for the window', () => {
+    const { socket, outbound, ack } = setup({ window: 2 });
+    const batch = (fill: number) => {
+      for (let i = 0; i < 5; i++) send(outbound, 'a', Buffer.alloc(100, fill));
+      outbound.flush();
+    };
+    batch(0x61);
+    expect(socket.takeFrames()).toHaveLength(2);
+    // The window (2 frames: TYPE_DEF and the first batch) is full: these wait, encoded.
+    batch(0x62);
+    batch(0x63);
+    expect(socket.takeFrames()).toEqual([]);
+    ack(2);
+    const bodies = socket.takeFrames().flatMap((frame) => messagesOf(frame)).map(({ body }) => body[0]);
+    expect(bodies).toEqual([0x62, 0x62, 0x62, 0x62, 0x62, 0x63, 0x63, 0x63, 0x63, 0x63]);
+  });
+});
+
 describe('Outbound: an ACK that may wait (oweAckSoon)', () => {
   beforeEach(() => {
     vi.useFakeTimers();

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HybridwireError } from '../../ts/errors.js';
-import { SendWatch, type SendWatchHost } from '../../ts/session/send-watch.js';
+import { SendWatch, checkQueueBound, type SendWatchHost } from '../../ts/session/send-watch.js';
 import { newSessionCounters } from '../../ts/session/session-stats.js';
 import { FakeSocket } from '../support/fake-socket.js';
 
@@ -40,10 +40,10 @@ describe('SendWatch', () => {
   });
 
   it('fails the peer once its queue passes maxQueueBytes, not at it', () => {
-    const { host, watch } = setup();
-    watch.checkBound(10_000);
+    const { host } = setup();
+    checkQueueBound(10_000, LIMITS, host);
     expect(host.failures).toEqual([]);
-    watch.checkBound(10_001);
+    checkQueueBound(10_001, LIMITS, host);
     expect(host.failures).toEqual([expect.stringMatching(/^HW_ERR_SEND_QUEUE_FULL: 10001 bytes are queued.*maxQueueBytes is 10000/)]);
   });
 

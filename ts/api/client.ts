@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { Connection, type MessageInfo } from '../session/connection.js';
-import { PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
+import { MAX_HANDSHAKE_BYTES, PROTOCOL_SEMVER, SUPPORTED_FEATURES, encodeJson, parseHelloAck, type DeliveryMode, type HelloAccepted } from '../session/handshake.js';
 import { FrameType } from '../codec/frame.js';
 import { HybridwireError, OptionError, type ErrorCode } from '../errors.js';
 import { checkPort } from '../validate.js';
@@ -241,6 +241,9 @@ export class Client extends SessionHandle<ClientEvents> {
       const stream = dial(this.host, this.tcpPort, this.tls);
       const socket = stream.socket;
       const connection = new Connection(socket, this.handlers, this, this.limits);
+      // A server (or whoever answers on its port) may not make the client buffer more than a
+      // HELLO_ACK's worth before the session is open, as the server bounds a HELLO.
+      connection.limitFramesUntilOpen(MAX_HANDSHAKE_BYTES);
       let settled = false;
       const timer = setTimeout(() => {
         fail(new HybridwireError('HW_ERR_CONNECT_TIMEOUT', `no session with ${this.host}:${this.tcpPort} within ${this.connectTimeoutMs} ms`));

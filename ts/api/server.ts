@@ -33,6 +33,7 @@ import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-expo
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 import { Cluster, requestClient } from '../cluster/cluster.js';
+import { sendToAll } from './send-to-all.js';
 import type { ClusterOptions } from '../cluster/cluster-options.js';
 
 export interface ServerOptions extends LimitOptions, AdmissionOptions, PubsubServerOptions {
@@ -225,6 +226,7 @@ export class Server extends EventEmitter<ServerEvents> {
     await this.cluster?.start();
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (this.closing) socket.destroy();
+      else if (this.handshakesFull()) this.turnAway(socket);
       else this.acceptor.accept(socket);
     });
     this.tcp = tcp;
@@ -278,22 +280,7 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   private sendToAll(type: string, payload: Payload, options: SendOptions & { except?: Peer }): number {
-    // Encoded once for all peers.
-    const encoding = encodingOf(payload);
-    const body = bodyOf(payload, encoding);
-    let count = 0;
-    for (const peer of this.sessions.values()) {
-      const connection = peer.connection;
-      if (peer === options.except || connection.state !== 'open') continue;
-      try {
-        connection.sendEncoded(type, encoding, body, options);
-        count++;
-      } catch (error) {
-        if (error instanceof HybridwireError) this.totals.broadcastDrops++;
-        else this.emit('peerError', peer, error as Error);
-      }
-    }
-    return count;
+    return sendToAll(this.sessions.values(), type, payload, options, () => this.totals.broadcastDrops++, (peer, error) => this.emit('peerError', peer, error));
   }
 
   stats(): ServerStats {
@@ -381,11 +368,8 @@ export class Server extends EventEmitter<ServerEvents> {
       socket.destroy();
       return;
     }
-    if (this.pendingHandshakes >= this.options.maxPendingHandshakes) {
-      // Turned away before anything is allocated for it: a flood of connections that never
-      // finish their handshake costs the server a bounded amount.
-      this.totals.refusedConnections++;
-      socket.destroy();
+    if (this.handshakesFull()) {
+      this.turnAway(socket);
       return;
     }
     this.pendingHandshakes++;
@@ -394,6 +378,20 @@ export class Server extends EventEmitter<ServerEvents> {
     this.connections.add(connection);
     // It takes the connection's handshake frames until the session opens, then lets go of it.
     new ServerHandshake(connection, this.handshakeHost, tcpAddress, certificate);
+  }
+
+  /**
+   * maxPendingHandshakes is reached: connections count from their accept, through their first byte
+   * and TLS handshake (the acceptor's), until their HELLO_DONE is processed.
+   */
+  private handshakesFull(): boolean {
+    return this.pendingHandshakes + this.acceptor.pendingCount >= this.options.maxPendingHandshakes;
+  }
+
+  /** Turned away before anything is allocated for it: a flood of connections that never finish their handshake costs a bounded amount. */
+  private turnAway(socket: net.Socket): void {
+    this.totals.refusedConnections++;
+    socket.destroy();
   }
 
   /** A session's connection has closed, at any stage. */

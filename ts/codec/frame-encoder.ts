@@ -259,6 +259,17 @@ export class FrameEncoder {
     this.emit(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length));
   }
 
+  /**
+   * Writes the next frames from the start of the slab again, when nothing is queued: the caller
+   * knows that no buffer this encoder handed out is still referenced (a socket that has written
+   * them all, none held back). The slab then stays in cache, and no new one is allocated for each
+   * slab's worth of output. Without `sharedSlab` only; otherwise nothing happens.
+   */
+  recycle(): void {
+    if (this.sharedSlab || this.batchAt >= 0 || this.position !== this.segmentStart || this.unsealed !== 0 || this.first !== undefined) return;
+    this.segmentStart = this.position = 0;
+  }
+
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
   flush(): Buffer[] {
     const first = this.seal();

@@ -338,7 +338,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
 
   /** @internal */
   socketDrain(): void {
-    this.outbound.watch?.drained();
+    this.outbound.socketDrained();
     this.maybeDrain();
   }
 

@@ -173,6 +173,19 @@ export class Dispatcher {
     const udpCounts = this.counters.udp;
     udpCounts.messagesIn++;
     udpCounts.bytesIn += end - start;
+    // UDP cannot be paused as TCP is: at maxPendingHandlers, a one-way message is dropped (as a
+    // lost datagram would be) and a request answered at once, so that no sender can start more.
+    if (this.pendingHandlers >= this.limits.maxPendingHandlers && end - start >= 4) {
+      const kind = datagram[start + 3];
+      if (kind === MessageKind.MESSAGE || kind === MessageKind.REQUEST) {
+        udpCounts.dropped++;
+        if (kind === MessageKind.REQUEST && end - start >= 8) {
+          const error = new HybridwireError('HW_ERR_TOO_MANY_REQUESTS', `${this.pendingHandlers} handlers are in progress (maxPendingHandlers)`);
+          this.replyError(readWord(datagram, start + 4), error, via);
+        }
+        return;
+      }
+    }
     try {
       this.receiveMessage(datagram, start, end, 'udp', via);
     } catch (error) {
@@ -237,40 +250,46 @@ export class Dispatcher {
   ): void {
     // Fast paths for the shapes of nearly all traffic, binary bodies: a message or request of a
     // known alias to a handler that takes no info, and a response. They read the prefix with byte
-    // loads and skip the general parse; anything else (JSON, inline names, errors) takes it.
-    if (end - start >= 8 && source[start + 2] === Encoding.BINARY) {
+    // loads (once) and skip the general parse; anything else (JSON, inline names, errors) takes it.
+    const length = end - start;
+    if (length >= 4 && source[start + 2] === Encoding.BINARY) {
       const kind = source[start + 3];
       const alias = source[start]! | (source[start + 1]! << 8);
-      if (kind === MessageKind.RESPONSE && alias !== INLINE_TYPE) {
-        this.requestTable?.resolve(readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8));
-        return;
-      }
-      if (kind === MessageKind.REQUEST) {
+      if (kind === MessageKind.MESSAGE) {
         const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
         if (entry != null && !entry.wantsInfo) {
-          this.answerRequest(entry, readWord(source, start + 4), new Uint8Array(memory, base + start + 8, end - start - 8), via);
+          this.runHandler(entry, new Uint8Array(memory, base + start + 4, length - 4));
           return;
         }
-      }
-    }
-    if (end - start >= 4 && source[start + 3] === MessageKind.MESSAGE && source[start + 2] === Encoding.BINARY) {
-      const alias = source[start]! | (source[start + 1]! << 8);
-      const entry = alias === INLINE_TYPE || this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
-      if (entry != null && !entry.wantsInfo) {
-        let result: unknown;
-        try {
-          result = entry.handler(new Uint8Array(memory, base + start + 4, end - start - 4), this.context, undefined as never);
-        } catch (error) {
-          this.handlerFailed(undefined, entry.type, error);
+      } else if (length >= 8 && alias !== INLINE_TYPE) {
+        if (kind === MessageKind.RESPONSE) {
+          this.requestTable?.resolve(readWord(source, start + 4), new Uint8Array(memory, base + start + 8, length - 8));
           return;
         }
-        if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
-          this.awaitHandler(result as Promise<unknown>, undefined, entry.type);
+        if (kind === MessageKind.REQUEST) {
+          const entry = this.handlersVersion !== this.router.version ? undefined : this.aliasHandlers[alias];
+          if (entry != null && !entry.wantsInfo) {
+            this.answerRequest(entry, readWord(source, start + 4), new Uint8Array(memory, base + start + 8, length - 8), via);
+            return;
+          }
         }
-        return;
       }
     }
     this.receiveGeneral(source, start, end, transport, via);
+  }
+
+  /** Runs a one-way message's handler (one that takes no info). */
+  private runHandler(entry: AliasHandler, value: Uint8Array): void {
+    let result: unknown;
+    try {
+      result = entry.handler(value, this.context, undefined as never);
+    } catch (error) {
+      this.handlerFailed(undefined, entry.type, error);
+      return;
+    }
+    if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+      this.awaitHandler(result as Promise<unknown>, undefined, entry.type);
+    }
   }
 
   /** Runs a request's handler (one that takes no info) and replies with what it returns or resolves to. */

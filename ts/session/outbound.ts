@@ -6,7 +6,8 @@
  * Hot path, per message: no N-API call (headers go into the encoder's slab, checksums are sealed
  * per flush), no Promise, no closure, and the type name is looked up once, then sent as an alias.
  * Every byte for the peer (replies and control frames too) counts in queuedBytes, which the
- * SendWatch bounds per write and per flush (./send-watch.ts).
+ * SendWatch bounds per write and per flush (./send-watch.ts). When flushes happen is
+ * ./flush-queue.ts, how their buffers reach the socket ./socket-writes.ts.
  */
 import type { Socket } from 'node:net';
 import { lz4Compress } from '../codec/lz4.js';
@@ -28,6 +29,7 @@ import {
 import type { SessionCounters } from './session-stats.js';
 import { SendWatch, checkQueueBound, type SendWatchHost } from './send-watch.js';
 import { flushAtEndOfTurn } from './flush-queue.js';
+import { GATHERED, writeBuffers, writeGathered } from './socket-writes.js';
 import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
 
 /** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
@@ -35,15 +37,6 @@ const FLUSH_BYTES = 64 * 1024;
 /** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
 const BATCH_ENTRY_MAX = 1024;
 const BATCH_BYTES = 32 * 1024;
-/** Buffers totalling at most this much are copied into one write rather than sent by writev. */
-const JOIN_BYTES = 4096;
-/**
- * What a flush writes, gathered from the encoders into OUT[0, count) and written at once
- * (socket.write() takes the buffers before it returns, and nothing it calls flushes): one array
- * for every session, whose entries are cleared after each write but not its storage.
- */
-const OUT: Buffer[] = [];
-const NO_BUFFER = Buffer.alloc(0);
 /** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
 const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
@@ -212,6 +205,15 @@ export class Outbound {
     this.ackTimer = undefined;
   }
 
+  /**
+   * The socket wrote out all it held ('drain'): nothing references what the data encoder handed
+   * out any more, unless batches wait for the window, and its slab may be written from the start.
+   */
+  socketDrained(): void {
+    this.watch?.drained();
+    if (this.heldHead === this.held.length) this.encoder.recycle();
+  }
+
   /** The peer acknowledged every frame below `nextExpected` (the window has been told). */
   acknowledged(nextExpected: number): void {
     const unconfirmed = this.unconfirmedAliases;
@@ -237,6 +239,9 @@ export class Outbound {
       return;
     }
     this.writeOut();
+    // Everything written has left (the write completed at once) and nothing waits for the window:
+    // the data encoder's slab is free to be written again from its start.
+    if (this.socket.writableLength === 0 && this.heldHead === this.held.length) this.encoder.recycle();
     if (this.ackSoon) this.delayAck();
     if (this.watchHost !== undefined) checkQueueBound(this.queuedBytes, this.limits, this.watchHost);
   }
@@ -266,19 +271,19 @@ export class Outbound {
         this.encodeAck(this.control);
       }
     }
-    let buffered = this.control.pendingBytes > 0 ? this.control.flushInto(OUT, 0) : 0;
+    let gathered = this.control.pendingBytes > 0 ? this.control.flushInto(GATHERED, 0) : 0;
     if (count === 0) {
-      this.writeOutBuffers(buffered);
+      this.writeGathered(gathered);
       return;
     }
     this.batchCount = 0;
     if (releasable) {
       this.window.reserve(count);
-      buffered = this.encoder.flushInto(OUT, buffered);
-      this.writeOutBuffers(buffered);
+      gathered = this.encoder.flushInto(GATHERED, gathered);
+      this.writeGathered(gathered);
       return;
     }
-    this.writeOutBuffers(buffered);
+    this.writeGathered(gathered);
     const buffers = this.encoder.flush();
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.length;
@@ -417,38 +422,13 @@ export class Outbound {
     this.window.acked();
   }
 
-  /** Writes OUT[0, count), and clears those entries. */
-  private writeOutBuffers(count: number): void {
-    if (count === 0) return;
-    try {
-      this.write(OUT, count);
-    } finally {
-      for (let i = 0; i < count; i++) OUT[i] = NO_BUFFER;
-    }
+  private writeGathered(count: number): void {
+    if (!writeGathered(this.socket, count, this.counters.tcp)) this.congested();
   }
 
-  /** Writes buffers[0, count): one buffer as it is, a few small ones joined, more with writev. */
+  /** Writes buffers[0, count) (see writeBuffers()); the watch follows a socket whose buffer is full. */
   private write(buffers: Buffer[], count = buffers.length): void {
-    const socket = this.socket;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += buffers[i]!.length;
-    let room = true;
-    if (count === 1) {
-      room = socket.write(buffers[0]!);
-    } else if (count <= 4 && bytes <= JOIN_BYTES) {
-      const joined = Buffer.allocUnsafe(bytes);
-      for (let i = 0, at = 0; i < count; i++) {
-        joined.set(buffers[i]!, at);
-        at += buffers[i]!.length;
-      }
-      room = socket.write(joined);
-    } else {
-      socket.cork();
-      for (let i = 0; i < count; i++) room = socket.write(buffers[i]!);
-      socket.uncork();
-    }
-    this.counters.tcp.bytesOut += bytes;
-    if (!room) this.congested();
+    if (!writeBuffers(this.socket, buffers, count, this.counters.tcp)) this.congested();
   }
 
   /** The socket's buffer is full: the watch (made the first time) follows its progress. */

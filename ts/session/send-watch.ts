@@ -68,11 +68,6 @@ export class SendWatch {
     }
   }
 
-  /** After a flush: every byte queued for the peer counts against maxQueueBytes. */
-  checkBound(queued: number): void {
-    checkQueueBound(queued, this.limits, this.host);
-  }
-
   /** The socket wrote out all it held ('drain'). */
   drained(): void {
     this.stopStallWatch();

@@ -4,6 +4,8 @@
  * context cost an idle session about 320 bytes).
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { ReadGather } from './read-gather.js';
 
 /** What a session does with its socket's events. */
 export interface SocketSession {
@@ -17,13 +19,20 @@ export interface SocketSession {
 }
 
 const SESSION = Symbol('hybridwire session');
+const GATHER = Symbol('hybridwire read gather');
 
 interface SessionSocket extends Socket {
   [SESSION]: SocketSession;
+  /** A TLS socket's (see ./read-gather.ts). */
+  [GATHER]?: ReadGather;
 }
 
 function onData(this: SessionSocket, chunk: Buffer): void {
   this[SESSION].socketData(chunk);
+}
+
+function onTlsData(this: SessionSocket, piece: Buffer): void {
+  this[GATHER]!.add(piece);
 }
 
 function onDrain(this: SessionSocket): void {
@@ -31,21 +40,30 @@ function onDrain(this: SessionSocket): void {
 }
 
 function onEnd(this: SessionSocket): void {
+  // What was read before the peer's FIN comes before it.
+  this[GATHER]?.flush();
   this[SESSION].socketEnd();
 }
 
 function onError(this: SessionSocket, error: Error): void {
+  this[GATHER]?.discard();
   this[SESSION].socketClosed(error);
 }
 
 function onClose(this: SessionSocket): void {
+  this[GATHER]?.discard();
   this[SESSION].socketClosed(undefined);
 }
 
 /** Hands `socket`'s events to `session`. */
 export function listenToSocket(socket: Socket, session: SocketSession): void {
   (socket as SessionSocket)[SESSION] = session;
-  socket.on('data', onData);
+  if ((socket as TLSSocket).encrypted === true) {
+    (socket as SessionSocket)[GATHER] = new ReadGather(session);
+    socket.on('data', onTlsData);
+  } else {
+    socket.on('data', onData);
+  }
   socket.on('drain', onDrain);
   socket.on('error', onError);
   socket.on('close', onClose);

@@ -60,6 +60,14 @@ export class StreamAcceptor {
     });
   }
 
+  /**
+   * Connections taken but not handed over yet (with TLS: before their first byte and during their
+   * TLS handshake). The server counts them under maxPendingHandshakes.
+   */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   accept(socket: net.Socket): void {
     if (this.tlsServer === undefined) {
       this.events.stream(socket, undefined);
