@@ -6,7 +6,7 @@ import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
-import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
+import { checkTypeName, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
