@@ -102,9 +102,15 @@ describe('Broker', () => {
     expect(broker.retained.get('r')!.body).toEqual(Buffer.from('kept'));
     expect(relayed).toHaveLength(1);
     expect(sent).toHaveLength(2);
+    // A QoS >= 1 message the cluster could not store fails its publish and is delivered nowhere
+    // (its publisher may send it again); a QoS 0 one is delivered here all the same.
     broker.relay = () => Promise.reject(new Error('cluster down'));
-    await broker.publish(routedOf(message('r', 1), false));
+    await expect(broker.publish(routedOf(message('r', 1), false))).rejects.toThrow('cluster down');
     expect(broker.stats().dropped.relayFailed).toBe(1);
+    expect(sent).toHaveLength(2);
+    await broker.publish(routedOf(message('r', 0), false));
+    expect(broker.stats().dropped.relayFailed).toBe(2);
+    expect(sent).toHaveLength(3);
   });
 
   it('noLocal keeps a session from its own publishes only', () => {

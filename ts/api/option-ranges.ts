@@ -110,7 +110,20 @@ export const RATE_LIMIT_RANGES = {
   'rateLimit.burstBytes': { default: 0, min: 0, max: 2 ** 40 },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...PUBSUB_RANGES, ...CLIENT_RANGES, ...POOL_RANGES, ...RATE_LIMIT_RANGES };
+/** The fields of createServer()'s `cluster` option (ts/cluster/cluster-options.ts). */
+export const CLUSTER_RANGES = {
+  'cluster.heartbeatMs': { default: 2000, min: 10, max: HOUR_MS },
+  'cluster.publishTimeoutMs': { default: 10_000, min: 1, max: HOUR_MS },
+  'cluster.requestTimeoutMs': { default: 10_000, min: 1, max: HOUR_MS },
+  'cluster.connectTimeoutMs': { default: 5000, min: 1, max: HOUR_MS },
+  'cluster.duplicateWindowMs': { default: 120_000, min: 1000, max: 24 * HOUR_MS },
+  'cluster.ackWaitMs': { default: 10_000, min: 100, max: HOUR_MS },
+  'cluster.maxStreamMessages': { default: 1_000_000, min: 1, max: 2 ** 40 },
+  'cluster.maxRememberedIds': { default: 100_000, min: 1, max: 10_000_000 },
+  'cluster.consumerInactiveMs': { default: HOUR_MS, min: 1000, max: 30 * 24 * HOUR_MS },
+} as const satisfies Record<string, IntegerRange>;
+
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...PUBSUB_RANGES, ...CLIENT_RANGES, ...POOL_RANGES, ...RATE_LIMIT_RANGES, ...CLUSTER_RANGES };
 
 export type IntegerOptionName =
   | keyof typeof LIMIT_RANGES
@@ -119,7 +132,8 @@ export type IntegerOptionName =
   | keyof typeof PUBSUB_RANGES
   | keyof typeof CLIENT_RANGES
   | keyof typeof POOL_RANGES
-  | keyof typeof RATE_LIMIT_RANGES;
+  | keyof typeof RATE_LIMIT_RANGES
+  | keyof typeof CLUSTER_RANGES;
 
 /** `value` (or the option's default when it is undefined), checked against the option's range. */
 export function integerOption(name: IntegerOptionName, value: unknown): number {

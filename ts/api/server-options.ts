@@ -4,6 +4,7 @@ import type { AdmissionOptions } from './admission.js';
 import type { StreamOptions } from '../streams/stream-options.js';
 import type { PubsubServerOptions } from '../pubsub/server-pubsub.js';
 import type { ServerQosOptions } from '../qos/qos-settings.js';
+import type { ClusterOptions } from '../cluster/cluster-options.js';
 import type { ServerTlsOptions } from '../transport/tls.js';
 import type { BuiltinsOption } from './builtins.js';
 import type { Logger } from '../features/logging/logger.js';
@@ -73,6 +74,8 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions, StreamOpt
    * presenting it; from loopback it needs none. 8 to 1024 characters. Default: loopback only.
    */
   adminToken?: string;
+  /** Joins a cluster of servers over NATS (ts/cluster, README "Running a cluster"). Default: none. */
+  cluster?: ClusterOptions;
 }
 
 export interface ServerEvents {

@@ -1,4 +1,5 @@
 /** What server.stats() gives, and the summing of a session's per-transport counters into it. */
+import type { ClusterStats } from '../cluster/cluster.js';
 import type { UdpSocketStats } from '../transport/udp-socket.js';
 import type { StreamSessionStats } from '../streams/stream-stats.js';
 import type { CompressionStats } from '../compression/compression-stats.js';
@@ -53,6 +54,8 @@ export interface ServerStats {
   pubsub: PubsubStats;
   /** Priorities (messages sent, queued, waiting) and rate limits (messages delayed, dropped, disconnected). */
   qos: QosStats;
+  /** The cluster's figures (createServer({ cluster })), or undefined outside a cluster. */
+  cluster: ClusterStats | undefined;
 }
 
 /** Adds a session's per-transport counters to running totals. */

@@ -6,7 +6,7 @@ import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
-import type { Payload } from '../session/message.js';
+import { checkTypeName, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type ResolvedLimits } from './limits.js';
 import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins } from './builtins.js';
@@ -40,6 +40,7 @@ import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 import { StreamFeature } from '../streams/stream-feature.js';
 import { qosStats, serverQos } from '../qos/qos-settings.js';
+import { Cluster, requestClient } from '../cluster/cluster.js';
 
 /**
  * A hybridwire server: one TCP listener and one UDP socket behind one set of handlers.
@@ -57,6 +58,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
   private readonly identities = new ClientIdRegistry<Peer>();
+  /** This server's part in a cluster (the `cluster` option), or undefined. */
+  readonly cluster: Cluster | undefined;
   private readonly connections = new Set<Connection>();
   /** Sessions counted against maxConnections: from an accepted HELLO until the connection closes. */
   private admittedSessions = 0;
@@ -129,6 +132,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) throw new OptionError('option metrics must be a boolean or { registry }', 'metrics');
     if (metrics !== false) this.metricsState = new ServerMetrics(this, this.handlers, metrics === true ? {} : metrics);
     this.sessionOwner = this.newSessionOwner();
+    this.cluster = options.cluster === undefined ? undefined : new Cluster(this, options.cluster, (type, payload, sendOptions) => this.sendToAll(type, payload, sendOptions), this.pubsub);
   }
 
   /** Routes messages of `type` to `handler(payload, peer, info)`; its return value answers requests. */
@@ -163,6 +167,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts listening; resolves with the bound ports (useful with port 0). */
   async listen(): Promise<ListenResult> {
     if (this.tcp) throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'server is already listening');
+    await this.cluster?.start();
     const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (this.closing) socket.destroy();
       else if (this.handshakesFull()) this.turnAway(socket);
@@ -212,7 +217,22 @@ export class Server extends EventEmitter<ServerEvents> {
    * other failure for one peer is emitted as 'peerError'. The others get it either way.
    */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
+    checkTypeName(type);
     if (isReservedType(type)) throw protocolTypeError(type);
+    this.cluster?.broadcast(type, payload, options);
+    return this.sendToAll(type, payload, options);
+  }
+
+  /**
+   * Sends a request to the client that connected with `clientId`, on this node or, in a cluster,
+   * on whichever node holds it; rejects with HW_ERR_NOT_CONNECTED when none does.
+   */
+  request(clientId: string, type: string, payload?: Payload, options: { timeoutMs?: number } = {}): Promise<Payload> {
+    return requestClient(this, this.cluster, clientId, type, payload, options);
+  }
+
+  /** The local half of broadcast() (in a cluster, the other nodes run theirs for it). */
+  private sendToAll(type: string, payload: Payload | undefined, options: SendOptions & { except?: Peer }): number {
     return broadcastTo(this.sessions.values(), type, payload, options, (peer, error) => {
       if (error instanceof HybridwireError) this.totals.broadcastDrops++;
       else this.emit('peerError', peer, error as Error);
@@ -247,6 +267,7 @@ export class Server extends EventEmitter<ServerEvents> {
       selection,
       pubsub: this.pubsub.stats(),
       qos: qosStats(this.limits.qos!.totals),
+      cluster: this.cluster?.stats(),
     };
   }
 
@@ -299,6 +320,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.pubsub.shutdown();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
+    // After the sessions: what their ending publishes still reaches the other nodes.
+    await this.cluster?.stop();
     this.udp.close();
     this.emit('close');
   }

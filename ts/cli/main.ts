@@ -31,7 +31,9 @@ commands:
             [--tls-cert FILE --tls-key FILE]  TLS only (plaintext clients are refused)
             [--tls-ca FILE [--require-client-cert]]  ask clients for certificates from this CA
             (and require one: mutual TLS)
-  config    --print [--config FILE] [--host H --tcp-port N --udp-port N]
+            [--cluster nats://HOST:PORT]  join the cluster of the servers using this NATS
+            server (nats-server -js); publishes and broadcasts reach every node
+  config    --print [--config FILE] [--host H --tcp-port N --udp-port N] [--cluster URL]
             the configuration serve would run with, and where each value came from
   connect   --host H --tcp-port N --udp-port N --mode step|burst --window N
             [--path FILE]  to a server's local socket instead of host and ports
@@ -74,6 +76,7 @@ const options = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   'require-client-cert': { type: 'boolean' },
+  cluster: { type: 'string' },
   tls: { type: 'boolean' },
   pin: { type: 'string', multiple: true },
   out: { type: 'string' },
@@ -84,8 +87,8 @@ const options = {
 
 /** The options each command takes (help aside). */
 const ACCEPTED: Record<string, readonly string[]> = {
-  serve: ['host', 'tcp-port', 'udp-port', 'path', 'config', 'log-level', 'metrics-port', 'dashboard-port', 'tls-cert', 'tls-key', 'tls-ca', 'require-client-cert'],
-  config: ['print', 'config', 'host', 'tcp-port', 'udp-port'],
+  serve: ['host', 'tcp-port', 'udp-port', 'path', 'config', 'log-level', 'metrics-port', 'dashboard-port', 'tls-cert', 'tls-key', 'tls-ca', 'require-client-cert', 'cluster'],
+  config: ['print', 'config', 'host', 'tcp-port', 'udp-port', 'cluster'],
   connect: ['host', 'tcp-port', 'udp-port', 'path', 'mode', 'window', 'tls', 'tls-ca', 'tls-cert', 'tls-key', 'pin'],
   top: ['host', 'tcp-port', 'admin-token'],
   cert: ['out', 'hosts', 'days'],
@@ -168,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     ...(values.host === undefined ? [] : [{ key: 'host', value: values.host, source: '--host' }]),
     ...(values['tcp-port'] === undefined ? [] : [{ key: 'tcpPort', value: port(values['tcp-port'], 'tcp-port', 0), source: '--tcp-port' }]),
     ...(values['udp-port'] === undefined ? [] : [{ key: 'udpPort', value: port(values['udp-port'], 'udp-port', 0), source: '--udp-port' }]),
+    ...(values.cluster === undefined ? [] : [{ key: 'cluster.nats', value: values.cluster, source: '--cluster' }]),
   ];
   switch (command) {
     case 'serve':

@@ -119,7 +119,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
     throw error;
   }
-  line({ event: 'listening', ...ports });
+  line({ event: 'listening', ...ports, ...(server.cluster ? { cluster: server.cluster.name } : {}) });
   line({ event: 'shutdown', signal: await stopped });
   await Promise.all([server.close(), ...endpoints.map((endpoint) => endpoint.close())]);
   line({ event: 'closed' });

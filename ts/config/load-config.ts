@@ -85,6 +85,11 @@ function fileSettings(path: string): ConfigSetting[] {
       const key = prefix + name;
       const source = `${path}:${lineOf(lines, key) ?? '?'}`;
       const known = optionKey(key);
+      if (known === undefined && isTable(value) && OPTION_KEYS.some((entry) => entry.key.startsWith(`${key}.`))) {
+        // A table of an object option's fields ([cluster]: cluster.nats, ...).
+        walk(value, `${key}.`);
+        continue;
+      }
       if (known === undefined) throw unknownKey(key, source);
       if (known.kind.type === 'boolean-or-table' && isTable(value)) {
         // A table turns the option on: its keys are options of their own (reconnect.maxAttempts).
@@ -245,7 +250,7 @@ function editDistance(a: string, b: string): number {
  */
 function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
   const options: Record<string, unknown> = {};
-  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} }, rateLimit: { fields: {} } };
+  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} }, rateLimit: { fields: {} }, cluster: { fields: {} } };
   for (const setting of settings) {
     const [name, field] = setting.key.split('.', 2) as [string, string | undefined];
     const table = tables[name];

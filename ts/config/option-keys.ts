@@ -4,7 +4,7 @@
  * own name (`maxConnections`) or, for a field of an object option, its path (`reconnect.maxAttempts`);
  * its variable is HYBRIDWIRE_ plus the path in upper snake case.
  */
-import { CLIENT_RANGES, LIMIT_RANGES, PUBSUB_RANGES, RATE_LIMIT_RANGES, SERVER_RANGES, STREAM_RANGES } from '../api/option-ranges.js';
+import { CLIENT_RANGES, CLUSTER_RANGES, LIMIT_RANGES, PUBSUB_RANGES, RATE_LIMIT_RANGES, SERVER_RANGES, STREAM_RANGES } from '../api/option-ranges.js';
 import { RATE_LIMIT_ACTIONS } from '../qos/rate-limit.js';
 import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
 import { BUILTIN_NAMES, DEFAULT_BUILTINS } from '../api/builtins.js';
@@ -60,6 +60,12 @@ const OTHER_SERVER_KEYS: OptionKey[] = [
   { key: 'builtins', kind: { type: 'boolean-or-list', values: BUILTIN_NAMES }, use: 'server', default: DEFAULT_BUILTINS },
   { key: 'adminToken', kind: { type: 'string', minLength: ADMIN_TOKEN_LENGTH.min, maxLength: ADMIN_TOKEN_LENGTH.max }, use: 'server', secret: true },
 ];
+/** The fields of the `cluster` option (a `[cluster]` table in a file; `hybridwire serve --cluster URL`). */
+const CLUSTER_KEYS: OptionKey[] = [
+  { key: 'cluster.nats', kind: { type: 'string', minLength: 1 }, use: 'server' },
+  { key: 'cluster.name', kind: { type: 'string', minLength: 1, maxLength: 64 }, use: 'server' },
+  { key: 'cluster.subjectPrefix', kind: { type: 'string', minLength: 1, maxLength: 32 }, use: 'server', default: 'hybridwire' },
+];
 const OTHER_CLIENT_KEYS: OptionKey[] = [
   { key: 'mode', kind: { type: 'choice', values: ['burst', 'step'] }, use: 'client', default: 'burst' },
   { key: 'clientId', kind: { type: 'string' }, use: 'client' },
@@ -90,6 +96,8 @@ export const OPTION_KEYS: readonly OptionKey[] = [
   ...integerKeys(PUBSUB_RANGES, 'server'),
   ...OTHER_SERVER_KEYS,
   ...RATE_LIMIT_KEYS,
+  ...CLUSTER_KEYS,
+  ...integerKeys(CLUSTER_RANGES, 'server'),
   ...OTHER_CLIENT_KEYS.slice(0, 2),
   ...integerKeys(CLIENT_RANGES, 'client'),
   ...OTHER_CLIENT_KEYS.slice(2),

@@ -106,9 +106,24 @@ export class Broker {
    */
   publish(message: RoutedMessage, origin?: BrokerSession): void | Promise<void> {
     this.counters.messagesIn[message.qos]++;
+    const relay = this.relay;
+    if (relay !== undefined && message.qos > 0) {
+      // In a cluster a QoS ≥ 1 message is stored by the cluster first: one it could not store
+      // (HW_ERR_CLUSTER_UNAVAILABLE) is delivered nowhere, and its publisher may send it again.
+      const kept = { ...message, body: typeof message.body === 'string' ? message.body : Buffer.from(message.body) };
+      return relay(toPubsubMessage(kept)).then(
+        () => {
+          if (kept.retain) this.retain(kept);
+          this.route(kept, origin);
+        },
+        (error: unknown) => {
+          this.counters.dropped.relayFailed++;
+          throw error;
+        },
+      );
+    }
     if (message.retain) this.retain(message);
     this.route(message, origin);
-    const relay = this.relay;
     if (relay === undefined) return undefined;
     return relay(toPubsubMessage(message)).catch(() => {
       this.counters.dropped.relayFailed++;

@@ -80,6 +80,11 @@ export class ServerPubsub {
   private readonly sessionsByPeer = new Map<Peer, BrokerSession>();
   /** Last wills of connected peers, published if the peer goes without a DISCONNECT. */
   private readonly wills = new Map<Peer, RoutedMessage>();
+  /**
+   * Set by a cluster: told when a peer's will is set (CONNECT) and when it no longer applies
+   * (undefined: DISCONNECT, or the session ended), to publish the wills of a node that dies.
+   */
+  onWill: ((peer: Peer, will: RoutedMessage | undefined) => void) | undefined;
   private readonly authorizePublish: ((peer: Peer, topic: string) => Verdict) | undefined;
   private readonly authorizeSubscribe: ((peer: Peer, filter: string) => Verdict) | undefined;
   private closing = false;
@@ -112,7 +117,9 @@ export class ServerPubsub {
           return undefined;
         }
       });
-    oneWay(PubsubType.DISCONNECT, (_, peer) => void this.wills.delete(peer));
+    oneWay(PubsubType.DISCONNECT, (_, peer) => {
+      if (this.wills.delete(peer)) this.onWill?.(peer, undefined);
+    });
     oneWay(PubsubType.PUBLISH, (record, peer) => this.received(peer, record));
     oneWay(PubsubType.PUBACK, (ack, peer) => this.session(peer).completed(decodeAck(ack).id, 1, Date.now()));
     oneWay(PubsubType.PUBREC, (ack, peer) => this.session(peer).received(decodeAck(ack).id));
@@ -139,7 +146,7 @@ export class ServerPubsub {
   /** A peer's session ended: its pub/sub session is left (persistent) or ended, its will published. */
   peerClosed(peer: Peer): void {
     const will = this.wills.get(peer);
-    this.wills.delete(peer);
+    if (this.wills.delete(peer)) this.onWill?.(peer, undefined);
     const session = this.sessionsByPeer.get(peer);
     this.sessionsByPeer.delete(peer);
     // A server closing keeps persistent sessions as they are (a persistent store has them).
@@ -159,7 +166,8 @@ export class ServerPubsub {
   private publishWill(peer: Peer, will: RoutedMessage): void {
     const verdict = this.authorizePublish?.(peer, will.topic) ?? true;
     const go = (allowed: boolean) => {
-      if (allowed) void this.broker.publish(will);
+      // A will the cluster could not store is counted in dropped.relayFailed.
+      if (allowed) void Promise.resolve(this.broker.publish(will)).catch(() => {});
       else this.broker.counters.dropped.notAuthorized++;
     };
     if (verdict instanceof Promise) verdict.then(go, () => go(false));
@@ -192,7 +200,10 @@ export class ServerPubsub {
     if (this.sessionsByPeer.has(peer)) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'pub/sub CONNECT sent twice on one session');
     const { persistent, sessionExpiryMs, will } = parseConnectRequest(request, this.broker.limits);
     const { session, present } = this.attach(peer, persistent, sessionExpiryMs);
-    if (will !== undefined) this.wills.set(peer, routedOf(will, will.retain));
+    if (will !== undefined) {
+      this.wills.set(peer, routedOf(will, will.retain));
+      this.onWill?.(peer, this.wills.get(peer));
+    }
     // What the session kept goes out once the answer has (the reply is written when this returns).
     queueMicrotask(() => session.resume(Date.now()));
     const answer = { sessionPresent: present };
@@ -288,7 +299,12 @@ export class ServerPubsub {
       acknowledge();
       return undefined;
     }
-    return Promise.all([relayed, commit]).then(acknowledge);
+    return Promise.all([relayed, commit]).then(acknowledge, (error: unknown) => {
+      // Not stored (a cluster without NATS past cluster.publishTimeoutMs): refused, and a retry is routed anew.
+      if (qos === 2) received.delete(id);
+      const code = (error as { code?: unknown }).code;
+      session.sendAck(qos === 1 ? PubsubType.PUBACK : PubsubType.PUBREC, id, typeof code === 'string' ? code : 'HW_ERR_CLUSTER_UNAVAILABLE');
+    });
   }
 
   private released(peer: Peer, id: number): void {
