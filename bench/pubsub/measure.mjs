@@ -1,7 +1,9 @@
 // One measurement: a fresh broker, subscriber processes and a publisher process for one system and
 // one case, all stopped (by PID) afterwards whatever happens. A warm-up of a tenth of the messages
-// runs through the same processes first; then the counts are reset and the measured run follows.
-// Every wait is bounded.
+// runs through the same processes first; then the throughput run (the publisher as fast as its
+// window allows: deliveries/s), then the latency run (the publisher paced to `latencyRate`
+// deliveries per second in all, a load every system carries, so that latency is not the depth of
+// a saturated broker's queues). Every wait is bounded.
 import { fileURLToPath } from 'node:url';
 import { Child } from '../e2e/harness.mjs';
 import { startBroker } from './brokers.mjs';
@@ -22,10 +24,11 @@ export function spread(connections, processes) {
 }
 
 /** Publishes `count` messages and waits for every subscriber process to count its deliveries. */
-async function phase({ publisher, subscribers, shares, count, qos, settings }) {
+async function phase({ publisher, subscribers, shares, count, qos, settings, perSecond }) {
+  await Promise.all(subscribers.map((child) => child.call('reset')));
   const timeoutMs = settings.timeoutMs;
   const expecting = subscribers.map((child, i) => child.call('expect', { target: count * shares[i], quietMs: QUIET_MS, timeoutMs }, timeoutMs + 15_000));
-  const published = await publisher.call('publish', { count, qos, window: settings.window, timeoutMs }, timeoutMs + 15_000);
+  const published = await publisher.call('publish', { count, qos, window: settings.window, timeoutMs, perSecond }, timeoutMs + 15_000);
   const got = await Promise.all(expecting);
   const delivered = got.reduce((sum, result) => sum + result.count, 0);
   const lastNs = got.reduce((latest, result) => (BigInt(result.lastNs) > latest ? BigInt(result.lastNs) : latest), 0n);
@@ -54,22 +57,27 @@ export async function measure(systemName, benchCase, settings) {
     const warmup = Math.max(1, Math.round(messages / 10));
     const warm = await phase({ publisher, subscribers, shares, count: warmup, qos: benchCase.qos, settings });
     if (warm.delivered !== warm.expected) throw new Error(`warm-up: ${warm.delivered} of ${warm.expected} deliveries arrived`);
-    await Promise.all(subscribers.map((child) => child.call('reset')));
-
     const run = await phase({ publisher, subscribers, shares, count: messages, qos: benchCase.qos, settings });
     const firstNs = BigInt(run.published.firstNs);
     const seconds = Number(run.lastNs - firstNs) / 1e9;
     const publishSeconds = Number(BigInt(run.published.doneNs) - firstNs) / 1e9;
+    if (run.delivered !== run.expected) throw new Error(`${run.delivered} of ${run.expected} deliveries arrived`);
+
+    const perSecond = settings.latencyRate / benchCase.subscribers;
+    const paced = await phase({ publisher, subscribers, shares, count: Math.max(1, Math.round((perSecond * settings.latencyMs) / 1000)), qos: benchCase.qos, settings, perSecond });
+    if (paced.delivered !== paced.expected) throw new Error(`latency run: ${paced.delivered} of ${paced.expected} deliveries arrived`);
     return {
       value: run.delivered / seconds,
       deliveriesPerSecond: run.delivered / seconds,
       publishedPerSecond: messages / publishSeconds,
       delivered: run.delivered,
       expected: run.expected,
-      lost: run.expected - run.delivered,
       seconds,
-      p50Us: run.latencies.percentileUs(0.5),
-      p99Us: run.latencies.percentileUs(0.99),
+      p50Us: paced.latencies.percentileUs(0.5),
+      p99Us: paced.latencies.percentileUs(0.99),
+      latencyDeliveries: paced.delivered,
+      saturatedP50Us: run.latencies.percentileUs(0.5),
+      saturatedP99Us: run.latencies.percentileUs(0.99),
       brokerPid: broker.pid,
     };
   } finally {

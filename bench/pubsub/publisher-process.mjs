@@ -1,12 +1,14 @@
 // The publisher in a process of its own: one connection publishing `count` stamped 64-byte
-// messages as fast as its client allows, with at most `window` publishes not yet done (written at
-// QoS 0, acknowledged at QoS 1), yielding to the event loop now and then as an application does.
+// messages, with at most `window` publishes not yet done (written at QoS 0, acknowledged at QoS 1),
+// yielding to the event loop now and then as an application does: as fast as its client allows,
+// or, with `perSecond`, paced to that rate (the latency phase).
 import { setImmediate as turn } from 'node:timers/promises';
 import { serveParent } from '../e2e/harness.mjs';
 import { stamped } from './stamp.mjs';
 import { loadClient } from './systems.mjs';
 
 const YIELD_EVERY = 1024;
+const PACE_TICK_MS = 5;
 let client;
 
 serveParent({
@@ -15,7 +17,7 @@ serveParent({
     client = await connect(address);
     return {};
   },
-  async publish({ count, qos, window, timeoutMs }) {
+  async publish({ count, qos, window, timeoutMs, perSecond }) {
     let outstanding = 0;
     let failure;
     let wake;
@@ -31,7 +33,12 @@ serveParent({
     const deadline = Date.now() + timeoutMs;
     const firstNs = process.hrtime.bigint();
     let sent = 0;
+    const began = performance.now();
     while (sent < count && !failure && Date.now() < deadline) {
+      if (perSecond && sent >= ((performance.now() - began) * perSecond) / 1000) {
+        await new Promise((resolve) => setTimeout(resolve, PACE_TICK_MS));
+        continue;
+      }
       if (outstanding >= window) {
         await new Promise((resolve) => (wake = resolve));
         continue;

@@ -18,8 +18,7 @@ export function summarize(benchCase, systemNames, measurements) {
     row.max = Math.max(...values);
     row.variation = (row.max - row.min) / row.median;
     row.medians = {};
-    for (const key of ['p50Us', 'p99Us', 'publishedPerSecond', 'lost', 'seconds']) row.medians[key] = median(good.map((m) => m.result[key]));
-    row.lostTotal = good.reduce((sum, m) => sum + m.result.lost, 0);
+    for (const key of ['p50Us', 'p99Us', 'publishedPerSecond', 'seconds', 'saturatedP50Us', 'saturatedP99Us']) row.medians[key] = median(good.map((m) => m.result[key]));
     row.ratios = {};
     for (const baseline of BASELINES) {
       const perRound = good.flatMap((run) => {
@@ -36,7 +35,7 @@ const ratio = (row, baseline) => (row.ratios?.[baseline] === undefined || row.sy
 
 export function formatCase(benchCase, rows, roundsWanted) {
   const baselines = BASELINES.filter((name) => rows.some((row) => row.system === name && row.rounds > 0));
-  const header = ['system', 'deliveries/s', 'spread (min – max, range/median)', 'p50 µs', 'p99 µs', 'published msg/s', 'lost', ...baselines.map((b) => `÷ ${b}`)];
+  const header = ['system', 'deliveries/s', 'spread (min – max, range/median)', 'p50 µs (paced)', 'p99 µs (paced)', 'published msg/s', ...baselines.map((b) => `÷ ${b}`)];
   const lines = [`### ${benchCase.name}: ${benchCase.title}`, '', `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   const notes = [];
   for (const row of rows) {
@@ -48,7 +47,7 @@ export function formatCase(benchCase, rows, roundsWanted) {
     const percent = `${Math.round(row.variation * 100)}%`;
     const spread = `${count(row.min)} – ${count(row.max)} (${row.variation > VARIATION_FLAG ? `**${percent} > 20%**` : percent})`;
     const rounds = row.rounds < roundsWanted ? ` (${row.rounds}/${roundsWanted} rounds)` : '';
-    lines.push(`| ${[row.system + rounds, count(row.median), spread, micros(row.medians.p50Us), micros(row.medians.p99Us), count(row.medians.publishedPerSecond), String(row.lostTotal), ...baselines.map((b) => ratio(row, b))].join(' | ')} |`);
+    lines.push(`| ${[row.system + rounds, count(row.median), spread, micros(row.medians.p50Us), micros(row.medians.p99Us), count(row.medians.publishedPerSecond), ...baselines.map((b) => ratio(row, b))].join(' | ')} |`);
     if (row.failed > 0) notes.push(`${row.system}: ${row.failed} round(s) failed: ${row.errors.join('; ')}`);
   }
   if (notes.length > 0) lines.push('', ...notes.map((note) => `- ${note.split('\n')[0]}`));
