@@ -48,7 +48,10 @@ export type ErrorCode =
   | 'HW_ERR_TLS_HANDSHAKE_FAILED'
   | 'HW_ERR_ENCRYPTION_REQUIRED'
   | 'HW_ERR_AUTH_REFUSED'
-  | 'HW_ERR_AEAD_LIMIT_REACHED';
+  | 'HW_ERR_AEAD_LIMIT_REACHED'
+  | 'HW_ERR_INVALID_TOPIC'
+  | 'HW_ERR_NOT_AUTHORIZED'
+  | 'HW_ERR_SESSION_TAKEN_OVER';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;

@@ -17,7 +17,7 @@ describe('admin request', () => {
     const admin = await connect({ host: '127.0.0.1', tcpPort, udpPort: false });
     cleanup.push(() => busy.close(), () => admin.close());
     for (let i = 0; i < 10; i++) await busy.request('ping');
-    const reply = (await admin.request(ADMIN_TYPE)) as unknown as AdminReply;
+    const reply = (await admin.protocolRequest(ADMIN_TYPE, undefined)) as unknown as AdminReply;
     expect(reply.sessionCount).toBe(2);
     expect(reply.peers.map((peer) => peer.id)).toEqual([busy.sessionId, admin.sessionId]);
     expect(reply.peers[0]).toMatchObject({ address: '127.0.0.1', messagesIn: 10, messagesOut: 10 });
@@ -26,7 +26,7 @@ describe('admin request', () => {
     expect([10, 11]).toContain(reply.figures.tcp.messagesIn);
     // The request turned metrics on: handled types are counted from then.
     await busy.request('ping');
-    const again = (await admin.request(ADMIN_TYPE)) as unknown as AdminReply;
+    const again = (await admin.protocolRequest(ADMIN_TYPE, undefined)) as unknown as AdminReply;
     expect(again.figures.types.find((entry) => entry.type === 'ping')?.messages).toBe(1);
     expect(again.figures.types.find((entry) => entry.type === ADMIN_TYPE)?.messages).toBe(1);
   });

@@ -17,6 +17,11 @@ import { SessionHandle } from './session-handle.js';
 import { attachUdpSession, createUdpSocket } from './udp-setup.js';
 import { checkLogger, type Logger } from '../features/logging/logger.js';
 import { logClient } from '../features/logging/client-log.js';
+import { checkClientIdOption } from './identity.js';
+import { ClientPubsub, type PubsubClientOptions } from '../pubsub/client-pubsub.js';
+import type { PublishOptions, SubscribeOptions } from '../pubsub/pubsub-options.js';
+import type { Subscription } from '../pubsub/subscription.js';
+import type { PubsubMessage } from '../pubsub/wire.js';
 
 export interface ReconnectOptions {
   /** Attempts before giving up ('reconnect_failed'). Default 10. */
@@ -29,13 +34,18 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
-export interface ClientOptions extends LimitOptions {
+export interface ClientOptions extends LimitOptions, PubsubClientOptions {
   host?: string;
   tcpPort: number;
   /** The server's UDP port; default: the one the server names in HELLO_ACK. false disables UDP. */
   udpPort?: number | false;
   /** 'burst' (sliding window, default) or 'step' (each message waits for its acknowledgement). */
   mode?: DeliveryMode;
+  /**
+   * The client's identity, 1 to 256 UTF-8 bytes, sent in HELLO. A server keeps one session per
+   * clientId: a newer session with the same one takes over, and this one is then closed with
+   * HW_ERR_SESSION_TAKEN_OVER (and not reconnected). Default: none.
+   */
   clientId?: string;
   /** Time allowed for TCP connect plus handshake. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -70,6 +80,8 @@ interface ClientEvents {
   drain: [];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, info: MessageInfo];
+  /** A pub/sub message delivered to this client (whichever subscription brought it). */
+  publish: [message: PubsubMessage];
   error: [error: Error];
   close: [];
 }
@@ -110,6 +122,7 @@ export class Client extends SessionHandle<ClientEvents> {
   private readonly tls: ClientTls | undefined;
   private readonly auth: JsonValue | undefined;
   private readonly handlers = new HandlerTable<Client>();
+  private readonly pubsub: ClientPubsub;
   private udpSocket: UdpSocket | undefined;
   private udpPath: UdpSession | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -126,7 +139,7 @@ export class Client extends SessionHandle<ClientEvents> {
     if (mode !== 'burst' && mode !== 'step') throw new OptionError(`option mode must be 'step' or 'burst', got ${String(mode)}`, 'mode');
     this.mode = mode;
     this.connectTimeoutMs = integerOption('connectTimeoutMs', options.connectTimeoutMs);
-    this.clientId = options.clientId;
+    this.clientId = checkClientIdOption(options.clientId);
     this.tls = options.tls === undefined ? undefined : resolveClientTls(options.tls);
     this.auth = checkAuth(options.auth);
     if (options.reconnect) {
@@ -140,6 +153,7 @@ export class Client extends SessionHandle<ClientEvents> {
         jitter,
       };
     }
+    this.pubsub = new ClientPubsub(this, this.handlers, options, this.limits.maxPendingRequests, this.clientId);
     const logger = checkLogger(options.logger);
     if (logger) logClient(this, logger, { host: this.host, tcpPort: this.tcpPort });
   }
@@ -148,6 +162,31 @@ export class Client extends SessionHandle<ClientEvents> {
   handle<T = Payload>(type: string, handler: (payload: T, client: Client, info: MessageInfo) => unknown): this {
     this.handlers.set(type, handler);
     return this;
+  }
+
+  /**
+   * Subscribes to a filter (`+` and `*` match one level, `#` the rest, `$share/GROUP/filter` shares);
+   * resolves once the server has confirmed it, to a Subscription: an async iterable of the messages
+   * it brings, or, given a handler, calls it with each.
+   */
+  subscribe(filter: string, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(filter: string, handler: (message: PubsubMessage) => void, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(filter: string, handlerOrOptions?: SubscribeOptions | ((message: PubsubMessage) => void), options?: SubscribeOptions): Promise<Subscription> {
+    if (typeof handlerOrOptions === 'function') return this.pubsub.subscribe(filter, handlerOrOptions, options);
+    return this.pubsub.subscribe(filter, undefined, handlerOrOptions);
+  }
+
+  /** Ends this client's subscriptions of `filter`. */
+  unsubscribe(filter: string): Promise<void> {
+    return this.pubsub.unsubscribe(filter);
+  }
+
+  /**
+   * Publishes; resolves once the server has taken the message as its QoS requires (0: written,
+   * 1: acknowledged, 2: the exactly-once exchange complete).
+   */
+  publish(topic: string, payload?: Payload, options?: PublishOptions): Promise<void> {
+    return this.pubsub.publish(topic, payload, options);
   }
 
   /** Round trip of the built-in `ping`, in milliseconds. */
@@ -163,7 +202,9 @@ export class Client extends SessionHandle<ClientEvents> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.setState('closing');
+    this.pubsub.closing();
     await this.connection?.close('client closing');
+    this.pubsub.ended(undefined);
     this.closeUdp();
     this.setState('closed');
     this.emit('close');
@@ -172,8 +213,16 @@ export class Client extends SessionHandle<ClientEvents> {
   /** @internal Opens the first session; rejects on failure. */
   async start(): Promise<this> {
     await this.establish();
+    try {
+      await this.pubsub.sessionOpened();
+    } catch (error) {
+      this.closed = true;
+      this.connection?.destroy(error as Error);
+      throw error;
+    }
     this.setState('connected');
     this.emit('connect');
+    this.pubsub.release();
     return this;
   }
 
@@ -334,8 +383,10 @@ export class Client extends SessionHandle<ClientEvents> {
     this.closeUdp();
     this.emit('disconnect', error);
     if (this.closed) return;
-    if (!this.reconnect) {
+    // Reconnecting would take the session back from the one that took it over, and so on for ever.
+    if (!this.reconnect || (error as { code?: unknown } | undefined)?.code === 'HW_ERR_SESSION_TAKEN_OVER') {
       this.closed = true;
+      this.pubsub.ended(error);
       this.setState('closed');
       this.emit('close');
       return;
@@ -348,6 +399,7 @@ export class Client extends SessionHandle<ClientEvents> {
     const r = this.reconnect!;
     if (attempt > r.maxAttempts) {
       this.closed = true;
+      this.pubsub.ended(lastError);
       this.setState('closed');
       this.emit('reconnect_failed', lastError);
       this.emit('close');
@@ -358,7 +410,7 @@ export class Client extends SessionHandle<ClientEvents> {
     this.emit('reconnecting', { attempt, delayMs });
     this.reconnectTimer = setTimeout(() => {
       if (this.closed) return;
-      this.establish().then(
+      this.establish().then(() => this.pubsub.sessionOpened()).then(
         () => {
           this.setState('connected');
           this.emit('reconnect', { attempt });

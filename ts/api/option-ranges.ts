@@ -52,17 +52,32 @@ export const SERVER_RANGES = {
   udpReassemblyTotalBytes: { default: 64 * 1024 * 1024, min: 1024, max: 2 ** 40 },
 } as const satisfies Record<string, IntegerRange>;
 
+/** The pub/sub options of createServer() (docs/PROTOCOL.md, section 10). */
+export const PUBSUB_RANGES = {
+  maxTopicBytes: { default: 65_535, min: 1, max: 65_535 },
+  maxTopicLevels: { default: 128, min: 1, max: 65_535 },
+  maxOfflineMessages: { default: 1000, min: 0, max: 10_000_000 },
+  maxOfflineBytes: { default: 1024 * 1024, min: 0, max: 2 ** 40 },
+  maxRetainedMessages: { default: 100_000, min: 0, max: 100_000_000 },
+  maxSubscriptionsPerPeer: { default: 10_000, min: 1, max: 10_000_000 },
+  maxInflight: { default: 1000, min: 1, max: 65_535 },
+  retryIntervalMs: { default: 5000, min: 10, max: HOUR_MS },
+  maxPersistentSessions: { default: 100_000, min: 0, max: 100_000_000 },
+} as const satisfies Record<string, IntegerRange>;
+
 /** Options of connect() alone; `reconnect.*` are the fields of its `reconnect` object. */
 export const CLIENT_RANGES = {
   connectTimeoutMs: { default: 5000, min: 1, max: HOUR_MS },
   'reconnect.maxAttempts': { default: 10, min: 1, max: 1_000_000 },
   'reconnect.initialDelayMs': { default: 100, min: 1, max: HOUR_MS },
   'reconnect.maxDelayMs': { default: 10_000, min: 1, max: HOUR_MS },
+  /** How long the server keeps a persistent session (cleanSession: false) after its connection ends. */
+  sessionExpiryMs: { default: HOUR_MS, min: 0, max: 2 ** 31 - 1 },
 } as const satisfies Record<string, IntegerRange>;
 
-export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...CLIENT_RANGES };
+export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...SERVER_RANGES, ...PUBSUB_RANGES, ...CLIENT_RANGES };
 
-export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof SERVER_RANGES | keyof typeof CLIENT_RANGES;
+export type IntegerOptionName = keyof typeof LIMIT_RANGES | keyof typeof SERVER_RANGES | keyof typeof PUBSUB_RANGES | keyof typeof CLIENT_RANGES;
 
 /** `value` (or the option's default when it is undefined), checked against the option's range. */
 export function integerOption(name: IntegerOptionName, value: unknown): number {

@@ -5,7 +5,6 @@ import { HeartbeatWheel } from '../session/heartbeat.js';
 import { HybridwireError, OptionError } from '../errors.js';
 import { checkPort } from '../validate.js';
 import { integerOption } from './option-ranges.js';
-import type { UdpSocketStats } from '../transport/udp-socket.js';
 import { ReassemblyBudget } from '../reliable/reliable-endpoint.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import { resolveLimits, udpOffer, type LimitOptions, type ResolvedLimits } from './limits.js';
@@ -13,7 +12,16 @@ import type { Peer, Address } from './peer.js';
 import { DEFAULT_BUILTINS, builtinHandlers, resolveBuiltins, type BuiltinsOption } from './builtins.js';
 import { HandlerTable } from './handler-table.js';
 import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
-import { ServerUdp, type ReassemblyTotals, type ReliableTotals, type UdpCounters } from './server-udp.js';
+import { ServerUdp } from './server-udp.js';
+import { addTransportStats, type ListenResult, type ServerStats } from './server-stats.js';
+import { ClientIdRegistry, takenOver } from './identity.js';
+import { isReservedType, protocolTypeError } from './reserved-types.js';
+import { ServerPubsub, type PubsubServerOptions } from '../pubsub/server-pubsub.js';
+import type { Broker } from '../pubsub/broker.js';
+import type { PublishOptions } from '../pubsub/pubsub-options.js';
+import type { SubscriptionOptions } from '../pubsub/stores.js';
+
+export type { ListenResult, ServerStats, TransportTotals } from './server-stats.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { resolveServerTls, type PeerCertificate, type ServerTlsOptions } from '../transport/tls.js';
 import { StreamAcceptor } from '../transport/stream.js';
@@ -25,7 +33,7 @@ import { MetricsCsv, type MetricsCsvOptions } from '../features/metrics/csv-expo
 import { formatSummary } from '../features/metrics/summary.js';
 import { ADMIN_TYPE, adminHandler, checkAdminToken } from '../features/admin/admin.js';
 
-export interface ServerOptions extends LimitOptions, AdmissionOptions {
+export interface ServerOptions extends LimitOptions, AdmissionOptions, PubsubServerOptions {
   /**
    * TLS on the TCP side (docs/PROTOCOL.md 3.5): node:tls secure-context options, `key` and `cert`
    * at least; `ca` and `requestCert: true` require clients to prove a certificate (mutual TLS).
@@ -77,42 +85,6 @@ export interface ServerOptions extends LimitOptions, AdmissionOptions {
   adminToken?: string;
 }
 
-export interface ListenResult {
-  host: string;
-  tcpPort: number;
-  udpPort: number | undefined;
-}
-
-export interface TransportTotals {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface ServerStats {
-  connectedClients: number;
-  uptimeMs: number;
-  tcp: TransportTotals;
-  udp: TransportTotals & UdpCounters;
-  /** The reliable-UDP counters of every session (each one's peer.udpStats()), summed, closed sessions included. */
-  udpReliable: ReliableTotals;
-  /** The server's UDP socket: datagrams through it, and those the kernel could not take at once. */
-  udpSocket: UdpSocketStats | undefined;
-  /** The reassembly budget its sessions share (udpReassemblyTotalBytes): bytes held, sessions holding some, charges refused. */
-  udpReassembly: ReassemblyTotals;
-  refusedConnections: number;
-  /** HELLOs refused with HW_ERR_AUTH_REFUSED (authenticate said no, threw, or the address was blocked). */
-  authRefused: number;
-  /** Of authRefused, those refused without asking authenticate: their address had failed authFailureLimit times. */
-  authBlocked: number;
-  /** Connections that failed before the handshake: TLS handshake, client certificate, or silence. */
-  tlsFailures: number;
-  protocolErrors: number;
-  /** Messages of broadcast() that a peer missed: its send queue was full, or it had no UDP path. */
-  broadcastDrops: number;
-}
-
 interface ServerEvents {
   listening: [result: ListenResult];
   connection: [peer: Peer];
@@ -121,6 +93,9 @@ interface ServerEvents {
   peerError: [peer: Peer | undefined, error: Error];
   /** A message arrived whose type has no handler. */
   message: [type: string, payload: Payload, peer: Peer, info: MessageInfo];
+  /** A peer subscribed (or changed a subscription's options). */
+  subscribe: [peer: Peer, filter: string, options: SubscriptionOptions];
+  unsubscribe: [peer: Peer, filter: string];
   error: [error: Error];
   close: [];
 }
@@ -139,6 +114,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly limits: ResolvedLimits;
   private readonly handlers: HandlerTable<Peer>;
   private readonly sessions = new Map<string, Peer>();
+  private readonly identities = new ClientIdRegistry<Peer>();
   private readonly connections = new Set<Connection>();
   /** Sessions counted against maxConnections: from an accepted HELLO until the connection closes. */
   private admittedSessions = 0;
@@ -165,6 +141,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private metricsState: ServerMetrics | undefined;
   /** Hears the events of every session: one object, not listeners per connection. */
   private readonly sessionOwner: SessionOwner;
+  private readonly pubsub: ServerPubsub;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -184,6 +161,8 @@ export class Server extends EventEmitter<ServerEvents> {
     const fallback = builtinHandlers(this, builtins);
     fallback.set(ADMIN_TYPE, adminHandler(this, checkAdminToken(options.adminToken)));
     this.handlers = new HandlerTable<Peer>(fallback);
+    this.pubsub = new ServerPubsub(this, options);
+    this.pubsub.register(this.handlers);
     const tls = options.tls === undefined ? undefined : resolveServerTls(options.tls);
     this.admission = new Admission(options, tls !== undefined, this.totals, (error) => this.emit('peerError', undefined, error));
     this.acceptor = new StreamAcceptor(tls, this.options.handshakeTimeoutMs, {
@@ -213,6 +192,24 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Connected peers by session id. */
   get peers(): ReadonlyMap<string, Peer> {
     return this.sessions;
+  }
+
+  /** The open session of the client that named `clientId` in its HELLO (or, naming none, whose session id it is). */
+  peerByClientId(clientId: string): Peer | undefined {
+    return this.identities.get(clientId);
+  }
+
+  /**
+   * Publishes to the peers subscribed to `topic` (docs/PROTOCOL.md, section 10); the server may
+   * use `$`-topics. Resolves once delivered to this node's sessions (and relayed, in a cluster).
+   */
+  publish(topic: string, payload?: Payload, options?: PublishOptions): Promise<void> {
+    return this.pubsub.publish(topic, payload, options);
+  }
+
+  /** The pub/sub broker: its seams (onInterest, deliverLocal, relay) are how a cluster joins it. */
+  get broker(): Broker {
+    return this.pubsub.broker;
   }
 
   /** Starts listening; resolves with the bound ports (useful with port 0). */
@@ -259,6 +256,7 @@ export class Server extends EventEmitter<ServerEvents> {
    */
   broadcast(type: string, payload?: Payload, options: SendOptions & { except?: Peer } = {}): number {
     checkTypeName(type);
+    if (isReservedType(type)) throw protocolTypeError(type);
     // Encoded once for all peers.
     const encoding = encodingOf(payload);
     const body = bodyOf(payload, encoding);
@@ -296,6 +294,7 @@ export class Server extends EventEmitter<ServerEvents> {
       tlsFailures: this.totals.tlsFailures,
       protocolErrors: this.totals.protocolErrors,
       broadcastDrops: this.totals.broadcastDrops,
+      pubsub: this.pubsub.stats(),
     };
   }
 
@@ -345,6 +344,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const tcp = this.tcp;
     const closed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     this.acceptor.close();
+    this.pubsub.shutdown();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
     this.udp.close();
@@ -387,7 +387,8 @@ export class Server extends EventEmitter<ServerEvents> {
       this.admittedSessions--;
       this.udp.unbind(peer);
     }
-    if (error instanceof HybridwireError && error.name !== 'RemoteError') {
+    if (peer !== undefined) this.identities.remove(peer);
+    if (error instanceof HybridwireError && error.name !== 'RemoteError' && error.code !== 'HW_ERR_SESSION_TAKEN_OVER') {
       this.totals.protocolErrors++;
       this.emit('peerError', peer, error);
     }
@@ -395,6 +396,7 @@ export class Server extends EventEmitter<ServerEvents> {
       this.sessions.delete(peer.id);
       addTransportStats(this.totals.tcp, this.totals.udp, peer);
       peer.emit('close', error);
+      this.pubsub.peerClosed(peer);
       this.emit('disconnect', peer, error);
     }
   }
@@ -451,6 +453,8 @@ export class Server extends EventEmitter<ServerEvents> {
       opened: (peer) => {
         this.pendingHandshakes--;
         this.sessions.set(peer.id, peer);
+        // One session per clientId: the newer takes over (its older one's close comes later).
+        this.identities.add(peer)?.connection.fail(takenOver(peer.clientId!));
         this.emit('connection', peer);
       },
     };
@@ -464,20 +468,6 @@ export class Server extends EventEmitter<ServerEvents> {
 /** The peer of a server's session, once its HELLO has been accepted (ServerHandshake sets it). */
 function peerOf(connection: Connection): Peer | undefined {
   return connection.context as Peer | undefined;
-}
-
-/** Adds a session's per-transport counters to running totals. */
-function addTransportStats(tcp: TransportTotals, udp: TransportTotals, peer: Peer): void {
-  const stats = peer.connection.counters;
-  for (const [total, own] of [
-    [tcp, stats.tcp],
-    [udp, stats.udp],
-  ] as const) {
-    total.messagesIn += own.messagesIn;
-    total.messagesOut += own.messagesOut;
-    total.bytesIn += own.bytesIn;
-    total.bytesOut += own.bytesOut;
-  }
 }
 
 export function createServer(options?: ServerOptions): Server {

@@ -9,6 +9,7 @@ import type { Payload } from '../session/message.js';
 import { isEncrypted } from '../transport/tls.js';
 import type { UdpStats } from '../transport/udp-session.js';
 import { deferListenerTable } from '../session/session-events.js';
+import { isReservedType, protocolTypeError } from './reserved-types.js';
 
 export interface RequestOptions extends SendOptions {
   /** Rejects with HW_ERR_REQUEST_TIMEOUT past this; 0 waits for ever. Default: the requestTimeoutMs option. */
@@ -36,6 +37,7 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
    * high-water mark; 'drain' follows when it empties.
    */
   send(type: string, payload?: Payload, options?: SendOptions): boolean {
+    if (isReservedType(type)) throw protocolTypeError(type);
     return this.session().send(type, payload, options);
   }
 
@@ -44,12 +46,23 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
    * stream of messages without ever hitting maxQueueBytes.
    */
   async sendWhenReady(type: string, payload?: Payload, options?: SendOptions): Promise<void> {
+    if (isReservedType(type)) throw protocolTypeError(type);
     await this.session().waitForRoom();
     this.session().send(type, payload, options);
   }
 
   /** Sends a request and resolves with the other side's reply (its handler's return value). */
   request(type: string, payload?: Payload, options: RequestOptions = {}): Promise<Payload> {
+    try {
+      if (isReservedType(type)) throw protocolTypeError(type);
+      return this.session().request(type, payload, options.timeoutMs, options.signal, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal A request of one of the protocol's reserved types (the admin request, pub/sub's). */
+  protocolRequest(type: string, payload: Payload, options: RequestOptions = {}): Promise<Payload> {
     try {
       return this.session().request(type, payload, options.timeoutMs, options.signal, options);
     } catch (error) {

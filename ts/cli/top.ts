@@ -26,7 +26,7 @@ export async function top(options: TopOptions): Promise<number> {
 
   const draw = async () => {
     try {
-      const reply = (await client.request(ADMIN_TYPE, options.adminToken === undefined ? {} : { token: options.adminToken })) as unknown as AdminReply;
+      const reply = (await client.protocolRequest(ADMIN_TYPE, options.adminToken === undefined ? {} : { token: options.adminToken })) as unknown as AdminReply;
       const frame = { reply, at: performance.now() };
       const lines = renderTop(target, frame, previous, tty ? process.stdout.columns || 100 : 100);
       previous = frame;

@@ -4,7 +4,7 @@
  * own name (`maxConnections`) or, for a field of an object option, its path (`reconnect.maxAttempts`);
  * its variable is HYBRIDWIRE_ plus the path in upper snake case.
  */
-import { CLIENT_RANGES, LIMIT_RANGES, SERVER_RANGES } from '../api/option-ranges.js';
+import { CLIENT_RANGES, LIMIT_RANGES, PUBSUB_RANGES, SERVER_RANGES } from '../api/option-ranges.js';
 import { ADMIN_TOKEN_LENGTH } from '../features/admin/admin.js';
 import { BUILTIN_NAMES, DEFAULT_BUILTINS } from '../api/builtins.js';
 
@@ -49,6 +49,7 @@ const OTHER_CLIENT_KEYS: OptionKey[] = [
   { key: 'clientId', kind: { type: 'string' }, use: 'client' },
   { key: 'reconnect', kind: { type: 'boolean-or-table' }, use: 'client', default: false },
   { key: 'reconnect.jitter', kind: { type: 'number', min: 0, max: 1 }, use: 'client', default: 0.2 },
+  { key: 'cleanSession', kind: { type: 'boolean' }, use: 'client', default: true },
 ];
 
 function integerKeys(ranges: Readonly<Record<string, { default: number; min: number; max: number }>>, use: OptionUse): OptionKey[] {
@@ -60,6 +61,7 @@ export const OPTION_KEYS: readonly OptionKey[] = [
   ...ADDRESS_KEYS,
   ...integerKeys(LIMIT_RANGES, 'both'),
   ...integerKeys(SERVER_RANGES, 'server'),
+  ...integerKeys(PUBSUB_RANGES, 'server'),
   ...OTHER_SERVER_KEYS,
   ...OTHER_CLIENT_KEYS.slice(0, 2),
   ...integerKeys(CLIENT_RANGES, 'client'),

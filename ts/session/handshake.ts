@@ -13,7 +13,7 @@ export const PROTOCOL_SEMVER = '1.0.0';
 export const MAX_HANDSHAKE_BYTES = 8192;
 
 /** Features this implementation offers; the session uses the intersection of both offers. */
-export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4'] as const;
+export const SUPPORTED_FEATURES = ['json', 'binary', 'type-alias', 'request', 'heartbeat', 'udp', 'reliable-udp', 'lz4', 'pubsub'] as const;
 
 export type DeliveryMode = 'step' | 'burst';
 
@@ -158,6 +158,16 @@ function field<T>(object: Record<string, unknown>, name: string, check: (v: unkn
   return value;
 }
 
+/** UTF-8 bytes a clientId may have. */
+export const CLIENT_ID_BYTES = { min: 1, max: 256 } as const;
+
+/** Whether `value` is a clientId: a string of 1..256 UTF-8 bytes. */
+export function isClientId(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > CLIENT_ID_BYTES.max) return false;
+  const bytes = Buffer.byteLength(value);
+  return bytes >= CLIENT_ID_BYTES.min && bytes <= CLIENT_ID_BYTES.max;
+}
+
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length <= 256;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 0xffffffff;
 const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1000;
@@ -178,7 +188,10 @@ export function parseHello(payload: Uint8Array): Hello {
     maxPacketSize: field(object, 'maxPacketSize', isCount, 'HELLO'),
     windowSize: field(object, 'windowSize', isCount, 'HELLO'),
   };
-  if (isString(object.clientId)) hello.clientId = object.clientId;
+  if (object.clientId !== undefined) {
+    if (!isClientId(object.clientId)) throw new HybridwireError('HW_ERR_BAD_HANDSHAKE', `HELLO.clientId must be a string of ${CLIENT_ID_BYTES.min} to ${CLIENT_ID_BYTES.max} UTF-8 bytes`);
+    hello.clientId = object.clientId;
+  }
   const udp = parseUdp(object.udp, 'HELLO');
   if (udp) hello.udp = udp;
   if (object.auth !== undefined) hello.auth = object.auth;

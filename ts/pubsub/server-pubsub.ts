@@ -1,0 +1,299 @@
+/**
+ * Pub/sub on a server (docs/PROTOCOL.md, section 10): the handlers of the `hybridwire:pubsub.*`
+ * types its peers send, each peer's pub/sub session and last will, and server.publish(). The
+ * routing itself is the Broker's.
+ */
+import { HybridwireError, OptionError } from '../errors.js';
+import type { Peer } from '../api/peer.js';
+import type { HandlerTable } from '../api/handler-table.js';
+import { identityOf } from '../api/identity.js';
+import { integerOption } from '../api/option-ranges.js';
+import type { Payload } from '../session/message.js';
+import { Broker, routedOf, type BrokerLimits, type RoutedMessage } from './broker.js';
+import type { BrokerSession } from './broker-session.js';
+import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore, type SubscriptionOptions } from './stores.js';
+import { checkTopic, parseFilter } from './topics.js';
+import { PUBSUB_FEATURE, PubsubType, decodeAck, decodeRecord, type PublishRecord, type PubsubMessage, type QoS } from './wire.js';
+import { checkPublishOptions, checkSubscribeRequest, parseConnectRequest, type PublishOptions } from './pubsub-options.js';
+import type { PubsubStats } from './pubsub-stats.js';
+
+type Verdict = boolean | Promise<boolean>;
+
+export interface PubsubServerOptions {
+  /** UTF-8 bytes of a topic or filter. Default 65535. */
+  maxTopicBytes?: number;
+  /** Levels of a topic or filter. Default 128. */
+  maxTopicLevels?: number;
+  /** QoS ≥ 1 deliveries queued per session while it is away (or past maxInflight); past it the oldest are dropped. Default 1000. */
+  maxOfflineMessages?: number;
+  /** Bytes of those deliveries per session. Default 1 MiB. */
+  maxOfflineBytes?: number;
+  /** Retained messages (one per topic); a new topic past it is not retained. Default 100000. */
+  maxRetainedMessages?: number;
+  /** Subscriptions per session. Default 10000. */
+  maxSubscriptionsPerPeer?: number;
+  /** QoS ≥ 1 deliveries sent and not yet acknowledged, per session; also QoS 2 publishes awaiting release. Default 1000. */
+  maxInflight?: number;
+  /** Unacknowledged QoS ≥ 1 deliveries are sent again after this long. Default 5000 ms. */
+  retryIntervalMs?: number;
+  /** Persistent sessions (cleanSession: false) kept at once; more are refused with HW_ERR_SERVER_FULL. Default 100000. */
+  maxPersistentSessions?: number;
+  /** Whether `peer` may publish to `topic`; false refuses with HW_ERR_NOT_AUTHORIZED. Default: all may. */
+  authorizePublish?: (peer: Peer, topic: string) => Verdict;
+  /** Whether `peer` may subscribe to `filter`; false refuses with HW_ERR_NOT_AUTHORIZED. Default: all may. */
+  authorizeSubscribe?: (peer: Peer, filter: string) => Verdict;
+  /** Where persistent sessions live. Default: memory. */
+  sessionStore?: SessionStore;
+  /** Where retained messages live. Default: memory. */
+  retainedStore?: RetainedStore;
+}
+
+/** What the pub/sub side needs of its server. */
+export interface PubsubHost {
+  emit(event: 'subscribe', peer: Peer, filter: string, options: SubscriptionOptions): boolean;
+  emit(event: 'unsubscribe', peer: Peer, filter: string): boolean;
+}
+
+function checkHook(name: string, value: unknown): ((peer: Peer, text: string) => Verdict) | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new OptionError(`option ${name} must be a function`, name);
+  return value as ((peer: Peer, text: string) => Verdict) | undefined;
+}
+
+function resolveLimits(options: PubsubServerOptions): BrokerLimits {
+  return {
+    maxTopicBytes: integerOption('maxTopicBytes', options.maxTopicBytes),
+    maxTopicLevels: integerOption('maxTopicLevels', options.maxTopicLevels),
+    maxOfflineMessages: integerOption('maxOfflineMessages', options.maxOfflineMessages),
+    maxOfflineBytes: integerOption('maxOfflineBytes', options.maxOfflineBytes),
+    maxRetainedMessages: integerOption('maxRetainedMessages', options.maxRetainedMessages),
+    maxSubscriptionsPerPeer: integerOption('maxSubscriptionsPerPeer', options.maxSubscriptionsPerPeer),
+    maxInflight: integerOption('maxInflight', options.maxInflight),
+    retryIntervalMs: integerOption('retryIntervalMs', options.retryIntervalMs),
+    maxPersistentSessions: integerOption('maxPersistentSessions', options.maxPersistentSessions),
+  };
+}
+
+const notAuthorized = (what: string) => new HybridwireError('HW_ERR_NOT_AUTHORIZED', `not authorized to ${what}`);
+
+export class ServerPubsub {
+  readonly broker: Broker;
+  private readonly sessionsByPeer = new Map<Peer, BrokerSession>();
+  /** Last wills of connected peers, published if the peer goes without a DISCONNECT. */
+  private readonly wills = new Map<Peer, RoutedMessage>();
+  private readonly authorizePublish: ((peer: Peer, topic: string) => Verdict) | undefined;
+  private readonly authorizeSubscribe: ((peer: Peer, filter: string) => Verdict) | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly host: PubsubHost,
+    options: PubsubServerOptions,
+  ) {
+    this.authorizePublish = checkHook('authorizePublish', options.authorizePublish);
+    this.authorizeSubscribe = checkHook('authorizeSubscribe', options.authorizeSubscribe);
+    this.broker = new Broker(resolveLimits(options), options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
+  }
+
+  /** Takes the pub/sub types in a server's handler table. */
+  register(handlers: HandlerTable<Peer>): void {
+    handlers.setProtocol(PubsubType.CONNECT, (request: unknown, peer: Peer) => this.connect(peer, request));
+    handlers.setProtocol(PubsubType.DISCONNECT, (_: unknown, peer: Peer) => void this.wills.delete(peer));
+    handlers.setProtocol(PubsubType.SUBSCRIBE, (request: unknown, peer: Peer) => this.subscribe(peer, request));
+    handlers.setProtocol(PubsubType.UNSUBSCRIBE, (request: unknown, peer: Peer) => this.unsubscribe(peer, request));
+    handlers.setProtocol(PubsubType.PUBLISH, (record: unknown, peer: Peer) => this.received(peer, record));
+    handlers.setProtocol(PubsubType.PUBACK, (ack: unknown, peer: Peer) => this.session(peer).completed(decodeAck(ack).id, 1, Date.now()));
+    handlers.setProtocol(PubsubType.PUBREC, (ack: unknown, peer: Peer) => this.session(peer).received(decodeAck(ack).id));
+    handlers.setProtocol(PubsubType.PUBCOMP, (ack: unknown, peer: Peer) => this.session(peer).completed(decodeAck(ack).id, 2, Date.now()));
+    handlers.setProtocol(PubsubType.PUBREL, (ack: unknown, peer: Peer) => this.released(peer, decodeAck(ack).id));
+  }
+
+  /** server.publish(): the server may publish to `$`-topics; no authorization applies. */
+  publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
+    try {
+      const checked = checkPublishOptions(options);
+      checkTopic(topic, this.broker.limits, true);
+      const message: PubsubMessage = { topic, payload, qos: checked.qos, retain: checked.retain, ...(checked.expiryMs === undefined ? {} : { expiryMs: checked.expiryMs }) };
+      return Promise.resolve(this.broker.publish(routedOf(message, checked.retain))).then(() => this.broker.store.commit());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  stats(): PubsubStats {
+    return this.broker.stats();
+  }
+
+  /** A peer's session ended: its pub/sub session is left (persistent) or ended, its will published. */
+  peerClosed(peer: Peer): void {
+    const will = this.wills.get(peer);
+    this.wills.delete(peer);
+    const session = this.sessionsByPeer.get(peer);
+    this.sessionsByPeer.delete(peer);
+    if (session !== undefined && session.peer === peer) {
+      session.peer = undefined;
+      const state = session.state;
+      if (!state.persistent || state.sessionExpiryMs === 0 || this.closing) {
+        if (!state.persistent || state.sessionExpiryMs === 0) this.broker.endSession(session);
+      } else {
+        state.expiresAt = Date.now() + state.sessionExpiryMs;
+        this.broker.store.changed(state);
+        session.expiryTimer = setTimeout(() => this.broker.endSession(session), state.sessionExpiryMs);
+        session.expiryTimer.unref();
+      }
+    }
+    if (will !== undefined && !this.closing) this.publishWill(peer, will);
+  }
+
+  /** The server is closing: no wills, no timers. */
+  shutdown(): void {
+    this.closing = true;
+    this.broker.close();
+  }
+
+  private publishWill(peer: Peer, will: RoutedMessage): void {
+    const verdict = this.authorizePublish?.(peer, will.topic) ?? true;
+    const go = (allowed: boolean) => {
+      if (allowed) void this.broker.publish(will);
+      else this.broker.counters.dropped.notAuthorized++;
+    };
+    if (verdict instanceof Promise) verdict.then(go, () => go(false));
+    else go(verdict);
+  }
+
+  private checkFeature(peer: Peer): void {
+    if (!peer.supportsFeature(PUBSUB_FEATURE)) throw new HybridwireError('HW_ERR_NO_HANDLER', 'this session did not negotiate pubsub');
+  }
+
+  /** The peer's pub/sub session; a peer that sent no CONNECT has a clean one. */
+  private session(peer: Peer): BrokerSession {
+    this.checkFeature(peer);
+    let session = this.sessionsByPeer.get(peer);
+    if (session === undefined) session = this.attach(peer, false, 0).session;
+    return session;
+  }
+
+  private attach(peer: Peer, persistent: boolean, sessionExpiryMs: number): { session: BrokerSession; present: boolean } {
+    const opened = this.broker.openSession(identityOf(peer), persistent, sessionExpiryMs);
+    const session = opened.session;
+    // A takeover: the older connection's close comes later and finds the session no longer its own.
+    session.peer = peer;
+    this.sessionsByPeer.set(peer, session);
+    return opened;
+  }
+
+  private connect(peer: Peer, request: unknown): { sessionPresent: boolean } | Promise<{ sessionPresent: boolean }> {
+    this.checkFeature(peer);
+    if (this.sessionsByPeer.has(peer)) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'pub/sub CONNECT sent twice on one session');
+    const { persistent, sessionExpiryMs, will } = parseConnectRequest(request, this.broker.limits);
+    const { session, present } = this.attach(peer, persistent, sessionExpiryMs);
+    if (will !== undefined) this.wills.set(peer, routedOf(will, will.retain));
+    // What the session kept goes out once the answer has (the reply is written when this returns).
+    queueMicrotask(() => session.resume(Date.now()));
+    const answer = { sessionPresent: present };
+    const commit = this.broker.store.commit();
+    return commit === undefined ? answer : commit.then(() => answer);
+  }
+
+  private subscribe(peer: Peer, request: unknown): { qos: QoS } | Promise<{ qos: QoS }> {
+    const session = this.session(peer);
+    const { filter, options } = checkSubscribeRequest(request);
+    parseFilter(filter, this.broker.limits);
+    const verdict = this.authorizeSubscribe?.(peer, filter) ?? true;
+    const go = (allowed: boolean): { qos: QoS } | Promise<{ qos: QoS }> => {
+      if (!allowed) throw notAuthorized(`subscribe to ${JSON.stringify(filter)}`);
+      if (session.peer !== peer) throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session was taken over');
+      const existed = this.broker.subscribe(session, filter, options);
+      this.host.emit('subscribe', peer, filter, options);
+      const answer = { qos: options.qos };
+      // Retained messages follow the confirmation, which is written as this returns (or resolves).
+      const retained = () => {
+        if (!existed && session.peer === peer) this.broker.sendRetained(session, filter, options);
+      };
+      const commit = this.broker.store.commit();
+      if (commit === undefined) {
+        queueMicrotask(retained);
+        return answer;
+      }
+      return commit.then(() => {
+        setImmediate(retained);
+        return answer;
+      });
+    };
+    return verdict instanceof Promise ? verdict.then(go) : go(verdict);
+  }
+
+  private unsubscribe(peer: Peer, request: unknown): { removed: boolean } {
+    const session = this.session(peer);
+    const filter = (request as { filter?: unknown } | null)?.filter;
+    if (typeof filter !== 'string') throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'pub/sub UNSUBSCRIBE needs a filter');
+    const removed = this.broker.unsubscribe(session, filter);
+    if (removed) this.host.emit('unsubscribe', peer, filter);
+    return { removed };
+  }
+
+  /** A PUBLISH from a peer. A topic it may not publish to is a protocol error: its client checks first. */
+  private received(peer: Peer, bytes: unknown): void | Promise<void> {
+    const session = this.session(peer);
+    const record = decodeRecord(bytes as Uint8Array);
+    try {
+      checkTopic(record.topic, this.broker.limits, false);
+    } catch (error) {
+      peer.connection.fail(error as HybridwireError);
+      return undefined;
+    }
+    const verdict = this.authorizePublish?.(peer, record.topic) ?? true;
+    if (verdict instanceof Promise) {
+      // The record is a view of a frame the connection reuses: copied before waiting.
+      const kept = { ...record, body: Buffer.from(record.body) };
+      return verdict.then((allowed) => this.accept(peer, session, kept, allowed));
+    }
+    return this.accept(peer, session, record, verdict);
+  }
+
+  private accept(peer: Peer, session: BrokerSession, record: PublishRecord, allowed: boolean): void | Promise<void> {
+    const { qos, id } = record;
+    if (!allowed) {
+      this.broker.counters.dropped.notAuthorized++;
+      if (qos > 0) session.sendAck(qos === 1 ? PubsubType.PUBACK : PubsubType.PUBREC, id, 'HW_ERR_NOT_AUTHORIZED');
+      return undefined;
+    }
+    const received = session.state.receivedQos2;
+    if (qos === 2 && received.has(id)) {
+      // Sent again after a reconnect: routed already, so only acknowledged again (exactly once).
+      session.sendAck(PubsubType.PUBREC, id);
+      return undefined;
+    }
+    if (qos === 2 && received.size >= this.broker.limits.maxInflight) {
+      peer.connection.fail(new HybridwireError('HW_ERR_BAD_MESSAGE', `more than maxInflight (${this.broker.limits.maxInflight}) QoS 2 publishes awaiting PUBREL`));
+      return undefined;
+    }
+    const message: RoutedMessage = {
+      topic: record.topic,
+      qos,
+      retain: record.retain,
+      encoding: record.encoding,
+      body: record.body,
+      expiresAt: record.expiryMs === undefined ? undefined : Date.now() + record.expiryMs,
+    };
+    const relayed = this.broker.publish(message, session);
+    if (qos === 0) return undefined;
+    if (qos === 2) {
+      received.add(id);
+      this.broker.store.changed(session.state);
+    }
+    const acknowledge = () => session.sendAck(qos === 1 ? PubsubType.PUBACK : PubsubType.PUBREC, id);
+    const commit = this.broker.store.commit();
+    if (relayed === undefined && commit === undefined) {
+      acknowledge();
+      return undefined;
+    }
+    return Promise.all([relayed, commit]).then(acknowledge);
+  }
+
+  private released(peer: Peer, id: number): void {
+    const session = this.session(peer);
+    if (session.state.receivedQos2.delete(id)) this.broker.store.changed(session.state);
+    const commit = this.broker.store.commit();
+    if (commit === undefined) session.sendAck(PubsubType.PUBCOMP, id);
+    else void commit.then(() => session.sendAck(PubsubType.PUBCOMP, id));
+  }
+}
