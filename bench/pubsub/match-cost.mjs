@@ -92,6 +92,13 @@ log(`setting up: 1 subscription, then ${many.toLocaleString('en-US')}`);
 const setups = [await setup(1), await setup(many)];
 const results = { one: { same: [], distinct: [] }, many: { same: [], distinct: [] } };
 let offset = 0;
+// Warm-up, untimed: both modes on both servers, so that the first timed round is not the JIT's.
+for (const distinct of [false, true]) {
+  for (const entry of setups) {
+    await time(entry, distinct, offset);
+    offset += publishes;
+  }
+}
 for (let round = 1; round <= rounds; round++) {
   const order = round % 2 ? [0, 1] : [1, 0];
   for (const distinct of [false, true]) {
