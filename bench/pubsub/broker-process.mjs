@@ -35,6 +35,10 @@ serveParent({
     broker = await kinds[system]({ host });
     return { address: broker.address };
   },
+  /** The broker's own counters, where it has them (hybridwire: stats().pubsub). */
+  stats() {
+    return broker?.stats?.();
+  },
   cpu() {
     const { user, system } = process.cpuUsage();
     return user + system;

@@ -133,7 +133,7 @@ async function nodeBroker(system, host) {
   const child = new Child(BROKER_PROCESS, { name: `${system} broker` });
   try {
     const { address } = await child.call('start', { system, host }, 15_000);
-    return { pid: child.pid, address, stop: () => child.stop(), cpu: () => child.call('cpu') };
+    return { pid: child.pid, address, stop: () => child.stop(), stats: () => child.call('stats') };
   } catch (error) {
     await child.stop();
     throw error;

@@ -36,6 +36,12 @@ async function phase({ publisher, subscribers, shares, count, qos, settings, per
   return { published, delivered, expected: count * shares.reduce((a, b) => a + b, 0), lastNs, latencies };
 }
 
+/** The broker's counters (hybridwire's stats().pubsub), for an error that says where deliveries went. */
+async function brokerCounters(broker) {
+  const stats = await broker.stats?.().catch(() => undefined);
+  return stats ? ` (broker: messages out ${JSON.stringify(stats.messagesOut)}, dropped ${JSON.stringify(stats.dropped)}, inflight ${stats.inflight})` : '';
+}
+
 export async function measure(systemName, benchCase, settings) {
   const system = systemNamed(systemName);
   const broker = await startBroker(system.broker, settings.host);
@@ -56,16 +62,16 @@ export async function measure(systemName, benchCase, settings) {
     const messages = Math.max(1, Math.round(benchCase.messages * settings.scale));
     const warmup = Math.max(1, Math.round(messages / 10));
     const warm = await phase({ publisher, subscribers, shares, count: warmup, qos: benchCase.qos, settings });
-    if (warm.delivered !== warm.expected) throw new Error(`warm-up: ${warm.delivered} of ${warm.expected} deliveries arrived`);
+    if (warm.delivered !== warm.expected) throw new Error(`warm-up: ${warm.delivered} of ${warm.expected} deliveries arrived${await brokerCounters(broker)}`);
     const run = await phase({ publisher, subscribers, shares, count: messages, qos: benchCase.qos, settings });
     const firstNs = BigInt(run.published.firstNs);
     const seconds = Number(run.lastNs - firstNs) / 1e9;
     const publishSeconds = Number(BigInt(run.published.doneNs) - firstNs) / 1e9;
-    if (run.delivered !== run.expected) throw new Error(`${run.delivered} of ${run.expected} deliveries arrived`);
+    if (run.delivered !== run.expected) throw new Error(`${run.delivered} of ${run.expected} deliveries arrived${await brokerCounters(broker)}`);
 
     const perSecond = settings.latencyRate / benchCase.subscribers;
     const paced = await phase({ publisher, subscribers, shares, count: Math.max(1, Math.round((perSecond * settings.latencyMs) / 1000)), qos: benchCase.qos, settings, perSecond });
-    if (paced.delivered !== paced.expected) throw new Error(`latency run: ${paced.delivered} of ${paced.expected} deliveries arrived`);
+    if (paced.delivered !== paced.expected) throw new Error(`latency run: ${paced.delivered} of ${paced.expected} deliveries arrived${await brokerCounters(broker)}`);
     return {
       value: run.delivered / seconds,
       deliveriesPerSecond: run.delivered / seconds,
