@@ -39,10 +39,6 @@ serveParent({
   stats() {
     return broker?.stats?.();
   },
-  cpu() {
-    const { user, system } = process.cpuUsage();
-    return user + system;
-  },
   async stop() {
     await Promise.race([broker?.close(), new Promise((resolve) => setTimeout(resolve, 2000))]);
   },
