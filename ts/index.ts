@@ -43,3 +43,12 @@ export { ReliableEndpoint, ReassemblyBudget } from './reliable/reliable-endpoint
 export type { ReliableEndpointOptions, ReliableSendOptions, ReliableStats, OverflowPolicy } from './reliable/reliable-endpoint.js';
 export type { UdpStats } from './transport/udp-session.js';
 export type { SealAlgorithm, SealingStats } from './transport/datagram-seal.js';
+export { Subscription } from './pubsub/subscription.js';
+export type { PubsubMessage, QoS } from './pubsub/wire.js';
+export type { PublishOptions, SubscribeOptions, WillOptions } from './pubsub/pubsub-options.js';
+export type { PubsubClientOptions } from './pubsub/client-pubsub.js';
+export type { PubsubServerOptions } from './pubsub/server-pubsub.js';
+export type { PubsubStats } from './pubsub/pubsub-stats.js';
+export type { Broker, RoutedMessage } from './pubsub/broker.js';
+export { MemorySessionStore, MemoryRetainedStore } from './pubsub/stores.js';
+export type { SessionStore, RetainedStore, SessionState, RetainedMessage, SubscriptionOptions, QueuedDelivery, InflightDelivery } from './pubsub/stores.js';

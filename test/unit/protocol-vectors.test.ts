@@ -12,6 +12,7 @@ import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
 import { Reliability } from '../../ts/reliable/reliable-endpoint.js';
 import { DatagramSeal, OpenResult, type SealAlgorithm } from '../../ts/transport/datagram-seal.js';
 import { splitExport } from '../../ts/session/udp-keys.js';
+import { decodeAck, decodeRecord, encodeAck, encodeRecord } from '../../ts/pubsub/wire.js';
 import { Encoding, MessageKind, decodeBody, decodeTypeDef, encodeTypeDef, newMessageHeader, readMessageHeader, writeMessagePrefix } from '../../ts/session/message.js';
 
 /** Frame types section 4.1 adds; the codec names them in ts/codec/frame.ts once the server handles them. */
@@ -399,6 +400,27 @@ const checks: Record<string, () => void> = {
     answerer.endpoint.close();
   },
 };
+
+/** Pub/sub records (section 10.1): decoded, then encoded again to the same bytes. */
+function expectRecord(label: string, fields: { qos: 0 | 1 | 2; retain: boolean; dup: boolean; id: number; topic: string; encoding: number; body: Buffer; expiryMs: number | undefined }): void {
+  const [bytes] = units(label, 1);
+  const record = decodeRecord(bytes!);
+  expect({ ...record, body: Buffer.from(record.body) }).toEqual(fields);
+  expect(encodeRecord(fields.qos, fields.retain, fields.dup, fields.id, fields.topic, fields.encoding, fields.body, fields.expiryMs)).toEqual(bytes);
+}
+
+Object.assign(checks, {
+  Q1: () => expectRecord('Q1', { qos: 1, retain: false, dup: false, id: 7, topic: 'a/b', encoding: Encoding.JSON, body: Buffer.from('{"t":21}'), expiryMs: undefined }),
+  Q2: () => expectRecord('Q2', { qos: 0, retain: true, dup: false, id: 0, topic: 'door', encoding: Encoding.BINARY, body: Buffer.from('hi'), expiryMs: undefined }),
+  Q3: () => expectRecord('Q3', { qos: 2, retain: false, dup: true, id: 0x01020304, topic: 'x', encoding: Encoding.EMPTY, body: Buffer.alloc(0), expiryMs: 60_000 }),
+  Q4: () => {
+    const [ack, refusal] = units('Q4', 2);
+    expect(decodeAck(ack)).toEqual({ id: 7, code: undefined });
+    expect(encodeAck(7)).toEqual(ack);
+    expect(decodeAck(refusal)).toEqual({ id: 7, code: 'HW_ERR_NOT_AUTHORIZED' });
+    expect(encodeAck(7, 'HW_ERR_NOT_AUTHORIZED')).toEqual(refusal);
+  },
+});
 
 describe('docs/PROTOCOL.md test vectors', () => {
   it('has one check for every labelled hex block, and a block for every check', () => {

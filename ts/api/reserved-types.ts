@@ -8,8 +8,8 @@ import { HybridwireError } from '../errors.js';
 
 export const RESERVED_PREFIX = 'hybridwire:';
 
-export function isReservedType(type: string): boolean {
-  return type.startsWith(RESERVED_PREFIX);
+export function isReservedType(type: unknown): boolean {
+  return typeof type === 'string' && type.startsWith(RESERVED_PREFIX);
 }
 
 /** What an application that handles or sends a reserved type is refused with. */

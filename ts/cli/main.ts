@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hybridwire` command: serve, connect (interactive), cert, demo, bench.
+ * The `hybridwire` command: serve, connect (interactive), sub, pub, top, cert, demo, bench.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import type { ClientTlsOptions, ServerTlsOptions } from '../transport/tls.js';
 import { interactive } from './interactive.js';
 import { demo } from './demo.js';
 import { bench, benchServerChild } from './bench.js';
+import { pubsubCommand } from './pubsub-cli.js';
 
 const USAGE = `usage: hybridwire <command> [options]
 
@@ -36,6 +37,11 @@ commands:
             [--tls] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--pin sha256/BASE64 ...]
             TLS (any of these turns it on), verifying the server against --tls-ca (default: the
             system's CAs) and its name; a client certificate for mutual TLS; the server's key pins
+  sub       --host H --tcp-port N TOPIC [--qos 0|1|2]
+            subscribe (TOPIC may be a filter: + * #); prints {"event":"subscribed"}, then one
+            JSON line per message: topic, payload, qos, retain
+  pub       --host H --tcp-port N TOPIC MESSAGE [--qos 0|1|2] [--retain]
+            publish MESSAGE; exits once the server has taken it as the QoS requires
   top       --host H --tcp-port N [--admin-token T]
             live view of a running server (peers, msg/s, RTT, drops, busiest types), each second;
             the server answers from loopback, or with its adminToken
@@ -139,6 +145,8 @@ async function main(argv: string[]): Promise<number> {
   // bench validates options of its own; bench-server is its hidden child (bench --separate).
   if (command === 'bench') return bench(rest);
   if (command === 'bench-server') return benchServerChild();
+  // sub and pub take positional arguments (TOPIC, MESSAGE).
+  if (command === 'sub' || command === 'pub') return pubsubCommand(command, rest);
   const { values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
   if (values.help) {
     process.stdout.write(USAGE);

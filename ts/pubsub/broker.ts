@@ -180,13 +180,39 @@ export class Broker {
     return { session, present: false };
   }
 
-  /** Restores a session the store kept (a server restart with a persistent store). */
-  restoreSession(state: ReturnType<typeof newSessionState>): BrokerSession {
-    const session = new BrokerSession(state, this.store, this.limits, this.counters);
-    this.sessions.set(state.identity, session);
-    for (const [name, options] of state.subscriptions) this.addToTrie(session, parseFilter(name, this.limits), options);
+  /**
+   * Takes back the sessions the store kept (a server restarting on a persistent store): their
+   * subscriptions, and the expiry of those away. Delivery ids go on after the largest kept.
+   */
+  restore(now = Date.now()): void {
+    for (const state of [...this.store.values()]) {
+      const session = new BrokerSession(state, this.store, this.limits, this.counters);
+      this.sessions.set(state.identity, session);
+      for (const [name, options] of state.subscriptions) this.addToTrie(session, parseFilter(name, this.limits), options);
+      for (const id of state.inflight.keys()) if (id > this.nextDeliveryId) this.nextDeliveryId = id;
+      for (const delivery of state.queue) if (delivery.id > this.nextDeliveryId) this.nextDeliveryId = delivery.id;
+      this.away(session, now);
+    }
     this.ensureRetryTimer();
-    return session;
+  }
+
+  /**
+   * A session's connection is gone: a clean one ends, a persistent one is kept until
+   * sessionExpiryMs from now (or from the expiry it already had, after a restart).
+   */
+  away(session: BrokerSession, now: number): void {
+    session.peer = undefined;
+    const state = session.state;
+    const left = state.expiresAt !== undefined ? state.expiresAt - now : state.sessionExpiryMs;
+    if (!state.persistent || left <= 0) {
+      this.endSession(session);
+      return;
+    }
+    state.expiresAt = now + left;
+    this.store.changed(state);
+    clearTimeout(session.expiryTimer);
+    session.expiryTimer = setTimeout(() => this.endSession(session), left);
+    session.expiryTimer.unref();
   }
 
   /** Ends a session: its subscriptions, queue and state go. */

@@ -11,7 +11,7 @@ import { Encoding, bodyOf, encodingOf, type Payload } from '../session/message.j
 import { TopicTrie } from './topic-trie.js';
 import { DEFAULT_TOPIC_LIMITS, checkTopic, filterName, parseFilter } from './topics.js';
 import { Subscription } from './subscription.js';
-import { PubsubType, decodeAck, decodeRecord, encodeAck, encodeRecord, markDup, payloadOf, type PubsubMessage, type QoS } from './wire.js';
+import { PUBSUB_FEATURE, PubsubType, decodeAck, decodeRecord, encodeAck, encodeRecord, markDup, payloadOf, type PubsubMessage, type QoS } from './wire.js';
 import { checkPublishOptions, checkSubscribeOptions, checkWill, encodeConnectRequest, type PublishOptions, type SubscribeOptions, type WillOptions } from './pubsub-options.js';
 import type { SubscriptionOptions } from './stores.js';
 
@@ -52,6 +52,8 @@ interface ActiveFilter {
   subscriptions: Set<Subscription>;
 }
 
+/** Topics whose subscriptions are cached at once; past it the cache starts again. */
+const MAX_CACHED_TOPICS = 1024;
 /** QoS 2 deliveries a client remembers until released; a server that leaves more unreleased is cut off. */
 const MAX_RECEIVED_QOS2 = 65_536;
 
@@ -63,6 +65,8 @@ export class ClientPubsub {
   private readonly received = new Set<number>();
   private readonly filters = new Map<string, ActiveFilter>();
   private readonly matcher = new TopicTrie<Subscription>();
+  /** The subscriptions each recent topic reaches, until a subscription changes (bounded). */
+  private readonly reached = new Map<string, Subscription[]>();
   private readonly subscriptionIds = new WeakMap<Subscription, string>();
   private nextSubscriptionId = 0;
   private nextId = 0;
@@ -74,7 +78,7 @@ export class ClientPubsub {
     handlers: { setProtocol(type: string, handler: (payload: unknown) => unknown): void },
     options: PubsubClientOptions,
     private readonly maxPending: number,
-    clientId: string | undefined,
+    private readonly clientId: string | undefined,
   ) {
     const clean = options.cleanSession ?? true;
     if (typeof clean !== 'boolean') throw new HybridwireError('HW_ERR_INVALID_OPTION', 'option cleanSession must be a boolean');
@@ -100,14 +104,17 @@ export class ClientPubsub {
   }
 
   /**
-   * The client's session has opened (first connect or a reconnect): CONNECT when the session is
-   * persistent or has a will; subscriptions again when the server has none of them; then the
+   * The client's session has opened (first connect or a reconnect): CONNECT when the client has a
+   * clientId or a will; subscriptions again when the server has none of them; then the
    * publishes still unacknowledged, in order.
    */
   async sessionOpened(): Promise<void> {
     const connection = this.client.connection!;
     let present = false;
-    if (!this.cleanSession || this.will !== undefined) {
+    // With a clientId the server may hold an older session of this client: CONNECT says whether to
+    // keep it. A server without pub/sub is not asked.
+    if (!connection.features.has(PUBSUB_FEATURE)) return;
+    if (this.clientId !== undefined || this.will !== undefined) {
       const answer = (await connection.request(PubsubType.CONNECT, encodeConnectRequest(this.cleanSession, this.sessionExpiryMs, this.will) as Payload, undefined, undefined)) as { sessionPresent?: unknown };
       present = answer?.sessionPresent === true;
     }
@@ -162,6 +169,7 @@ export class ClientPubsub {
     const key = String(++this.nextSubscriptionId);
     this.subscriptionIds.set(subscription, `${name}\u0000${key}`);
     this.matcher.set(parsed.filter, key, subscription);
+    this.reached.clear();
     try {
       const answer = (await connection.request(PubsubType.SUBSCRIBE, { filter: name, ...subscriptionOptions }, undefined, undefined)) as { qos?: unknown };
       subscription.qos = typeof answer?.qos === 'number' ? answer.qos : subscriptionOptions.qos;
@@ -276,9 +284,14 @@ export class ClientPubsub {
 
   private dispatch(message: PubsubMessage): void {
     try {
-      this.matcher.match(message.topic, (entries) => {
-        for (const subscription of entries.values()) subscription.push(message);
-      });
+      let subscriptions = this.reached.get(message.topic);
+      if (subscriptions === undefined) {
+        const found: Subscription[] = [];
+        this.matcher.match(message.topic, (entries) => found.push(...entries.values()));
+        if (this.reached.size >= MAX_CACHED_TOPICS) this.reached.clear();
+        this.reached.set(message.topic, (subscriptions = found));
+      }
+      for (const subscription of subscriptions) subscription.push(message);
       this.client.emit('publish', message);
     } catch (error) {
       const failure = new HybridwireError('HW_ERR_HANDLER_FAILED', `a subscription's handler failed: ${(error as Error).message}`, { cause: error });
@@ -304,6 +317,7 @@ export class ClientPubsub {
     if (key === undefined) return;
     active.subscriptions.delete(subscription);
     this.matcher.delete(active.filter, key.slice(key.indexOf('\u0000') + 1));
+    this.reached.clear();
     this.subscriptionIds.delete(subscription);
   }
 }

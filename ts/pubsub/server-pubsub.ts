@@ -91,19 +91,33 @@ export class ServerPubsub {
     this.authorizePublish = checkHook('authorizePublish', options.authorizePublish);
     this.authorizeSubscribe = checkHook('authorizeSubscribe', options.authorizeSubscribe);
     this.broker = new Broker(resolveLimits(options), options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
+    this.broker.restore();
   }
 
   /** Takes the pub/sub types in a server's handler table. */
   register(handlers: HandlerTable<Peer>): void {
     handlers.setProtocol(PubsubType.CONNECT, (request: unknown, peer: Peer) => this.connect(peer, request));
-    handlers.setProtocol(PubsubType.DISCONNECT, (_: unknown, peer: Peer) => void this.wills.delete(peer));
     handlers.setProtocol(PubsubType.SUBSCRIBE, (request: unknown, peer: Peer) => this.subscribe(peer, request));
     handlers.setProtocol(PubsubType.UNSUBSCRIBE, (request: unknown, peer: Peer) => this.unsubscribe(peer, request));
-    handlers.setProtocol(PubsubType.PUBLISH, (record: unknown, peer: Peer) => this.received(peer, record));
-    handlers.setProtocol(PubsubType.PUBACK, (ack: unknown, peer: Peer) => this.session(peer).completed(decodeAck(ack).id, 1, Date.now()));
-    handlers.setProtocol(PubsubType.PUBREC, (ack: unknown, peer: Peer) => this.session(peer).received(decodeAck(ack).id));
-    handlers.setProtocol(PubsubType.PUBCOMP, (ack: unknown, peer: Peer) => this.session(peer).completed(decodeAck(ack).id, 2, Date.now()));
-    handlers.setProtocol(PubsubType.PUBREL, (ack: unknown, peer: Peer) => this.released(peer, decodeAck(ack).id));
+    // One-way messages: one the server cannot read is the peer's protocol error, and ends it. A
+    // session that did not negotiate pubsub has no handler for them: they are dropped.
+    const oneWay = (type: string, handle: (payload: unknown, peer: Peer) => void | Promise<void>) =>
+      handlers.setProtocol(type, (payload: unknown, peer: Peer) => {
+        if (!peer.supportsFeature(PUBSUB_FEATURE)) return undefined;
+        try {
+          return handle(payload, peer);
+        } catch (error) {
+          if (error instanceof HybridwireError) peer.connection.fail(error);
+          else throw error;
+          return undefined;
+        }
+      });
+    oneWay(PubsubType.DISCONNECT, (_, peer) => void this.wills.delete(peer));
+    oneWay(PubsubType.PUBLISH, (record, peer) => this.received(peer, record));
+    oneWay(PubsubType.PUBACK, (ack, peer) => this.session(peer).completed(decodeAck(ack).id, 1, Date.now()));
+    oneWay(PubsubType.PUBREC, (ack, peer) => this.session(peer).received(decodeAck(ack).id));
+    oneWay(PubsubType.PUBCOMP, (ack, peer) => this.session(peer).completed(decodeAck(ack).id, 2, Date.now()));
+    oneWay(PubsubType.PUBREL, (ack, peer) => this.released(peer, decodeAck(ack).id));
   }
 
   /** server.publish(): the server may publish to `$`-topics; no authorization applies. */
@@ -128,17 +142,10 @@ export class ServerPubsub {
     this.wills.delete(peer);
     const session = this.sessionsByPeer.get(peer);
     this.sessionsByPeer.delete(peer);
+    // A server closing keeps persistent sessions as they are (a persistent store has them).
     if (session !== undefined && session.peer === peer) {
-      session.peer = undefined;
-      const state = session.state;
-      if (!state.persistent || state.sessionExpiryMs === 0 || this.closing) {
-        if (!state.persistent || state.sessionExpiryMs === 0) this.broker.endSession(session);
-      } else {
-        state.expiresAt = Date.now() + state.sessionExpiryMs;
-        this.broker.store.changed(state);
-        session.expiryTimer = setTimeout(() => this.broker.endSession(session), state.sessionExpiryMs);
-        session.expiryTimer.unref();
-      }
+      if (this.closing && session.state.persistent) session.peer = undefined;
+      else this.broker.away(session, Date.now());
     }
     if (will !== undefined && !this.closing) this.publishWill(peer, will);
   }
@@ -234,12 +241,7 @@ export class ServerPubsub {
   private received(peer: Peer, bytes: unknown): void | Promise<void> {
     const session = this.session(peer);
     const record = decodeRecord(bytes as Uint8Array);
-    try {
-      checkTopic(record.topic, this.broker.limits, false);
-    } catch (error) {
-      peer.connection.fail(error as HybridwireError);
-      return undefined;
-    }
+    checkTopic(record.topic, this.broker.limits, false);
     const verdict = this.authorizePublish?.(peer, record.topic) ?? true;
     if (verdict instanceof Promise) {
       // The record is a view of a frame the connection reuses: copied before waiting.

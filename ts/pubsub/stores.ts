@@ -112,7 +112,10 @@ export class MemorySessionStore implements SessionStore {
     this.sessions.delete(identity);
   }
 
-  changed(): void {}
+  /** Nothing to record: the store holds the very objects the broker changes. */
+  changed(state: SessionState): void {
+    void state;
+  }
 
   commit(): undefined {
     return undefined;

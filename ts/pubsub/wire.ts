@@ -97,10 +97,11 @@ export function decodeRecord(bytes: Uint8Array): PublishRecord {
   const encoding = (flags >> ENCODING_SHIFT) & 0x03;
   if (encoding > Encoding.EMPTY) throw bad(`unknown payload encoding ${encoding}`);
   if ((flags & 0x80) !== 0) throw bad('reserved flag bit 7 set');
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const id = view.readUInt32LE(1);
+  // Byte loads: this runs once per message received, and the bounds are checked above.
+  const id = (bytes[1]! | (bytes[2]! << 8) | (bytes[3]! << 16) | (bytes[4]! << 24)) >>> 0;
   if ((qos === 0) !== (id === 0)) throw bad(qos === 0 ? 'QoS 0 with an id' : `QoS ${qos} without an id`);
-  const topicBytes = view.readUInt16LE(5);
+  const topicBytes = bytes[5]! | (bytes[6]! << 8);
+  const view = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   let at = FIXED + topicBytes;
   if (at > bytes.length) throw bad('topic overruns the record');
   const topic = view.toString('utf8', FIXED, at);
