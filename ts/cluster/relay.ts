@@ -21,24 +21,15 @@
  */
 import { createHash } from 'node:crypto';
 import { HybridwireError } from '../errors.js';
-import type { Payload } from '../session/message.js';
+import type { PubsubMessage, QoS } from '../pubsub/wire.js';
 import { ORIGIN_HEADER, type Cluster } from './cluster.js';
 import type { DurableMessage, EngineMessage, Headers, Subscription } from './engine.js';
 import { uniqueId } from './nats-engine.js';
 import { decodePayload, encodePayload } from './payload.js';
 import { filterSubjects, subjectTopic, topicSubject } from './subjects.js';
 
-export type QoS = 0 | 1 | 2;
-
-/** The pub/sub message object (CONTRACT: `{ topic, payload, qos, retain }` + expiryMs, priority). */
-export interface RelayMessage {
-  topic: string;
-  payload: Payload;
-  qos: QoS;
-  retain: boolean;
-  expiryMs?: number;
-  priority?: 'high' | 'normal' | 'low';
-}
+/** What the relay carries: a pub/sub message as the broker hands it on. */
+export type RelayMessage = PubsubMessage;
 
 /** The seams of the pub/sub broker the relay plugs into (ts/pubsub/broker.ts). */
 export interface RelayBroker {
