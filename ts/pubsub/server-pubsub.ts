@@ -269,6 +269,13 @@ export class ServerPubsub {
     const session = this.session(peer);
     const record = decodeRecord(bytes as Uint8Array);
     checkTopic(record.topic, this.broker.limits, false);
+    // The server's rateLimits by topic filter: false drops the publish (a QoS ≥ 1 one is refused,
+    // so its publisher is not left waiting); a 'disconnect' limit throws HW_ERR_RATE_LIMITED.
+    if (peer.connection.rateLimiter?.admitTopic(record.topic, (bytes as Uint8Array).length) === false) {
+      this.broker.counters.dropped.rateLimited++;
+      if (record.qos > 0) session.sendAck(record.qos === 1 ? PubsubType.PUBACK : PubsubType.PUBREC, record.id, 'HW_ERR_RATE_LIMITED');
+      return undefined;
+    }
     const verdict = this.authorizePublish?.(peer, record.topic) ?? true;
     if (verdict instanceof Promise) {
       // The record is a view of a frame the connection reuses: copied before waiting.
