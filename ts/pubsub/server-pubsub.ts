@@ -143,7 +143,7 @@ export class ServerPubsub {
     try {
       const checked = checkPublishOptions(options);
       checkTopic(topic, this.broker.limits, true);
-      const message: PubsubMessage = { topic, payload, qos: checked.qos, retain: checked.retain, ...(checked.expiryMs === undefined ? {} : { expiryMs: checked.expiryMs }) };
+      const message: PubsubMessage = { topic, payload, qos: checked.qos, retain: checked.retain, ...(checked.expiryMs === undefined ? {} : { expiryMs: checked.expiryMs }), ...(checked.priority === undefined ? {} : { priority: checked.priority }) };
       return Promise.resolve(this.broker.publish(routedOf(message, checked.retain))).then(() => this.broker.store.commit());
     } catch (error) {
       return Promise.reject(error);
