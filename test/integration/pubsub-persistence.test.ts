@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../ts/index.js';
 import type { PubsubMessage } from '../../ts/pubsub/wire.js';
@@ -127,6 +128,19 @@ describe('a store that cannot be used', () => {
     const file = path.join(tempDir(), 'a-file');
     fs.writeFileSync(file, 'not a directory');
     expect(() => createServer({ persistence: { dir: file } })).toThrow(expect.objectContaining({ code: 'HW_ERR_STORE_UNAVAILABLE' }));
+  });
+
+  it('a QoS 1 publish that could not be written is refused with HW_ERR_STORE_UNAVAILABLE, not acknowledged', async () => {
+    const dir = tempDir();
+    const { tcpPort } = await startServer({ udpPort: false, persistence: { dir } });
+    const away = await startClient({ tcpPort, udpPort: false, clientId: 'waiting', cleanSession: false });
+    await away.subscribe('jobs', { qos: 1 });
+    await away.close();
+    const other = new Database(path.join(dir, 'pubsub.sqlite'));
+    other.exec('DROP TABLE deliveries');
+    other.close();
+    const publisher = await startClient({ tcpPort, udpPort: false });
+    await expect(publisher.publish('jobs', 'not stored', { qos: 1 })).rejects.toMatchObject({ code: 'HW_ERR_STORE_UNAVAILABLE' });
   });
 
   it('a bad persistence option is HW_ERR_INVALID_OPTION naming it', () => {

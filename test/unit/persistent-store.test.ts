@@ -128,6 +128,28 @@ describe('PersistentStore', () => {
     expect(openStore(dir).sessions.get('s')!.queue.map((d) => d.id)).toEqual([4, 5]);
   });
 
+  it('a commit that fails rejects with HW_ERR_STORE_UNAVAILABLE and leaves its changes for the next one', async () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    const state = newSessionState('s', true, 1000);
+    store.sessions.set(state);
+    await store.sessions.commit();
+    // The table the deliveries go to disappears under the store (as a broken disk would refuse writes).
+    const other = new Database(path.join(dir, 'pubsub.sqlite'));
+    const schema = (other.prepare("SELECT sql FROM sqlite_master WHERE name = 'deliveries'").get() as { sql: string }).sql;
+    other.exec('DROP TABLE deliveries');
+    state.queue.push(delivery(1));
+    state.queuedBytes += 4;
+    store.sessions.changed(state);
+    await expect(store.sessions.commit()).rejects.toMatchObject({ code: 'HW_ERR_STORE_UNAVAILABLE' });
+    other.exec(schema);
+    other.close();
+    expect(store.sessions.commit()).toBeInstanceOf(Promise);
+    await store.sessions.commit();
+    await store.close();
+    expect(openStore(dir).sessions.get('s')!.queue.map((d) => d.id)).toEqual([1]);
+  });
+
   it('refuses a file that is not its database, and one of another schema version, with HW_ERR_STORE_UNAVAILABLE', () => {
     const garbage = tempDir();
     fs.writeFileSync(path.join(garbage, 'pubsub.sqlite'), Buffer.alloc(4096, 1));

@@ -65,6 +65,8 @@ function storeError(dir: string, error: unknown): HybridwireError {
 /** What the database holds of one persistent session's deliveries: row seq and state by delivery. */
 interface Written {
   seq: number;
+  /** The session row as written (its subscriptions, expiry and QoS 2 ids), to skip writing it again unchanged. */
+  row: string;
   rows: Map<QueuedDelivery, { seq: number; state: number }>;
 }
 
@@ -120,6 +122,9 @@ export class PersistentStore {
     this.closed = true;
     try {
       if (this.dirtySessions.size > 0 || this.dirtyRetained.size > 0) this.flush();
+    } catch {
+      // Nothing pending here was acknowledged (that waited for its commit): what is lost is an
+      // acknowledgement's removal or a session's expiry, and the delivery is sent again after a restart.
     } finally {
       this.db.close();
     }
@@ -159,7 +164,7 @@ export class PersistentStore {
         expiresAt: row.expires_at === null ? undefined : Number(row.expires_at),
       };
       this.states.set(identity, state);
-      this.written.set(identity, { seq: Number(row.seq), rows: new Map() });
+      this.written.set(identity, { seq: Number(row.seq), row: '', rows: new Map() });
     }
     for (const row of db.prepare('SELECT * FROM deliveries ORDER BY identity, seq').iterate() as Iterable<Row>) {
       const identity = String(row.identity);
@@ -244,7 +249,10 @@ export class PersistentStore {
     }
     const seq = before?.seq ?? this.nextSeq++;
     const subscriptions = JSON.stringify([...state.subscriptions]);
-    s.putSession!.run(identity, seq, state.sessionExpiryMs, state.expiresAt ?? null, subscriptions, JSON.stringify([...state.receivedQos2]));
+    const received = JSON.stringify([...state.receivedQos2]);
+    // Most changes are deliveries: the session's own row is written only when it differs.
+    const row = `${state.sessionExpiryMs} ${state.expiresAt ?? ''} ${received} ${subscriptions}`;
+    if (before?.row !== row) s.putSession!.run(identity, seq, state.sessionExpiryMs, state.expiresAt ?? null, subscriptions, received);
     const rows = new Map<QueuedDelivery, { seq: number; state: number }>();
     const keep = (delivery: QueuedDelivery, rowState: number) => {
       const old = before?.rows.get(delivery);
@@ -260,7 +268,7 @@ export class PersistentStore {
     for (const entry of state.inflight.values()) keep(entry.delivery, entry.released ? RELEASED : INFLIGHT);
     for (const delivery of state.queue) keep(delivery, QUEUED);
     if (before !== undefined) for (const [delivery, old] of before.rows) if (!rows.has(delivery)) s.deleteDelivery!.run(identity, old.seq);
-    return () => this.written.set(identity, { seq, rows });
+    return () => this.written.set(identity, { seq, row, rows });
   }
 
   private writeRetained(topic: string, message: RetainedMessage | undefined): void {
