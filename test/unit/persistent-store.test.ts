@@ -45,6 +45,22 @@ describe('PersistentStore', () => {
     expect(store.sessions.commit()).toBeUndefined();
   });
 
+  it('has written the changes, for another reader of the file to see, when commit() resolves', async () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    const state = newSessionState('seen', true, 1000);
+    state.queue.push(delivery(5));
+    state.queuedBytes += 4;
+    store.sessions.set(state);
+    store.retained.set({ topic: 'r', qos: 1, encoding: 0, body: Buffer.from('x'), expiresAt: undefined });
+    const reader = new Database(path.join(dir, 'pubsub.sqlite'), { readonly: true });
+    const count = (table: string) => (reader.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect([count('sessions'), count('deliveries'), count('retained')]).toEqual([0, 0, 0]);
+    await store.sessions.commit();
+    expect([count('sessions'), count('deliveries'), count('retained')]).toEqual([1, 1, 1]);
+    reader.close();
+  });
+
   it('writes a session, its subscriptions, deliveries in order with their states, and QoS 2 ids; reads them back', async () => {
     const dir = tempDir();
     const store = openStore(dir);
