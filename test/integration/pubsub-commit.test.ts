@@ -3,17 +3,37 @@
  * persistent store relies on, ts/pubsub/stores.ts): a store whose commit the test holds open.
  */
 import { describe, expect, it } from 'vitest';
-import { MemorySessionStore } from '../../ts/pubsub/stores.js';
+import { MemorySessionStore, type SessionState, type SessionStore } from '../../ts/pubsub/stores.js';
 import { closeAfterEach, startClient, startServer } from '../support/sessions.js';
 import { waitUntil } from '../support/wait.js';
 
 closeAfterEach();
 
-class HeldStore extends MemorySessionStore {
+/** Memory, with a commit the test can hold open. */
+class HeldStore implements SessionStore {
   held: Array<() => void> = [];
   holding = false;
+  private readonly memory = new MemorySessionStore();
 
-  override commit(): undefined | Promise<void> {
+  get(identity: string): SessionState | undefined {
+    return this.memory.get(identity);
+  }
+  set(state: SessionState): void {
+    this.memory.set(state);
+  }
+  delete(identity: string): void {
+    this.memory.delete(identity);
+  }
+  changed(state: SessionState): void {
+    this.memory.changed(state);
+  }
+  values(): IterableIterator<SessionState> {
+    return this.memory.values();
+  }
+  get size(): number {
+    return this.memory.size;
+  }
+  commit(): undefined | Promise<void> {
     if (!this.holding) return undefined;
     return new Promise((resolve) => this.held.push(resolve));
   }

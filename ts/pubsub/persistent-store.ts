@@ -277,32 +277,31 @@ export class PersistentStore {
   }
 
   private sessionStore(): SessionStore {
-    const store = this;
     const states = this.states;
     const dirty = (identity: string) => {
-      store.dirtySessions.add(identity);
-      void store.commit();
+      this.dirtySessions.add(identity);
+      void this.commit();
     };
     const mark = (state: SessionState) => {
       // A clean session is written only to remove one that was persistent under the same identity.
-      if (state.persistent || store.written.has(state.identity)) dirty(state.identity);
+      if (state.persistent || this.written.has(state.identity)) dirty(state.identity);
     };
     return {
       get: (identity) => states.get(identity),
-      set(state) {
+      set: (state) => {
         states.delete(state.identity);
         states.set(state.identity, state);
         mark(state);
       },
-      delete(identity) {
+      delete: (identity) => {
         states.delete(identity);
-        if (store.written.has(identity)) dirty(identity);
-        else store.dirtySessions.delete(identity);
+        if (this.written.has(identity)) dirty(identity);
+        else this.dirtySessions.delete(identity);
       },
       changed: (state) => {
         if (state.persistent) dirty(state.identity);
       },
-      commit: () => store.commit(),
+      commit: () => this.commit(),
       values: () => states.values(),
       get size() {
         return states.size;
@@ -311,22 +310,21 @@ export class PersistentStore {
   }
 
   private retainedStore(): RetainedStore {
-    const store = this;
     const memory = this.retainedMemory;
     return {
       get: (topic) => memory.get(topic),
-      set(message) {
+      set: (message) => {
         memory.set(message);
-        store.dirtyRetained.set(message.topic, message);
-        void store.commit();
+        this.dirtyRetained.set(message.topic, message);
+        void this.commit();
       },
-      delete(topic) {
+      delete: (topic) => {
         memory.delete(topic);
-        store.dirtyRetained.set(topic, undefined);
-        void store.commit();
+        this.dirtyRetained.set(topic, undefined);
+        void this.commit();
       },
       match: (filter) => memory.match(filter),
-      commit: () => store.commit(),
+      commit: () => this.commit(),
       get size() {
         return memory.size;
       },
