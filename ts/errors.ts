@@ -58,7 +58,8 @@ export type ErrorCode =
   | 'HW_ERR_INVALID_TOPIC'
   | 'HW_ERR_CLUSTER_UNAVAILABLE'
   | 'HW_ERR_NOT_AUTHORIZED'
-  | 'HW_ERR_SESSION_TAKEN_OVER';
+  | 'HW_ERR_SESSION_TAKEN_OVER'
+  | 'HW_ERR_STORE_UNAVAILABLE';
 
 export class HybridwireError extends Error {
   readonly code: ErrorCode;

@@ -12,7 +12,7 @@ const bad = expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' });
 describe('options', () => {
   it('publish: qos 0..2, retain, expiryMs, priority', () => {
     expect(checkPublishOptions(undefined)).toEqual({ qos: 0, retain: false, expiryMs: undefined });
-    expect(checkPublishOptions({ qos: 2, retain: true, expiryMs: 5, priority: 'high' })).toEqual({ qos: 2, retain: true, expiryMs: 5 });
+    expect(checkPublishOptions({ qos: 2, retain: true, expiryMs: 5, priority: 'high' })).toEqual({ qos: 2, retain: true, expiryMs: 5, priority: 'high' });
     for (const options of [{ qos: 3 }, { retain: 1 }, { expiryMs: -1 }, { expiryMs: 1.5 }, { priority: 'urgent' }, null]) {
       expect(() => checkPublishOptions(options as never)).toThrow(invalid);
     }

@@ -320,6 +320,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.pubsub.shutdown();
     await Promise.all([...this.connections].map((connection) => connection.close('server shutting down')));
     await closed;
+    await this.pubsub.closeStore();
     // After the sessions: what their ending publishes still reaches the other nodes.
     await this.cluster?.stop();
     this.udp.close();

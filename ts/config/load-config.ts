@@ -250,7 +250,7 @@ function editDistance(a: string, b: string): number {
  */
 function assemble(settings: readonly ConfigSetting[]): ConfigOptions {
   const options: Record<string, unknown> = {};
-  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} }, rateLimit: { fields: {} }, cluster: { fields: {} } };
+  const tables: Record<string, { fields: Record<string, unknown>; setting?: ConfigSetting }> = { reconnect: { fields: {} }, compression: { fields: {} }, rateLimit: { fields: {} }, cluster: { fields: {} }, persistence: { fields: {} } };
   for (const setting of settings) {
     const [name, field] = setting.key.split('.', 2) as [string, string | undefined];
     const table = tables[name];

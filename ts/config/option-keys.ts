@@ -66,6 +66,8 @@ const CLUSTER_KEYS: OptionKey[] = [
   { key: 'cluster.name', kind: { type: 'string', minLength: 1, maxLength: 64 }, use: 'server' },
   { key: 'cluster.subjectPrefix', kind: { type: 'string', minLength: 1, maxLength: 32 }, use: 'server', default: 'hybridwire' },
 ];
+/** The fields of the `persistence` option (a `[persistence]` table in a file). */
+const PERSISTENCE_KEYS: OptionKey[] = [{ key: 'persistence.dir', kind: { type: 'string', minLength: 1 }, use: 'server' }];
 const OTHER_CLIENT_KEYS: OptionKey[] = [
   { key: 'mode', kind: { type: 'choice', values: ['burst', 'step'] }, use: 'client', default: 'burst' },
   { key: 'clientId', kind: { type: 'string' }, use: 'client' },
@@ -97,6 +99,7 @@ export const OPTION_KEYS: readonly OptionKey[] = [
   ...OTHER_SERVER_KEYS,
   ...RATE_LIMIT_KEYS,
   ...CLUSTER_KEYS,
+  ...PERSISTENCE_KEYS,
   ...integerKeys(CLUSTER_RANGES, 'server'),
   ...OTHER_CLIENT_KEYS.slice(0, 2),
   ...integerKeys(CLIENT_RANGES, 'client'),

@@ -7,6 +7,7 @@
 import type { Peer } from '../api/peer.js';
 import { Encoding } from '../session/message.js';
 import type { SendOptions } from '../session/send-options.js';
+import type { Priority } from '../qos/priority-scheduler.js';
 import type { QueuedDelivery, SessionState, SessionStore } from './stores.js';
 import { PubsubType, encodeAck, markDup, type QoS } from './wire.js';
 import type { PubsubCounters } from './pubsub-stats.js';
@@ -19,6 +20,8 @@ export interface SessionLimits {
 
 const UDP: SendOptions = { transport: 'udp' };
 const UDP_RELIABLE: SendOptions = { transport: 'udp', reliable: true };
+/** TCP sends at a priority other than normal (UDP sends do not wait, so take none). */
+const BY_PRIORITY: Record<Priority, SendOptions | undefined> = { high: { priority: 'high' }, normal: undefined, low: { priority: 'low' } };
 
 export class BrokerSession {
   peer: Peer | undefined;
@@ -40,16 +43,16 @@ export class BrokerSession {
    * Hands a delivery to the session: sent now at QoS 0 (dropped while away), held until
    * acknowledged at QoS ≥ 1 (queued while away or past maxInflight).
    */
-  deliver(qos: QoS, record: Buffer, id: number, expiresAt: number | undefined, udp: boolean, reliable: boolean, now: number): void {
+  deliver(qos: QoS, record: Buffer, id: number, expiresAt: number | undefined, udp: boolean, reliable: boolean, now: number, priority?: Priority): void {
     if (qos === 0) {
-      if (this.peer !== undefined) this.send(record, udp, reliable);
+      if (this.peer !== undefined) this.send(record, udp, reliable, priority);
       return;
     }
     const state = this.state;
-    const delivery: QueuedDelivery = { id, qos, record, expiresAt };
+    const delivery: QueuedDelivery = priority === undefined ? { id, qos, record, expiresAt } : { id, qos, record, expiresAt, priority };
     if (this.peer !== undefined && state.queue.length === 0 && state.inflight.size < this.limits.maxInflight) {
       state.inflight.set(id, { delivery, released: false, sentAt: now });
-      this.send(record, udp, true);
+      this.send(record, udp, true, priority);
     } else {
       this.enqueue(delivery);
     }
@@ -75,7 +78,7 @@ export class BrokerSession {
     for (const entry of this.state.inflight.values()) {
       entry.sentAt = now;
       if (entry.released) this.sendAck(PubsubType.PUBREL, entry.delivery.id);
-      else this.send(markDup(entry.delivery.record), false, false);
+      else this.send(markDup(entry.delivery.record), false, false, entry.delivery.priority);
     }
     this.drain(now);
   }
@@ -93,7 +96,7 @@ export class BrokerSession {
         continue;
       }
       state.inflight.set(delivery.id, { delivery, released: false, sentAt: now });
-      this.send(delivery.record, false, false);
+      this.send(delivery.record, false, false, delivery.priority);
     }
     state.queue.splice(0, taken);
     this.store.changed(state);
@@ -106,7 +109,7 @@ export class BrokerSession {
       if (entry.sentAt > olderThan) continue;
       entry.sentAt = now;
       if (entry.released) this.sendAck(PubsubType.PUBREL, entry.delivery.id);
-      else this.send(markDup(entry.delivery.record), false, false);
+      else this.send(markDup(entry.delivery.record), false, false, entry.delivery.priority);
     }
   }
 
@@ -140,11 +143,11 @@ export class BrokerSession {
     }
   }
 
-  private send(record: Buffer, udp: boolean, reliable: boolean): void {
+  private send(record: Buffer, udp: boolean, reliable: boolean, priority?: Priority): void {
     const connection = this.peer!.connection;
     if (connection.state !== 'open') return;
     // UDP deliveries need the session's validated UDP path; without one they go over TCP.
-    const options = udp && connection.udpPath !== undefined && this.peer!.udpAddress !== undefined ? (reliable ? UDP_RELIABLE : UDP) : undefined;
+    const options = udp && connection.udpPath !== undefined && this.peer!.udpAddress !== undefined ? (reliable ? UDP_RELIABLE : UDP) : priority === undefined ? undefined : BY_PRIORITY[priority];
     try {
       connection.sendEncoded(PubsubType.MESSAGE, Encoding.BINARY, record, options);
       this.counters.messagesOut[(record[0]! & 3) as QoS]++;

@@ -14,6 +14,7 @@ import { filterName, parseFilter, type TopicLimits } from './topics.js';
 import { newSessionState, type RetainedStore, type SessionStore, type SubscriptionOptions } from './stores.js';
 import { encodeRecord, isEmptyPayload, payloadOf, type PubsubMessage, type QoS } from './wire.js';
 import { byQos, newPubsubCounters, type PubsubStats } from './pubsub-stats.js';
+import type { Priority } from '../qos/priority-scheduler.js';
 
 export interface BrokerLimits extends TopicLimits, SessionLimits {
   maxRetainedMessages: number;
@@ -30,6 +31,8 @@ export interface RoutedMessage {
   encoding: number;
   body: Uint8Array | string;
   expiresAt: number | undefined;
+  /** The send priority of its deliveries (server.publish's `priority`); undefined: normal. */
+  priority?: Priority;
 }
 
 interface Subscriber {
@@ -156,7 +159,7 @@ export class Broker {
       if (ceiling < 0) continue;
       const qos = (ceiling < message.qos ? ceiling : message.qos) as QoS;
       const record = (records[qos] ??= encodeRecord(qos, false, false, qos === 0 ? 0 : id, message.topic, message.encoding, message.body));
-      session.deliver(qos, record, id, message.expiresAt, target.udp, target.reliable, now);
+      session.deliver(qos, record, id, message.expiresAt, target.udp, target.reliable, now, message.priority);
       reached++;
     }
     for (const group of targets.groups) {
@@ -164,7 +167,7 @@ export class Broker {
       if (member === undefined) continue;
       const qos = (member.options.qos < message.qos ? member.options.qos : message.qos) as QoS;
       const record = (records[qos] ??= encodeRecord(qos, false, false, qos === 0 ? 0 : id, message.topic, message.encoding, message.body));
-      member.session.deliver(qos, record, id, message.expiresAt, member.options.transport === 'udp', member.options.reliable, now);
+      member.session.deliver(qos, record, id, message.expiresAt, member.options.transport === 'udp', member.options.reliable, now, message.priority);
       reached++;
     }
     if (reached === 0) this.counters.dropped.noSubscribers++;
@@ -452,6 +455,7 @@ export function routedOf(message: PubsubMessage, retain: boolean): RoutedMessage
     encoding,
     body: bodyOf(message.payload, encoding),
     expiresAt: message.expiryMs === undefined ? undefined : Date.now() + message.expiryMs,
+    ...(message.priority === undefined ? {} : { priority: message.priority }),
   };
 }
 

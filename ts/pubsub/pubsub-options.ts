@@ -46,7 +46,7 @@ export function checkQos(value: unknown, what = 'qos'): QoS {
   return value;
 }
 
-export function checkPublishOptions(options: PublishOptions | undefined): { qos: QoS; retain: boolean; expiryMs: number | undefined } {
+export function checkPublishOptions(options: PublishOptions | undefined): { qos: QoS; retain: boolean; expiryMs: number | undefined; priority: PublishOptions['priority'] } {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('publish options must be an object');
   const qos = checkQos(options?.qos);
   const retain = options?.retain ?? false;
@@ -55,7 +55,7 @@ export function checkPublishOptions(options: PublishOptions | undefined): { qos:
   if (expiryMs !== undefined && (!Number.isInteger(expiryMs) || expiryMs < 0 || expiryMs > 0xffffffff)) throw invalid('expiryMs must be an integer from 0 to 4294967295');
   const priority = options?.priority;
   if (priority !== undefined && priority !== 'high' && priority !== 'normal' && priority !== 'low') throw invalid("priority must be 'high', 'normal' or 'low'");
-  return { qos, retain, expiryMs };
+  return { qos, retain, expiryMs, priority };
 }
 
 export function checkSubscribeOptions(options: SubscribeOptions | undefined): SubscriptionOptions {

@@ -12,6 +12,8 @@ export interface PubsubCounters {
     expired: number;
     /** Publishes refused by authorizePublish. */
     notAuthorized: number;
+    /** Publishes dropped by a `rateLimits` topic filter whose action is 'drop'. */
+    rateLimited: number;
     /** Deliveries the session's send queue could not take. */
     sendFailed: number;
     /** Publishes that matched no subscription. */
@@ -38,7 +40,7 @@ export interface PubsubStats {
 }
 
 export function newPubsubCounters(): PubsubCounters {
-  return { messagesIn: [0, 0, 0], messagesOut: [0, 0, 0], dropped: { queueFull: 0, expired: 0, notAuthorized: 0, sendFailed: 0, noSubscribers: 0, relayFailed: 0 } };
+  return { messagesIn: [0, 0, 0], messagesOut: [0, 0, 0], dropped: { queueFull: 0, expired: 0, notAuthorized: 0, rateLimited: 0, sendFailed: 0, noSubscribers: 0, relayFailed: 0 } };
 }
 
 export function byQos(counts: [number, number, number]): { qos0: number; qos1: number; qos2: number } {

@@ -11,6 +11,7 @@ import { integerOption } from '../api/option-ranges.js';
 import type { Payload } from '../session/message.js';
 import { Broker, routedOf, type BrokerLimits, type RoutedMessage } from './broker.js';
 import type { BrokerSession } from './broker-session.js';
+import { PersistentStore, checkPersistence, type PersistenceOptions } from './persistent-store.js';
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore, type SubscriptionOptions } from './stores.js';
 import { checkTopic, parseFilter } from './topics.js';
 import { PUBSUB_FEATURE, PubsubType, decodeAck, decodeRecord, type PublishRecord, type PubsubMessage, type QoS } from './wire.js';
@@ -42,7 +43,12 @@ export interface PubsubServerOptions {
   authorizePublish?: (peer: Peer, topic: string) => Verdict;
   /** Whether `peer` may subscribe to `filter`; false refuses with HW_ERR_NOT_AUTHORIZED. Default: all may. */
   authorizeSubscribe?: (peer: Peer, filter: string) => Verdict;
-  /** Where persistent sessions live. Default: memory. */
+  /**
+   * Keeps retained messages and persistent sessions in `dir` (SQLite), so that they survive a
+   * restart; a QoS ≥ 1 publish is acknowledged once written. Default: none (memory only).
+   */
+  persistence?: PersistenceOptions;
+  /** Where persistent sessions live. Default: memory (or `persistence`). */
   sessionStore?: SessionStore;
   /** Where retained messages live. Default: memory. */
   retainedStore?: RetainedStore;
@@ -88,6 +94,7 @@ export class ServerPubsub {
   private readonly authorizePublish: ((peer: Peer, topic: string) => Verdict) | undefined;
   private readonly authorizeSubscribe: ((peer: Peer, filter: string) => Verdict) | undefined;
   private closing = false;
+  private readonly persistentStore: PersistentStore | undefined;
 
   constructor(
     private readonly host: PubsubHost,
@@ -95,7 +102,11 @@ export class ServerPubsub {
   ) {
     this.authorizePublish = checkHook('authorizePublish', options.authorizePublish);
     this.authorizeSubscribe = checkHook('authorizeSubscribe', options.authorizeSubscribe);
-    this.broker = new Broker(resolveLimits(options), options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
+    const limits = resolveLimits(options);
+    const persistence = checkPersistence(options.persistence);
+    this.persistentStore = persistence && new PersistentStore(persistence.dir, limits);
+    const sessions = options.sessionStore ?? this.persistentStore?.sessions ?? new MemorySessionStore();
+    this.broker = new Broker(limits, sessions, options.retainedStore ?? this.persistentStore?.retained ?? new MemoryRetainedStore());
     this.broker.restore();
   }
 
@@ -132,7 +143,7 @@ export class ServerPubsub {
     try {
       const checked = checkPublishOptions(options);
       checkTopic(topic, this.broker.limits, true);
-      const message: PubsubMessage = { topic, payload, qos: checked.qos, retain: checked.retain, ...(checked.expiryMs === undefined ? {} : { expiryMs: checked.expiryMs }) };
+      const message: PubsubMessage = { topic, payload, qos: checked.qos, retain: checked.retain, ...(checked.expiryMs === undefined ? {} : { expiryMs: checked.expiryMs }), ...(checked.priority === undefined ? {} : { priority: checked.priority }) };
       return Promise.resolve(this.broker.publish(routedOf(message, checked.retain))).then(() => this.broker.store.commit());
     } catch (error) {
       return Promise.reject(error);
@@ -161,6 +172,11 @@ export class ServerPubsub {
   shutdown(): void {
     this.closing = true;
     this.broker.close();
+  }
+
+  /** After the sessions have closed: writes what is pending and closes the `persistence` store. */
+  closeStore(): Promise<void> {
+    return this.persistentStore?.close() ?? Promise.resolve();
   }
 
   private publishWill(peer: Peer, will: RoutedMessage): void {
@@ -253,6 +269,13 @@ export class ServerPubsub {
     const session = this.session(peer);
     const record = decodeRecord(bytes as Uint8Array);
     checkTopic(record.topic, this.broker.limits, false);
+    // The server's rateLimits by topic filter: false drops the publish (a QoS ≥ 1 one is refused,
+    // so its publisher is not left waiting); a 'disconnect' limit throws HW_ERR_RATE_LIMITED.
+    if (peer.connection.rateLimiter?.admitTopic(record.topic, (bytes as Uint8Array).length) === false) {
+      this.broker.counters.dropped.rateLimited++;
+      if (record.qos > 0) session.sendAck(record.qos === 1 ? PubsubType.PUBACK : PubsubType.PUBREC, record.id, 'HW_ERR_RATE_LIMITED');
+      return undefined;
+    }
     const verdict = this.authorizePublish?.(peer, record.topic) ?? true;
     if (verdict instanceof Promise) {
       // The record is a view of a frame the connection reuses: copied before waiting.

@@ -16,6 +16,7 @@
  *   `queue` and `inflight` keep their order (delivery order on reconnect depends on it).
  */
 import type { QoS } from './wire.js';
+import type { Priority } from '../qos/priority-scheduler.js';
 import { filterMatches } from './topics.js';
 
 /** The options a subscription was made with. */
@@ -33,6 +34,8 @@ export interface QueuedDelivery {
   record: Buffer;
   /** Date.now() past which it is dropped rather than sent (message expiry). */
   expiresAt: number | undefined;
+  /** Its send priority when not normal (kept in memory only: a restored delivery goes at normal). */
+  priority?: Priority;
 }
 
 /** A QoS ≥ 1 delivery sent and not yet completed: `released` once a QoS 2 one has been PUBREC'd. */

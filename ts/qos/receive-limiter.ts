@@ -75,12 +75,13 @@ export class ReceiveLimiter {
   }
 
   /**
-   * A pub/sub publish to `topic` of `size` bytes (the broker's seam): the peer's limit and the
-   * first `rateLimits` filter that matches the topic. Same answers as admit().
+   * A pub/sub publish to `topic` of `size` bytes (the broker's seam): the first `rateLimits` filter
+   * that matches the topic. The peer's own limit is not taken again: the message that carried the
+   * publish already passed it in admit(). Same answers as admit().
    */
   admitTopic(topic: string, size: number): boolean {
     const limit = this.byFilter.find((candidate) => topicMatches(candidate.match, topic));
-    return this.pass(limit === undefined ? undefined : this.limiterFor(limit), size, false) && this.pass(this.peerLimiter, size, false);
+    return this.pass(limit === undefined ? undefined : this.limiterFor(limit), size, false);
   }
 
   /** The session has closed: no timer is left. */
