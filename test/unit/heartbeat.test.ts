@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Heartbeat, HeartbeatWheel, checkPingPayload, type HeartbeatHost } from '../../ts/session/heartbeat.js';
+import { Heartbeat, HeartbeatWheel, checkPingPayload, sharedHeartbeatWheel, type HeartbeatHost } from '../../ts/session/heartbeat.js';
 
 class Host implements HeartbeatHost {
   paused = false;
@@ -142,6 +142,73 @@ describe('HeartbeatWheel', () => {
     expect(hosts.map((host) => host.timeouts)).toEqual([[150], [], [150], [150]]);
     expect(hosts[1]!.pings).toEqual([1, 2, 3, 4]);
     expect(vi.getTimerCount()).toBe(1);
+  });
+});
+
+describe('HeartbeatWheel wake-ups', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('wakes only for slots that hold heartbeats: once per interval for a lone heartbeat, not once per slot', () => {
+    const wheel = new HeartbeatWheel(160);
+    const host = new Host();
+    const heartbeat = new Heartbeat(host);
+    heartbeat.start(160, 10_000, wheel);
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    vi.advanceTimersByTime(1600);
+    // 10 intervals of 16 slots: one timer per beat (10), not one per slot (160).
+    expect(host.pings).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(10);
+    setTimeoutSpy.mockRestore();
+    heartbeat.stop();
+  });
+
+  it('a heartbeat that joins while the timer skips empty slots still beats once per interval, first within one interval', () => {
+    const wheel = new HeartbeatWheel(160);
+    const first = new Host();
+    const second = new Host();
+    const heartbeats = [new Heartbeat(first), new Heartbeat(second)];
+    heartbeats[0]!.start(160, 10_000, wheel);
+    vi.advanceTimersByTime(75);
+    const joinedAt = Date.now();
+    heartbeats[1]!.start(160, 10_000, wheel);
+    vi.advanceTimersByTime(1000);
+    const firstBeat = second.pingTimes[0]! - joinedAt;
+    expect(firstBeat).toBeGreaterThan(150);
+    expect(firstBeat).toBeLessThanOrEqual(160);
+    expect(second.pingTimes.map((at, n) => at - second.pingTimes[0]! - n * 160)).toEqual(second.pingTimes.map(() => 0));
+    expect(first.pings).toHaveLength(6);
+    for (const heartbeat of heartbeats) heartbeat.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('sharedHeartbeatWheel', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('gives the sessions of one interval one wheel and one timer, and forgets the wheel when its last heartbeat stops', () => {
+    const wheel = sharedHeartbeatWheel(200);
+    expect(sharedHeartbeatWheel(200)).toBe(wheel);
+    expect(sharedHeartbeatWheel(300)).not.toBe(wheel);
+    const hosts = Array.from({ length: 50 }, () => new Host());
+    const heartbeats = hosts.map((host) => new Heartbeat(host));
+    for (const heartbeat of heartbeats) heartbeat.start(200, 10_000, sharedHeartbeatWheel(200));
+    expect(wheel.size).toBe(50);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(200);
+    expect(hosts.map((host) => host.pings)).toEqual(hosts.map(() => [1]));
+    for (const heartbeat of heartbeats) heartbeat.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(sharedHeartbeatWheel(200)).not.toBe(wheel);
   });
 });
 

@@ -16,7 +16,7 @@ import { encodeJson, negotiatedFeatures, remoteErrorOf } from './handshake.js';
 import { Outbound } from './outbound.js';
 import type { SendLimits, SendOptions, UdpPath } from './send-options.js';
 import { Dispatcher, type DispatchHost, type DispatchLimits, type MessageInfo, type Router } from './dispatch.js';
-import { Heartbeat, checkPingPayload, type HeartbeatHost } from './heartbeat.js';
+import { Heartbeat, checkPingPayload, sharedHeartbeatWheel, type HeartbeatHost } from './heartbeat.js';
 import type { ReceiveLimiter } from '../qos/receive-limiter.js';
 import type { SendWatchHost } from './send-watch.js';
 import { Inbound } from './inbound.js';
@@ -209,8 +209,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     return snapshotStats(this.counters, this.dispatch.pendingRequests, this.queuedBytes, this.dispatch.compression?.algorithm);
   }
 
+  /** Beats on the server's wheel, or (a client's session) on the process's wheel for the interval. */
   startHeartbeat(intervalMs: number, timeoutMs: number): void {
-    this.heartbeat.start(intervalMs, timeoutMs, this.owner?.heartbeats);
+    this.heartbeat.start(intervalMs, timeoutMs, this.owner?.heartbeats ?? sharedHeartbeatWheel(intervalMs));
   }
 
   /** A MESSAGE (at datagram[start, end)) from a datagram authenticated as this session's; see Dispatcher. */

@@ -92,35 +92,52 @@ export class Heartbeat {
 }
 
 /**
- * Beats heartbeats of one interval with one timer: the interval is cut into slots, the timer runs
- * once per slot while the wheel has heartbeats, and each heartbeat beats when its slot comes round,
- * once per interval. A heartbeat joins the slot that has just passed, so its first beat comes
- * between one slot and one interval from its start (exactly one interval for the first of a wheel).
+ * Beats heartbeats of one interval with one timer: the interval is cut into slots, and each
+ * heartbeat beats when its slot comes round, once per interval. The timer runs only for slots that
+ * hold heartbeats (a wheel of one heartbeat wakes once per interval, not once per slot) and only
+ * while the wheel has any. A heartbeat joins the slot now passing, so its first beat comes between
+ * one slot and one interval from its start (exactly one interval for the first of a wheel).
  */
 export class HeartbeatWheel {
   private readonly slots: Heartbeat[][] = [];
   private readonly slotMs: number;
-  /** Slots passed since the wheel (re)started, and when it did (Date.now()). */
+  /** The last slot turned, counted since the wheel (re)started, and when it did (Date.now()). */
   private tick = 0;
   private startedAt = 0;
+  /** The slot the timer is set for, while it is set. */
+  private target = 0;
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
   private turning = false;
   private readonly onTimer = (): void => this.turn();
 
-  constructor(readonly intervalMs: number) {
+  /** `emptied` runs when the wheel's last heartbeat leaves it (see sharedHeartbeatWheel). */
+  constructor(
+    readonly intervalMs: number,
+    private readonly emptied?: () => void,
+  ) {
     const slots = Math.max(1, Math.min(WHEEL_SLOTS, Math.floor(intervalMs / MIN_SLOT_MS)));
     for (let i = 0; i < slots; i++) this.slots.push([]);
     this.slotMs = intervalMs / slots;
   }
 
+  /** How many heartbeats the wheel beats. */
+  get size(): number {
+    return this.count;
+  }
+
   /** @internal */
   add(heartbeat: Heartbeat): void {
+    const now = Date.now();
     if (this.count++ === 0 && !this.turning) {
       this.tick = 0;
-      this.startedAt = Date.now();
+      this.startedAt = now;
     }
-    const slot = this.tick % this.slots.length;
+    // The slot passing now: the timer may have skipped empty slots since the last turn, but never
+    // past the one it is set for.
+    let current = this.tick;
+    if (this.timer !== undefined) current = Math.max(current, Math.min(this.target - 1, Math.floor((now - this.startedAt) / this.slotMs)));
+    const slot = current % this.slots.length;
     const members = this.slots[slot]!;
     heartbeat.slot = slot;
     heartbeat.index = members.length;
@@ -136,15 +153,23 @@ export class HeartbeatWheel {
       members[heartbeat.index] = last;
       last.index = heartbeat.index;
     }
-    if (--this.count === 0 && this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    if (--this.count === 0) {
+      if (this.timer !== undefined) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      this.emptied?.();
     }
   }
 
+  /** Sets the timer for the next slot that holds heartbeats (at most one interval on). */
   private schedule(): void {
+    const slots = this.slots.length;
+    let step = 1;
+    while (step < slots && this.slots[(this.tick + step) % slots]!.length === 0) step++;
+    this.target = this.tick + step;
     const now = Date.now();
-    let delay = this.startedAt + (this.tick + 1) * this.slotMs - now;
+    let delay = this.startedAt + this.target * this.slotMs - now;
     if (delay < 0) {
       // The process was busy past a slot: go on from now rather than run the missed slots back to back.
       this.startedAt -= delay;
@@ -156,7 +181,7 @@ export class HeartbeatWheel {
 
   private turn(): void {
     this.timer = undefined;
-    this.tick++;
+    this.tick = this.target;
     const members = this.slots[this.tick % this.slots.length]!;
     const now = Date.now();
     this.turning = true;
@@ -168,4 +193,24 @@ export class HeartbeatWheel {
     }
     if (this.count > 0) this.schedule();
   }
+}
+
+/** The process's wheels for sessions that have no server to share one (clients), by interval. */
+const SHARED_WHEELS = new Map<number, HeartbeatWheel>();
+
+/**
+ * The wheel of this process for `intervalMs`, shared by every client session of that interval, so
+ * that N clients in one process hold one timer rather than N. A wheel leaves the table when its
+ * last heartbeat stops, so the table holds only the intervals in use.
+ */
+export function sharedHeartbeatWheel(intervalMs: number): HeartbeatWheel {
+  let wheel = SHARED_WHEELS.get(intervalMs);
+  if (wheel === undefined) {
+    const created = new HeartbeatWheel(intervalMs, () => {
+      if (SHARED_WHEELS.get(intervalMs) === created) SHARED_WHEELS.delete(intervalMs);
+    });
+    wheel = created;
+    SHARED_WHEELS.set(intervalMs, wheel);
+  }
+  return wheel;
 }

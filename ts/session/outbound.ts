@@ -29,6 +29,7 @@ import {
 import type { SessionCounters } from './session-stats.js';
 import { SendWatch, checkQueueBound, watchCongestion, type SendWatchHost } from './send-watch.js';
 import { flushAtEndOfTurn } from './flush-queue.js';
+import { acknowledgeLater, cancelDelayedAck } from './delayed-acks.js';
 import { sendDatagram } from './udp-send.js';
 import { GATHERED, writeBuffers, writeGathered } from './socket-writes.js';
 import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
@@ -41,8 +42,6 @@ const FLUSH_BYTES = 64 * 1024;
 /** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
 const BATCH_ENTRY_MAX = 1024;
 const BATCH_BYTES = 32 * 1024;
-/** Longest an acknowledgement waits to be coalesced with later ones (or to ride on outgoing data). */
-const ACK_DELAY_MS = 1;
 const NO_ALIAS = 0;
 /** The data encoder of a session that has sent no sequenced frame yet (many never do): never written to. */
 const NO_ENCODER = new FrameEncoder();
@@ -92,11 +91,10 @@ export class Outbound implements QueueingSendPath {
   /** @internal Queued for a flush at the end of this turn (./flush-queue.ts). */
   flushScheduled = false;
   private ackOwed = false;
-  /** An ACK is owed within ACK_DELAY_MS, unless data sent in this turn carries it. */
+  /** An ACK is owed within ACK_DELAY_MS (./delayed-acks.ts), unless data sent in this turn carries it. */
   private ackSoon = false;
-  private ackTimer: NodeJS.Timeout | undefined;
-  /** The timer's callback, made the first time an acknowledgement waits for it. */
-  private acknowledgeLater: (() => void) | undefined;
+  /** @internal Waiting in ./delayed-acks.ts for its delay to pass. */
+  ackPending = false;
   /** Messages at least this large are sent compressed (TCP; reliable UDP); 0 when off or not negotiated. */
   private compressFrom = 0;
   private udpCompressFrom = 0;
@@ -234,8 +232,7 @@ export class Outbound implements QueueingSendPath {
 
   /** The session has closed: no acknowledgement waits any more. */
   stop(): void {
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    cancelDelayedAck(this);
     this.queue?.stop();
   }
 
@@ -286,12 +283,12 @@ export class Outbound implements QueueingSendPath {
   /** An owed ACK that the data just written did not carry goes within ACK_DELAY_MS. */
   private delayAck(): void {
     this.ackSoon = false;
-    if (this.window.unacknowledged === 0 || this.ackTimer !== undefined) return;
-    this.acknowledgeLater ??= () => {
-      this.ackTimer = undefined;
-      if (this.window.unacknowledged > 0) this.oweAck();
-    };
-    this.ackTimer = setTimeout(this.acknowledgeLater, ACK_DELAY_MS);
+    if (this.window.unacknowledged > 0) acknowledgeLater(this);
+  }
+
+  /** @internal The delay of an owed ACK has passed (./delayed-acks.ts). */
+  ackDue(): void {
+    if (this.window.unacknowledged > 0) this.oweAck();
   }
 
   private writeOut(): void {
