@@ -58,4 +58,13 @@ describe('rateLimits by topic filter on pub/sub publishes', () => {
     await publisher.publish('sensors/a', 'the fifth');
     await waitUntil(() => server.stats().qos.dropped === 1, 5000, 'the fifth publish to be dropped');
   });
+
+  it("the peer's own rateLimit with 'drop': a QoS 1 publish past it is refused with HW_ERR_RATE_LIMITED, not left waiting", async () => {
+    const { server, tcpPort } = await startServer({ udpPort: false, rateLimit: { messagesPerSecond: 1, burst: 2, action: 'drop' } });
+    const publisher = await startClient({ tcpPort, udpPort: false });
+    await publisher.publish('sensors/a', 1, { qos: 1 });
+    await publisher.publish('sensors/a', 2, { qos: 1 });
+    await within(expect(publisher.publish('sensors/a', 3, { qos: 1 })).rejects.toMatchObject({ code: 'HW_ERR_RATE_LIMITED' }), 5000, 'the third publish to be refused');
+    expect(server.stats().pubsub.dropped.rateLimited).toBe(1);
+  });
 });

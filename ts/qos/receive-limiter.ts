@@ -20,6 +20,9 @@ import { MessageKind } from '../session/message.js';
 import { RateLimiter, topicMatches, type KeyedRateLimit } from './rate-limit.js';
 import type { QosSettings, QosTotals } from './qos-settings.js';
 
+/** The type of a pub/sub publish (ts/pubsub/wire.ts), named here so that qos does not load pub/sub. */
+const PUBSUB_PUBLISH = 'hybridwire:pubsub.publish';
+
 /** What the limiter needs of the session's receive path. */
 export interface LimitedReceiver {
   /** The type of the message at source[start, end); undefined if its alias is unknown. */
@@ -66,8 +69,11 @@ export class ReceiveLimiter {
     const kind = source[start + 3];
     if (kind === MessageKind.RESPONSE || kind === MessageKind.ERROR) return true;
     let keyed: RateLimiter | undefined;
-    if (this.byType.size > 0) {
+    if (this.byType.size > 0 || this.peerLimiter !== undefined) {
       const type = this.receiver.typeAt(source, start, end);
+      // A pub/sub publish is judged by admitTopic() (the peer's limit too), where a dropped QoS ≥ 1
+      // publish is answered: dropped here, its publisher would wait for an acknowledgement forever.
+      if (type === PUBSUB_PUBLISH) return true;
       const limit = type === undefined ? undefined : this.byType.get(type);
       keyed = limit === undefined ? undefined : this.limiterFor(limit);
     }
@@ -76,12 +82,12 @@ export class ReceiveLimiter {
 
   /**
    * A pub/sub publish to `topic` of `size` bytes (the broker's seam): the first `rateLimits` filter
-   * that matches the topic. The peer's own limit is not taken again: the message that carried the
-   * publish already passed it in admit(). Same answers as admit().
+   * that matches the topic, then the peer's own limit (admit() lets publishes through to here, so
+   * that each is taken once). Same answers as admit().
    */
   admitTopic(topic: string, size: number): boolean {
     const limit = this.byFilter.find((candidate) => topicMatches(candidate.match, topic));
-    return this.pass(limit === undefined ? undefined : this.limiterFor(limit), size, false);
+    return this.pass(limit === undefined ? undefined : this.limiterFor(limit), size, false) && this.pass(this.peerLimiter, size, false);
   }
 
   /** The session has closed: no timer is left. */
