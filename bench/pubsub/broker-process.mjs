@@ -1,5 +1,5 @@
-// A Node broker in a process of its own (aedes on a net server, or a hybridwire server), started
-// and stopped by the runner over IPC.
+// A Node broker in a process of its own (aedes on a net server, a hybridwire server, or one node of
+// a hybridwire cluster over NATS), started and stopped by the runner over IPC.
 import net from 'node:net';
 import { serveParent } from '../e2e/harness.mjs';
 
@@ -28,12 +28,21 @@ async function hybridwire({ host }) {
   return listen({ host });
 }
 
-const kinds = { aedes, hybridwire };
+async function hybridwireClusterNode({ host, nats, name }) {
+  const { listen } = await import('./clients/hybridwire.mjs');
+  return listen({ host, cluster: { nats, name } });
+}
+
+const kinds = { aedes, hybridwire, 'hybridwire-cluster': hybridwireClusterNode };
 
 serveParent({
-  async start({ system, host }) {
-    broker = await kinds[system]({ host });
+  async start({ system, host, nats, name }) {
+    broker = await kinds[system]({ host, nats, name });
     return { address: broker.address };
+  },
+  /** A cluster node: resolves once NATS has processed its subscriptions. */
+  async settle() {
+    await broker?.settle?.();
   },
   /** The broker's own counters, where it has them (hybridwire: stats().pubsub). */
   stats() {

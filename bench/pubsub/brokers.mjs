@@ -14,6 +14,7 @@ const BROKER_PROCESS = fileURLToPath(new URL('./broker-process.mjs', import.meta
 const READY_MS = 10_000;
 const STOP_MS = 3_000;
 const PORT_ATTEMPTS = 3;
+const CLUSTER_NODES = 3;
 
 export const binaries = {
   mosquitto: { path: process.env.MOSQUITTO ?? '/usr/sbin/mosquitto', debianPackage: 'mosquitto' },
@@ -22,7 +23,7 @@ export const binaries = {
 
 /** A reason the system's broker cannot run here, or undefined. */
 export function unavailable(system) {
-  const binary = binaries[system];
+  const binary = binaries[system === 'hybridwire-cluster' ? 'nats' : system];
   if (binary && !existsSync(binary.path)) return `${binary.path} not found (install the Debian package ${binary.debianPackage})`;
   return undefined;
 }
@@ -125,8 +126,13 @@ function mosquitto(host) {
   });
 }
 
-function nats(host) {
-  return spawnListening('nats-server', host, (port) => ({ path: binaries.nats.path, args: ['-a', host, '-p', String(port)] }));
+/** nats-server; with `jetStream`, `-js` and a store directory of its own, removed when it stops (the cluster needs it). */
+function nats(host, { jetStream = false } = {}) {
+  return spawnListening('nats-server', host, (port) => {
+    if (!jetStream) return { path: binaries.nats.path, args: ['-a', host, '-p', String(port)] };
+    const dir = mkdtempSync(join(tmpdir(), 'hybridwire-nats-'));
+    return { path: binaries.nats.path, args: ['-a', host, '-p', String(port), '-js', '-sd', dir], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  });
 }
 
 async function nodeBroker(system, host) {
@@ -140,9 +146,49 @@ async function nodeBroker(system, host) {
   }
 }
 
+/**
+ * Three hybridwire nodes, each in a Node process of its own, joined by `createServer({ cluster: {
+ * nats } })` over one nats-server (`-js`: the cluster keeps QoS ≥ 1 and retained messages in
+ * JetStream; the benchmark's QoS 0 goes over core NATS) on a free port. The publisher connects to the first node
+ * (`address`); subscriber process i connects to `subscriberAddresses[i % 3]`, so that subscribers
+ * are spread over every node and two thirds of the deliveries cross NATS.
+ */
+async function hybridwireCluster(host, nodes = CLUSTER_NODES) {
+  const engine = await nats(host, { jetStream: true });
+  const started = [];
+  try {
+    const url = `nats://${host.includes(':') ? `[${host}]` : host}:${engine.address.port}`;
+    await Promise.all(
+      Array.from({ length: nodes }, async (_, i) => {
+        const child = new Child(BROKER_PROCESS, { name: `hybridwire cluster node ${i}` });
+        started[i] = child;
+        const { address } = await child.call('start', { system: 'hybridwire-cluster', host, nats: url, name: `bench-${i}` }, 15_000);
+        child.address = address;
+      }),
+    );
+    return {
+      pid: started[0].pid,
+      pids: [engine.pid, ...started.map((child) => child.pid)],
+      address: started[0].address,
+      subscriberAddresses: started.map((child) => child.address),
+      settle: () => Promise.all(started.map((child) => child.call('settle', {}, 15_000))),
+      stats: () => started[0].call('stats'),
+      stop: async () => {
+        await Promise.all(started.map((child) => child.stop()));
+        await engine.stop();
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.filter(Boolean).map((child) => child.stop()));
+    await engine.stop();
+    throw error;
+  }
+}
+
 /** Starts `system`'s broker; resolves with its address and a stop(). */
 export function startBroker(system, host) {
   if (system === 'mosquitto') return mosquitto(host);
   if (system === 'nats') return nats(host);
+  if (system === 'hybridwire-cluster') return hybridwireCluster(host);
   return nodeBroker(system, host);
 }

@@ -50,12 +50,15 @@ export async function measure(systemName, benchCase, settings) {
   const shares = spread(benchCase.subscribers, settings.subscriberProcesses);
   try {
     await Promise.all(
-      shares.map(async (share) => {
+      shares.map(async (share, i) => {
         const child = new Child(SUBSCRIBER, { name: `${systemName} subscribers` });
         subscribers.push(child);
-        await child.call('connect', { system: systemName, address: broker.address, connections: share, qos: benchCase.qos }, 120_000);
+        const address = broker.subscriberAddresses ? broker.subscriberAddresses[i % broker.subscriberAddresses.length] : broker.address;
+        await child.call('connect', { system: systemName, address, connections: share, qos: benchCase.qos }, 120_000);
       }),
     );
+    // A cluster: every node's interest must have reached NATS before anything is published (QoS 0).
+    await broker.settle?.();
     publisher = new Child(PUBLISHER, { name: `${systemName} publisher` });
     await publisher.call('connect', { system: systemName, address: broker.address }, 30_000);
 

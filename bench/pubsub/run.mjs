@@ -96,7 +96,7 @@ let selectedCases;
 let selectedSystems;
 try {
   selectedCases = args.cases && args.cases !== 'all' ? list(args.cases).map(caseNamed) : cases;
-  selectedSystems = args.systems ? list(args.systems).map((name) => systemNamed(name).name) : systems.map((s) => s.name);
+  selectedSystems = args.systems ? list(args.systems).map((name) => systemNamed(name).name) : systems.filter((s) => !s.optIn).map((s) => s.name);
 } catch (error) {
   console.error(error.message);
   process.exit(2);
@@ -104,7 +104,7 @@ try {
 
 const notes = [];
 for (const name of [...selectedSystems]) {
-  const reason = name === 'hybridwire' ? await loadHybridwire() : unavailable(name);
+  const reason = (name.startsWith('hybridwire') ? await loadHybridwire() : undefined) ?? unavailable(name);
   if (reason) {
     notes.push(`${name} skipped: ${reason}`);
     selectedSystems = selectedSystems.filter((system) => system !== name);

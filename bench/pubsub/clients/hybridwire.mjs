@@ -26,14 +26,21 @@ export async function loadHybridwire() {
  * A hybridwire server (its broker) on `host`, port 0. Its per-session queue of QoS ≥ 1 deliveries
  * waiting past maxInflight is unbounded here (the default drops the oldest past 1,000 messages or
  * 1 MiB), as mosquitto's is with `max_queued_messages 0`: the benchmark counts every delivery.
+ * With `cluster` (`{ nats, name }`) the server is one node of a cluster over that NATS server.
  */
-export async function listen({ host }) {
+export async function listen({ host, cluster }) {
   const reason = await loadHybridwire();
   if (reason) throw new Error(reason);
-  const server = api.createServer({ host, tcpPort: 0, maxOfflineMessages: 10_000_000, maxOfflineBytes: 2 ** 40 });
+  const server = api.createServer({ host, tcpPort: 0, maxOfflineMessages: 10_000_000, maxOfflineBytes: 2 ** 40, ...(cluster ? { cluster } : {}) });
   server.on('error', () => {});
   const { tcpPort } = await server.listen();
-  return { address: { host, port: tcpPort }, close: () => server.close(), stats: () => server.stats().pubsub };
+  return {
+    address: { host, port: tcpPort },
+    close: () => server.close(),
+    stats: () => server.stats().pubsub,
+    /** Cluster node: resolves once NATS has processed this node's subscriptions (server.cluster.flush()). */
+    settle: () => server.cluster?.flush(),
+  };
 }
 
 export async function connect({ host, port }) {
