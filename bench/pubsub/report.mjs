@@ -20,7 +20,7 @@ export function summarize(benchCase, systemNames, measurements) {
     row.medians = {};
     for (const key of ['p50Us', 'p99Us', 'publishedPerSecond', 'seconds', 'saturatedP50Us', 'saturatedP99Us']) row.medians[key] = median(good.map((m) => m.result[key]));
     row.ratios = {};
-    for (const baseline of BASELINES) {
+    for (const baseline of [...BASELINES, 'hybridwire']) {
       const perRound = good.flatMap((run) => {
         const base = of(baseline).find((m) => m.ok && m.round === run.round);
         return base && base.result.value > 0 ? [run.result.value / base.result.value] : [];
@@ -34,7 +34,9 @@ export function summarize(benchCase, systemNames, measurements) {
 const ratio = (row, baseline) => (row.ratios?.[baseline] === undefined || row.system === baseline ? '–' : `${row.ratios[baseline].toFixed(2)}×`);
 
 export function formatCase(benchCase, rows, roundsWanted) {
-  const baselines = BASELINES.filter((name) => rows.some((row) => row.system === name && row.rounds > 0));
+  // The cluster is read against one hybridwire node (issue 16: across nodes ≥ 0.5× one node).
+  const clustered = rows.some((row) => row.system === 'hybridwire-cluster' && row.rounds > 0);
+  const baselines = [...BASELINES, ...(clustered ? ['hybridwire'] : [])].filter((name) => rows.some((row) => row.system === name && row.rounds > 0));
   const header = ['system', 'deliveries/s', 'spread (min – max, range/median)', 'p50 µs (paced)', 'p99 µs (paced)', 'published msg/s', ...baselines.map((b) => `÷ ${b}`)];
   const lines = [`### ${benchCase.name}: ${benchCase.title}`, '', `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   const notes = [];
