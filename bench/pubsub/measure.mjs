@@ -88,6 +88,8 @@ export async function measure(systemName, benchCase, settings) {
       saturatedP50Us: run.latencies.percentileUs(0.5),
       saturatedP99Us: run.latencies.percentileUs(0.99),
       brokerPid: broker.pid,
+      /** Every broker process (a cluster: nats-server and each node). */
+      brokerPids: broker.pids ?? [broker.pid],
     };
   } finally {
     await Promise.all([...subscribers, ...(publisher ? [publisher] : [])].map((child) => child.stop()));

@@ -1,7 +1,8 @@
 /**
  * bench/pubsub/run.mjs, the pub/sub benchmark, run for a tiny message count with each system: every
  * delivery it reports must have been counted at the subscribers (messages × subscribers), and every
- * broker process it started must be gone afterwards. mosquitto and nats-server come from Debian
+ * broker process it started must be gone afterwards (for hybridwire-cluster: nats-server and its three
+ * nodes). mosquitto and nats-server come from Debian
  * packages; without one, that system's case is skipped and says which package to install. Nothing
  * here asserts speed.
  */
@@ -20,6 +21,7 @@ const natsServer = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((path)
 const missing: Record<string, string | undefined> = {
   mosquitto: existsSync('/usr/sbin/mosquitto') ? undefined : 'mosquitto',
   nats: natsServer ? undefined : 'nats-server',
+  'hybridwire-cluster': natsServer ? undefined : 'nats-server',
 };
 for (const [system, pkg] of Object.entries(missing)) {
   if (pkg) console.warn(`test/integration/pubsub-bench.test.ts: ${system} skipped, its broker is not installed (apt-get install ${pkg})`);
@@ -30,7 +32,7 @@ interface Measurement {
   system: string;
   ok: boolean;
   error?: string;
-  result?: { delivered: number; expected: number; latencyDeliveries: number; deliveriesPerSecond: number; brokerPid: number };
+  result?: { delivered: number; expected: number; latencyDeliveries: number; deliveriesPerSecond: number; brokerPid: number; brokerPids: number[] };
 }
 
 function run(args: string[]): Promise<{ measurements: Measurement[]; meta: { notes: string[] } }> {
@@ -52,13 +54,16 @@ function alive(pid: number): boolean {
 }
 
 describe('bench/pubsub/run.mjs', () => {
-  for (const system of ['hybridwire', 'aedes', 'mosquitto', 'nats']) {
+  for (const system of ['hybridwire', 'aedes', 'mosquitto', 'nats', 'hybridwire-cluster']) {
     const pkg = missing[system];
-    const cases = system === 'nats' ? ['fanout-100-q0'] : Object.keys(CASES); // core NATS has QoS 0 only
+    const qos0Only = system === 'nats' || system === 'hybridwire-cluster'; // core NATS has QoS 0 only
+    const cases = qos0Only ? ['fanout-100-q0'] : Object.keys(CASES);
+    // The cluster's three nodes each get a subscriber process (process i connects to node i mod 3).
+    const subscriberProcesses = system === 'hybridwire-cluster' ? '3' : '2';
     it.skipIf(pkg !== undefined)(
       `${system}: counts every delivery of ${cases.join(' and ')}, and its broker process is gone afterwards${pkg ? ` (skipped: install the Debian package ${pkg})` : ''}`,
       async () => {
-        const { measurements, meta } = await run(['--json', '--rounds', '1', '--scale', String(SCALE), '--latency-ms', '200', '--subscriber-processes', '2', '--systems', system, '--cases', cases.join(',')]);
+        const { measurements, meta } = await run(['--json', '--rounds', '1', '--scale', String(SCALE), '--latency-ms', '200', '--subscriber-processes', subscriberProcesses, '--systems', system, '--cases', cases.join(',')]);
         expect(meta.notes).toEqual([]);
         expect(measurements.map((m) => m.case).sort()).toEqual([...cases].sort());
         for (const measurement of measurements) {
@@ -69,6 +74,8 @@ describe('bench/pubsub/run.mjs', () => {
           expect(measurement.result!.latencyDeliveries).toBeGreaterThan(0);
           expect(measurement.result!.deliveriesPerSecond).toBeGreaterThan(0);
           expect(alive(measurement.result!.brokerPid)).toBe(false);
+          expect(measurement.result!.brokerPids).toHaveLength(system === 'hybridwire-cluster' ? 4 : 1);
+          for (const pid of measurement.result!.brokerPids) expect(alive(pid)).toBe(false);
         }
       },
       180_000,
