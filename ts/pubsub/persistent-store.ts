@@ -13,10 +13,27 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { HybridwireError, OptionError } from '../errors.js';
 import { MemoryRetainedStore, type QueuedDelivery, type RetainedMessage, type RetainedStore, type SessionState, type SessionStore, type SubscriptionOptions } from './stores.js';
 import type { QoS } from './wire.js';
+
+/**
+ * better-sqlite3 is an optional dependency (it compiles on install where no prebuilt binary fits,
+ * and an install without a compiler must still give a working hybridwire): loaded on first use.
+ */
+let sqliteModule: typeof Database | undefined;
+function sqlite(): typeof Database {
+  if (sqliteModule === undefined) {
+    try {
+      sqliteModule = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    } catch (error) {
+      throw new HybridwireError('HW_ERR_STORE_UNAVAILABLE', `option persistence needs the optional package better-sqlite3, which did not load: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return sqliteModule;
+}
 
 export interface PersistenceOptions {
   /** The directory of the store (created if missing); one server at a time uses it. */
@@ -94,7 +111,7 @@ export class PersistentStore {
     let db: Database.Database | undefined;
     try {
       fs.mkdirSync(dir, { recursive: true });
-      db = new Database(path.join(dir, FILE));
+      db = new (sqlite())(path.join(dir, FILE));
       this.db = db;
       this.db.pragma('journal_mode = WAL');
       // FULL: the WAL is fsynced at each commit, so an acknowledged publish survives power loss too.
