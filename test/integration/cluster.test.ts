@@ -112,7 +112,7 @@ describe.skipIf(natsSkipReason !== undefined)(`a cluster over NATS${natsSkipReas
     await startClient({ tcpPort: b!.tcpPort, udpPort: false, clientId: 'roamer' });
     const [error] = await within(olderClosed, 5000, 'the older session closed');
     expect(error).toMatchObject({ code: 'HW_ERR_SESSION_TAKEN_OVER' });
-    expect(b!.server.peerByClientId('roamer')).toBeDefined();
+    expect(b!.server.peerByClientId('roamer')?.clientId).toBe('roamer');
   });
 
   it('refuses to start when NATS cannot be reached, with HW_ERR_CLUSTER_UNAVAILABLE', async () => {
