@@ -2,15 +2,13 @@
  * transport: 'auto' through the public API, the client's datagrams passing through a relay
  * (./udp-chaos-proxy.ts) that is clean, blocks UDP entirely, or loses 30% in each direction.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, createServer, type Client, type MessageInfo, type Peer, type Server } from '../../ts/index.js';
 import { UdpChaosProxy } from './udp-chaos-proxy.js';
 import { waitUntil, within } from '../support/wait.js';
+import { cleanupAfterEach } from '../support/abuse.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const defer = cleanupAfterEach();
 
 interface Setup {
   server: Server;
@@ -28,13 +26,13 @@ async function setup(options: { loss?: number; blocked?: boolean } = {}): Promis
     arrivals.set(typeof payload === 'number' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length).readUInt32LE(0), info.transport);
   });
   const { tcpPort, udpPort } = await server.listen();
-  cleanup.push(() => server.close());
+  defer(() => server.close());
   const proxy = await UdpChaosProxy.start({ target: { port: udpPort!, address: '127.0.0.1' }, seed: 30, loss: options.loss ?? 0 });
   if (options.blocked) proxy.filter = () => false;
-  cleanup.push(() => proxy.close());
+  defer(() => proxy.close());
   const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
   const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: proxy.port, closeTimeoutMs: 500, autoProbeIntervalMs: 20, autoBlockedAfterMs: 200, autoMaxLossPercent: 10 });
-  cleanup.push(() => client.close());
+  defer(() => client.close());
   const peer = await within(connected, 5000, 'the connection');
   return { server, client, peer, proxy, arrivals };
 }
@@ -135,9 +133,9 @@ describe("transport: 'auto'", () => {
   it('on a session without UDP: TCP, udp-unavailable', async () => {
     const server = createServer({ host: '127.0.0.1', udpPort: false });
     const { tcpPort } = await server.listen();
-    cleanup.push(() => server.close());
+    defer(() => server.close());
     const client = await connect({ host: '127.0.0.1', tcpPort });
-    cleanup.push(() => client.close());
+    defer(() => client.close());
     client.send('m', 1, { transport: 'auto', reliable: false });
     expect(client.stats!.selection).toMatchObject({ tcp: 1, udp: 0, udpReliable: 0, reason: 'udp-unavailable', probesSent: 0 });
   });
