@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, type Client, type Server } from '../../ts/index.js';
-import { SAMPLE_EVERY } from '../../ts/features/metrics/handler-timing.js';
+import { SAMPLE_EVERY } from '../../ts/session/handler-calls.js';
 import { Exposition } from '../support/prometheus.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -123,16 +123,17 @@ describe('server.metrics()', () => {
     expect(new Exposition(await server.metrics()).families.has('app_requests_total')).toBe(false);
   });
 
-  it('is off until asked for: handlers are not wrapped; the first metrics() turns it on', async () => {
+  it('is off until asked for: no call is timed before; the first metrics() turns timing on and counts from then', async () => {
     const { server, tcpPort } = await started();
     const handler = () => 'ok';
     server.handle('probe', handler);
-    const handlers = (server as unknown as { handlers: { handlerFor(type: string): unknown } }).handlers;
-    expect(handlers.handlerFor('probe')).toBe(handler);
+    const handlers = (server as unknown as { handlers: { handlerFor(type: string): unknown; callsFor(type: string): { calls: number; timedAt: number } } }).handlers;
     const c = await client(tcpPort);
     await c.request('probe');
+    expect(handlers.callsFor('probe')).toMatchObject({ calls: 1, timedAt: 0 });
     const metrics = new Exposition(await server.metrics());
-    expect(handlers.handlerFor('probe')).not.toBe(handler);
+    expect(handlers.handlerFor('probe')).toBe(handler);
+    expect(handlers.callsFor('probe').timedAt).toBe(1 + SAMPLE_EVERY);
     expect(metrics.value('hybridwire_messages_received_total', { transport: 'tcp' })).toBe(1);
     await c.request('probe');
     expect(new Exposition(await server.metrics()).value('hybridwire_handled_messages_total', { type: 'probe' })).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HandlerTable } from '../../ts/api/handler-table.js';
+import { SAMPLE_EVERY } from '../../ts/session/handler-calls.js';
 
 describe('HandlerTable', () => {
   it('finds a handler by type, its own before the fallback, and bumps its version on every change', () => {
@@ -31,23 +32,29 @@ describe('HandlerTable', () => {
     expect(table.version).toBe(0);
   });
 
-  it('once instrumented, gives each handler (own or fallback) wrapped once, rewraps a replaced one, and bumps its version', () => {
-    const builtin = () => 'builtin';
-    const table = new HandlerTable(new Map([['ping', builtin]]));
-    const own = () => 'own';
-    table.set('chat', own);
-    const wrapped: string[] = [];
-    table.instrumentWith((type, handler) => {
-      wrapped.push(type);
-      return () => `wrapped ${String(handler(undefined, undefined, undefined as never))}`;
+  it('keeps one call count per type, shared by every lookup; timing starts for old and new types once asked, counting from then', () => {
+    const table = new HandlerTable(new Map([['ping', () => 'builtin']]));
+    table.set('chat', () => 'own');
+    const chat = table.callsFor('chat');
+    expect(table.callsFor('chat')).toBe(chat);
+    chat.calls += 5;
+    expect(chat.timedAt).toBe(0);
+    const sinks: string[] = [];
+    table.timeWith((type) => {
+      sinks.push(type);
+      return { observe: () => undefined };
     });
-    expect(table.version).toBe(2);
-    expect(table.handlerFor('chat')!(undefined, undefined, undefined as never)).toBe('wrapped own');
-    expect(table.handlerFor('ping')!(undefined, undefined, undefined as never)).toBe('wrapped builtin');
-    expect(table.handlerFor('chat')).toBe(table.handlerFor('chat'));
-    expect(table.handlerFor('none')).toBeUndefined();
-    table.set('chat', () => 'replaced');
-    expect(table.handlerFor('chat')!(undefined, undefined, undefined as never)).toBe('wrapped replaced');
-    expect(wrapped).toEqual(['chat', 'ping', 'chat']);
+    expect(chat.timedAt).toBe(5 + SAMPLE_EVERY);
+    chat.calls += 2;
+    const ping = table.callsFor('ping');
+    expect(ping.timedAt).toBe(SAMPLE_EVERY);
+    ping.calls += 3;
+    expect(sinks).toEqual(['chat', 'ping']);
+    expect(table.callCounts()).toEqual([{ type: 'ping', messages: 3 }, { type: 'chat', messages: 2 }]);
+    // Handlers are no longer wrapped: a lookup gives the handler itself.
+    const own = () => 'replaced';
+    table.set('chat', own);
+    expect(table.handlerFor('chat')).toBe(own);
+    expect(table.callsFor('chat')).toBe(chat);
   });
 });

@@ -1,5 +1,7 @@
 import { HybridwireError } from '../errors.js';
 import type { Handler, Router } from '../session/connection.js';
+import type { TypeCount } from '../features/metrics/snapshot.js';
+import { newHandlerCalls, startTiming, type DurationSink, type HandlerCalls } from '../session/handler-calls.js';
 import { isReservedType, protocolTypeError } from './reserved-types.js';
 
 
@@ -10,9 +12,10 @@ export class HandlerTable<Context> implements Router {
   private readonly handlers = new Map<string, Handler<Context>>();
   /** The handlers of the protocol's reserved types (`hybridwire:`), set by the features that own them. */
   private readonly protocol = new Map<string, Handler<Context>>();
-  /** While metrics are on: wraps each handler once (see features/metrics/handler-timing.ts). */
-  private instrument: ((type: string, handler: Handler<Context>) => Handler<Context>) | undefined;
-  private readonly instrumented = new Map<string, Handler<Context>>();
+  /** Calls by type, counted by dispatch (see session/handler-calls.ts); one entry per type that has had a handler looked up. */
+  private readonly calls = new Map<string, HandlerCalls>();
+  /** While metrics are on: where each type's sampled durations go. */
+  private sinkFor: ((type: string) => DurationSink) | undefined;
 
   /** `fallback` answers the types that have no handler of their own (the server's built-ins). */
   constructor(private readonly fallback?: ReadonlyMap<string, Handler<Context>>) {}
@@ -21,32 +24,37 @@ export class HandlerTable<Context> implements Router {
     if (typeof handler !== 'function') throw new HybridwireError('HW_ERR_INVALID_ARGUMENT', 'handler must be a function');
     if (typeof type === 'string' && isReservedType(type)) throw protocolTypeError(type);
     this.handlers.set(type, handler as Handler<Context>);
-    this.instrumented.delete(type);
     this.version++;
   }
 
   /** @internal A feature takes a reserved type; the application's handlers can never shadow it. */
   setProtocol(type: string, handler: Handler<Context>): void {
     this.protocol.set(type, handler);
-    this.instrumented.delete(type);
     this.version++;
   }
 
-  /** Handlers are looked up through `wrap` from now on; sessions drop the ones they cached. */
-  instrumentWith(wrap: (type: string, handler: Handler<Context>) => Handler<Context>): void {
-    this.instrument = wrap;
-    this.instrumented.clear();
-    this.version++;
+  /** Times one call in SAMPLE_EVERY of every type's handlers from now on, and counts calls from now on. */
+  timeWith(sinkFor: (type: string) => DurationSink): void {
+    this.sinkFor = sinkFor;
+    for (const calls of this.calls.values()) startTiming(calls, sinkFor(calls.type));
   }
 
   handlerFor(type: string): Handler<Context> | undefined {
-    const handler = this.protocol.get(type) ?? this.handlers.get(type) ?? this.fallback?.get(type);
-    if (handler === undefined || this.instrument === undefined) return handler;
-    let wrapped = this.instrumented.get(type);
-    if (wrapped === undefined) {
-      wrapped = this.instrument(type, handler);
-      this.instrumented.set(type, wrapped);
+    return this.protocol.get(type) ?? this.handlers.get(type) ?? this.fallback?.get(type);
+  }
+
+  callsFor(type: string): HandlerCalls {
+    let calls = this.calls.get(type);
+    if (calls === undefined) {
+      calls = newHandlerCalls(type);
+      if (this.sinkFor !== undefined) startTiming(calls, this.sinkFor(type));
+      this.calls.set(type, calls);
     }
-    return wrapped;
+    return calls;
+  }
+
+  /** Calls by type since timing was turned on, busiest first. */
+  callCounts(): TypeCount[] {
+    return [...this.calls.values()].map((calls) => ({ type: calls.type, messages: calls.calls - calls.countedFrom })).sort((a, b) => b.messages - a.messages || (a.type < b.type ? -1 : 1));
   }
 }

@@ -17,6 +17,7 @@ import type { SendOptions, Transport } from './send-options.js';
 import type { SessionCounters } from './session-stats.js';
 import type { SessionState } from './connection.js';
 import { ReceiveLimiter, type LimitedReceiver } from '../qos/receive-limiter.js';
+import { timedCall, type HandlerCalls } from './handler-calls.js';
 import type { QosSettings } from '../qos/qos-settings.js';
 
 /** What a handler may learn about the message it handles (third argument, when declared). */
@@ -32,6 +33,8 @@ export type Handler<Context = any> = (payload: any, context: Context, info: Mess
 
 export interface Router {
   handlerFor(type: string): Handler | undefined;
+  /** The call count of a type's handlers (one per type, shared by sessions), made on first use. */
+  callsFor(type: string): HandlerCalls;
   /** Changes whenever a handler is added or replaced, so that cached lookups are refreshed. */
   readonly version: number;
 }
@@ -67,6 +70,7 @@ interface AliasHandler {
   type: string;
   /** Declared a third parameter: gets a MessageInfo object (allocated only for such handlers). */
   wantsInfo: boolean;
+  calls: HandlerCalls;
 }
 
 /**
@@ -317,9 +321,10 @@ export class Dispatcher implements LimitedReceiver {
 
   /** Runs a one-way message's handler (one that takes no info). */
   private runHandler(entry: AliasHandler, value: Uint8Array): void {
+    const calls = entry.calls;
     let result: unknown;
     try {
-      result = entry.handler(value, this.context, undefined as never);
+      result = ++calls.calls !== calls.timedAt ? entry.handler(value, this.context, undefined as never) : timedCall(calls, entry.handler, value, this.context, undefined as never);
     } catch (error) {
       this.handlerFailed(undefined, entry.type, error);
       return;
@@ -331,9 +336,10 @@ export class Dispatcher implements LimitedReceiver {
 
   /** Runs a request's handler (one that takes no info) and replies with what it returns or resolves to. */
   private answerRequest(entry: AliasHandler, requestId: number, value: Payload, via: SendOptions | undefined): void {
+    const calls = entry.calls;
     let result: unknown;
     try {
-      result = entry.handler(value, this.context, undefined as never);
+      result = ++calls.calls !== calls.timedAt ? entry.handler(value, this.context, undefined as never) : timedCall(calls, entry.handler, value, this.context, undefined as never);
     } catch (error) {
       this.handlerFailed(requestId, entry.type, error, via);
       return;
@@ -381,11 +387,13 @@ export class Dispatcher implements LimitedReceiver {
       }
       return;
     }
+    const calls = entry !== undefined ? entry.calls : this.router.callsFor(type);
     let result: unknown;
     try {
       // A function's length is a slow property read: use the cached answer when there is one.
       const wantsInfo = entry !== undefined ? entry.wantsInfo : handler.length > 2;
-      result = wantsInfo ? handler(value, this.context, { type, transport, requestId }) : handler(value, this.context, undefined as never);
+      const info = wantsInfo ? { type, transport, requestId } : (undefined as never);
+      result = ++calls.calls !== calls.timedAt ? handler(value, this.context, info) : timedCall(calls, handler, value, this.context, info);
     } catch (error) {
       this.handlerFailed(requestId, type, error, via);
       return;
@@ -407,7 +415,7 @@ export class Dispatcher implements LimitedReceiver {
     let entry = handlers[alias];
     if (entry === undefined) {
       const handler = this.router.handlerFor(type);
-      entry = handler === undefined ? null : { handler, type, wantsInfo: handler.length > 2 };
+      entry = handler === undefined ? null : { handler, type, wantsInfo: handler.length > 2, calls: this.router.callsFor(type) };
       handlers[alias] = entry;
     }
     return entry ?? undefined;

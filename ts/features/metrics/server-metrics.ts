@@ -1,6 +1,6 @@
 /**
  * Metrics of one server, pull-style: nothing is counted per message here that the server does not
- * count already, except the handler calls (a plain number in each handler's wrapper). Figures are
+ * count already (handler calls included: see session/handler-calls.ts). Figures are
  * gathered when read: snapshot() for the CSV file, summary, `hybridwire top` and the dashboard,
  * and prom-client's collect() callbacks at each scrape.
  */
@@ -8,11 +8,10 @@ import type { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import type { Peer } from '../../api/peer.js';
 import type { ServerStats } from '../../api/server.js';
-import type { Handler } from '../../session/connection.js';
-import { HandlerTiming, SAMPLE_EVERY } from './handler-timing.js';
+import { SAMPLE_EVERY, type DurationSink } from '../../session/handler-calls.js';
 import { PlainHistogram, type HistogramSeries } from './histogram.js';
 import { registerServerMetrics } from './prometheus.js';
-import { emptyDrops, type MetricsSnapshot, type SessionShare } from './snapshot.js';
+import { emptyDrops, type MetricsSnapshot, type SessionShare, type TypeCount } from './snapshot.js';
 
 export interface MetricsOptions {
   /** A prom-client Registry the application already has; the server's metrics are registered in it. Default: one of the server's own. */
@@ -25,9 +24,10 @@ export interface MetricsHost extends EventEmitter {
   readonly peers: ReadonlyMap<string, Peer>;
 }
 
-/** The handler table, whose handlers are wrapped to be counted and timed. */
+/** The handler table, which counts its handlers' calls and times a sample of them once asked to. */
 export interface InstrumentedHandlers {
-  instrumentWith(wrap: (type: string, handler: Handler<Peer>) => Handler<Peer>): void;
+  timeWith(sinkFor: (type: string) => DurationSink): void;
+  callCounts(): TypeCount[];
 }
 
 const RTT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -37,7 +37,6 @@ export class ServerMetrics {
   readonly registry: Registry;
   /** Names of the metrics this server registered, for metrics() to print them alone. */
   readonly names: string[];
-  private readonly timing: HandlerTiming;
   private readonly rtt: HistogramSeries;
   private accepted = 0;
   private failed = 0;
@@ -48,7 +47,7 @@ export class ServerMetrics {
 
   constructor(
     private readonly server: MetricsHost,
-    handlers: InstrumentedHandlers,
+    private readonly handlers: InstrumentedHandlers,
     options: MetricsOptions = {},
   ) {
     this.registry = options.registry ?? new Registry();
@@ -63,8 +62,7 @@ export class ServerMetrics {
     rttHistogram.register(this.registry);
     handlerHistogram.register(this.registry);
     this.rtt = rttHistogram.seriesFor();
-    this.timing = new HandlerTiming((type) => handlerHistogram.seriesFor(type));
-    handlers.instrumentWith((type, handler) => this.timing.wrap(type, handler));
+    handlers.timeWith((type) => handlerHistogram.seriesFor(type));
     this.names = ['hybridwire_rtt_seconds', 'hybridwire_handler_duration_seconds', ...registerServerMetrics(registers, () => this.scrape())];
 
     // Turned on while sessions are open: they count as accepted, and their round trips are timed.
@@ -111,7 +109,7 @@ export class ServerMetrics {
       drops,
       retransmissions: share.retransmissions,
       rtt: { samples: this.rtt.count, sumSeconds: this.rtt.sum, meanMs: rttCount === 0 ? undefined : rttSum / rttCount },
-      types: this.timing.types(),
+      types: this.handlers.callCounts(),
     };
   }
 

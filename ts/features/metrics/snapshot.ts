@@ -4,7 +4,11 @@
  * itself: handshakes, heartbeat round trips, handler calls. Prometheus, the CSV file, the
  * summary, `hybridwire top` and the dashboard all read this one shape.
  */
-import type { TypeCount } from './handler-timing.js';
+/** Handler calls of one message type since metrics were turned on. */
+export interface TypeCount {
+  type: string;
+  messages: number;
+}
 
 export interface TransportFigures {
   messagesIn: number;

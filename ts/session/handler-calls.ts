@@ -1,0 +1,68 @@
+/**
+ * Calls of each message type's handler, counted where dispatch calls them, and the timing of one
+ * call in SAMPLE_EVERY once metrics are on.
+ *
+ * The count is kept whether metrics are on or off, one increment per message, and the sample is a
+ * comparison with a number that is 0 (never reached) while timing is off: turning metrics on thus
+ * adds no work per message but the sampled call itself. A wrapper per handler, the other way to
+ * count, costs a call per message and only while metrics are on (bench/RESULTS.md, "The cost of
+ * metrics").
+ */
+import type { Handler, MessageInfo } from './dispatch.js';
+
+/** One call in this many is timed. */
+export const SAMPLE_EVERY = 256;
+
+/** Where sampled durations go (a histogram series, in seconds). */
+export interface DurationSink {
+  observe(seconds: number): void;
+}
+
+/** The calls of one message type's handlers (one object per type, shared by every session). */
+export interface HandlerCalls {
+  readonly type: string;
+  /** Calls since the handler table was made. */
+  calls: number;
+  /** The value of `calls` whose call is timed next; 0 while timing is off. */
+  timedAt: number;
+  /** `calls` when timing was turned on, so that counts can be read from then on. */
+  countedFrom: number;
+  sink: DurationSink | undefined;
+}
+
+export function newHandlerCalls(type: string): HandlerCalls {
+  return { type, calls: 0, timedAt: 0, countedFrom: 0, sink: undefined };
+}
+
+/** Times the calls of `calls.type` from now on, one in SAMPLE_EVERY, into `sink`. */
+export function startTiming(calls: HandlerCalls, sink: DurationSink): void {
+  calls.sink = sink;
+  calls.countedFrom = calls.calls;
+  calls.timedAt = calls.calls + SAMPLE_EVERY;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/**
+ * The sampled call (dispatch makes it when `++calls.calls === calls.timedAt`): the handler's
+ * duration is observed, until its promise settles for a promise; a throw is observed and let through.
+ * Out of line, so that dispatch's usual path stays small enough for V8 to inline.
+ */
+export function timedCall<Context>(calls: HandlerCalls, handler: Handler<Context>, payload: unknown, context: Context, info: MessageInfo): unknown {
+  calls.timedAt += SAMPLE_EVERY;
+  const sink = calls.sink;
+  const started = performance.now();
+  let result: unknown;
+  try {
+    result = handler(payload as never, context, info);
+  } finally {
+    if (sink !== undefined && !isThenable(result)) sink.observe((performance.now() - started) / 1000);
+  }
+  if (sink !== undefined && isThenable(result)) {
+    const settled = () => sink.observe((performance.now() - started) / 1000);
+    result.then(settled, settled);
+  }
+  return result;
+}
