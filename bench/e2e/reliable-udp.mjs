@@ -22,9 +22,9 @@
 // (payload bytes, MB = 10^6). For dgram, goodput is what arrives. For reliable UDP every message
 // must then arrive exactly once (checked after the sender stops), or the measurement fails.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { list, number, parseRunnerArgs, printSavedRun } from './command-line.mjs';
 import { compileChaosProxy, startChaosProxy } from './chaos-proxy.mjs';
 import { Child } from './harness.mjs';
 import { describe, machine } from './machine.mjs';
@@ -432,20 +432,11 @@ function render({ meta, measurements }) {
 
 // ---- running ----
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    cases: { type: 'string' },
-    systems: { type: 'string' },
-    rounds: { type: 'string' },
+const args = parseRunnerArgs({
     'measure-ms': { type: 'string' },
     'warmup-ms': { type: 'string' },
     'cpu-prof': { type: 'string' },
     live: { type: 'boolean', default: false },
-    'from-json': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
 });
 
 if (args.help) {
@@ -456,13 +447,8 @@ cases:   ${cases.map((c) => c.name).join(', ')}
 systems: ${[...new Set(cases.flatMap((c) => c.systems))].join(', ')} (default ${DEFAULT_SYSTEMS.join(', ')})`);
   process.exit(0);
 }
-if (args['from-json']) {
-  process.stdout.write(`${render(JSON.parse(readFileSync(args['from-json'], 'utf8')))}\n`);
-  process.exit(0);
-}
+printSavedRun(args, render);
 
-const list = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
-const number = (value, fallback) => (value === undefined ? fallback : Number(value));
 const settings = {
   rounds: number(args.rounds, args.quick ? 1 : 5),
   measureMs: number(args['measure-ms'], args.quick ? 300 : 1500),

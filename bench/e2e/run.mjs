@@ -12,9 +12,9 @@
 //   node bench/e2e/run.mjs --json > results.json
 //   node bench/e2e/run.mjs --cases tput-64 --systems hybridwire --rounds 1 --cpu-prof bench/.cache/prof
 //     (a V8 CPU profile of every server and client process; bench/e2e/profile-summary.mjs reads them)
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { list, number, parseRunnerArgs, printSavedRun, requireLoopback } from './command-line.mjs';
 import { caseNamed, cases } from './cases.mjs';
 import { describe, machine } from './machine.mjs';
 import { measures } from './measure.mjs';
@@ -23,22 +23,13 @@ import { runRounds } from './rounds.mjs';
 import { systemInfo, systems } from './systems/index.mjs';
 import { loadHybridwire } from './systems/hybridwire.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    cases: { type: 'string' },
-    systems: { type: 'string' },
-    rounds: { type: 'string' },
+const args = parseRunnerArgs({
     'measure-ms': { type: 'string' },
     'warmup-ms': { type: 'string' },
     'client-processes': { type: 'string', default: '2' },
     'yield-every': { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
-    'from-json': { type: 'string' },
     'cpu-prof': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
 });
 
 if (args.help) {
@@ -63,17 +54,9 @@ function render({ meta, summary }) {
   ].filter((part, i, parts) => part !== '' || i < parts.length - 1).join('\n');
 }
 
-if (args['from-json']) {
-  process.stdout.write(`${render(JSON.parse(readFileSync(args['from-json'], 'utf8')))}\n`);
-  process.exit(0);
-}
-if (args.host !== '127.0.0.1' && args.host !== '::1') {
-  console.error('--host must be 127.0.0.1 or ::1: these benchmarks only send traffic over loopback');
-  process.exit(2);
-}
+printSavedRun(args, render);
+requireLoopback(args.host);
 
-const list = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
-const number = (value, fallback) => (value === undefined ? fallback : Number(value));
 const settings = {
   host: args.host,
   rounds: number(args.rounds, args.quick ? 1 : 5),

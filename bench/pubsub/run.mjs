@@ -9,8 +9,7 @@
 //   node bench/pubsub/run.mjs --cases fanout-1000-q0 --systems hybridwire,mosquitto --rounds 5
 //   node bench/pubsub/run.mjs --json > pubsub.json; node bench/pubsub/run.mjs --from-json pubsub.json
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { list, number, parseRunnerArgs, printSavedRun, requireLoopback } from '../e2e/command-line.mjs';
 import { describe, machine } from '../e2e/machine.mjs';
 import { runRounds } from '../e2e/rounds.mjs';
 import { count, micros } from '../e2e/report.mjs';
@@ -21,13 +20,7 @@ import { measure } from './measure.mjs';
 import { formatCase, formatOverview, summarize } from './report.mjs';
 import { systemNamed, systems } from './systems.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    cases: { type: 'string' },
-    systems: { type: 'string' },
-    rounds: { type: 'string' },
+const args = parseRunnerArgs({
     scale: { type: 'string' },
     window: { type: 'string' },
     'subscriber-processes': { type: 'string' },
@@ -35,9 +28,6 @@ const { values: args } = parseArgs({
     'latency-rate': { type: 'string' },
     'latency-ms': { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
-    'from-json': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
 });
 
 if (args.help) {
@@ -64,17 +54,9 @@ function render({ meta, summary }) {
   ].join('\n');
 }
 
-if (args['from-json']) {
-  process.stdout.write(`${render(JSON.parse(readFileSync(args['from-json'], 'utf8')))}\n`);
-  process.exit(0);
-}
-if (args.host !== '127.0.0.1' && args.host !== '::1') {
-  console.error('--host must be 127.0.0.1 or ::1: this benchmark only sends traffic over loopback');
-  process.exit(2);
-}
+printSavedRun(args, render);
+requireLoopback(args.host);
 
-const list = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
-const number = (value, fallback) => (value === undefined ? fallback : Number(value));
 const settings = {
   host: args.host,
   rounds: number(args.rounds, args.quick ? 1 : 3),

@@ -2,15 +2,13 @@
  * Reliable and unreliable UDP through the public API (createServer/connect), with the client's
  * datagrams passing through a chaos proxy that drops, duplicates, reorders, delays and corrupts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, createServer, type Client, type Peer, type Server } from '../../ts/index.js';
 import { UdpChaosProxy } from './udp-chaos-proxy.js';
 import { pseudoRandomBytes as pattern } from '../support/bytes.js';
+import { cleanupAfterEach } from '../support/abuse.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const defer = cleanupAfterEach();
 
 interface Setup {
   server: Server;
@@ -22,7 +20,7 @@ interface Setup {
 async function setup(loss: number, extra: { mtu?: number } = {}, corrupt = loss > 0 ? 0.01 : 0): Promise<Setup> {
   const server = createServer({ host: '127.0.0.1', closeTimeoutMs: 500, ...extra });
   const { tcpPort, udpPort } = await server.listen();
-  cleanup.push(() => server.close());
+  defer(() => server.close());
   const proxy = await UdpChaosProxy.start({
     target: { port: udpPort!, address: '127.0.0.1' },
     seed: 1234 + Math.round(loss * 100),
@@ -34,10 +32,10 @@ async function setup(loss: number, extra: { mtu?: number } = {}, corrupt = loss 
     corrupt,
     corruptFrom: 8,
   });
-  cleanup.push(() => proxy.close());
+  defer(() => proxy.close());
   const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
   const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: proxy.port, closeTimeoutMs: 500, ...extra });
-  cleanup.push(() => client.close());
+  defer(() => client.close());
   const peer = await connected;
   const until = Date.now() + 10_000;
   while (!client.udpReady && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -172,10 +170,10 @@ describe('reliable UDP through the API', () => {
     // Server: 1 ms ack delay, 7 ms RTO floor. Client: 2 ms ack delay, default floor (100 ms).
     const server = createServer({ host: '127.0.0.1', udpMaxAckDelayMs: 1, udpMinRtoMs: 7 });
     const { tcpPort, udpPort } = await server.listen();
-    cleanup.push(() => server.close());
+    defer(() => server.close());
     const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
     const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort!, udpMaxAckDelayMs: 2 });
-    cleanup.push(() => client.close());
+    defer(() => client.close());
     const peer = await connected;
     let echoed = 0;
     client.on('message', () => echoed++);
@@ -200,10 +198,10 @@ describe('reliable UDP through the API', () => {
     async () => {
       const server = createServer({ host: '127.0.0.1' });
       const { tcpPort, udpPort } = await server.listen();
-      cleanup.push(() => server.close());
+      defer(() => server.close());
       const connected = new Promise<Peer>((resolve) => server.once('connection', resolve));
       const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort!, udpMaxMtu: 9000 });
-      cleanup.push(() => client.close());
+      defer(() => client.close());
       const peer = await connected;
       const got: Buffer[] = [];
       server.handle<Uint8Array>('blob', (payload) => {
@@ -226,15 +224,15 @@ describe('reliable UDP through the API', () => {
 
       const unbounded = createServer({ host: '127.0.0.1' });
       const ports = await unbounded.listen();
-      cleanup.push(() => unbounded.close());
+      defer(() => unbounded.close());
       const wide = await connect({ host: '127.0.0.1', tcpPort: ports.tcpPort, udpPort: ports.udpPort! });
-      cleanup.push(() => wide.close());
+      defer(() => wide.close());
       await waitFor(() => wide.udpReady, 'the UDP path', 10_000);
       wide.send('x', 1, { transport: 'udp', reliable: true });
       await waitFor(() => wide.udpStats()?.pathMtu === 65507, 'the default search to reach 65507', 10_000);
 
       const pinned = await connect({ host: '127.0.0.1', tcpPort: ports.tcpPort, udpPort: ports.udpPort!, udpMaxMtu: 1200 });
-      cleanup.push(() => pinned.close());
+      defer(() => pinned.close());
       await waitFor(() => pinned.udpReady, 'the UDP path', 10_000);
       pinned.send('x', 1, { transport: 'udp', reliable: true });
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -245,9 +243,9 @@ describe('reliable UDP through the API', () => {
   it('step mode maps onto a window of one reliable message', async () => {
     const server = createServer({ host: '127.0.0.1' });
     const { tcpPort, udpPort } = await server.listen();
-    cleanup.push(() => server.close());
+    defer(() => server.close());
     const client = await connect({ host: '127.0.0.1', tcpPort, udpPort: udpPort!, mode: 'step' });
-    cleanup.push(() => client.close());
+    defer(() => client.close());
     const got: number[] = [];
     server.handle<number>('n', (n) => {
       got.push(n);
