@@ -42,4 +42,19 @@ describe("transport 'auto' through the session API", () => {
     await within(gone, 5000, 'the disconnect');
     expect(server.stats().selection).toEqual({ tcp: 2, udp: 0, udpReliable: 0 });
   });
+
+  it('counts only what left: a send or request that throws (a full send queue) is not counted', async () => {
+    const server = createServer({ host: '127.0.0.1' });
+    const { tcpPort, udpPort } = await server.listen();
+    cleanup.push(() => server.close());
+    server.handle('echo', (payload) => payload);
+    const client = await connect({ host: '127.0.0.1', tcpPort, udpPort, maxQueueBytes: 2000, highWaterMark: 2000 });
+    cleanup.push(() => client.close());
+    // 5000 bytes: TCP whatever the UDP path, and more than the queue may hold.
+    expect(() => client.send('echo', Buffer.alloc(5000), { transport: 'auto' })).toThrow(expect.objectContaining({ code: 'HW_ERR_SEND_QUEUE_FULL' }));
+    await expect(client.request('echo', Buffer.alloc(5000), { transport: 'auto' })).rejects.toMatchObject({ code: 'HW_ERR_SEND_QUEUE_FULL' });
+    expect(client.stats!.selection).toMatchObject({ tcp: 0, udp: 0, udpReliable: 0 });
+    expect(await client.request('echo', Buffer.alloc(1500), { transport: 'auto' })).toHaveLength(1500);
+    expect(client.stats!.selection).toMatchObject({ tcp: 1, udp: 0, udpReliable: 0 });
+  });
 });

@@ -2,7 +2,7 @@
 import type { Peer } from './peer.js';
 import { bodyOf, checkTypeName, encodingOf, type Payload } from '../session/message.js';
 import type { SendOptions } from '../session/send-options.js';
-import { autoChoice } from '../selection/auto-send.js';
+import { sendEncodedAuto } from '../selection/auto-send.js';
 
 /**
  * Sends to each of `peers` with an open session but `options.except`; returns how many it was
@@ -19,7 +19,8 @@ export function broadcastTo(peers: Iterable<Peer>, type: string, payload: Payloa
     if (peer === options.except || connection.state !== 'open') continue;
     try {
       // With 'auto', each session chooses for itself.
-      connection.sendEncoded(type, encoding, body, options.transport === 'auto' ? autoChoice(connection, type, body, options) : options);
+      if (options.transport === 'auto') sendEncodedAuto(connection, type, encoding, body, options);
+      else connection.sendEncoded(type, encoding, body, options);
       count++;
     } catch (error) {
       failed(peer, error);

@@ -12,7 +12,7 @@ import { deferListenerTable } from '../session/session-events.js';
 import { openStream, streamStatsOf, type OpenStreamOptions } from '../streams/stream-feature.js';
 import type { HybridwireStream } from '../streams/duplex-stream.js';
 import type { StreamSessionStats } from '../streams/stream-stats.js';
-import { autoRequestOptions, selectionStatsOf, sendAuto } from '../selection/auto-send.js';
+import { requestAuto, selectionStatsOf, sendAuto } from '../selection/auto-send.js';
 import type { SelectionStats } from '../selection/transport-selector.js';
 import { isReservedType, protocolTypeError } from './reserved-types.js';
 
@@ -71,8 +71,8 @@ export class SessionHandle<Events extends Record<keyof Events, unknown[]>, C ext
     try {
       if (isReservedType(type)) throw protocolTypeError(type);
       const connection = this.session();
-      const resolved = options.transport === 'auto' ? autoRequestOptions(connection, type, payload, options) : options;
-      return connection.request(type, payload, options.timeoutMs, options.signal, resolved);
+      if (options.transport === 'auto') return requestAuto(connection, type, payload, options, (resolved, sent) => connection.request(type, payload, options.timeoutMs, options.signal, resolved, sent));
+      return connection.request(type, payload, options.timeoutMs, options.signal, options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -26,24 +26,35 @@ function bytesOf(body: Uint8Array | string): number {
   return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
 }
 
-/** The options a message of `type` with `body` goes with, counted as sent that way. */
-export function autoChoice(connection: Connection, type: string, body: Uint8Array | string, options: SendOptions): SendOptions {
-  const selector = selectorOf(connection);
-  const chosen = selector.choose(connection.udpPath as SelectablePath | undefined, PREFIX_BYTES + Buffer.byteLength(type) + bytesOf(body), options, connection.counters.rttMs);
-  selector.count(chosen);
-  return chosen;
+/** The options a message of `type` with `body` goes with (counted by the caller once it is sent). */
+function autoChoice(connection: Connection, type: string, body: Uint8Array | string, options: SendOptions): SendOptions {
+  return selectorOf(connection).choose(connection.udpPath as SelectablePath | undefined, PREFIX_BYTES + Buffer.byteLength(type) + bytesOf(body), options, connection.counters.rttMs);
+}
+
+/**
+ * An encoded message sent the way 'auto' chooses, and counted that way once the send has not
+ * thrown (a full send queue, say): the counts are of messages that left.
+ */
+export function sendEncodedAuto(connection: Connection, type: string, encoding: number, body: Uint8Array | string, options: SendOptions): boolean {
+  const chosen = autoChoice(connection, type, body, options);
+  const sent = connection.sendEncoded(type, encoding, body, chosen);
+  selectorOf(connection).count(chosen);
+  return sent;
 }
 
 /** send() with transport 'auto': the payload is encoded once, measured, and sent the chosen way. */
 export function sendAuto(connection: Connection, type: string, payload: Payload, options: SendOptions): boolean {
   const encoding = encodingOf(payload);
-  const body = bodyOf(payload, encoding);
-  return connection.sendEncoded(type, encoding, body, autoChoice(connection, type, body, options));
+  return sendEncodedAuto(connection, type, encoding, bodyOf(payload, encoding), options);
 }
 
-/** A request's options with transport 'auto' resolved (its payload is encoded again by the request). */
-export function autoRequestOptions<T extends SendOptions>(connection: Connection, type: string, payload: Payload, options: T): T {
-  return { ...options, ...autoChoice(connection, type, bodyOf(payload, encodingOf(payload)), options) };
+/**
+ * A request sent the way 'auto' chooses (its payload is encoded again by the request), counted
+ * once it has left: `send` calls `sent` then, and not for a request refused before (its promise rejects).
+ */
+export function requestAuto<T extends SendOptions>(connection: Connection, type: string, payload: Payload, options: T, send: (resolved: T, sent: () => void) => Promise<Payload>): Promise<Payload> {
+  const chosen = autoChoice(connection, type, bodyOf(payload, encodingOf(payload)), options);
+  return send({ ...options, ...chosen }, () => selectorOf(connection).count(chosen));
 }
 
 /** Adds a closing session's counts to running totals (a server's). */

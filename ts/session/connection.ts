@@ -186,13 +186,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   }
 
   /** Sends a request; resolves with the reply. `timeoutMs` undefined means the requestTimeoutMs limit. */
-  request(type: string, payload: Payload, timeoutMs: number | undefined, signal: AbortSignal | undefined, options?: SendOptions): Promise<Payload> {
+  request(type: string, payload: Payload, timeoutMs: number | undefined, signal: AbortSignal | undefined, options?: SendOptions, sent?: () => void): Promise<Payload> {
     this.assertOpen();
     const requests = this.dispatch.requests;
     const reply = requests.open(type, timeoutMs ?? this.limits.requestTimeoutMs, signal);
     const id = requests.lastId;
     try {
       this.outbound.send(type, MessageKind.REQUEST, id, payload, options);
+      sent?.();
     } catch (error) {
       requests.reject(id, error as Error);
     }
