@@ -1,0 +1,209 @@
+/**
+ * Persistent sessions resume on another node (ts/cluster/session-handoff.ts), over a real
+ * nats-server: what a QoS 1 or 2 subscriber missed while away from node a reaches it on node b once
+ * each, in order; the session leaves node a; a still-connected session is taken over across nodes;
+ * and a transfer that gets no answer, or half of one, ends within cluster.sessionTransferTimeoutMs
+ * in a new session or in the first answer's state, never in a hang.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { NatsServer, natsSkipReason } from '../support/nats-server.js';
+import { closeAfterEach, startClient, startServer } from '../support/sessions.js';
+import { waitUntil, within } from '../support/wait.js';
+import { nextEvent } from '../support/raw-peer.js';
+import { ServerPubsub } from '../../ts/pubsub/server-pubsub.js';
+import { encodeRecord, type PubsubMessage } from '../../ts/pubsub/wire.js';
+import { encodeSession } from '../../ts/cluster/session-format.js';
+import { nameToken } from '../../ts/cluster/subjects.js';
+import { Encoding } from '../../ts/session/message.js';
+import type { Client, Server } from '../../ts/index.js';
+
+if (natsSkipReason !== undefined) console.warn(`test/integration/cluster-session-handoff.test.ts skipped: ${natsSkipReason}`);
+
+closeAfterEach();
+
+let nats: NatsServer;
+let clusters = 0;
+
+interface Node {
+  server: Server;
+  tcpPort: number;
+}
+
+async function startNodes(count: number, extra: { sessionTransferTimeoutMs?: number } = {}): Promise<{ nodes: Node[]; prefix: string }> {
+  const subjectPrefix = `h${++clusters}`;
+  const nodes = [];
+  for (let index = 0; index < count; index++) {
+    nodes.push(await startServer({ udpPort: false, cluster: { nats: nats.url, name: `node-${index}`, heartbeatMs: 200, subjectPrefix, ...extra } }));
+  }
+  for (const { server } of nodes) await waitUntil(() => server.cluster!.nodes().length === count, 5000, `${count} nodes seen`);
+  return { nodes, prefix: subjectPrefix };
+}
+
+async function settled(nodes: Node[]): Promise<void> {
+  for (const { server } of nodes) await server.cluster!.flush();
+}
+
+function collect(client: Client): PubsubMessage[] {
+  const messages: PubsubMessage[] = [];
+  client.on('publish', (message) => messages.push(message));
+  return messages;
+}
+
+/** The answers servers give to pub/sub CONNECT from now on, in order (what the client is told: sessionPresent). */
+function connectAnswers(): Array<Promise<{ sessionPresent: boolean }>> {
+  const prototype = ServerPubsub.prototype as unknown as { connect(...args: unknown[]): unknown };
+  const original = prototype.connect;
+  const answers: Array<Promise<{ sessionPresent: boolean }>> = [];
+  vi.spyOn(prototype, 'connect').mockImplementation(function (this: unknown, ...args: unknown[]) {
+    const answer = original.apply(this, args);
+    answers.push(Promise.resolve(answer as { sessionPresent: boolean }));
+    return answer;
+  });
+  return answers;
+}
+
+/** A subscriber that leaves a persistent session on `node`, subscribed to `filter` at `qos`. */
+async function leaveSession(node: Node, clientId: string, filter: string, qos: 1 | 2): Promise<void> {
+  const away = await startClient({ tcpPort: node.tcpPort, udpPort: false, clientId, cleanSession: false });
+  await away.subscribe(filter, { qos });
+  await away.close();
+  await waitUntil(() => node.server.peerByClientId(clientId) === undefined, 5000, 'the session to go away');
+}
+
+describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on another node${natsSkipReason ? ` (skipped: ${natsSkipReason})` : ''}`, () => {
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+  });
+  afterAll(async () => {
+    await nats?.dispose();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each([1, 2] as const)('a QoS %i subscriber away from node a gets on node b what it missed, once each and in order, then new publishes', async (qos) => {
+    const { nodes } = await startNodes(3);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await leaveSession(a, 'roamer', 'orders/#', qos);
+    await settled(nodes);
+    // Published while it is away, from its own node and from a third one; each lands in its queue on a before the next.
+    const onA = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    const onC = await startClient({ tcpPort: c.tcpPort, udpPort: false });
+    for (let n = 0; n < 6; n++) {
+      await (n % 2 === 0 ? onA : onC).publish(`orders/${n}`, { n }, { qos });
+      await waitUntil(() => a.server.stats().pubsub.queuedOffline === n + 1, 5000, `message ${n} queued on node a`);
+    }
+    const answers = connectAnswers();
+    const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'roamer', cleanSession: false });
+    const messages = collect(back);
+    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    await waitUntil(() => messages.length === 6, 5000, () => `the six queued messages on node b, got ${messages.length}`);
+    expect(messages.map((message) => (message.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(new Set(messages.map((message) => message.qos))).toEqual(new Set([qos]));
+    // Node a no longer holds it; node b does.
+    expect(a.server.broker.sessions.has('roamer')).toBe(false);
+    expect(b.server.broker.sessions.get('roamer')?.state.persistent).toBe(true);
+    expect(a.server.stats().cluster).toMatchObject({ sessionsOut: 1 });
+    expect(b.server.stats().cluster).toMatchObject({ sessionsIn: 1 });
+    // New publishes reach it on b, from b and from a.
+    await settled(nodes);
+    await (await startClient({ tcpPort: b.tcpPort, udpPort: false })).publish('orders/6', { n: 6 }, { qos });
+    await onA.publish('orders/7', { n: 7 }, { qos });
+    await waitUntil(() => messages.length === 8, 5000, () => `the two new messages, got ${messages.length}`);
+    expect(messages.map((message) => (message.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Nothing more comes (no duplicate of a queued message): every delivery is acknowledged and the queue is empty.
+    await waitUntil(() => b.server.stats().pubsub.inflight === 0, 5000, 'every delivery acknowledged');
+    await back.ping();
+    expect(messages).toHaveLength(8);
+    expect(b.server.stats().pubsub.queuedOffline).toBe(0);
+  });
+
+  it('a session still connected on node a is taken over from node b: a closes its connection with HW_ERR_SESSION_TAKEN_OVER and hands the session over', async () => {
+    const { nodes } = await startNodes(2);
+    const [a, b] = nodes as [Node, Node];
+    const older = await startClient({ tcpPort: a.tcpPort, udpPort: false, clientId: 'held', cleanSession: false });
+    await older.subscribe('alerts/+', { qos: 1 });
+    await settled(nodes);
+    const olderClosed = nextEvent<[Error | undefined]>(older, 'disconnect');
+    const answers = connectAnswers();
+    const newer = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'held', cleanSession: false });
+    const messages = collect(newer);
+    const [error] = await within(olderClosed, 5000, 'the older connection closed');
+    expect(error).toMatchObject({ code: 'HW_ERR_SESSION_TAKEN_OVER' });
+    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    expect(a.server.broker.sessions.has('held')).toBe(false);
+    // The subscription came along: a publish on a reaches the client on b, which never subscribed itself.
+    await settled(nodes);
+    await (await startClient({ tcpPort: a.tcpPort, udpPort: false })).publish('alerts/fire', 'run', { qos: 1 });
+    await waitUntil(() => messages.length === 1, 5000, 'the alert on node b');
+    expect(messages[0]).toMatchObject({ topic: 'alerts/fire', payload: 'run', qos: 1 });
+  });
+
+  it('a clientId no node holds starts a new session at once (sessionPresent false)', async () => {
+    const { nodes } = await startNodes(2);
+    const answers = connectAnswers();
+    await within(startClient({ tcpPort: nodes[1]!.tcpPort, udpPort: false, clientId: 'newcomer', cleanSession: false }), 5000, 'the connect');
+    expect(await answers[0]).toEqual({ sessionPresent: false });
+    expect(nodes[1]!.server.stats().cluster).toMatchObject({ sessionsIn: 0 });
+  });
+
+  describe('a holder that does not answer', () => {
+    let raw: NatsConnection | undefined;
+    afterEach(async () => {
+      await raw?.close();
+      raw = undefined;
+    });
+
+    it('no answer within cluster.sessionTransferTimeoutMs: the connect goes on with a new session', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 300 });
+      raw = await natsConnect({ servers: nats.url });
+      // Holds the session's subject and never answers, as a node that hangs would.
+      const asked: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('stuck')}`, { callback: (_error, message) => asked.push(message.headers?.get('hw-step') ?? '') });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'stuck', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: false });
+      expect(asked).toEqual(['take']);
+      expect(nodes[0]!.server.broker.sessions.get('stuck')?.state.subscriptions.size).toBe(0);
+    });
+
+    it('the holder answers the first step and not the second: the session resumes with the first answer', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [7, 8].map((id) => ({ id, qos: 1 as const, record: encodeRecord(1, false, false, id, `news/${id}`, Encoding.JSON, JSON.stringify(id)), expiresAt: undefined })),
+        receivedQos2: new Set(),
+      });
+      const asked: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('half')}`, {
+        callback: (_error, message) => {
+          const step = message.headers?.get('hw-step') ?? '';
+          asked.push(step);
+          if (step !== 'take') return; // the release is lost
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          message.respond(state, { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      const client = await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'half', cleanSession: false }), 5000, 'the connect within its bound');
+      const messages = collect(client);
+      expect(await answers[0]).toEqual({ sessionPresent: true });
+      expect(asked).toEqual(['take', 'release']);
+      await waitUntil(() => messages.length === 2, 5000, 'the two queued messages of the first answer');
+      expect(messages.map((message) => [message.topic, message.payload])).toEqual([
+        ['news/7', 7],
+        ['news/8', 8],
+      ]);
+      // The subscription came with it.
+      await nodes[0]!.server.publish('news/live', 'now', { qos: 1 });
+      await waitUntil(() => messages.length === 3, 5000, 'a live message');
+    });
+  });
+});
