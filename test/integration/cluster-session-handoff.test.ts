@@ -119,6 +119,38 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     expect(b.server.stats().pubsub.queuedOffline).toBe(0);
   });
 
+  it.each([1, 2] as const)('QoS %i publishes made on two nodes while the session moves are all delivered (at QoS 2 once each), in order per publisher', async (qos) => {
+    const { nodes } = await startNodes(3);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await leaveSession(a, 'mover', 'stream/#', qos);
+    await settled(nodes);
+    const PER_PUBLISHER = 120;
+    const publishers = [await startClient({ tcpPort: b.tcpPort, udpPort: false }), await startClient({ tcpPort: c.tcpPort, udpPort: false })];
+    const loops = publishers.map(async (publisher, p) => {
+      for (let n = 0; n < PER_PUBLISHER; n++) await publisher.publish(`stream/${p}`, { p, n }, { qos });
+    });
+    // The client comes back on node b in the middle of the stream.
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline >= 20, 10_000, 'twenty messages queued on node a');
+    const answers = connectAnswers();
+    const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'mover', cleanSession: false });
+    const messages = collect(back);
+    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    await within(Promise.all(loops), 30_000, 'the publishers');
+    const received = () => messages.map((message) => message.payload as { p: number; n: number });
+    await waitUntil(() => new Set(received().map(({ p, n }) => `${p}/${n}`)).size === 2 * PER_PUBLISHER, 15_000, () => `every message, got ${messages.length}`);
+    await waitUntil(() => b.server.stats().pubsub.inflight === 0, 5000, 'every delivery acknowledged');
+    await back.ping();
+    for (const p of [0, 1]) {
+      const numbers = received()
+        .filter((payload) => payload.p === p)
+        .map((payload) => payload.n);
+      const firsts = numbers.filter((n, index) => numbers.indexOf(n) === index);
+      expect(firsts).toEqual([...Array(PER_PUBLISHER).keys()]);
+      if (qos === 2) expect(numbers).toHaveLength(PER_PUBLISHER);
+    }
+    expect(a.server.broker.sessions.has('mover')).toBe(false);
+  });
+
   it('a session still connected on node a is taken over from node b: a closes its connection with HW_ERR_SESSION_TAKEN_OVER and hands the session over', async () => {
     const { nodes } = await startNodes(2);
     const [a, b] = nodes as [Node, Node];
