@@ -44,6 +44,8 @@ async function settled(nodes: Node[]): Promise<void> {
   for (const { server } of nodes) await server.cluster!.flush();
 }
 
+const newsRecord = (qos: 1 | 2, id: number) => encodeRecord(qos, false, false, id, `news/${id}`, Encoding.JSON, JSON.stringify(id));
+
 function collect(client: Client): PubsubMessage[] {
   const messages: PubsubMessage[] = [];
   client.on('publish', (message) => messages.push(message));
@@ -51,12 +53,12 @@ function collect(client: Client): PubsubMessage[] {
 }
 
 /** The answers servers give to pub/sub CONNECT from now on, in order (what the client is told: sessionPresent). */
+const connectPrototype = ServerPubsub.prototype as unknown as { connect(...args: unknown[]): unknown };
+const realConnect = connectPrototype.connect;
 function connectAnswers(): Array<Promise<{ sessionPresent: boolean }>> {
-  const prototype = ServerPubsub.prototype as unknown as { connect(...args: unknown[]): unknown };
-  const original = prototype.connect;
   const answers: Array<Promise<{ sessionPresent: boolean }>> = [];
-  vi.spyOn(prototype, 'connect').mockImplementation(function (this: unknown, ...args: unknown[]) {
-    const answer = original.apply(this, args);
+  vi.spyOn(connectPrototype, 'connect').mockImplementation(function (this: unknown, ...args: unknown[]) {
+    const answer = realConnect.apply(this, args);
     answers.push(Promise.resolve(answer as { sessionPresent: boolean }));
     return answer;
   });
@@ -172,6 +174,25 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     expect(messages[0]).toMatchObject({ topic: 'alerts/fire', payload: 'run', qos: 1 });
   });
 
+  it('a clean connect with a clientId whose persistent session another node holds discards that session', async () => {
+    const { nodes } = await startNodes(2);
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'fresh', 'x/#', 1);
+    await (await startClient({ tcpPort: a.tcpPort, udpPort: false })).publish('x/1', 'old', { qos: 1 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 1, 5000, 'the message queued on node a');
+    const answers = connectAnswers();
+    const clean = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'fresh' });
+    const messages = collect(clean);
+    expect(await answers[0]).toEqual({ sessionPresent: false });
+    await waitUntil(() => !a.server.broker.sessions.has('fresh'), 5000, 'the old session gone from node a');
+    // A persistent connect now finds nothing to resume.
+    await clean.close();
+    const again = connectAnswers();
+    await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'fresh', cleanSession: false });
+    expect(await again[0]).toEqual({ sessionPresent: false });
+    expect(messages).toEqual([]);
+  });
+
   it('a clientId no node holds starts a new session at once (sessionPresent false)', async () => {
     const { nodes } = await startNodes(2);
     const answers = connectAnswers();
@@ -207,9 +228,13 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       const state = encodeSession({
         sessionExpiryMs: 60_000,
         subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
-        inflight: new Map(),
-        queue: [7, 8].map((id) => ({ id, qos: 1 as const, record: encodeRecord(1, false, false, id, `news/${id}`, Encoding.JSON, JSON.stringify(id)), expiresAt: undefined })),
-        receivedQos2: new Set(),
+        // In flight: 5 (QoS 1, sent again) and 6 (QoS 2 the client has PUBREC'd: only PUBREL goes again).
+        inflight: new Map([
+          [5, { delivery: { id: 5, qos: 1 as const, record: newsRecord(1, 5), expiresAt: undefined }, released: false, sentAt: 0 }],
+          [6, { delivery: { id: 6, qos: 2 as const, record: newsRecord(2, 6), expiresAt: undefined }, released: true, sentAt: 0 }],
+        ]),
+        queue: [7, 8].map((id) => ({ id, qos: 1 as const, record: newsRecord(1, id), expiresAt: undefined })),
+        receivedQos2: new Set([99]),
       });
       const asked: string[] = [];
       raw.subscribe(`${prefix}.session.${nameToken('half')}`, {
@@ -228,11 +253,16 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       const messages = collect(client);
       expect(await answers[0]).toEqual({ sessionPresent: true });
       expect(asked).toEqual(['take', 'release']);
-      await waitUntil(() => messages.length === 2, 5000, 'the two queued messages of the first answer');
+      await waitUntil(() => messages.length === 3, 5000, 'the unacknowledged and the two queued messages of the first answer');
       expect(messages.map((message) => [message.topic, message.payload])).toEqual([
+        ['news/5', 5],
         ['news/7', 7],
         ['news/8', 8],
       ]);
+      const session = nodes[0]!.server.broker.sessions.get('half')!;
+      // The released QoS 2 delivery completes with PUBREL/PUBCOMP; the client's QoS 2 publish 99 still awaits its PUBREL.
+      await waitUntil(() => session.state.inflight.size === 0, 5000, 'every delivery completed');
+      expect([...session.state.receivedQos2]).toEqual([99]);
       // The subscription came with it.
       await nodes[0]!.server.publish('news/live', 'now', { qos: 1 });
       await waitUntil(() => messages.length === 3, 5000, 'a live message');
