@@ -30,11 +30,11 @@ interface Node {
   tcpPort: number;
 }
 
-async function startNodes(count: number, extra: { sessionTransferTimeoutMs?: number } = {}): Promise<{ nodes: Node[]; prefix: string }> {
+async function startNodes(count: number, extra: { sessionTransferTimeoutMs?: number } = {}, maxOfflineBytes?: number): Promise<{ nodes: Node[]; prefix: string }> {
   const subjectPrefix = `h${++clusters}`;
   const nodes = [];
   for (let index = 0; index < count; index++) {
-    nodes.push(await startServer({ udpPort: false, cluster: { nats: nats.url, name: `node-${index}`, heartbeatMs: 200, subjectPrefix, ...extra } }));
+    nodes.push(await startServer({ udpPort: false, ...(maxOfflineBytes === undefined ? {} : { maxOfflineBytes }), cluster: { nats: nats.url, name: `node-${index}`, heartbeatMs: 200, subjectPrefix, ...extra } }));
   }
   for (const { server } of nodes) await waitUntil(() => server.cluster!.nodes().length === count, 5000, `${count} nodes seen`);
   return { nodes, prefix: subjectPrefix };
@@ -151,6 +151,24 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       if (qos === 2) expect(numbers).toHaveLength(PER_PUBLISHER);
     }
     expect(a.server.broker.sessions.has('mover')).toBe(false);
+  });
+
+  it('a session larger than one NATS message (1 MiB) crosses in chunks, whole and in order', async () => {
+    const { nodes } = await startNodes(2, {}, 4 << 20);
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'big', 'blobs/+', 1);
+    const publisher = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    const COUNT = 40;
+    const blob = (n: number) => Buffer.alloc(30 * 1024, n);
+    for (let n = 0; n < COUNT; n++) await publisher.publish(`blobs/${n}`, blob(n), { qos: 1 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === COUNT, 5000, 'the blobs queued on node a');
+    expect(COUNT * blob(0).length).toBeGreaterThan(1 << 20);
+    const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'big', cleanSession: false });
+    const messages = collect(back);
+    await waitUntil(() => messages.length === COUNT, 10_000, () => `the ${COUNT} blobs on node b, got ${messages.length}`);
+    expect(messages.map((message) => message.topic)).toEqual(Array.from({ length: COUNT }, (_, n) => `blobs/${n}`));
+    messages.forEach((message, n) => expect(Buffer.compare(message.payload as Buffer, blob(n))).toBe(0));
+    expect(a.server.broker.sessions.has('big')).toBe(false);
   });
 
   it('a session still connected on node a is taken over from node b: a closes its connection with HW_ERR_SESSION_TAKEN_OVER and hands the session over', async () => {

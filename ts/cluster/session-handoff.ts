@@ -116,7 +116,9 @@ export class SessionHandoff {
     const existing = broker.sessions.get(identity);
     if (existing !== undefined) broker.endSession(existing);
     const { sessionExpiryMs, subscriptions, inflight, receivedQos2 } = first;
-    const state: SessionState = { identity, persistent: true, sessionExpiryMs, subscriptions, queue: [], queuedBytes: 0, inflight, receivedQos2, expiresAt: undefined };
+    // Kept at least while the transfer lasts, whatever its expiry (its client attaches right after).
+    const expiresAt = Date.now() + Math.max(sessionExpiryMs, this.cluster.options.sessionTransferTimeoutMs);
+    const state: SessionState = { identity, persistent: true, sessionExpiryMs, subscriptions, queue: [], queuedBytes: 0, inflight, receivedQos2, expiresAt };
     broker.store.set(state);
     // Its subscriptions join this node's interest: its consumers start now.
     const session = broker.adopt(state);
@@ -178,7 +180,7 @@ export class SessionHandoff {
     if (this.served.has(identity) || this.incoming.has(identity)) return;
     this.served.set(
       identity,
-      this.cluster.engine.serve(this.subject(identity), (message) => Promise.resolve(this.answer(identity, message))),
+      this.cluster.engine.serve(this.subject(identity), async (message) => this.answer(identity, message)),
     );
   }
 
@@ -203,11 +205,14 @@ export class SessionHandoff {
       const peer = session.peer;
       if (peer !== undefined) {
         // The client connected to another node: its connection here ends first, then the state goes.
-        this.broker.away(session, Date.now());
+        // The copy is kept at least while the transfer lasts, whatever the session's expiry.
+        const now = Date.now();
+        session.state.expiresAt = now + Math.max(session.state.sessionExpiryMs, this.cluster.options.sessionTransferTimeoutMs);
+        this.broker.away(session, now);
         peer.connection.fail(takenOver(identity));
       }
       if (step === 'discard') {
-        this.broker.endSession(session);
+        this.end(session);
         return { data: new Uint8Array(0), headers: { [TOTAL_HEADER]: '0' } };
       }
       const previous = this.outgoing.get(identity);
@@ -225,11 +230,17 @@ export class SessionHandoff {
       this.outgoing.delete(identity);
       if (step === 'release') {
         // The asking node has the whole state: this copy goes.
-        this.broker.endSession(session);
+        this.end(session);
         this.cluster.counters.sessionsOut++;
       }
     }
     return { data: chunk, headers };
+  }
+
+  /** Ends this node's copy, in a persistent store too (it must not come back at a restart). */
+  private end(session: ReturnType<HandoffBroker['adopt']>): void {
+    this.broker.endSession(session);
+    void Promise.resolve(this.broker.store.commit()).catch(() => {});
   }
 }
 
