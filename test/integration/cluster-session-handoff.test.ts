@@ -15,6 +15,7 @@ import { ServerPubsub } from '../../ts/pubsub/server-pubsub.js';
 import { encodeRecord, type PubsubMessage } from '../../ts/pubsub/wire.js';
 import { encodeSession } from '../../ts/cluster/session-format.js';
 import { nameToken } from '../../ts/cluster/subjects.js';
+import { SessionHandoff } from '../../ts/cluster/session-handoff.js';
 import { Encoding } from '../../ts/session/message.js';
 import type { Client, Server } from '../../ts/index.js';
 
@@ -217,6 +218,33 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     await within(startClient({ tcpPort: nodes[1]!.tcpPort, udpPort: false, clientId: 'newcomer', cleanSession: false }), 5000, 'the connect');
     expect(await answers[0]).toEqual({ sessionPresent: false });
     expect(nodes[1]!.server.stats().cluster).toMatchObject({ sessionsIn: 0 });
+  });
+
+  it('the holding node is cut off from NATS between the two steps: the session resumes on node b with what the first step brought', async () => {
+    const { nodes } = await startNodes(2, { sessionTransferTimeoutMs: 2000 });
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'cut', 'cut/+', 1);
+    const publisher = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    for (let n = 0; n < 3; n++) await publisher.publish(`cut/${n}`, n, { qos: 1 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 3, 5000, 'three messages queued on node a');
+    // Node a answers the take, then loses NATS: the release finds nobody.
+    const prototype = SessionHandoff.prototype as unknown as { answer(...args: unknown[]): { headers: Record<string, string> } };
+    const realAnswer = prototype.answer;
+    vi.spyOn(prototype, 'answer').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      const answer = realAnswer.apply(this, args);
+      if ((args[1] as { headers: Record<string, string> }).headers['hw-step'] === 'take') setImmediate(() => void a.server.cluster!.engine.close());
+      return answer;
+    });
+    const answers = connectAnswers();
+    const back = await within(startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'cut', cleanSession: false }), 5000, 'the connect within its bound');
+    const messages = collect(back);
+    expect(await answers[0]).toEqual({ sessionPresent: true });
+    await waitUntil(() => messages.length === 3, 5000, 'the three queued messages');
+    expect(messages.map((message) => message.payload)).toEqual([0, 1, 2]);
+    expect(b.server.broker.sessions.get('cut')?.state.subscriptions.has('cut/+')).toBe(true);
+    // The release never reached node a: it keeps a detached copy (until it expires).
+    expect(a.server.broker.sessions.has('cut')).toBe(true);
+    expect(a.server.stats().cluster!.sessionsOut).toBe(0);
   });
 
   describe('a holder that does not answer', () => {

@@ -6,8 +6,9 @@
  *
  * Subjects, under the prefix (`hybridwire`): `.cluster.heartbeat`, `.cluster.broadcast`,
  * `.cluster.takeover` (a clientId opened a session on some node: other nodes close theirs),
- * `.client.<clientId>` (requests to the client, served by the node holding it), `.msg.<topic>`
- * (QoS 0) and `.durable.<topic>` (QoS 1 and 2, stored by JetStream).
+ * `.client.<clientId>` (requests to the client, served by the node holding it), `.session.<clientId>`
+ * (a persistent session moving to another node, session-handoff.ts), `.msg.<topic>` (QoS 0) and
+ * `.durable.<topic>` (QoS 1 and 2, stored by JetStream).
  */
 import { HybridwireError } from '../errors.js';
 import type { Payload } from '../session/message.js';
