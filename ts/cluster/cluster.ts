@@ -27,13 +27,15 @@ import { SessionHandoff, type HandoffBroker } from './session-handoff.js';
 import { Encoding, bodyOf, encodingOf } from '../session/message.js';
 import { isEmptyPayload } from '../pubsub/wire.js';
 
+/** Publishing wills and setting retained messages from other nodes. */
+interface WillsBroker {
+  publish(message: StoredWill): void | Promise<void>;
+  readonly retained: { set(message: Omit<StoredWill, 'retain'>): void; delete(topic: string): void };
+}
+
 /** What the cluster needs of the server's pub/sub (ts/pubsub/server-pubsub.ts). */
 export interface ClusterPubsub {
-  readonly broker: RelayBroker &
-    HandoffBroker & {
-    publish(message: StoredWill): void | Promise<void>;
-    readonly retained: { set(message: Omit<StoredWill, 'retain'>): void; delete(topic: string): void };
-  };
+  readonly broker: RelayBroker & HandoffBroker & WillsBroker;
   onWill: ((peer: Peer, will: StoredWill | undefined) => void) | undefined;
   sessionElsewhere: ((identity: string, keep: boolean) => Promise<void>) | undefined;
 }

@@ -30,6 +30,7 @@ import { takenOver } from '../api/identity.js';
 import type { Broker } from '../pubsub/broker.js';
 import type { QueuedDelivery, SessionState } from '../pubsub/stores.js';
 import { withId } from '../pubsub/wire.js';
+import { parseFilter } from '../pubsub/topics.js';
 import type { Cluster } from './cluster.js';
 import type { EngineMessage, Headers, Subscription } from './engine.js';
 import { decodeSession, encodeSession, type TransferredSession } from './session-format.js';
@@ -109,8 +110,10 @@ export class SessionHandoff {
     let first: TransferredSession;
     try {
       first = decodeSession(await this.fetch(identity, 'take', deadline));
+      // A filter this node's limits refuse (maxTopicLevels, maxTopicBytes) makes the answer unusable here.
+      for (const filter of first.subscriptions.keys()) parseFilter(filter, broker.limits);
     } catch {
-      // No node holds it, none answered in time, or the answer is unreadable: a new session.
+      // No node holds it, none answered in time, or the answer is unusable: a new session.
       return;
     }
     const existing = broker.sessions.get(identity);

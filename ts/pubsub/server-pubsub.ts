@@ -230,11 +230,12 @@ export class ServerPubsub {
       return this.open(peer, parsed);
     }
     this.connecting.add(peer);
-    return elsewhere(peer.clientId, true).then(() => {
-      this.connecting.delete(peer);
-      if (peer.connection.state !== 'open') throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session closed while its pub/sub session came from another node');
-      return this.open(peer, parsed);
-    });
+    return elsewhere(peer.clientId, true)
+      .finally(() => this.connecting.delete(peer))
+      .then(() => {
+        if (peer.connection.state !== 'open') throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session closed while its pub/sub session came from another node');
+        return this.open(peer, parsed);
+      });
   }
 
   private open(peer: Peer, { persistent, sessionExpiryMs, will }: ReturnType<typeof parseConnectRequest>): { sessionPresent: boolean } | Promise<{ sessionPresent: boolean }> {
