@@ -193,6 +193,30 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     expect(messages[0]).toMatchObject({ topic: 'alerts/fire', payload: 'run', qos: 1 });
   });
 
+  it('a session moves on and back (a to b to a), its queue following it each time', async () => {
+    const { nodes } = await startNodes(2);
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'bouncer', 'ball/#', 2);
+    const onA = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    await onA.publish('ball/1', 1, { qos: 2 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 1, 5000, 'the first message queued on node a');
+    const onB = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'bouncer', cleanSession: false });
+    const first = collect(onB);
+    await waitUntil(() => first.length === 1, 5000, 'the first message on node b');
+    await onB.close();
+    await waitUntil(() => b.server.peerByClientId('bouncer') === undefined, 5000, 'the session away on node b');
+    await settled(nodes);
+    await onA.publish('ball/2', 2, { qos: 2 });
+    await waitUntil(() => b.server.stats().pubsub.queuedOffline === 1, 5000, 'the second message queued on node b');
+    const again = await startClient({ tcpPort: a.tcpPort, udpPort: false, clientId: 'bouncer', cleanSession: false });
+    const second = collect(again);
+    await waitUntil(() => second.length === 1, 5000, 'the second message back on node a');
+    expect([...first, ...second].map((message) => message.payload)).toEqual([1, 2]);
+    expect(b.server.broker.sessions.has('bouncer')).toBe(false);
+    expect(a.server.stats().cluster).toMatchObject({ sessionsIn: 1, sessionsOut: 1 });
+    expect(b.server.stats().cluster).toMatchObject({ sessionsIn: 1, sessionsOut: 1 });
+  });
+
   it('a clean connect with a clientId whose persistent session another node holds discards that session', async () => {
     const { nodes } = await startNodes(2);
     const [a, b] = nodes as [Node, Node];
