@@ -103,4 +103,11 @@ describe('BrokerSession', () => {
     session.deliver(1, record(1, 5), 5, undefined, true, false, 0);
     expect(withUdp.sent.map((s) => s.options)).toEqual([{ transport: 'udp' }, { transport: 'udp', reliable: true }]);
   });
+  it('requeue() takes a queue in order within maxOfflineMessages, the oldest dropped and counted', () => {
+    const { session, counters } = newSession({ maxOfflineMessages: 3 });
+    session.requeue([1, 2, 3, 4].map((id) => ({ id, qos: 1 as const, record: record(1, id), expiresAt: undefined })));
+    expect(session.state.queue.map((delivery) => delivery.id)).toEqual([2, 3, 4]);
+    expect(session.state.queuedBytes).toBe(3 * record(1, 2).length);
+    expect(counters.dropped.queueFull).toBe(1);
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * ts/pubsub/broker.ts without sockets: one encoded record per QoS shared by every session, the
- * interest seam, deliverLocal and the relay, shared groups, noLocal, the persistent-session bound.
+ * interest seam, deliverLocal and the relay, shared groups, noLocal, the persistent-session bound,
+ * and the seams of sessions moving between nodes (message ids, onPersistentSession, adopt, requeue).
  */
 import { describe, expect, it } from 'vitest';
 import { Broker, routedOf, toPubsubMessage, type BrokerLimits } from '../../ts/pubsub/broker.js';
@@ -168,6 +169,44 @@ describe('Broker', () => {
     session.peer = peer;
     broker.route(routedOf(message('k/1', 1), false));
     expect(decodeRecord(sent[0]!.body).id).toBe(51);
+    broker.close();
+  });
+  it('keeps the id between nodes on queued deliveries: from the relay of a local publish and from deliverLocal', async () => {
+    const broker = newBroker();
+    const { session } = broker.openSession('away', true, 60_000);
+    broker.subscribe(session, 'ids/+', QOS(1));
+    broker.away(session, Date.now());
+    broker.relay = async () => 'id-local';
+    await broker.publish(routedOf(message('ids/1', 1), false));
+    broker.deliverLocal(message('ids/2', 1), 'node-x', 'id-remote');
+    expect(session.state.queue.map((delivery) => delivery.messageId)).toEqual(['id-local', 'id-remote']);
+    broker.close();
+  });
+
+  it('tells onPersistentSession listeners when a persistent session starts, is adopted and ends; adopt() subscribes it and continues ids after its own', () => {
+    const broker = newBroker();
+    const events: Array<[string, boolean]> = [];
+    const stop = broker.onPersistentSession((identity, present) => events.push([identity, present]));
+    broker.openSession('clean', false, 0);
+    const { session } = broker.openSession('kept', true, 60_000);
+    broker.endSession(session);
+    const state = newSessionState('moved', true, 60_000);
+    state.subscriptions.set('m/#', QOS(1));
+    state.inflight.set(900, { delivery: { id: 900, qos: 1, record: Buffer.alloc(0), expiresAt: undefined }, released: false, sentAt: 0 });
+    broker.store.set(state);
+    const adopted = broker.adopt(state);
+    expect(events).toEqual([
+      ['kept', true],
+      ['kept', false],
+      ['moved', true],
+    ]);
+    expect(adopted.peer).toBeUndefined();
+    expect(adopted.state.expiresAt).toBeGreaterThan(Date.now());
+    expect(broker.route(routedOf(message('m/1', 1), false))).toBe(1);
+    expect(adopted.state.queue[0]!.id).toBe(901);
+    stop();
+    broker.endSession(adopted);
+    expect(events).toHaveLength(3);
     broker.close();
   });
 });

@@ -6,7 +6,7 @@ import { createServer } from '../../ts/index.js';
 describe('resolveClusterOptions', () => {
   it('fills the defaults', () => {
     const options = resolveClusterOptions({ nats: 'nats://127.0.0.1:4222', name: 'n1' });
-    expect(options).toMatchObject({ name: 'n1', heartbeatMs: 2000, publishTimeoutMs: 10_000, requestTimeoutMs: 10_000, subjectPrefix: 'hybridwire', maxRememberedIds: 100_000 });
+    expect(options).toMatchObject({ name: 'n1', heartbeatMs: 2000, publishTimeoutMs: 10_000, requestTimeoutMs: 10_000, subjectPrefix: 'hybridwire', maxRememberedIds: 100_000, sessionTransferTimeoutMs: 5000 });
   });
 
   it('gives each server of a process its own default name', () => {
@@ -25,6 +25,8 @@ describe('resolveClusterOptions', () => {
     [{ nats: 'nats://x', publishTimeoutMs: 0 }, 'cluster.publishTimeoutMs'],
     [{ nats: 'nats://x', maxRememberedIds: 1.5 }, 'cluster.maxRememberedIds'],
     [{ nats: 'nats://x', subjectPrefix: 'a.b' }, 'cluster.subjectPrefix'],
+    [{ nats: 'nats://x', sessionTransferTimeoutMs: 0 }, 'cluster.sessionTransferTimeoutMs'],
+    [{ nats: 'nats://x', sessionTransferTimeoutMs: 3_600_001 }, 'cluster.sessionTransferTimeoutMs'],
   ])('refuses %j naming %s', (options, option) => {
     expect(() => resolveClusterOptions(options as never)).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_OPTION', option }));
     expect(() => createServer({ cluster: options as never })).toThrow(expect.objectContaining({ code: 'HW_ERR_INVALID_OPTION', option }));

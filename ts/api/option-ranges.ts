@@ -121,6 +121,7 @@ export const CLUSTER_RANGES = {
   'cluster.maxStreamMessages': { default: 1_000_000, min: 1, max: 2 ** 40 },
   'cluster.maxRememberedIds': { default: 100_000, min: 1, max: 10_000_000 },
   'cluster.consumerInactiveMs': { default: HOUR_MS, min: 1000, max: 30 * 24 * HOUR_MS },
+  'cluster.sessionTransferTimeoutMs': { default: 5000, min: 1, max: HOUR_MS },
 } as const satisfies Record<string, IntegerRange>;
 
 export const INTEGER_RANGES: Readonly<Record<string, IntegerRange>> = { ...LIMIT_RANGES, ...STREAM_RANGES, ...SERVER_RANGES, ...PUBSUB_RANGES, ...CLIENT_RANGES, ...POOL_RANGES, ...RATE_LIMIT_RANGES, ...CLUSTER_RANGES };

@@ -36,6 +36,11 @@ export interface ClusterOptions {
   maxRememberedIds?: number;
   /** A node's durable consumer (one per filter) that nobody reads for this long is removed by NATS. Default 3600000 ms. */
   consumerInactiveMs?: number;
+  /**
+   * How long a client's CONNECT waits for its persistent session to come from the node holding it;
+   * past it (or when no node holds it) the session starts anew. Default 5000 ms.
+   */
+  sessionTransferTimeoutMs?: number;
   /** The first token of every subject and the name of the stream, buckets: several clusters can share a NATS server. Default 'hybridwire'. */
   subjectPrefix?: string;
 }
@@ -52,6 +57,7 @@ export interface ResolvedClusterOptions {
   maxStreamMessages: number;
   maxRememberedIds: number;
   consumerInactiveMs: number;
+  sessionTransferTimeoutMs: number;
   subjectPrefix: string;
 }
 
@@ -80,6 +86,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     maxStreamMessages: integerOption('cluster.maxStreamMessages', options.maxStreamMessages),
     maxRememberedIds: integerOption('cluster.maxRememberedIds', options.maxRememberedIds),
     consumerInactiveMs: integerOption('cluster.consumerInactiveMs', options.consumerInactiveMs),
+    sessionTransferTimeoutMs: integerOption('cluster.sessionTransferTimeoutMs', options.sessionTransferTimeoutMs),
     subjectPrefix: prefix,
   };
 }

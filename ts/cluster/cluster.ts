@@ -6,8 +6,9 @@
  *
  * Subjects, under the prefix (`hybridwire`): `.cluster.heartbeat`, `.cluster.broadcast`,
  * `.cluster.takeover` (a clientId opened a session on some node: other nodes close theirs),
- * `.client.<clientId>` (requests to the client, served by the node holding it), `.msg.<topic>`
- * (QoS 0) and `.durable.<topic>` (QoS 1 and 2, stored by JetStream).
+ * `.client.<clientId>` (requests to the client, served by the node holding it), `.session.<clientId>`
+ * (a persistent session moving to another node, session-handoff.ts), `.msg.<topic>` (QoS 0) and
+ * `.durable.<topic>` (QoS 1 and 2, stored by JetStream).
  */
 import { HybridwireError } from '../errors.js';
 import type { Payload } from '../session/message.js';
@@ -22,16 +23,21 @@ import { decodePayload, encodePayload } from './payload.js';
 import { nameToken } from './subjects.js';
 import { Relay, type RelayBroker, type RetainedSink } from './relay.js';
 import { ClusterWills, type StoredWill } from './wills.js';
+import { SessionHandoff, type HandoffBroker } from './session-handoff.js';
 import { Encoding, bodyOf, encodingOf } from '../session/message.js';
 import { isEmptyPayload } from '../pubsub/wire.js';
 
+/** Publishing wills and setting retained messages from other nodes. */
+interface WillsBroker {
+  publish(message: StoredWill): void | Promise<void>;
+  readonly retained: { set(message: Omit<StoredWill, 'retain'>): void; delete(topic: string): void };
+}
+
 /** What the cluster needs of the server's pub/sub (ts/pubsub/server-pubsub.ts). */
 export interface ClusterPubsub {
-  readonly broker: RelayBroker & {
-    publish(message: StoredWill): void | Promise<void>;
-    readonly retained: { set(message: Omit<StoredWill, 'retain'>): void; delete(topic: string): void };
-  };
+  readonly broker: RelayBroker & HandoffBroker & WillsBroker;
   onWill: ((peer: Peer, will: StoredWill | undefined) => void) | undefined;
+  sessionElsewhere: ((identity: string, keep: boolean) => Promise<void>) | undefined;
 }
 
 /** What the cluster needs of its server. */
@@ -63,6 +69,10 @@ export interface ClusterStats {
   unavailable: number;
   /** Nodes noticed dead since this node started. */
   deadNodes: number;
+  /** Persistent sessions brought here from another node (their client connected here). */
+  sessionsIn: number;
+  /** Persistent sessions handed from here to another node. */
+  sessionsOut: number;
 }
 
 /** `{ name, ... }` of a live node, as server.cluster.nodes() gives it. */
@@ -86,7 +96,8 @@ export class Cluster {
   private readonly openedAt = new WeakMap<Peer, number>();
   private relay: Relay | undefined;
   private wills: ClusterWills | undefined;
-  readonly counters = { relayedOut: 0, relayedIn: 0, lagMs: 0, maxLagMs: 0, unavailable: 0, deadNodes: 0 };
+  readonly counters = { relayedOut: 0, relayedIn: 0, lagMs: 0, maxLagMs: 0, unavailable: 0, deadNodes: 0, sessionsIn: 0, sessionsOut: 0 };
+  private handoff: SessionHandoff | undefined;
 
   constructor(
     private readonly host: ClusterHost,
@@ -161,11 +172,19 @@ export class Cluster {
     this.wills = wills;
     pubsub.onWill = (peer, will) => wills.changed(peer.clientId ?? peer.id, will);
     membership.on('dead', (node) => void wills.nodeDied(node).catch(() => {}));
+    const handoff = new SessionHandoff(this, broker, () => this.relay?.settled() ?? Promise.resolve());
+    this.handoff = handoff;
+    handoff.start();
+    pubsub.sessionElsewhere = (identity, keep) => handoff.resume(identity, keep);
   }
 
   /** Leaves the cluster (other nodes see it go at once) and disconnects from the engine. */
   async stop(): Promise<void> {
-    if (this.pubsub !== undefined) this.pubsub.onWill = undefined;
+    if (this.pubsub !== undefined) {
+      this.pubsub.onWill = undefined;
+      this.pubsub.sessionElsewhere = undefined;
+    }
+    this.handoff?.stop();
     await this.relay?.stop();
     this.membershipState?.stop();
     for (const subscription of [...this.subscriptions, ...this.clientSubscriptions.values()]) subscription.unsubscribe();

@@ -155,9 +155,12 @@ export class NatsEngine implements ClusterEngine {
     const subscription = this.nc.subscribe(subject, {
       callback: (error, message) => {
         if (error) return;
-        void handler({ subject: message.subject, data: message.data, headers: fromNats(message.headers) }).then((answer) => {
-          if (!this.closed) message.respond(answer.data, answer.headers ? { headers: toNats(answer.headers) } : undefined);
-        });
+        void handler({ subject: message.subject, data: message.data, headers: fromNats(message.headers) })
+          .then((answer) => {
+            if (!this.closed) message.respond(answer.data, answer.headers ? { headers: toNats(answer.headers) } : undefined);
+          })
+          // A handler that failed, or an answer NATS refuses (past max_payload): the asker times out.
+          .catch(() => {});
       },
     });
     return { unsubscribe: () => void subscription.drain().catch(() => {}) };

@@ -33,10 +33,10 @@ export type RelayMessage = PubsubMessage;
 
 /** The seams of the pub/sub broker the relay plugs into (ts/pubsub/broker.ts). */
 export interface RelayBroker {
-  relay: ((message: RelayMessage) => Promise<void>) | undefined;
+  relay: ((message: RelayMessage) => Promise<string | void>) | undefined;
   onInterest(listener: (filter: string, present: boolean) => void): () => void;
   filters(): string[];
-  deliverLocal(message: RelayMessage, origin?: unknown): number;
+  deliverLocal(message: RelayMessage, origin?: unknown, messageId?: string): number;
 }
 
 /** Retained messages of this node's store, set without publishing them again. */
@@ -102,8 +102,8 @@ export class Relay {
     for (const interest of this.interests.values()) await Promise.all(interest.durable.map((durable) => durable.subscription));
   }
 
-  /** The broker's relay hook: carries a message published on this node to the others. */
-  async send(message: RelayMessage): Promise<void> {
+  /** The broker's relay hook: carries a message published on this node to the others; resolves with its id between nodes. */
+  async send(message: RelayMessage): Promise<string> {
     const cluster = this.cluster;
     const id = uniqueId();
     const headers: Headers = { ...cluster.originHeaders(), [ID_HEADER]: id, [QOS_HEADER]: String(message.qos) };
@@ -137,6 +137,7 @@ export class Relay {
       }
     }
     cluster.counters.relayedOut++;
+    return id;
   }
 
   private subscribe(filter: string): void {
@@ -193,7 +194,7 @@ export class Relay {
       return;
     }
     this.cluster.counters.relayedIn++;
-    this.broker.deliverLocal(relayed, this.cluster.name);
+    this.broker.deliverLocal(relayed, this.cluster.name, id);
   }
 
   private decode(message: EngineMessage): RelayMessage {

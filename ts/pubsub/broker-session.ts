@@ -43,13 +43,14 @@ export class BrokerSession {
    * Hands a delivery to the session: sent now at QoS 0 (dropped while away), held until
    * acknowledged at QoS ≥ 1 (queued while away or past maxInflight).
    */
-  deliver(qos: QoS, record: Buffer, id: number, expiresAt: number | undefined, udp: boolean, reliable: boolean, now: number, priority?: Priority): void {
+  deliver(qos: QoS, record: Buffer, id: number, expiresAt: number | undefined, udp: boolean, reliable: boolean, now: number, priority?: Priority, messageId?: string): void {
     if (qos === 0) {
       if (this.peer !== undefined) this.send(record, udp, reliable, priority);
       return;
     }
     const state = this.state;
     const delivery: QueuedDelivery = priority === undefined ? { id, qos, record, expiresAt } : { id, qos, record, expiresAt, priority };
+    if (messageId !== undefined) delivery.messageId = messageId;
     if (this.peer !== undefined && state.queue.length === 0 && state.inflight.size < this.limits.maxInflight) {
       state.inflight.set(id, { delivery, released: false, sentAt: now });
       this.send(record, udp, true, priority);
@@ -69,6 +70,14 @@ export class BrokerSession {
       state.queuedBytes -= dropped.record.length;
       this.counters.dropped.queueFull++;
     }
+  }
+
+  /** Takes `queue` as the session's queue, in order, within the bounds (a session that moved from another node). */
+  requeue(queue: QueuedDelivery[]): void {
+    this.state.queue = [];
+    this.state.queuedBytes = 0;
+    for (const delivery of queue) this.enqueue(delivery);
+    this.store.changed(this.state);
   }
 
   /** The session's connection is back (or new): unacknowledged deliveries again, then the queue, in order. */

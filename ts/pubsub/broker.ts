@@ -11,7 +11,7 @@ import { Encoding, bodyOf, encodingOf } from '../session/message.js';
 import { BrokerSession, type SessionLimits } from './broker-session.js';
 import { TopicTrie } from './topic-trie.js';
 import { filterName, parseFilter, type TopicLimits } from './topics.js';
-import { newSessionState, type RetainedStore, type SessionStore, type SubscriptionOptions } from './stores.js';
+import { newSessionState, type RetainedStore, type SessionState, type SessionStore, type SubscriptionOptions } from './stores.js';
 import { encodeRecord, isEmptyPayload, payloadOf, type PubsubMessage, type QoS } from './wire.js';
 import { byQos, newPubsubCounters, type PubsubStats } from './pubsub-stats.js';
 import type { Priority } from '../qos/priority-scheduler.js';
@@ -73,13 +73,14 @@ export class Broker {
    * Set by a cluster: carries what is published on this node to the others (they deliver it with
    * deliverLocal). Awaited by publishes at QoS ≥ 1 before they are acknowledged.
    */
-  relay: ((message: PubsubMessage) => Promise<void>) | undefined;
+  relay: ((message: PubsubMessage) => Promise<string | void>) | undefined;
   readonly counters = newPubsubCounters();
   /** Live sessions by identity (connected, or persistent and away). */
   readonly sessions = new Map<string, BrokerSession>();
   private readonly trie = new TopicTrie<TrieEntry>();
   private readonly cache = new Map<string, Targets>();
   private readonly interest = new Set<(filter: string, present: boolean) => void>();
+  private readonly persistentListeners = new Set<(identity: string, present: boolean) => void>();
   private nextDeliveryId = 0;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -96,6 +97,12 @@ export class Broker {
   onInterest(listener: (filter: string, present: boolean) => void): () => void {
     this.interest.add(listener);
     return () => this.interest.delete(listener);
+  }
+
+  /** Calls `listener(identity, present)` when a persistent session starts (or is adopted) here and when it ends. */
+  onPersistentSession(listener: (identity: string, present: boolean) => void): () => void {
+    this.persistentListeners.add(listener);
+    return () => this.persistentListeners.delete(listener);
   }
 
   /** The filters with subscriptions on this node now (a cluster's initial interest). */
@@ -115,9 +122,9 @@ export class Broker {
       // (HW_ERR_CLUSTER_UNAVAILABLE) is delivered nowhere, and its publisher may send it again.
       const kept = { ...message, body: typeof message.body === 'string' ? message.body : Buffer.from(message.body) };
       return relay(toPubsubMessage(kept)).then(
-        () => {
+        (messageId) => {
           if (kept.retain) this.retain(kept);
-          this.route(kept, origin);
+          this.route(kept, origin, messageId ?? undefined);
         },
         (error: unknown) => {
           this.counters.dropped.relayFailed++;
@@ -128,22 +135,25 @@ export class Broker {
     if (message.retain) this.retain(message);
     this.route(message, origin);
     if (relay === undefined) return undefined;
-    return relay(toPubsubMessage(message)).catch(() => {
-      this.counters.dropped.relayFailed++;
-    });
+    return relay(toPubsubMessage(message)).then(
+      () => undefined,
+      () => {
+        this.counters.dropped.relayFailed++;
+      },
+    );
   }
 
   /**
    * Delivers to this node's subscribers only (no retained store, no relay): how a cluster hands
    * over what another node published. Returns the number of sessions it reached.
    */
-  deliverLocal(message: PubsubMessage, origin?: unknown): number {
+  deliverLocal(message: PubsubMessage, origin?: unknown, messageId?: string): number {
     void origin;
-    return this.route(routedOf(message, false));
+    return this.route(routedOf(message, false), undefined, messageId);
   }
 
-  /** Routes a message to the sessions its topic reaches; returns how many. */
-  route(message: RoutedMessage, origin?: BrokerSession): number {
+  /** Routes a message to the sessions its topic reaches; returns how many. `messageId`: its id between nodes. */
+  route(message: RoutedMessage, origin?: BrokerSession, messageId?: string): number {
     const targets = this.targetsFor(message.topic);
     const records: Array<Buffer | undefined> = [undefined, undefined, undefined];
     const id = message.qos === 0 ? 0 : this.newDeliveryId();
@@ -159,7 +169,7 @@ export class Broker {
       if (ceiling < 0) continue;
       const qos = (ceiling < message.qos ? ceiling : message.qos) as QoS;
       const record = (records[qos] ??= encodeRecord(qos, false, false, qos === 0 ? 0 : id, message.topic, message.encoding, message.body));
-      session.deliver(qos, record, id, message.expiresAt, target.udp, target.reliable, now, message.priority);
+      session.deliver(qos, record, id, message.expiresAt, target.udp, target.reliable, now, message.priority, messageId);
       reached++;
     }
     for (const group of targets.groups) {
@@ -167,7 +177,7 @@ export class Broker {
       if (member === undefined) continue;
       const qos = (member.options.qos < message.qos ? member.options.qos : message.qos) as QoS;
       const record = (records[qos] ??= encodeRecord(qos, false, false, qos === 0 ? 0 : id, message.topic, message.encoding, message.body));
-      member.session.deliver(qos, record, id, message.expiresAt, member.options.transport === 'udp', member.options.reliable, now, message.priority);
+      member.session.deliver(qos, record, id, message.expiresAt, member.options.transport === 'udp', member.options.reliable, now, message.priority, messageId);
       reached++;
     }
     if (reached === 0) this.counters.dropped.noSubscribers++;
@@ -195,6 +205,7 @@ export class Broker {
     const session = new BrokerSession(state, this.store, this.limits, this.counters);
     this.sessions.set(identity, session);
     this.ensureRetryTimer();
+    if (persistent) for (const listener of this.persistentListeners) listener(identity, true);
     return { session, present: false };
   }
 
@@ -203,15 +214,24 @@ export class Broker {
    * subscriptions, and the expiry of those away. Delivery ids go on after the largest kept.
    */
   restore(now = Date.now()): void {
-    for (const state of [...this.store.values()]) {
-      const session = new BrokerSession(state, this.store, this.limits, this.counters);
-      this.sessions.set(state.identity, session);
-      for (const [name, options] of state.subscriptions) this.addToTrie(session, parseFilter(name, this.limits), options);
-      for (const id of state.inflight.keys()) if (id > this.nextDeliveryId) this.nextDeliveryId = id;
-      for (const delivery of state.queue) if (delivery.id > this.nextDeliveryId) this.nextDeliveryId = delivery.id;
-      this.away(session, now);
-    }
+    for (const state of [...this.store.values()]) this.adopt(state, now);
+  }
+
+  /**
+   * Takes in a persistent session kept elsewhere (this store at start, another node): its
+   * subscriptions join the trie, delivery ids go on after its largest, and it is away until its
+   * client attaches. The state must be in the store already.
+   */
+  adopt(state: SessionState, now = Date.now()): BrokerSession {
+    const session = new BrokerSession(state, this.store, this.limits, this.counters);
+    this.sessions.set(state.identity, session);
+    for (const [name, options] of state.subscriptions) this.addToTrie(session, parseFilter(name, this.limits), options);
+    for (const id of state.inflight.keys()) if (id > this.nextDeliveryId) this.nextDeliveryId = id;
+    for (const delivery of state.queue) if (delivery.id > this.nextDeliveryId) this.nextDeliveryId = delivery.id;
+    this.away(session, now);
     this.ensureRetryTimer();
+    for (const listener of this.persistentListeners) listener(state.identity, true);
+    return session;
   }
 
   /**
@@ -242,6 +262,7 @@ export class Broker {
     if (this.sessions.get(session.identity) === session) {
       this.sessions.delete(session.identity);
       this.store.delete(session.identity);
+      if (session.state.persistent) for (const listener of this.persistentListeners) listener(session.identity, false);
     }
   }
 
@@ -305,13 +326,13 @@ export class Broker {
     return count;
   }
 
-  private persistentCount(): number {
+  persistentCount(): number {
     let count = 0;
     for (const session of this.sessions.values()) if (session.state.persistent) count++;
     return count;
   }
 
-  private newDeliveryId(): number {
+  newDeliveryId(): number {
     // u32, never 0: ids are unique among a session's deliveries in flight (bounded by maxInflight).
     this.nextDeliveryId = this.nextDeliveryId >= 0xffffffff ? 1 : this.nextDeliveryId + 1;
     return this.nextDeliveryId;

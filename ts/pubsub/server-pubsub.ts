@@ -91,6 +91,14 @@ export class ServerPubsub {
    * (undefined: DISCONNECT, or the session ended), to publish the wills of a node that dies.
    */
   onWill: ((peer: Peer, will: RoutedMessage | undefined) => void) | undefined;
+  /**
+   * Set by a cluster: a client with a clientId connects and this node holds no persistent session
+   * for it. `keep` (cleanSession: false): resolves once the session another node held is here (or
+   * none is: bounded, it never rejects); not `keep`: the other node's copy is discarded.
+   */
+  sessionElsewhere: ((identity: string, keep: boolean) => Promise<void>) | undefined;
+  /** Peers whose CONNECT waits for their session to come from another node. */
+  private readonly connecting = new Set<Peer>();
   private readonly authorizePublish: ((peer: Peer, topic: string) => Verdict) | undefined;
   private readonly authorizeSubscribe: ((peer: Peer, filter: string) => Verdict) | undefined;
   private closing = false;
@@ -213,8 +221,24 @@ export class ServerPubsub {
 
   private connect(peer: Peer, request: unknown): { sessionPresent: boolean } | Promise<{ sessionPresent: boolean }> {
     this.checkFeature(peer);
-    if (this.sessionsByPeer.has(peer)) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'pub/sub CONNECT sent twice on one session');
-    const { persistent, sessionExpiryMs, will } = parseConnectRequest(request, this.broker.limits);
+    if (this.sessionsByPeer.has(peer) || this.connecting.has(peer)) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'pub/sub CONNECT sent twice on one session');
+    const parsed = parseConnectRequest(request, this.broker.limits);
+    const elsewhere = this.sessionElsewhere;
+    if (elsewhere === undefined || peer.clientId === undefined || this.broker.sessions.get(peer.clientId)?.state.persistent === true) return this.open(peer, parsed);
+    if (!parsed.persistent) {
+      void elsewhere(peer.clientId, false);
+      return this.open(peer, parsed);
+    }
+    this.connecting.add(peer);
+    return elsewhere(peer.clientId, true)
+      .finally(() => this.connecting.delete(peer))
+      .then(() => {
+        if (peer.connection.state !== 'open') throw new HybridwireError('HW_ERR_CONNECTION_CLOSED', 'the session closed while its pub/sub session came from another node');
+        return this.open(peer, parsed);
+      });
+  }
+
+  private open(peer: Peer, { persistent, sessionExpiryMs, will }: ReturnType<typeof parseConnectRequest>): { sessionPresent: boolean } | Promise<{ sessionPresent: boolean }> {
     const { session, present } = this.attach(peer, persistent, sessionExpiryMs);
     if (will !== undefined) {
       this.wills.set(peer, routedOf(will, will.retain));

@@ -36,6 +36,8 @@ export interface QueuedDelivery {
   expiresAt: number | undefined;
   /** Its send priority when not normal (kept in memory only: a restored delivery goes at normal). */
   priority?: Priority;
+  /** In a cluster, the message's id between nodes (`hw-id`): a session moving nodes is handed it once. Memory only. */
+  messageId?: string;
 }
 
 /** A QoS ≥ 1 delivery sent and not yet completed: `released` once a QoS 2 one has been PUBREC'd. */

@@ -79,6 +79,13 @@ export function encodeRecord(qos: QoS, retain: boolean, dup: boolean, id: number
 }
 
 /** The same record with the dup flag set (a redelivery), as a copy. */
+/** A copy of a delivery record under another id (a queued delivery renumbered by the node it moved to). */
+export function withId(record: Uint8Array, id: number): Buffer {
+  const copy = Buffer.from(record);
+  copy.writeUInt32LE(id >>> 0, 1);
+  return copy;
+}
+
 export function markDup(record: Uint8Array): Buffer {
   const copy = Buffer.from(record);
   copy[0] = copy[0]! | FLAG_DUP;

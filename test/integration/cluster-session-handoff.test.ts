@@ -1,0 +1,341 @@
+/**
+ * Persistent sessions resume on another node (ts/cluster/session-handoff.ts), over a real
+ * nats-server: what a QoS 1 or 2 subscriber missed while away from node a reaches it on node b once
+ * each, in order; the session leaves node a; a still-connected session is taken over across nodes;
+ * and a transfer that gets no answer, or half of one, ends within cluster.sessionTransferTimeoutMs
+ * in a new session or in the first answer's state, never in a hang.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { NatsServer, natsSkipReason } from '../support/nats-server.js';
+import { closeAfterEach, startClient, startServer } from '../support/sessions.js';
+import { waitUntil, within } from '../support/wait.js';
+import { nextEvent } from '../support/raw-peer.js';
+import { ServerPubsub } from '../../ts/pubsub/server-pubsub.js';
+import { encodeRecord, type PubsubMessage } from '../../ts/pubsub/wire.js';
+import { encodeSession } from '../../ts/cluster/session-format.js';
+import { nameToken } from '../../ts/cluster/subjects.js';
+import { SessionHandoff } from '../../ts/cluster/session-handoff.js';
+import { Encoding } from '../../ts/session/message.js';
+import type { Client, Server } from '../../ts/index.js';
+
+if (natsSkipReason !== undefined) console.warn(`test/integration/cluster-session-handoff.test.ts skipped: ${natsSkipReason}`);
+
+closeAfterEach();
+
+let nats: NatsServer;
+let clusters = 0;
+
+interface Node {
+  server: Server;
+  tcpPort: number;
+}
+
+async function startNodes(count: number, extra: { sessionTransferTimeoutMs?: number } = {}, maxOfflineBytes?: number): Promise<{ nodes: Node[]; prefix: string }> {
+  const subjectPrefix = `h${++clusters}`;
+  const nodes = [];
+  for (let index = 0; index < count; index++) {
+    nodes.push(await startServer({ udpPort: false, ...(maxOfflineBytes === undefined ? {} : { maxOfflineBytes }), cluster: { nats: nats.url, name: `node-${index}`, heartbeatMs: 200, subjectPrefix, ...extra } }));
+  }
+  for (const { server } of nodes) await waitUntil(() => server.cluster!.nodes().length === count, 5000, `${count} nodes seen`);
+  return { nodes, prefix: subjectPrefix };
+}
+
+async function settled(nodes: Node[]): Promise<void> {
+  for (const { server } of nodes) await server.cluster!.flush();
+}
+
+const newsRecord = (qos: 1 | 2, id: number) => encodeRecord(qos, false, false, id, `news/${id}`, Encoding.JSON, JSON.stringify(id));
+
+function collect(client: Client): PubsubMessage[] {
+  const messages: PubsubMessage[] = [];
+  client.on('publish', (message) => messages.push(message));
+  return messages;
+}
+
+/** The answers servers give to pub/sub CONNECT from now on, in order (what the client is told: sessionPresent). */
+const connectPrototype = ServerPubsub.prototype as unknown as { connect(...args: unknown[]): unknown };
+const realConnect = connectPrototype.connect;
+function connectAnswers(): Array<Promise<{ sessionPresent: boolean }>> {
+  const answers: Array<Promise<{ sessionPresent: boolean }>> = [];
+  vi.spyOn(connectPrototype, 'connect').mockImplementation(function (this: unknown, ...args: unknown[]) {
+    const answer = realConnect.apply(this, args);
+    answers.push(Promise.resolve(answer as { sessionPresent: boolean }));
+    return answer;
+  });
+  return answers;
+}
+
+/** A subscriber that leaves a persistent session on `node`, subscribed to `filter` at `qos`. */
+async function leaveSession(node: Node, clientId: string, filter: string, qos: 1 | 2): Promise<void> {
+  const away = await startClient({ tcpPort: node.tcpPort, udpPort: false, clientId, cleanSession: false });
+  await away.subscribe(filter, { qos });
+  await away.close();
+  await waitUntil(() => node.server.peerByClientId(clientId) === undefined, 5000, 'the session to go away');
+}
+
+describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on another node${natsSkipReason ? ` (skipped: ${natsSkipReason})` : ''}`, () => {
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+  });
+  afterAll(async () => {
+    await nats?.dispose();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each([1, 2] as const)('a QoS %i subscriber away from node a gets on node b what it missed, once each and in order, then new publishes', async (qos) => {
+    const { nodes } = await startNodes(3);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await leaveSession(a, 'roamer', 'orders/#', qos);
+    await settled(nodes);
+    // Published while it is away, from its own node and from a third one; each lands in its queue on a before the next.
+    const onA = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    const onC = await startClient({ tcpPort: c.tcpPort, udpPort: false });
+    for (let n = 0; n < 6; n++) {
+      await (n % 2 === 0 ? onA : onC).publish(`orders/${n}`, { n }, { qos });
+      await waitUntil(() => a.server.stats().pubsub.queuedOffline === n + 1, 5000, `message ${n} queued on node a`);
+    }
+    const answers = connectAnswers();
+    const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'roamer', cleanSession: false });
+    const messages = collect(back);
+    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    await waitUntil(() => messages.length === 6, 5000, () => `the six queued messages on node b, got ${messages.length}`);
+    expect(messages.map((message) => (message.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(new Set(messages.map((message) => message.qos))).toEqual(new Set([qos]));
+    // Node a no longer holds it; node b does.
+    expect(a.server.broker.sessions.has('roamer')).toBe(false);
+    expect(b.server.broker.sessions.get('roamer')?.state.persistent).toBe(true);
+    expect(a.server.stats().cluster).toMatchObject({ sessionsOut: 1 });
+    expect(b.server.stats().cluster).toMatchObject({ sessionsIn: 1 });
+    // New publishes reach it on b, from b and from a.
+    await settled(nodes);
+    await (await startClient({ tcpPort: b.tcpPort, udpPort: false })).publish('orders/6', { n: 6 }, { qos });
+    await onA.publish('orders/7', { n: 7 }, { qos });
+    await waitUntil(() => messages.length === 8, 5000, () => `the two new messages, got ${messages.length}`);
+    expect(messages.map((message) => (message.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Nothing more comes (no duplicate of a queued message): every delivery is acknowledged and the queue is empty.
+    await waitUntil(() => b.server.stats().pubsub.inflight === 0, 5000, 'every delivery acknowledged');
+    await back.ping();
+    expect(messages).toHaveLength(8);
+    expect(b.server.stats().pubsub.queuedOffline).toBe(0);
+  });
+
+  it.each([1, 2] as const)('QoS %i publishes made on two nodes while the session moves are all delivered (at QoS 2 once each), in order per publisher', async (qos) => {
+    const { nodes } = await startNodes(3);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await leaveSession(a, 'mover', 'stream/#', qos);
+    await settled(nodes);
+    const PER_PUBLISHER = 120;
+    const publishers = [await startClient({ tcpPort: b.tcpPort, udpPort: false }), await startClient({ tcpPort: c.tcpPort, udpPort: false })];
+    const loops = publishers.map(async (publisher, p) => {
+      for (let n = 0; n < PER_PUBLISHER; n++) await publisher.publish(`stream/${p}`, { p, n }, { qos });
+    });
+    // The client comes back on node b in the middle of the stream.
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline >= 20, 10_000, 'twenty messages queued on node a');
+    const answers = connectAnswers();
+    const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'mover', cleanSession: false });
+    const messages = collect(back);
+    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    await within(Promise.all(loops), 30_000, 'the publishers');
+    const received = () => messages.map((message) => message.payload as { p: number; n: number });
+    await waitUntil(() => new Set(received().map(({ p, n }) => `${p}/${n}`)).size === 2 * PER_PUBLISHER, 15_000, () => `every message, got ${messages.length}`);
+    await waitUntil(() => b.server.stats().pubsub.inflight === 0, 5000, 'every delivery acknowledged');
+    await back.ping();
+    for (const p of [0, 1]) {
+      const numbers = received()
+        .filter((payload) => payload.p === p)
+        .map((payload) => payload.n);
+      const firsts = numbers.filter((n, index) => numbers.indexOf(n) === index);
+      expect(firsts).toEqual([...Array(PER_PUBLISHER).keys()]);
+      if (qos === 2) expect(numbers).toHaveLength(PER_PUBLISHER);
+    }
+    expect(a.server.broker.sessions.has('mover')).toBe(false);
+  });
+
+  it('a session larger than one NATS message (1 MiB) crosses in chunks, whole and in order', async () => {
+    const { nodes } = await startNodes(2, {}, 4 << 20);
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'big', 'blobs/+', 1);
+    const publisher = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    const COUNT = 40;
+    const blob = (n: number) => Buffer.alloc(30 * 1024, n);
+    for (let n = 0; n < COUNT; n++) await publisher.publish(`blobs/${n}`, blob(n), { qos: 1 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === COUNT, 5000, 'the blobs queued on node a');
+    expect(COUNT * blob(0).length).toBeGreaterThan(1 << 20);
+    const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'big', cleanSession: false });
+    const messages = collect(back);
+    await waitUntil(() => messages.length === COUNT, 10_000, () => `the ${COUNT} blobs on node b, got ${messages.length}`);
+    expect(messages.map((message) => message.topic)).toEqual(Array.from({ length: COUNT }, (_, n) => `blobs/${n}`));
+    messages.forEach((message, n) => expect(Buffer.compare(message.payload as Buffer, blob(n))).toBe(0));
+    expect(a.server.broker.sessions.has('big')).toBe(false);
+  });
+
+  it('a session still connected on node a is taken over from node b: a closes its connection with HW_ERR_SESSION_TAKEN_OVER and hands the session over', async () => {
+    const { nodes } = await startNodes(2);
+    const [a, b] = nodes as [Node, Node];
+    const older = await startClient({ tcpPort: a.tcpPort, udpPort: false, clientId: 'held', cleanSession: false });
+    await older.subscribe('alerts/+', { qos: 1 });
+    await settled(nodes);
+    const olderClosed = nextEvent<[Error | undefined]>(older, 'disconnect');
+    const answers = connectAnswers();
+    const newer = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'held', cleanSession: false });
+    const messages = collect(newer);
+    const [error] = await within(olderClosed, 5000, 'the older connection closed');
+    expect(error).toMatchObject({ code: 'HW_ERR_SESSION_TAKEN_OVER' });
+    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    expect(a.server.broker.sessions.has('held')).toBe(false);
+    // The subscription came along: a publish on a reaches the client on b, which never subscribed itself.
+    await settled(nodes);
+    await (await startClient({ tcpPort: a.tcpPort, udpPort: false })).publish('alerts/fire', 'run', { qos: 1 });
+    await waitUntil(() => messages.length === 1, 5000, 'the alert on node b');
+    expect(messages[0]).toMatchObject({ topic: 'alerts/fire', payload: 'run', qos: 1 });
+  });
+
+  it('a session moves on and back (a to b to a), its queue following it each time', async () => {
+    const { nodes } = await startNodes(2);
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'bouncer', 'ball/#', 2);
+    const onA = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    await onA.publish('ball/1', 1, { qos: 2 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 1, 5000, 'the first message queued on node a');
+    const onB = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'bouncer', cleanSession: false });
+    const first = collect(onB);
+    await waitUntil(() => first.length === 1, 5000, 'the first message on node b');
+    await onB.close();
+    await waitUntil(() => b.server.peerByClientId('bouncer') === undefined, 5000, 'the session away on node b');
+    await settled(nodes);
+    await onA.publish('ball/2', 2, { qos: 2 });
+    await waitUntil(() => b.server.stats().pubsub.queuedOffline === 1, 5000, 'the second message queued on node b');
+    const again = await startClient({ tcpPort: a.tcpPort, udpPort: false, clientId: 'bouncer', cleanSession: false });
+    const second = collect(again);
+    await waitUntil(() => second.length === 1, 5000, 'the second message back on node a');
+    expect([...first, ...second].map((message) => message.payload)).toEqual([1, 2]);
+    expect(b.server.broker.sessions.has('bouncer')).toBe(false);
+    expect(a.server.stats().cluster).toMatchObject({ sessionsIn: 1, sessionsOut: 1 });
+    expect(b.server.stats().cluster).toMatchObject({ sessionsIn: 1, sessionsOut: 1 });
+  });
+
+  it('a clean connect with a clientId whose persistent session another node holds discards that session', async () => {
+    const { nodes } = await startNodes(2);
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'fresh', 'x/#', 1);
+    await (await startClient({ tcpPort: a.tcpPort, udpPort: false })).publish('x/1', 'old', { qos: 1 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 1, 5000, 'the message queued on node a');
+    const answers = connectAnswers();
+    const clean = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'fresh' });
+    const messages = collect(clean);
+    expect(await answers[0]).toEqual({ sessionPresent: false });
+    await waitUntil(() => !a.server.broker.sessions.has('fresh'), 5000, 'the old session gone from node a');
+    // A persistent connect now finds nothing to resume.
+    await clean.close();
+    const again = connectAnswers();
+    await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'fresh', cleanSession: false });
+    expect(await again[0]).toEqual({ sessionPresent: false });
+    expect(messages).toEqual([]);
+  });
+
+  it('a clientId no node holds starts a new session at once (sessionPresent false)', async () => {
+    const { nodes } = await startNodes(2);
+    const answers = connectAnswers();
+    await within(startClient({ tcpPort: nodes[1]!.tcpPort, udpPort: false, clientId: 'newcomer', cleanSession: false }), 5000, 'the connect');
+    expect(await answers[0]).toEqual({ sessionPresent: false });
+    expect(nodes[1]!.server.stats().cluster).toMatchObject({ sessionsIn: 0 });
+  });
+
+  it('the holding node is cut off from NATS between the two steps: the session resumes on node b with what the first step brought', async () => {
+    const { nodes } = await startNodes(2, { sessionTransferTimeoutMs: 2000 });
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'cut', 'cut/+', 1);
+    const publisher = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    for (let n = 0; n < 3; n++) await publisher.publish(`cut/${n}`, n, { qos: 1 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 3, 5000, 'three messages queued on node a');
+    // Node a answers the take, then loses NATS: the release finds nobody.
+    const prototype = SessionHandoff.prototype as unknown as { answer(...args: unknown[]): { headers: Record<string, string> } };
+    const realAnswer = prototype.answer;
+    vi.spyOn(prototype, 'answer').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      const answer = realAnswer.apply(this, args);
+      if ((args[1] as { headers: Record<string, string> }).headers['hw-step'] === 'take') setImmediate(() => void a.server.cluster!.engine.close());
+      return answer;
+    });
+    const answers = connectAnswers();
+    const back = await within(startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'cut', cleanSession: false }), 5000, 'the connect within its bound');
+    const messages = collect(back);
+    expect(await answers[0]).toEqual({ sessionPresent: true });
+    await waitUntil(() => messages.length === 3, 5000, 'the three queued messages');
+    expect(messages.map((message) => message.payload)).toEqual([0, 1, 2]);
+    expect(b.server.broker.sessions.get('cut')?.state.subscriptions.has('cut/+')).toBe(true);
+    // The release never reached node a: it keeps a detached copy (until it expires).
+    expect(a.server.broker.sessions.has('cut')).toBe(true);
+    expect(a.server.stats().cluster!.sessionsOut).toBe(0);
+  });
+
+  describe('a holder that does not answer', () => {
+    let raw: NatsConnection | undefined;
+    afterEach(async () => {
+      await raw?.close();
+      raw = undefined;
+    });
+
+    it('no answer within cluster.sessionTransferTimeoutMs: the connect goes on with a new session', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 300 });
+      raw = await natsConnect({ servers: nats.url });
+      // Holds the session's subject and never answers, as a node that hangs would.
+      const asked: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('stuck')}`, { callback: (_error, message) => asked.push(message.headers?.get('hw-step') ?? '') });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'stuck', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: false });
+      expect(asked).toEqual(['take']);
+      expect(nodes[0]!.server.broker.sessions.get('stuck')?.state.subscriptions.size).toBe(0);
+    });
+
+    it('the holder answers the first step and not the second: the session resumes with the first answer', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
+        // In flight: 5 (QoS 1, sent again) and 6 (QoS 2 the client has PUBREC'd: only PUBREL goes again).
+        inflight: new Map([
+          [5, { delivery: { id: 5, qos: 1 as const, record: newsRecord(1, 5), expiresAt: undefined }, released: false, sentAt: 0 }],
+          [6, { delivery: { id: 6, qos: 2 as const, record: newsRecord(2, 6), expiresAt: undefined }, released: true, sentAt: 0 }],
+        ]),
+        queue: [7, 8].map((id) => ({ id, qos: 1 as const, record: newsRecord(1, id), expiresAt: undefined })),
+        receivedQos2: new Set([99]),
+      });
+      const asked: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('half')}`, {
+        callback: (_error, message) => {
+          const step = message.headers?.get('hw-step') ?? '';
+          asked.push(step);
+          if (step !== 'take') return; // the release is lost
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          message.respond(state, { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      const client = await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'half', cleanSession: false }), 5000, 'the connect within its bound');
+      const messages = collect(client);
+      expect(await answers[0]).toEqual({ sessionPresent: true });
+      expect(asked).toEqual(['take', 'release']);
+      await waitUntil(() => messages.length === 3, 5000, 'the unacknowledged and the two queued messages of the first answer');
+      expect(messages.map((message) => [message.topic, message.payload])).toEqual([
+        ['news/5', 5],
+        ['news/7', 7],
+        ['news/8', 8],
+      ]);
+      const session = nodes[0]!.server.broker.sessions.get('half')!;
+      // The released QoS 2 delivery completes with PUBREL/PUBCOMP; the client's QoS 2 publish 99 still awaits its PUBREL.
+      await waitUntil(() => session.state.inflight.size === 0, 5000, 'every delivery completed');
+      expect([...session.state.receivedQos2]).toEqual([99]);
+      // The subscription came with it.
+      await nodes[0]!.server.publish('news/live', 'now', { qos: 1 });
+      await waitUntil(() => messages.length === 3, 5000, 'a live message');
+    });
+  });
+});
