@@ -366,7 +366,7 @@ export class Outbound implements QueueingSendPath {
    */
   private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
     let encoder = this.encoder;
-    if (encoder === NO_ENCODER) encoder = this.encoder = new FrameEncoder({ maxFrameSize: this.limits.maxFrameSize });
+    if (encoder === NO_ENCODER) encoder = this.encoder = new FrameEncoder({ maxFrameSize: this.limits.maxFrameSize, reuseSlabs: true });
     if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
       // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
       if (typeof body !== 'string') {
