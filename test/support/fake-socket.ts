@@ -17,13 +17,15 @@ export interface WrittenFrame {
 export class FakeSocket {
   destroyed = false;
   writableLength = 0;
+  /** write() returns false, as a socket's does once its buffer is past its high-water mark. */
+  full = false;
   readonly writes: Buffer[] = [];
   paused = false;
   private readonly decoder = new FrameDecoder();
 
   write(chunk: Uint8Array): boolean {
     this.writes.push(Buffer.from(chunk));
-    return true;
+    return !this.full;
   }
 
   cork(): void {}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameEncoder, FrameType } from '../../ts/index.js';
+import { SPARE_SLABS, spareSlabCount } from '../../ts/codec/frame-encoder.js';
 
 /** The frames of `buffers`, decoded (checksums verified), as [type, sequence, payload text]. */
 function decode(buffers: Buffer[]): Array<[number, number, string]> {
@@ -159,5 +160,47 @@ describe('FrameEncoder without sharedSlab', () => {
     const [next] = b.flush();
     expect(next!.byteOffset).toBeGreaterThanOrEqual(kept!.byteOffset + kept!.length);
     expect(decode([kept!])).toEqual([[FrameType.PING, 1, 'x']]);
+  });
+});
+
+describe('FrameEncoder with reuseSlabs', () => {
+  const SLAB = 4096;
+  /** `slabs` slabs' worth of 1000-byte PINGs filled with `fill`, flushed. */
+  function fillSlabs(encoder: FrameEncoder, slabs: number, fill: number): Buffer[] {
+    for (let i = 0; i < slabs * 4; i++) encoder.add(FrameType.PING, Buffer.alloc(1000, fill), 0, 0, i);
+    return encoder.flush();
+  }
+  const memoryOf = (buffers: Buffer[]) => new Set(buffers.map((buffer) => buffer.buffer));
+
+  it('gives the full slabs it moved past to other encoders once recycle() is called, and not before', () => {
+    const a = new FrameEncoder({ slabSize: SLAB, reuseSlabs: true });
+    const fromA = fillSlabs(a, 6, 0x61);
+    const written = Buffer.concat(fromA);
+    const spares = spareSlabCount();
+    // Before recycle(): another encoder writes into memory of its own, and A's output stays as it was.
+    const fromB = fillSlabs(new FrameEncoder({ slabSize: SLAB, reuseSlabs: true }), 6, 0x62);
+    expect([...memoryOf(fromB)].some((memory) => memoryOf(fromA).has(memory))).toBe(false);
+    expect(Buffer.concat(fromA).equals(written)).toBe(true);
+    a.recycle();
+    expect(spareSlabCount()).toBeGreaterThan(spares);
+    // After it: the next encoder's slabs are A's old ones, and what it writes decodes.
+    const fromC = fillSlabs(new FrameEncoder({ slabSize: SLAB, reuseSlabs: true }), 3, 0x63);
+    expect([...memoryOf(fromC)].some((memory) => memoryOf(fromA).has(memory))).toBe(true);
+    expect(decode(fromC).map(([, , text]) => text)).toEqual(Array.from({ length: 12 }, () => 'c'.repeat(1000)));
+  });
+
+  it('holds at most SPARE_SLABS spares in the process; an encoder without reuseSlabs gives none', () => {
+    const a = new FrameEncoder({ slabSize: SLAB, reuseSlabs: true });
+    fillSlabs(a, SPARE_SLABS * 2, 0x61);
+    a.recycle();
+    expect(spareSlabCount()).toBe(SPARE_SLABS);
+    // Take them all, then check that a plain encoder's recycle() adds none back.
+    fillSlabs(new FrameEncoder({ slabSize: SLAB, reuseSlabs: true }), SPARE_SLABS + 2, 0x62);
+    const left = spareSlabCount();
+    expect(left).toBeLessThan(SPARE_SLABS);
+    const plain = new FrameEncoder({ slabSize: SLAB });
+    fillSlabs(plain, 6, 0x63);
+    plain.recycle();
+    expect(spareSlabCount()).toBe(left);
   });
 });

@@ -9,6 +9,7 @@ import { Encoding, INLINE_TYPE, MessageKind, decodeTypeDef, newMessageHeader, re
 import { Outbound } from '../../ts/session/outbound.js';
 import type { SendLimits, UdpPath } from '../../ts/session/send-options.js';
 import { newSessionCounters } from '../../ts/session/session-stats.js';
+import { newQosTotals } from '../../ts/qos/qos-settings.js';
 import { FakeSocket, messagesOf } from '../support/fake-socket.js';
 
 const LIMITS: SendLimits = { maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000 };
@@ -340,5 +341,51 @@ describe('Outbound: replies', () => {
     expect(() => outbound.sendReply(MessageKind.RESPONSE, 1, cyclic as never, undefined)).toThrow(TypeError);
     outbound.flush();
     expect(socket.takeFrames()).toEqual([]);
+  });
+});
+
+describe('Outbound: priorities', () => {
+  /** A session whose socket reports itself full with 128 KiB unsent (a slow reader). */
+  function congested() {
+    const totals = newQosTotals();
+    const setupResult = setup({ limits: { qos: { sendLimit: undefined, receiveLimit: undefined, receiveLimits: [], totals } } });
+    const { socket, outbound } = setupResult;
+    socket.full = true;
+    socket.writableLength = 128 * 1024;
+    send(outbound, 'a', Buffer.from([0]));
+    outbound.flush();
+    socket.takeFrames();
+    return { ...setupResult, totals };
+  }
+  const bodies = (socket: FakeSocket) =>
+    socket
+      .takeFrames()
+      .filter((frame) => frame.type === FrameType.MESSAGE)
+      .flatMap((frame) => messagesOf(frame))
+      .map(({ body }) => body[0]);
+
+  it('encodes normal messages at once while the socket is congested, as long as no other priority was asked for', () => {
+    const { socket, outbound, totals } = congested();
+    for (let i = 1; i <= 3; i++) send(outbound, 'a', Buffer.from([i]));
+    outbound.flush();
+    // Written behind what the socket holds, in order; nothing waited unencoded.
+    expect(bodies(socket)).toEqual([1, 2, 3]);
+    expect(totals).toMatchObject({ queued: [0, 0, 0], waiting: [0, 0, 0], sent: [0, 4, 0] });
+  });
+
+  it('queues every message from the first send with another priority, and high ones overtake what waits', () => {
+    const { socket, outbound, totals } = congested();
+    outbound.send('a', MessageKind.MESSAGE, 0, Buffer.from([1]), { priority: 'low' });
+    send(outbound, 'a', Buffer.from([2]));
+    outbound.send('a', MessageKind.MESSAGE, 0, Buffer.from([3]), { priority: 'high' });
+    outbound.flush();
+    expect(bodies(socket)).toEqual([]);
+    expect(totals.waiting).toEqual([1, 1, 1]);
+    socket.full = false;
+    socket.writableLength = 0;
+    outbound.socketDrained();
+    outbound.flush();
+    expect(bodies(socket)).toEqual([3, 2, 1]);
+    expect(totals).toMatchObject({ queued: [1, 1, 1], waiting: [0, 0, 0] });
   });
 });

@@ -16,6 +16,14 @@ export interface FrameEncoderOptions {
    * otherwise each keep a slab for their lifetime. Default false.
    */
   sharedSlab?: boolean;
+  /**
+   * Keep the full slabs this encoder moves past, and give them to the process's spare slabs when
+   * recycle() says that nothing it handed out is referenced any more; new slabs are taken from
+   * the spares first. For an encoder whose output goes to a socket that drains (a session's data):
+   * a sender faster than its socket otherwise allocates a slab per slab's worth of output.
+   * Default false.
+   */
+  reuseSlabs?: boolean;
 }
 
 /** A frame to encode; the fields other than `type` default to 0 / empty. */
@@ -36,6 +44,18 @@ const NO_OUTPUT: Buffer[] = [];
 const MIN_SLAB = 1024;
 const MIN_OFFSETS = 16;
 const SHARED_SLAB_SIZE = 16 * 1024;
+/**
+ * Slabs that were handed out and written entirely (see recycle()), free to be written again by any
+ * encoder with `reuseSlabs`. The process keeps at most SPARE_SLABS of them (1 MiB of 64 KiB slabs),
+ * and an encoder at most as many retired ones (the rest are left to the garbage collector).
+ */
+const spareSlabs: Array<typeof EMPTY_SLAB> = [];
+export const SPARE_SLABS = 16;
+
+/** How many spare slabs the process holds now (for tests and diagnosis). */
+export function spareSlabCount(): number {
+  return spareSlabs.length;
+}
 /** addWithWord's prefix for payloads it does not copy: read at once by addPrefixed, so one serves all encoders. */
 const WORD_SCRATCH = Buffer.alloc(4);
 /** The one offset of a frame sealed alone (see endCopied()). */
@@ -85,12 +105,16 @@ export class FrameEncoder {
   /** Offset of the open BATCH frame's header, or -1; and where its payload may extend to. */
   private batchAt = -1;
   private batchLimit = 0;
+  private readonly reuseSlabs: boolean;
+  /** Full slabs this encoder moved past since its last recycle() (with `reuseSlabs`). */
+  private retired: Array<typeof EMPTY_SLAB> | undefined;
 
   constructor(options: FrameEncoderOptions = {}) {
     this.slabSize = checkInteger('slabSize', options.slabSize ?? 64 * 1024, 256, 64 * 1024 * 1024);
     this.copyThreshold = checkInteger('copyThreshold', options.copyThreshold ?? 1024, 0, this.slabSize - HEADER_SIZE);
     this.maxFrameSize = checkInteger('maxFrameSize', options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 0, MAX_MAX_FRAME_SIZE);
     this.sharedSlab = options.sharedSlab === true;
+    this.reuseSlabs = options.reuseSlabs === true && !this.sharedSlab;
     this.nextSlabSize = Math.min(MIN_SLAB, this.slabSize);
   }
 
@@ -263,11 +287,16 @@ export class FrameEncoder {
    * Writes the next frames from the start of the slab again, when nothing is queued: the caller
    * knows that no buffer this encoder handed out is still referenced (a socket that has written
    * them all, none held back). The slab then stays in cache, and no new one is allocated for each
-   * slab's worth of output. Without `sharedSlab` only; otherwise nothing happens.
+   * slab's worth of output; with `reuseSlabs`, the full slabs it moved past become spares. Without
+   * `sharedSlab` only; otherwise nothing happens.
    */
   recycle(): void {
     if (this.sharedSlab || this.batchAt >= 0 || this.position !== this.segmentStart || this.unsealed !== 0 || this.first !== undefined) return;
     this.segmentStart = this.position = 0;
+    const retired = this.retired;
+    if (retired === undefined || retired.length === 0) return;
+    for (let i = 0; i < retired.length && spareSlabs.length < SPARE_SLABS; i++) spareSlabs.push(retired[i]!);
+    retired.length = 0;
   }
 
   /** Seals the queued frames (one native call for the checksums) and returns them as buffers in order. */
@@ -367,13 +396,28 @@ export class FrameEncoder {
       return;
     }
     this.closeSegment();
+    const size = Math.max(this.nextSlabSize, room);
+    if (this.reuseSlabs) this.slab = this.swapSlab(size);
     // Never from Node's pool: a slab lives as long as its encoder, and would pin a pool slab.
-    this.slab = Buffer.allocUnsafeSlow(Math.max(this.nextSlabSize, room));
+    else this.slab = Buffer.allocUnsafeSlow(size);
     this.nextSlabSize = Math.min(this.nextSlabSize * 2, this.slabSize);
     this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
     this.segmentStart = 0;
     this.position = 0;
     this.end = this.slab.length;
+  }
+
+  /** With `reuseSlabs`: retires the full slab (if it has room in the list) and takes a spare one of `size` bytes, or a new one. */
+  private swapSlab(size: number): typeof EMPTY_SLAB {
+    const old = this.slab;
+    if (old.length === this.slabSize) {
+      const retired = (this.retired ??= []);
+      if (retired.length < SPARE_SLABS) retired.push(old);
+    }
+    const spare = spareSlabs.length > 0 && size === this.slabSize ? spareSlabs[spareSlabs.length - 1]! : undefined;
+    if (spare === undefined || spare.length !== size) return Buffer.allocUnsafeSlow(size);
+    spareSlabs.pop();
+    return spare;
   }
 
   /** Reserves `room` bytes of the shared slab: right after ours if nobody reserved since, else where it is free. */

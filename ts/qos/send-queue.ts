@@ -1,9 +1,12 @@
 /**
  * Where a session's messages wait when they cannot go out at once, and the order they leave in.
  *
- * A message waits when the socket is congested (64 KiB or more unsent, 'drain' to come), when the
- * delivery window holds batches for want of acknowledgements, when the client's own rateLimit has
- * no tokens, or when others already wait (so that order within a priority is kept). Waiting
+ * A session has a queue from its first send with a priority other than normal, or from the start
+ * with a client's rateLimit (ts/session/outbound.ts); before, nothing would overtake anything and
+ * messages are encoded as they are sent. With a queue, a message waits when the socket is
+ * congested (64 KiB or more unsent, 'drain' to come), when the delivery window holds batches for
+ * want of acknowledgements, when the client's own rateLimit has no tokens, or when others already
+ * wait (so that order within a priority is kept). Waiting
  * messages are not encoded yet: they leave in the order of ./priority-scheduler.ts as soon as the
  * path has room again ('drain', an ACK, the rate limiter's timer), so a high-priority message
  * sent while normal and low ones wait overtakes them.

@@ -99,7 +99,7 @@ export class Outbound implements QueueingSendPath {
   private compressFrom = 0;
   private udpCompressFrom = 0;
   private compression: SessionCompression | undefined;
-  /** Messages waiting for room, by priority (ts/qos/send-queue.ts): made when one first must wait, or with a client's rateLimit. */
+  /** Messages waiting for room, by priority (ts/qos/send-queue.ts): made by the first send with a priority other than normal, or with a client's rateLimit. */
   private queue: SendQueue | undefined;
   /** A write found the socket's buffer full and no 'drain' has come since (a field: cheaper than socket.writableNeedDrain). */
   private socketFull = false;
@@ -172,9 +172,13 @@ export class Outbound implements QueueingSendPath {
       throw new HybridwireError('HW_ERR_SEND_QUEUE_FULL', `send queue holds ${queued} bytes; maxQueueBytes is ${this.limits.maxQueueBytes}`);
     }
     const alias = this.aliasFor(type);
-    if (this.queue !== undefined ? this.queue.mustWait(size) : this.blocked) {
+    // Until a send asks for a priority other than normal (or a rateLimit shapes the client's
+    // sends), there is no queue: every message is encoded at once, in the order sent, which is
+    // the order the queue would give them. So a session that uses neither pays for neither.
+    const queue = this.queue ?? (priority === NORMAL ? undefined : (this.queue = new SendQueue(this, this.limits, this.qosTotals)));
+    if (queue !== undefined && queue.mustWait(size)) {
       // It waits (ts/qos/send-queue.ts); a congested socket is watched as a write to it would be.
-      (this.queue ??= new SendQueue(this, this.limits, this.qosTotals)).enqueue(priority, alias, encoding, kind, requestId, body, size);
+      queue.enqueue(priority, alias, encoding, kind, requestId, body, size);
       if (this.socketFull) this.congested();
     } else {
       this.encodeSequenced(FrameType.MESSAGE, alias, encoding, kind, requestId, body);
@@ -362,7 +366,7 @@ export class Outbound implements QueueingSendPath {
    */
   private encodeSequenced(frameType: number, alias: number, encoding: number, kind: number, requestId: number, body: Uint8Array | string): void {
     let encoder = this.encoder;
-    if (encoder === NO_ENCODER) encoder = this.encoder = new FrameEncoder({ maxFrameSize: this.limits.maxFrameSize });
+    if (encoder === NO_ENCODER) encoder = this.encoder = new FrameEncoder({ maxFrameSize: this.limits.maxFrameSize, reuseSlabs: true });
     if (frameType === FrameType.MESSAGE && this.sendWindow > 1 && body.length <= BATCH_ENTRY_MAX) {
       // Small messages share BATCH frames: one header, one checksum, one sequence number for many.
       if (typeof body !== 'string') {

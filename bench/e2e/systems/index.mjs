@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 // Every system the runner can measure. TCP systems take the throughput, round-trip and
 // concurrent-client cases (or only the kinds they list); UDP systems take the UDP cases. Each
 // child process loads only the module of the system it runs.
@@ -28,7 +30,19 @@ export const systems = [
   { name: 'hybridwire-udp-reliable-pp', transport: 'udp-pingpong', module: './hybridwire.mjs', export: 'hybridwireUdpReliablePingPong' },
 ];
 
+// `hybridwire@LABEL`: hybridwire over TCP from another build, bench/.cache/builds/LABEL/ (its dist/,
+// build/Release/hybridwire.node and package.json), so that two builds are measured in the same run,
+// interleaved. The measuring code stays this tree's.
+const OTHER_BUILD = /^hybridwire@([A-Za-z0-9._-]+)$/;
+
+/** The dist/index.js of the build a `hybridwire@LABEL` system loads, or undefined for other names. */
+export function otherBuild(name) {
+  const label = OTHER_BUILD.exec(name)?.[1];
+  return label === undefined ? undefined : fileURLToPath(new URL(`../../.cache/builds/${label}/dist/index.js`, import.meta.url));
+}
+
 export function systemInfo(name) {
+  if (otherBuild(name)) return { name, transport: 'tcp', module: './hybridwire.mjs', export: 'hybridwire' };
   const info = systems.find((candidate) => candidate.name === name);
   if (!info) throw new Error(`unknown system '${name}' (known: ${systems.map((s) => s.name).join(', ')})`);
   return info;
@@ -37,6 +51,8 @@ export function systemInfo(name) {
 /** Imports a system's adapter; rejects with the reason when it cannot run here. */
 export async function loadSystem(name) {
   const info = systemInfo(name);
+  const build = otherBuild(name);
+  if (build) process.env.HYBRIDWIRE_DIST = build;
   const module = await import(info.module);
   const system = module[info.export];
   if (system.available) {
