@@ -54,4 +54,23 @@ describe('TLS record layout', () => {
     expect(Math.max(...chunks)).toBe(TLS_RECORD_BYTES);
     expect(padding).toBeGreaterThan(0);
   });
+
+  it('takes a burst the client sends as soon as connect() resolves, PADDING frames and all', async () => {
+    const { server, tcpPort } = await startServer({ udpPort: false, tls: { key: certs.server.key, cert: certs.server.cert } });
+    const received: number[] = [];
+    server.handle<Uint8Array>('tick', (payload) => {
+      received.push(new DataView(payload.buffer, payload.byteOffset, payload.length).getUint32(0, true));
+    });
+    const client = await startClient({ tcpPort, udpPort: false, tls: { ca: certs.ca.cert } });
+    // In the turn connect() resolves in, right behind the handshake: a PADDING frame larger than
+    // the handshake's frame limit must not be taken for a handshake frame.
+    const count = 5000;
+    for (let i = 0; i < count; i++) {
+      const payload = Buffer.alloc(64);
+      payload.writeUInt32LE(i, 0);
+      client.send('tick', payload);
+    }
+    await waitUntil(() => received.length === count, 10_000, () => `${count} messages (got ${received.length})`);
+    expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
+  });
 });
