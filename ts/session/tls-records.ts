@@ -20,9 +20,9 @@ import { FrameType, HEADER_SIZE, PROTOCOL_VERSION } from '../codec/frame.js';
  */
 export const TLS_RECORD_BYTES = 16384;
 /**
- * A write this long or longer whose last record is left with at most this much room is padded to
- * the record's end too: what a later write adds to the same SSL_write then starts on a boundary.
- * (A shorter write, a request or a reply, is never padded at its end.)
+ * A write of a record or more whose last record is left with less room than this is padded to
+ * that record's end too, so that what node:tls joins behind it in one SSL_write starts on a
+ * boundary. (A write shorter than a record, a request or a reply, is never padded at its end.)
  */
 const TAIL_PAD_MAX = 1024;
 const ZEROS = Buffer.alloc(TLS_RECORD_BYTES);
