@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FrameFlag, FrameType } from '../../ts/codec/frame.js';
+import { FrameDecoder } from '../../ts/codec/frame-decoder.js';
+import { FrameFlag, FrameType, HEADER_SIZE } from '../../ts/codec/frame.js';
 import { lz4Decompress } from '../../ts/codec/lz4.js';
 import { sessionCompression } from '../../ts/compression/session-compression.js';
 import { resolveCompression } from '../../ts/compression/settings.js';
@@ -10,6 +11,7 @@ import { Outbound } from '../../ts/session/outbound.js';
 import type { SendLimits, UdpPath } from '../../ts/session/send-options.js';
 import { newSessionCounters } from '../../ts/session/session-stats.js';
 import { newQosTotals } from '../../ts/qos/qos-settings.js';
+import { TLS_RECORD_BYTES } from '../../ts/session/tls-records.js';
 import { FakeSocket, messagesOf } from '../support/fake-socket.js';
 
 const LIMITS: SendLimits = { maxFrameSize: 1 << 20, highWaterMark: 1 << 20, maxQueueBytes: 4 << 20, sendStallTimeoutMs: 30_000 };
@@ -258,6 +260,61 @@ describe('Outbound: the data slab', () => {
     outbound.flush();
     const bodies = socket.takeFrames().flatMap((frame) => messagesOf(frame)).map(({ body }) => body[0]);
     expect(bodies).toEqual([0x62, 0x62, 0x62, 0x62, 0x62, 0x63, 0x63, 0x63, 0x63, 0x63]);
+  });
+});
+
+describe('Outbound: write sizes on a TLS socket', () => {
+  /** Sends `count` 64-byte messages in one synchronous burst and flushes; returns each write's frames as [type, flags, total size]. */
+  function burst(encrypted: boolean, count: number) {
+    const socket = Object.assign(new FakeSocket(), { encrypted });
+    const outbound = new Outbound(socket.asSocket(), LIMITS, newSessionCounters());
+    outbound.open(new DeliveryWindow(4096, 64), undefined);
+    for (let i = 0; i < count; i++) send(outbound, 'tick', Buffer.alloc(64, i & 0xff));
+    outbound.flush();
+    const writes = socket.writes.map((write) => {
+      // Every write holds whole frames: a decoder of its own finds them all, with nothing left over.
+      const decoder = new FrameDecoder();
+      const frames = decoder.push(write);
+      expect(decoder.bufferedBytes).toBe(0);
+      const offsets = Array.from({ length: frames }, (_, i) => decoder.payloadOffset(i) - HEADER_SIZE);
+      return { length: write.length, offsets, frames: Array.from({ length: frames }, (_, i) => [decoder.type(i), decoder.flags(i), HEADER_SIZE + decoder.payloadLength(i)] as const) };
+    });
+    const bodies = socket.takeFrames().flatMap((frame) => (frame.type === FrameType.MESSAGE ? messagesOf(frame) : [])).map(({ body }) => body[0]);
+    expect(bodies).toEqual(Array.from({ length: count }, (_, i) => i & 0xff));
+    return writes;
+  }
+  /** What one 64-byte message takes in a BATCH frame: u32 length, 4-byte prefix, body. */
+  const ENTRY = 4 + 4 + 64;
+
+  it('fills each BATCH frame up to one TLS record, lays no frame across two records, and writes a burst in whole records', () => {
+    const writes = burst(true, 20_000);
+    expect(writes.length).toBeGreaterThan(20);
+    const batches = writes.flatMap((write) => write.frames).filter(([, flags]) => (flags & FrameFlag.BATCH) !== 0);
+    // Every BATCH frame but the last is full: no room for another entry within one record, less
+    // the room kept for an ACK, a TYPE_DEF and a PADDING header.
+    for (const [, , size] of batches.slice(0, -1)) {
+      expect(size).toBeLessThanOrEqual(TLS_RECORD_BYTES - 3 * HEADER_SIZE);
+      expect(size + ENTRY).toBeGreaterThan(TLS_RECORD_BYTES - 3 * HEADER_SIZE);
+    }
+    // node:tls cuts a write into records from its start, and joins writes made while one is in
+    // flight: every write of the burst but the last is four whole records, and in each, every
+    // frame starts and ends in the same record (PADDING frames fill the gaps).
+    for (const write of writes.slice(0, -1)) expect(write.length).toBe(4 * TLS_RECORD_BYTES);
+    for (const write of writes) {
+      write.frames.forEach(([, , size], i) => {
+        const offset = write.offsets[i]!;
+        expect(Math.floor((offset + size - 1) / TLS_RECORD_BYTES)).toBe(Math.floor(offset / TLS_RECORD_BYTES));
+      });
+    }
+  });
+
+  it('keeps BATCH frames of up to 32 KiB on a plaintext socket', () => {
+    const writes = burst(false, 20_000);
+    const batches = writes.flatMap((write) => write.frames).filter(([, flags]) => (flags & FrameFlag.BATCH) !== 0);
+    for (const [, , size] of batches.slice(0, -1)) {
+      expect(size).toBeLessThanOrEqual(HEADER_SIZE + 32 * 1024);
+      expect(size + ENTRY).toBeGreaterThan(HEADER_SIZE + 32 * 1024);
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import { DatagramDecoder } from '../../ts/codec/datagram-decoder.js';
 import { Reliability } from '../../ts/reliable/reliable-endpoint.js';
 import { DatagramSeal, OpenResult, type SealAlgorithm } from '../../ts/transport/datagram-seal.js';
 import { splitExport } from '../../ts/session/udp-keys.js';
+import { TLS_RECORD_BYTES, joinIntoRecords } from '../../ts/session/tls-records.js';
 import { sessionCompression } from '../../ts/compression/session-compression.js';
 import { codecOf } from '../../ts/compression/algorithms.js';
 import {
@@ -251,6 +252,16 @@ const checks: Record<string, () => void> = {
   F2: () => expectFrames(units('F2', 1)[0]!, [{ type: FrameType.MESSAGE, flags: FrameFlag.RELIABLE, channel: 2, sequence: 1, payload: Buffer.from('hi') }], false),
 
   F3: () => expectFrames(units('F3', 1)[0]!, [{ type: FrameType.MESSAGE, payload: Buffer.from('hello') }], false),
+
+  F4: () => {
+    const padding = units('F4', 1)[0]!;
+    expectFrames(padding, [{ type: FrameType.PADDING, payload: Buffer.alloc(8) }], false);
+    // As the TLS write path makes it: the 24 bytes left in a record before a frame that would cross.
+    const first = encode([{ type: FrameType.MESSAGE, payload: Buffer.alloc(TLS_RECORD_BYTES - 24 - 16) }]);
+    const second = encode([{ type: FrameType.MESSAGE, payload: Buffer.alloc(100) }]);
+    const written = joinIntoRecords([first, second], 2, first.length + second.length);
+    expect(written.subarray(first.length, first.length + padding.length)).toEqual(padding);
+  },
 
   P1: () => {
     const [ping, challenge, response, pong] = units('P1', 4);

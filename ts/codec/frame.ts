@@ -29,6 +29,8 @@ export const FrameType = {
   /** Reliable UDP's path MTU probe and its answer (ignorable: docs/PROTOCOL.md 7.7). */
   MTU_PROBE: 0x80,
   MTU_ACK: 0x81,
+  /** Zeros that fill a TLS record so that no frame crosses into the next (ignorable: docs/PROTOCOL.md 3.5). */
+  PADDING: 0x82,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 

@@ -31,17 +31,16 @@ import { SendWatch, checkQueueBound, watchCongestion, type SendWatchHost } from 
 import { flushAtEndOfTurn } from './flush-queue.js';
 import { acknowledgeLater, cancelDelayedAck } from './delayed-acks.js';
 import { sendDatagram } from './udp-send.js';
-import { GATHERED, writeBuffers, writeGathered } from './socket-writes.js';
+import { GATHERED, writeBuffers, writeGathered, writeSizesFor, type WriteSizes } from './socket-writes.js';
 import type { HeldBatch, SendLimits, SendOptions, UdpPath } from './send-options.js';
 import { SendQueue, type QueueingSendPath } from '../qos/send-queue.js';
 import { NORMAL, checkedPriority } from '../qos/priority-scheduler.js';
 import { newQosTotals, type QosTotals } from '../qos/qos-settings.js';
 
-/** Flush inside a long synchronous burst once this much is encoded, so the encoder stays small. */
+/** A socket awaiting 'drain' with less than this is a fast reader's normal state (see `blocked`). */
 const FLUSH_BYTES = 64 * 1024;
-/** Largest message body that goes into a BATCH frame, and the most payload one BATCH frame holds. */
+/** Largest message body that goes into a BATCH frame (how large a BATCH frame and a flush grow: ./socket-writes.ts). */
 const BATCH_ENTRY_MAX = 1024;
-const BATCH_BYTES = 32 * 1024;
 const NO_ALIAS = 0;
 /** The data encoder of a session that has sent no sequenced frame yet (many never do): never written to. */
 const NO_ENCODER = new FrameEncoder();
@@ -104,6 +103,8 @@ export class Outbound implements QueueingSendPath {
   /** A write found the socket's buffer full and no 'drain' has come since (a field: cheaper than socket.writableNeedDrain). */
   private socketFull = false;
   private readonly qosTotals: QosTotals;
+  /** How large a BATCH frame grows, and when a burst flushes, on this socket (TLS or not). */
+  private readonly sizes: WriteSizes;
 
   constructor(
     private readonly socket: Socket,
@@ -114,6 +115,7 @@ export class Outbound implements QueueingSendPath {
   ) {
     this.control = new FrameEncoder({ slabSize: 4096, copyThreshold: 1024, sharedSlab: true });
     this.qosTotals = limits.qos?.totals ?? newQosTotals();
+    this.sizes = writeSizesFor(socket);
     if (limits.qos?.sendLimit !== undefined) this.queue = new SendQueue(this, limits, this.qosTotals);
   }
 
@@ -421,14 +423,14 @@ export class Outbound implements QueueingSendPath {
   private openBatch(): void {
     const encoder = this.encoder;
     if (encoder.batchOpen) encoder.endBatch();
-    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, this.startFrame(), BATCH_BYTES);
+    encoder.beginBatch(FrameType.MESSAGE, FrameFlag.BATCH, 0, this.startFrame(), this.sizes.batchBytes);
   }
 
   /** Takes the next sequence number for a frame about to be encoded. */
   private startFrame(): number {
     // A flush never holds more frames than the window (or it could never be released), and the
     // encoder stays small.
-    if (this.batchCount >= this.sendWindow || this.encoder.pendingBytes >= FLUSH_BYTES) this.flush();
+    if (this.batchCount >= this.sendWindow || this.encoder.pendingBytes >= this.sizes.flushBytes) this.flush();
     this.batchCount++;
     this.scheduleFlush();
     const sequence = this.nextSequence;
@@ -451,11 +453,6 @@ export class Outbound implements QueueingSendPath {
 
   private writeGathered(count: number): void {
     if (!writeGathered(this.socket, count, this.counters.tcp)) this.congested();
-  }
-
-  /** Writes buffers[0, count) (see writeBuffers()); the watch follows a socket whose buffer is full. */
-  private write(buffers: Buffer[], count = buffers.length): void {
-    if (!writeBuffers(this.socket, buffers, count, this.counters.tcp)) this.congested();
   }
 
   /** The socket's buffer is full: sends wait until 'drain', and the watch (made the first time) follows its progress. */
@@ -490,7 +487,7 @@ export class Outbound implements QueueingSendPath {
       this.held[this.heldHead++] = undefined as unknown as HeldBatch;
       this.heldBytes -= batch.bytes;
       this.window.reserve(batch.count);
-      this.write(batch.buffers);
+      if (!writeBuffers(this.socket, batch.buffers, batch.buffers.length, this.counters.tcp)) this.congested();
     }
     if (this.heldHead === this.held.length && this.heldHead > 0) {
       this.held.length = 0;
