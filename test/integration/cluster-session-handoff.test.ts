@@ -337,5 +337,30 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       await nodes[0]!.server.publish('news/live', 'now', { qos: 1 });
       await waitUntil(() => messages.length === 3, 5000, 'a live message');
     });
+
+    it('a first answer with a delivery that is not a record of its id: refused as unreadable, the connect goes on with a new session', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [{ id: 7, qos: 1 as const, record: Buffer.of(1, 7), expiresAt: undefined }],
+        receivedQos2: new Set(),
+      });
+      raw.subscribe(`${prefix}.session.${nameToken('broken')}`, {
+        callback: (_error, message) => {
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          message.respond(state, { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'broken', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: false });
+      expect(nodes[0]!.server.broker.sessions.get('broken')?.state.subscriptions.size).toBe(0);
+      expect(nodes[0]!.server.stats().cluster).toMatchObject({ sessionsIn: 0 });
+    });
   });
 });

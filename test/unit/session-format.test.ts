@@ -94,4 +94,14 @@ describe('session-format', () => {
     subscribed[flagsAt] = 8;
     expect(() => decodeSession(subscribed, NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
   });
+
+  it('refuses a delivery whose record is not a pub/sub record of its id and QoS with HW_ERR_BAD_MESSAGE (the record goes to a client as it is)', () => {
+    const delivery = sample().queue[0]!;
+    const withRecord = (record: Buffer): Buffer => encodeSession({ sessionExpiryMs: 0, subscriptions: new Map(), inflight: new Map(), queue: [{ ...delivery, record }], receivedQos2: new Set() }, NOW);
+    // Shorter than a record's 7-byte header (renumbering writes its id at byte 1), another id, another QoS, QoS 3.
+    for (const record of [Buffer.alloc(0), Buffer.of(1, 2), encodeRecord(1, false, false, delivery.id + 1, 'orders/c', Encoding.EMPTY, ''), encodeRecord(2, false, false, delivery.id, 'orders/c', Encoding.EMPTY, ''), Buffer.of(3, 43, 0, 0, 0, 0, 0)]) {
+      expect(() => decodeSession(withRecord(record), NOW), record.toString('hex')).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    }
+    expect(decodeSession(withRecord(encodeRecord(1, false, false, delivery.id, 'orders/c', Encoding.EMPTY, '')), NOW).queue).toHaveLength(1);
+  });
 });

@@ -16,7 +16,7 @@
  *   delivery: u32 id, u8 qos, u8 priority (0 normal, 1 high, 2 low), f64 ms left before it
  *             expires (-1: never; relative, so the nodes' clocks need not agree), u8 message id
  *             bytes, message id (ASCII, the cluster's `hw-id`; 0 bytes: none), u32 record bytes,
- *             record (the pub/sub delivery record, docs/PROTOCOL.md section 10)
+ *             record (the pub/sub delivery record, docs/PROTOCOL.md section 10, of the same id and QoS)
  *
  * Input that ends early is refused with HW_ERR_TRUNCATED, other malformed input with
  * HW_ERR_BAD_MESSAGE: a node never installs half a session.
@@ -24,7 +24,7 @@
 import { HybridwireError } from '../errors.js';
 import type { Priority } from '../qos/priority-scheduler.js';
 import type { InflightDelivery, QueuedDelivery, SubscriptionOptions } from '../pubsub/stores.js';
-import type { QoS } from '../pubsub/wire.js';
+import { decodeRecord, type QoS } from '../pubsub/wire.js';
 
 export const SESSION_FORMAT_VERSION = 1;
 
@@ -140,6 +140,9 @@ function readDelivery(input: Reader, now: number): QueuedDelivery {
   if (!(left === -1 || left >= 0)) throw bad(`expiry ${left}`);
   const messageId = input.bytes(input.u8()).toString('latin1');
   const record = Buffer.from(input.bytes(input.u32()));
+  // The record goes to the client as it is, and is renumbered in place: it must be one, of this id and QoS.
+  const parsed = decodeRecord(record);
+  if (parsed.id !== id || parsed.qos !== qos) throw bad(`delivery ${id} at QoS ${qos} with a record of id ${parsed.id} at QoS ${parsed.qos}`);
   const delivery: QueuedDelivery = { id, qos: qos as QoS, record, expiresAt: left === -1 ? undefined : now + left };
   const named = PRIORITIES[priority];
   if (named !== undefined) delivery.priority = named;
