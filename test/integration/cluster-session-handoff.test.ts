@@ -338,6 +338,26 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       await waitUntil(() => messages.length === 3, 5000, 'a live message');
     });
 
+    it('a holder answering in chunks smaller than 256 KiB is refused at its first short chunk (the chunk count is bounded by the total): a new session', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      // Announces 1 MiB and hands it out one byte per answer, as a buggy or hostile node could.
+      const offsets: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('drip')}`, {
+        callback: (_error, message) => {
+          offsets.push(message.headers?.get('hw-offset') ?? '');
+          const answer = natsHeaders();
+          answer.set('hw-total', String(1 << 20));
+          message.respond(Buffer.of(1), { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'drip', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: false });
+      expect(offsets).toEqual(['0']);
+    });
+
     it('a first answer with a delivery that is not a record of its id: refused as unreadable, the connect goes on with a new session', async () => {
       const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
       raw = await natsConnect({ servers: nats.url });

@@ -165,7 +165,8 @@ export class SessionHandoff {
       const code = answer.headers[ERROR_HEADER];
       if (code !== undefined) throw new HybridwireError(/^HW_ERR_[A-Z0-9_]+$/.test(code) ? (code as never) : 'HW_ERR_REMOTE', Buffer.from(answer.data).toString('utf8'));
       const announced = Number(answer.headers[TOTAL_HEADER]);
-      if (!Number.isSafeInteger(announced) || announced < 0 || announced > MAX_TRANSFER_BYTES || (total !== undefined && announced !== total) || (answer.data.length === 0 && offset < announced)) {
+      // Every chunk but the last is CHUNK_BYTES long: at most total / CHUNK_BYTES + 1 requests, whatever the holder sends.
+      if (!Number.isSafeInteger(announced) || announced < 0 || announced > MAX_TRANSFER_BYTES || (total !== undefined && announced !== total) || answer.data.length !== Math.min(CHUNK_BYTES, announced - offset)) {
         throw new HybridwireError('HW_ERR_BAD_MESSAGE', `a bad chunk of session ${JSON.stringify(identity)}`);
       }
       total = announced;
