@@ -338,6 +338,36 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       await waitUntil(() => messages.length === 3, 5000, 'a live message');
     });
 
+    it('a message that reaches only the asking node between the two steps is kept when the queue is at maxOfflineMessages (the oldest goes, as on one node)', async () => {
+      const subjectPrefix = `h${++clusters}`;
+      const node = await startServer({ udpPort: false, maxOfflineMessages: 3, cluster: { nats: nats.url, name: 'node-0', heartbeatMs: 200, subjectPrefix, sessionTransferTimeoutMs: 2000 } });
+      raw = await natsConnect({ servers: nats.url });
+      // A full queue (3 of maxOfflineMessages 3), the same at both steps: the holder got nothing meanwhile.
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [7, 8, 9].map((id) => ({ id, qos: 1 as const, record: newsRecord(1, id), expiresAt: undefined, messageId: `m-${id}` })),
+        receivedQos2: new Set(),
+      });
+      raw.subscribe(`${subjectPrefix}.session.${nameToken('full')}`, {
+        callback: (_error, message) => {
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          if (message.headers?.get('hw-step') === 'take') return message.respond(state, { headers: answer });
+          // Published on the asking node between the steps, and answered only once it is queued there.
+          void node.server.publish('news/late', 'late', { qos: 1 }).then(() => message.respond(state, { headers: answer }));
+        },
+      });
+      await raw.flush();
+      const client = await within(startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'full', cleanSession: false }), 5000, 'the connect within its bound');
+      const messages = collect(client);
+      await waitUntil(() => messages.length === 3, 5000, () => `three messages, got ${messages.length}`);
+      await waitUntil(() => node.server.stats().pubsub.inflight === 0, 5000, 'every delivery acknowledged');
+      await client.ping();
+      expect(messages.map((message) => message.topic)).toEqual(['news/8', 'news/9', 'news/late']);
+    });
+
     it('a holder answering in chunks smaller than 256 KiB is refused at its first short chunk (the chunk count is bounded by the total): a new session', async () => {
       const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
       raw = await natsConnect({ servers: nats.url });

@@ -126,12 +126,14 @@ export class SessionHandoff {
     // Its subscriptions join this node's interest: its consumers start now.
     const session = broker.adopt(state);
     session.requeue(this.renumber(first.queue));
-    const installed = session.state.queue.length;
+    // What arrives meanwhile is told apart by identity, not position: at maxOfflineMessages or
+    // maxOfflineBytes an arrival pushes an installed delivery out of the front of the queue.
+    const installed = new Set(session.state.queue);
     this.cluster.counters.sessionsIn++;
     try {
       await within(this.consuming(), deadline);
       const last = decodeSession(await this.fetch(identity, 'release', deadline));
-      const arrived = session.state.queue.slice(installed);
+      const arrived = session.state.queue.filter((delivery) => !installed.has(delivery));
       const known = new Set(last.queue.map((delivery) => delivery.messageId));
       session.requeue([...this.renumber(last.queue), ...arrived.filter((delivery) => delivery.messageId === undefined || !known.has(delivery.messageId))]);
     } catch {
