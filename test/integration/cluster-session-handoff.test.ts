@@ -368,6 +368,45 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       expect(messages.map((message) => message.topic)).toEqual(['news/8', 'news/9', 'news/late']);
     });
 
+    it('a second connection with the clientId while its session is being brought waits for that transfer: each message once, and the session goes on', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 3000 });
+      const node = nodes[0]!;
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 2, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [7, 8].map((id) => ({ id, qos: 2 as const, record: newsRecord(2, id), expiresAt: undefined, messageId: `m-${id}` })),
+        receivedQos2: new Set(),
+      });
+      const answers = connectAnswers();
+      let second: Promise<Client> | undefined;
+      raw.subscribe(`${prefix}.session.${nameToken('twice')}`, {
+        callback: (_error, message) => {
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          if (message.headers?.get('hw-step') === 'take') return message.respond(state, { headers: answer });
+          // Between the steps the client connects again (say its connect timed out): the older connection is taken over.
+          second = startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'twice', cleanSession: false });
+          void waitUntil(() => answers.length === 2, 5000, 'the second CONNECT').then(() => message.respond(state, { headers: answer }));
+        },
+      });
+      await raw.flush();
+      const first = startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'twice', cleanSession: false }).catch((error: unknown) => error);
+      await waitUntil(() => second !== undefined, 5000, 'the release asked');
+      const client = await within(second!, 5000, 'the second connect');
+      const messages = collect(client);
+      expect(await answers[1]).toEqual({ sessionPresent: true });
+      // The older connection was closed (taken over) before its CONNECT was answered.
+      expect(await first).toMatchObject({ code: 'HW_ERR_CONNECTION_CLOSED' });
+      await waitUntil(() => messages.length === 2, 5000, () => `the two queued messages, got ${messages.length}`);
+      await node.server.publish('news/live', 'live', { qos: 2 });
+      await waitUntil(() => messages.length === 3, 5000, () => `a live message after them, got ${messages.map((message) => message.topic).join(' ')}`);
+      await waitUntil(() => node.server.stats().pubsub.inflight === 0 && node.server.stats().pubsub.queuedOffline === 0, 5000, 'every delivery completed, none queued');
+      await client.ping();
+      expect(messages.map((message) => message.topic)).toEqual(['news/7', 'news/8', 'news/live']);
+    });
+
     it('a holder answering in chunks smaller than 256 KiB is refused at its first short chunk (the chunk count is bounded by the total): a new session', async () => {
       const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
       raw = await natsConnect({ servers: nats.url });

@@ -83,9 +83,9 @@ export class SessionHandoff {
   }
 
   /**
-   * A client connects here with a clientId this node holds no persistent session for. `keep`:
-   * brings the session from the node that holds it, if any; resolves in any case, within
-   * cluster.sessionTransferTimeoutMs. Not `keep` (cleanSession): discards the other node's copy.
+   * A client connects here with a clientId. `keep`: brings the session from the node that holds
+   * it, if any; resolves in any case, within cluster.sessionTransferTimeoutMs (at once if this node
+   * holds it and is not bringing it). Not `keep` (cleanSession): discards the other node's copy.
    */
   resume(identity: string, keep: boolean): Promise<void> {
     const deadline = Date.now() + this.cluster.options.sessionTransferTimeoutMs;
@@ -94,6 +94,8 @@ export class SessionHandoff {
       () => undefined,
     );
     let bringing = this.incoming.get(identity);
+    // Adopted between the two steps, the session is here already but not whole: a CONNECT then waits for the same transfer.
+    if (bringing === undefined && this.broker.sessions.get(identity)?.state.persistent === true) return Promise.resolve();
     if (bringing === undefined) {
       bringing = this.bring(identity, deadline).finally(() => {
         this.incoming.delete(identity);
