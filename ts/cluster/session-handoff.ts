@@ -18,8 +18,9 @@
  * Every step is bounded by cluster.sessionTransferTimeoutMs together: when no node holds the
  * session (NATS answers "no responders" at once), or step 1 gets no answer in time, the session
  * starts anew (sessionPresent false); when step 3 gets no answer in time, the asking node goes on
- * with step 1's state (the holder, if the request did not reach it, keeps a detached copy until it
- * expires; if only its answer was lost, what it queued between the steps is lost with it). Answers are sent in chunks of
+ * with step 1's state. After a step that failed otherwise than by "nobody holds it", the asking
+ * node sends `discard`, so that a holder the request reached late keeps no copy (what it queued
+ * between the steps is lost with it). Answers are sent in chunks of
  * CHUNK_BYTES (nats-server refuses messages over 1 MiB by default); a session's size is bounded by
  * the holder's maxOfflineMessages and maxOfflineBytes (queue), maxInflight and
  * maxSubscriptionsPerPeer. A clean connect with a clientId held elsewhere discards the other copy
@@ -114,8 +115,9 @@ export class SessionHandoff {
       first = decodeSession(await this.fetch(identity, 'take', deadline));
       // A filter this node's limits refuse (maxTopicLevels, maxTopicBytes) makes the answer unusable here.
       for (const filter of first.subscriptions.keys()) parseFilter(filter, broker.limits);
-    } catch {
+    } catch (error) {
       // No node holds it, none answered in time, or the answer is unusable: a new session.
+      this.discardStale(identity, error);
       return;
     }
     const existing = broker.sessions.get(identity);
@@ -138,9 +140,20 @@ export class SessionHandoff {
       const arrived = session.state.queue.filter((delivery) => !installed.has(delivery));
       const known = new Set(last.queue.map((delivery) => delivery.messageId));
       session.requeue([...this.renumber(last.queue), ...arrived.filter((delivery) => delivery.messageId === undefined || !known.has(delivery.messageId))]);
-    } catch {
+    } catch (error) {
       // No (readable) answer in time: this node goes on with the first one (see the module comment).
+      this.discardStale(identity, error);
     }
+  }
+
+  /**
+   * After a step that failed other than by "nobody holds it": a holder the request reached late (or
+   * whose answer was unusable) would keep a detached copy, served, that a later connect would take
+   * up again (messages delivered twice) or alongside this node's. It is told to end it.
+   */
+  private discardStale(identity: string, error: unknown): void {
+    if ((error as { code?: unknown }).code === 'HW_ERR_NOT_CONNECTED') return;
+    this.fetch(identity, 'discard', Date.now() + this.cluster.options.sessionTransferTimeoutMs).catch(() => {});
   }
 
   /**
