@@ -104,4 +104,20 @@ describe('session-format', () => {
     }
     expect(decodeSession(withRecord(encodeRecord(1, false, false, delivery.id, 'orders/c', Encoding.EMPTY, '')), NOW).queue).toHaveLength(1);
   });
+
+  it("refuses more subscriptions, deliveries in flight or QoS 2 ids than this node's limits with HW_ERR_BAD_MESSAGE, before reading them; keeps the newest maxOfflineMessages queued", () => {
+    const limits = { maxSubscriptionsPerPeer: 3, maxInflight: 2, maxOfflineMessages: 2 };
+    const bytes = encodeSession(sample(), NOW);
+    expect(decodeSession(bytes, NOW, limits).queue).toHaveLength(2);
+    const refused = (input: Buffer, bounds: typeof limits) => expect(() => decodeSession(input, NOW, bounds)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    refused(bytes, { ...limits, maxSubscriptionsPerPeer: 2 });
+    refused(bytes, { ...limits, maxInflight: 1 });
+    const received: TransferredSession = { sessionExpiryMs: 0, subscriptions: new Map(), inflight: new Map(), queue: [], receivedQos2: new Set([1, 2, 3]) };
+    refused(encodeSession(received, NOW), limits);
+    // A count of 2^32 - 1 with nothing after it: refused by the limit, not read until the input ends.
+    const huge = Buffer.concat([Buffer.of(SESSION_FORMAT_VERSION), Buffer.alloc(4), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    refused(huge, limits);
+    const queued = decodeSession(bytes, NOW, { ...limits, maxOfflineMessages: 1 }).queue;
+    expect(queued.map((delivery) => delivery.id)).toEqual([44]);
+  });
 });

@@ -18,8 +18,8 @@
  *             bytes, message id (ASCII, the cluster's `hw-id`; 0 bytes: none), u32 record bytes,
  *             record (the pub/sub delivery record, docs/PROTOCOL.md section 10, of the same id and QoS)
  *
- * Input that ends early is refused with HW_ERR_TRUNCATED, other malformed input with
- * HW_ERR_BAD_MESSAGE: a node never installs half a session.
+ * Input that ends early is refused with HW_ERR_TRUNCATED, other malformed input (and counts past
+ * the reading node's limits) with HW_ERR_BAD_MESSAGE: a node never installs half a session.
  */
 import { HybridwireError } from '../errors.js';
 import type { Priority } from '../qos/priority-scheduler.js';
@@ -175,14 +175,34 @@ export function encodeSession(session: TransferredSession, now = Date.now()): Bu
   return out.done();
 }
 
-/** The inverse of encodeSession; throws HW_ERR_BAD_VERSION, HW_ERR_TRUNCATED or HW_ERR_BAD_MESSAGE. */
-export function decodeSession(bytes: Uint8Array, now = Date.now()): TransferredSession {
+/** The bounds of the node reading a session (its pub/sub limits, ts/pubsub/broker.ts). */
+export interface SessionBounds {
+  maxSubscriptionsPerPeer: number;
+  maxInflight: number;
+  maxOfflineMessages: number;
+}
+
+const UNBOUNDED: SessionBounds = { maxSubscriptionsPerPeer: Infinity, maxInflight: Infinity, maxOfflineMessages: Infinity };
+
+/** A count read, refused past `max` before anything it counts is read (or allocated). */
+function count(input: Reader, max: number, what: string): number {
+  const value = input.u32();
+  if (value > max) throw bad(`${value} ${what}, more than this node's ${max}`);
+  return value;
+}
+
+/**
+ * The inverse of encodeSession; throws HW_ERR_BAD_VERSION, HW_ERR_TRUNCATED or HW_ERR_BAD_MESSAGE.
+ * `bounds`: more subscriptions than maxSubscriptionsPerPeer, deliveries in flight or QoS 2 ids than
+ * maxInflight are refused; of the queue only the newest maxOfflineMessages are kept (as on one node).
+ */
+export function decodeSession(bytes: Uint8Array, now = Date.now(), bounds: SessionBounds = UNBOUNDED): TransferredSession {
   const input = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const version = input.u8();
   if (version !== SESSION_FORMAT_VERSION) throw new HybridwireError('HW_ERR_BAD_VERSION', `a transferred session of format version ${version}; this node reads version ${SESSION_FORMAT_VERSION}`);
   const sessionExpiryMs = input.u32();
   const subscriptions = new Map<string, SubscriptionOptions>();
-  for (let count = input.u32(); count > 0; count--) {
+  for (let left = count(input, bounds.maxSubscriptionsPerPeer, 'subscriptions'); left > 0; left--) {
     const filter = input.bytes(input.u16()).toString('utf8');
     const qos = input.u8();
     const flags = input.u8();
@@ -191,16 +211,19 @@ export function decodeSession(bytes: Uint8Array, now = Date.now()): TransferredS
     subscriptions.set(filter, { qos: qos as QoS, noLocal: (flags & NO_LOCAL) !== 0, transport: flags & UDP ? 'udp' : 'tcp', reliable: (flags & RELIABLE) !== 0 });
   }
   const inflight = new Map<number, InflightDelivery>();
-  for (let count = input.u32(); count > 0; count--) {
+  for (let left = count(input, bounds.maxInflight, 'deliveries in flight'); left > 0; left--) {
     const delivery = readDelivery(input, now);
     const released = input.u8();
     if (released > 1) throw bad(`released ${released}`);
     inflight.set(delivery.id, { delivery, released: released === 1, sentAt: now });
   }
   const queue: QueuedDelivery[] = [];
-  for (let count = input.u32(); count > 0; count--) queue.push(readDelivery(input, now));
+  for (let left = input.u32(); left > 0; left--) {
+    queue.push(readDelivery(input, now));
+    if (queue.length > bounds.maxOfflineMessages) queue.shift();
+  }
   const receivedQos2 = new Set<number>();
-  for (let count = input.u32(); count > 0; count--) receivedQos2.add(input.u32());
+  for (let left = count(input, bounds.maxInflight, 'QoS 2 ids awaiting PUBREL'); left > 0; left--) receivedQos2.add(input.u32());
   input.end();
   return { sessionExpiryMs, subscriptions, inflight, queue, receivedQos2 };
 }

@@ -112,7 +112,7 @@ export class SessionHandoff {
     if (broker.persistentCount() >= broker.limits.maxPersistentSessions) return;
     let first: TransferredSession;
     try {
-      first = decodeSession(await this.fetch(identity, 'take', deadline));
+      first = decodeSession(await this.fetch(identity, 'take', deadline), undefined, broker.limits);
       // A filter this node's limits refuse (maxTopicLevels, maxTopicBytes) makes the answer unusable here.
       for (const filter of first.subscriptions.keys()) parseFilter(filter, broker.limits);
     } catch (error) {
@@ -136,7 +136,7 @@ export class SessionHandoff {
     this.cluster.counters.sessionsIn++;
     try {
       await within(this.consuming(), deadline);
-      const last = decodeSession(await this.fetch(identity, 'release', deadline));
+      const last = decodeSession(await this.fetch(identity, 'release', deadline), undefined, this.broker.limits);
       const arrived = session.state.queue.filter((delivery) => !installed.has(delivery));
       const known = new Set(last.queue.map((delivery) => delivery.messageId));
       session.requeue([...this.renumber(last.queue), ...arrived.filter((delivery) => delivery.messageId === undefined || !known.has(delivery.messageId))]);
