@@ -446,6 +446,34 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       expect(messages.map((message) => message.topic)).toEqual(['news/7', 'news/8', 'news/live']);
     });
 
+    it('a release the holder refuses (another node took the session meanwhile): the session resumes with the first answer and nothing is discarded', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({ sessionExpiryMs: 60_000, subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]), inflight: new Map(), queue: [], receivedQos2: new Set() });
+      const asked: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('refused')}`, {
+        callback: (_error, message) => {
+          const step = message.headers?.get('hw-step') ?? '';
+          asked.push(step);
+          const answer = natsHeaders();
+          if (step === 'take') {
+            answer.set('hw-total', String(state.length));
+            return message.respond(state, { headers: answer });
+          }
+          answer.set('hw-error', 'HW_ERR_SESSION_TAKEN_OVER');
+          message.respond(Buffer.from('another node took it'), { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'refused', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: true });
+      // Whatever the node sent has reached NATS, and NATS has handed raw all of it.
+      await nodes[0]!.server.cluster!.flush();
+      await raw.flush();
+      expect(asked).toEqual(['take', 'release']);
+    });
+
     it('a holder answering in chunks smaller than 256 KiB is refused at its first short chunk (the chunk count is bounded by the total): a new session', async () => {
       const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
       raw = await natsConnect({ servers: nats.url });

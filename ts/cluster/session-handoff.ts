@@ -18,7 +18,7 @@
  * Every step is bounded by cluster.sessionTransferTimeoutMs together: when no node holds the
  * session (NATS answers "no responders" at once), or step 1 gets no answer in time, the session
  * starts anew (sessionPresent false); when step 3 gets no answer in time, the asking node goes on
- * with step 1's state. After a step that failed otherwise than by "nobody holds it", the asking
+ * with step 1's state. After a step that timed out or whose answer was unusable, the asking
  * node sends `discard`, so that a holder the request reached late keeps no copy (what it queued
  * between the steps is lost with it). Answers are sent in chunks of
  * CHUNK_BYTES (nats-server refuses messages over 1 MiB by default); a session's size is bounded by
@@ -147,12 +147,13 @@ export class SessionHandoff {
   }
 
   /**
-   * After a step that failed other than by "nobody holds it": a holder the request reached late (or
+   * After a step that timed out or whose answer was unusable: a holder the request reached late (or
    * whose answer was unusable) would keep a detached copy, served, that a later connect would take
-   * up again (messages delivered twice) or alongside this node's. It is told to end it.
+   * up again (messages delivered twice) or alongside this node's. It is told to end it. Not after
+   * no responders, nor after a holder's refusal (it holds none, or another node is taking it).
    */
   private discardStale(identity: string, error: unknown): void {
-    if ((error as { code?: unknown }).code === 'HW_ERR_NOT_CONNECTED') return;
+    if (error instanceof Refused || (error as { code?: unknown }).code === 'HW_ERR_NOT_CONNECTED') return;
     this.fetch(identity, 'discard', Date.now() + this.cluster.options.sessionTransferTimeoutMs).catch(() => {});
   }
 
@@ -180,7 +181,7 @@ export class SessionHandoff {
       const headers: Headers = { ...this.cluster.originHeaders(), [STEP_HEADER]: step, [OFFSET_HEADER]: String(offset) };
       const answer = await engine.request(subject, new Uint8Array(0), headers, left);
       const code = answer.headers[ERROR_HEADER];
-      if (code !== undefined) throw new HybridwireError(/^HW_ERR_[A-Z0-9_]+$/.test(code) ? (code as never) : 'HW_ERR_REMOTE', Buffer.from(answer.data).toString('utf8'));
+      if (code !== undefined) throw new Refused(/^HW_ERR_[A-Z0-9_]+$/.test(code) ? (code as never) : 'HW_ERR_REMOTE', Buffer.from(answer.data).toString('utf8'));
       const announced = Number(answer.headers[TOTAL_HEADER]);
       // Every chunk but the last is CHUNK_BYTES long: at most total / CHUNK_BYTES + 1 requests, whatever the holder sends.
       if (!Number.isSafeInteger(announced) || announced < 0 || announced > MAX_TRANSFER_BYTES || (total !== undefined && announced !== total) || answer.data.length !== Math.min(CHUNK_BYTES, announced - offset)) {
@@ -264,6 +265,9 @@ export class SessionHandoff {
     void Promise.resolve(this.broker.store.commit()).catch(() => {});
   }
 }
+
+/** A holder's answer refusing a step (header hw-error). */
+class Refused extends HybridwireError {}
 
 /** `promise`, or HW_ERR_REQUEST_TIMEOUT at `deadline`. */
 function within<T>(promise: Promise<T>, deadline: number): Promise<T> {
