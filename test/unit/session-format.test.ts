@@ -120,4 +120,11 @@ describe('session-format', () => {
     const queued = decodeSession(bytes, NOW, { ...limits, maxOfflineMessages: 1 }).queue;
     expect(queued.map((delivery) => delivery.id)).toEqual([44]);
   });
+
+  it('refuses a sessionExpiryMs past 2^31 - 1 (the range a CONNECT may give; a timer past it fires at once) with HW_ERR_BAD_MESSAGE', () => {
+    const session = (sessionExpiryMs: number): TransferredSession => ({ sessionExpiryMs, subscriptions: new Map(), inflight: new Map(), queue: [], receivedQos2: new Set() });
+    expect(decodeSession(encodeSession(session(2 ** 31 - 1), NOW), NOW).sessionExpiryMs).toBe(2 ** 31 - 1);
+    expect(() => decodeSession(encodeSession(session(2 ** 31), NOW), NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    expect(() => decodeSession(encodeSession(session(2 ** 32 - 1), NOW), NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+  });
 });

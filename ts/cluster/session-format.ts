@@ -7,7 +7,7 @@
  * Layout (integers little-endian; ts/cluster/README.md has the same table):
  *
  *   u8  version (1)             a node refuses any other with HW_ERR_BAD_VERSION
- *   u32 sessionExpiryMs
+ *   u32 sessionExpiryMs         at most 2^31 - 1, as in a CONNECT
  *   u32 subscriptions, each:    u16 filter bytes, filter (UTF-8), u8 qos, u8 flags (1 noLocal, 2 udp, 4 reliable)
  *   u32 in flight, each:        delivery, u8 released (0/1)
  *   u32 queued, each:           delivery
@@ -37,6 +37,7 @@ export interface TransferredSession {
   receivedQos2: Set<number>;
 }
 
+const MAX_SESSION_EXPIRY_MS = 2 ** 31 - 1;
 const PRIORITIES: Array<Priority | undefined> = [undefined, 'high', 'low'];
 const NO_LOCAL = 1;
 const UDP = 2;
@@ -201,6 +202,8 @@ export function decodeSession(bytes: Uint8Array, now = Date.now(), bounds: Sessi
   const version = input.u8();
   if (version !== SESSION_FORMAT_VERSION) throw new HybridwireError('HW_ERR_BAD_VERSION', `a transferred session of format version ${version}; this node reads version ${SESSION_FORMAT_VERSION}`);
   const sessionExpiryMs = input.u32();
+  // A CONNECT's range: the expiry becomes a timer, and Node fires one past 2^31 - 1 ms at once.
+  if (sessionExpiryMs > MAX_SESSION_EXPIRY_MS) throw bad(`sessionExpiryMs ${sessionExpiryMs}, past ${MAX_SESSION_EXPIRY_MS}`);
   const subscriptions = new Map<string, SubscriptionOptions>();
   for (let left = count(input, bounds.maxSubscriptionsPerPeer, 'subscriptions'); left > 0; left--) {
     const filter = input.bytes(input.u16()).toString('utf8');
