@@ -127,4 +127,13 @@ describe('session-format', () => {
     expect(() => decodeSession(encodeSession(session(2 ** 31), NOW), NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
     expect(() => decodeSession(encodeSession(session(2 ** 32 - 1), NOW), NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
   });
+
+  it('refuses a filter that is not UTF-8 with HW_ERR_BAD_MESSAGE (rather than installing another filter in its place)', () => {
+    const bytes = encodeSession({ sessionExpiryMs: 0, subscriptions: new Map([['ab', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]), inflight: new Map(), queue: [], receivedQos2: new Set() }, NOW);
+    // version, expiry, count, filter length, then the filter's two bytes.
+    const filterAt = 1 + 4 + 4 + 2;
+    expect(bytes.subarray(filterAt, filterAt + 2).toString()).toBe('ab');
+    bytes[filterAt] = 0xc3; // the first byte of a two-byte sequence, followed by 'b'
+    expect(() => decodeSession(bytes, NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+  });
 });

@@ -119,6 +119,17 @@ function bad(detail: string): HybridwireError {
   return new HybridwireError('HW_ERR_BAD_MESSAGE', `malformed transferred session: ${detail}`);
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A filter's bytes as text; not UTF-8 is refused, as replacement characters would make it another filter. */
+function utf8(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw bad('a filter that is not UTF-8');
+  }
+}
+
 function writeDelivery(out: Writer, delivery: QueuedDelivery, now: number): void {
   out.u32(delivery.id);
   out.u8(delivery.qos);
@@ -206,7 +217,7 @@ export function decodeSession(bytes: Uint8Array, now = Date.now(), bounds: Sessi
   if (sessionExpiryMs > MAX_SESSION_EXPIRY_MS) throw bad(`sessionExpiryMs ${sessionExpiryMs}, past ${MAX_SESSION_EXPIRY_MS}`);
   const subscriptions = new Map<string, SubscriptionOptions>();
   for (let left = count(input, bounds.maxSubscriptionsPerPeer, 'subscriptions'); left > 0; left--) {
-    const filter = input.bytes(input.u16()).toString('utf8');
+    const filter = utf8(input.bytes(input.u16()));
     const qos = input.u8();
     const flags = input.u8();
     if (qos > 2) throw bad(`a subscription of QoS ${qos}`);
