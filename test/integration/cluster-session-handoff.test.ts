@@ -446,6 +446,43 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       expect(messages.map((message) => message.topic)).toEqual(['news/7', 'news/8', 'news/live']);
     });
 
+    it('the release answer is the state that counts: what the client completed, released or subscribed on the holder between the steps is not undone', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 2000 });
+      raw = await natsConnect({ servers: nats.url });
+      const subscription = { qos: 2 as const, noLocal: false, transport: 'tcp' as const, reliable: false };
+      // At the take: 5 in flight (QoS 2, not yet PUBREC'd), the client's QoS 2 publish 99 awaiting PUBREL, one filter.
+      const taken = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', subscription]]),
+        inflight: new Map([[5, { delivery: { id: 5, qos: 2 as const, record: newsRecord(2, 5), expiresAt: undefined }, released: false, sentAt: 0 }]]),
+        queue: [],
+        receivedQos2: new Set([99]),
+      });
+      // At the release (the client came back to the holder meanwhile): 5 completed, 99 released, a second filter.
+      const released = encodeSession({ sessionExpiryMs: 60_000, subscriptions: new Map([['news/#', subscription], ['sport/#', subscription]]), inflight: new Map(), queue: [], receivedQos2: new Set() });
+      raw.subscribe(`${prefix}.session.${nameToken('hopper')}`, {
+        callback: (_error, message) => {
+          const state = message.headers?.get('hw-step') === 'take' ? taken : released;
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          message.respond(state, { headers: answer });
+        },
+      });
+      await raw.flush();
+      const node = nodes[0]!;
+      const client = await within(startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'hopper', cleanSession: false }), 5000, 'the connect within its bound');
+      const messages = collect(client);
+      const session = node.server.broker.sessions.get('hopper')!;
+      expect([...session.state.receivedQos2]).toEqual([]);
+      expect([...session.state.subscriptions.keys()].sort()).toEqual(['news/#', 'sport/#']);
+      await settled(nodes);
+      await node.server.publish('sport/live', 'goal', { qos: 2 });
+      await waitUntil(() => messages.length > 0, 5000, 'the live message');
+      await waitUntil(() => session.state.inflight.size === 0, 5000, 'every delivery completed');
+      await client.ping();
+      expect(messages.map((message) => message.topic)).toEqual(['sport/live']);
+    });
+
     it('a release the holder refuses (another node took the session meanwhile): the session resumes with the first answer and nothing is discarded', async () => {
       const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
       raw = await natsConnect({ servers: nats.url });

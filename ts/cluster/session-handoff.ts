@@ -11,9 +11,10 @@
  *    QoS 2 release state, the queue in order, QoS 2 ids awaiting PUBREL) and waits until its own
  *    durable consumers for the session's filters exist: from then on what is published reaches it.
  * 3. `release`: the holder answers with the state as it is now (what was queued since step 1
- *    included), then ends its copy. The asking node takes that queue, followed by what reached it
- *    since step 2 that the holder did not have (by message id between nodes), and answers CONNECT
- *    with sessionPresent true.
+ *    included), then ends its copy. The asking node takes that state (subscriptions, in flight,
+ *    QoS 2 ids: the client may have been back on the holder meanwhile) and queue, followed by what
+ *    reached it since step 2 that the holder did not have (by message id between nodes), and
+ *    answers CONNECT with sessionPresent true.
  *
  * Every step is bounded by cluster.sessionTransferTimeoutMs together: when no node holds the
  * session (NATS answers "no responders" at once), or step 1 gets no answer in time, the session
@@ -38,7 +39,7 @@ import { decodeSession, encodeSession, type TransferredSession } from './session
 import { nameToken } from './subjects.js';
 
 /** What the hand-off needs of the broker (ts/pubsub/broker.ts). */
-export type HandoffBroker = Pick<Broker, 'sessions' | 'store' | 'limits' | 'onPersistentSession' | 'adopt' | 'away' | 'endSession' | 'newDeliveryId' | 'persistentCount'>;
+export type HandoffBroker = Pick<Broker, 'sessions' | 'store' | 'limits' | 'onPersistentSession' | 'adopt' | 'away' | 'endSession' | 'newDeliveryId' | 'reserveDeliveryId' | 'persistentCount' | 'subscribe' | 'unsubscribe'>;
 
 type Step = 'take' | 'release' | 'discard';
 
@@ -137,13 +138,36 @@ export class SessionHandoff {
     try {
       await within(this.consuming(), deadline);
       const last = decodeSession(await this.fetch(identity, 'release', deadline), undefined, this.broker.limits);
+      for (const filter of last.subscriptions.keys()) parseFilter(filter, broker.limits);
+      this.takeLatest(session, last);
       const arrived = session.state.queue.filter((delivery) => !installed.has(delivery));
-      const known = new Set(last.queue.map((delivery) => delivery.messageId));
+      const known = new Set([...last.queue, ...[...last.inflight.values()].map((entry) => entry.delivery)].map((delivery) => delivery.messageId));
       session.requeue([...this.renumber(last.queue), ...arrived.filter((delivery) => delivery.messageId === undefined || !known.has(delivery.messageId))]);
     } catch (error) {
       // No (readable) answer in time: this node goes on with the first one (see the module comment).
       this.discardStale(identity, error);
     }
+  }
+
+  /**
+   * The release's subscriptions, deliveries in flight and QoS 2 ids awaiting PUBREL replace the
+   * take's: the client may have come back to the holder between the steps and completed,
+   * released, subscribed or unsubscribed there (left as the take had them, a completed QoS 2
+   * delivery would be sent again, and a released publish id would swallow the client's next one).
+   */
+  private takeLatest(session: ReturnType<HandoffBroker['adopt']>, last: TransferredSession): void {
+    const broker = this.broker;
+    const state = session.state;
+    for (const filter of [...state.subscriptions.keys()]) if (!last.subscriptions.has(filter)) broker.unsubscribe(session, filter);
+    for (const [filter, options] of last.subscriptions) broker.subscribe(session, filter, options);
+    state.inflight.clear();
+    for (const [id, entry] of last.inflight) {
+      broker.reserveDeliveryId(id);
+      state.inflight.set(id, entry);
+    }
+    state.receivedQos2.clear();
+    for (const id of last.receivedQos2) state.receivedQos2.add(id);
+    broker.store.changed(state);
   }
 
   /**
