@@ -271,6 +271,41 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     expect(a.server.stats().cluster!.sessionsOut).toBe(0);
   });
 
+  it('the release gets no answer in time: the holder\'s copy is discarded, so the client back on that node is not handed again what it had on the other', async () => {
+    const { nodes } = await startNodes(2, { sessionTransferTimeoutMs: 1000 });
+    const [a, b] = nodes as [Node, Node];
+    await leaveSession(a, 'late', 'late/+', 2);
+    const publisher = await startClient({ tcpPort: a.tcpPort, udpPort: false });
+    for (let n = 0; n < 3; n++) await publisher.publish(`late/${n}`, n, { qos: 2 });
+    await waitUntil(() => a.server.stats().pubsub.queuedOffline === 3, 5000, 'three messages queued on node a');
+    // Node a answers the take; its answer to the release never comes (lost, or past the deadline).
+    const prototype = SessionHandoff.prototype as unknown as { answer(...args: unknown[]): unknown };
+    const realAnswer = prototype.answer;
+    vi.spyOn(prototype, 'answer').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      if ((args[1] as { headers: Record<string, string> }).headers['hw-step'] === 'release') throw new Error('the release answer is lost');
+      return realAnswer.apply(this, args);
+    });
+    const onB = await within(startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'late', cleanSession: false }), 5000, 'the connect within its bound');
+    const first = collect(onB);
+    await waitUntil(() => first.length === 3, 5000, 'the three messages on node b');
+    await waitUntil(() => b.server.stats().pubsub.inflight === 0, 5000, 'every delivery completed on node b');
+    vi.restoreAllMocks();
+    await onB.close();
+    await waitUntil(() => b.server.peerByClientId('late') === undefined, 5000, 'the session away on node b');
+    await waitUntil(() => !a.server.broker.sessions.has('late'), 5000, 'the copy left on node a discarded');
+    await settled(nodes);
+    // Back on node a: what it had on b does not come again; what is published now does.
+    const onA = await startClient({ tcpPort: a.tcpPort, udpPort: false, clientId: 'late', cleanSession: false });
+    const second = collect(onA);
+    await settled(nodes);
+    await publisher.publish('late/new', 'new', { qos: 2 });
+    await waitUntil(() => second.some((message) => message.topic === 'late/new'), 5000, 'the new message on node a');
+    await waitUntil(() => a.server.stats().pubsub.inflight === 0, 5000, 'every delivery completed on node a');
+    await onA.ping();
+    expect(first.map((message) => message.payload)).toEqual([0, 1, 2]);
+    expect(second.map((message) => message.topic)).toEqual(['late/new']);
+  });
+
   describe('a holder that does not answer', () => {
     let raw: NatsConnection | undefined;
     afterEach(async () => {
@@ -288,7 +323,9 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       const answers = connectAnswers();
       await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'stuck', cleanSession: false }), 5000, 'the connect within its bound');
       expect(await answers[0]).toEqual({ sessionPresent: false });
-      expect(asked).toEqual(['take']);
+      // The take may have reached a holder late: it is told to discard its copy.
+      await waitUntil(() => asked.length === 2, 5000, 'the discard');
+      expect(asked).toEqual(['take', 'discard']);
       expect(nodes[0]!.server.broker.sessions.get('stuck')?.state.subscriptions.size).toBe(0);
     });
 
@@ -322,7 +359,9 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       const client = await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'half', cleanSession: false }), 5000, 'the connect within its bound');
       const messages = collect(client);
       expect(await answers[0]).toEqual({ sessionPresent: true });
-      expect(asked).toEqual(['take', 'release']);
+      // The release may have reached the holder late: it is told to discard its copy.
+      await waitUntil(() => asked.length === 3, 5000, 'the discard');
+      expect(asked).toEqual(['take', 'release', 'discard']);
       await waitUntil(() => messages.length === 3, 5000, 'the unacknowledged and the two queued messages of the first answer');
       expect(messages.map((message) => [message.topic, message.payload])).toEqual([
         ['news/5', 5],
@@ -336,6 +375,187 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
       // The subscription came with it.
       await nodes[0]!.server.publish('news/live', 'now', { qos: 1 });
       await waitUntil(() => messages.length === 3, 5000, 'a live message');
+    });
+
+    it('a message that reaches only the asking node between the two steps is kept when the queue is at maxOfflineMessages (the oldest goes, as on one node)', async () => {
+      const subjectPrefix = `h${++clusters}`;
+      const node = await startServer({ udpPort: false, maxOfflineMessages: 3, cluster: { nats: nats.url, name: 'node-0', heartbeatMs: 200, subjectPrefix, sessionTransferTimeoutMs: 2000 } });
+      raw = await natsConnect({ servers: nats.url });
+      // A full queue (3 of maxOfflineMessages 3), the same at both steps: the holder got nothing meanwhile.
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [7, 8, 9].map((id) => ({ id, qos: 1 as const, record: newsRecord(1, id), expiresAt: undefined, messageId: `m-${id}` })),
+        receivedQos2: new Set(),
+      });
+      raw.subscribe(`${subjectPrefix}.session.${nameToken('full')}`, {
+        callback: (_error, message) => {
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          if (message.headers?.get('hw-step') === 'take') return message.respond(state, { headers: answer });
+          // Published on the asking node between the steps, and answered only once it is queued there.
+          void node.server.publish('news/late', 'late', { qos: 1 }).then(() => message.respond(state, { headers: answer }));
+        },
+      });
+      await raw.flush();
+      const client = await within(startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'full', cleanSession: false }), 5000, 'the connect within its bound');
+      const messages = collect(client);
+      await waitUntil(() => messages.length === 3, 5000, () => `three messages, got ${messages.length}`);
+      await waitUntil(() => node.server.stats().pubsub.inflight === 0, 5000, 'every delivery acknowledged');
+      await client.ping();
+      expect(messages.map((message) => message.topic)).toEqual(['news/8', 'news/9', 'news/late']);
+    });
+
+    it('a second connection with the clientId while its session is being brought waits for that transfer: each message once, and the session goes on', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 3000 });
+      const node = nodes[0]!;
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 2, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [7, 8].map((id) => ({ id, qos: 2 as const, record: newsRecord(2, id), expiresAt: undefined, messageId: `m-${id}` })),
+        receivedQos2: new Set(),
+      });
+      const answers = connectAnswers();
+      let second: Promise<Client> | undefined;
+      raw.subscribe(`${prefix}.session.${nameToken('twice')}`, {
+        callback: (_error, message) => {
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          if (message.headers?.get('hw-step') === 'take') return message.respond(state, { headers: answer });
+          // Between the steps the client connects again (say its connect timed out): the older connection is taken over.
+          second = startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'twice', cleanSession: false });
+          void waitUntil(() => answers.length === 2, 5000, 'the second CONNECT').then(() => message.respond(state, { headers: answer }));
+        },
+      });
+      await raw.flush();
+      const first = startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'twice', cleanSession: false }).catch((error: unknown) => error);
+      await waitUntil(() => second !== undefined, 5000, 'the release asked');
+      const client = await within(second!, 5000, 'the second connect');
+      const messages = collect(client);
+      expect(await answers[1]).toEqual({ sessionPresent: true });
+      // The older connection was closed (taken over) before its CONNECT was answered.
+      expect(await first).toMatchObject({ code: 'HW_ERR_CONNECTION_CLOSED' });
+      await waitUntil(() => messages.length === 2, 5000, () => `the two queued messages, got ${messages.length}`);
+      await node.server.publish('news/live', 'live', { qos: 2 });
+      await waitUntil(() => messages.length === 3, 5000, () => `a live message after them, got ${messages.map((message) => message.topic).join(' ')}`);
+      await waitUntil(() => node.server.stats().pubsub.inflight === 0 && node.server.stats().pubsub.queuedOffline === 0, 5000, 'every delivery completed, none queued');
+      await client.ping();
+      expect(messages.map((message) => message.topic)).toEqual(['news/7', 'news/8', 'news/live']);
+    });
+
+    it('the release answer is the state that counts: what the client completed, released or subscribed on the holder between the steps is not undone', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 2000 });
+      raw = await natsConnect({ servers: nats.url });
+      const subscription = { qos: 2 as const, noLocal: false, transport: 'tcp' as const, reliable: false };
+      // At the take: 5 in flight (QoS 2, not yet PUBREC'd), the client's QoS 2 publish 99 awaiting PUBREL, one filter.
+      const taken = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', subscription]]),
+        inflight: new Map([[5, { delivery: { id: 5, qos: 2 as const, record: newsRecord(2, 5), expiresAt: undefined }, released: false, sentAt: 0 }]]),
+        queue: [],
+        receivedQos2: new Set([99]),
+      });
+      // At the release (the client came back to the holder meanwhile): 5 completed, 99 released, a second filter.
+      const released = encodeSession({ sessionExpiryMs: 60_000, subscriptions: new Map([['news/#', subscription], ['sport/#', subscription]]), inflight: new Map(), queue: [], receivedQos2: new Set() });
+      raw.subscribe(`${prefix}.session.${nameToken('hopper')}`, {
+        callback: (_error, message) => {
+          const state = message.headers?.get('hw-step') === 'take' ? taken : released;
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          message.respond(state, { headers: answer });
+        },
+      });
+      await raw.flush();
+      const node = nodes[0]!;
+      const client = await within(startClient({ tcpPort: node.tcpPort, udpPort: false, clientId: 'hopper', cleanSession: false }), 5000, 'the connect within its bound');
+      const messages = collect(client);
+      const session = node.server.broker.sessions.get('hopper')!;
+      expect([...session.state.receivedQos2]).toEqual([]);
+      expect([...session.state.subscriptions.keys()].sort()).toEqual(['news/#', 'sport/#']);
+      await settled(nodes);
+      await node.server.publish('sport/live', 'goal', { qos: 2 });
+      await waitUntil(() => messages.length > 0, 5000, 'the live message');
+      await waitUntil(() => session.state.inflight.size === 0, 5000, 'every delivery completed');
+      await client.ping();
+      expect(messages.map((message) => message.topic)).toEqual(['sport/live']);
+    });
+
+    it('a release the holder refuses (another node took the session meanwhile): the session resumes with the first answer and nothing is discarded', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({ sessionExpiryMs: 60_000, subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]), inflight: new Map(), queue: [], receivedQos2: new Set() });
+      const asked: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('refused')}`, {
+        callback: (_error, message) => {
+          const step = message.headers?.get('hw-step') ?? '';
+          asked.push(step);
+          const answer = natsHeaders();
+          if (step === 'take') {
+            answer.set('hw-total', String(state.length));
+            return message.respond(state, { headers: answer });
+          }
+          answer.set('hw-error', 'HW_ERR_SESSION_TAKEN_OVER');
+          message.respond(Buffer.from('another node took it'), { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'refused', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: true });
+      // Whatever the node sent has reached NATS, and NATS has handed raw all of it.
+      await nodes[0]!.server.cluster!.flush();
+      await raw.flush();
+      expect(asked).toEqual(['take', 'release']);
+    });
+
+    it('a holder answering in chunks smaller than 256 KiB is refused at its first short chunk (the chunk count is bounded by the total): a new session', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      // Announces 1 MiB and hands it out one byte per answer, as a buggy or hostile node could.
+      const offsets: string[] = [];
+      raw.subscribe(`${prefix}.session.${nameToken('drip')}`, {
+        callback: (_error, message) => {
+          offsets.push(`${message.headers?.get('hw-step') ?? ''} ${message.headers?.get('hw-offset') ?? ''}`);
+          const answer = natsHeaders();
+          answer.set('hw-total', String(1 << 20));
+          message.respond(Buffer.of(1), { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'drip', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: false });
+      // One take, then the discard of a copy the holder may keep.
+      await waitUntil(() => offsets.length === 2, 5000, 'the discard');
+      expect(offsets).toEqual(['take 0', 'discard 0']);
+    });
+
+    it('a first answer with a delivery that is not a record of its id: refused as unreadable, the connect goes on with a new session', async () => {
+      const { nodes, prefix } = await startNodes(1, { sessionTransferTimeoutMs: 1000 });
+      raw = await natsConnect({ servers: nats.url });
+      const state = encodeSession({
+        sessionExpiryMs: 60_000,
+        subscriptions: new Map([['news/#', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]),
+        inflight: new Map(),
+        queue: [{ id: 7, qos: 1 as const, record: Buffer.of(1, 7), expiresAt: undefined }],
+        receivedQos2: new Set(),
+      });
+      raw.subscribe(`${prefix}.session.${nameToken('broken')}`, {
+        callback: (_error, message) => {
+          const answer = natsHeaders();
+          answer.set('hw-total', String(state.length));
+          message.respond(state, { headers: answer });
+        },
+      });
+      await raw.flush();
+      const answers = connectAnswers();
+      await within(startClient({ tcpPort: nodes[0]!.tcpPort, udpPort: false, clientId: 'broken', cleanSession: false }), 5000, 'the connect within its bound');
+      expect(await answers[0]).toEqual({ sessionPresent: false });
+      expect(nodes[0]!.server.broker.sessions.get('broken')?.state.subscriptions.size).toBe(0);
+      expect(nodes[0]!.server.stats().cluster).toMatchObject({ sessionsIn: 0 });
     });
   });
 });

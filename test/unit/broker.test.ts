@@ -209,4 +209,14 @@ describe('Broker', () => {
     expect(events).toHaveLength(3);
     broker.close();
   });
+
+  it('reserveDeliveryId(): ids go on after a reserved one, and a smaller one changes nothing', () => {
+    const broker = newBroker();
+    const first = broker.newDeliveryId();
+    broker.reserveDeliveryId(5000);
+    expect(broker.newDeliveryId()).toBe(5001);
+    broker.reserveDeliveryId(first);
+    expect(broker.newDeliveryId()).toBe(5002);
+    broker.close();
+  });
 });

@@ -94,4 +94,46 @@ describe('session-format', () => {
     subscribed[flagsAt] = 8;
     expect(() => decodeSession(subscribed, NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
   });
+
+  it('refuses a delivery whose record is not a pub/sub record of its id and QoS with HW_ERR_BAD_MESSAGE (the record goes to a client as it is)', () => {
+    const delivery = sample().queue[0]!;
+    const withRecord = (record: Buffer): Buffer => encodeSession({ sessionExpiryMs: 0, subscriptions: new Map(), inflight: new Map(), queue: [{ ...delivery, record }], receivedQos2: new Set() }, NOW);
+    // Shorter than a record's 7-byte header (renumbering writes its id at byte 1), another id, another QoS, QoS 3.
+    for (const record of [Buffer.alloc(0), Buffer.of(1, 2), encodeRecord(1, false, false, delivery.id + 1, 'orders/c', Encoding.EMPTY, ''), encodeRecord(2, false, false, delivery.id, 'orders/c', Encoding.EMPTY, ''), Buffer.of(3, 43, 0, 0, 0, 0, 0)]) {
+      expect(() => decodeSession(withRecord(record), NOW), record.toString('hex')).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    }
+    expect(decodeSession(withRecord(encodeRecord(1, false, false, delivery.id, 'orders/c', Encoding.EMPTY, '')), NOW).queue).toHaveLength(1);
+  });
+
+  it("refuses more subscriptions, deliveries in flight or QoS 2 ids than this node's limits with HW_ERR_BAD_MESSAGE, before reading them; keeps the newest maxOfflineMessages queued", () => {
+    const limits = { maxSubscriptionsPerPeer: 3, maxInflight: 2, maxOfflineMessages: 2 };
+    const bytes = encodeSession(sample(), NOW);
+    expect(decodeSession(bytes, NOW, limits).queue).toHaveLength(2);
+    const refused = (input: Buffer, bounds: typeof limits) => expect(() => decodeSession(input, NOW, bounds)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    refused(bytes, { ...limits, maxSubscriptionsPerPeer: 2 });
+    refused(bytes, { ...limits, maxInflight: 1 });
+    const received: TransferredSession = { sessionExpiryMs: 0, subscriptions: new Map(), inflight: new Map(), queue: [], receivedQos2: new Set([1, 2, 3]) };
+    refused(encodeSession(received, NOW), limits);
+    // A count of 2^32 - 1 with nothing after it: refused by the limit, not read until the input ends.
+    const huge = Buffer.concat([Buffer.of(SESSION_FORMAT_VERSION), Buffer.alloc(4), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    refused(huge, limits);
+    const queued = decodeSession(bytes, NOW, { ...limits, maxOfflineMessages: 1 }).queue;
+    expect(queued.map((delivery) => delivery.id)).toEqual([44]);
+  });
+
+  it('refuses a sessionExpiryMs past 2^31 - 1 (the range a CONNECT may give; a timer past it fires at once) with HW_ERR_BAD_MESSAGE', () => {
+    const session = (sessionExpiryMs: number): TransferredSession => ({ sessionExpiryMs, subscriptions: new Map(), inflight: new Map(), queue: [], receivedQos2: new Set() });
+    expect(decodeSession(encodeSession(session(2 ** 31 - 1), NOW), NOW).sessionExpiryMs).toBe(2 ** 31 - 1);
+    expect(() => decodeSession(encodeSession(session(2 ** 31), NOW), NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+    expect(() => decodeSession(encodeSession(session(2 ** 32 - 1), NOW), NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+  });
+
+  it('refuses a filter that is not UTF-8 with HW_ERR_BAD_MESSAGE (rather than installing another filter in its place)', () => {
+    const bytes = encodeSession({ sessionExpiryMs: 0, subscriptions: new Map([['ab', { qos: 1, noLocal: false, transport: 'tcp', reliable: false }]]), inflight: new Map(), queue: [], receivedQos2: new Set() }, NOW);
+    // version, expiry, count, filter length, then the filter's two bytes.
+    const filterAt = 1 + 4 + 4 + 2;
+    expect(bytes.subarray(filterAt, filterAt + 2).toString()).toBe('ab');
+    bytes[filterAt] = 0xc3; // the first byte of a two-byte sequence, followed by 'b'
+    expect(() => decodeSession(bytes, NOW)).toThrow(expect.objectContaining({ code: 'HW_ERR_BAD_MESSAGE' }));
+  });
 });

@@ -7,7 +7,7 @@
  * Layout (integers little-endian; ts/cluster/README.md has the same table):
  *
  *   u8  version (1)             a node refuses any other with HW_ERR_BAD_VERSION
- *   u32 sessionExpiryMs
+ *   u32 sessionExpiryMs         at most 2^31 - 1, as in a CONNECT
  *   u32 subscriptions, each:    u16 filter bytes, filter (UTF-8), u8 qos, u8 flags (1 noLocal, 2 udp, 4 reliable)
  *   u32 in flight, each:        delivery, u8 released (0/1)
  *   u32 queued, each:           delivery
@@ -16,15 +16,15 @@
  *   delivery: u32 id, u8 qos, u8 priority (0 normal, 1 high, 2 low), f64 ms left before it
  *             expires (-1: never; relative, so the nodes' clocks need not agree), u8 message id
  *             bytes, message id (ASCII, the cluster's `hw-id`; 0 bytes: none), u32 record bytes,
- *             record (the pub/sub delivery record, docs/PROTOCOL.md section 10)
+ *             record (the pub/sub delivery record, docs/PROTOCOL.md section 10, of the same id and QoS)
  *
- * Input that ends early is refused with HW_ERR_TRUNCATED, other malformed input with
- * HW_ERR_BAD_MESSAGE: a node never installs half a session.
+ * Input that ends early is refused with HW_ERR_TRUNCATED, other malformed input (and counts past
+ * the reading node's limits) with HW_ERR_BAD_MESSAGE: a node never installs half a session.
  */
 import { HybridwireError } from '../errors.js';
 import type { Priority } from '../qos/priority-scheduler.js';
 import type { InflightDelivery, QueuedDelivery, SubscriptionOptions } from '../pubsub/stores.js';
-import type { QoS } from '../pubsub/wire.js';
+import { decodeRecord, type QoS } from '../pubsub/wire.js';
 
 export const SESSION_FORMAT_VERSION = 1;
 
@@ -37,6 +37,7 @@ export interface TransferredSession {
   receivedQos2: Set<number>;
 }
 
+const MAX_SESSION_EXPIRY_MS = 2 ** 31 - 1;
 const PRIORITIES: Array<Priority | undefined> = [undefined, 'high', 'low'];
 const NO_LOCAL = 1;
 const UDP = 2;
@@ -118,6 +119,17 @@ function bad(detail: string): HybridwireError {
   return new HybridwireError('HW_ERR_BAD_MESSAGE', `malformed transferred session: ${detail}`);
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A filter's bytes as text; not UTF-8 is refused, as replacement characters would make it another filter. */
+function utf8(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw bad('a filter that is not UTF-8');
+  }
+}
+
 function writeDelivery(out: Writer, delivery: QueuedDelivery, now: number): void {
   out.u32(delivery.id);
   out.u8(delivery.qos);
@@ -140,6 +152,9 @@ function readDelivery(input: Reader, now: number): QueuedDelivery {
   if (!(left === -1 || left >= 0)) throw bad(`expiry ${left}`);
   const messageId = input.bytes(input.u8()).toString('latin1');
   const record = Buffer.from(input.bytes(input.u32()));
+  // The record goes to the client as it is, and is renumbered in place: it must be one, of this id and QoS.
+  const parsed = decodeRecord(record);
+  if (parsed.id !== id || parsed.qos !== qos) throw bad(`delivery ${id} at QoS ${qos} with a record of id ${parsed.id} at QoS ${parsed.qos}`);
   const delivery: QueuedDelivery = { id, qos: qos as QoS, record, expiresAt: left === -1 ? undefined : now + left };
   const named = PRIORITIES[priority];
   if (named !== undefined) delivery.priority = named;
@@ -172,15 +187,37 @@ export function encodeSession(session: TransferredSession, now = Date.now()): Bu
   return out.done();
 }
 
-/** The inverse of encodeSession; throws HW_ERR_BAD_VERSION, HW_ERR_TRUNCATED or HW_ERR_BAD_MESSAGE. */
-export function decodeSession(bytes: Uint8Array, now = Date.now()): TransferredSession {
+/** The bounds of the node reading a session (its pub/sub limits, ts/pubsub/broker.ts). */
+export interface SessionBounds {
+  maxSubscriptionsPerPeer: number;
+  maxInflight: number;
+  maxOfflineMessages: number;
+}
+
+const UNBOUNDED: SessionBounds = { maxSubscriptionsPerPeer: Infinity, maxInflight: Infinity, maxOfflineMessages: Infinity };
+
+/** A count read, refused past `max` before anything it counts is read (or allocated). */
+function count(input: Reader, max: number, what: string): number {
+  const value = input.u32();
+  if (value > max) throw bad(`${value} ${what}, more than this node's ${max}`);
+  return value;
+}
+
+/**
+ * The inverse of encodeSession; throws HW_ERR_BAD_VERSION, HW_ERR_TRUNCATED or HW_ERR_BAD_MESSAGE.
+ * `bounds`: more subscriptions than maxSubscriptionsPerPeer, deliveries in flight or QoS 2 ids than
+ * maxInflight are refused; of the queue only the newest maxOfflineMessages are kept (as on one node).
+ */
+export function decodeSession(bytes: Uint8Array, now = Date.now(), bounds: SessionBounds = UNBOUNDED): TransferredSession {
   const input = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const version = input.u8();
   if (version !== SESSION_FORMAT_VERSION) throw new HybridwireError('HW_ERR_BAD_VERSION', `a transferred session of format version ${version}; this node reads version ${SESSION_FORMAT_VERSION}`);
   const sessionExpiryMs = input.u32();
+  // A CONNECT's range: the expiry becomes a timer, and Node fires one past 2^31 - 1 ms at once.
+  if (sessionExpiryMs > MAX_SESSION_EXPIRY_MS) throw bad(`sessionExpiryMs ${sessionExpiryMs}, past ${MAX_SESSION_EXPIRY_MS}`);
   const subscriptions = new Map<string, SubscriptionOptions>();
-  for (let count = input.u32(); count > 0; count--) {
-    const filter = input.bytes(input.u16()).toString('utf8');
+  for (let left = count(input, bounds.maxSubscriptionsPerPeer, 'subscriptions'); left > 0; left--) {
+    const filter = utf8(input.bytes(input.u16()));
     const qos = input.u8();
     const flags = input.u8();
     if (qos > 2) throw bad(`a subscription of QoS ${qos}`);
@@ -188,16 +225,19 @@ export function decodeSession(bytes: Uint8Array, now = Date.now()): TransferredS
     subscriptions.set(filter, { qos: qos as QoS, noLocal: (flags & NO_LOCAL) !== 0, transport: flags & UDP ? 'udp' : 'tcp', reliable: (flags & RELIABLE) !== 0 });
   }
   const inflight = new Map<number, InflightDelivery>();
-  for (let count = input.u32(); count > 0; count--) {
+  for (let left = count(input, bounds.maxInflight, 'deliveries in flight'); left > 0; left--) {
     const delivery = readDelivery(input, now);
     const released = input.u8();
     if (released > 1) throw bad(`released ${released}`);
     inflight.set(delivery.id, { delivery, released: released === 1, sentAt: now });
   }
   const queue: QueuedDelivery[] = [];
-  for (let count = input.u32(); count > 0; count--) queue.push(readDelivery(input, now));
+  for (let left = input.u32(); left > 0; left--) {
+    queue.push(readDelivery(input, now));
+    if (queue.length > bounds.maxOfflineMessages) queue.shift();
+  }
   const receivedQos2 = new Set<number>();
-  for (let count = input.u32(); count > 0; count--) receivedQos2.add(input.u32());
+  for (let left = count(input, bounds.maxInflight, 'QoS 2 ids awaiting PUBREL'); left > 0; left--) receivedQos2.add(input.u32());
   input.end();
   return { sessionExpiryMs, subscriptions, inflight, queue, receivedQos2 };
 }

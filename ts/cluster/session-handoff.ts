@@ -11,15 +11,17 @@
  *    QoS 2 release state, the queue in order, QoS 2 ids awaiting PUBREL) and waits until its own
  *    durable consumers for the session's filters exist: from then on what is published reaches it.
  * 3. `release`: the holder answers with the state as it is now (what was queued since step 1
- *    included), then ends its copy. The asking node takes that queue, followed by what reached it
- *    since step 2 that the holder did not have (by message id between nodes), and answers CONNECT
- *    with sessionPresent true.
+ *    included), then ends its copy. The asking node takes that state (subscriptions, in flight,
+ *    QoS 2 ids: the client may have been back on the holder meanwhile) and queue, followed by what
+ *    reached it since step 2 that the holder did not have (by message id between nodes), and
+ *    answers CONNECT with sessionPresent true.
  *
  * Every step is bounded by cluster.sessionTransferTimeoutMs together: when no node holds the
  * session (NATS answers "no responders" at once), or step 1 gets no answer in time, the session
  * starts anew (sessionPresent false); when step 3 gets no answer in time, the asking node goes on
- * with step 1's state (the holder, if the request did not reach it, keeps a detached copy until it
- * expires; if only its answer was lost, what it queued between the steps is lost with it). Answers are sent in chunks of
+ * with step 1's state. After a step that timed out or whose answer was unusable, the asking
+ * node sends `discard`, so that a holder the request reached late keeps no copy (what it queued
+ * between the steps is lost with it). Answers are sent in chunks of
  * CHUNK_BYTES (nats-server refuses messages over 1 MiB by default); a session's size is bounded by
  * the holder's maxOfflineMessages and maxOfflineBytes (queue), maxInflight and
  * maxSubscriptionsPerPeer. A clean connect with a clientId held elsewhere discards the other copy
@@ -37,7 +39,7 @@ import { decodeSession, encodeSession, type TransferredSession } from './session
 import { nameToken } from './subjects.js';
 
 /** What the hand-off needs of the broker (ts/pubsub/broker.ts). */
-export type HandoffBroker = Pick<Broker, 'sessions' | 'store' | 'limits' | 'onPersistentSession' | 'adopt' | 'away' | 'endSession' | 'newDeliveryId' | 'persistentCount'>;
+export type HandoffBroker = Pick<Broker, 'sessions' | 'store' | 'limits' | 'onPersistentSession' | 'adopt' | 'away' | 'endSession' | 'newDeliveryId' | 'reserveDeliveryId' | 'persistentCount' | 'subscribe' | 'unsubscribe'>;
 
 type Step = 'take' | 'release' | 'discard';
 
@@ -83,9 +85,9 @@ export class SessionHandoff {
   }
 
   /**
-   * A client connects here with a clientId this node holds no persistent session for. `keep`:
-   * brings the session from the node that holds it, if any; resolves in any case, within
-   * cluster.sessionTransferTimeoutMs. Not `keep` (cleanSession): discards the other node's copy.
+   * A client connects here with a clientId. `keep`: brings the session from the node that holds
+   * it, if any; resolves in any case, within cluster.sessionTransferTimeoutMs (at once if this node
+   * holds it and is not bringing it). Not `keep` (cleanSession): discards the other node's copy.
    */
   resume(identity: string, keep: boolean): Promise<void> {
     const deadline = Date.now() + this.cluster.options.sessionTransferTimeoutMs;
@@ -94,6 +96,8 @@ export class SessionHandoff {
       () => undefined,
     );
     let bringing = this.incoming.get(identity);
+    // Adopted between the two steps, the session is here already but not whole: a CONNECT then waits for the same transfer.
+    if (bringing === undefined && this.broker.sessions.get(identity)?.state.persistent === true) return Promise.resolve();
     if (bringing === undefined) {
       bringing = this.bring(identity, deadline).finally(() => {
         this.incoming.delete(identity);
@@ -109,11 +113,12 @@ export class SessionHandoff {
     if (broker.persistentCount() >= broker.limits.maxPersistentSessions) return;
     let first: TransferredSession;
     try {
-      first = decodeSession(await this.fetch(identity, 'take', deadline));
+      first = decodeSession(await this.fetch(identity, 'take', deadline), undefined, broker.limits);
       // A filter this node's limits refuse (maxTopicLevels, maxTopicBytes) makes the answer unusable here.
       for (const filter of first.subscriptions.keys()) parseFilter(filter, broker.limits);
-    } catch {
+    } catch (error) {
       // No node holds it, none answered in time, or the answer is unusable: a new session.
+      this.discardStale(identity, error);
       return;
     }
     const existing = broker.sessions.get(identity);
@@ -126,17 +131,54 @@ export class SessionHandoff {
     // Its subscriptions join this node's interest: its consumers start now.
     const session = broker.adopt(state);
     session.requeue(this.renumber(first.queue));
-    const installed = session.state.queue.length;
+    // What arrives meanwhile is told apart by identity, not position: at maxOfflineMessages or
+    // maxOfflineBytes an arrival pushes an installed delivery out of the front of the queue.
+    const installed = new Set(session.state.queue);
     this.cluster.counters.sessionsIn++;
     try {
       await within(this.consuming(), deadline);
-      const last = decodeSession(await this.fetch(identity, 'release', deadline));
-      const arrived = session.state.queue.slice(installed);
-      const known = new Set(last.queue.map((delivery) => delivery.messageId));
+      const last = decodeSession(await this.fetch(identity, 'release', deadline), undefined, this.broker.limits);
+      for (const filter of last.subscriptions.keys()) parseFilter(filter, broker.limits);
+      this.takeLatest(session, last);
+      const arrived = session.state.queue.filter((delivery) => !installed.has(delivery));
+      const known = new Set([...last.queue, ...[...last.inflight.values()].map((entry) => entry.delivery)].map((delivery) => delivery.messageId));
       session.requeue([...this.renumber(last.queue), ...arrived.filter((delivery) => delivery.messageId === undefined || !known.has(delivery.messageId))]);
-    } catch {
+    } catch (error) {
       // No (readable) answer in time: this node goes on with the first one (see the module comment).
+      this.discardStale(identity, error);
     }
+  }
+
+  /**
+   * The release's subscriptions, deliveries in flight and QoS 2 ids awaiting PUBREL replace the
+   * take's: the client may have come back to the holder between the steps and completed,
+   * released, subscribed or unsubscribed there (left as the take had them, a completed QoS 2
+   * delivery would be sent again, and a released publish id would swallow the client's next one).
+   */
+  private takeLatest(session: ReturnType<HandoffBroker['adopt']>, last: TransferredSession): void {
+    const broker = this.broker;
+    const state = session.state;
+    for (const filter of [...state.subscriptions.keys()]) if (!last.subscriptions.has(filter)) broker.unsubscribe(session, filter);
+    for (const [filter, options] of last.subscriptions) broker.subscribe(session, filter, options);
+    state.inflight.clear();
+    for (const [id, entry] of last.inflight) {
+      broker.reserveDeliveryId(id);
+      state.inflight.set(id, entry);
+    }
+    state.receivedQos2.clear();
+    for (const id of last.receivedQos2) state.receivedQos2.add(id);
+    broker.store.changed(state);
+  }
+
+  /**
+   * After a step that timed out or whose answer was unusable: a holder the request reached late (or
+   * whose answer was unusable) would keep a detached copy, served, that a later connect would take
+   * up again (messages delivered twice) or alongside this node's. It is told to end it. Not after
+   * no responders, nor after a holder's refusal (it holds none, or another node is taking it).
+   */
+  private discardStale(identity: string, error: unknown): void {
+    if (error instanceof Refused || (error as { code?: unknown }).code === 'HW_ERR_NOT_CONNECTED') return;
+    this.fetch(identity, 'discard', Date.now() + this.cluster.options.sessionTransferTimeoutMs).catch(() => {});
   }
 
   /**
@@ -163,9 +205,10 @@ export class SessionHandoff {
       const headers: Headers = { ...this.cluster.originHeaders(), [STEP_HEADER]: step, [OFFSET_HEADER]: String(offset) };
       const answer = await engine.request(subject, new Uint8Array(0), headers, left);
       const code = answer.headers[ERROR_HEADER];
-      if (code !== undefined) throw new HybridwireError(/^HW_ERR_[A-Z0-9_]+$/.test(code) ? (code as never) : 'HW_ERR_REMOTE', Buffer.from(answer.data).toString('utf8'));
+      if (code !== undefined) throw new Refused(/^HW_ERR_[A-Z0-9_]+$/.test(code) ? (code as never) : 'HW_ERR_REMOTE', Buffer.from(answer.data).toString('utf8'));
       const announced = Number(answer.headers[TOTAL_HEADER]);
-      if (!Number.isSafeInteger(announced) || announced < 0 || announced > MAX_TRANSFER_BYTES || (total !== undefined && announced !== total) || (answer.data.length === 0 && offset < announced)) {
+      // Every chunk but the last is CHUNK_BYTES long: at most total / CHUNK_BYTES + 1 requests, whatever the holder sends.
+      if (!Number.isSafeInteger(announced) || announced < 0 || announced > MAX_TRANSFER_BYTES || (total !== undefined && announced !== total) || answer.data.length !== Math.min(CHUNK_BYTES, announced - offset)) {
         throw new HybridwireError('HW_ERR_BAD_MESSAGE', `a bad chunk of session ${JSON.stringify(identity)}`);
       }
       total = announced;
@@ -246,6 +289,9 @@ export class SessionHandoff {
     void Promise.resolve(this.broker.store.commit()).catch(() => {});
   }
 }
+
+/** A holder's answer refusing a step (header hw-error). */
+class Refused extends HybridwireError {}
 
 /** `promise`, or HW_ERR_REQUEST_TIMEOUT at `deadline`. */
 function within<T>(promise: Promise<T>, deadline: number): Promise<T> {

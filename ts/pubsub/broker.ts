@@ -332,6 +332,11 @@ export class Broker {
     return count;
   }
 
+  /** Delivery ids go on after `id` (a delivery in flight that came from another node keeps its id). */
+  reserveDeliveryId(id: number): void {
+    if (id > this.nextDeliveryId) this.nextDeliveryId = id;
+  }
+
   newDeliveryId(): number {
     // u32, never 0: ids are unique among a session's deliveries in flight (bounded by maxInflight).
     this.nextDeliveryId = this.nextDeliveryId >= 0xffffffff ? 1 : this.nextDeliveryId + 1;

@@ -92,9 +92,10 @@ export class ServerPubsub {
    */
   onWill: ((peer: Peer, will: RoutedMessage | undefined) => void) | undefined;
   /**
-   * Set by a cluster: a client with a clientId connects and this node holds no persistent session
-   * for it. `keep` (cleanSession: false): resolves once the session another node held is here (or
-   * none is: bounded, it never rejects); not `keep`: the other node's copy is discarded.
+   * Set by a cluster: a client with a clientId connects. `keep` (cleanSession: false): resolves
+   * once the session another node held is here (or none is: bounded, it never rejects), at once
+   * when this node holds it and brings none; not `keep` (and not held here): the other node's copy
+   * is discarded.
    */
   sessionElsewhere: ((identity: string, keep: boolean) => Promise<void>) | undefined;
   /** Peers whose CONNECT waits for their session to come from another node. */
@@ -224,7 +225,9 @@ export class ServerPubsub {
     if (this.sessionsByPeer.has(peer) || this.connecting.has(peer)) throw new HybridwireError('HW_ERR_BAD_MESSAGE', 'pub/sub CONNECT sent twice on one session');
     const parsed = parseConnectRequest(request, this.broker.limits);
     const elsewhere = this.sessionElsewhere;
-    if (elsewhere === undefined || peer.clientId === undefined || this.broker.sessions.get(peer.clientId)?.state.persistent === true) return this.open(peer, parsed);
+    const heldHere = peer.clientId !== undefined && this.broker.sessions.get(peer.clientId)?.state.persistent === true;
+    // A persistent CONNECT asks even when the session is here: it may be here half-brought, by an earlier CONNECT.
+    if (elsewhere === undefined || peer.clientId === undefined || (heldHere && !parsed.persistent)) return this.open(peer, parsed);
     if (!parsed.persistent) {
       void elsewhere(peer.clientId, false);
       return this.open(peer, parsed);

@@ -78,7 +78,6 @@ export function encodeRecord(qos: QoS, retain: boolean, dup: boolean, id: number
   return out;
 }
 
-/** The same record with the dup flag set (a redelivery), as a copy. */
 /** A copy of a delivery record under another id (a queued delivery renumbered by the node it moved to). */
 export function withId(record: Uint8Array, id: number): Buffer {
   const copy = Buffer.from(record);
@@ -86,6 +85,7 @@ export function withId(record: Uint8Array, id: number): Buffer {
   return copy;
 }
 
+/** The same record with the dup flag set (a redelivery), as a copy. */
 export function markDup(record: Uint8Array): Buffer {
   const copy = Buffer.from(record);
   copy[0] = copy[0]! | FLAG_DUP;
