@@ -19,7 +19,7 @@ import { SessionHandoff } from '../../ts/cluster/session-handoff.js';
 import { Encoding } from '../../ts/session/message.js';
 import type { Client, Server } from '../../ts/index.js';
 
-if (natsSkipReason !== undefined) console.warn(`test/integration/cluster-session-handoff.test.ts skipped: ${natsSkipReason}`);
+if (natsSkipReason !== undefined) console.warn(`test/integration/session-handoff.test.ts skipped: ${natsSkipReason}`);
 
 closeAfterEach();
 
