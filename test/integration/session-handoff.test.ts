@@ -56,6 +56,9 @@ function collect(client: Client): PubsubMessage[] {
 /** The answers servers give to pub/sub CONNECT from now on, in order (what the client is told: sessionPresent). */
 const connectPrototype = ServerPubsub.prototype as unknown as { connect(...args: unknown[]): unknown };
 const realConnect = connectPrototype.connect;
+/** How long a test waits for a CONNECT's answer: twice the hand-off's own bound (cluster.sessionTransferTimeoutMs, 5000), for loaded machines. */
+const ANSWER_MS = 10_000;
+
 function connectAnswers(): Array<Promise<{ sessionPresent: boolean }>> {
   const answers: Array<Promise<{ sessionPresent: boolean }>> = [];
   vi.spyOn(connectPrototype, 'connect').mockImplementation(function (this: unknown, ...args: unknown[]) {
@@ -100,7 +103,7 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     const answers = connectAnswers();
     const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'roamer', cleanSession: false });
     const messages = collect(back);
-    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    expect(await within(answers[0]!, ANSWER_MS, 'the CONNECT answer')).toEqual({ sessionPresent: true });
     await waitUntil(() => messages.length === 6, 5000, () => `the six queued messages on node b, got ${messages.length}`);
     expect(messages.map((message) => (message.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(new Set(messages.map((message) => message.qos))).toEqual(new Set([qos]));
@@ -137,7 +140,7 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     const answers = connectAnswers();
     const back = await startClient({ tcpPort: b.tcpPort, udpPort: false, clientId: 'mover', cleanSession: false });
     const messages = collect(back);
-    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    expect(await within(answers[0]!, ANSWER_MS, 'the CONNECT answer')).toEqual({ sessionPresent: true });
     await within(Promise.all(loops), 30_000, 'the publishers');
     const received = () => messages.map((message) => message.payload as { p: number; n: number });
     await waitUntil(() => new Set(received().map(({ p, n }) => `${p}/${n}`)).size === 2 * PER_PUBLISHER, 15_000, () => `every message, got ${messages.length}`);
@@ -184,7 +187,7 @@ describe.skipIf(natsSkipReason !== undefined)(`persistent sessions resume on ano
     const messages = collect(newer);
     const [error] = await within(olderClosed, 5000, 'the older connection closed');
     expect(error).toMatchObject({ code: 'HW_ERR_SESSION_TAKEN_OVER' });
-    expect(await within(answers[0]!, 1000, 'the CONNECT answer')).toEqual({ sessionPresent: true });
+    expect(await within(answers[0]!, ANSWER_MS, 'the CONNECT answer')).toEqual({ sessionPresent: true });
     expect(a.server.broker.sessions.has('held')).toBe(false);
     // The subscription came along: a publish on a reaches the client on b, which never subscribed itself.
     await settled(nodes);
