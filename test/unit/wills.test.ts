@@ -8,6 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster, type ClusterHost } from '../../ts/cluster/cluster.js';
 import { ClusterWills, type StoredWill } from '../../ts/cluster/wills.js';
 import type { NodeInfo } from '../../ts/cluster/membership.js';
+import { Broker, type BrokerLimits } from '../../ts/pubsub/broker.js';
+import { MemoryRetainedStore, MemorySessionStore } from '../../ts/pubsub/stores.js';
+import { PUBSUB_RANGES } from '../../ts/api/option-ranges.js';
+import type { PubsubMessage } from '../../ts/pubsub/wire.js';
 import { MemoryNats } from '../support/memory-engine.js';
 
 const host: ClusterHost = { peers: new Map(), peerByClientId: () => undefined, on: () => undefined };
@@ -158,6 +162,45 @@ describe('ClusterWills.nodeDied', () => {
 
     expect(await a.wills.nodeDied(c.info)).toBe(1);
     expect(a.published.map((each) => each.topic)).toEqual(['status/1']);
+    expect(keys(nats)).toEqual([]);
+  });
+
+  it('a will that fails to publish does not stop the others', async () => {
+    const nats = new MemoryNats();
+    const { a, c } = await threeNodes(nats);
+    const attempted: string[] = [];
+    const failing = new ClusterWills(a.cluster, (each) => {
+      attempted.push(each.topic);
+      if (each.topic === 'status/1') throw new Error('broker refused');
+    });
+    c.wills.changed('client-1', will('status/1'));
+    c.wills.changed('client-2', will('status/2'));
+    await c.wills.settled();
+    await expect(failing.nodeDied(c.info)).resolves.toBe(2);
+    expect(attempted.sort()).toEqual(['status/1', 'status/2']);
+    expect(keys(nats)).toEqual([]);
+  });
+
+  it('a stored will whose body does not decode under its encoding is skipped by the real broker, and the other wills are still published', async () => {
+    const nats = new MemoryNats();
+    const { a, c } = await threeNodes(nats);
+    // As cluster.ts wires it: the node's broker publishes, and its relay hook carries the will on.
+    const limits = Object.fromEntries(Object.entries(PUBSUB_RANGES).map(([name, range]) => [name, range.default])) as unknown as BrokerLimits;
+    const broker = new Broker(limits, new MemorySessionStore(), new MemoryRetainedStore());
+    const relayed: PubsubMessage[] = [];
+    broker.relay = async (message) => {
+      relayed.push(message);
+      return 'id';
+    };
+    const wills = new ClusterWills(a.cluster, (each) => broker.publish(each));
+    const prefix = instanceKey(c.info.instance);
+    // Sorts before the good will's key (a hash): JSON encoding (1), a body that is not JSON.
+    await c.cluster.engine.kvPut(BUCKET, `${prefix}.0bad`, Buffer.from(JSON.stringify({ topic: 'status/bad', qos: 1, retain: false, encoding: 1, body: Buffer.from('{').toString('base64') })));
+    c.wills.changed('client-1', { ...will('status/good'), encoding: 1, body: '{"bye":1}' });
+    await c.wills.settled();
+
+    await expect(wills.nodeDied(c.info)).resolves.toBe(2);
+    expect(relayed.map((message) => [message.topic, message.payload])).toEqual([['status/good', { bye: 1 }]]);
     expect(keys(nats)).toEqual([]);
   });
 });
