@@ -70,9 +70,9 @@ async function node(nats: MemoryNats, name: string, filters: string[] = [], opti
   const relay = new Relay(cluster, broker, { setRetained: (message) => retained.push(message) });
   await relay.start();
   await relay.settled();
-  const started_ = { cluster, engine, broker, relay, retained };
-  started.push(started_);
-  return started_;
+  const created = { cluster, engine, broker, relay, retained };
+  started.push(created);
+  return created;
 }
 
 /** Waits for the broker's interest to reach the engine and for every delivery under way. */
