@@ -57,7 +57,11 @@ export class ClusterWills {
     for (const entry of entries) {
       const will = decodeWill(entry.value);
       if (will !== undefined) {
-        await Promise.resolve(this.publish(will)).catch(() => {});
+        try {
+          await this.publish(will);
+        } catch {
+          // A will the broker refuses, at once (a body that does not decode) or later, must not keep the others back.
+        }
         published++;
       }
       await engine.kvDelete(this.bucket, entry.key).catch(() => {});
