@@ -64,9 +64,10 @@ describe('server.metrics()', () => {
     expect(metrics.value('hybridwire_messages_received_total', { transport: 'tcp' })).toBe(count);
     expect(metrics.family('hybridwire_messages_received_total').type).toBe('COUNTER');
     expect(metrics.value('hybridwire_handled_messages_total', { type: 'work' })).toBe(count);
-    // One call in SAMPLE_EVERY is timed (the parser reads a histogram with labels only where it has one series).
+    // Calls 256 and 512 are timed; 768 too unless the two before came within a millisecond of each
+    // other, which doubles the step (the parser reads a histogram with labels only where it has one series).
     const latency = metrics.histogram('hybridwire_handler_duration_seconds');
-    expect(latency.count).toBe(Math.floor(count / SAMPLE_EVERY));
+    expect([2, 3]).toContain(latency.count);
     for (const family of metrics.families.keys()) expect(family).toMatch(/^hybridwire_/);
   });
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { newHandlerCalls, SAMPLE_EVERY, startTiming, timedCall } from '../../ts/session/handler-calls.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MAX_STEP, newHandlerCalls, SAMPLE_EVERY, startTiming, timedCall } from '../../ts/session/handler-calls.js';
 
 /** What dispatch does per message: count, and make the sampled call when the count reaches timedAt. */
 function dispatch(calls: ReturnType<typeof newHandlerCalls>, handler: (payload: unknown, context: unknown, info: unknown) => unknown, payload: unknown = 0): unknown {
@@ -50,5 +50,43 @@ describe('handler calls', () => {
     for (let i = 0; i < SAMPLE_EVERY - 1; i++) expect(() => dispatch(calls, failing)).toThrow('boom');
     expect(() => dispatch(calls, failing)).toThrow('boom');
     expect(observed).toHaveLength(2);
+  });
+
+  describe('the step between timed calls', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    it('doubles while timed calls come within a millisecond of each other, up to MAX_STEP, and halves back once they are more than 10 ms apart', () => {
+      let now = 1000;
+      vi.spyOn(performance, 'now').mockImplementation(() => now);
+      const { calls, observed, on } = recorded('busy');
+      on();
+      const steps: number[] = [];
+      // A busy type: 0.1 ms between timed calls.
+      for (let timed = 0; timed < 12; timed++) {
+        while (calls.calls + 1 !== calls.timedAt) dispatch(calls, () => undefined);
+        now += 0.1;
+        dispatch(calls, () => undefined);
+        steps.push(calls.step);
+      }
+      // The first timed call has no earlier one to be close to.
+      expect(steps).toEqual([256, 512, 1024, 2048, 4096, 8192, 16384, 32768, MAX_STEP, MAX_STEP, MAX_STEP, MAX_STEP]);
+      expect(observed).toHaveLength(12);
+      // Quiet again: 20 ms between timed calls.
+      const quieter: number[] = [];
+      for (let timed = 0; timed < 10; timed++) {
+        while (calls.calls + 1 !== calls.timedAt) dispatch(calls, () => undefined);
+        now += 20;
+        dispatch(calls, () => undefined);
+        quieter.push(calls.step);
+      }
+      expect(quieter).toEqual([32768, 16384, 8192, 4096, 2048, 1024, 512, 256, SAMPLE_EVERY, SAMPLE_EVERY]);
+      // Between 1 and 10 ms apart the step stays.
+      while (calls.calls + 1 !== calls.timedAt) dispatch(calls, () => undefined);
+      now += 5;
+      dispatch(calls, () => undefined);
+      expect(calls.step).toBe(SAMPLE_EVERY);
+    });
   });
 });

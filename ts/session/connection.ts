@@ -1,9 +1,8 @@
 /**
- * One hybridwire session over a TCP socket, from either side: the session's states from the
- * handshake hand-off to shutdown, backpressure, and the control frames. The send path is
- * ./outbound.ts, the receive path ./inbound.ts (decoding, the window and the ACK policy) then
- * ./dispatch.ts (messages), the heartbeat ./heartbeat.ts; the UDP side of the session plugs in
- * through `attachUdp()`.
+ * One hybridwire session over a TCP socket, from either side: its states from the handshake
+ * hand-off to shutdown, backpressure, and the control frames. The send path is ./outbound.ts, the
+ * receive path ./inbound.ts (decoding, the window and the ACK policy) then ./dispatch.ts, the
+ * heartbeat ./heartbeat.ts; the UDP side of the session plugs in through `attachUdp()`.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -57,6 +56,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
   readonly counters: SessionCounters = newSessionCounters();
   /** A server's answer to PATH_RESPONSE (docs/PROTOCOL.md 4.1); a client, which gets none, has none. */
   pathResponse: { pathResponded(payload: Uint8Array): void } | undefined;
+  /** Given every heartbeat round trip in ms (metrics): a field, not a listener, so that sessions keep one shape. */
+  rttObserver: ((rttMs: number) => void) | undefined;
   /** While set, handshake frames go to it rather than to 'handshake' listeners. */
   handshakeHandler: HandshakeHandler | undefined;
 
@@ -408,6 +409,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Dispat
     if (!(sample >= 0)) return;
     const counters = this.counters;
     counters.rttMs = counters.rttMs === undefined ? sample : counters.rttMs * 0.875 + sample * 0.125;
+    this.rttObserver?.(sample);
     this.emit('pong', sample);
   }
 

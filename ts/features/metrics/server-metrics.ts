@@ -55,7 +55,7 @@ export class ServerMetrics {
     const rttHistogram = new PlainHistogram('hybridwire_rtt_seconds', 'Heartbeat round-trip time of the sessions, in seconds.', RTT_BUCKETS);
     const handlerHistogram = new PlainHistogram(
       'hybridwire_handler_duration_seconds',
-      `Time spent in message handlers, by message type, in seconds (one call in ${SAMPLE_EVERY} is timed; asynchronous handlers until they settle).`,
+      `Time spent in message handlers, by message type, in seconds (a sample is timed: one call in ${SAMPLE_EVERY}, fewer for a busy type, about one a millisecond at the most; asynchronous handlers until they settle).`,
       HANDLER_BUCKETS,
       'type',
     );
@@ -75,9 +75,11 @@ export class ServerMetrics {
     });
   }
 
+  private readonly observeRtt = (rttMs: number): void => this.rtt.observe(rttMs / 1000);
+
   private track(peer: Peer): void {
     this.accepted++;
-    peer.connection.on('pong', (rttMs: number) => this.rtt.observe(rttMs / 1000));
+    peer.connection.rttObserver = this.observeRtt;
   }
 
   /** The server's figures now. */
