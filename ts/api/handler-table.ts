@@ -1,7 +1,6 @@
 import { HybridwireError } from '../errors.js';
 import type { Handler, Router } from '../session/connection.js';
-import type { TypeCount } from '../features/metrics/snapshot.js';
-import { newHandlerCalls, startTiming, type DurationSink, type HandlerCalls } from '../session/handler-calls.js';
+import { newHandlerCalls, startTiming, type DurationSink, type HandlerCalls, type TypeCount } from '../session/handler-calls.js';
 import { isReservedType, protocolTypeError } from './reserved-types.js';
 
 
@@ -33,7 +32,7 @@ export class HandlerTable<Context> implements Router {
     this.version++;
   }
 
-  /** Times one call in SAMPLE_EVERY of every type's handlers from now on, and counts calls from now on. */
+  /** Times a sample of every type's handler calls from now on (see session/handler-calls.ts), and counts calls from now on. */
   timeWith(sinkFor: (type: string) => DurationSink): void {
     this.sinkFor = sinkFor;
     for (const calls of this.calls.values()) startTiming(calls, sinkFor(calls.type));

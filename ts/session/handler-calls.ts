@@ -43,6 +43,12 @@ export interface HandlerCalls {
   sink: DurationSink | undefined;
 }
 
+/** Handler calls of one message type since timing was turned on (what metrics report). */
+export interface TypeCount {
+  type: string;
+  messages: number;
+}
+
 export function newHandlerCalls(type: string): HandlerCalls {
   return { type, calls: 0, timedAt: 0, countedFrom: 0, step: SAMPLE_EVERY, lastTimed: 0, sink: undefined };
 }

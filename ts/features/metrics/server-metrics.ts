@@ -8,10 +8,10 @@ import type { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import type { Peer } from '../../api/peer.js';
 import type { ServerStats } from '../../api/server.js';
-import { SAMPLE_EVERY, type DurationSink } from '../../session/handler-calls.js';
+import { SAMPLE_EVERY, type DurationSink, type TypeCount } from '../../session/handler-calls.js';
 import { PlainHistogram, type HistogramSeries } from './histogram.js';
 import { registerServerMetrics } from './prometheus.js';
-import { emptyDrops, type MetricsSnapshot, type SessionShare, type TypeCount } from './snapshot.js';
+import { emptyDrops, type MetricsSnapshot, type SessionShare } from './snapshot.js';
 
 export interface MetricsOptions {
   /** A prom-client Registry the application already has; the server's metrics are registered in it. Default: one of the server's own. */

@@ -4,11 +4,7 @@
  * itself: handshakes, heartbeat round trips, handler calls. Prometheus, the CSV file, the
  * summary, `hybridwire top` and the dashboard all read this one shape.
  */
-/** Handler calls of one message type since metrics were turned on. */
-export interface TypeCount {
-  type: string;
-  messages: number;
-}
+import type { TypeCount } from '../../session/handler-calls.js';
 
 export interface TransportFigures {
   messagesIn: number;
