@@ -10,7 +10,6 @@ import {
 } from './frame.js';
 import { checkInteger } from '../validate.js';
 import { FrameRows } from './frame-rows.js';
-import { takeCarry } from './carry-area.js';
 
 export interface FrameDecoderOptions {
   /** Largest payload accepted, in bytes. A frame announcing more fails with HW_ERR_FRAME_TOO_LARGE. Default 16 MiB. */
@@ -52,7 +51,7 @@ const shared: { rows: Uint32Array } = { rows: new Uint32Array(16 * ROW_WIDTH) };
  * Each `push()` parses every complete frame of the chunk in one native call, verifying checksums,
  * and records each as a row of (offset, length, type, flags, channel, sequence). Payloads are views
  * into the chunk: nothing is copied but a frame that straddles chunks, which is copied once into a
- * region of exactly its size (./carry-area.ts, never written again). Rows stay valid until the next `push()`.
+ * buffer of exactly its size. Rows stay valid until the next `push()`.
  *
  * ```ts
  * const count = decoder.push(chunk);
@@ -225,7 +224,7 @@ export class FrameDecoder extends FrameRows {
     const error = RESULT[RESULT_ERROR]!;
     if (error !== 0) this.fail(error, 0);
     const size = RESULT[RESULT_FRAMES] === 1 ? HEADER_SIZE : RESULT[RESULT_NEEDED]!;
-    this.carry = takeCarry(size);
+    this.carry = Buffer.allocUnsafe(size);
     this.carry.set(header);
     this.carryFill = HEADER_SIZE;
     this.headerFill = 0;
@@ -240,7 +239,7 @@ export class FrameDecoder extends FrameRows {
       this.headerFill = remaining;
       return;
     }
-    this.carry = takeCarry(needed);
+    this.carry = Buffer.allocUnsafe(needed);
     this.carry.set(chunk.subarray(consumed));
     this.carryFill = remaining;
   }
